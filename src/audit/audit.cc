@@ -1,0 +1,61 @@
+#include "audit/audit.h"
+
+#include <fcntl.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace rf {
+
+Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) return Status::Errno("cannot open audit file " + path);
+  auto sink = std::make_unique<AuditSink>();
+  sink->fd_.reset(fd);
+  return sink;
+}
+
+std::string AuditSink::Format(const AuditEvent& e) {
+  struct timeval tv;
+  gettimeofday(&tv, nullptr);
+  struct tm tm;
+  gmtime_r(&tv.tv_sec, &tm);
+  char ts[64];
+  size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(ts + n, sizeof ts - n, ".%03ldZ", static_cast<long>(tv.tv_usec / 1000));
+  nlohmann::json j = nlohmann::json::object();
+  j["time"] = ts;
+  j["layer"] = e.layer;
+  j["action"] = e.action;
+  j["subject"] = e.subject;
+  j["reason"] = e.reason;
+  for (auto it = e.extra.begin(); it != e.extra.end(); ++it) {
+    if (!j.contains(it.key())) j[it.key()] = it.value();
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void AuditSink::Emit(const AuditEvent& e) {
+  if (!fd_.valid()) return;
+  std::string line = Format(e);
+  std::lock_guard<std::mutex> lock(mu_);
+  // One write per event with O_APPEND: lines never interleave.
+  ssize_t w = ::write(fd_.get(), line.data(), line.size());
+  if (w != static_cast<ssize_t>(line.size())) {
+    ++failures_;
+    if (!warned_) {
+      warned_ = true;
+      fprintf(stderr, "ringfence: warning: audit log write failed (%s); further events may be lost\n",
+              w < 0 ? strerror(errno) : "short write");
+    }
+  }
+}
+
+uint64_t AuditSink::write_failures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failures_;
+}
+
+}  // namespace rf

@@ -1,0 +1,64 @@
+// ringfence: confine a program to the files, network destinations and
+// devices a policy grants. See DESIGN.md and docs/.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "common/version.h"
+
+int main(int argc, char** argv) {
+  using namespace rf;
+  CLI::App app{"ringfence: a sandbox for AI agents and GPU workloads", "ringfence"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", RINGFENCE_VERSION);
+
+  RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "Run a command inside the sandbox");
+  run_cmd->add_option("--policy", run.policy_file, "Policy file (YAML); default: embedded policy");
+  run_cmd->add_option("--mode", run.mode, "Network mode: auto|namespace|platform|none|host");
+  run_cmd->add_option("--audit", run.audit_file, "Write audit events (JSON Lines) to FILE");
+  run_cmd->add_option("--workdir", run.workdir, "Working directory of the command (default: cwd)");
+  run_cmd->add_flag("-q,--quiet", run.quiet, "Only print warnings and errors");
+  run_cmd->add_option("command", run.command, "CMD [ARGS...]")->required();
+  run_cmd->prefix_command();
+  run_cmd->footer("Exit codes: the command's own; 128+N if killed by signal N; 125 ringfence failed;\n"
+                  "126 command not executable; 127 command not found.");
+
+  auto* policy_cmd = app.add_subcommand("policy", "Validate or show policies");
+  policy_cmd->require_subcommand(1);
+  std::string validate_file;
+  auto* validate = policy_cmd->add_subcommand("validate", "Validate a policy file (exit 0 valid, 1 invalid)");
+  validate->add_option("file", validate_file, "Policy file")->required();
+  std::string show_file, show_mode;
+  bool show_effective = false, show_json = false;
+  auto* show = policy_cmd->add_subcommand("show", "Print a policy (after defaults and enrichment)");
+  show->add_option("--policy", show_file, "Policy file; default: embedded policy");
+  show->add_flag("--effective", show_effective, "Enrich and add each layer's enforcement status");
+  show->add_flag("--json", show_json, "JSON instead of YAML");
+  show->add_option("--mode", show_mode, "Network mode override, as for run");
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    if (code == 0) return 0;  // --help
+    bool in_run = run_cmd->parsed();
+    return in_run ? kExitSetupFailed : 2;
+  }
+
+  if (run_cmd->parsed()) {
+    // prefix_command puts everything after the command name in remaining().
+    for (const auto& extra : run_cmd->remaining()) run.command.push_back(extra);
+    if (!run.command.empty() && run.command.front() == "--") run.command.erase(run.command.begin());
+    return RunMain(run);
+  }
+  if (validate->parsed()) return PolicyValidateMain(validate_file);
+  if (show->parsed()) return PolicyShowMain(show_file, show_effective, show_json, show_mode);
+  if (version->parsed()) {
+    printf("ringfence %s\n", RINGFENCE_VERSION);
+    return 0;
+  }
+  return 2;
+}

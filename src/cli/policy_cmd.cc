@@ -1,0 +1,51 @@
+#include <limits.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "policy/loader.h"
+#include "sandbox/plan.h"
+
+namespace rf {
+
+int PolicyValidateMain(const std::string& file) {
+  auto p = LoadPolicyFile(file);
+  if (!p.ok()) {
+    fprintf(stderr, "%s\n", p.status().reason().c_str());
+    return 1;
+  }
+  printf("%s: valid\n", file.c_str());
+  return 0;
+}
+
+int PolicyShowMain(const std::string& file, bool effective, bool json, const std::string& mode) {
+  auto p = file.empty() ? Result<Policy>(DefaultPolicy()) : LoadPolicyFile(file);
+  if (!p.ok()) {
+    fprintf(stderr, "%s\n", p.status().reason().c_str());
+    return 1;
+  }
+  nlohmann::json out;
+  if (effective) {
+    char cwd[PATH_MAX];
+    std::string wd = getcwd(cwd, sizeof cwd) ? cwd : "/";
+    auto plan = BuildPlan(*p, PlanOptions{wd, mode, nullptr});
+    if (!plan.ok()) {
+      fprintf(stderr, "ringfence: %s\n", plan.status().reason().c_str());
+      return 1;
+    }
+    out = EffectiveToJson(plan->effective);
+  } else {
+    out = PolicyToJson(*p);
+    out["source"] = p->source;
+  }
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << JsonToYaml(out);
+  }
+  return 0;
+}
+
+}  // namespace rf

@@ -1,0 +1,118 @@
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "audit/audit.h"
+#include "cli/commands.h"
+#include "policy/loader.h"
+#include "process/spawn.h"
+#include "sandbox/plan.h"
+
+extern char** environ;
+
+namespace rf {
+
+namespace {
+
+int SetupFailure(AuditSink& audit, const std::string& subject, const std::string& reason) {
+  fprintf(stderr, "ringfence: %s\n", reason.c_str());
+  audit.Emit({"process", "setup_failed", subject, reason, {}});
+  return kExitSetupFailed;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
+  return s;
+}
+
+}  // namespace
+
+int RunMain(const RunOptions& o) {
+  AuditSink no_audit;
+  std::unique_ptr<AuditSink> audit_owner;
+  AuditSink* audit = &no_audit;
+  if (!o.audit_file.empty()) {
+    auto sink = AuditSink::Open(o.audit_file);
+    if (!sink.ok()) return SetupFailure(no_audit, "", sink.status().reason());
+    audit_owner = std::move(sink).value();
+    audit = audit_owner.get();
+  }
+  if (o.command.empty()) return SetupFailure(*audit, "", "run: no command given (usage: ringfence run [OPTIONS] -- CMD [ARGS...])");
+  const std::string subject = Join(o.command);
+
+  auto policy = o.policy_file.empty() ? Result<Policy>(DefaultPolicy()) : LoadPolicyFile(o.policy_file);
+  if (!policy.ok()) {
+    fprintf(stderr, "%s\nringfence: invalid policy: the command was not started\n", policy.status().reason().c_str());
+    audit->Emit({"policy", "invalid", o.policy_file, policy.status().reason(), {}});
+    return kExitSetupFailed;
+  }
+
+  std::string workdir = o.workdir;
+  if (workdir.empty()) {
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return SetupFailure(*audit, subject, Status::Errno("getcwd").reason());
+    workdir = cwd;
+  }
+  char real[PATH_MAX];
+  struct stat st;
+  if (!realpath(workdir.c_str(), real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+    return SetupFailure(*audit, subject, "--workdir " + workdir + " is not an existing directory");
+  workdir = real;
+
+  PlanOptions popts{workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2)};
+  auto plan = BuildPlan(*policy, popts);
+  if (!plan.ok()) return SetupFailure(*audit, subject, plan.status().reason());
+
+  auto env = ChildEnvironment(environ, plan->env_additions);
+  std::string path_env;
+  for (const auto& kv : env)
+    if (kv.rfind("PATH=", 0) == 0) path_env = kv.substr(5);
+  auto exe = ResolveCommand(o.command[0], path_env);
+  if (!exe.ok()) {
+    fprintf(stderr, "ringfence: %s\n", exe.status().reason().c_str());
+    bool denied = exe.status().reason().find("permission denied") != std::string::npos;
+    audit->Emit({"process", "exit", subject, exe.status().reason(),
+                 {{"exit_code", denied ? kExitNotExecutable : kExitNotFound}}});
+    return denied ? kExitNotExecutable : kExitNotFound;
+  }
+
+  if (!o.quiet) fprintf(stderr, "ringfence: %s\n", plan->summary.c_str());
+
+  SpawnSpec spec;
+  spec.exe = *exe;
+  spec.argv = o.command;
+  spec.env = std::move(env);
+  spec.workdir = workdir;
+  spec.run_as = plan->run_as;
+  for (const auto& s : plan->privileged_steps) spec.privileged_steps.push_back(s.get());
+  for (const auto& s : plan->confine_steps) spec.confine_steps.push_back(s.get());
+  spec.on_started = [&](pid_t pid) {
+    nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}};
+    if (plan->run_as) extra["uid"] = plan->run_as->uid;
+    audit->Emit({"process", "start", subject, "sandboxed command started", extra});
+  };
+  SpawnResult r = SpawnAndWait(spec);
+  if (!r.started) {
+    fprintf(stderr, "ringfence: %s\n", r.failure.c_str());
+    audit->Emit({"process", r.exit_code == kExitSetupFailed ? "setup_failed" : "exit", subject, r.failure,
+                 {{"exit_code", r.exit_code}}});
+    return r.exit_code;
+  }
+  nlohmann::json extra = {{"pid", r.pid}, {"exit_code", r.exit_code}};
+  std::string reason;
+  if (WIFSIGNALED(r.wait_status)) {
+    extra["signal"] = WTERMSIG(r.wait_status);
+    reason = std::string("killed by signal ") + strsignal(WTERMSIG(r.wait_status));
+  } else {
+    reason = "exited with code " + std::to_string(r.exit_code);
+  }
+  audit->Emit({"process", "exit", subject, reason, extra});
+  return r.exit_code;
+}
+
+}  // namespace rf

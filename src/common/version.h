@@ -1,0 +1,2 @@
+#pragma once
+#define RINGFENCE_VERSION "0.1.0"

@@ -1,0 +1,112 @@
+#include "policy/effective.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+namespace rf {
+
+namespace {
+
+void Dedup(std::vector<std::string>& v, const std::set<std::string>& exclude) {
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (auto& s : v)
+    if (!exclude.count(s) && seen.insert(s).second) out.push_back(s);
+  v.swap(out);
+}
+
+void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
+  if (j.is_object()) {
+    out << (j.empty() ? YAML::Flow : YAML::Block) << YAML::BeginMap;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      out << YAML::Key << it.key() << YAML::Value;
+      EmitYaml(out, it.value());
+    }
+    out << YAML::EndMap;
+  } else if (j.is_array()) {
+    bool flat = std::all_of(j.begin(), j.end(), [](const auto& x) { return x.is_primitive(); });
+    out << (flat ? YAML::Flow : YAML::Block) << YAML::BeginSeq;
+    for (const auto& x : j) EmitYaml(out, x);
+    out << YAML::EndSeq;
+  } else if (j.is_string()) {
+    out << j.get<std::string>();
+  } else if (j.is_boolean()) {
+    out << j.get<bool>();
+  } else if (j.is_number_integer()) {
+    out << j.get<long long>();
+  } else if (j.is_number()) {
+    out << j.get<double>();
+  } else {
+    out << YAML::Null;
+  }
+}
+
+}  // namespace
+
+EffectivePolicy Enrich(const Policy& p, const EnrichContext& ctx) {
+  EffectivePolicy e;
+  e.policy = p;
+  auto& fs = e.policy.filesystem;
+  if (fs.include_workdir && !ctx.workdir.empty()) fs.read_write.push_back(ctx.workdir);
+  Dedup(fs.read_write, {});
+  Dedup(fs.read_only, std::set<std::string>(fs.read_write.begin(), fs.read_write.end()));
+  return e;
+}
+
+nlohmann::json PolicyToJson(const Policy& p) {
+  using nlohmann::json;
+  json j;
+  j["version"] = p.version;
+  j["filesystem_policy"] = {{"include_workdir", p.filesystem.include_workdir},
+                            {"read_only", p.filesystem.read_only},
+                            {"read_write", p.filesystem.read_write}};
+  j["landlock"] = {{"compatibility", ToString(p.compatibility)}};
+  j["process"] = {{"run_as_user", p.process.run_as_user},
+                  {"run_as_group", p.process.run_as_group},
+                  {"sysv_ipc", p.process.sysv_ipc}};
+  json net = {{"mode", ToString(p.network.mode)},
+              {"proxy_port", p.network.proxy_port},
+              {"loopback_ports", p.network.loopback_ports},
+              {"bind_ports", p.network.bind_ports},
+              {"hosts", p.network.hosts},
+              {"unix_sockets", p.network.unix_sockets}};
+  j["network"] = net;
+  j["gpu"] = ToString(p.gpu);
+  json nps = json::object();
+  for (const auto& np : p.network_policies) {
+    json eps = json::array();
+    for (const auto& ep : np.endpoints) {
+      json e = {{"host", ep.host}, {"ports", ep.ports}};
+      if (!ep.allowed_ips.empty()) e["allowed_ips"] = ep.allowed_ips;
+      if (!ep.protocol.empty()) e["protocol"] = ep.protocol;
+      if (!ep.enforcement.empty()) e["enforcement"] = ep.enforcement;
+      if (!ep.access.empty()) e["access"] = ep.access;
+      if (!ep.tls.empty()) e["tls"] = ep.tls;
+      if (!ep.path.empty()) e["path"] = ep.path;
+      eps.push_back(e);
+    }
+    json bins = json::array();
+    for (const auto& b : np.binaries) bins.push_back({{"path", b.path}});
+    nps[np.key] = {{"name", np.name}, {"endpoints", eps}, {"binaries", bins}};
+  }
+  j["network_policies"] = nps;
+  return j;
+}
+
+nlohmann::json EffectiveToJson(const EffectivePolicy& e) {
+  nlohmann::json j = PolicyToJson(e.policy);
+  j["source"] = e.policy.source;
+  j["enforcement"] = e.layers;
+  if (!e.warnings.empty()) j["warnings"] = e.warnings;
+  return j;
+}
+
+std::string JsonToYaml(const nlohmann::json& j) {
+  YAML::Emitter out;
+  EmitYaml(out, j);
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace rf

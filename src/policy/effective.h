@@ -1,0 +1,33 @@
+// The effective policy: the loaded policy after defaults and enrichment
+// (workdir, baselines), plus the enforcement status of each layer as later
+// stages report it. `policy show --effective` prints this.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+
+namespace rf {
+
+struct EnrichContext {
+  std::string workdir;  // absolute
+};
+
+struct EffectivePolicy {
+  Policy policy;               // enriched
+  nlohmann::json layers = nlohmann::json::object();  // per-layer status
+  std::vector<std::string> warnings;
+};
+
+// Adds the workdir (include_workdir) and removes duplicate paths. A path
+// granted read-write is not also listed read-only.
+EffectivePolicy Enrich(const Policy& p, const EnrichContext& ctx);
+
+nlohmann::json PolicyToJson(const Policy& p);
+nlohmann::json EffectiveToJson(const EffectivePolicy& e);
+// Renders JSON as block YAML (for humans).
+std::string JsonToYaml(const nlohmann::json& j);
+
+}  // namespace rf

@@ -1,0 +1,512 @@
+#include "policy/loader.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "policy/cidr.h"
+
+// Embedded by CMake from src/policy/default.yaml.
+extern "C" const char rf_default_policy_yaml[];
+
+namespace rf {
+
+namespace {
+
+constexpr size_t kMaxPolicyBytes = 4u << 20;
+
+class Checker {
+ public:
+  explicit Checker(std::string source) : source_(std::move(source)) {}
+
+  void Error(const YAML::Mark& m, const std::string& msg) {
+    std::ostringstream os;
+    os << source_ << ":" << (m.is_null() ? 0 : m.line + 1) << ":" << (m.is_null() ? 0 : m.column + 1)
+       << ": " << msg;
+    errors_.push_back(os.str());
+  }
+  bool has_errors() const { return !errors_.empty(); }
+  std::string Joined() const {
+    std::string out;
+    for (size_t i = 0; i < errors_.size(); ++i) out += (i ? "\n" : "") + errors_[i];
+    return out;
+  }
+
+  // Visits each key of a mapping, rejecting duplicates and keys not in
+  // `allowed` (when non-empty). Returns false if `node` is not a mapping.
+  bool ForEachKey(const YAML::Node& node, const std::string& where,
+                  const std::set<std::string>& allowed,
+                  const std::function<void(const std::string&, const YAML::Node& key,
+                                           const YAML::Node& value)>& fn) {
+    if (!node.IsMap()) {
+      Error(node.Mark(), where + " must be a mapping");
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node& k = it->first;
+      if (!k.IsScalar()) {
+        Error(k.Mark(), "keys in " + where + " must be plain strings");
+        continue;
+      }
+      std::string key = k.Scalar();
+      if (!seen.insert(key).second) {
+        Error(k.Mark(), "duplicate key '" + key + "' in " + where);
+        continue;
+      }
+      if (!allowed.empty() && !allowed.count(key)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        Error(k.Mark(), "unknown key '" + key + "' in " + where + " (allowed: " + list + ")");
+        continue;
+      }
+      fn(key, k, it->second);
+    }
+    return true;
+  }
+
+  std::optional<std::string> String(const YAML::Node& n, const std::string& what) {
+    if (!n.IsScalar() || n.Scalar().empty()) {
+      Error(n.Mark(), what + " must be a non-empty string");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<bool> Bool(const YAML::Node& n, const std::string& what) {
+    if (n.IsScalar() && n.Tag() != "!") {
+      if (n.Scalar() == "true") return true;
+      if (n.Scalar() == "false") return false;
+    }
+    Error(n.Mark(), what + " must be true or false");
+    return std::nullopt;
+  }
+
+  std::optional<long> Integer(const YAML::Node& n, const std::string& what, long lo, long hi) {
+    if (n.IsScalar() && n.Tag() != "!") {
+      const std::string& s = n.Scalar();
+      bool digits = !s.empty() && s.size() <= 9 &&
+                    s.find_first_not_of("0123456789") == std::string::npos;
+      if (digits) {
+        long v = std::stol(s);
+        if (v >= lo && v <= hi) return v;
+        Error(n.Mark(), what + " " + s + " is out of range (" + std::to_string(lo) + ".." +
+                            std::to_string(hi) + ")");
+        return std::nullopt;
+      }
+    }
+    Error(n.Mark(), what + " must be an integer in " + std::to_string(lo) + ".." +
+                        std::to_string(hi));
+    return std::nullopt;
+  }
+
+  std::optional<uint16_t> Port(const YAML::Node& n, const std::string& what) {
+    auto v = Integer(n, what, 1, 65535);
+    if (!v) return std::nullopt;
+    return static_cast<uint16_t>(*v);
+  }
+
+  template <typename F>
+  void Sequence(const YAML::Node& n, const std::string& what, F&& each) {
+    if (!n.IsSequence()) {
+      Error(n.Mark(), what + " must be a list");
+      return;
+    }
+    for (const auto& item : n) each(item);
+  }
+
+  // Absolute, no `..` component, no NUL. Trailing slashes are dropped.
+  std::optional<std::string> Path(const YAML::Node& n, const std::string& what) {
+    auto s = String(n, what);
+    if (!s) return std::nullopt;
+    std::string p = *s;
+    if (p[0] != '/') {
+      Error(n.Mark(), what + " '" + p + "' must be an absolute path");
+      return std::nullopt;
+    }
+    if (p.find('\0') != std::string::npos) {
+      Error(n.Mark(), what + " contains a NUL byte");
+      return std::nullopt;
+    }
+    std::string out;
+    std::istringstream parts(p);
+    std::string comp;
+    while (std::getline(parts, comp, '/')) {
+      if (comp.empty() || comp == ".") continue;
+      if (comp == "..") {
+        Error(n.Mark(), what + " '" + p + "' must not contain '..'");
+        return std::nullopt;
+      }
+      out += "/" + comp;
+    }
+    return out.empty() ? "/" : out;
+  }
+
+  std::vector<uint16_t> PortList(const YAML::Node& n, const std::string& what) {
+    std::vector<uint16_t> out;
+    Sequence(n, what, [&](const YAML::Node& item) {
+      if (auto p = Port(item, what + " entry")) out.push_back(*p);
+    });
+    return out;
+  }
+
+ private:
+  std::string source_;
+  std::vector<std::string> errors_;
+};
+
+bool ValidHostPattern(const std::string& h) {
+  if (h.empty() || h.size() > 253) return false;
+  std::string rest = h;
+  if (rest.rfind("**.", 0) == 0) {
+    rest = rest.substr(3);
+  } else if (rest.rfind("*.", 0) == 0) {
+    rest = rest.substr(2);
+  }
+  if (rest.empty()) return false;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET6, rest.c_str(), buf) == 1) return rest.size() == h.size();
+  if (!rest.empty() && rest.back() == '.') rest.pop_back();
+  // A wildcard must leave at least two labels (no `*.com`).
+  if (rest.size() != h.size() && rest.find('.') == std::string::npos) return false;
+  std::istringstream labels(rest);
+  std::string label;
+  int count = 0;
+  while (std::getline(labels, label, '.')) {
+    ++count;
+    if (label.empty() || label.size() > 63) return false;
+    for (char c : label) {
+      if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+    }
+  }
+  return count > 0;
+}
+
+void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
+  p.filesystem.include_workdir = false;  // OpenShell: false once the section exists
+  c.ForEachKey(n, "filesystem_policy", {"include_workdir", "read_only", "read_write"},
+               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+                 if (key == "include_workdir") {
+                   if (auto b = c.Bool(v, "filesystem_policy.include_workdir"))
+                     p.filesystem.include_workdir = *b;
+                   return;
+                 }
+                 auto& list = key == "read_only" ? p.filesystem.read_only : p.filesystem.read_write;
+                 c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
+                   auto path = c.Path(item, "filesystem_policy." + key + " entry");
+                   if (!path) return;
+                   if (key == "read_write" && *path == "/") {
+                     c.Error(item.Mark(), "filesystem_policy.read_write must not grant '/' (the whole host)");
+                     return;
+                   }
+                   list.push_back(*path);
+                 });
+               });
+}
+
+void LoadLandlock(Checker& c, const YAML::Node& n, Policy& p) {
+  c.ForEachKey(n, "landlock", {"compatibility"},
+               [&](const std::string&, const YAML::Node&, const YAML::Node& v) {
+                 auto s = c.String(v, "landlock.compatibility");
+                 if (!s) return;
+                 if (*s == "best_effort") {
+                   p.compatibility = Compatibility::kBestEffort;
+                 } else if (*s == "hard_requirement") {
+                   p.compatibility = Compatibility::kHardRequirement;
+                 } else {
+                   c.Error(v.Mark(), "landlock.compatibility must be best_effort or hard_requirement, not '" +
+                                         *s + "'");
+                 }
+               });
+}
+
+void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
+  c.ForEachKey(n, "process", {"run_as_user", "run_as_group", "sysv_ipc"},
+               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+                 if (key == "sysv_ipc") {
+                   if (auto b = c.Bool(v, "process.sysv_ipc")) p.process.sysv_ipc = *b;
+                   return;
+                 }
+                 auto s = c.String(v, "process." + key);
+                 if (!s) return;
+                 if (*s == "root" || *s == "0") {
+                   c.Error(v.Mark(), "process." + key + " must not be root: the sandbox never runs as uid/gid 0");
+                   return;
+                 }
+                 (key == "run_as_user" ? p.process.run_as_user : p.process.run_as_group) = *s;
+               });
+}
+
+void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
+  auto& net = p.network;
+  c.ForEachKey(
+      n, "network",
+      {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets"},
+      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+        if (key == "mode") {
+          auto s = c.String(v, "network.mode");
+          if (!s) return;
+          auto m = ParseNetMode(*s);
+          if (!m) {
+            c.Error(v.Mark(), "network.mode must be auto, namespace, platform, none or host, not '" + *s + "'");
+            return;
+          }
+          net.mode = *m;
+        } else if (key == "proxy_port") {
+          if (auto port = c.Integer(v, "network.proxy_port", 0, 65535))
+            net.proxy_port = static_cast<uint16_t>(*port);
+        } else if (key == "loopback_ports") {
+          net.loopback_ports = c.PortList(v, "network.loopback_ports");
+        } else if (key == "bind_ports") {
+          net.bind_ports = c.PortList(v, "network.bind_ports");
+        } else if (key == "hosts") {
+          c.ForEachKey(v, "network.hosts", {},
+                       [&](const std::string& name, const YAML::Node& k, const YAML::Node& addr) {
+                         if (!ValidHostPattern(name) || name.find('*') != std::string::npos) {
+                           c.Error(k.Mark(), "network.hosts key '" + name + "' is not a host name");
+                           return;
+                         }
+                         auto a = c.String(addr, "network.hosts." + name);
+                         if (!a) return;
+                         if (!ParseIpLiteral(*a)) {
+                           c.Error(addr.Mark(), "network.hosts." + name + " must be an IPv4 or IPv6 address, not '" + *a + "'");
+                           return;
+                         }
+                         net.hosts[name] = *a;
+                       });
+        } else if (key == "unix_sockets") {
+          c.Sequence(v, "network.unix_sockets", [&](const YAML::Node& item) {
+            if (auto path = c.Path(item, "network.unix_sockets entry")) net.unix_sockets.push_back(*path);
+          });
+        }
+      });
+}
+
+void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
+  bool have_port = false;
+  YAML::Mark l7_mark;
+  std::string l7_field;
+  c.ForEachKey(
+      n, where,
+      {"host", "port", "ports", "allowed_ips", "protocol", "enforcement", "access", "tls", "path",
+       "rules", "deny_rules"},
+      [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+        if (key == "host") {
+          auto s = c.String(v, where + ".host");
+          if (!s) return;
+          if (!ValidHostPattern(*s)) {
+            c.Error(v.Mark(), where + ".host '" + *s +
+                                  "' is not a host name, IP address or '*.'-wildcard of one");
+            return;
+          }
+          e.host = *s;
+        } else if (key == "port") {
+          if (auto port = c.Port(v, where + ".port")) e.ports.push_back(*port);
+          have_port = true;
+        } else if (key == "ports") {
+          auto ports = c.PortList(v, where + ".ports");
+          e.ports.insert(e.ports.end(), ports.begin(), ports.end());
+          have_port = true;
+        } else if (key == "allowed_ips") {
+          c.Sequence(v, where + ".allowed_ips", [&](const YAML::Node& item) {
+            auto s = c.String(item, where + ".allowed_ips entry");
+            if (!s) return;
+            if (!ParseCidr(*s)) {
+              c.Error(item.Mark(), where + ".allowed_ips entry '" + *s + "' is not an address or CIDR");
+              return;
+            }
+            e.allowed_ips.push_back(*s);
+          });
+        } else if (key == "enforcement") {
+          auto s = c.String(v, where + ".enforcement");
+          if (!s) return;
+          if (*s != "enforce" && *s != "audit") {
+            c.Error(v.Mark(), where + ".enforcement must be enforce or audit");
+            return;
+          }
+          e.enforcement = *s;
+        } else if (key == "rules" || key == "deny_rules") {
+          e.has_l7_rules = true;
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+        } else {
+          auto s = c.String(v, where + "." + key);
+          if (!s) return;
+          if (key == "protocol") e.protocol = *s;
+          if (key == "access") e.access = *s;
+          if (key == "tls") e.tls = *s;
+          if (key == "path") e.path = *s;
+          if ((key == "protocol" || key == "access" || key == "path") && l7_field.empty())
+            l7_field = key, l7_mark = k.Mark();
+        }
+      });
+  if (!n.IsMap()) return;
+  if (e.host.empty() && !n["host"]) c.Error(n.Mark(), where + " needs a host");
+  if (!have_port) c.Error(n.Mark(), where + " needs a port or ports");
+  if (!l7_field.empty() && e.enforcement != "audit") {
+    c.Error(l7_mark, where + "." + l7_field +
+                         ": L7 inspection is not enforced by ringfence yet; the endpoint would be "
+                         "silently widened to L4. Remove the L7 fields or set `enforcement: audit`");
+  }
+  if (!e.allowed_ips.empty() && e.host.find('*') != std::string::npos) {
+    c.Error(n.Mark(), where + ".allowed_ips needs an exact host, not the wildcard '" + e.host + "'");
+  }
+}
+
+void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
+  c.ForEachKey(n, "network_policies", {},
+               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+                 NetworkPolicy np;
+                 np.key = key;
+                 np.name = key;
+                 const std::string where = "network_policies." + key;
+                 bool have_endpoints = false;
+                 c.ForEachKey(v, where, {"name", "endpoints", "binaries"},
+                              [&](const std::string& f, const YAML::Node&, const YAML::Node& fv) {
+                                if (f == "name") {
+                                  if (auto s = c.String(fv, where + ".name")) np.name = *s;
+                                } else if (f == "endpoints") {
+                                  have_endpoints = true;
+                                  int i = 0;
+                                  c.Sequence(fv, where + ".endpoints", [&](const YAML::Node& item) {
+                                    Endpoint e;
+                                    LoadEndpoint(c, item, where + ".endpoints[" + std::to_string(i++) + "]", e);
+                                    np.endpoints.push_back(std::move(e));
+                                  });
+                                } else {
+                                  int i = 0;
+                                  c.Sequence(fv, where + ".binaries", [&](const YAML::Node& item) {
+                                    Binary b;
+                                    const std::string bw = where + ".binaries[" + std::to_string(i++) + "]";
+                                    c.ForEachKey(item, bw, {"path"},
+                                                 [&](const std::string&, const YAML::Node&, const YAML::Node& pv) {
+                                                   if (auto path = c.Path(pv, bw + ".path")) b.path = *path;
+                                                 });
+                                    if (item.IsMap() && !item["path"]) c.Error(item.Mark(), bw + " needs a path");
+                                    np.binaries.push_back(std::move(b));
+                                  });
+                                }
+                              });
+                 if (v.IsMap() && !have_endpoints) c.Error(v.Mark(), where + " needs endpoints");
+                 p.network_policies.push_back(std::move(np));
+               });
+}
+
+}  // namespace
+
+Result<Policy> LoadPolicyString(const std::string& text, const std::string& source) {
+  Checker c(source);
+  if (text.size() > kMaxPolicyBytes) {
+    return Status::Error(source + ": policy is larger than 4 MiB");
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    c.Error(e.mark, "YAML syntax error: " + e.msg);
+    return Status::Error(c.Joined());
+  } catch (const std::exception& e) {
+    return Status::Error(source + ":0:0: cannot parse YAML: " + e.what());
+  }
+  Policy p;
+  p.source = source;
+  bool have_version = false;
+  if (!root.IsMap()) {
+    c.Error(root.Mark(), "a policy must be a mapping with at least `version: 1`");
+    return Status::Error(c.Joined());
+  }
+  try {
+    c.ForEachKey(root, "the policy",
+                 {"version", "filesystem_policy", "landlock", "process", "network", "gpu",
+                  "network_policies", "network_middlewares"},
+                 [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+                   if (key == "version") {
+                     have_version = true;
+                     if (auto ver = c.Integer(v, "version", 1, 1)) p.version = static_cast<int>(*ver);
+                   } else if (key == "filesystem_policy") {
+                     LoadFilesystem(c, v, p);
+                   } else if (key == "landlock") {
+                     LoadLandlock(c, v, p);
+                   } else if (key == "process") {
+                     LoadProcess(c, v, p);
+                   } else if (key == "network") {
+                     LoadNetwork(c, v, p);
+                   } else if (key == "gpu") {
+                     auto s = c.String(v, "gpu");
+                     if (!s) return;
+                     if (*s == "auto") p.gpu = GpuMode::kAuto;
+                     else if (*s == "on") p.gpu = GpuMode::kOn;
+                     else if (*s == "off") p.gpu = GpuMode::kOff;
+                     else c.Error(v.Mark(), "gpu must be auto, on or off, not '" + *s + "'");
+                   } else if (key == "network_policies") {
+                     LoadNetworkPolicies(c, v, p);
+                   } else if (key == "network_middlewares") {
+                     c.Error(k.Mark(), "network_middlewares are not supported by ringfence; remove them");
+                   }
+                 });
+  } catch (const std::exception& e) {
+    c.Error(root.Mark(), std::string("cannot read policy: ") + e.what());
+  }
+  if (!have_version) c.Error(root.Mark(), "missing required key 'version' (must be 1)");
+  if (c.has_errors()) return Status::Error(c.Joined());
+  return p;
+}
+
+Result<Policy> LoadPolicyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Errno("cannot open policy " + path);
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxPolicyBytes) return Status::Error(path + ": policy is larger than 4 MiB");
+  }
+  return LoadPolicyString(text, path);
+}
+
+const std::string& DefaultPolicyText() {
+  static const std::string text(rf_default_policy_yaml);
+  return text;
+}
+
+Policy DefaultPolicy() {
+  auto p = LoadPolicyString(DefaultPolicyText(), "<embedded default policy>");
+  // The embedded default is validated by a unit test; failing here is a build bug.
+  if (!p.ok()) abort();
+  return std::move(p).value();
+}
+
+const char* ToString(Compatibility c) {
+  return c == Compatibility::kBestEffort ? "best_effort" : "hard_requirement";
+}
+
+const char* ToString(NetMode m) {
+  switch (m) {
+    case NetMode::kAuto: return "auto";
+    case NetMode::kNamespace: return "namespace";
+    case NetMode::kPlatform: return "platform";
+    case NetMode::kNone: return "none";
+    case NetMode::kHost: return "host";
+  }
+  return "?";
+}
+
+const char* ToString(GpuMode g) {
+  switch (g) {
+    case GpuMode::kAuto: return "auto";
+    case GpuMode::kOn: return "on";
+    case GpuMode::kOff: return "off";
+  }
+  return "?";
+}
+
+std::optional<NetMode> ParseNetMode(const std::string& s) {
+  for (NetMode m : {NetMode::kAuto, NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost})
+    if (s == ToString(m)) return m;
+  return std::nullopt;
+}
+
+}  // namespace rf

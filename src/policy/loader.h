@@ -1,0 +1,24 @@
+// Loading and strict validation of policy files.
+//
+// Contract: unknown keys, wrong types, duplicate keys, relative paths, `..`
+// components and out-of-range ports are errors. Every error is reported as
+// "file:line:col: message" (1-based), all errors of a file at once, one per
+// line of the returned Status reason.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "policy/policy.h"
+
+namespace rf {
+
+// Parses and validates `text`; `source` names it in error messages.
+Result<Policy> LoadPolicyString(const std::string& text, const std::string& source);
+// Reads `path` (at most 4 MiB) and parses it.
+Result<Policy> LoadPolicyFile(const std::string& path);
+// The policy that applies when no --policy is given (src/policy/default.yaml).
+Policy DefaultPolicy();
+const std::string& DefaultPolicyText();
+
+}  // namespace rf

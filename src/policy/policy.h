@@ -1,0 +1,78 @@
+// The validated policy model. Field names follow NVIDIA OpenShell's sandbox
+// policy (filesystem_policy, landlock, process, network_policies) plus the
+// ringfence extensions `network` and `gpu`. See docs/policy.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rf {
+
+enum class Compatibility { kBestEffort, kHardRequirement };
+enum class NetMode { kAuto, kNamespace, kPlatform, kNone, kHost };
+enum class GpuMode { kAuto, kOn, kOff };
+
+const char* ToString(Compatibility c);
+const char* ToString(NetMode m);
+const char* ToString(GpuMode g);
+std::optional<NetMode> ParseNetMode(const std::string& s);
+
+struct FilesystemPolicy {
+  bool include_workdir = true;
+  std::vector<std::string> read_only;
+  std::vector<std::string> read_write;
+};
+
+struct ProcessPolicy {
+  std::string run_as_user = "nobody";
+  std::string run_as_group = "nogroup";
+  bool sysv_ipc = false;
+};
+
+struct NetworkSettings {
+  NetMode mode = NetMode::kAuto;
+  uint16_t proxy_port = 0;  // 0 = ephemeral
+  std::vector<uint16_t> loopback_ports;
+  std::vector<uint16_t> bind_ports;
+  std::map<std::string, std::string> hosts;  // static resolution: name -> address
+  std::vector<std::string> unix_sockets;
+};
+
+struct Endpoint {
+  std::string host;
+  std::vector<uint16_t> ports;           // from `port` or `ports`
+  std::vector<std::string> allowed_ips;  // CIDRs
+  std::string protocol;                  // L7 (only with enforcement: audit)
+  std::string enforcement;               // "", "enforce" or "audit"
+  std::string access;
+  std::string tls;
+  std::string path;
+  bool has_l7_rules = false;  // rules / deny_rules present
+};
+
+struct Binary {
+  std::string path;  // exact or glob (`*`, `**`)
+};
+
+struct NetworkPolicy {
+  std::string key;   // map key under network_policies
+  std::string name;  // `name` field (defaults to the key)
+  std::vector<Endpoint> endpoints;
+  std::vector<Binary> binaries;  // empty = any binary in the sandbox
+};
+
+struct Policy {
+  int version = 1;
+  std::string source;  // file name, or "<embedded default>"
+  FilesystemPolicy filesystem;
+  Compatibility compatibility = Compatibility::kBestEffort;
+  ProcessPolicy process;
+  NetworkSettings network;
+  GpuMode gpu = GpuMode::kAuto;
+  std::vector<NetworkPolicy> network_policies;
+};
+
+}  // namespace rf

@@ -1,0 +1,500 @@
+#include "process/spawn.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/securebits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/fd.h"
+
+namespace rf {
+
+namespace {
+
+// What the command's process reports on the error pipe when it cannot exec.
+struct ChildFailure {
+  int stage;  // index into kStageNames, or kStepBase + step index
+  int err;
+};
+
+enum Stage : int {
+  kStageFork = 0,
+  kStageSetpgid,
+  kStageTerminal,
+  kStageDropGroups,
+  kStageDropBounding,
+  kStageDropGid,
+  kStageDropUid,
+  kStageDropCaps,
+  kStageVerifyDrop,
+  kStageDeathSig,
+  kStageRlimit,
+  kStageNoNewPrivs,
+  kStageChdir,
+  kStageCloseFds,
+  kStageSignals,
+  kStageExec,
+  kStepBase = 100,
+};
+
+const char* const kStageNames[] = {
+    "fork",          "setpgid",         "terminal hand-off", "clear supplementary groups",
+    "drop capability bounding set",     "setresgid",         "setresuid",
+    "clear capabilities",               "verify privilege drop (uid 0 regained)",
+    "parent-death signal",              "RLIMIT_CORE",       "no_new_privs",
+    "chdir to workdir",                 "close inherited descriptors",
+    "reset signal handlers",            "exec",
+};
+
+// Everything the child side reads, flattened before fork.
+struct Prepared {
+  const char* exe;
+  char* const* argv;
+  char* const* envp;
+  const char* workdir;  // nullptr = stay
+  bool drop;
+  uid_t uid;
+  gid_t gid;
+  int cap_last;
+  int tty_fd;  // -1 = no terminal hand-off
+  pid_t supervisor;
+  const ChildStep* const* priv_steps;
+  size_t n_priv;
+  const ChildStep* const* confine_steps;
+  size_t n_confine;
+  int err_w;     // error pipe, write end (O_CLOEXEC)
+  int status_w;  // init -> supervisor: command pid, then its wait status
+};
+
+[[noreturn]] void FailChild(int err_w, int stage, int err) {
+  ChildFailure f{stage, err};
+  ssize_t ignored = write(err_w, &f, sizeof f);
+  (void)ignored;
+  _exit(stage == kStageExec ? (err == ENOENT ? 127 : 126) : 125);
+}
+
+// The command's side: runs after fork, async-signal-safe only.
+[[noreturn]] void RunCommand(const Prepared& p) {
+  const pid_t init = getppid();
+  if (setpgid(0, 0) != 0) FailChild(p.err_w, kStageSetpgid, errno);
+  if (p.tty_fd >= 0) {
+    // From a background group, tcsetpgrp raises SIGTTOU: it is blocked here
+    // (the whole mask is, inherited from init).
+    if (tcsetpgrp(p.tty_fd, getpid()) != 0) FailChild(p.err_w, kStageTerminal, errno);
+  }
+  for (size_t i = 0; i < p.n_priv; ++i) {
+    if (int err = p.priv_steps[i]->Apply()) FailChild(p.err_w, kStepBase + static_cast<int>(i), err);
+  }
+  if (p.drop) {
+    // Lock root out before giving it up: no capabilities from uid 0 or
+    // setuid-root binaries, ever, in this process tree.
+    syscall(SYS_prctl, PR_SET_SECUREBITS,
+            SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+            0, 0, 0);
+    if (syscall(SYS_setgroups, 0, nullptr) != 0) FailChild(p.err_w, kStageDropGroups, errno);
+    for (int cap = 0; cap <= p.cap_last; ++cap) {
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+        FailChild(p.err_w, kStageDropBounding, errno);
+    }
+    if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) FailChild(p.err_w, kStageDropGid, errno);
+    if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) FailChild(p.err_w, kStageDropUid, errno);
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (p.drop) {
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capset, &hdr, data) != 0) FailChild(p.err_w, kStageDropCaps, errno);
+    if (syscall(SYS_setresuid, 0, 0, 0) == 0 || syscall(SYS_setresgid, 0, 0, 0) == 0 ||
+        getuid() != p.uid || geteuid() != p.uid || getgid() != p.gid)
+      FailChild(p.err_w, kStageVerifyDrop, EPERM);
+  }
+  // The credential change above cleared any earlier parent-death signal.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) FailChild(p.err_w, kStageDeathSig, errno);
+  if (getppid() != init) _exit(125);
+  struct rlimit no_core = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &no_core) != 0) FailChild(p.err_w, kStageRlimit, errno);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) FailChild(p.err_w, kStageNoNewPrivs, errno);
+  if (p.workdir && chdir(p.workdir) != 0) FailChild(p.err_w, kStageChdir, errno);
+  // Every descriptor the caller left open, except stdio, is closed at exec;
+  // the prepared ones (error pipe, Landlock ruleset) stay usable until then.
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+    FailChild(p.err_w, kStageCloseFds, errno);
+  // Default dispositions and an empty mask for the command.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &dfl, nullptr);  // EINVAL for the glibc-internal ones
+  }
+  for (size_t i = 0; i < p.n_confine; ++i) {
+    if (int err = p.confine_steps[i]->Apply())
+      FailChild(p.err_w, kStepBase + static_cast<int>(p.n_priv + i), err);
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  if (sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) FailChild(p.err_w, kStageSignals, errno);
+  execve(p.exe, p.argv, p.envp);
+  FailChild(p.err_w, kStageExec, errno);
+}
+
+// SIGKILLs every pid listed in /proc/self/task/*/children. Returns how many.
+int KillListedChildren() noexcept {
+  int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return 0;
+  int killed = 0;
+  char dents[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, dents, sizeof dents);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(dents + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      char path[64];
+      size_t len = strlen(d->d_name);
+      if (len > 20) continue;
+      memcpy(path, d->d_name, len);
+      memcpy(path + len, "/children", 10);
+      int f = openat(dir, path, O_RDONLY | O_CLOEXEC);
+      if (f < 0) continue;
+      char buf[8192];
+      ssize_t r = read(f, buf, sizeof buf - 1);
+      close(f);
+      if (r <= 0) continue;
+      long pid = 0;
+      bool in = false;
+      for (ssize_t i = 0; i <= r; ++i) {
+        char c = i < r ? buf[i] : ' ';
+        if (c >= '0' && c <= '9') {
+          pid = pid * 10 + (c - '0');
+          in = true;
+        } else if (in) {
+          kill(static_cast<pid_t>(pid), SIGKILL);
+          ++killed;
+          pid = 0;
+          in = false;
+        }
+      }
+    }
+  }
+  close(dir);
+  return killed;
+}
+
+// The init process: reaps, kills the tree when the command exits or the
+// supervisor dies, then reports. Async-signal-safe only.
+[[noreturn]] void RunInit(const Prepared& p, int err_r, int status_r) {
+  close(err_r);
+  close(status_r);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  // SIGUSR1 (blocked, taken by sigwaitinfo) when the supervisor dies.
+  prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+  if (getppid() != p.supervisor) _exit(125);
+  pid_t cmd = fork();
+  if (cmd < 0) FailChild(p.err_w, kStageFork, errno);
+  if (cmd == 0) {
+    close(p.status_w);
+    RunCommand(p);
+  }
+  setpgid(cmd, cmd);  // also done by the command: whoever is first wins the race
+  close(p.err_w);
+  int32_t pid32 = cmd;
+  if (write(p.status_w, &pid32, sizeof pid32) != sizeof pid32) {
+    KillAndReapDescendants(cmd, -1, nullptr);
+    _exit(125);
+  }
+  sigset_t wait_for;
+  sigemptyset(&wait_for);
+  sigaddset(&wait_for, SIGCHLD);
+  sigaddset(&wait_for, SIGUSR1);
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&wait_for, &si);
+    if (sig == SIGUSR1 && getppid() != p.supervisor) {
+      KillAndReapDescendants(cmd, -1, nullptr);
+      _exit(137);
+    }
+    if (sig != SIGCHLD) continue;
+    // Reap exited orphans, but leave the command a zombie: while it is one,
+    // its pid (and so its process group id) cannot be reused, which keeps
+    // the group kill below from hitting an unrelated group.
+    bool done = false;
+    for (;;) {
+      siginfo_t peek;
+      memset(&peek, 0, sizeof peek);
+      if (waitid(P_ALL, 0, &peek, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0 || peek.si_pid == 0)
+        break;
+      if (peek.si_pid == cmd) {
+        done = true;
+        break;
+      }
+      waitpid(peek.si_pid, nullptr, __WALL);
+    }
+    if (!done) continue;
+    // The command is gone: nothing it started may outlive it.
+    int status = 0;
+    KillAndReapDescendants(cmd, cmd, &status);
+    int32_t st = status;
+    ssize_t ignored = write(p.status_w, &st, sizeof st);
+    (void)ignored;
+    _exit(0);
+  }
+}
+
+std::vector<char*> CStrings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+int ReadCapLastCap() {
+  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 63;
+  char buf[16] = {};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 0 ? atoi(buf) : 63;
+}
+
+// The terminal the supervisor is in the foreground of, if any.
+int ForegroundTerminal() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (isatty(fd) && tcgetpgrp(fd) == getpgrp()) return fd;
+  }
+  return -1;
+}
+
+bool ReadFull(int fd, void* buf, size_t len) {
+  auto* p = static_cast<char*>(buf);
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = read(fd, p + got, len - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string DescribeFailure(const ChildFailure& f, const SpawnSpec& spec) {
+  std::string stage;
+  if (f.stage >= kStepBase) {
+    size_t i = static_cast<size_t>(f.stage - kStepBase);
+    if (i < spec.privileged_steps.size()) {
+      stage = spec.privileged_steps[i]->name();
+    } else if (i - spec.privileged_steps.size() < spec.confine_steps.size()) {
+      stage = spec.confine_steps[i - spec.privileged_steps.size()]->name();
+    } else {
+      stage = "sandbox step";
+    }
+  } else if (f.stage >= 0 && f.stage < static_cast<int>(sizeof kStageNames / sizeof *kStageNames)) {
+    stage = kStageNames[f.stage];
+  } else {
+    stage = "setup";
+  }
+  if (f.stage == kStageExec) {
+    return "cannot execute " + spec.exe + ": " + strerror(f.err);
+  }
+  return "cannot start the sandbox: " + stage + ": " + strerror(f.err);
+}
+
+}  // namespace
+
+int ExitCodeFromWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 125;
+}
+
+void KillAndReapDescendants(pid_t pgid, pid_t keep_status_of, int* kept_status) noexcept {
+  if (pgid > 0) kill(-pgid, SIGKILL);
+  // Bounded: each round kills every current child and reaps at least one.
+  for (int round = 0; round < 1000000; ++round) {
+    KillListedChildren();
+    int status = 0;
+    pid_t w = waitpid(-1, &status, __WALL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;  // ECHILD: nothing left
+    }
+    if (w == keep_status_of && kept_status) *kept_status = status;
+  }
+}
+
+Result<std::string> ResolveCommand(const std::string& cmd, const std::string& path_env) {
+  if (cmd.empty()) return Status::Error("empty command");
+  if (cmd.find('/') != std::string::npos) return cmd;
+  std::string path = path_env.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_env;
+  bool found_non_exec = false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + cmd;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (st.st_mode & 0111) return candidate;
+      found_non_exec = true;
+    }
+    start = end + 1;
+  }
+  if (found_non_exec) return Status::Error(cmd + ": permission denied (not executable)");
+  return Status::Error(cmd + ": command not found");
+}
+
+SpawnResult SpawnAndWait(const SpawnSpec& spec) {
+  SpawnResult res;
+  auto argv = CStrings(spec.argv);
+  auto envp = CStrings(spec.env);
+  std::vector<const ChildStep*> priv(spec.privileged_steps), confine(spec.confine_steps);
+
+  int err_pipe[2], status_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    res.failure = Status::Errno("pipe").reason();
+    return res;
+  }
+  UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
+  if (pipe2(status_pipe, O_CLOEXEC) != 0) {
+    res.failure = Status::Errno("pipe").reason();
+    return res;
+  }
+  UniqueFd status_r(status_pipe[0]), status_w(status_pipe[1]);
+
+  Prepared p{};
+  p.exe = spec.exe.c_str();
+  p.argv = argv.data();
+  p.envp = envp.data();
+  p.workdir = spec.workdir.empty() ? nullptr : spec.workdir.c_str();
+  p.drop = spec.run_as.has_value();
+  if (p.drop) {
+    p.uid = spec.run_as->uid;
+    p.gid = spec.run_as->gid;
+  }
+  p.cap_last = ReadCapLastCap();
+  p.tty_fd = spec.take_terminal ? ForegroundTerminal() : -1;
+  p.supervisor = getpid();
+  p.priv_steps = priv.data();
+  p.n_priv = priv.size();
+  p.confine_steps = confine.data();
+  p.n_confine = confine.size();
+  p.err_w = err_w.get();
+  p.status_w = status_w.get();
+
+  struct termios saved_tty;
+  bool have_tty_state = p.tty_fd >= 0 && tcgetattr(p.tty_fd, &saved_tty) == 0;
+
+  // Signals the supervisor handles are blocked before fork (the command
+  // resets its mask before exec) and read from a signalfd.
+  sigset_t handled, old_mask;
+  sigemptyset(&handled);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGCHLD, SIGTTOU, SIGTTIN})
+    sigaddset(&handled, s);
+  pthread_sigmask(SIG_BLOCK, &handled, &old_mask);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  pid_t init = fork();
+  if (init < 0) {
+    res.failure = Status::Errno("fork").reason();
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    return res;
+  }
+  if (init == 0) RunInit(p, err_r.get(), status_r.get());
+
+  err_w.reset();
+  status_w.reset();
+  UniqueFd sigfd(signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+
+  auto restore_terminal = [&] {
+    if (p.tty_fd < 0) return;
+    // We are in the background now: SIGTTOU is blocked, so this succeeds.
+    tcsetpgrp(p.tty_fd, getpgrp());
+    if (have_tty_state) tcsetattr(p.tty_fd, TCSADRAIN, &saved_tty);
+  };
+
+  int32_t cmd_pid = -1;
+  if (!ReadFull(status_r.get(), &cmd_pid, sizeof cmd_pid)) cmd_pid = -1;
+  res.pid = cmd_pid;
+
+  ChildFailure failure{};
+  bool failed = ReadFull(err_r.get(), &failure, sizeof failure);
+  if (!failed && cmd_pid > 0) {
+    res.started = true;
+    if (spec.on_started) spec.on_started(cmd_pid);
+  } else if (failed) {
+    res.failure = DescribeFailure(failure, spec);
+  } else {
+    res.failure = "cannot start the sandbox: init process failed";
+  }
+
+  int32_t cmd_status = 0;
+  bool have_status = false;
+  int init_status = 0;
+  bool init_reaped = false;
+  while (!have_status && !init_reaped) {
+    struct pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {status_r.get(), POLLIN, 0}};
+    int n = poll(fds, 2, -1);
+    if (n < 0 && errno != EINTR) break;
+    if (fds[1].revents) {
+      have_status = ReadFull(status_r.get(), &cmd_status, sizeof cmd_status);
+      if (!have_status) {
+        // init died without reporting (killed): fall back to reaping it.
+        waitpid(init, &init_status, 0);
+        init_reaped = true;
+      }
+    }
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGCHLD || sig == SIGTTOU || sig == SIGTTIN) continue;
+        if (cmd_pid > 0) kill(-cmd_pid, sig);
+      }
+    }
+  }
+  if (!init_reaped) waitpid(init, &init_status, 0);
+  // Whatever init could not kill (it was killed itself) was re-parented to
+  // us, the subreaper. No group kill here: the command was reaped, its pid
+  // may already belong to someone else.
+  KillAndReapDescendants(0, -1, nullptr);
+  restore_terminal();
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+
+  if (!res.started) {
+    if (failed && failure.stage == kStageExec) res.exit_code = failure.err == ENOENT ? 127 : 126;
+    return res;
+  }
+  if (have_status) {
+    res.wait_status = cmd_status;
+    res.exit_code = ExitCodeFromWaitStatus(cmd_status);
+  } else {
+    res.wait_status = init_status;
+    res.exit_code = ExitCodeFromWaitStatus(init_status);
+  }
+  return res;
+}
+
+}  // namespace rf

@@ -1,0 +1,85 @@
+// The spawn sequence: supervisor -> init -> command.
+//
+//   supervisor (ringfence itself, outside the sandbox): forwards signals,
+//     owns the terminal hand-off, returns the exit code.
+//   init: a small reaper forked from the supervisor. It is a child
+//     subreaper and gets a parent-death signal, so when the command exits, or
+//     the supervisor dies (even by SIGKILL), it kills the command's whole
+//     process tree and reaps it. It only makes async-signal-safe calls.
+//   command: new process group -> terminal foreground -> privileged steps
+//     (namespaces) -> drop privileges -> parent-death signal -> rlimits ->
+//     no_new_privs -> close inherited descriptors -> confinement steps
+//     (Landlock, then seccomp) -> execve.
+//
+// Everything the command's side needs is prepared before fork: argv, envp,
+// uid/gid, Landlock ruleset fds and seccomp programs (inside ChildSteps).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace rf {
+
+// One piece of sandbox setup that runs in the command's process between fork
+// and exec. Implementations hold only state prepared before fork; Apply must
+// be async-signal-safe: raw system calls on prepared data, no allocation, no
+// locks, no stdio.
+class ChildStep {
+ public:
+  virtual ~ChildStep() = default;
+  // A static string naming the step in error messages ("landlock").
+  virtual const char* name() const = 0;
+  // Returns 0, or the errno value that made the step fail (the sandbox is
+  // then never started).
+  virtual int Apply() const noexcept = 0;
+};
+
+struct RunAs {
+  uid_t uid;
+  gid_t gid;
+};
+
+struct SpawnSpec {
+  std::string exe;  // absolute or relative path, already resolved
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "NAME=value"
+  std::string workdir;           // chdir before confinement; empty = stay
+  std::optional<RunAs> run_as;   // set when started as root
+  bool take_terminal = true;     // give the terminal's foreground to the command
+  std::vector<const ChildStep*> privileged_steps;  // before the privilege drop
+  std::vector<const ChildStep*> confine_steps;     // after no_new_privs, in order
+  // Called in the supervisor once the command has been exec'ed (pid given).
+  std::function<void(pid_t)> on_started;
+};
+
+struct SpawnResult {
+  int exit_code = 125;   // what `ringfence run` returns
+  int wait_status = 0;   // raw status of the command, when it ran
+  bool started = false;  // exec succeeded
+  pid_t pid = -1;        // the command's pid (in the supervisor's pid namespace)
+  std::string failure;   // why the command never started, when !started
+};
+
+// Runs the command and waits for it. Never returns an exit code from the
+// child before it is reaped together with its whole process tree.
+SpawnResult SpawnAndWait(const SpawnSpec& spec);
+
+// Resolves `cmd` against `path_env` like execvp would ("" = default PATH).
+// Fails with a reason when nothing executable is found.
+Result<std::string> ResolveCommand(const std::string& cmd, const std::string& path_env);
+
+// Exit code for a wait status: the code, or 128+N for signal N.
+int ExitCodeFromWaitStatus(int status);
+
+// Kills every descendant of the calling process that is its child or
+// becomes one (the caller must be a child subreaper), plus the process group
+// `pgid` when > 0, and reaps them. Async-signal-safe.
+void KillAndReapDescendants(pid_t pgid, pid_t keep_status_of, int* kept_status) noexcept;
+
+}  // namespace rf

@@ -1,0 +1,42 @@
+// The sandbox plan: everything decided and prepared before fork. `run`
+// executes it; `policy show --effective` prints it without running anything.
+// Each enforcement layer (Landlock, seccomp, network) adds its prepared child
+// steps and its status here; a layer that cannot be set up as the policy
+// demands makes BuildPlan fail, so the command is never started.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/audit.h"
+#include "common/status.h"
+#include "policy/effective.h"
+#include "process/spawn.h"
+
+namespace rf {
+
+struct PlanOptions {
+  std::string workdir;      // absolute, resolved
+  std::string mode;         // --mode override, empty = policy's
+  AuditSink* audit = nullptr;
+  bool has_terminal = false;  // the command will get a terminal
+};
+
+struct Plan {
+  EffectivePolicy effective;
+  std::optional<RunAs> run_as;
+  std::vector<std::unique_ptr<ChildStep>> privileged_steps;
+  std::vector<std::unique_ptr<ChildStep>> confine_steps;
+  std::vector<std::string> env_additions;  // NAME=value for the child
+  std::string summary;                     // one line: what is enforced
+};
+
+Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts);
+
+// The caller's environment minus ringfence's own variables (RINGFENCE_*),
+// plus RINGFENCE_SANDBOX=1 and `additions` (which override).
+std::vector<std::string> ChildEnvironment(char** environ_in,
+                                          const std::vector<std::string>& additions);
+
+}  // namespace rf

@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+
+#include "policy/loader.h"
+
+namespace rf {
+namespace {
+
+std::string Err(const std::string& yaml) {
+  auto r = LoadPolicyString(yaml, "p.yaml");
+  EXPECT_FALSE(r.ok()) << yaml;
+  return r.ok() ? "" : r.status().reason();
+}
+
+TEST(PolicyLoader, EmbeddedDefaultIsValid) {
+  auto r = LoadPolicyString(DefaultPolicyText(), "default");
+  ASSERT_TRUE(r.ok()) << r.status().reason();
+  EXPECT_TRUE(r->filesystem.include_workdir);
+  EXPECT_TRUE(r->network_policies.empty());
+}
+
+TEST(PolicyLoader, FullExample) {
+  auto r = LoadPolicyString(R"(version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib/, //etc]
+  read_write: [/tmp]
+landlock: {compatibility: hard_requirement}
+process: {run_as_user: nobody, run_as_group: nogroup, sysv_ipc: true}
+network:
+  mode: platform
+  proxy_port: 0
+  loopback_ports: [5173]
+  bind_ports: [8080]
+  hosts: {api.test: 127.0.0.1, v6.test: "::1"}
+  unix_sockets: [/run/user/1000/ssh-agent.sock]
+gpu: "off"
+network_policies:
+  github:
+    name: github
+    endpoints:
+      - { host: api.github.com, port: 443 }
+      - { host: "*.githubusercontent.com", ports: [443, 80] }
+      - { host: pypi.internal, port: 8080, allowed_ips: [10.0.5.0/24] }
+      - { host: audited.example, port: 443, protocol: rest, access: full, enforcement: audit }
+    binaries:
+      - { path: /usr/bin/git }
+      - { path: "/usr/lib/git-core/**" }
+)",
+                            "p.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().reason();
+  EXPECT_EQ(r->filesystem.read_only, (std::vector<std::string>{"/usr", "/lib", "/etc"}));
+  EXPECT_EQ(r->compatibility, Compatibility::kHardRequirement);
+  EXPECT_TRUE(r->process.sysv_ipc);
+  EXPECT_EQ(r->network.mode, NetMode::kPlatform);
+  EXPECT_EQ(r->network.hosts.at("v6.test"), "::1");
+  EXPECT_EQ(r->gpu, GpuMode::kOff);
+  ASSERT_EQ(r->network_policies.size(), 1u);
+  EXPECT_EQ(r->network_policies[0].endpoints[1].ports, (std::vector<uint16_t>{443, 80}));
+  EXPECT_EQ(r->network_policies[0].binaries[1].path, "/usr/lib/git-core/**");
+}
+
+TEST(PolicyLoader, ErrorsCarryFileLineColumn) {
+  EXPECT_EQ(Err("version: 1\nbogus: 2\n").substr(0, 12), "p.yaml:2:1: ");
+  EXPECT_NE(Err("version: 1\nbogus: 2\n").find("unknown key 'bogus'"), std::string::npos);
+  EXPECT_NE(Err("version: 1\nfilesystem_policy:\n  read_only: [usr]\n").find("p.yaml:3:15: "),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nfilesystem_policy:\n  read_only: [/usr/../etc]\n").find("'..'"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork:\n  bind_ports: [70000]\n").find("p.yaml:3:16: "),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork:\n  mode: platform\n  mode: host\n").find("p.yaml:4:3: duplicate key 'mode'"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nfilesystem_policy:\n  include_workdir: 3\n").find("true or false"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nfilesystem_policy:\n  read_only: /usr\n").find("must be a list"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 2\n").find("out of range"), std::string::npos);
+  EXPECT_NE(Err("gpu: on\n").find("missing required key 'version'"), std::string::npos);
+  EXPECT_NE(Err("version: 1\nfoo: [\n").find("YAML syntax error"), std::string::npos);
+}
+
+TEST(PolicyLoader, RejectsUnsafeOrUnenforceableContent) {
+  EXPECT_NE(Err("version: 1\nfilesystem_policy: {read_write: [/]}\n").find("whole host"), std::string::npos);
+  EXPECT_NE(Err("version: 1\nprocess: {run_as_user: root}\n").find("must not be root"), std::string::npos);
+  EXPECT_NE(Err("version: 1\nlandlock: {compatibility: maybe}\n").find("best_effort or hard_requirement"),
+            std::string::npos);
+  auto l7 = Err(
+      "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - {host: x.test, port: 443, protocol: rest}\n");
+  EXPECT_NE(l7.find("enforcement: audit"), std::string::npos);
+  EXPECT_NE(l7.find("p.yaml:5:"), std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: x.test}]\n").find("needs a port"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*', port: 1}]\n").find("not a host"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*.com', port: 1}]\n").find("not a host"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork: {hosts: {a.test: 127.1}}\n").find("IPv4 or IPv6"), std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*.x.test', port: 1, allowed_ips: [10.0.0.0/8]}]\n")
+                .find("exact host"),
+            std::string::npos);
+}
+
+TEST(PolicyLoader, ReportsAllErrorsAtOnce) {
+  auto e = Err("version: 1\na: 1\nb: 2\n");
+  EXPECT_NE(e.find("p.yaml:2:1"), std::string::npos);
+  EXPECT_NE(e.find("p.yaml:3:1"), std::string::npos);
+}
+
+TEST(PolicyLoader, IncludeWorkdirDefaultsFollowOpenShell) {
+  auto without = LoadPolicyString("version: 1\n", "p");
+  ASSERT_TRUE(without.ok());
+  EXPECT_TRUE(without->filesystem.include_workdir);
+  auto with = LoadPolicyString("version: 1\nfilesystem_policy: {read_only: [/usr]}\n", "p");
+  ASSERT_TRUE(with.ok());
+  EXPECT_FALSE(with->filesystem.include_workdir);
+}
+
+}  // namespace
+}  // namespace rf
