@@ -13,6 +13,7 @@ namespace rf {
 
 struct EnrichContext {
   std::string workdir;  // absolute
+  NetMode mode = NetMode::kPlatform;  // resolved network mode (never kAuto)
 };
 
 struct EffectivePolicy {

@@ -43,7 +43,9 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     if (!m) return Status::Error("--mode must be auto, namespace, platform, none or host, not '" + opts.mode + "'");
     p.network.mode = *m;
   }
-  plan.effective = Enrich(p, EnrichContext{opts.workdir});
+  NetMode mode = p.network.mode;
+  if (mode == NetMode::kAuto) mode = NetMode::kPlatform;  // TODO(issue 6): namespace when possible
+  plan.effective = Enrich(p, EnrichContext{opts.workdir, mode});
 
   nlohmann::json proc = nlohmann::json::object();
   if (geteuid() == 0) {
@@ -68,8 +70,6 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
                  ", no_new_privs";
 
   AuditSink no_audit;
-  NetMode mode = plan.effective.policy.network.mode;
-  if (mode == NetMode::kAuto) mode = NetMode::kPlatform;  // TODO(issue 6): namespace when possible
   LayerContext ctx{plan.effective.policy, mode, opts.workdir, opts.has_terminal,
                    opts.audit ? opts.audit : &no_audit};
   if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");
