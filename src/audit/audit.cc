@@ -47,7 +47,8 @@ void AuditSink::Emit(const AuditEvent& e) {
     ++failures_;
     if (!warned_) {
       warned_ = true;
-      fprintf(stderr, "ringfence: warning: audit log write failed (%s); further events may be lost\n",
+      fprintf(stderr,
+              "ringfence: warning: audit log write failed (%s); further events may be lost\n",
               w < 0 ? strerror(errno) : "short write");
     }
   }

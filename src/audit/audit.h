@@ -2,9 +2,9 @@
 // time (RFC 3339, UTC, ms), layer, action, subject, reason. See docs/audit.md.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/fd.h"

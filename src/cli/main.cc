@@ -1,7 +1,10 @@
 // ringfence: confine a program to the files, network destinations and
 // devices a policy grants. See DESIGN.md and docs/.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "common/version.h"
@@ -19,15 +22,17 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--audit", run.audit_file, "Write audit events (JSON Lines) to FILE");
   run_cmd->add_option("--workdir", run.workdir, "Working directory of the command (default: cwd)");
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only print warnings and errors");
-  run_cmd->add_option("command", run.command, "CMD [ARGS...]")->required();
-  run_cmd->prefix_command();
-  run_cmd->footer("Exit codes: the command's own; 128+N if killed by signal N; 125 ringfence failed;\n"
-                  "126 command not executable; 127 command not found.");
+  run_cmd->add_option("command", run.command,
+                      "CMD [ARGS...] (everything after `--` or the first non-option)");
+  run_cmd->footer(
+      "Exit codes: the command's own; 128+N if killed by signal N; 125 ringfence failed;\n"
+      "126 command not executable; 127 command not found.");
 
   auto* policy_cmd = app.add_subcommand("policy", "Validate or show policies");
   policy_cmd->require_subcommand(1);
   std::string validate_file;
-  auto* validate = policy_cmd->add_subcommand("validate", "Validate a policy file (exit 0 valid, 1 invalid)");
+  auto* validate =
+      policy_cmd->add_subcommand("validate", "Validate a policy file (exit 0 valid, 1 invalid)");
   validate->add_option("file", validate_file, "Policy file")->required();
   std::string show_file, show_mode;
   bool show_effective = false, show_json = false;
@@ -39,8 +44,33 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version");
 
+  // `run`: the command and its arguments are split off before parsing, so
+  // that they reach the command verbatim (CLI11 would parse `--` and flags).
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> command;
+  if (!args.empty() && args[0] == "run") {
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      bool takes_value = a == "--policy" || a == "--mode" || a == "--audit" || a == "--workdir";
+      if (takes_value) {
+        ++i;
+        continue;
+      }
+      if (a == "--") {
+        command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+        args.resize(i);
+        break;
+      }
+      if (a.empty() || a[0] != '-') {
+        command.assign(args.begin() + static_cast<long>(i), args.end());
+        args.resize(i);
+        break;
+      }
+    }
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     if (code == 0) return 0;  // --help
@@ -49,9 +79,7 @@ int main(int argc, char** argv) {
   }
 
   if (run_cmd->parsed()) {
-    // prefix_command puts everything after the command name in remaining().
-    for (const auto& extra : run_cmd->remaining()) run.command.push_back(extra);
-    if (!run.command.empty() && run.command.front() == "--") run.command.erase(run.command.begin());
+    run.command = std::move(command);
     return RunMain(run);
   }
   if (validate->parsed()) return PolicyValidateMain(validate_file);

@@ -42,12 +42,16 @@ int RunMain(const RunOptions& o) {
     audit_owner = std::move(sink).value();
     audit = audit_owner.get();
   }
-  if (o.command.empty()) return SetupFailure(*audit, "", "run: no command given (usage: ringfence run [OPTIONS] -- CMD [ARGS...])");
+  if (o.command.empty())
+    return SetupFailure(*audit, "",
+                        "run: no command given (usage: ringfence run [OPTIONS] -- CMD [ARGS...])");
   const std::string subject = Join(o.command);
 
-  auto policy = o.policy_file.empty() ? Result<Policy>(DefaultPolicy()) : LoadPolicyFile(o.policy_file);
+  auto policy =
+      o.policy_file.empty() ? Result<Policy>(DefaultPolicy()) : LoadPolicyFile(o.policy_file);
   if (!policy.ok()) {
-    fprintf(stderr, "%s\nringfence: invalid policy: the command was not started\n", policy.status().reason().c_str());
+    fprintf(stderr, "%s\nringfence: invalid policy: the command was not started\n",
+            policy.status().reason().c_str());
     audit->Emit({"policy", "invalid", o.policy_file, policy.status().reason(), {}});
     return kExitSetupFailed;
   }
@@ -55,7 +59,8 @@ int RunMain(const RunOptions& o) {
   std::string workdir = o.workdir;
   if (workdir.empty()) {
     char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) return SetupFailure(*audit, subject, Status::Errno("getcwd").reason());
+    if (!getcwd(cwd, sizeof cwd))
+      return SetupFailure(*audit, subject, Status::Errno("getcwd").reason());
     workdir = cwd;
   }
   char real[PATH_MAX];
@@ -76,7 +81,10 @@ int RunMain(const RunOptions& o) {
   if (!exe.ok()) {
     fprintf(stderr, "ringfence: %s\n", exe.status().reason().c_str());
     bool denied = exe.status().reason().find("permission denied") != std::string::npos;
-    audit->Emit({"process", "exit", subject, exe.status().reason(),
+    audit->Emit({"process",
+                 "exit",
+                 subject,
+                 exe.status().reason(),
                  {{"exit_code", denied ? kExitNotExecutable : kExitNotFound}}});
     return denied ? kExitNotExecutable : kExitNotFound;
   }
@@ -99,7 +107,10 @@ int RunMain(const RunOptions& o) {
   SpawnResult r = SpawnAndWait(spec);
   if (!r.started) {
     fprintf(stderr, "ringfence: %s\n", r.failure.c_str());
-    audit->Emit({"process", r.exit_code == kExitSetupFailed ? "setup_failed" : "exit", subject, r.failure,
+    audit->Emit({"process",
+                 r.exit_code == kExitSetupFailed ? "setup_failed" : "exit",
+                 subject,
+                 r.failure,
                  {{"exit_code", r.exit_code}}});
     return r.exit_code;
   }

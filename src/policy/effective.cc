@@ -1,9 +1,13 @@
 #include "policy/effective.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <set>
+
+#include "gpu/devices.h"
 
 namespace rf {
 
@@ -15,6 +19,57 @@ void Dedup(std::vector<std::string>& v, const std::set<std::string>& exclude) {
   for (auto& s : v)
     if (!exclude.count(s) && seen.insert(s).second) out.push_back(s);
   v.swap(out);
+}
+
+std::string UnderRoot(const std::string& root, const std::string& path) {
+  if (root.empty() || root == "/") return path;
+  return (root.back() == '/' ? root.substr(0, root.size() - 1) : root) + path;
+}
+
+bool ExistsUnder(const std::string& root, const std::string& path) {
+  struct stat st;
+  return stat(UnderRoot(root, path).c_str(), &st) == 0;
+}
+
+// Entries of `dir` (host path, looked up under root) starting with `prefix`.
+std::vector<std::string> ListPrefixed(const std::string& root, const std::string& dir,
+                                      const std::string& prefix) {
+  std::vector<std::string> out;
+  DIR* d = opendir(UnderRoot(root, dir).c_str());
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind(prefix, 0) == 0) out.push_back(dir + "/" + name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Proxy baseline: what any program needs to start and to reach the proxy.
+void AddProxyBaseline(FilesystemPolicy& fs, const std::string& root) {
+  for (const char* p : {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/dev/urandom"})
+    if (ExistsUnder(root, p)) fs.read_only.push_back(p);
+  for (const char* p : {"/dev/null", "/tmp"})
+    if (ExistsUnder(root, p)) fs.read_write.push_back(p);
+}
+
+// GPU baseline; docs/gpu.md explains each path.
+void AddGpuBaseline(FilesystemPolicy& fs, const std::string& root) {
+  for (const auto& node : FindGpuDeviceNodes(root)) fs.read_write.push_back(node.path);
+  // CUDA writes /proc/<pid>/task/<tid>/comm in cuInit; a rule binds an
+  // inode, so only /proc itself covers the sandboxed processes.
+  if (ExistsUnder(root, "/proc")) fs.read_write.push_back("/proc");
+  std::vector<std::string> ro = {"/run/nvidia-persistenced", "/usr/lib/wsl",
+                                 "/sys/bus/pci/devices",     "/sys/devices/system/cpu",
+                                 "/sys/devices/system/node", "/sys/module/nvidia",
+                                 "/sys/module/nvidia_uvm",   "/sys/class/kfd",
+                                 "/sys/devices/virtual/kfd", "/sys/class/drm"};
+  // /sys/bus/pci/devices/* are symlinks into the PCI roots; Landlock checks
+  // the resolved path.
+  for (auto& p : ListPrefixed(root, "/sys/devices", "pci")) ro.push_back(p);
+  for (const auto& p : ro)
+    if (ExistsUnder(root, p)) fs.read_only.push_back(p);
 }
 
 void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
@@ -50,6 +105,13 @@ EffectivePolicy Enrich(const Policy& p, const EnrichContext& ctx) {
   e.policy = p;
   auto& fs = e.policy.filesystem;
   if (fs.include_workdir && !ctx.workdir.empty()) fs.read_write.push_back(ctx.workdir);
+  if (ctx.mode == NetMode::kNamespace || ctx.mode == NetMode::kPlatform)
+    AddProxyBaseline(fs, ctx.root);
+  if (p.gpu == GpuMode::kOn || (p.gpu == GpuMode::kAuto && GpuPresent(ctx.root))) {
+    AddGpuBaseline(fs, ctx.root);
+    if (FindGpuDeviceNodes(ctx.root).empty())
+      e.warnings.push_back("gpu: on, but no GPU device node was found");
+  }
   Dedup(fs.read_write, {});
   Dedup(fs.read_only, std::set<std::string>(fs.read_write.begin(), fs.read_write.end()));
   return e;

@@ -12,17 +12,25 @@
 namespace rf {
 
 struct EnrichContext {
-  std::string workdir;  // absolute
+  std::string workdir;                // absolute
   NetMode mode = NetMode::kPlatform;  // resolved network mode (never kAuto)
+  // Where baseline paths are looked up (tests point it at a stand-in tree);
+  // the paths added to the policy are host paths, without this prefix.
+  std::string root = "/";
 };
 
 struct EffectivePolicy {
-  Policy policy;               // enriched
+  Policy policy;                                     // enriched
   nlohmann::json layers = nlohmann::json::object();  // per-layer status
   std::vector<std::string> warnings;
 };
 
-// Adds the workdir (include_workdir) and removes duplicate paths. A path
+// Adds the workdir (include_workdir), the proxy baseline (namespace and
+// platform modes: system directories read-only, /tmp and /dev/null
+// read-write), the GPU baseline (`gpu: on`, or `gpu: auto` with
+// /dev/nvidiactl or /dev/dxg present: device nodes read-write, /proc
+// read-write, what NVML reads read-only; see docs/gpu.md), and removes
+// duplicate paths. Baseline paths are added only when they exist. A path
 // granted read-write is not also listed read-only.
 EffectivePolicy Enrich(const Policy& p, const EnrichContext& ctx);
 

@@ -25,8 +25,8 @@ class Checker {
 
   void Error(const YAML::Mark& m, const std::string& msg) {
     std::ostringstream os;
-    os << source_ << ":" << (m.is_null() ? 0 : m.line + 1) << ":" << (m.is_null() ? 0 : m.column + 1)
-       << ": " << msg;
+    os << source_ << ":" << (m.is_null() ? 0 : m.line + 1) << ":"
+       << (m.is_null() ? 0 : m.column + 1) << ": " << msg;
     errors_.push_back(os.str());
   }
   bool has_errors() const { return !errors_.empty(); }
@@ -48,7 +48,9 @@ class Checker {
     }
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& k = it->first;
+      // it-> yields a temporary pair: copy the (cheap, shared) node handles.
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
       if (!k.IsScalar()) {
         Error(k.Mark(), "keys in " + where + " must be plain strings");
         continue;
@@ -64,7 +66,7 @@ class Checker {
         Error(k.Mark(), "unknown key '" + key + "' in " + where + " (allowed: " + list + ")");
         continue;
       }
-      fn(key, k, it->second);
+      fn(key, k, v);
     }
     return true;
   }
@@ -89,8 +91,8 @@ class Checker {
   std::optional<long> Integer(const YAML::Node& n, const std::string& what, long lo, long hi) {
     if (n.IsScalar() && n.Tag() != "!") {
       const std::string& s = n.Scalar();
-      bool digits = !s.empty() && s.size() <= 9 &&
-                    s.find_first_not_of("0123456789") == std::string::npos;
+      bool digits =
+          !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
       if (digits) {
         long v = std::stol(s);
         if (v >= lo && v <= hi) return v;
@@ -99,8 +101,8 @@ class Checker {
         return std::nullopt;
       }
     }
-    Error(n.Mark(), what + " must be an integer in " + std::to_string(lo) + ".." +
-                        std::to_string(hi));
+    Error(n.Mark(),
+          what + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
     return std::nullopt;
   }
 
@@ -200,7 +202,8 @@ void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
                    auto path = c.Path(item, "filesystem_policy." + key + " entry");
                    if (!path) return;
                    if (key == "read_write" && *path == "/") {
-                     c.Error(item.Mark(), "filesystem_policy.read_write must not grant '/' (the whole host)");
+                     c.Error(item.Mark(),
+                             "filesystem_policy.read_write must not grant '/' (the whole host)");
                      return;
                    }
                    list.push_back(*path);
@@ -218,8 +221,9 @@ void LoadLandlock(Checker& c, const YAML::Node& n, Policy& p) {
                  } else if (*s == "hard_requirement") {
                    p.compatibility = Compatibility::kHardRequirement;
                  } else {
-                   c.Error(v.Mark(), "landlock.compatibility must be best_effort or hard_requirement, not '" +
-                                         *s + "'");
+                   c.Error(v.Mark(),
+                           "landlock.compatibility must be best_effort or hard_requirement, not '" +
+                               *s + "'");
                  }
                });
 }
@@ -234,7 +238,8 @@ void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
                  auto s = c.String(v, "process." + key);
                  if (!s) return;
                  if (*s == "root" || *s == "0") {
-                   c.Error(v.Mark(), "process." + key + " must not be root: the sandbox never runs as uid/gid 0");
+                   c.Error(v.Mark(), "process." + key +
+                                         " must not be root: the sandbox never runs as uid/gid 0");
                    return;
                  }
                  (key == "run_as_user" ? p.process.run_as_user : p.process.run_as_group) = *s;
@@ -244,15 +249,16 @@ void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
 void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
   auto& net = p.network;
   c.ForEachKey(
-      n, "network",
-      {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets"},
+      n, "network", {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "mode") {
           auto s = c.String(v, "network.mode");
           if (!s) return;
           auto m = ParseNetMode(*s);
           if (!m) {
-            c.Error(v.Mark(), "network.mode must be auto, namespace, platform, none or host, not '" + *s + "'");
+            c.Error(
+                v.Mark(),
+                "network.mode must be auto, namespace, platform, none or host, not '" + *s + "'");
             return;
           }
           net.mode = *m;
@@ -273,14 +279,17 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
                          auto a = c.String(addr, "network.hosts." + name);
                          if (!a) return;
                          if (!ParseIpLiteral(*a)) {
-                           c.Error(addr.Mark(), "network.hosts." + name + " must be an IPv4 or IPv6 address, not '" + *a + "'");
+                           c.Error(addr.Mark(), "network.hosts." + name +
+                                                    " must be an IPv4 or IPv6 address, not '" + *a +
+                                                    "'");
                            return;
                          }
                          net.hosts[name] = *a;
                        });
         } else if (key == "unix_sockets") {
           c.Sequence(v, "network.unix_sockets", [&](const YAML::Node& item) {
-            if (auto path = c.Path(item, "network.unix_sockets entry")) net.unix_sockets.push_back(*path);
+            if (auto path = c.Path(item, "network.unix_sockets entry"))
+              net.unix_sockets.push_back(*path);
           });
         }
       });
@@ -290,109 +299,114 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   bool have_port = false;
   YAML::Mark l7_mark;
   std::string l7_field;
-  c.ForEachKey(
-      n, where,
-      {"host", "port", "ports", "allowed_ips", "protocol", "enforcement", "access", "tls", "path",
-       "rules", "deny_rules"},
-      [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-        if (key == "host") {
-          auto s = c.String(v, where + ".host");
-          if (!s) return;
-          if (!ValidHostPattern(*s)) {
-            c.Error(v.Mark(), where + ".host '" + *s +
-                                  "' is not a host name, IP address or '*.'-wildcard of one");
-            return;
-          }
-          e.host = *s;
-        } else if (key == "port") {
-          if (auto port = c.Port(v, where + ".port")) e.ports.push_back(*port);
-          have_port = true;
-        } else if (key == "ports") {
-          auto ports = c.PortList(v, where + ".ports");
-          e.ports.insert(e.ports.end(), ports.begin(), ports.end());
-          have_port = true;
-        } else if (key == "allowed_ips") {
-          c.Sequence(v, where + ".allowed_ips", [&](const YAML::Node& item) {
-            auto s = c.String(item, where + ".allowed_ips entry");
-            if (!s) return;
-            if (!ParseCidr(*s)) {
-              c.Error(item.Mark(), where + ".allowed_ips entry '" + *s + "' is not an address or CIDR");
-              return;
-            }
-            e.allowed_ips.push_back(*s);
-          });
-        } else if (key == "enforcement") {
-          auto s = c.String(v, where + ".enforcement");
-          if (!s) return;
-          if (*s != "enforce" && *s != "audit") {
-            c.Error(v.Mark(), where + ".enforcement must be enforce or audit");
-            return;
-          }
-          e.enforcement = *s;
-        } else if (key == "rules" || key == "deny_rules") {
-          e.has_l7_rules = true;
-          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
-        } else {
-          auto s = c.String(v, where + "." + key);
-          if (!s) return;
-          if (key == "protocol") e.protocol = *s;
-          if (key == "access") e.access = *s;
-          if (key == "tls") e.tls = *s;
-          if (key == "path") e.path = *s;
-          if ((key == "protocol" || key == "access" || key == "path") && l7_field.empty())
-            l7_field = key, l7_mark = k.Mark();
-        }
-      });
+  c.ForEachKey(n, where,
+               {"host", "port", "ports", "allowed_ips", "protocol", "enforcement", "access", "tls",
+                "path", "rules", "deny_rules"},
+               [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+                 if (key == "host") {
+                   auto s = c.String(v, where + ".host");
+                   if (!s) return;
+                   if (!ValidHostPattern(*s)) {
+                     c.Error(v.Mark(),
+                             where + ".host '" + *s +
+                                 "' is not a host name, IP address or '*.'-wildcard of one");
+                     return;
+                   }
+                   e.host = *s;
+                 } else if (key == "port") {
+                   if (auto port = c.Port(v, where + ".port")) e.ports.push_back(*port);
+                   have_port = true;
+                 } else if (key == "ports") {
+                   auto ports = c.PortList(v, where + ".ports");
+                   e.ports.insert(e.ports.end(), ports.begin(), ports.end());
+                   have_port = true;
+                 } else if (key == "allowed_ips") {
+                   c.Sequence(v, where + ".allowed_ips", [&](const YAML::Node& item) {
+                     auto s = c.String(item, where + ".allowed_ips entry");
+                     if (!s) return;
+                     if (!ParseCidr(*s)) {
+                       c.Error(item.Mark(),
+                               where + ".allowed_ips entry '" + *s + "' is not an address or CIDR");
+                       return;
+                     }
+                     e.allowed_ips.push_back(*s);
+                   });
+                 } else if (key == "enforcement") {
+                   auto s = c.String(v, where + ".enforcement");
+                   if (!s) return;
+                   if (*s != "enforce" && *s != "audit") {
+                     c.Error(v.Mark(), where + ".enforcement must be enforce or audit");
+                     return;
+                   }
+                   e.enforcement = *s;
+                 } else if (key == "rules" || key == "deny_rules") {
+                   e.has_l7_rules = true;
+                   if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+                 } else {
+                   auto s = c.String(v, where + "." + key);
+                   if (!s) return;
+                   if (key == "protocol") e.protocol = *s;
+                   if (key == "access") e.access = *s;
+                   if (key == "tls") e.tls = *s;
+                   if (key == "path") e.path = *s;
+                   if ((key == "protocol" || key == "access" || key == "path") && l7_field.empty())
+                     l7_field = key, l7_mark = k.Mark();
+                 }
+               });
   if (!n.IsMap()) return;
   if (e.host.empty() && !n["host"]) c.Error(n.Mark(), where + " needs a host");
   if (!have_port) c.Error(n.Mark(), where + " needs a port or ports");
   if (!l7_field.empty() && e.enforcement != "audit") {
-    c.Error(l7_mark, where + "." + l7_field +
-                         ": L7 inspection is not enforced by ringfence yet; the endpoint would be "
-                         "silently widened to L4. Remove the L7 fields or set `enforcement: audit`");
+    c.Error(l7_mark,
+            where + "." + l7_field +
+                ": L7 inspection is not enforced by ringfence yet; the endpoint would be "
+                "silently widened to L4. Remove the L7 fields or set `enforcement: audit`");
   }
   if (!e.allowed_ips.empty() && e.host.find('*') != std::string::npos) {
-    c.Error(n.Mark(), where + ".allowed_ips needs an exact host, not the wildcard '" + e.host + "'");
+    c.Error(n.Mark(),
+            where + ".allowed_ips needs an exact host, not the wildcard '" + e.host + "'");
   }
 }
 
 void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
-  c.ForEachKey(n, "network_policies", {},
-               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-                 NetworkPolicy np;
-                 np.key = key;
-                 np.name = key;
-                 const std::string where = "network_policies." + key;
-                 bool have_endpoints = false;
-                 c.ForEachKey(v, where, {"name", "endpoints", "binaries"},
-                              [&](const std::string& f, const YAML::Node&, const YAML::Node& fv) {
-                                if (f == "name") {
-                                  if (auto s = c.String(fv, where + ".name")) np.name = *s;
-                                } else if (f == "endpoints") {
-                                  have_endpoints = true;
-                                  int i = 0;
-                                  c.Sequence(fv, where + ".endpoints", [&](const YAML::Node& item) {
-                                    Endpoint e;
-                                    LoadEndpoint(c, item, where + ".endpoints[" + std::to_string(i++) + "]", e);
-                                    np.endpoints.push_back(std::move(e));
-                                  });
-                                } else {
-                                  int i = 0;
-                                  c.Sequence(fv, where + ".binaries", [&](const YAML::Node& item) {
-                                    Binary b;
-                                    const std::string bw = where + ".binaries[" + std::to_string(i++) + "]";
-                                    c.ForEachKey(item, bw, {"path"},
-                                                 [&](const std::string&, const YAML::Node&, const YAML::Node& pv) {
-                                                   if (auto path = c.Path(pv, bw + ".path")) b.path = *path;
-                                                 });
-                                    if (item.IsMap() && !item["path"]) c.Error(item.Mark(), bw + " needs a path");
-                                    np.binaries.push_back(std::move(b));
-                                  });
-                                }
-                              });
-                 if (v.IsMap() && !have_endpoints) c.Error(v.Mark(), where + " needs endpoints");
-                 p.network_policies.push_back(std::move(np));
-               });
+  c.ForEachKey(
+      n, "network_policies", {},
+      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+        NetworkPolicy np;
+        np.key = key;
+        np.name = key;
+        const std::string where = "network_policies." + key;
+        bool have_endpoints = false;
+        c.ForEachKey(
+            v, where, {"name", "endpoints", "binaries"},
+            [&](const std::string& f, const YAML::Node&, const YAML::Node& fv) {
+              if (f == "name") {
+                if (auto s = c.String(fv, where + ".name")) np.name = *s;
+              } else if (f == "endpoints") {
+                have_endpoints = true;
+                int i = 0;
+                c.Sequence(fv, where + ".endpoints", [&](const YAML::Node& item) {
+                  Endpoint e;
+                  LoadEndpoint(c, item, where + ".endpoints[" + std::to_string(i++) + "]", e);
+                  np.endpoints.push_back(std::move(e));
+                });
+              } else {
+                int i = 0;
+                c.Sequence(fv, where + ".binaries", [&](const YAML::Node& item) {
+                  Binary b;
+                  const std::string bw = where + ".binaries[" + std::to_string(i++) + "]";
+                  c.ForEachKey(item, bw, {"path"},
+                               [&](const std::string&, const YAML::Node&, const YAML::Node& pv) {
+                                 if (auto path = c.Path(pv, bw + ".path")) b.path = *path;
+                               });
+                  if (item.IsMap() && !item["path"]) c.Error(item.Mark(), bw + " needs a path");
+                  np.binaries.push_back(std::move(b));
+                });
+              }
+            });
+        if (v.IsMap() && !have_endpoints) c.Error(v.Mark(), where + " needs endpoints");
+        p.network_policies.push_back(std::move(np));
+      });
 }
 
 }  // namespace
@@ -425,7 +439,8 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
                  [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
                    if (key == "version") {
                      have_version = true;
-                     if (auto ver = c.Integer(v, "version", 1, 1)) p.version = static_cast<int>(*ver);
+                     if (auto ver = c.Integer(v, "version", 1, 1))
+                       p.version = static_cast<int>(*ver);
                    } else if (key == "filesystem_policy") {
                      LoadFilesystem(c, v, p);
                    } else if (key == "landlock") {
@@ -437,14 +452,19 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
                    } else if (key == "gpu") {
                      auto s = c.String(v, "gpu");
                      if (!s) return;
-                     if (*s == "auto") p.gpu = GpuMode::kAuto;
-                     else if (*s == "on") p.gpu = GpuMode::kOn;
-                     else if (*s == "off") p.gpu = GpuMode::kOff;
-                     else c.Error(v.Mark(), "gpu must be auto, on or off, not '" + *s + "'");
+                     if (*s == "auto")
+                       p.gpu = GpuMode::kAuto;
+                     else if (*s == "on")
+                       p.gpu = GpuMode::kOn;
+                     else if (*s == "off")
+                       p.gpu = GpuMode::kOff;
+                     else
+                       c.Error(v.Mark(), "gpu must be auto, on or off, not '" + *s + "'");
                    } else if (key == "network_policies") {
                      LoadNetworkPolicies(c, v, p);
                    } else if (key == "network_middlewares") {
-                     c.Error(k.Mark(), "network_middlewares are not supported by ringfence; remove them");
+                     c.Error(k.Mark(),
+                             "network_middlewares are not supported by ringfence; remove them");
                    }
                  });
   } catch (const std::exception& e) {
@@ -485,26 +505,35 @@ const char* ToString(Compatibility c) {
 
 const char* ToString(NetMode m) {
   switch (m) {
-    case NetMode::kAuto: return "auto";
-    case NetMode::kNamespace: return "namespace";
-    case NetMode::kPlatform: return "platform";
-    case NetMode::kNone: return "none";
-    case NetMode::kHost: return "host";
+    case NetMode::kAuto:
+      return "auto";
+    case NetMode::kNamespace:
+      return "namespace";
+    case NetMode::kPlatform:
+      return "platform";
+    case NetMode::kNone:
+      return "none";
+    case NetMode::kHost:
+      return "host";
   }
   return "?";
 }
 
 const char* ToString(GpuMode g) {
   switch (g) {
-    case GpuMode::kAuto: return "auto";
-    case GpuMode::kOn: return "on";
-    case GpuMode::kOff: return "off";
+    case GpuMode::kAuto:
+      return "auto";
+    case GpuMode::kOn:
+      return "on";
+    case GpuMode::kOff:
+      return "off";
   }
   return "?";
 }
 
 std::optional<NetMode> ParseNetMode(const std::string& s) {
-  for (NetMode m : {NetMode::kAuto, NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost})
+  for (NetMode m :
+       {NetMode::kAuto, NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost})
     if (s == ToString(m)) return m;
   return std::nullopt;
 }

@@ -52,12 +52,22 @@ enum Stage : int {
 };
 
 const char* const kStageNames[] = {
-    "fork",          "setpgid",         "terminal hand-off", "clear supplementary groups",
-    "drop capability bounding set",     "setresgid",         "setresuid",
-    "clear capabilities",               "verify privilege drop (uid 0 regained)",
-    "parent-death signal",              "RLIMIT_CORE",       "no_new_privs",
-    "chdir to workdir",                 "close inherited descriptors",
-    "reset signal handlers",            "exec",
+    "fork",
+    "setpgid",
+    "terminal hand-off",
+    "clear supplementary groups",
+    "drop capability bounding set",
+    "setresgid",
+    "setresuid",
+    "clear capabilities",
+    "verify privilege drop (uid 0 regained)",
+    "parent-death signal",
+    "RLIMIT_CORE",
+    "no_new_privs",
+    "chdir to workdir",
+    "close inherited descriptors",
+    "reset signal handlers",
+    "exec",
 };
 
 // Everything the child side reads, flattened before fork.
@@ -97,7 +107,8 @@ struct Prepared {
     if (tcsetpgrp(p.tty_fd, getpid()) != 0) FailChild(p.err_w, kStageTerminal, errno);
   }
   for (size_t i = 0; i < p.n_priv; ++i) {
-    if (int err = p.priv_steps[i]->Apply()) FailChild(p.err_w, kStepBase + static_cast<int>(i), err);
+    if (int err = p.priv_steps[i]->Apply())
+      FailChild(p.err_w, kStepBase + static_cast<int>(i), err);
   }
   if (p.drop) {
     // Lock root out before giving it up: no capabilities from uid 0 or

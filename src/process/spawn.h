@@ -48,10 +48,10 @@ struct RunAs {
 struct SpawnSpec {
   std::string exe;  // absolute or relative path, already resolved
   std::vector<std::string> argv;
-  std::vector<std::string> env;  // "NAME=value"
-  std::string workdir;           // chdir before confinement; empty = stay
-  std::optional<RunAs> run_as;   // set when started as root
-  bool take_terminal = true;     // give the terminal's foreground to the command
+  std::vector<std::string> env;                    // "NAME=value"
+  std::string workdir;                             // chdir before confinement; empty = stay
+  std::optional<RunAs> run_as;                     // set when started as root
+  bool take_terminal = true;                       // give the terminal's foreground to the command
   std::vector<const ChildStep*> privileged_steps;  // before the privilege drop
   std::vector<const ChildStep*> confine_steps;     // after no_new_privs, in order
   // Called in the supervisor once the command has been exec'ed (pid given).

@@ -6,7 +6,10 @@
 // be set up as the policy demands; the command is then never started.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "audit/audit.h"
 #include "common/status.h"
@@ -22,6 +25,10 @@ struct LayerContext {
   std::string workdir;
   bool has_terminal;  // the command gets a terminal
   AuditSink* audit;   // never null
+  // TCP ports for Landlock's NET_PORT rules (ABI >= 4). nullopt = the layer
+  // does not handle that TCP right; an empty list handles it and allows none.
+  std::optional<std::vector<uint16_t>> landlock_connect_ports = std::nullopt;
+  std::optional<std::vector<uint16_t>> landlock_bind_ports = std::nullopt;
 };
 
 Status AddLandlockLayer(const LayerContext& ctx, Plan& plan);  // src/landlock/layer.cc

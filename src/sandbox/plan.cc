@@ -40,7 +40,9 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   Policy p = policy;
   if (!opts.mode.empty()) {
     auto m = ParseNetMode(opts.mode);
-    if (!m) return Status::Error("--mode must be auto, namespace, platform, none or host, not '" + opts.mode + "'");
+    if (!m)
+      return Status::Error("--mode must be auto, namespace, platform, none or host, not '" +
+                           opts.mode + "'");
     p.network.mode = *m;
   }
   NetMode mode = p.network.mode;
@@ -59,14 +61,16 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     proc["group"] = p.process.run_as_group + " (gid " + std::to_string(*gid) + ")";
     proc["capabilities"] = "none (bounding, ambient and inheritable sets cleared)";
   } else {
-    proc["user"] = "caller (uid " + std::to_string(geteuid()) + "; run_as_user applies only as root)";
+    proc["user"] =
+        "caller (uid " + std::to_string(geteuid()) + "; run_as_user applies only as root)";
     proc["capabilities"] = "none gained (no_new_privs)";
   }
   proc["no_new_privs"] = true;
   proc["rlimit_core"] = 0;
   proc["status"] = "enforced";
   plan.effective.layers["process"] = proc;
-  plan.summary = std::string("process: ") + (plan.run_as ? "uid " + std::to_string(plan.run_as->uid) : "caller uid") +
+  plan.summary = std::string("process: ") +
+                 (plan.run_as ? "uid " + std::to_string(plan.run_as->uid) : "caller uid") +
                  ", no_new_privs";
 
   AuditSink no_audit;
@@ -77,7 +81,8 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   return plan;
 }
 
-std::vector<std::string> ChildEnvironment(char** environ_in, const std::vector<std::string>& additions) {
+std::vector<std::string> ChildEnvironment(char** environ_in,
+                                          const std::vector<std::string>& additions) {
   std::map<std::string, std::string> add;
   for (const auto& a : additions) add[a.substr(0, a.find('='))] = a;
   add["RINGFENCE_SANDBOX"] = "RINGFENCE_SANDBOX=1";

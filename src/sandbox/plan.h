@@ -17,8 +17,8 @@
 namespace rf {
 
 struct PlanOptions {
-  std::string workdir;      // absolute, resolved
-  std::string mode;         // --mode override, empty = policy's
+  std::string workdir;  // absolute, resolved
+  std::string mode;     // --mode override, empty = policy's
   AuditSink* audit = nullptr;
   bool has_terminal = false;  // the command will get a terminal
 };

@@ -68,7 +68,8 @@ TEST(PolicyLoader, ErrorsCarryFileLineColumn) {
             std::string::npos);
   EXPECT_NE(Err("version: 1\nnetwork:\n  bind_ports: [70000]\n").find("p.yaml:3:16: "),
             std::string::npos);
-  EXPECT_NE(Err("version: 1\nnetwork:\n  mode: platform\n  mode: host\n").find("p.yaml:4:3: duplicate key 'mode'"),
+  EXPECT_NE(Err("version: 1\nnetwork:\n  mode: platform\n  mode: host\n")
+                .find("p.yaml:4:3: duplicate key 'mode'"),
             std::string::npos);
   EXPECT_NE(Err("version: 1\nfilesystem_policy:\n  include_workdir: 3\n").find("true or false"),
             std::string::npos);
@@ -80,22 +81,31 @@ TEST(PolicyLoader, ErrorsCarryFileLineColumn) {
 }
 
 TEST(PolicyLoader, RejectsUnsafeOrUnenforceableContent) {
-  EXPECT_NE(Err("version: 1\nfilesystem_policy: {read_write: [/]}\n").find("whole host"), std::string::npos);
-  EXPECT_NE(Err("version: 1\nprocess: {run_as_user: root}\n").find("must not be root"), std::string::npos);
-  EXPECT_NE(Err("version: 1\nlandlock: {compatibility: maybe}\n").find("best_effort or hard_requirement"),
+  EXPECT_NE(Err("version: 1\nfilesystem_policy: {read_write: [/]}\n").find("whole host"),
             std::string::npos);
-  auto l7 = Err(
-      "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - {host: x.test, port: 443, protocol: rest}\n");
+  EXPECT_NE(Err("version: 1\nprocess: {run_as_user: root}\n").find("must not be root"),
+            std::string::npos);
+  EXPECT_NE(
+      Err("version: 1\nlandlock: {compatibility: maybe}\n").find("best_effort or hard_requirement"),
+      std::string::npos);
+  auto l7 =
+      Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - {host: x.test, port: 443, "
+          "protocol: rest}\n");
   EXPECT_NE(l7.find("enforcement: audit"), std::string::npos);
   EXPECT_NE(l7.find("p.yaml:5:"), std::string::npos);
-  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: x.test}]\n").find("needs a port"),
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: x.test}]\n")
+                .find("needs a port"),
             std::string::npos);
-  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*', port: 1}]\n").find("not a host"),
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*', port: 1}]\n")
+                .find("not a host"),
             std::string::npos);
-  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*.com', port: 1}]\n").find("not a host"),
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*.com', port: 1}]\n")
+                .find("not a host"),
             std::string::npos);
-  EXPECT_NE(Err("version: 1\nnetwork: {hosts: {a.test: 127.1}}\n").find("IPv4 or IPv6"), std::string::npos);
-  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*.x.test', port: 1, allowed_ips: [10.0.0.0/8]}]\n")
+  EXPECT_NE(Err("version: 1\nnetwork: {hosts: {a.test: 127.1}}\n").find("IPv4 or IPv6"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*.x.test', port: 1, "
+                "allowed_ips: [10.0.0.0/8]}]\n")
                 .find("exact host"),
             std::string::npos);
 }

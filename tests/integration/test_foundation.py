@@ -1,0 +1,354 @@
+"""Foundation: exit codes, signals, process-tree cleanup, terminal hand-off,
+privilege drop, environment, policy errors and the audit log, all through the
+real binary."""
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+import rf
+
+
+def processes_with(marker):
+    """PIDs whose command line contains `marker`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmd:
+            found.append(int(pid))
+    return found
+
+
+def wait_until(pred, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+class ExitCodes(unittest.TestCase):
+    def test_child_exit_code_is_returned(self):
+        for code in (0, 1, 7, 42):
+            r = rf.run(["/bin/sh", "-c", f"exit {code}"])
+            self.assertEqual(r.returncode, code, r.stderr)
+
+    def test_signal_death_is_128_plus_n(self):
+        r = rf.run(["/bin/sh", "-c", "kill -KILL $$"])
+        self.assertEqual(r.returncode, 128 + 9, r.stderr)
+        r = rf.run(["/bin/sh", "-c", "kill -SEGV $$"])
+        self.assertEqual(r.returncode, 128 + 11, r.stderr)
+
+    def test_not_found_is_127(self):
+        r = rf.run(["no-such-command-rf"])
+        self.assertEqual(r.returncode, 127)
+        self.assertIn("command not found", r.stderr)
+        r = rf.run(["/nonexistent/bin/x"])
+        self.assertEqual(r.returncode, 127)
+
+    def test_not_executable_is_126(self):
+        with rf.TempDir() as d:
+            path = os.path.join(d, "script")
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\necho hi\n")
+            os.chmod(path, 0o644)
+            r = rf.run([path])
+            self.assertEqual(r.returncode, 126, r.stderr)
+            r = rf.run([d])  # a directory
+            self.assertEqual(r.returncode, 126, r.stderr)
+
+    def test_setup_failure_is_125(self):
+        r = rf.run(["/bin/true"], extra=["--workdir", "/nonexistent-dir-rf"])
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("--workdir", r.stderr)
+        r = rf.run(["/bin/true"], extra=["--mode", "bogus"])
+        self.assertEqual(r.returncode, 125)
+        r = subprocess.run([rf.BIN, "run"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 125)
+
+    def test_arguments_after_command_are_passed_verbatim(self):
+        r = rf.run(["/bin/echo", "--policy", "-x", "a b"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "--policy -x a b\n")
+
+
+class Signals(unittest.TestCase):
+    SCRIPT = textwrap.dedent("""
+        import os, signal, sys, time
+        def h(sig, frame):
+            name = signal.Signals(sig).name
+            print(name, flush=True)
+            if sig == signal.SIGTERM:
+                sys.exit(3)
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH):
+            signal.signal(s, h)
+        print("ready", flush=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        sys.exit(9)
+    """)
+
+    def test_signals_are_forwarded(self):
+        with rf.TempDir() as d:
+            script = os.path.join(d, "sig.py")
+            with open(script, "w") as f:
+                f.write(self.SCRIPT)
+            os.chmod(script, 0o644)
+            p = subprocess.Popen([rf.BIN, "run", "-q", "--", rf.PY, script],
+                                 stdout=subprocess.PIPE, text=True, start_new_session=True)
+            try:
+                self.assertEqual(self._line(p), "ready")
+                for sig in (signal.SIGWINCH, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT):
+                    p.send_signal(sig)
+                    self.assertEqual(self._line(p), sig.name)
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(self._line(p), "SIGTERM")
+                self.assertEqual(p.wait(timeout=10), 3)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+    def _line(self, p):
+        r, _, _ = select.select([p.stdout], [], [], 10)
+        self.assertTrue(r, "timed out waiting for the sandboxed program")
+        return p.stdout.readline().strip()
+
+
+class ProcessTree(unittest.TestCase):
+    def test_background_processes_die_with_the_command(self):
+        marker = f"31{os.getpid() % 1000}.25"
+        marker2 = f"32{os.getpid() % 1000}.25"
+        r = rf.run(["/bin/sh", "-c",
+                    f"sleep {marker} & setsid sleep {marker2} & sleep 0.2; exit 0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # ringfence returns only after the whole tree is reaped.
+        self.assertEqual(processes_with(f"sleep {marker}"), [])
+        self.assertEqual(processes_with(f"sleep {marker2}"), [])
+
+    def test_sigkill_of_ringfence_kills_the_sandbox(self):
+        marker = f"41{os.getpid() % 1000}.5"
+        marker2 = f"42{os.getpid() % 1000}.5"
+        p = subprocess.Popen([rf.BIN, "run", "-q", "--", "/bin/sh", "-c",
+                              f"sleep {marker} & setsid sleep {marker2} & wait"],
+                             start_new_session=True)
+        try:
+            self.assertTrue(wait_until(lambda: processes_with(f"sleep {marker}") and
+                                       processes_with(f"sleep {marker2}")),
+                            "sandboxed sleeps never started")
+            p.send_signal(signal.SIGKILL)
+            p.wait(timeout=10)
+            self.assertTrue(wait_until(lambda: not processes_with(f"sleep {marker}") and
+                                       not processes_with(f"sleep {marker2}"), timeout=10),
+                            "sandboxed processes survived SIGKILL of ringfence")
+        finally:
+            for pid in processes_with(f"sleep {marker}") + processes_with(f"sleep {marker2}"):
+                os.kill(pid, signal.SIGKILL)
+
+    def test_no_zombies_left(self):
+        # A child that leaves a zombie grandchild and a detached one behind.
+        r = rf.run(["/bin/sh", "-c", "(sleep 0.1 &) ; (setsid sh -c 'sleep 0.1' &); exit 0"])
+        self.assertEqual(r.returncode, 0)
+        # ringfence has returned: it has no children left at all.
+        self.assertEqual(processes_with("sleep 0.1"), [])
+
+
+class Terminal(unittest.TestCase):
+    OUTER = textwrap.dedent("""
+        import os, subprocess, sys, termios
+        before = termios.tcgetattr(0)
+        rc = subprocess.call([sys.argv[1], "run", "-q", "--", "/bin/bash", "--norc", "--noprofile", "-i"])
+        after = termios.tcgetattr(0)
+        fg = os.tcgetpgrp(0) == os.getpgrp()
+        print(f"OUTER rc={rc} fg={fg} attrs={before == after}", flush=True)
+    """)
+
+    def test_interactive_shell_gets_the_terminal(self):
+        with rf.TempDir() as d:
+            outer = os.path.join(d, "outer.py")
+            with open(outer, "w") as f:
+                f.write(self.OUTER)
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.environ["PS1"] = "rfprompt$ "
+                os.environ["TERM"] = "dumb"
+                os.execv(rf.PY, [rf.PY, outer, rf.BIN])
+            out = b""
+            try:
+                def expect(pattern, timeout=10):
+                    nonlocal out
+                    deadline = time.monotonic() + timeout
+                    while pattern.encode() not in out:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            self.fail(f"timed out waiting for {pattern!r}; got {out[-600:]!r}")
+                        r, _, _ = select.select([fd], [], [], left)
+                        if r:
+                            try:
+                                chunk = os.read(fd, 4096)
+                            except OSError:
+                                chunk = b""
+                            if not chunk:
+                                self.fail(f"terminal closed waiting for {pattern!r}; got {out[-600:]!r}")
+                            out += chunk
+                    idx = out.index(pattern.encode()) + len(pattern)
+                    out = out[idx:]
+
+                expect("rfprompt$ ")
+                os.write(fd, b"echo A$((40+2))\n")
+                expect("A42")
+                # The shell's job is in the foreground: Ctrl-C reaches it.
+                os.write(fd, b"sleep 30; echo NOT-INTERRUPTED\n")
+                time.sleep(0.5)
+                os.write(fd, b"\x03")
+                expect("rfprompt$ ", timeout=5)
+                os.write(fd, b"echo B$((2+2)) $RINGFENCE_SANDBOX\n")
+                expect("B4 1")
+                # Leave the terminal in a changed state: ringfence restores it.
+                os.write(fd, b"stty -echo -icanon; exit 4\n")
+                expect("OUTER rc=4 fg=True attrs=True")
+                self.assertNotIn(b"NOT-INTERRUPTED", out)
+            finally:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                os.waitpid(pid, 0)
+                os.close(fd)
+
+
+@unittest.skipUnless(rf.IS_ROOT, "needs root")
+class PrivilegeDrop(unittest.TestCase):
+    def test_runs_as_nobody_without_capabilities(self):
+        r = rf.run(["/bin/cat", "/proc/self/status"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
+        self.assertEqual(status["Uid"].split(), ["65534"] * 4)
+        self.assertEqual(status["Gid"].split(), ["65534"] * 4)
+        self.assertEqual(status["Groups"].strip(), "")
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            self.assertEqual(int(status[cap], 16), 0, cap)
+        self.assertEqual(status["NoNewPrivs"].strip(), "1")
+
+    def test_cannot_regain_root(self):
+        r = rf.run([rf.PY, "-c",
+                    "import os\ntry:\n os.setuid(0)\n print('REGAINED')\nexcept PermissionError:\n print('denied')"])
+        self.assertEqual(r.stdout.strip(), "denied", r.stderr)
+
+    def test_core_limit_is_zero(self):
+        r = rf.run([rf.PY, "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_CORE))"])
+        self.assertEqual(r.stdout.strip(), "(0, 0)", r.stderr)
+
+    def test_run_as_user_from_policy(self):
+        r = rf.run(["/usr/bin/id", "-u"], policy="version: 1\nprocess: {run_as_user: '12345', run_as_group: '12345'}\n")
+        self.assertEqual(r.stdout.strip(), "12345", r.stderr)
+
+
+class Environment(unittest.TestCase):
+    def test_environment_is_callers_minus_ringfence_plus_marker(self):
+        env = dict(os.environ, RF_PROBE_VAR="kept", RINGFENCE_SECRET="dropped")
+        r = rf.run(["/usr/bin/env"], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertIn("RF_PROBE_VAR=kept", lines)
+        self.assertIn("RINGFENCE_SANDBOX=1", lines)
+        self.assertFalse([l for l in lines if l.startswith("RINGFENCE_SECRET")])
+
+
+class PolicyErrors(unittest.TestCase):
+    CASES = {
+        "unknown key": ("version: 1\nfilesystem_policy:\n  read_only: [/usr]\n  writable: [/tmp]\n", 4, 3, "unknown key 'writable'"),
+        "wrong type": ("version: 1\nprocess:\n  sysv_ipc: maybe\n", 3, 13, "true or false"),
+        "relative path": ("version: 1\nfilesystem_policy:\n  read_write:\n    - tmp/x\n", 4, 7, "absolute"),
+        "dot-dot": ("version: 1\nfilesystem_policy:\n  read_only: [/usr/../root]\n", 3, 15, "'..'"),
+        "duplicate key": ("version: 1\nnetwork:\n  bind_ports: [80]\n  bind_ports: [81]\n", 4, 3, "duplicate key"),
+        "port range": ("version: 1\nnetwork:\n  loopback_ports: [5173, 65536]\n", 3, 26, "out of range"),
+        "port zero": ("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - {host: a.test, port: 0}\n", 5, 30, "out of range"),
+        "syntax": ("version: 1\nnetwork: [\n", 3, 1, "YAML syntax error"),
+    }
+
+    def test_validate_reports_file_line_column(self):
+        for name, (text, line, col, msg) in self.CASES.items():
+            with self.subTest(name), tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+                f.write(text)
+                f.flush()
+                r = rf.ringfence("policy", "validate", f.name)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"{f.name}:{line}:{col}: ", r.stderr)
+                self.assertIn(msg, r.stderr)
+
+    def test_valid_policy_validates(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write("version: 1\nfilesystem_policy: {read_only: [/usr]}\n")
+            f.flush()
+            r = rf.ringfence("policy", "validate", f.name)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_run_with_bad_policy_exits_125_and_never_starts(self):
+        with rf.TempDir() as d:
+            marker = os.path.join(d, "started")
+            for name, (text, line, col, _) in self.CASES.items():
+                with self.subTest(name):
+                    r = rf.run(["/bin/touch", marker], policy=text)
+                    self.assertEqual(r.returncode, 125, r.stderr)
+                    self.assertIn(f":{line}:{col}: ", r.stderr)
+                    self.assertFalse(os.path.exists(marker), "command ran despite a bad policy")
+            r = rf.run(["/bin/touch", marker], policy="/nonexistent/policy.yaml")
+            self.assertEqual(r.returncode, 125)
+            self.assertFalse(os.path.exists(marker))
+
+    def test_policy_show_effective_adds_workdir(self):
+        with rf.TempDir() as d:
+            r = rf.ringfence("policy", "show", "--effective", "--json", cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            eff = json.loads(r.stdout)
+            self.assertIn(os.path.realpath(d), eff["filesystem_policy"]["read_write"])
+            self.assertIn("process", eff["enforcement"])
+
+    def test_help_on_every_subcommand(self):
+        for args in (["--help"], ["run", "--help"], ["policy", "--help"], ["policy", "validate", "--help"],
+                     ["policy", "show", "--help"], ["version", "--help"]):
+            r = rf.ringfence(*args)
+            self.assertEqual(r.returncode, 0, args)
+            self.assertIn("Usage", r.stdout + r.stderr, args)
+        r = rf.ringfence("version")
+        self.assertRegex(r.stdout, r"^ringfence \d+\.\d+\.\d+")
+
+
+class Audit(unittest.TestCase):
+    def test_start_and_exit_events(self):
+        with rf.TempDir() as d:
+            log = os.path.join(d, "audit.jsonl")
+            r = rf.run(["/bin/sh", "-c", "exit 3"], extra=["--audit", log])
+            self.assertEqual(r.returncode, 3)
+            with open(log) as f:
+                events = [json.loads(l) for l in f]
+            for e in events:
+                for key in ("time", "layer", "action", "subject", "reason"):
+                    self.assertIn(key, e)
+            actions = [(e["layer"], e["action"]) for e in events]
+            self.assertIn(("process", "start"), actions)
+            self.assertIn(("process", "exit"), actions)
+            exit_ev = [e for e in events if e["action"] == "exit"][0]
+            self.assertEqual(exit_ev["exit_code"], 3)
+            start_ev = [e for e in events if e["action"] == "start"][0]
+            self.assertIsInstance(start_ev["pid"], int)
+
+
+if __name__ == "__main__":
+    unittest.main()
