@@ -21,6 +21,28 @@ int RunMain(const RunOptions& o);
 int PolicyValidateMain(const std::string& file);
 int PolicyShowMain(const std::string& file, bool effective, bool json, const std::string& mode);
 
+}  // namespace rf
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace rf {
+
+// Registers `ringfence proxy` (src/cli/proxy_cmd.cc); it runs from app.parse().
+CLI::App* AddProxyCommand(CLI::App& app);
+
+// GPU host tooling (issue 9): each registers its subcommand; it runs from
+// app.parse() and ends the process with its exit code.
+CLI::App* AddGpuCommand(CLI::App& app);       // gpu list (src/cli/gpu_cmd.cc)
+CLI::App* AddDoctorCommand(CLI::App& app);    // doctor (src/cli/doctor_cmd.cc)
+CLI::App* AddDiagnoseCommand(CLI::App& app);  // diagnose (src/cli/diagnose_cmd.cc)
+CLI::App* AddSelinuxCommand(CLI::App& app);   // selinux module (src/cli/selinux_cmd.cc)
+int GpuListMain(bool json, const std::string& root);
+int DoctorMain(bool json, const std::string& root);
+int DiagnoseMain(const std::string& file, bool json);
+int SelinuxModuleMain(const std::string& flavor, const std::string& out);
+
 // Exit codes of `run` (DESIGN.md).
 inline constexpr int kExitSetupFailed = 125;
 inline constexpr int kExitNotExecutable = 126;

@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
   show->add_option("--mode", show_mode, "Network mode override, as for run");
 
   auto* version = app.add_subcommand("version", "Print the version");
+  AddProxyCommand(app);  // `ringfence proxy`: runs and exits from within app.parse()
+  AddGpuCommand(app);  // gpu list, doctor, diagnose, selinux module: same (issue 9)
+  AddDoctorCommand(app);
+  AddDiagnoseCommand(app);
+  AddSelinuxCommand(app);
 
   // `run`: the command and its arguments are split off before parsing, so
   // that they reach the command verbatim (CLI11 would parse `--` and flags).

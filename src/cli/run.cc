@@ -1,4 +1,5 @@
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,9 +9,13 @@
 
 #include "audit/audit.h"
 #include "cli/commands.h"
+#include "common/scm.h"
+#include "net/connect_guard.h"
 #include "policy/loader.h"
 #include "process/spawn.h"
+#include "proxy/proxy.h"
 #include "sandbox/plan.h"
+#include "seccomp/notify.h"
 
 extern char** environ;
 
@@ -90,6 +95,22 @@ int RunMain(const RunOptions& o) {
   }
 
   if (!o.quiet) fprintf(stderr, "ringfence: %s\n", plan->summary.c_str());
+  for (const auto& w : plan->effective.warnings)
+    fprintf(stderr, "ringfence: warning: %s\n", w.c_str());
+
+  // The egress proxy runs in the supervisor on its own threads.
+  std::unique_ptr<proxy::Proxy> px;
+  if (plan->net.proxy) {
+    auto made = proxy::Proxy::Create(proxy::ProxyConfig{}, plan->effective.policy, audit);
+    if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
+    px = std::move(made).value();
+    if (plan->net.listener.valid()) {
+      if (Status s = px->Start(std::move(plan->net.listener)); !s.ok())
+        return SetupFailure(*audit, subject, s.With("proxy").reason());
+    }
+  }
+  std::string late_failure;
+  std::unique_ptr<ConnectGuard> guard;
 
   SpawnSpec spec;
   spec.exe = *exe;
@@ -100,11 +121,45 @@ int RunMain(const RunOptions& o) {
   for (const auto& s : plan->privileged_steps) spec.privileged_steps.push_back(s.get());
   for (const auto& s : plan->confine_steps) spec.confine_steps.push_back(s.get());
   spec.on_started = [&](pid_t pid) {
+    if (px) {
+      px->SetSandboxRoot(pid);
+      if (plan->net.listener_channel.valid()) {
+        // Sent by the command before exec, from inside its namespace.
+        auto l = ReceiveFd(plan->net.listener_channel.get());
+        Status s = l.ok() ? px->Start(std::move(l).value()) : l.status();
+        if (!s.ok()) {
+          late_failure = s.With("proxy").reason();
+          kill(pid, SIGKILL);
+        }
+      }
+    }
+    if (plan->net.seccomp_channel.valid()) {
+      // Platform mode: the filter's listener, sent by the command before exec.
+      auto l = seccomp::ReceiveListener(plan->net.seccomp_channel.get(), 5000);
+      auto g =
+          l.ok() ? ConnectGuard::Start(
+                       std::move(l).value(),
+                       {plan->net.proxy_port, plan->effective.policy.network.loopback_ports}, audit)
+                 : Result<std::unique_ptr<ConnectGuard>>(l.status());
+      if (g.ok()) {
+        guard = std::move(g).value();
+      } else {
+        late_failure = g.status().With("connect guard").reason();
+        kill(pid, SIGKILL);
+      }
+    }
     nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}};
     if (plan->run_as) extra["uid"] = plan->run_as->uid;
     audit->Emit({"process", "start", subject, "sandboxed command started", extra});
   };
   SpawnResult r = SpawnAndWait(spec);
+  if (guard) guard->Stop();
+  if (px) {
+    px->Stop();
+    std::string summary = proxy::Proxy::FormatDenialSummary(px->DenialSummary());
+    if (!summary.empty()) fputs(summary.c_str(), stderr);
+  }
+  if (!late_failure.empty()) return SetupFailure(*audit, subject, late_failure);
   if (!r.started) {
     fprintf(stderr, "ringfence: %s\n", r.failure.c_str());
     audit->Emit({"process",

@@ -1,11 +1,99 @@
+// The Landlock layer: turns the enriched filesystem policy into a ruleset
+// (src/landlock/ruleset.h), reports its status under
+// plan.effective.layers["landlock"], and applies landlock.compatibility:
+// best_effort warns (stderr + audit) about every degradation,
+// hard_requirement refuses to start the command.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "landlock/ruleset.h"
 #include "sandbox/layers.h"
 #include "sandbox/plan.h"
 
 namespace rf {
 
-// Placeholder until the Landlock layer lands (issue 3).
-Status AddLandlockLayer(const LayerContext&, Plan& plan) {
-  plan.effective.layers["landlock"] = {{"status", "not enforced"}, {"reason", "not implemented yet"}};
+namespace {
+
+struct Degradation {
+  std::string subject;  // path or right
+  std::string text;
+};
+
+std::vector<Degradation> Collect(const landlock::LandlockStatus& st) {
+  std::vector<Degradation> out;
+  if (st.abi.used == 0)
+    out.push_back({"landlock", "not enforced: " + (st.abi.reason.empty()
+                                                       ? std::string("Landlock is unavailable")
+                                                       : st.abi.reason)});
+  for (const auto& d : st.degraded) out.push_back({"landlock", d});
+  for (const auto& s : st.skipped)
+    out.push_back({s.path, "path " + s.path + " skipped: " + s.reason});
+  return out;
+}
+
+}  // namespace
+
+Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
+  auto cap = landlock::ParseAbiCap(getenv("RINGFENCE_TEST_LANDLOCK_ABI"));
+  if (!cap.ok()) return cap.status();
+  const landlock::Abi abi = landlock::ProbeAbi(*cap);
+  const bool hard = ctx.policy.compatibility == Compatibility::kHardRequirement;
+
+  landlock::Request req;
+  const auto& fs = ctx.policy.filesystem;
+  for (const auto& p : fs.read_only) req.paths.push_back({p, landlock::Access::kReadOnly});
+  for (const auto& p : fs.read_write) req.paths.push_back({p, landlock::Access::kReadWrite});
+  // Interactive basics: the controlling terminal, pseudo-terminals.
+  std::vector<std::string> terminal;
+  if (ctx.has_terminal) {
+    for (const char* p : {"/dev/tty", "/dev/pts", "/dev/ptmx"}) {
+      struct stat st;
+      if (stat(p, &st) != 0) continue;
+      if (std::find(fs.read_write.begin(), fs.read_write.end(), p) == fs.read_write.end())
+        req.paths.push_back({p, landlock::Access::kReadWrite});
+      terminal.push_back(p);
+    }
+  }
+  req.connect_ports = ctx.landlock_connect_ports;
+  req.bind_ports = ctx.landlock_bind_ports;
+
+  auto prepared = landlock::Build(req, abi);
+  if (!prepared.ok()) return prepared.status();
+  const auto& st = prepared->status;
+
+  nlohmann::json j = st.ToJson();
+  j["compatibility"] = ToString(ctx.policy.compatibility);
+  if (!terminal.empty()) j["terminal_paths"] = terminal;
+  plan.effective.layers["landlock"] = j;
+
+  const auto degradations = Collect(st);
+  if (hard && !degradations.empty()) {
+    std::string why;
+    for (const auto& d : degradations) why += (why.empty() ? "" : "; ") + d.text;
+    return Status::Error(
+        "landlock.compatibility is hard_requirement, but the policy cannot be fully enforced: " +
+        why);
+  }
+  for (const auto& d : degradations) {
+    plan.effective.warnings.push_back("landlock: " + d.text);
+    fprintf(stderr, "ringfence: warning: landlock: %s\n", d.text.c_str());
+    ctx.audit->Emit({"landlock",
+                     "degraded",
+                     d.subject,
+                     d.text,
+                     {{"abi", st.abi.used},
+                      {"kernel_abi", st.abi.kernel},
+                      {"status", landlock::ToString(st.enforcement)}}});
+  }
+
+  plan.summary += std::string("; landlock: ") + landlock::ToString(st.enforcement);
+  if (st.abi.used > 0)
+    plan.summary +=
+        " (ABI " + std::to_string(st.abi.used) + ", " + std::to_string(st.rules.size()) + " rules)";
+  if (prepared->step) plan.confine_steps.push_back(std::move(prepared->step));
   return Status::Ok();
 }
 

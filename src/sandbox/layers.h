@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "common/fd.h"
 #include "common/status.h"
 #include "policy/policy.h"
 
@@ -29,6 +30,14 @@ struct LayerContext {
   // does not handle that TCP right; an empty list handles it and allows none.
   std::optional<std::vector<uint16_t>> landlock_connect_ports = std::nullopt;
   std::optional<std::vector<uint16_t>> landlock_bind_ports = std::nullopt;
+  // Seccomp user notification (src/seccomp/notify.h), off by default. When
+  // either flag is set the filter is installed with a listener, the command
+  // sends it over a socketpair, and the supervisor end of that socketpair is
+  // stored in *seccomp_listener_channel (which must then be non-null): call
+  // seccomp::ReceiveListener on it once the command has started.
+  bool seccomp_notify_connect = false;  // connect() -> SECCOMP_RET_USER_NOTIF
+  bool seccomp_notify_denials = false;  // denied calls answered (and audited) by the supervisor
+  UniqueFd* seccomp_listener_channel = nullptr;
 };
 
 Status AddLandlockLayer(const LayerContext& ctx, Plan& plan);  // src/landlock/layer.cc

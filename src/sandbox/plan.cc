@@ -1,12 +1,17 @@
 #include "sandbox/plan.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <map>
 
+#include "net/mode.h"
+#include "net/netns.h"
 #include "sandbox/layers.h"
 
 namespace rf {
@@ -33,11 +38,98 @@ Result<gid_t> LookupGroup(const std::string& name) {
   return gr.gr_gid;
 }
 
+Result<UniqueFd> PlatformListener(uint16_t port, uint16_t* bound) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::Errno("proxy socket");
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
+    return Status::Errno("proxy listener on 127.0.0.1:" + std::to_string(port) +
+                         (port ? " (network.proxy_port in use? use 0 for an ephemeral port)" : ""));
+  if (listen(fd.get(), 4096) != 0) return Status::Errno("proxy listen");
+  socklen_t len = sizeof a;
+  getsockname(fd.get(), reinterpret_cast<struct sockaddr*>(&a), &len);
+  *bound = ntohs(a.sin_port);
+  return fd;
+}
+
+// Network mode, proxy listener and the child's proxy environment.
+Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerContext& ctx,
+                       Plan& plan) {
+  const Policy& p = ctx.policy;
+  NetworkSetup& net = plan.net;
+  net.mode = d.mode;
+  nlohmann::json st = {{"mode", ToString(d.mode)}, {"decision", d.why}};
+  switch (d.mode) {
+    case NetMode::kNamespace:
+    case NetMode::kNone: {
+      if (d.mode == NetMode::kNone && !none_in_namespace) {
+        ctx.landlock_connect_ports = std::vector<uint16_t>{};
+        ctx.landlock_bind_ports = std::vector<uint16_t>{};
+        st["status"] = "enforced (no TCP connect or bind: Landlock; no inet sockets: seccomp)";
+        break;
+      }
+      int sp[2];
+      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+        return Status::Errno("socketpair");
+      net.listener_channel.reset(sp[0]);
+      UniqueFd child_end(sp[1]);
+      net.proxy = d.mode == NetMode::kNamespace;
+      net.proxy_port = net.proxy ? NamespaceProxyPort(p.network.proxy_port) : 0;
+      auto step =
+          NamespaceStep::Create(d.use_userns, net.proxy_port, std::move(child_end), net.proxy);
+      if (!step.ok()) return step.status();
+      plan.privileged_steps.push_back(std::move(step).value());
+      st["status"] =
+          net.proxy ? "enforced (fresh network namespace: loopback only; egress through the proxy)"
+                    : "enforced (empty network namespace: loopback only)";
+      st["ipc_namespace"] = true;
+      if (d.use_userns) st["user_namespace"] = "uid/gid mapped 1:1 (no root inside)";
+      break;
+    }
+    case NetMode::kPlatform: {
+      auto l = PlatformListener(p.network.proxy_port, &net.proxy_port);
+      if (!l.ok()) return l.status();
+      net.listener = std::move(l).value();
+      net.proxy = true;
+      std::vector<uint16_t> connect_ports = p.network.loopback_ports;
+      connect_ports.push_back(net.proxy_port);
+      ctx.landlock_connect_ports = connect_ports;
+      ctx.landlock_bind_ports = p.network.bind_ports;
+      // connect() goes to the supervisor's ConnectGuard (src/net/connect_guard.h).
+      ctx.seccomp_notify_connect = true;
+      ctx.seccomp_listener_channel = &net.seccomp_channel;
+      st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
+      break;
+    }
+    case NetMode::kHost:
+      st["status"] = "not enforced (network.mode host: unrestricted network)";
+      plan.effective.warnings.push_back(
+          "network: mode host: the sandbox has unrestricted network access");
+      break;
+    case NetMode::kAuto:
+      return Status::Error("internal: unresolved network mode");
+  }
+  if (net.proxy) {
+    st["proxy"] = "http://127.0.0.1:" + std::to_string(net.proxy_port);
+    auto env = ProxyEnvironment(net.proxy_port, p.network.loopback_ports);
+    plan.env_additions.insert(plan.env_additions.end(), env.begin(), env.end());
+  }
+  plan.effective.layers["network"] = st;
+  plan.summary += std::string(", network: ") + d.why;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   Plan plan;
   Policy p = policy;
+  ModeDecision decision{NetMode::kNone, false, ""};
+  bool none_in_namespace = false;
   if (!opts.mode.empty()) {
     auto m = ParseNetMode(opts.mode);
     if (!m)
@@ -45,8 +137,21 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
                            opts.mode + "'");
     p.network.mode = *m;
   }
-  NetMode mode = p.network.mode;
-  if (mode == NetMode::kAuto) mode = NetMode::kPlatform;  // TODO(issue 6): namespace when possible
+  NetMode requested = p.network.mode;
+  if (requested == NetMode::kNone) {
+    // `none` wants an empty network namespace when one can be had.
+    auto ns = ResolveMode(NetMode::kAuto);
+    if (!ns.ok()) return ns.status();
+    decision = {NetMode::kNone, ns->mode == NetMode::kNamespace && ns->use_userns, ""};
+    none_in_namespace = ns->mode == NetMode::kNamespace;
+    decision.why = none_in_namespace ? "none (empty network namespace)"
+                                     : "none (Landlock + seccomp: no sockets)";
+  } else {
+    auto d = ResolveMode(requested);
+    if (!d.ok()) return d.status();
+    decision = *d;
+  }
+  const NetMode mode = decision.mode;
   plan.effective = Enrich(p, EnrichContext{opts.workdir, mode});
 
   nlohmann::json proc = nlohmann::json::object();
@@ -76,6 +181,8 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   AuditSink no_audit;
   LayerContext ctx{plan.effective.policy, mode, opts.workdir, opts.has_terminal,
                    opts.audit ? opts.audit : &no_audit};
+  if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
+    return s.With("network");
   if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");
   if (Status s = AddSeccompLayer(ctx, plan); !s.ok()) return s.With("seccomp");
   return plan;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "common/fd.h"
 #include "common/status.h"
 #include "policy/effective.h"
 #include "process/spawn.h"
@@ -23,8 +24,23 @@ struct PlanOptions {
   bool has_terminal = false;  // the command will get a terminal
 };
 
+// How the command reaches the network (src/net/).
+struct NetworkSetup {
+  NetMode mode = NetMode::kNone;  // resolved
+  bool proxy = false;             // an egress proxy serves the command
+  uint16_t proxy_port = 0;
+  // platform: the proxy's listener, bound on 127.0.0.1 before fork.
+  UniqueFd listener;
+  // namespace: the supervisor's end of the socketpair on which the command
+  // sends the listener it created inside its network namespace.
+  UniqueFd listener_channel;
+  // Seccomp user notification listener channel (platform: connect checks).
+  UniqueFd seccomp_channel;
+};
+
 struct Plan {
   EffectivePolicy effective;
+  NetworkSetup net;
   std::optional<RunAs> run_as;
   std::vector<std::unique_ptr<ChildStep>> privileged_steps;
   std::vector<std::unique_ptr<ChildStep>> confine_steps;

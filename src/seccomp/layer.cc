@@ -1,11 +1,76 @@
+// The seccomp layer: the profile is compiled with libseccomp before fork; the
+// command's process only installs the prepared program (and, with user
+// notification, sends the listener to the supervisor). Last confine step:
+// after no_new_privs and Landlock.
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "common/scm.h"
 #include "sandbox/layers.h"
 #include "sandbox/plan.h"
+#include "seccomp/layer_step.h"
+#include "seccomp/notify.h"
+#include "seccomp/profile.h"
 
 namespace rf {
 
-// Placeholder until the seccomp layer lands (issue 4).
-Status AddSeccompLayer(const LayerContext&, Plan& plan) {
-  plan.effective.layers["seccomp"] = {{"status", "not enforced"}, {"reason", "not implemented yet"}};
+namespace seccomp {
+
+FilterStep::FilterStep(std::vector<sock_filter> program, UniqueFd listener_channel)
+    : program_(std::move(program)), channel_(std::move(listener_channel)) {
+  flags_ = channel_.valid() ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+}
+
+int FilterStep::Apply() const noexcept {
+  struct sock_fprog fprog;
+  fprog.len = static_cast<unsigned short>(program_.size());
+  fprog.filter = const_cast<sock_filter*>(program_.data());
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags_, &fprog);
+  if (fd < 0) return errno;
+  if (!channel_.valid()) return 0;
+  int err = SendFd(channel_.get(), static_cast<int>(fd));
+  close(static_cast<int>(fd));
+  return err;
+}
+
+}  // namespace seccomp
+
+Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
+  seccomp::ProfileOptions o;
+  o.mode = ctx.mode;
+  o.sysv_ipc = ctx.policy.process.sysv_ipc;
+  o.notify_connect = ctx.seccomp_notify_connect;
+  o.notify_denials = ctx.seccomp_notify_denials;
+  seccomp::Profile profile = seccomp::DefaultProfile(o);
+  auto prog = seccomp::Compile(profile);
+  if (!prog.ok()) return prog.status();
+
+  UniqueFd child_end;
+  if (profile.needs_listener()) {
+    if (!ctx.seccomp_listener_channel)
+      return Status::Error("user notification requested without a listener channel");
+    auto ch = seccomp::MakeListenerChannel();
+    if (!ch.ok()) return ch.status();
+    *ctx.seccomp_listener_channel = std::move(ch->supervisor);
+    child_end = std::move(ch->child);
+  }
+
+  nlohmann::json desc = seccomp::Describe(profile);
+  desc["bpf_instructions"] = prog->size();
+  plan.effective.layers["seccomp"] = desc;
+  if (o.sysv_ipc && (o.mode == NetMode::kPlatform || o.mode == NetMode::kNone)) {
+    plan.effective.warnings.push_back(
+        "process.sysv_ipc: true: System V IPC is allowed and shared with the host's IPC "
+        "namespace (weakened boundary)");
+  }
+  plan.summary += std::string(", seccomp (") + ToString(o.mode) + " socket rules" +
+                  (profile.needs_listener() ? ", user notification" : "") + ")";
+  plan.confine_steps.push_back(
+      std::make_unique<seccomp::FilterStep>(std::move(prog).value(), std::move(child_end)));
   return Status::Ok();
 }
 

@@ -1,0 +1,432 @@
+// The failure catalogue is data: one table below. Each pattern has its own
+// realistic sample in tests/unit/diagnose_catalogue_test.cc, and that test
+// fails when a pattern has no sample.
+#include "diagnose/catalogue.h"
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+namespace rf {
+
+namespace {
+
+constexpr char kGenerateCdi[] = "sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml";
+constexpr char kSelinuxBuild[] =
+    "ringfence selinux module --flavor container-selinux --out nvidia-selinux && cd nvidia-selinux "
+    "&& checkmodule -M -m -o nvidia-container.mod nvidia-container.te && semodule_package -o "
+    "nvidia-container.pp -m nvidia-container.mod -f nvidia-container.fc && sudo semodule -i "
+    "nvidia-container.pp";
+constexpr char kSelinuxRun[] =
+    "docker run --rm --gpus all --cap-drop=ALL --security-opt=no-new-privileges "
+    "--security-opt label=type:nvidia_container_t IMAGE nvidia-smi";
+
+std::vector<KnownFailure> BuildCatalogue() {
+  return {
+      {"cdi-specs-missing",
+       "CDI specs missing: the runtime cannot resolve the requested GPU device",
+       "Docker, Podman or containerd was asked for a CDI device such as nvidia.com/gpu=all, but no "
+       "CDI specification in /etc/cdi or /var/run/cdi defines it. The spec is generated from the "
+       "installed driver by the NVIDIA Container Toolkit and is not created automatically on every "
+       "install (and goes stale after a driver upgrade).",
+       {R"(unresolvable CDI devices)", R"(CDI devices? not found)", R"(unknown CDI device)",
+        R"(failed to inject CDI devices)"},
+       {{"Generate the CDI specification for the installed driver", kGenerateCdi},
+        {"Check the device names the runtime can now resolve", "nvidia-ctk cdi list"},
+        {"Request one of the listed names",
+         "docker run --rm --device nvidia.com/gpu=all ubuntu nvidia-smi -L"},
+        {"Regenerate the spec after every driver upgrade (it names versioned library paths)",
+         kGenerateCdi}},
+       false,
+       "No: the same request fails until a spec defines the device."},
+
+      {"nvml-insufficient-permissions",
+       "NVML cannot open the GPU device nodes (insufficient permissions)",
+       "nvidia-smi and every NVML user open /dev/nvidiactl and /dev/nvidiaN read-write. The "
+       "process lacks that right: file mode or group, a container without the device (device "
+       "cgroup), a sandbox that does not grant the nodes, or an SELinux label the domain may not "
+       "use.",
+       {R"(Failed to initialize NVML: Insufficient Permissions)", R"(NVML_ERROR_NO_PERMISSION)",
+        R"(NVMLError_NoPermission)"},
+       {{"Check that the nodes exist and are read-write for the user",
+         "ls -l /dev/nvidiactl /dev/nvidia[0-9]* /dev/nvidia-uvm"},
+        {"Under ringfence, turn the GPU baseline on (policy `gpu: on`) and check that the nodes "
+         "are granted",
+         "ringfence policy show --effective --policy POLICY.yaml"},
+        {"In containers, request the GPU through the runtime instead of bind-mounting /dev",
+         "docker run --rm --gpus all IMAGE nvidia-smi"},
+        {"Under SELinux, look for AVC denials and relabel the GPU files",
+         "sudo ausearch -m avc -ts recent; ringfence gpu list | sudo restorecon -v -f -"},
+        {"Check the whole host", "ringfence doctor"}},
+       false,
+       "No: the permission is missing until the policy, container or label changes."},
+
+      {"cuda-init-304",
+       "cuInit failed with error 304 (CUDA_ERROR_OPERATING_SYSTEM)",
+       "The CUDA driver got an error from a system call while initialising: usually "
+       "/dev/nvidia-uvm is missing or cannot be opened, an ioctl on a GPU node is refused "
+       "(Landlock ABI 5+ without the device ioctl right, or a seccomp filter), or, on WSL, "
+       "/dev/dxg is not available.",
+       {R"(cuInit[^\n]*\b304\b)", R"(CUDA_ERROR_OPERATING_SYSTEM)", R"(cudaErrorOperatingSystem)",
+        R"(OS call failed or operation not supported on this OS)"},
+       {{"Check that the UVM nodes exist; create them if not",
+         "ls -l /dev/nvidia-uvm /dev/nvidia-uvm-tools || sudo nvidia-modprobe -u -c=0"},
+        {"Under ringfence, set `gpu: on` so the GPU baseline grants the nodes including ioctl",
+         "ringfence policy show --effective --policy POLICY.yaml"},
+        {"Check Landlock and seccomp support on this host", "ringfence doctor"},
+        {"Find the refused call",
+         "strace -f -e trace=openat,ioctl,mmap -o /tmp/cuda.trace CMD; grep -E 'EACCES|EPERM' "
+         "/tmp/cuda.trace"}},
+       false,
+       "No, unless the driver was just being loaded: then retry once after nvidia-modprobe."},
+
+      {"persistenced-eacces",
+       "nvidia-persistenced: permission denied",
+       "NVML clients connect to nvidia-persistenced through /run/nvidia-persistenced/socket; a "
+       "sandbox that does not grant the socket, or socket permissions, refuse the connection "
+       "(NVML then falls back to slower direct device access). When the daemon itself logs the "
+       "error, its runtime directory is not writable by the user it runs as.",
+       {R"(nvidia-persistenced/socket[^\n]*(EACCES|Permission denied))",
+        R"(nvidia-persistenced(\[[0-9]+\])?:[^\n]*(Permission denied|EACCES))"},
+       {{"Check the socket and its permissions", "ls -l /run/nvidia-persistenced/socket"},
+        {"Under ringfence, grant the socket in the policy",
+         "network:\n  unix_sockets: [/run/nvidia-persistenced/socket]"},
+        {"If the daemon fails: give its runtime directory to its user and restart it",
+         "sudo install -d -o nvidia-persistenced -g nvidia-persistenced /run/nvidia-persistenced "
+         "&& sudo systemctl restart nvidia-persistenced"}},
+       false,
+       "No: the socket stays refused until it is granted or its permissions change."},
+
+      {"landlock-unavailable",
+       "Landlock is not supported or disabled on this kernel",
+       "Landlock needs Linux 5.13+ built with CONFIG_SECURITY_LANDLOCK=y and `landlock` in the "
+       "active LSM list (CONFIG_LSM or the `lsm=` boot parameter). Without it ringfence cannot "
+       "restrict the filesystem: `hard_requirement` refuses to run, `best_effort` runs with the "
+       "filesystem layer reported as not enforced.",
+       {R"(landlock[^\n]*(not supported|EOPNOTSUPP|Function not implemented|ENOSYS|disabled|unavailable))"},
+       {{"See whether landlock is an active LSM", "cat /sys/kernel/security/lsm"},
+        {"Check the kernel configuration", "grep LANDLOCK /boot/config-$(uname -r)"},
+        {"Enable it at boot: prepend landlock to the current list in GRUB_CMDLINE_LINUX, then "
+         "update-grub and reboot",
+         "lsm=landlock,lockdown,yama,integrity,apparmor,bpf"},
+        {"Meanwhile, run without filesystem confinement explicitly (reported, never silent)",
+         "landlock:\n  compatibility: best_effort"}},
+       false,
+       "No: only a kernel change or reboot helps."},
+
+      {"userns-disabled",
+       "Unprivileged user namespaces are disabled",
+       "Creating a user namespace was refused: Debian's kernel.unprivileged_userns_clone=0, "
+       "user.max_user_namespaces=0, Ubuntu's AppArmor restriction "
+       "(kernel.apparmor_restrict_unprivileged_userns=1), or a container seccomp profile. "
+       "ringfence's namespace network mode needs them when not run as root.",
+       {R"(No permissions to create new namespace)", R"(unshare failed: Operation not permitted)",
+        R"(setting up uid map: Permission denied)",
+        R"(user namespaces? (are|is) (not (enabled|available|permitted|supported)|disabled))",
+        R"(operation="userns_create")"},
+       {{"Read the relevant sysctls",
+         "sysctl kernel.unprivileged_userns_clone user.max_user_namespaces "
+         "kernel.apparmor_restrict_unprivileged_userns"},
+        {"Debian: allow unprivileged user namespaces",
+         "sudo sysctl -w kernel.unprivileged_userns_clone=1"},
+        {"Ubuntu 23.10+: lift the AppArmor restriction (or give the program an AppArmor profile "
+         "with `userns,`)",
+         "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"},
+        {"If the limit is 0, raise it", "sudo sysctl -w user.max_user_namespaces=15000"},
+        {"Persist the setting in /etc/sysctl.d/, or run ringfence without namespaces",
+         "ringfence run --mode platform -- CMD"}},
+       false,
+       "No: the kernel refuses until the sysctl or profile changes."},
+
+      {"pidfd-getfd-blocked",
+       "pidfd_getfd is blocked by the container's seccomp profile",
+       "Docker's and containerd's default seccomp profile (RuntimeDefault) allows pidfd_getfd only "
+       "with CAP_SYS_PTRACE, so in an ordinary or restricted pod it fails with EPERM. ringfence's "
+       "platform mode does not need it (it reads the sockaddr with process_vm_readv and installs "
+       "sockets with SECCOMP_IOCTL_NOTIF_ADDFD); other tools that do need it fail here.",
+       {R"(pidfd_getfd[^\n]*(EPERM|Operation not permitted|ENOSYS|Function not implemented))"},
+       {{"Check which seccomp mode the process runs under", "grep Seccomp /proc/self/status"},
+        {"Use ringfence's platform mode, which works without pidfd_getfd",
+         "ringfence run --mode platform -- CMD"},
+        {"If a tool needs it, give the container CAP_SYS_PTRACE (the default profile then allows "
+         "it) or a profile that lists pidfd_getfd",
+         "docker run --cap-add=SYS_PTRACE IMAGE  # or --security-opt seccomp=./profile.json"},
+        {"Check the host", "ringfence doctor"}},
+       false,
+       "No: the profile is fixed for the container's lifetime."},
+
+      {"proxy-port-in-use",
+       "The proxy port is already in use",
+       "The egress proxy could not listen because another process holds the port. A fixed "
+       "network.proxy_port collides when several sandboxes run on one host.",
+       {R"((proxy|listen|bind)[^\n]*(Address already in use|EADDRINUSE))"},
+       {{"See which process holds the port", "ss -ltnp 'sport = :PORT'"},
+        {"Let ringfence choose an ephemeral port (the default)", "network:\n  proxy_port: 0"},
+        {"Or stop the other process, or pick another port", ""}},
+       true,
+       "Yes, once the port is free or proxy_port is 0."},
+
+      {"selinux-gpu-device-denied",
+       "SELinux denies the container the GPU devices (xserver_misc_device_t)",
+       "The GPU nodes /dev/nvidia* are labelled xserver_misc_device_t, which container_t may not "
+       "read, write or ioctl. The fix is a domain that may, not --privileged or setenforce 0.",
+       {R"(avc:\s+denied[^\n]*tcontext=\S*:xserver_misc_device_t)"},
+       {{"Confirm the denials", "sudo ausearch -m avc -ts recent | grep xserver_misc_device_t"},
+        {"Build and install the nvidia_container_t module", kSelinuxBuild},
+        {"Make sure the GPU files carry their default labels",
+         "ringfence gpu list | sudo restorecon -v -f -"},
+        {"Run the container in the new domain", kSelinuxRun}},
+       false,
+       "No: the policy refuses every time until the module is loaded."},
+
+      {"selinux-runtime-files-denied",
+       "SELinux denies the container the driver files the NVIDIA hook mounted",
+       "The NVIDIA runtime hook mounts driver files on a tmpfs labelled container_runtime_tmpfs_t "
+       "and bind-mounts driver binaries labelled xserver_exec_t; container_t may not read or "
+       "execute them.",
+       {R"(avc:\s+denied[^\n]*tcontext=\S*:container_runtime_tmpfs_t)",
+        R"(avc:\s+denied[^\n]*tcontext=\S*:xserver_exec_t)"},
+       {{"Confirm the denials",
+         "sudo ausearch -m avc -ts recent | grep -E 'container_runtime_tmpfs_t|xserver_exec_t'"},
+        {"Build and install the nvidia_container_t module", kSelinuxBuild},
+        {"Run the container in the new domain", kSelinuxRun}},
+       false,
+       "No: the policy refuses every time until the module is loaded."},
+
+      {"ringfence-policy-denied",
+       "ringfence's egress proxy refused a destination the policy does not grant (403)",
+       "Network access from the sandbox goes through ringfence's proxy, which answers 403 "
+       "Forbidden for every host:port (and calling binary) that no network_policies entry allows. "
+       "Nothing is wrong with the network: the policy has to grant the destination.",
+       {R"(("action"\s*:\s*"deny"[^\n]*"layer"\s*:\s*"proxy")|("layer"\s*:\s*"proxy"[^\n]*"action"\s*:\s*"deny"))",
+        R"(CONNECT tunnel failed, response 403)", R"(Tunnel connection failed: 403)",
+        R"(ringfence[^\n]*(denied|not allowed|forbidden))"},
+       {{"Find the refused destinations in the audit log (run with --audit FILE)",
+         "grep '\"action\":\"deny\"' AUDIT.jsonl"},
+        {"Validate the policy after adding the entry, then run again",
+         "ringfence policy validate POLICY.yaml"}},
+       false,
+       "No: the policy is deterministic; the same request is refused until it is granted."},
+
+      {"nvidia-runtime-missing",
+       "Docker has no GPU device driver (NVIDIA Container Toolkit not configured)",
+       "`--gpus` needs the NVIDIA Container Toolkit installed and registered as a Docker runtime.",
+       {R"(could not select device driver "[^"]*" with capabilities: \[\[gpu\]\])"},
+       {{"Install the NVIDIA Container Toolkit (package nvidia-container-toolkit)",
+         "sudo apt-get install -y nvidia-container-toolkit"},
+        {"Register the runtime with Docker and restart it",
+         "sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker"},
+        {"Or use CDI instead", kGenerateCdi}},
+       false,
+       "No: Docker needs the runtime configured first."},
+
+      {"driver-libraries-missing",
+       "The NVIDIA driver libraries cannot be loaded (libnvidia-ml.so.1)",
+       "The user-space driver (libnvidia-ml, libcuda) is not installed, not in the dynamic linker "
+       "cache, or not readable inside the sandbox.",
+       {R"(load library failed: libnvidia-ml\.so\.1)",
+        R"(libnvidia-ml\.so\.1: cannot open shared object file)"},
+       {{"Check the linker cache", "ldconfig -p | grep -E 'libnvidia-ml|libcuda'"},
+        {"Install the driver's user-space libraries, then refresh the cache", "sudo ldconfig"},
+        {"Under ringfence, list what a GPU workload must read and set `gpu: on`",
+         "ringfence gpu list"}},
+       false,
+       "No: the library stays missing until installed or granted."},
+  };
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  std::string out(s.substr(b, e - b + 1));
+  if (out.size() > 300) out = out.substr(0, 297) + "...";
+  return out;
+}
+
+struct CompiledEntry {
+  const KnownFailure* failure;
+  std::vector<std::regex> regexes;
+};
+
+const std::vector<CompiledEntry>& Compiled() {
+  static const std::vector<CompiledEntry> compiled = [] {
+    std::vector<CompiledEntry> out;
+    for (const auto& f : FailureCatalogue()) {
+      CompiledEntry c{&f, {}};
+      for (const auto& p : f.patterns)
+        c.regexes.emplace_back(p, std::regex::ECMAScript | std::regex::icase);
+      out.push_back(std::move(c));
+    }
+    return out;
+  }();
+  return compiled;
+}
+
+// The destination ringfence's proxy refused, when the text names it.
+std::optional<std::pair<std::string, std::string>> RefusedDestination(std::string_view text) {
+  static const std::regex kAudit(R"re("subject"\s*:\s*"\[?([A-Za-z0-9._:-]+?)\]?:([0-9]{1,5})")re");
+  static const std::regex kConnect(R"(CONNECT ([A-Za-z0-9.-]+):([0-9]{1,5}))");
+  static const std::regex kUrl(R"((https?)://([A-Za-z0-9.-]+)(:([0-9]{1,5}))?)");
+  std::string s(text.substr(0, 1 << 20));
+  std::smatch m;
+  if (std::regex_search(s, m, kAudit)) return std::make_pair(m[1].str(), m[2].str());
+  if (std::regex_search(s, m, kConnect)) return std::make_pair(m[1].str(), m[2].str());
+  if (std::regex_search(s, m, kUrl))
+    return std::make_pair(m[2].str(),
+                          m[4].matched ? m[4].str() : (m[1].str() == "http" ? "80" : "443"));
+  return std::nullopt;
+}
+
+std::vector<RecoveryStep> ExtraSteps(const KnownFailure& f, std::string_view text,
+                                     const std::string& evidence) {
+  std::vector<RecoveryStep> out;
+  if (f.id == "ringfence-policy-denied") {
+    auto dest = RefusedDestination(text);
+    std::string host = dest ? dest->first : "HOST";
+    std::string port = dest ? dest->second : "443";
+    std::string key = dest ? host : "my-endpoint";
+    std::replace(key.begin(), key.end(), '.', '-');
+    out.push_back(
+        {"Add the destination to the policy (narrow it with `binaries:` to the program "
+         "that needs it)",
+         "network_policies:\n  " + key + ":\n    name: " + key +
+             "\n    endpoints:\n      - { host: " + host + ", port: " + port + " }"});
+  } else if (f.id == "proxy-port-in-use") {
+    static const std::regex kPort(R"(:([0-9]{2,5})\b)");
+    std::smatch m;
+    if (std::regex_search(evidence, m, kPort))
+      out.push_back(
+          {"The port in question is " + m[1].str(), "ss -ltnp 'sport = :" + m[1].str() + "'"});
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<KnownFailure>& FailureCatalogue() {
+  static const std::vector<KnownFailure> catalogue = BuildCatalogue();
+  return catalogue;
+}
+
+std::vector<Diagnosis> Diagnose(std::string_view text) {
+  const auto& compiled = Compiled();
+  std::vector<Diagnosis> out;
+  std::vector<bool> found(compiled.size(), false);
+  size_t line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    // Long lines are cut: std::regex recurses per character.
+    std::string line(text.substr(pos, std::min<size_t>(nl - pos, 4096)));
+    ++line_no;
+    for (size_t i = 0; i < compiled.size(); ++i) {
+      if (found[i]) continue;
+      for (size_t p = 0; p < compiled[i].regexes.size(); ++p) {
+        if (!std::regex_search(line, compiled[i].regexes[p])) continue;
+        found[i] = true;
+        Diagnosis d{compiled[i].failure, p, line_no, Trim(line), {}};
+        d.extra_steps = ExtraSteps(*d.failure, text, line);
+        out.push_back(std::move(d));
+        break;
+      }
+    }
+    if (nl == text.size()) break;
+    pos = nl + 1;
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<RecoveryStep> AllSteps(const Diagnosis& d) {
+  std::vector<RecoveryStep> steps = d.failure->steps;
+  // Derived steps go before the generic validation step at the end.
+  size_t at = d.failure->id == "ringfence-policy-denied" ? 1 : steps.size();
+  steps.insert(steps.begin() + static_cast<std::ptrdiff_t>(at), d.extra_steps.begin(),
+               d.extra_steps.end());
+  return steps;
+}
+
+const std::vector<RecoveryStep>& GenericSteps() {
+  static const std::vector<RecoveryStep> steps = {
+      {"Check this host's sandbox and GPU readiness", "ringfence doctor"},
+      {"See what the policy really enforces", "ringfence policy show --effective"},
+      {"Run with an audit log and look for deny events",
+       "ringfence run --audit /tmp/rf.jsonl -- CMD; grep deny /tmp/rf.jsonl"}};
+  return steps;
+}
+
+void AppendSteps(std::ostringstream& o, const std::vector<RecoveryStep>& steps) {
+  int n = 0;
+  for (const auto& s : steps) {
+    o << "  " << ++n << ". " << s.text << "\n";
+    if (s.command.empty()) continue;
+    std::istringstream lines(s.command);
+    std::string l;
+    bool first = true;
+    while (std::getline(lines, l)) {
+      o << (first ? "       $ " : "         ") << l << "\n";
+      first = false;
+    }
+  }
+}
+
+nlohmann::json StepsJson(const std::vector<RecoveryStep>& steps) {
+  nlohmann::json a = nlohmann::json::array();
+  int n = 0;
+  for (const auto& s : steps)
+    a.push_back({{"step", ++n}, {"text", s.text}, {"command", s.command}});
+  return a;
+}
+
+}  // namespace
+
+std::string FormatDiagnoses(const std::vector<Diagnosis>& diagnoses) {
+  std::ostringstream o;
+  if (diagnoses.empty()) {
+    o << "No known failure matched this text.\n"
+      << "Recovery steps:\n";
+    AppendSteps(o, GenericSteps());
+    o << "Retry: unknown\n";
+    return o.str();
+  }
+  bool first = true;
+  for (const auto& d : diagnoses) {
+    if (!first) o << "\n";
+    first = false;
+    o << "[" << d.failure->id << "] " << d.failure->summary << "\n"
+      << "  Matched line " << d.line << ": " << d.evidence << "\n"
+      << "  " << d.failure->explanation << "\n"
+      << "Recovery steps:\n";
+    AppendSteps(o, AllSteps(d));
+    o << "Retry: " << d.failure->retry_note << "\n";
+  }
+  return o.str();
+}
+
+nlohmann::json DiagnosesToJson(const std::vector<Diagnosis>& diagnoses) {
+  nlohmann::json out;
+  out["known"] = !diagnoses.empty();
+  out["matches"] = nlohmann::json::array();
+  for (const auto& d : diagnoses) {
+    out["matches"].push_back(
+        {{"id", d.failure->id},
+         {"summary", d.failure->summary},
+         {"explanation", d.failure->explanation},
+         {"line", d.line},
+         {"evidence", d.evidence},
+         {"pattern", d.failure->patterns[d.pattern_index]},
+         {"steps", StepsJson(AllSteps(d))},
+         {"retry", {{"helps", d.failure->retry_helps}, {"note", d.failure->retry_note}}}});
+  }
+  if (diagnoses.empty()) {
+    out["generic"] = {{"summary", "No known failure matched this text."},
+                      {"steps", StepsJson(GenericSteps())},
+                      {"retry", {{"helps", nullptr}, {"note", "unknown"}}}};
+  }
+  return out;
+}
+
+}  // namespace rf

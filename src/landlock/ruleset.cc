@@ -1,0 +1,292 @@
+#include "landlock/ruleset.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "landlock/uapi.h"
+
+namespace rf::landlock {
+
+namespace {
+
+struct RightName {
+  uint64_t bit;
+  const char* name;
+  int abi;  // first ABI that handles it
+};
+
+constexpr RightName kFsRights[] = {
+    {kFsExecute, "execute", 1},      {kFsWriteFile, "write_file", 1},
+    {kFsReadFile, "read_file", 1},   {kFsReadDir, "read_dir", 1},
+    {kFsRemoveDir, "remove_dir", 1}, {kFsRemoveFile, "remove_file", 1},
+    {kFsMakeChar, "make_char", 1},   {kFsMakeDir, "make_dir", 1},
+    {kFsMakeReg, "make_reg", 1},     {kFsMakeSock, "make_sock", 1},
+    {kFsMakeFifo, "make_fifo", 1},   {kFsMakeBlock, "make_block", 1},
+    {kFsMakeSym, "make_sym", 1},     {kFsRefer, "refer", 2},
+    {kFsTruncate, "truncate", 3},    {kFsIoctlDev, "ioctl_dev", 5},
+};
+constexpr RightName kNetRights[] = {
+    {kNetBindTcp, "bind_tcp", 4},
+    {kNetConnectTcp, "connect_tcp", 4},
+};
+constexpr RightName kScopes[] = {
+    {kScopeAbstractUnixSocket, "abstract_unix_socket", 6},
+    {kScopeSignal, "signal", 6},
+};
+
+template <size_t N>
+std::vector<std::string> Names(const RightName (&table)[N], uint64_t mask) {
+  std::vector<std::string> out;
+  for (const auto& r : table)
+    if (mask & r.bit) out.push_back(r.name);
+  return out;
+}
+
+// One "degraded" line per right in `wanted` that `handled` lacks.
+template <size_t N>
+void Degrade(const RightName (&table)[N], const char* what, uint64_t wanted, uint64_t handled,
+             int abi, std::vector<std::string>& out) {
+  for (const auto& r : table) {
+    if (!(wanted & r.bit) || (handled & r.bit)) continue;
+    std::string line = std::string(what) + " " + r.name + " is not enforced: it needs ABI " +
+                       std::to_string(r.abi) + ", ringfence uses ABI " + std::to_string(abi);
+    if (r.bit == kFsRefer && std::string(what) == "filesystem right")
+      line += " (ABI 1 refuses every rename/link across directories instead)";
+    out.push_back(line);
+  }
+}
+
+std::string OpenFailure(int err) {
+  switch (err) {
+    case ENOENT:
+      return "does not exist";
+    case EACCES:
+      return "not accessible to ringfence (permission denied)";
+    case ENOTDIR:
+      return "a component of the path is not a directory";
+    case ELOOP:
+      return "too many levels of symbolic links";
+    default:
+      return std::string("cannot be opened: ") + std::strerror(err);
+  }
+}
+
+}  // namespace
+
+std::string ProbeErrorReason(int err) {
+  switch (err) {
+    case ENOSYS:
+      return "Landlock is not supported by this kernel (ENOSYS: built without "
+             "CONFIG_SECURITY_LANDLOCK, or older than Linux 5.13)";
+    case EOPNOTSUPP:
+      return "Landlock is built into this kernel but not enabled at boot (EOPNOTSUPP: add "
+             "'landlock' to the lsm= kernel parameter)";
+    case EPERM:
+      return "the Landlock system calls are blocked (EPERM), typically by a container's seccomp "
+             "profile; allow landlock_create_ruleset, landlock_add_rule and "
+             "landlock_restrict_self";
+    default:
+      return std::string("the Landlock ABI probe failed: ") + std::strerror(err);
+  }
+}
+
+Abi AbiFromKernelAnswer(long answer, std::optional<int> cap) {
+  Abi a;
+  a.cap = cap;
+  if (answer < 0) {
+    a.reason = ProbeErrorReason(static_cast<int>(-answer));
+    return a;
+  }
+  a.kernel = static_cast<int>(answer);
+  a.used = a.kernel;
+  if (a.used > kMaxKnownAbi) {
+    a.reason = "the kernel reports ABI " + std::to_string(a.kernel) +
+               "; ringfence knows up to ABI " + std::to_string(kMaxKnownAbi) + " and uses that";
+    a.used = kMaxKnownAbi;
+  }
+  if (cap && *cap < a.used) {
+    a.used = *cap;
+    a.reason =
+        "ABI capped to " + std::to_string(*cap) + " by RINGFENCE_TEST_LANDLOCK_ABI (test knob)";
+  }
+  return a;
+}
+
+Abi ProbeAbi(std::optional<int> cap) {
+  long v = CreateRuleset(nullptr, 0, kCreateRulesetVersion);
+  Abi a = AbiFromKernelAnswer(v < 0 ? -static_cast<long>(errno) : v, cap);
+  if (a.kernel >= 7) {
+    long e = CreateRuleset(nullptr, 0, kCreateRulesetErrata);
+    if (e >= 0) a.errata = e;
+  }
+  return a;
+}
+
+Result<std::optional<int>> ParseAbiCap(const char* value) {
+  if (!value) return std::optional<int>();
+  std::string s(value);
+  if (s.empty() || s.size() > 2 || s.find_first_not_of("0123456789") != std::string::npos)
+    return Status::Error("RINGFENCE_TEST_LANDLOCK_ABI must be a number (0-99), not '" + s + "'");
+  return std::optional<int>(std::stoi(s));
+}
+
+uint64_t WantedFsRights(Access a) {
+  return a == Access::kReadOnly ? (kFsExecute | kFsReadFile | kFsReadDir)
+                                : FsRightsForAbi(kMaxKnownAbi);
+}
+
+std::vector<std::string> FsRightNames(uint64_t mask) { return Names(kFsRights, mask); }
+std::vector<std::string> NetRightNames(uint64_t mask) { return Names(kNetRights, mask); }
+std::vector<std::string> ScopeNames(uint64_t mask) { return Names(kScopes, mask); }
+
+const char* ToString(Enforcement e) {
+  switch (e) {
+    case Enforcement::kFully:
+      return "fully enforced";
+    case Enforcement::kPartially:
+      return "partially enforced";
+    case Enforcement::kNot:
+      return "not enforced";
+  }
+  return "?";
+}
+
+std::vector<std::string> LandlockStatus::Degradations() const {
+  std::vector<std::string> out;
+  if (abi.used == 0)
+    out.push_back("not enforced: " +
+                  (abi.reason.empty() ? std::string("Landlock unavailable") : abi.reason));
+  for (const auto& d : degraded) out.push_back(d);
+  for (const auto& s : skipped) out.push_back("path " + s.path + " skipped: " + s.reason);
+  return out;
+}
+
+nlohmann::json LandlockStatus::ToJson() const {
+  using nlohmann::json;
+  json j;
+  j["status"] = ToString(enforcement);
+  j["abi"] = abi.used;
+  j["kernel_abi"] = abi.kernel;
+  if (!abi.reason.empty()) j["abi_note"] = abi.reason;
+  if (abi.errata >= 0) j["kernel_errata"] = abi.errata;
+  j["handled_access_fs"] = FsRightNames(handled_fs);
+  if (handled_net) {
+    j["handled_access_net"] = NetRightNames(handled_net);
+    if (handled_net & kNetConnectTcp) j["connect_ports"] = connect_ports;
+    if (handled_net & kNetBindTcp) j["bind_ports"] = bind_ports;
+  } else {
+    j["handled_access_net"] = "not handled";
+  }
+  j["scoped"] = ScopeNames(scoped);
+  if (abi.used >= 7) {
+    j["kernel_audit_logging"] =
+        "denials of the sandboxed program (LOG_NEW_EXEC_ON, LOG_SAME_EXEC_OFF)";
+  } else if (abi.used > 0) {
+    j["kernel_audit_logging"] = "unavailable (needs ABI 7)";
+  }
+  json rs = json::array();
+  for (const auto& r : rules)
+    rs.push_back({{"path", r.path}, {"kind", r.kind}, {"access", FsRightNames(r.access)}});
+  j["rules"] = rs;
+  json sk = json::array();
+  for (const auto& s : skipped) sk.push_back({{"path", s.path}, {"reason", s.reason}});
+  j["skipped_paths"] = sk;
+  j["degraded"] = degraded;
+  return j;
+}
+
+int RestrictStep::Apply() const noexcept {
+  if (RestrictSelf(fd_.get(), flags_) != 0) return errno;
+  return 0;
+}
+
+Result<Prepared> Build(const Request& req, const Abi& abi) {
+  Prepared out;
+  LandlockStatus& st = out.status;
+  st.abi = abi;
+
+  const uint64_t want_fs = FsRightsForAbi(kMaxKnownAbi);
+  uint64_t want_net = 0;
+  if (req.connect_ports) want_net |= kNetConnectTcp;
+  if (req.bind_ports) want_net |= kNetBindTcp;
+  uint64_t want_scopes = 0;
+  if (req.scope_abstract_unix) want_scopes |= kScopeAbstractUnixSocket;
+  if (req.scope_signal) want_scopes |= kScopeSignal;
+
+  if (abi.used <= 0) {
+    // Nothing is enforced; every path is "skipped" only in the sense that no
+    // rule exists, so they are not listed one by one.
+    st.enforcement = Enforcement::kNot;
+    return out;
+  }
+
+  st.handled_fs = want_fs & FsRightsForAbi(abi.used);
+  st.handled_net = want_net & NetRightsForAbi(abi.used);
+  st.scoped = want_scopes & ScopesForAbi(abi.used);
+  st.restrict_flags = RestrictFlagsForAbi(abi.used);
+  Degrade(kFsRights, "filesystem right", want_fs, st.handled_fs, abi.used, st.degraded);
+  Degrade(kNetRights, "network right", want_net, st.handled_net, abi.used, st.degraded);
+  Degrade(kScopes, "scope", want_scopes, st.scoped, abi.used, st.degraded);
+
+  RulesetAttr attr{st.handled_fs, st.handled_net, st.scoped};
+  long rfd = CreateRuleset(&attr, RulesetAttrSize(abi.used), 0);
+  if (rfd < 0) return Status::Errno("landlock_create_ruleset");
+  UniqueFd ruleset(static_cast<int>(rfd));
+
+  for (const auto& pr : req.paths) {
+    UniqueFd pfd(open(pr.path.c_str(), O_PATH | O_CLOEXEC));
+    if (!pfd.valid()) {
+      st.skipped.push_back({pr.path, OpenFailure(errno)});
+      continue;
+    }
+    struct stat sb;
+    if (fstat(pfd.get(), &sb) != 0) {
+      st.skipped.push_back({pr.path, Status::Errno("fstat").reason()});
+      continue;
+    }
+    const bool dir = S_ISDIR(sb.st_mode);
+    uint64_t access = WantedFsRights(pr.access) & st.handled_fs;
+    if (!dir) access &= kFsFileRights;  // directory-only rights on a file: EINVAL
+    if (access == 0) {
+      st.skipped.push_back({pr.path, "no right of this rule applies to it"});
+      continue;
+    }
+    PathBeneathAttr pb{access, pfd.get()};
+    if (AddRule(ruleset.get(), kRulePathBeneath, &pb) != 0) {
+      st.skipped.push_back({pr.path, Status::Errno("landlock_add_rule").reason()});
+      continue;
+    }
+    st.rules.push_back({pr.path, dir ? "directory" : "file", access});
+  }
+  if (st.rules.empty()) {
+    std::string why;
+    for (const auto& s : st.skipped) why += (why.empty() ? "" : "; ") + s.path + ": " + s.reason;
+    return Status::Error("no filesystem rule could be added (" +
+                         (why.empty() ? std::string("the policy lists no path") : why) +
+                         "); refusing to apply an empty ruleset, which would deny every file "
+                         "including the command itself");
+  }
+
+  auto add_ports = [&](const std::optional<std::vector<uint16_t>>& ports, uint64_t right,
+                       std::vector<uint16_t>& record) -> Status {
+    if (!ports || !(st.handled_net & right)) return Status::Ok();
+    for (uint16_t port : *ports) {
+      NetPortAttr np{right, port};
+      if (AddRule(ruleset.get(), kRuleNetPort, &np) != 0)
+        return Status::Errno("landlock_add_rule (TCP port " + std::to_string(port) + ")");
+      record.push_back(port);
+    }
+    return Status::Ok();
+  };
+  if (Status s = add_ports(req.connect_ports, kNetConnectTcp, st.connect_ports); !s.ok()) return s;
+  if (Status s = add_ports(req.bind_ports, kNetBindTcp, st.bind_ports); !s.ok()) return s;
+
+  st.enforcement = st.degraded.empty() ? Enforcement::kFully : Enforcement::kPartially;
+  out.step = std::make_unique<RestrictStep>(std::move(ruleset), st.restrict_flags);
+  return out;
+}
+
+}  // namespace rf::landlock

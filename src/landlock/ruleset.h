@@ -1,0 +1,129 @@
+// Landlock: ABI probe and a reusable ruleset builder.
+//
+// Everything happens before fork: the probe, opening each path (O_PATH), the
+// ruleset fd with its rules. The result is a ChildStep whose Apply() only
+// calls landlock_restrict_self(fd) (no_new_privs is set by the spawn
+// sequence) and a LandlockStatus that says exactly what is enforced: the ABI,
+// the rights handled, each skipped path with its reason, each degraded right,
+// and one of "fully enforced" / "partially enforced" / "not enforced".
+//
+// Model: rust-landlock's CompatLevel and RulesetStatus. Whether a degradation
+// is fatal is the caller's decision (see src/landlock/layer.cc).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+#include "process/spawn.h"
+
+namespace rf::landlock {
+
+// The result of probing the kernel.
+struct Abi {
+  int kernel = 0;          // what the kernel reports (0 = Landlock unusable)
+  int used = 0;            // what ringfence uses: min(kernel, cap, kMaxKnownAbi)
+  std::string reason;      // why Landlock is unusable or capped; empty otherwise
+  std::optional<int> cap;  // RINGFENCE_TEST_LANDLOCK_ABI, when set
+  long errata = -1;        // ABI >= 7: the kernel's errata bits; -1 = unknown
+};
+
+// Maps an errno of landlock_create_ruleset(NULL, 0, VERSION) to a reason.
+std::string ProbeErrorReason(int err);
+
+// Asks the kernel, then applies `cap` (a test knob that can only lower the
+// ABI) and the highest ABI this build knows.
+Abi ProbeAbi(std::optional<int> cap = std::nullopt);
+// Same, from a known kernel answer (kernel ABI or -errno): for tests.
+Abi AbiFromKernelAnswer(long answer, std::optional<int> cap);
+
+// Parses RINGFENCE_TEST_LANDLOCK_ABI's value: a number 0..99.
+Result<std::optional<int>> ParseAbiCap(const char* value);
+
+enum class Access { kReadOnly, kReadWrite };
+
+struct PathRule {
+  std::string path;
+  Access access;
+};
+
+struct Request {
+  std::vector<PathRule> paths;
+  // TCP ports the sandbox may connect to / bind; nullopt = TCP rights not
+  // handled. An empty vector handles the right and allows no port.
+  std::optional<std::vector<uint16_t>> connect_ports;
+  std::optional<std::vector<uint16_t>> bind_ports;
+  bool scope_signal = true;
+  bool scope_abstract_unix = true;
+};
+
+// Rights wanted for an access level, before the ABI mask.
+uint64_t WantedFsRights(Access a);
+// Names of the rights in a mask ("read_file", "ioctl_dev", ...).
+std::vector<std::string> FsRightNames(uint64_t mask);
+std::vector<std::string> NetRightNames(uint64_t mask);
+std::vector<std::string> ScopeNames(uint64_t mask);
+
+struct SkippedPath {
+  std::string path;
+  std::string reason;
+};
+
+struct AddedRule {
+  std::string path;
+  std::string kind;  // "directory" or "file"
+  uint64_t access;   // what the kernel got
+};
+
+enum class Enforcement { kFully, kPartially, kNot };
+const char* ToString(Enforcement e);
+
+struct LandlockStatus {
+  Abi abi;
+  uint64_t handled_fs = 0;
+  uint64_t handled_net = 0;
+  uint64_t scoped = 0;
+  uint32_t restrict_flags = 0;
+  std::vector<AddedRule> rules;
+  std::vector<uint16_t> connect_ports, bind_ports;
+  std::vector<SkippedPath> skipped;
+  std::vector<std::string> degraded;  // one line per right/scope not enforced
+  Enforcement enforcement = Enforcement::kNot;
+
+  // One line per degradation (degraded rights, unusable Landlock, skipped
+  // paths), without the "ringfence: warning: landlock: " prefix.
+  std::vector<std::string> Degradations() const;
+  nlohmann::json ToJson() const;
+};
+
+// The child step: landlock_restrict_self on a ruleset prepared before fork.
+class RestrictStep : public ChildStep {
+ public:
+  RestrictStep(UniqueFd fd, uint32_t flags) : fd_(std::move(fd)), flags_(flags) {}
+  const char* name() const override { return "landlock"; }
+  int Apply() const noexcept override;
+  int fd() const { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+  uint32_t flags_;
+};
+
+struct Prepared {
+  std::unique_ptr<RestrictStep> step;  // null when Landlock is not enforced
+  LandlockStatus status;
+};
+
+// Builds the ruleset for `req` at ABI `abi`. Missing or unopenable paths are
+// skipped and reported, never disabling the rest. Fails (error Status) only
+// when a ruleset cannot be built at all: the kernel refuses it, or it would
+// end up with zero path rules (an empty ruleset would deny everything).
+// With abi.used == 0 it succeeds with no step and status "not enforced".
+Result<Prepared> Build(const Request& req, const Abi& abi);
+
+}  // namespace rf::landlock

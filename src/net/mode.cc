@@ -1,0 +1,115 @@
+#include "net/mode.h"
+
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace rf {
+
+namespace {
+
+long ReadSysctl(const char* path, long missing) {
+  std::ifstream in(path);
+  long v;
+  if (in >> v) return v;
+  return missing;
+}
+
+bool HaveCapSysAdmin() {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
+}
+
+}  // namespace
+
+NamespaceSupport ProbeNamespaceSupport() {
+  NamespaceSupport s;
+  if (geteuid() == 0 && HaveCapSysAdmin()) {
+    s.possible = true;
+    return s;
+  }
+  s.needs_userns = true;
+  if (ReadSysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0) {
+    s.reason = "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)";
+    return s;
+  }
+  if (ReadSysctl("/proc/sys/user/max_user_namespaces", 1) == 0) {
+    s.reason = "user namespaces are disabled (user.max_user_namespaces=0)";
+    return s;
+  }
+  if (ReadSysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) == 1) {
+    s.reason =
+        "AppArmor restricts unprivileged user namespaces "
+        "(kernel.apparmor_restrict_unprivileged_userns=1)";
+    return s;
+  }
+  // The definitive check (seccomp profiles of container runtimes refuse
+  // unshare without any sysctl saying so): try it in a throwaway child.
+  pid_t pid = fork();
+  if (pid < 0) {
+    s.reason = Status::Errno("fork").reason();
+    return s;
+  }
+  if (pid == 0) _exit(unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    s.possible = true;
+  } else {
+    s.reason =
+        "unshare(CLONE_NEWUSER|CLONE_NEWNET) is refused here (container seccomp profile or LSM)";
+  }
+  return s;
+}
+
+Result<ModeDecision> ResolveMode(NetMode requested) {
+  ModeDecision d{requested, false, ""};
+  if (requested != NetMode::kAuto && requested != NetMode::kNamespace) {
+    d.why = std::string(ToString(requested)) + " (requested)";
+    return d;
+  }
+  NamespaceSupport ns = ProbeNamespaceSupport();
+  if (ns.possible) {
+    d.mode = NetMode::kNamespace;
+    d.use_userns = ns.needs_userns;
+    d.why = std::string(requested == NetMode::kAuto ? "auto: " : "") + "namespace" +
+            (ns.needs_userns ? " (unprivileged user namespace)" : " (root)");
+    return d;
+  }
+  if (requested == NetMode::kNamespace)
+    return Status::Error("network.mode namespace cannot be set up: " + ns.reason);
+  d.mode = NetMode::kPlatform;
+  d.why = "auto: platform (no network namespace: " + ns.reason + ")";
+  return d;
+}
+
+std::vector<std::string> ProxyEnvironment(uint16_t proxy_port,
+                                          const std::vector<uint16_t>& loopback_ports) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(proxy_port);
+  // Only loopback bypasses the proxy (direct connects are allowed to the
+  // policy's loopback ports; everything else is refused anyway).
+  std::string no_proxy = "localhost,127.0.0.1,::1";
+  (void)loopback_ports;  // NO_PROXY has no port syntax understood by all clients
+  std::vector<std::string> env;
+  for (const char* name : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                           "all_proxy", "FTP_PROXY", "ftp_proxy", "GRPC_PROXY", "grpc_proxy"}) {
+    env.push_back(std::string(name) + "=" + url);
+  }
+  env.push_back("NO_PROXY=" + no_proxy);
+  env.push_back("no_proxy=" + no_proxy);
+  env.push_back("NODE_USE_ENV_PROXY=1");     // Node.js >= 24 fetch/http
+  env.push_back("npm_config_proxy=" + url);  // npm
+  env.push_back("npm_config_https_proxy=" + url);
+  env.push_back("PIP_PROXY=" + url);  // pip
+  env.push_back("RINGFENCE_PROXY=" + url);
+  return env;
+}
+
+}  // namespace rf

@@ -1,0 +1,49 @@
+// Namespace mode: the command gets fresh namespaces (network: only loopback,
+// up; IPC: private System V objects), optionally inside a user namespace when
+// ringfence is not privileged. The proxy's listening socket is created
+// inside the new network namespace by the command's process, before exec, and
+// handed to the supervisor over a socketpair: a socket keeps the namespace it
+// was created in, so the proxy accepts from the sandbox's namespace while its
+// upstream sockets live in the host's.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/fd.h"
+#include "common/status.h"
+#include "process/spawn.h"
+
+namespace rf {
+
+class NamespaceStep : public ChildStep {
+ public:
+  // `to_supervisor`: the command's end of a socketpair (the step sends the
+  // listener over it). `use_userns`: map the caller's uid/gid 1:1 into a new
+  // user namespace (unprivileged mode).
+  // `with_listener`: create the proxy listener on 127.0.0.1:proxy_port and
+  // send it (false for mode none: an empty namespace, nothing listening).
+  static Result<std::unique_ptr<NamespaceStep>> Create(bool use_userns, uint16_t proxy_port,
+                                                       UniqueFd to_supervisor, bool with_listener);
+  const char* name() const override { return "network namespace"; }
+  int Apply() const noexcept override;
+
+ private:
+  NamespaceStep() = default;
+  bool use_userns_ = false;
+  bool with_listener_ = true;
+  uint16_t proxy_port_ = 0;
+  UniqueFd sock_;
+  // Prepared before fork: the contents of uid_map and gid_map.
+  char uid_map_[64] = {};
+  char gid_map_[64] = {};
+};
+
+// Picks a port for the proxy inside a fresh namespace (nothing else listens
+// there): `configured` when non-zero, else a random unprivileged one.
+uint16_t NamespaceProxyPort(uint16_t configured);
+
+}  // namespace rf

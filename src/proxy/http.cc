@@ -1,0 +1,312 @@
+#include "proxy/http.h"
+
+#include <cctype>
+#include <vector>
+
+#include "policy/cidr.h"
+
+namespace rf::proxy {
+
+namespace {
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string Lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+bool IsTchar(char c) {
+  return isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool ParsePort(std::string_view s, uint16_t* out) {
+  if (s.empty() || s.size() > 5) return false;
+  unsigned v = 0;
+  for (char c : s) {
+    if (!isdigit(static_cast<unsigned char>(c))) return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v == 0 || v > 65535) return false;
+  *out = static_cast<uint16_t>(v);
+  return true;
+}
+
+// host:port or [v6]:port (port required unless default_port is given).
+bool ParseAuthority(std::string_view a, uint16_t default_port, std::string* host, uint16_t* port) {
+  std::string_view h, p;
+  bool have_port = false;
+  if (!a.empty() && a.front() == '[') {
+    auto close = a.find(']');
+    if (close == std::string_view::npos) return false;
+    h = a.substr(1, close - 1);
+    auto rest = a.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      p = rest.substr(1), have_port = true;
+    }
+    auto ip = ParseIpLiteral(std::string(h));
+    if (!ip || ip->family != AF_INET6) return false;
+  } else {
+    auto colon = a.rfind(':');
+    if (colon != std::string_view::npos) {
+      h = a.substr(0, colon), p = a.substr(colon + 1), have_port = true;
+    } else {
+      h = a;
+    }
+    if (h.find(':') != std::string_view::npos) return false;  // unbracketed IPv6
+  }
+  if (h.empty()) return false;
+  *host = std::string(h);
+  if (have_port) return ParsePort(p, port);
+  if (default_port == 0) return false;
+  *port = default_port;
+  return true;
+}
+
+const char* const kMethods[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
+                                "OPTIONS", "PATCH", "TRACE", "CONNECT"};
+
+ParseResult Fail(int status, std::string msg) {
+  ParseResult r;
+  r.state = ParseState::kError;
+  r.status = status;
+  r.message = std::move(msg);
+  return r;
+}
+
+}  // namespace
+
+bool ValidHostSyntax(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  if (host.find(':') != std::string::npos) {
+    auto ip = ParseIpLiteral(host);
+    return ip && ip->family == AF_INET6;
+  }
+  std::string h = host;
+  if (h.back() == '.') h.pop_back();
+  if (h.empty()) return false;
+  size_t label = 0;
+  for (char c : h) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+    if (++label > 63) return false;
+  }
+  return label > 0;
+}
+
+ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
+  static constexpr std::string_view kH2 = "PRI * HTTP/2.0";
+  if (buf.substr(0, std::min(buf.size(), kH2.size())) ==
+      kH2.substr(0, std::min(buf.size(), kH2.size()))) {
+    if (buf.size() >= kH2.size())
+      return Fail(400, "HTTP/2 is not supported by the proxy; use HTTP/1.1");
+    return {};
+  }
+  size_t end = buf.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    if (buf.size() >= max_head)
+      return Fail(431, "request head larger than " + std::to_string(max_head) + " bytes");
+    // A bare LF line ending in what has arrived so far is an error already.
+    for (size_t i = 0; i < buf.size(); ++i)
+      if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+        return Fail(400, "bare LF in request head");
+    return {};
+  }
+  if (end + 4 > max_head)
+    return Fail(431, "request head larger than " + std::to_string(max_head) + " bytes");
+  std::string_view head = buf.substr(0, end + 2);  // every line ends in CRLF
+  std::vector<std::string_view> lines;
+  for (size_t pos = 0; pos < head.size();) {
+    size_t eol = head.find("\r\n", pos);
+    std::string_view line = head.substr(pos, eol - pos);
+    if (line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos ||
+        line.find('\0') != std::string_view::npos)
+      return Fail(400, "bare CR, LF or NUL in request head");
+    lines.push_back(line);
+    pos = eol + 2;
+  }
+  // Request line: method SP target SP version.
+  std::string_view rl = lines[0];
+  auto sp1 = rl.find(' ');
+  auto sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
+      rl.find(' ', sp2 + 1) != std::string_view::npos)
+    return Fail(400, "malformed request line");
+  std::string_view method = rl.substr(0, sp1), target = rl.substr(sp1 + 1, sp2 - sp1 - 1),
+                   version = rl.substr(sp2 + 1);
+  if (method.empty() || target.empty()) return Fail(400, "malformed request line");
+  for (char c : method)
+    if (!IsTchar(c)) return Fail(400, "malformed method");
+  if (version != "HTTP/1.1" && version != "HTTP/1.0")
+    return Fail(400, "unsupported HTTP version; the proxy speaks HTTP/1.1");
+  bool known = false;
+  for (const char* m : kMethods) known = known || method == m;
+  if (!known) return Fail(405, "method " + std::string(method) + " is not supported by the proxy");
+
+  ParseResult r;
+  Request& req = r.request;
+  req.method = std::string(method);
+  req.head_length = end + 4;
+
+  // Header fields.
+  struct Field {
+    std::string_view name, value;
+  };
+  std::vector<Field> fields;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::string_view l = lines[i];
+    if (l.empty()) return Fail(400, "malformed header");
+    if (l.front() == ' ' || l.front() == '\t')
+      return Fail(400, "obsolete line folding is not accepted");
+    auto colon = l.find(':');
+    if (colon == std::string_view::npos || colon == 0) return Fail(400, "malformed header line");
+    std::string_view name = l.substr(0, colon);
+    for (char c : name)
+      if (!IsTchar(c)) return Fail(400, "malformed header name");
+    fields.push_back({name, Trim(l.substr(colon + 1))});
+  }
+
+  if (method == "CONNECT") {
+    req.kind = ReqKind::kConnect;
+    if (!ParseAuthority(target, 0, &req.host, &req.port))
+      return Fail(400, "CONNECT needs host:port");
+    if (!ValidHostSyntax(req.host)) return Fail(400, "invalid host name");
+    r.state = ParseState::kDone;
+    return r;
+  }
+
+  // Forward proxy: absolute-form http:// only.
+  req.kind = ReqKind::kForward;
+  if (target.size() < 7 || !IEquals(target.substr(0, 7), "http://")) {
+    if (target.size() >= 8 && IEquals(target.substr(0, 8), "https://"))
+      return Fail(400, "https:// requests must use CONNECT");
+    return Fail(400, "the proxy needs an absolute-form http:// target or CONNECT");
+  }
+  std::string_view rest = target.substr(7);
+  size_t path_at = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, path_at);
+  std::string_view path =
+      path_at == std::string_view::npos ? std::string_view() : rest.substr(path_at);
+  if (authority.find('@') != std::string_view::npos)
+    return Fail(400, "userinfo in URL is not accepted");
+  if (path.find('#') != std::string_view::npos) return Fail(400, "fragment in request target");
+  if (!ParseAuthority(authority, 80, &req.host, &req.port))
+    return Fail(400, "invalid URL authority");
+  if (!ValidHostSyntax(req.host)) return Fail(400, "invalid host name");
+  std::string origin =
+      path.empty() ? "/" : (path.front() == '?' ? "/" + std::string(path) : std::string(path));
+
+  // Hop-by-hop: Connection and the fields it names, plus the RFC 9110 list
+  // and proxy-only fields. Transfer-Encoding stays: the body is relayed as is.
+  std::vector<std::string> drop = {
+      "connection", "proxy-connection",    "keep-alive",         "te",  "trailer",
+      "upgrade",    "proxy-authorization", "proxy-authenticate", "host"};
+  for (const auto& f : fields) {
+    if (!IEquals(f.name, "connection")) continue;
+    std::string_view v = f.value;
+    while (!v.empty()) {
+      auto comma = v.find(',');
+      std::string_view tok = Trim(v.substr(0, comma));
+      if (!tok.empty()) drop.push_back(Lower(tok));
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  int64_t content_length = -2;
+  bool chunked = false;
+  for (const auto& f : fields) {
+    if (IEquals(f.name, "content-length")) {
+      if (f.value.empty() || f.value.size() > 15) return Fail(400, "invalid Content-Length");
+      int64_t v = 0;
+      for (char c : f.value) {
+        if (!isdigit(static_cast<unsigned char>(c))) return Fail(400, "invalid Content-Length");
+        v = v * 10 + (c - '0');
+      }
+      if (content_length != -2 && content_length != v)
+        return Fail(400, "conflicting Content-Length");
+      content_length = v;
+    } else if (IEquals(f.name, "transfer-encoding")) {
+      std::string v = Lower(f.value);
+      if (v != "chunked") return Fail(501, "only Transfer-Encoding: chunked is supported");
+      if (chunked) return Fail(400, "repeated Transfer-Encoding");
+      chunked = true;
+    }
+  }
+  if (chunked && content_length != -2)
+    return Fail(400, "both Content-Length and Transfer-Encoding");
+  req.body_length = chunked ? -1 : (content_length == -2 ? 0 : content_length);
+
+  std::string& out = req.upstream_head;
+  out.reserve(head.size() + 64);
+  out += req.method + " " + origin + " " + std::string(version) + "\r\n";
+  std::string host_field =
+      req.host.find(':') != std::string::npos ? "[" + req.host + "]" : req.host;
+  if (req.port != 80) host_field += ":" + std::to_string(req.port);
+  out += "Host: " + host_field + "\r\n";
+  for (const auto& f : fields) {
+    std::string lname = Lower(f.name);
+    bool hop = false;
+    for (const auto& d : drop) hop = hop || d == lname;
+    if (hop) continue;
+    out += std::string(f.name) + ": " + std::string(f.value) + "\r\n";
+  }
+  out += "Connection: close\r\n\r\n";
+  r.state = ParseState::kDone;
+  return r;
+}
+
+const char* StatusText(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+  }
+  return "Error";
+}
+
+std::string Response(int status, const std::string& content_type, const std::string& body) {
+  std::string r = "HTTP/1.1 " + std::to_string(status) + " " + StatusText(status) + "\r\n";
+  r += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
+       "\r\nConnection: close\r\n";
+  if (status == 405) r += "Allow: CONNECT, GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE\r\n";
+  r += "\r\n" + body;
+  return r;
+}
+
+}  // namespace rf::proxy

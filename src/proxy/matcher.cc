@@ -1,0 +1,216 @@
+#include "proxy/matcher.h"
+
+#include <sys/socket.h>
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "proxy/ssrf.h"
+
+namespace rf::proxy {
+
+std::string NormalizeHost(const std::string& host) {
+  std::string h = host;
+  for (char& c : h) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  if (!h.empty() && h.back() == '.' && h.find(':') == std::string::npos) h.pop_back();
+  if (h.find(':') != std::string::npos) {
+    if (auto ip = ParseIpLiteral(h)) return ip->ToString();
+  }
+  return h;
+}
+
+namespace {
+
+bool GlobAt(const char* base, const char* p, const char* s) {
+  while (*p) {
+    if (p[0] == '*' && p[1] == '*') {
+      p += 2;
+      if (*p == '/' && p - base >= 3 && p[-3] == '/') {
+        // "/**/" also matches a single "/".
+        if (GlobAt(base, p + 1, s)) return true;
+      }
+      for (const char* t = s;; ++t) {
+        if (GlobAt(base, p, t)) return true;
+        if (!*t) return false;
+      }
+    }
+    if (*p == '*') {
+      ++p;
+      for (const char* t = s;; ++t) {
+        if (GlobAt(base, p, t)) return true;
+        if (!*t || *t == '/') return false;
+      }
+    }
+    if (!*s) return false;
+    if (*p == '?') {
+      if (*s == '/') return false;
+    } else if (*p != *s) {
+      return false;
+    }
+    ++p, ++s;
+  }
+  return *s == '\0';
+}
+
+std::string Join(const std::vector<uint16_t>& v) {
+  std::string out;
+  for (auto x : v) out += (out.empty() ? "" : ",") + std::to_string(x);
+  return out;
+}
+
+}  // namespace
+
+bool GlobMatch(const std::string& pattern, const std::string& path) {
+  if (pattern.find_first_of("*?") == std::string::npos) return pattern == path;
+  return GlobAt(pattern.c_str(), pattern.c_str(), path.c_str());
+}
+
+Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
+  for (const auto& np : policies) {
+    int pi = static_cast<int>(policies_.size());
+    CompiledPolicy cp;
+    cp.name = np.name.empty() ? np.key : np.name;
+    for (const auto& b : np.binaries) {
+      cp.binaries.push_back(b.path);
+      // /proc/<pid>/exe names the resolved file (/usr/bin/python3 ->
+      // /usr/bin/python3.11): an exact path also matches its target.
+      if (b.path.find_first_of("*?") != std::string::npos) continue;
+      char real[PATH_MAX];
+      if (realpath(b.path.c_str(), real) && b.path != real) cp.binaries.push_back(real);
+    }
+    policies_.push_back(std::move(cp));
+    for (const auto& ep : np.endpoints) {
+      CompiledEndpoint ce;
+      ce.policy = pi;
+      ce.ports = ep.ports;
+      std::sort(ce.ports.begin(), ce.ports.end());
+      for (const auto& c : ep.allowed_ips)
+        if (auto cidr = ParseCidr(c)) ce.allowed_ips.push_back(*cidr);
+      int ei = static_cast<int>(endpoints_.size());
+      std::string h = NormalizeHost(ep.host);
+      ce.host = h;
+      if (h.rfind("**.", 0) == 0) {
+        ce.exact = false;
+        any_depth_[h.substr(3)].push_back(ei);
+      } else if (h.rfind("*.", 0) == 0) {
+        ce.exact = false;
+        one_label_[h.substr(2)].push_back(ei);
+      } else {
+        exact_[h].push_back(ei);
+      }
+      endpoints_.push_back(std::move(ce));
+    }
+  }
+}
+
+std::vector<int> Matcher::HostCandidates(const std::string& host) const {
+  std::vector<int> out;
+  if (auto it = exact_.find(host); it != exact_.end()) out = it->second;
+  bool first = true;
+  for (size_t dot = host.find('.'); dot != std::string::npos; dot = host.find('.', dot + 1)) {
+    if (dot == 0) break;
+    std::string suffix = host.substr(dot + 1);
+    if (first) {
+      if (auto it = one_label_.find(suffix); it != one_label_.end())
+        out.insert(out.end(), it->second.begin(), it->second.end());
+      first = false;
+    }
+    if (auto it = any_depth_.find(suffix); it != any_depth_.end())
+      out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  return out;
+}
+
+Stage Matcher::MatchHostPort(const std::string& host, uint16_t port) const {
+  Stage s;
+  auto cands = HostCandidates(host);
+  if (cands.empty()) {
+    s.reason = "no network policy allows host " + host;
+    s.hint = "add an endpoint {host: " + host + ", port: " + std::to_string(port) +
+             "} to an entry of network_policies";
+    return s;
+  }
+  for (int i : cands) {
+    const auto& ps = endpoints_[i].ports;
+    if (std::binary_search(ps.begin(), ps.end(), port)) s.endpoints.push_back(i);
+  }
+  if (s.endpoints.empty()) {
+    const auto& e = endpoints_[cands.front()];
+    s.reason = "port " + std::to_string(port) + " is not allowed for host " + host;
+    s.hint = "policy '" + policies_[e.policy].name + "' allows " + e.host + " on port(s) " +
+             Join(e.ports) + "; add " + std::to_string(port) + " to its ports";
+  }
+  return s;
+}
+
+bool Matcher::AnyBinary(const std::vector<int>& endpoints) const {
+  for (int i : endpoints)
+    if (policies_[endpoints_[i].policy].binaries.empty()) return true;
+  return false;
+}
+
+Stage Matcher::MatchBinary(const std::vector<int>& endpoints, const std::vector<std::string>& exes,
+                           const std::string& caller) const {
+  Stage s;
+  for (int i : endpoints) {
+    const auto& bins = policies_[endpoints_[i].policy].binaries;
+    bool ok = bins.empty();
+    for (size_t b = 0; !ok && b < bins.size(); ++b)
+      for (const auto& exe : exes)
+        if (GlobMatch(bins[b], exe)) {
+          ok = true;
+          break;
+        }
+    if (ok) s.endpoints.push_back(i);
+  }
+  if (s.endpoints.empty() && !endpoints.empty()) {
+    const auto& e = endpoints_[endpoints.front()];
+    const auto& p = policies_[e.policy];
+    std::string list;
+    for (const auto& b : p.binaries) list += (list.empty() ? "" : ", ") + b;
+    s.reason = (caller.empty() ? std::string("the calling binary could not be identified")
+                               : "binary " + caller + " is not allowed") +
+               " to reach " + e.host;
+    s.hint = "policy '" + p.name + "' allows " + e.host + " only for binaries [" + list +
+             "]; add {path: " + (caller.empty() ? std::string("<binary>") : caller) +
+             "} to its binaries";
+  }
+  return s;
+}
+
+int Matcher::MatchAddress(const std::vector<int>& endpoints, const std::string& host,
+                          const IpAddr& addr, std::string* reason, std::string* hint) const {
+  IpAddr a = EmbeddedIpv4(addr);
+  AddrClass cls = Classify(addr);
+  std::string shown = addr.ToString();
+  if (NeverAllowed(cls)) {
+    *reason = shown + " is a " + std::string(ToString(cls)) + " address";
+    *hint = "no policy can allow a " + std::string(ToString(cls)) + " destination";
+    return -1;
+  }
+  for (int i : endpoints) {
+    const auto& e = endpoints_[i];
+    if (e.allowed_ips.empty()) {
+      if (cls == AddrClass::kPublic) return i;
+      continue;
+    }
+    if (!e.exact) continue;
+    for (const auto& c : e.allowed_ips)
+      if (c.Contains(addr) || c.Contains(a)) return i;
+  }
+  const auto& e = endpoints_[endpoints.front()];
+  std::string prefix = addr.family == AF_INET ? "/32" : "/128";
+  if (cls != AddrClass::kPublic) {
+    *reason = host + " resolves to " + shown + ", a " + ToString(cls) + " address (SSRF filter)";
+  } else {
+    *reason = host + " resolves to " + shown + ", outside the endpoint's allowed_ips";
+  }
+  *hint = "an exact-host endpoint {host: " + host + "} in policy '" + policies_[e.policy].name +
+          "' with allowed_ips: [" + shown + prefix + "] would allow it";
+  return -1;
+}
+
+}  // namespace rf::proxy

@@ -1,0 +1,111 @@
+// The egress proxy: the only door from the sandbox to the network.
+//
+// Event driven (one epoll loop per worker thread, a small fixed number of
+// workers sharing the listening socket with EPOLLEXCLUSIVE), non-blocking
+// sockets, tunnel bytes moved with splice() through pipes (a read/write loop
+// where splice is unavailable). Serves CONNECT host:port and absolute-form
+// http:// requests; everything else gets 400/405 and is closed.
+//
+// Per connection: host + port + calling binary are checked against the
+// compiled network_policies (deny by default), the name is resolved once
+// (network.hosts, then c-ares: /etc/hosts and resolv.conf), every resulting
+// address passes the SSRF filter, and the proxy connects only to an address
+// it checked. Denials answer 403 with a JSON body; every decision is an audit
+// event. See docs/proxy.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "audit/audit.h"
+#include "common/fd.h"
+#include "common/status.h"
+#include "policy/policy.h"
+#include "proxy/matcher.h"
+
+namespace rf::proxy {
+
+struct ProxyConfig {
+  int threads = 2;                 // worker threads (each one epoll loop)
+  size_t max_head_bytes = 8192;    // request head limit; 431 past it
+  int header_timeout_ms = 10000;   // accept -> complete request head; 408 after
+  int connect_timeout_ms = 10000;  // upstream TCP connect; 504 after
+  int dns_timeout_ms = 5000;       // per lookup (c-ares); 502 after
+  int idle_timeout_ms = 300000;    // tunnel with no bytes either way; closed after
+  int max_connections = 1024;      // concurrent client connections; 503 past it
+  std::string dns_servers;         // c-ares "ip:port,..." ; empty = resolv.conf
+  bool use_splice = true;          // false: read/write buffer loop
+  int pipe_size = 0;               // F_SETPIPE_SZ for tunnel pipes; 0 = default
+  bool identify_always = true;     // resolve the caller for audit even if no rule needs it
+};
+
+struct DenialCount {
+  std::string target;  // host:port
+  std::string binary;  // caller executable, or "unknown"
+  uint64_t count = 0;
+};
+
+struct ProxyCounters {
+  uint64_t accepted = 0, allowed = 0, denied = 0, errors = 0, over_capacity = 0;
+  int active = 0;
+};
+
+class Worker;
+
+class Proxy {
+ public:
+  static Result<std::unique_ptr<Proxy>> Create(const ProxyConfig& config, const Policy& policy,
+                                               AuditSink* audit);
+  ~Proxy();
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  // Serves on `listener` (a bound, listening TCP socket; made non-blocking)
+  // until Stop(). The caller creates it, possibly in another network namespace.
+  Status Start(UniqueFd listener);
+  // Caller identity is looked up among descendants of `root` (0: any process
+  // but pid 1), in root's network namespace view of /proc/<root>/net/tcp.
+  void SetSandboxRoot(pid_t root);
+  void Stop();
+
+  std::vector<DenialCount> DenialSummary() const;
+  // "ringfence: proxy denied N connection(s):\n  host:port  binary  xN\n" or "".
+  static std::string FormatDenialSummary(const std::vector<DenialCount>& d);
+  ProxyCounters Counters() const;
+
+  // Internal, for the workers.
+  struct Shared {
+    ProxyConfig config;
+    Matcher matcher;
+    std::map<std::string, std::string> hosts;  // normalised name -> address
+    AuditSink* audit = nullptr;
+    std::atomic<pid_t> sandbox_root{0};
+    std::atomic<int> active{0};
+    std::atomic<uint64_t> accepted{0}, allowed{0}, denied{0}, errors{0}, over_capacity{0};
+    std::atomic<bool> stopping{false};
+    mutable std::mutex mu;
+    std::map<std::pair<std::string, std::string>, uint64_t> denials;
+    explicit Shared(const ProxyConfig& c, const Policy& p)
+        : config(c), matcher(p.network_policies) {}
+  };
+
+ private:
+  Proxy(const ProxyConfig& config, const Policy& policy, AuditSink* audit);
+
+  std::unique_ptr<Shared> shared_;
+  UniqueFd listener_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  AuditSink null_audit_;
+};
+
+}  // namespace rf::proxy

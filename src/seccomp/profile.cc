@@ -1,0 +1,328 @@
+#include "seccomp/profile.h"
+
+#include <linux/netlink.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "common/fd.h"
+
+namespace rf::seccomp {
+
+namespace {
+
+constexpr int kSockTypeMask = 0xf;  // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
+
+// Docker's list of harmless personality(2) values: PER_LINUX, PER_LINUX32,
+// UNAME26, UNAME26|PER_LINUX32, and 0xffffffff (query).
+const std::vector<uint32_t> kPersonalityAllowed = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+
+const char* const kDeniedAlways[] = {
+    // Debugging/inspecting other processes.
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    // Kernel attack surface rarely needed by tools.
+    "bpf", "perf_event_open", "userfaultfd",
+    // Kernel keyrings are not namespaced by path rules.
+    "keyctl", "add_key", "request_key",
+    // System administration.
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "acct",
+    "swapon", "swapoff", "reboot", "syslog", "quotactl",
+    // File handles bypass path-based (Landlock) checks.
+    "open_by_handle_at", "name_to_handle_at",
+    // Mount table and root changes.
+    "pivot_root", "chroot", "mount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick",
+    "move_mount", "open_tree", "mount_setattr",
+    // Namespaces.
+    "setns",
+    // io_uring performs socket/connect/open without the filtered syscalls.
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+};
+
+const char* const kSysvIpc[] = {"shmget", "shmat",  "shmctl", "shmdt",  "semget", "semop",
+                                "semtimedop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl"};
+
+Rule Deny(const std::string& sc, std::vector<ArgCmp> when, std::string why, int err = EPERM) {
+  return Rule{sc, std::move(when), Action::Errno(err), std::move(why)};
+}
+
+// "arg is none of `allowed`" (values on 32 bits) as a list of alternative
+// conditions: any value above the largest allowed one (64-bit compare, so a
+// value with garbage in the high half is refused outright), plus each
+// smaller value that is not allowed. Suited to small allowed values.
+std::vector<ArgCmp> NoneOfSmall(unsigned arg, std::vector<uint32_t> allowed) {
+  std::sort(allowed.begin(), allowed.end());
+  std::vector<ArgCmp> out{ArgCmp::Gt64(arg, allowed.back())};
+  for (uint32_t v = 0; v < allowed.back(); ++v) {
+    if (!std::binary_search(allowed.begin(), allowed.end(), v)) out.push_back(ArgCmp::Eq32(arg, v));
+  }
+  return out;
+}
+
+void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
+  const std::pair<int, const char*> kFamiliesDenied[] = {{AF_PACKET, "AF_PACKET"},
+                                                         {AF_VSOCK, "AF_VSOCK"},
+                                                         {AF_ALG, "AF_ALG"},
+                                                         {AF_KEY, "AF_KEY"},
+                                                         {AF_BLUETOOTH, "AF_BLUETOOTH"}};
+  for (const auto& [fam, name] : kFamiliesDenied)
+    r.push_back(Deny("socket", {ArgCmp::Eq32(0, fam)}, std::string("socket: ") + name + " -> EPERM"));
+  // SOCK_PACKET on AF_INET is turned into AF_PACKET by the kernel.
+  r.push_back(Deny("socket", {ArgCmp::Bits(1, kSockTypeMask, SOCK_PACKET)},
+                   "socket: SOCK_PACKET (any family) -> EPERM"));
+  // Netlink sockets are SOCK_RAW by nature (the protocol rule below applies).
+  for (const auto& c : NoneOfSmall(0, {AF_NETLINK}))
+    r.push_back(Deny("socket", {c, ArgCmp::Bits(1, kSockTypeMask, SOCK_RAW)},
+                     "socket: SOCK_RAW (any family but AF_NETLINK) -> EPERM"));
+  r.push_back(Deny("socket", {ArgCmp::Eq32(0, AF_NETLINK), ArgCmp::Gt64(2, NETLINK_ROUTE)},
+                   "socket: AF_NETLINK other than NETLINK_ROUTE -> EPERM"));
+  // socketpair only makes sense for AF_UNIX.
+  for (const auto& c : NoneOfSmall(0, {AF_UNIX}))
+    r.push_back(Deny("socketpair", {c}, "socketpair: any family but AF_UNIX -> EPERM"));
+
+  if (o.mode != NetMode::kPlatform && o.mode != NetMode::kNone) return;
+  const char* tag = o.mode == NetMode::kPlatform ? "platform" : "none";
+  // Other families reach the network without going through AF_INET(6)
+  // connect(), which Landlock's TCP rules see (AF_SMC, AF_RXRPC, AF_TIPC...).
+  for (const auto& c : NoneOfSmall(0, {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK}))
+    r.push_back(Deny("socket", {c},
+                     std::string("socket: families other than AF_UNIX, AF_INET, AF_INET6, "
+                                 "AF_NETLINK -> EPERM (") +
+                         tag + " mode)"));
+  for (int fam : {AF_INET, AF_INET6}) {
+    // Only SOCK_STREAM: no UDP (DNS, QUIC), SEQPACKET (SCTP), DCCP.
+    for (int type = 0; type <= kSockTypeMask; ++type) {
+      if (type == SOCK_STREAM) continue;
+      r.push_back(Deny("socket", {ArgCmp::Eq32(0, fam), ArgCmp::Bits(1, kSockTypeMask, type)},
+                       std::string("socket: AF_INET/AF_INET6 other than SOCK_STREAM (UDP...) "
+                                   "-> EPERM (") +
+                           tag + " mode)"));
+    }
+    // MPTCP (262) and SCTP (132) streams escape Landlock's TCP port rules.
+    for (const auto& c : NoneOfSmall(2, {0, IPPROTO_TCP}))
+      r.push_back(Deny("socket", {ArgCmp::Eq32(0, fam), c},
+                       std::string("socket: AF_INET/AF_INET6 protocol other than 0 and "
+                                   "IPPROTO_TCP (MPTCP, SCTP) -> EPERM (") +
+                           tag + " mode)"));
+  }
+  // TCP fast open connects implicitly, without connect().
+  const std::string fo = std::string(" with MSG_FASTOPEN -> EPERM (") + tag + " mode)";
+  r.push_back(Deny("sendto", {ArgCmp::Bits(3, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendto" + fo));
+  r.push_back(Deny("sendmsg", {ArgCmp::Bits(2, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendmsg" + fo));
+  r.push_back(Deny("sendmmsg", {ArgCmp::Bits(3, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendmmsg" + fo));
+}
+
+struct CtxDeleter {
+  void operator()(void* c) const { seccomp_release(c); }
+};
+using Ctx = std::unique_ptr<void, CtxDeleter>;
+
+std::string RuleText(const Rule& r) { return r.syscall + (r.why.empty() ? "" : " (" + r.why + ")"); }
+
+Result<Ctx> BuildCtx(const Profile& p) {
+  Ctx ctx(seccomp_init(SCMP_ACT_ALLOW));
+  if (!ctx) return Status::Error("seccomp_init failed");
+  // Foreign architectures (i386, and x32 numbers on x86_64) are not added:
+  // their calls get the bad-arch action.
+  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(EPERM)); rc != 0)
+    return Status::Errno("seccomp bad-arch action", -rc);
+  // Binary tree of syscall numbers: fewer instructions per call.
+  seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  for (const Rule& r : p.rules) {
+    int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+    if (nr == __NR_SCMP_ERROR) return Status::Error("unknown system call '" + r.syscall + "'");
+    uint32_t action = SCMP_ACT_ERRNO(static_cast<uint32_t>(r.action.err));
+    if (r.action.kind == Action::kNotify || (p.options.notify_denials && r.action.err != 0))
+      action = SCMP_ACT_NOTIFY;
+    std::vector<scmp_arg_cmp> cmps;
+    for (const ArgCmp& c : r.when) {
+      if (c.op == ArgCmp::kMaskedEq)
+        cmps.push_back({c.arg, SCMP_CMP_MASKED_EQ, c.mask, c.value});
+      else
+        cmps.push_back({c.arg, SCMP_CMP_GT, c.value, 0});
+    }
+    int rc = seccomp_rule_add_exact_array(ctx.get(), action, nr, static_cast<unsigned>(cmps.size()),
+                                          cmps.data());
+    if (rc != 0) return Status::Errno("seccomp rule " + RuleText(r), -rc);
+  }
+  return ctx;
+}
+
+Result<std::string> Export(const Profile& p, bool pfc) {
+  auto ctx = BuildCtx(p);
+  if (!ctx.ok()) return ctx.status();
+  UniqueFd mem(memfd_create("rf-seccomp-export", MFD_CLOEXEC));
+  if (!mem.valid()) return Status::Errno("memfd_create");
+  int rc = pfc ? seccomp_export_pfc(ctx->get(), mem.get()) : seccomp_export_bpf(ctx->get(), mem.get());
+  if (rc != 0) return Status::Errno("seccomp export", -rc);
+  std::string out;
+  char buf[8192];
+  for (off_t off = 0;;) {
+    ssize_t n = pread(mem.get(), buf, sizeof buf, off);
+    if (n < 0) return Status::Errno("reading the exported filter");
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<uint32_t, uint32_t>> ComplementBlocks32(std::vector<uint32_t> allowed) {
+  std::sort(allowed.begin(), allowed.end());
+  allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  // Walk the binary trie of 32-bit values: a subtree holding no allowed value
+  // becomes one block (prefix under mask).
+  struct Node {
+    uint32_t prefix;
+    int len;  // number of leading bits fixed
+  };
+  std::vector<Node> stack{{0, 0}};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    uint32_t mask = n.len == 0 ? 0 : ~uint32_t{0} << (32 - n.len);
+    bool any = std::any_of(allowed.begin(), allowed.end(),
+                           [&](uint32_t v) { return (v & mask) == n.prefix; });
+    if (!any) {
+      out.push_back({mask, n.prefix});
+    } else if (n.len < 32) {
+      uint32_t bit = uint32_t{1} << (31 - n.len);
+      stack.push_back({n.prefix | bit, n.len + 1});
+      stack.push_back({n.prefix, n.len + 1});
+    }
+  }
+  return out;
+}
+
+Profile DefaultProfile(const ProfileOptions& o) {
+  Profile p;
+  p.options = o;
+  auto& r = p.rules;
+  for (const char* sc : kDeniedAlways) r.push_back(Deny(sc, {}, ""));
+
+  // Namespaces: unshare and clone with any CLONE_NEW* flag. clone3 passes
+  // its flags in memory a filter cannot read: ENOSYS makes libc fall back to
+  // clone. CLONE_NEWTIME (0x80) is part of CSIGNAL for clone, so it is only
+  // checked for unshare.
+  const std::pair<uint64_t, const char*> kNs[] = {
+      {CLONE_NEWNS, "CLONE_NEWNS"},         {CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+      {CLONE_NEWUTS, "CLONE_NEWUTS"},       {CLONE_NEWIPC, "CLONE_NEWIPC"},
+      {CLONE_NEWUSER, "CLONE_NEWUSER"},     {CLONE_NEWPID, "CLONE_NEWPID"},
+      {CLONE_NEWNET, "CLONE_NEWNET"},
+  };
+  for (const auto& [flag, name] : kNs) {
+    r.push_back(Deny("clone", {ArgCmp::Bits(0, flag, flag)}, "clone: any CLONE_NEW* flag -> EPERM"));
+    r.push_back(Deny("unshare", {ArgCmp::Bits(0, flag, flag)}, "unshare: any CLONE_NEW* flag -> EPERM"));
+  }
+  r.push_back(Deny("unshare", {ArgCmp::Bits(0, CLONE_NEWTIME, CLONE_NEWTIME)},
+                   "unshare: any CLONE_NEW* flag -> EPERM"));
+  r.push_back(Deny("clone3", {}, "clone3 -> ENOSYS (libc falls back to clone, whose flags are checked)",
+                   ENOSYS));
+
+  // Terminal injection; the request is an unsigned int: low 32 bits.
+  r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCSTI)},
+                   "ioctl: TIOCSTI and TIOCLINUX (compared on the low 32 bits) -> EPERM"));
+  r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCLINUX)},
+                   "ioctl: TIOCSTI and TIOCLINUX (compared on the low 32 bits) -> EPERM"));
+
+  for (auto [mask, value] : ComplementBlocks32(kPersonalityAllowed))
+    r.push_back(Deny("personality", {ArgCmp::Bits(0, mask, value)},
+                     "personality: values other than 0x0, 0x8, 0x20000, 0x20008, 0xffffffff -> EPERM"));
+
+  AddSocketRules(o, r);
+
+  // System V IPC ignores path rules. Namespace mode gives the sandbox a
+  // private IPC namespace instead; host mode is unconfined by choice.
+  if ((o.mode == NetMode::kPlatform || o.mode == NetMode::kNone) && !o.sysv_ipc) {
+    for (const char* sc : kSysvIpc) r.push_back(Deny(sc, {}, "System V IPC"));
+  }
+  if (o.notify_connect) r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
+  return p;
+}
+
+Result<std::vector<sock_filter>> Compile(const Profile& p) {
+  auto bytes = Export(p, false);
+  if (!bytes.ok()) return bytes.status();
+  if (bytes->empty() || bytes->size() % sizeof(sock_filter) != 0)
+    return Status::Error("libseccomp exported a malformed program");
+  std::vector<sock_filter> prog(bytes->size() / sizeof(sock_filter));
+  memcpy(prog.data(), bytes->data(), bytes->size());
+  if (prog.size() > BPF_MAXINSNS)
+    return Status::Error("seccomp program too long (" + std::to_string(prog.size()) + " instructions)");
+  return prog;
+}
+
+Result<std::string> PseudoCode(const Profile& p) { return Export(p, true); }
+
+nlohmann::json Describe(const Profile& p) {
+  using nlohmann::json;
+  std::map<std::string, std::vector<std::string>> denied;  // errno name -> syscalls
+  std::vector<std::string> conditional, sockets, sysv;
+  std::set<std::string> seen;
+  auto once = [&](std::vector<std::string>& v, const std::string& s) {
+    if (seen.insert(s).second) v.push_back(s);
+  };
+  for (const Rule& r : p.rules) {
+    if (r.action.kind == Action::kNotify) continue;
+    const bool socketish = r.syscall == "socket" || r.syscall == "socketpair" ||
+                           r.syscall.rfind("send", 0) == 0;
+    if (r.why == "System V IPC") {
+      sysv.push_back(r.syscall);
+    } else if (socketish) {
+      once(sockets, r.why);
+    } else if (r.when.empty() && r.action.err == EPERM) {
+      denied["EPERM"].push_back(r.syscall);
+    } else {
+      once(conditional, r.why);
+    }
+  }
+  const NetMode m = p.options.mode;
+  json j;
+  j["status"] = "enforced";
+  j["default_action"] = "allow";
+  j["architecture"] =
+      "x86_64 only: i386 (int 0x80, so socketcall too) and x32 (__X32_SYSCALL_BIT) system calls "
+      "fail with EPERM";
+  j["denied_syscalls"] = denied;
+  j["conditional_rules"] = conditional;
+  j["socket_rules"] = {{"mode", ToString(m)}, {"rules", sockets}};
+  if (m == NetMode::kPlatform || m == NetMode::kNone) {
+    j["sysv_ipc"] = p.options.sysv_ipc ? "allowed by process.sysv_ipc (weakened boundary)"
+                                       : "denied (EPERM): " + std::to_string(sysv.size()) + " calls";
+  } else if (m == NetMode::kNamespace) {
+    j["sysv_ipc"] = "allowed (private IPC namespace)";
+  } else {
+    j["sysv_ipc"] = "allowed (host mode)";
+  }
+  j["user_notification"] = {{"connect", p.options.notify_connect},
+                            {"denials", p.options.notify_denials}};
+  j["denial_reporting"] =
+      p.options.notify_denials
+          ? "each denied call is sent to the supervisor (user notification), answered with its "
+            "errno and audited"
+          : "errno returned by the kernel; not audited (see docs/seccomp.md)";
+  j["memfd_create"] = "allowed (CUDA and JIT runtimes need anonymous memory files; the result is "
+                      "an fd, not a path, so it opens nothing new)";
+  return j;
+}
+
+int DenialErrno(const Profile& p, int syscall_nr) {
+  for (const Rule& r : p.rules) {
+    if (r.action.kind != Action::kErrno) continue;
+    if (seccomp_syscall_resolve_name(r.syscall.c_str()) == syscall_nr) return r.action.err;
+  }
+  return 0;
+}
+
+}  // namespace rf::seccomp

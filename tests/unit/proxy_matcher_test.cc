@@ -1,0 +1,157 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "policy/loader.h"
+#include "proxy/matcher.h"
+
+namespace rf::proxy {
+namespace {
+
+Policy Load(const std::string& yaml) {
+  auto r = LoadPolicyString(yaml, "p.yaml");
+  EXPECT_TRUE(r.ok()) << r.status().reason();
+  return r.ok() ? *r : Policy{};
+}
+
+const char* kPolicy = R"(version: 1
+network_policies:
+  gh:
+    name: github
+    endpoints:
+      - { host: API.GitHub.com, port: 443 }
+      - { host: "*.githubusercontent.com", ports: [443, 8443] }
+      - { host: "**.deep.test", port: 80 }
+      - { host: local.test, port: 8080, allowed_ips: [127.0.0.1/32] }
+    binaries:
+      - { path: /usr/bin/git }
+      - { path: "/usr/lib/git-core/**" }
+  any:
+    endpoints:
+      - { host: pypi.org, port: 443 }
+)";
+
+TEST(ProxyMatcher, ExactHostCaseAndTrailingDot) {
+  Matcher m(Load(kPolicy).network_policies);
+  EXPECT_FALSE(m.MatchHostPort(NormalizeHost("api.github.com"), 443).endpoints.empty());
+  EXPECT_FALSE(m.MatchHostPort(NormalizeHost("API.GITHUB.COM."), 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort(NormalizeHost("xapi.github.com"), 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort(NormalizeHost("github.com"), 443).endpoints.empty());
+}
+
+TEST(ProxyMatcher, WildcardWholeLabelsOnly) {
+  Matcher m(Load(kPolicy).network_policies);
+  EXPECT_FALSE(m.MatchHostPort("raw.githubusercontent.com", 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("githubusercontent.com", 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("evilgithubusercontent.com", 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("a.b.githubusercontent.com", 443).endpoints.empty());
+  EXPECT_FALSE(m.MatchHostPort("a.b.deep.test", 80).endpoints.empty());
+  EXPECT_FALSE(m.MatchHostPort("a.deep.test", 80).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("deep.test", 80).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("adeep.test", 80).endpoints.empty());
+}
+
+TEST(ProxyMatcher, Ports) {
+  Matcher m(Load(kPolicy).network_policies);
+  EXPECT_FALSE(m.MatchHostPort("x.githubusercontent.com", 8443).endpoints.empty());
+  auto s = m.MatchHostPort("api.github.com", 80);
+  EXPECT_TRUE(s.endpoints.empty());
+  EXPECT_NE(s.reason.find("port 80"), std::string::npos) << s.reason;
+  EXPECT_NE(s.hint.find("github"), std::string::npos) << s.hint;
+  auto none = m.MatchHostPort("example.com", 443);
+  EXPECT_NE(none.hint.find("host: example.com"), std::string::npos) << none.hint;
+}
+
+TEST(ProxyMatcher, Binaries) {
+  Matcher m(Load(kPolicy).network_policies);
+  auto hp = m.MatchHostPort("api.github.com", 443);
+  ASSERT_FALSE(hp.endpoints.empty());
+  EXPECT_FALSE(m.AnyBinary(hp.endpoints));
+  EXPECT_FALSE(m.MatchBinary(hp.endpoints, {"/usr/bin/git"}, "/usr/bin/git").endpoints.empty());
+  EXPECT_FALSE(m.MatchBinary(hp.endpoints, {"/usr/lib/git-core/git-remote-http", "/usr/bin/git"},
+                             "/usr/lib/git-core/git-remote-http")
+                   .endpoints.empty());
+  // Ancestors count: python started by git.
+  EXPECT_FALSE(m.MatchBinary(hp.endpoints, {"/usr/bin/python3", "/usr/bin/git"}, "/usr/bin/python3")
+                   .endpoints.empty());
+  auto denied = m.MatchBinary(hp.endpoints, {"/usr/bin/python3", "/bin/bash"}, "/usr/bin/python3");
+  EXPECT_TRUE(denied.endpoints.empty());
+  EXPECT_NE(denied.hint.find("/usr/bin/python3"), std::string::npos);
+  EXPECT_TRUE(m.MatchBinary(hp.endpoints, {}, "").endpoints.empty());
+  auto any = m.MatchHostPort("pypi.org", 443);
+  EXPECT_TRUE(m.AnyBinary(any.endpoints));
+  EXPECT_FALSE(m.MatchBinary(any.endpoints, {}, "").endpoints.empty());
+}
+
+TEST(ProxyMatcher, Glob) {
+  EXPECT_TRUE(GlobMatch("/usr/bin/git", "/usr/bin/git"));
+  EXPECT_FALSE(GlobMatch("/usr/bin/git", "/usr/bin/git2"));
+  EXPECT_TRUE(GlobMatch("/usr/bin/*", "/usr/bin/curl"));
+  EXPECT_FALSE(GlobMatch("/usr/bin/*", "/usr/bin/x/curl"));
+  EXPECT_TRUE(GlobMatch("/usr/lib/**", "/usr/lib/git-core/git"));
+  EXPECT_TRUE(GlobMatch("/usr/**/git", "/usr/lib/git-core/git"));
+  EXPECT_TRUE(GlobMatch("/usr/**/git", "/usr/git"));
+  EXPECT_TRUE(GlobMatch("**/python3*", "/usr/bin/python3.11"));
+  EXPECT_FALSE(GlobMatch("/usr/bin/py?", "/usr/bin/py/"));
+}
+
+TEST(ProxyMatcher, SsrfAllowedIps) {
+  Matcher m(Load(kPolicy).network_policies);
+  auto hp = m.MatchHostPort("local.test", 8080);
+  ASSERT_FALSE(hp.endpoints.empty());
+  std::string reason, hint;
+  EXPECT_GE(
+      m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("127.0.0.1"), &reason, &hint), 0);
+  EXPECT_GE(m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("::ffff:127.0.0.1"), &reason,
+                           &hint),
+            0);
+  EXPECT_LT(
+      m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("127.0.0.2"), &reason, &hint), 0);
+  EXPECT_LT(m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("8.8.8.8"), &reason, &hint),
+            0);
+  auto gh = m.MatchHostPort("api.github.com", 443);
+  EXPECT_GE(m.MatchAddress(gh.endpoints, "api.github.com", *ParseIpLiteral("140.82.112.6"), &reason,
+                           &hint),
+            0);
+  EXPECT_LT(
+      m.MatchAddress(gh.endpoints, "api.github.com", *ParseIpLiteral("10.0.0.1"), &reason, &hint),
+      0);
+  EXPECT_NE(reason.find("private"), std::string::npos) << reason;
+  EXPECT_NE(hint.find("allowed_ips"), std::string::npos) << hint;
+  EXPECT_LT(m.MatchAddress(gh.endpoints, "api.github.com", *ParseIpLiteral("169.254.169.254"),
+                           &reason, &hint),
+            0);
+  EXPECT_NE(reason.find("link-local"), std::string::npos) << reason;
+}
+
+TEST(ProxyMatcher, CostDoesNotGrowWithRules) {
+  auto build = [](int n) {
+    std::vector<NetworkPolicy> ps(1);
+    ps[0].name = "many";
+    for (int i = 0; i < n; ++i) {
+      Endpoint e;
+      e.host = (i % 2 ? "*.w" : "h") + std::to_string(i) + ".example.com";
+      e.ports = {443};
+      ps[0].endpoints.push_back(e);
+    }
+    return Matcher(ps);
+  };
+  auto time = [](const Matcher& m) {
+    auto t0 = std::chrono::steady_clock::now();
+    size_t hits = 0;
+    for (int i = 0; i < 20000; ++i)
+      hits += m.MatchHostPort("a.b.miss" + std::to_string(i % 7) + ".example.com", 443)
+                  .endpoints.size();
+    EXPECT_EQ(hits, 0u);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  Matcher small = build(10), big = build(100000);
+  EXPECT_FALSE(big.MatchHostPort("h99998.example.com", 443).endpoints.empty());
+  EXPECT_FALSE(big.MatchHostPort("x.w99999.example.com", 443).endpoints.empty());
+  double ts = time(small), tb = time(big);
+  // A linear scan would be 10,000x slower; allow generous noise.
+  EXPECT_LT(tb, ts * 10 + 0.05) << ts << " vs " << tb;
+}
+
+}  // namespace
+}  // namespace rf::proxy

@@ -1,0 +1,238 @@
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include "seccomp/layer_step.h"
+#include "seccomp/notify.h"
+#include "seccomp/profile.h"
+
+namespace rf::seccomp {
+namespace {
+
+bool Covered(const std::vector<std::pair<uint32_t, uint32_t>>& blocks, uint32_t v) {
+  return std::any_of(blocks.begin(), blocks.end(),
+                     [&](const auto& b) { return (v & b.first) == b.second; });
+}
+
+TEST(SeccompProfile, ComplementBlocksCoverExactlyTheOthers) {
+  const std::vector<uint32_t> allowed = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+  auto blocks = ComplementBlocks32(allowed);
+  ASSERT_FALSE(blocks.empty());
+  std::vector<uint32_t> probe = {1, 7, 9, 0x1ffff, 0x20001, 0x20009, 0x7fffffff, 0x80000000,
+                                 0xfffffffe, 0x0400000, 0x10, 0x28};
+  for (uint32_t a : allowed) EXPECT_FALSE(Covered(blocks, a)) << std::hex << a;
+  for (uint32_t v : probe) EXPECT_TRUE(Covered(blocks, v)) << std::hex << v;
+  std::mt19937 rng(42);
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t v = static_cast<uint32_t>(rng());
+    bool is_allowed = std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+    EXPECT_EQ(Covered(blocks, v), !is_allowed) << std::hex << v;
+  }
+  // A single allowed value: one block per bit.
+  EXPECT_EQ(ComplementBlocks32({5}).size(), 32u);
+}
+
+TEST(SeccompProfile, CompilesForEveryMode) {
+  for (NetMode m : {NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost}) {
+    for (bool notify : {false, true}) {
+      ProfileOptions o;
+      o.mode = m;
+      o.notify_connect = notify;
+      o.notify_denials = notify;
+      auto prog = Compile(DefaultProfile(o));
+      ASSERT_TRUE(prog.ok()) << ToString(m) << ": " << prog.status().reason();
+      EXPECT_GT(prog->size(), 50u);
+      EXPECT_LT(prog->size(), 4096u);
+    }
+  }
+}
+
+TEST(SeccompProfile, SocketRulesDependOnMode) {
+  auto rules_of = [](NetMode m) {
+    ProfileOptions o;
+    o.mode = m;
+    return Describe(DefaultProfile(o))["socket_rules"]["rules"].dump();
+  };
+  const std::string platform = rules_of(NetMode::kPlatform), host = rules_of(NetMode::kHost),
+                    ns = rules_of(NetMode::kNamespace);
+  EXPECT_NE(platform.find("other than SOCK_STREAM"), std::string::npos);
+  EXPECT_NE(platform.find("MSG_FASTOPEN"), std::string::npos);
+  EXPECT_EQ(host.find("other than SOCK_STREAM"), std::string::npos);
+  EXPECT_EQ(ns.find("MPTCP"), std::string::npos);
+  for (const auto& s : {platform, host, ns}) {
+    EXPECT_NE(s.find("AF_PACKET"), std::string::npos);
+    EXPECT_NE(s.find("NETLINK_ROUTE"), std::string::npos);
+  }
+}
+
+TEST(SeccompProfile, SysvIpcDeniedOnlyWithoutIpcNamespace) {
+  auto sysv = [](NetMode m, bool allow) {
+    ProfileOptions o;
+    o.mode = m;
+    o.sysv_ipc = allow;
+    Profile p = DefaultProfile(o);
+    return std::count_if(p.rules.begin(), p.rules.end(),
+                         [](const Rule& r) { return r.syscall == "shmget"; });
+  };
+  EXPECT_EQ(sysv(NetMode::kPlatform, false), 1);
+  EXPECT_EQ(sysv(NetMode::kNone, false), 1);
+  EXPECT_EQ(sysv(NetMode::kPlatform, true), 0);
+  EXPECT_EQ(sysv(NetMode::kNamespace, false), 0);
+}
+
+TEST(SeccompProfile, DenialErrno) {
+  Profile p = DefaultProfile({});
+  EXPECT_EQ(DenialErrno(p, SYS_ptrace), EPERM);
+  EXPECT_EQ(DenialErrno(p, SYS_clone3), ENOSYS);
+  EXPECT_EQ(DenialErrno(p, SYS_socket), EPERM);
+  EXPECT_EQ(DenialErrno(p, SYS_getpid), 0);
+}
+
+// Runs `body` in a forked child after installing `step` (no_new_privs set
+// first, as the spawn sequence does). Returns the child's exit code, or
+// 1000 + signal.
+template <typename F>
+int InChild(const FilterStep& step, F body, pid_t* out_pid = nullptr, bool wait = true) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(10);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(90);
+    if (int err = step.Apply()) _exit(100 + (err & 0x7f));
+    _exit(body());
+  }
+  if (out_pid) *out_pid = pid;
+  if (!wait) return 0;
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+}
+
+int Errno(long r) { return r < 0 ? errno : 0; }
+
+TEST(SeccompFilter, InstalledProgramRefusesAndAllows) {
+  ProfileOptions o;
+  o.mode = NetMode::kPlatform;
+  auto prog = Compile(DefaultProfile(o));
+  ASSERT_TRUE(prog.ok()) << prog.status().reason();
+  FilterStep step(std::move(prog).value(), UniqueFd());
+  int code = InChild(step, [] {
+    if (Errno(syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0)) != EPERM) return 1;
+    if (Errno(syscall(SYS_socket, AF_INET, SOCK_DGRAM, 0)) != EPERM) return 2;
+    if (Errno(syscall(SYS_socket, AF_INET, SOCK_STREAM, 262)) != EPERM) return 3;
+    if (Errno(syscall(0x40000000L | SYS_getpid)) != EPERM) return 4;  // x32
+    if (Errno(syscall(SYS_clone3, nullptr, 0)) != ENOSYS) return 5;
+    if (Errno(syscall(SYS_unshare, CLONE_NEWUSER)) != EPERM) return 6;
+    if (Errno(syscall(SYS_ioctl, 0, 0xffffffff00000000UL | 0x5412, nullptr)) != EPERM) return 7;
+    long fd = syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 8;
+    close(static_cast<int>(fd));
+    if (syscall(SYS_getpid) <= 0) return 9;
+    return 0;
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST(SeccompNotify, SupervisorReceivesAWorkingListener) {
+  ProfileOptions o;
+  o.mode = NetMode::kPlatform;
+  o.notify_connect = true;
+  Profile profile = DefaultProfile(o);
+  auto prog = Compile(profile);
+  ASSERT_TRUE(prog.ok()) << prog.status().reason();
+  auto ch = MakeListenerChannel();
+  ASSERT_TRUE(ch.ok()) << ch.status().reason();
+  FilterStep step(std::move(prog).value(), std::move(ch->child));
+  pid_t child = -1;
+  InChild(
+      step,
+      [] {
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) return 1;
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(9);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        // The supervisor answers EHOSTUNREACH, which a loopback connect
+        // never returns on its own.
+        if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return 2;
+        return errno == EHOSTUNREACH ? 0 : 3;
+      },
+      &child, false);
+  ASSERT_GT(child, 0);
+  auto listener = ReceiveListener(ch->supervisor.get(), 5000);
+  ASSERT_TRUE(listener.ok()) << listener.status().reason();
+  pollfd pfd = {listener->get(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 5000), 1) << "no notification";
+  auto n = ReceiveNotification(listener->get());
+  ASSERT_TRUE(n.ok()) << n.status().reason();
+  EXPECT_EQ(n->nr, SYS_connect);
+  EXPECT_EQ(n->syscall, "connect");
+  EXPECT_EQ(n->pid, child);
+  ASSERT_TRUE(RespondError(listener->get(), n->id, EHOSTUNREACH).ok());
+  int st = 0;
+  waitpid(child, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+TEST(SeccompNotify, DeniedCallsCanBeAuditedThroughTheListener) {
+  ProfileOptions o;
+  o.mode = NetMode::kPlatform;
+  o.notify_denials = true;
+  Profile profile = DefaultProfile(o);
+  auto prog = Compile(profile);
+  ASSERT_TRUE(prog.ok()) << prog.status().reason();
+  auto ch = MakeListenerChannel();
+  ASSERT_TRUE(ch.ok());
+  FilterStep step(std::move(prog).value(), std::move(ch->child));
+  pid_t child = -1;
+  InChild(
+      step, [] { return Errno(syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0)) == EPERM ? 0 : 1; },
+      &child, false);
+  auto listener = ReceiveListener(ch->supervisor.get(), 5000);
+  ASSERT_TRUE(listener.ok()) << listener.status().reason();
+  pollfd pfd = {listener->get(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 5000), 1);
+  auto n = ReceiveNotification(listener->get());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->syscall, "socket");
+  EXPECT_EQ(n->args[0], static_cast<uint64_t>(AF_PACKET));
+  int err = DenialErrno(profile, n->nr);
+  EXPECT_EQ(err, EPERM);
+  AuditEvent ev = DenialEvent(*n, err);
+  EXPECT_EQ(ev.layer, "seccomp");
+  EXPECT_EQ(ev.action, "deny");
+  EXPECT_EQ(ev.extra["pid"], child);
+  ASSERT_TRUE(RespondError(listener->get(), n->id, err).ok());
+  int st = 0;
+  waitpid(child, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+TEST(SeccompNotify, ClosedChannelIsReported) {
+  auto ch = MakeListenerChannel();
+  ASSERT_TRUE(ch.ok());
+  ch->child.reset();
+  auto r = ReceiveListener(ch->supervisor.get(), 1000);
+  EXPECT_FALSE(r.ok());
+  auto ch2 = MakeListenerChannel();
+  ASSERT_TRUE(ch2.ok());
+  auto t = ReceiveListener(ch2->supervisor.get(), 50);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().reason().find("within"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rf::seccomp
