@@ -22,24 +22,27 @@ namespace rf {
 
 namespace {
 
-bool IsLoopbackTarget(const void* addr, size_t len, uint16_t* port) {
+// Classifies an inet destination: 4 = 127.0.0.1 (or ::ffff:127.0.0.1),
+// 6 = ::1, 0 = anything else. Sets *port.
+int LoopbackKind(const void* addr, size_t len, uint16_t* port) {
   sa_family_t fam;
-  if (len < sizeof fam) return false;
+  if (len < sizeof fam) return 0;
   memcpy(&fam, addr, sizeof fam);
   if (fam == AF_INET && len >= sizeof(sockaddr_in)) {
     sockaddr_in in;
     memcpy(&in, addr, sizeof in);
     *port = ntohs(in.sin_port);
-    return in.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    return in.sin_addr.s_addr == htonl(INADDR_LOOPBACK) ? 4 : 0;
   }
   if (fam == AF_INET6 && len >= sizeof(sockaddr_in6)) {
     sockaddr_in6 in6;
     memcpy(&in6, addr, sizeof in6);
     *port = ntohs(in6.sin6_port);
     static const uint8_t mapped_lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
-    return IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr) || memcmp(&in6.sin6_addr, mapped_lo, 16) == 0;
+    if (memcmp(&in6.sin6_addr, mapped_lo, 16) == 0) return 4;
+    return IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr) ? 6 : 0;
   }
-  return false;
+  return 0;
 }
 
 // O_NONBLOCK / O_CLOEXEC of the command's descriptor, from fdinfo ("flags:
@@ -95,10 +98,13 @@ std::string Describe(const void* addr, size_t len) {
 
 bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len) {
   uint16_t port = 0;
-  if (!IsLoopbackTarget(addr, len, &port)) return false;
-  if (port == 0) return false;
-  return port == cfg.proxy_port || std::find(cfg.loopback_ports.begin(), cfg.loopback_ports.end(),
-                                             port) != cfg.loopback_ports.end();
+  int kind = LoopbackKind(addr, len, &port);
+  if (kind == 0 || port == 0) return false;
+  // The proxy listens on 127.0.0.1 only: the same port on ::1 is someone else.
+  if (port == cfg.proxy_port && kind == 4) return true;
+  // Dev servers: the policy's loopback ports, on 127.0.0.1 or ::1.
+  return std::find(cfg.loopback_ports.begin(), cfg.loopback_ports.end(), port) !=
+         cfg.loopback_ports.end();
 }
 
 Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, ConnectGuardConfig cfg,

@@ -41,6 +41,10 @@ Result<gid_t> LookupGroup(const std::string& name) {
 Result<UniqueFd> PlatformListener(uint16_t port, uint16_t* bound) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Status::Errno("proxy socket");
+  // A fixed proxy_port must be reusable while earlier connections linger in
+  // TIME_WAIT; SO_REUSEADDR never lets two listeners share it.
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;

@@ -62,7 +62,7 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
   nlohmann::json desc = seccomp::Describe(profile);
   desc["bpf_instructions"] = prog->size();
   plan.effective.layers["seccomp"] = desc;
-  if (o.sysv_ipc && (o.mode == NetMode::kPlatform || o.mode == NetMode::kNone)) {
+  if (o.sysv_ipc && o.mode != NetMode::kNamespace) {
     plan.effective.warnings.push_back(
         "process.sysv_ipc: true: System V IPC is allowed and shared with the host's IPC "
         "namespace (weakened boundary)");

@@ -243,8 +243,8 @@ Profile DefaultProfile(const ProfileOptions& o) {
   AddSocketRules(o, r);
 
   // System V IPC ignores path rules. Namespace mode gives the sandbox a
-  // private IPC namespace instead; host mode is unconfined by choice.
-  if ((o.mode == NetMode::kPlatform || o.mode == NetMode::kNone) && !o.sysv_ipc) {
+  // private IPC namespace instead; every other mode shares the host's.
+  if (o.mode != NetMode::kNamespace && !o.sysv_ipc) {
     for (const char* sc : kSysvIpc) r.push_back(Deny(sc, {}, "System V IPC"));
   }
   if (o.notify_connect) r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
@@ -297,13 +297,11 @@ nlohmann::json Describe(const Profile& p) {
   j["denied_syscalls"] = denied;
   j["conditional_rules"] = conditional;
   j["socket_rules"] = {{"mode", ToString(m)}, {"rules", sockets}};
-  if (m == NetMode::kPlatform || m == NetMode::kNone) {
+  if (m != NetMode::kNamespace) {
     j["sysv_ipc"] = p.options.sysv_ipc ? "allowed by process.sysv_ipc (weakened boundary)"
                                        : "denied (EPERM): " + std::to_string(sysv.size()) + " calls";
-  } else if (m == NetMode::kNamespace) {
-    j["sysv_ipc"] = "allowed (private IPC namespace)";
   } else {
-    j["sysv_ipc"] = "allowed (host mode)";
+    j["sysv_ipc"] = "allowed (private IPC namespace)";
   }
   j["user_notification"] = {{"connect", p.options.notify_connect},
                             {"denials", p.options.notify_denials}};

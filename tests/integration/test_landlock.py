@@ -4,6 +4,8 @@ and prints OK or ERR <errno>. Each escape is refused; each granted operation
 works; degradations are reported, and fatal under hard_requirement."""
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -12,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from rf import HELPERS, IS_ROOT, PY, TempDir, effective, helper, ringfence, run
+from rf import BIN, HELPERS, IS_ROOT, PY, TempDir, effective, helper, ringfence, run
 
 FSOP = helper("ll_fsop")
 SYSTEM_RO = ["/usr", "/lib", "/lib64", "/etc"]
@@ -313,7 +315,7 @@ class Scopes(LandlockTestCase):
     def test_cannot_signal_the_supervisor_side(self):
         # The sandboxed process's parent (ringfence's init, same uid) is
         # outside the domain.
-        cmd = ["/bin/sh", "-c", "kill -0 $PPID 2>/dev/null && echo REACHED || echo REFUSED"]
+        cmd = ["/bin/sh", "-c", "if kill -0 $PPID; then echo REACHED; else echo REFUSED; fi"]
         r = run(cmd, policy=self.t.policy(), timeout=30)
         self.assertEqual(r.stdout.strip(), "REFUSED", r.stderr)
         r = run(cmd, policy=self.t.policy(), timeout=30, env=abi_env(5))
@@ -331,6 +333,49 @@ class Scopes(LandlockTestCase):
             self.assertOk(self.op("abstract", name, pol=self.t.policy(mode="host"), env=abi_env(5)))
         finally:
             srv.close()
+
+
+class Terminal(LandlockTestCase):
+    def test_terminal_paths_granted_only_with_a_terminal(self):
+        script = f"{FSOP} ioctl /dev/tty; {FSOP} ioctl /dev/ptmx; {FSOP} list /dev/pts; echo DONE"
+        cmd = [BIN, "run", "-q", "--policy", self._policy_file(), "--", "/bin/sh", "-c", script]
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execv(BIN, cmd)
+            finally:
+                os._exit(127)
+        out = b""
+        try:
+            deadline = time.monotonic() + 20
+            while b"DONE" not in out and time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 1)
+                if r:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+        finally:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            os.close(fd)
+        lines = out.decode(errors="replace").replace("\r", "").split("\n")
+        self.assertEqual(lines[:4], ["OK 0", "OK 0", "OK", "DONE"], out)
+        # Without a terminal, the same policy grants none of them.
+        self.assertRefused(self.op("ioctl", "/dev/ptmx"))
+
+    def _policy_file(self):
+        path = os.path.join(self.base, "policy.yaml")
+        with open(path, "w") as f:
+            f.write(self.t.policy())
+        os.chmod(path, 0o644)
+        return path
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class Proxy:
                 self.p.kill()
                 self.p.wait(5)
         self.stderr_file.close()
+        self.p.stdout.close()
         self.summary = self.stderr()
         return self.p.returncode
 
@@ -205,7 +206,8 @@ class CountingListener:
 
 class FlipDns:
     """A UDP DNS server on 127.0.0.1 answering A queries for `name` with the
-    addresses in `answers`, in turn (one per query); AAAA gets no answer."""
+    entries of `answers` in turn (one per query; an entry is an address or a
+    list of addresses); AAAA gets an empty answer."""
 
     def __init__(self, name, answers):
         self.name = name.lower().rstrip(".")
@@ -250,8 +252,10 @@ class FlipDns:
             addr = self.answers[self.a_queries % len(self.answers)]
             self.a_queries += 1
             self.log.append(addr)
-            answers = struct.pack("!HHHIH", 0xC00C, 1, 1, 0, 4) + socket.inet_aton(addr)
-        hdr = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, 1 if answers else 0, 0, 0)
+            for a in ([addr] if isinstance(addr, str) else addr):
+                answers += struct.pack("!HHHIH", 0xC00C, 1, 1, 0, 4) + socket.inet_aton(a)
+        count = answers.count(b"\xc0\x0c\x00\x01")
+        hdr = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, count, 0, 0)
         return hdr + question + answers
 
     def close(self):
@@ -271,7 +275,7 @@ def curl(proxy, url, *extra, timeout=20, env=None):
 
 POLICY = """version: 1
 network:
-  hosts: {{up.test: 127.0.0.1, git.test: 127.0.0.1}}
+  hosts: {{up.test: 127.0.0.1, git.test: 127.0.0.1, py.test: 127.0.0.1}}
 network_policies:
   curl_only:
     name: curl-only
@@ -401,11 +405,13 @@ class ProxyEndToEnd(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.stdout, "200\nhello through the proxy\n\n", r.stderr)
 
-    def test_curl_to_python_only_host_403(self):
-        # py.test resolves nowhere but is allowed for python only: curl is refused
-        # before any resolution.
+    def test_ancestor_binary_counts(self):
+        # The python-only host: curl is allowed because its parent, this test
+        # runner, is /usr/bin/python3 (ancestors inside the sandbox count).
         rc, code, body = curl(self.proxy, "http://py.test:%d/hello.txt" % self.http.port)
-        self.assertEqual(code, 403, body)
+        self.assertEqual(code, 200, body)
+        ev = [e for e in self.proxy.events() if e.get("host") == "py.test" and e["action"] == "allow"]
+        self.assertTrue(any(e["binary"] == "/usr/bin/curl" for e in ev), ev)
 
     def test_git_clone_http(self):
         with rf.TempDir() as d:
@@ -523,7 +529,8 @@ class ProxySummary(unittest.TestCase):
                 f.write("version: 1\nnetwork_policies:\n  p:\n    endpoints:\n"
                         "      - { host: a.test, port: 443, protocol: rest, access: read-only,"
                         " enforcement: audit }\n")
-            px = Proxy(open(p).read())
+            with open(p) as f:
+                px = Proxy(f.read())
             self.assertEqual(px.stop(), 0)
 
 

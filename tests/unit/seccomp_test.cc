@@ -88,6 +88,7 @@ TEST(SeccompProfile, SysvIpcDeniedOnlyWithoutIpcNamespace) {
   EXPECT_EQ(sysv(NetMode::kPlatform, false), 1);
   EXPECT_EQ(sysv(NetMode::kNone, false), 1);
   EXPECT_EQ(sysv(NetMode::kPlatform, true), 0);
+  EXPECT_EQ(sysv(NetMode::kHost, false), 1);
   EXPECT_EQ(sysv(NetMode::kNamespace, false), 0);
 }
 

@@ -1,0 +1,208 @@
+"""`ringfence doctor --root`: fixture trees stand in for a host. CDI configs
+come from tests/fixtures/doctor; device nodes (mknod), the persistenced socket
+(a listening unix socket) and SELinux labels (xattrs) are made at test time."""
+import json
+import os
+import shutil
+import socket
+import stat
+import unittest
+
+from rf import IS_ROOT, TempDir, ringfence
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/doctor")
+NVIDIA_NODES = [("/dev/nvidiactl", 195, 255), ("/dev/nvidia0", 195, 0), ("/dev/nvidia-uvm", 511, 0)]
+
+
+def doctor(root):
+    """Runs doctor --json and the text form; returns (exit code, checks by id, text)."""
+    js = ringfence("doctor", "--json", "--root", root)
+    data = json.loads(js.stdout)
+    text = ringfence("doctor", "--root", root)
+    assert text.returncode == js.returncode, (text.returncode, js.returncode)
+    checks = {c["id"]: c for c in data["checks"]}
+    # The exit code follows the statuses: 1 exactly when something is missing.
+    any_missing = any(c["status"] == "missing" for c in data["checks"])
+    assert js.returncode == (1 if any_missing else 0), data
+    assert data["exit_code"] == js.returncode
+    return js.returncode, checks, text.stdout
+
+
+def tree(case=None):
+    t = TempDir()
+    root = t.__enter__()
+    if case:
+        shutil.copytree(os.path.join(FIXTURES, case), root, dirs_exist_ok=True)
+    return t, root
+
+
+def add_nodes(root, nodes=NVIDIA_NODES):
+    os.makedirs(root + "/dev", exist_ok=True)
+    for path, major, minor in nodes:
+        if IS_ROOT:
+            os.mknod(root + path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        else:  # the check only looks at existence
+            open(root + path, "w").close()
+
+
+class DoctorCdiTest(unittest.TestCase):
+    def test_docker_cdi_without_spec_is_missing_with_nvidia_ctk_fix(self):
+        t, root = tree("cdi-docker-nospec")
+        try:
+            code, checks, text = doctor(root)
+            self.assertEqual(code, 1)
+            self.assertEqual(checks["cdi"]["status"], "missing")
+            self.assertIn("CDI specs missing", checks["cdi"]["detail"])
+            self.assertIn("sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml",
+                          checks["cdi"]["fix"])
+            line = [l for l in text.splitlines() if l.split()[:2] == ["missing", "cdi"]]
+            self.assertEqual(len(line), 1, text)
+            self.assertIn("fix: sudo nvidia-ctk cdi generate", line[0])
+        finally:
+            t.__exit__(None, None, None)
+
+    def test_docker_cdi_with_spec_is_ok(self):
+        t, root = tree("cdi-docker-spec")
+        try:
+            code, checks, _ = doctor(root)
+            self.assertEqual(checks["cdi"]["status"], "ok")
+            self.assertIn("/etc/cdi/nvidia.yaml", checks["cdi"]["detail"])
+            self.assertIsNone(checks["cdi"]["fix"])
+        finally:
+            t.__exit__(None, None, None)
+
+    def test_containerd_cdi_and_var_run_spec(self):
+        t, root = tree("cdi-containerd-nospec")
+        try:
+            code, checks, _ = doctor(root)
+            self.assertEqual(code, 1)
+            self.assertEqual(checks["cdi"]["status"], "missing")
+            self.assertIn("containerd", checks["cdi"]["detail"])
+            # /var/run -> /run as on a real host; the spec lives in /run/cdi.
+            os.makedirs(root + "/run/cdi")
+            os.makedirs(root + "/var", exist_ok=True)
+            os.symlink("../run", root + "/var/run")
+            shutil.copy(os.path.join(FIXTURES, "cdi-docker-spec/etc/cdi/nvidia.yaml"),
+                        root + "/run/cdi/nvidia.yaml")
+            _, checks, _ = doctor(root)
+            self.assertEqual(checks["cdi"]["status"], "ok")
+        finally:
+            t.__exit__(None, None, None)
+
+
+class DoctorGpuTest(unittest.TestCase):
+    def test_no_gpu(self):
+        t, root = tree()
+        try:
+            _, checks, _ = doctor(root)
+            self.assertEqual(checks["gpu_nodes"]["status"], "ok")
+            self.assertIn("no GPU device nodes", checks["gpu_nodes"]["detail"])
+            self.assertIn("not applicable", checks["persistenced"]["detail"])
+        finally:
+            t.__exit__(None, None, None)
+
+    def test_gpu_nodes_with_and_without_persistenced(self):
+        t, root = tree()
+        try:
+            add_nodes(root)
+            _, checks, text = doctor(root)
+            self.assertEqual(checks["gpu_nodes"]["status"], "ok")
+            self.assertIn("/dev/nvidiactl", checks["gpu_nodes"]["detail"])
+            self.assertIn("GPU baseline on", checks["gpu_nodes"]["detail"])
+            self.assertEqual(checks["persistenced"]["status"], "degraded")
+            self.assertIn("systemctl enable --now nvidia-persistenced", checks["persistenced"]["fix"])
+            os.makedirs(root + "/run/nvidia-persistenced")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.bind(root + "/run/nvidia-persistenced/socket")
+                s.listen(1)
+                _, checks, _ = doctor(root)
+            self.assertEqual(checks["persistenced"]["status"], "ok")
+        finally:
+            t.__exit__(None, None, None)
+
+    def test_missing_uvm_node(self):
+        t, root = tree()
+        try:
+            add_nodes(root, NVIDIA_NODES[:2])
+            _, checks, _ = doctor(root)
+            self.assertEqual(checks["gpu_nodes"]["status"], "degraded")
+            self.assertIn("nvidia-modprobe -u", checks["gpu_nodes"]["fix"])
+        finally:
+            t.__exit__(None, None, None)
+
+
+class DoctorSelinuxTest(unittest.TestCase):
+    def setUp(self):
+        self.t, self.root = tree()
+        add_nodes(self.root)
+        os.makedirs(self.root + "/sys/fs/selinux")
+        with open(self.root + "/sys/fs/selinux/enforce", "w") as f:
+            f.write("1")
+        os.makedirs(self.root + "/etc/selinux")
+        with open(self.root + "/etc/selinux/config", "w") as f:
+            f.write("SELINUX=enforcing\nSELINUXTYPE=targeted\n")
+
+    def tearDown(self):
+        self.t.__exit__(None, None, None)
+
+    def test_enforcing_without_then_with_module(self):
+        code, checks, _ = doctor(self.root)
+        self.assertEqual(code, 1)
+        self.assertEqual(checks["selinux"]["status"], "missing")
+        self.assertIn("enforcing", checks["selinux"]["detail"])
+        self.assertIn("ringfence selinux module", checks["selinux"]["fix"])
+        # What `semodule -i nvidia-container.pp` leaves in the store.
+        os.makedirs(self.root + "/var/lib/selinux/targeted/active/modules/400/nvidia-container")
+        _, checks, _ = doctor(self.root)
+        self.assertEqual(checks["selinux"]["status"], "ok")
+        self.assertIn("nvidia_container_t loaded", checks["selinux"]["detail"])
+
+    def test_permissive_is_ok(self):
+        with open(self.root + "/sys/fs/selinux/enforce", "w") as f:
+            f.write("0")
+        _, checks, _ = doctor(self.root)
+        self.assertEqual(checks["selinux"]["status"], "ok")
+        self.assertIn("permissive", checks["selinux"]["detail"])
+
+    def test_labels_of_gpu_nodes(self):
+        good = b"system_u:object_r:xserver_misc_device_t:s0\0"
+        try:
+            for p, _, _ in NVIDIA_NODES:
+                os.setxattr(self.root + p, "security.selinux", good, follow_symlinks=False)
+        except OSError as e:
+            self.skipTest("cannot set security.selinux here: %s" % e)
+        _, checks, _ = doctor(self.root)
+        self.assertEqual(checks["selinux_labels"]["status"], "ok")
+        os.setxattr(self.root + "/dev/nvidia0", "security.selinux",
+                    b"system_u:object_r:device_t:s0\0", follow_symlinks=False)
+        _, checks, _ = doctor(self.root)
+        self.assertEqual(checks["selinux_labels"]["status"], "degraded")
+        self.assertIn("/dev/nvidia0=device_t", checks["selinux_labels"]["detail"])
+        self.assertIn("ringfence gpu list | sudo restorecon -v -f -", checks["selinux_labels"]["fix"])
+
+
+class DoctorUsernsTest(unittest.TestCase):
+    def test_apparmor_userns_restriction(self):
+        t, root = tree()
+        try:
+            os.makedirs(root + "/proc/sys/kernel")
+            with open(root + "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "w") as f:
+                f.write("1\n")
+            _, checks, _ = doctor(root)
+            self.assertEqual(checks["userns"]["status"], "degraded")
+            self.assertIn("apparmor_restrict_unprivileged_userns=0", checks["userns"]["fix"])
+        finally:
+            t.__exit__(None, None, None)
+
+    def test_live_host(self):
+        # This machine: Landlock ABI 7, seccomp user notification (DESIGN.md).
+        r = ringfence("doctor", "--json")
+        data = json.loads(r.stdout)
+        checks = {c["id"]: c for c in data["checks"]}
+        self.assertEqual(checks["landlock"]["status"], "ok")
+        self.assertEqual(checks["seccomp_user_notif"]["status"], "ok")
+        self.assertEqual(r.returncode, data["exit_code"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,274 @@
+"""Parity suite (DESIGN.md): the same escapes are refused in namespace mode,
+in platform mode, and in platform mode started the way a restricted
+Kubernetes pod runs it (uid 65534, no capabilities, no_new_privs, the
+container runtime's default seccomp profile). The allowed paths work in all
+of them."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+import rf
+from netfixtures import (AbstractListener, HttpsServer, TcpListener, UdpSink, free_port,
+                         non_loopback_ipv4)
+
+MOBY = os.path.join(rf.SHARED, "fixtures", "moby-default-seccomp.json")
+
+
+def ipv6_loopback_available():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+class Parity:
+    """Mixin: subclasses set MODE and POD."""
+    MODE = None
+    POD = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = rf.TempDir()
+        cls.dir = cls.tmp.__enter__()
+        for name in ("nt_probe", "nt_race"):
+            shutil.copy(rf.helper(name), os.path.join(cls.dir, name))
+            os.chmod(os.path.join(cls.dir, name), 0o755)
+        cls.proxy_port = free_port()
+        cls.host_tcp = TcpListener("127.0.0.1", 0)
+        cls.listeners = {"host_tcp": cls.host_tcp}
+        cls.listeners["proxy_port_127_0_0_2"] = TcpListener("127.0.0.2", cls.proxy_port)
+        if ipv6_loopback_available():
+            cls.listeners["proxy_port_ipv6_loopback"] = TcpListener("::1", cls.proxy_port, socket.AF_INET6)
+        cls.nonlo = non_loopback_ipv4()
+        if cls.nonlo:
+            cls.listeners["proxy_port_local_address"] = TcpListener(cls.nonlo, cls.proxy_port)
+        cls.udp = UdpSink()
+        cls.dns = UdpSink()
+        cls.abstract_name = f"rf-parity-{os.getpid()}-{cls.MODE}-{int(cls.POD)}"
+        cls.abstract = AbstractListener(cls.abstract_name)
+        cls.https = HttpsServer(cls.dir)
+        cls.dev_port = free_port()
+        # A host process under the sandbox's uid: only the sandbox boundary
+        # (not Unix permissions) keeps the command from signalling it.
+        cls.victim = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                                       "sleep", "300"] if rf.IS_ROOT else ["sleep", "300"])
+        cls.policy = f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  mode: {cls.MODE}
+  proxy_port: {cls.proxy_port}
+  loopback_ports: [{cls.dev_port}]
+  bind_ports: [{cls.dev_port}]
+  hosts: {{local.test: 127.0.0.1}}
+network_policies:
+  local:
+    endpoints:
+      - {{ host: local.test, port: {cls.https.port}, allowed_ips: [127.0.0.1] }}
+"""
+        cls.policy_file = os.path.join(cls.dir, "policy.yaml")
+        with open(cls.policy_file, "w") as f:
+            f.write(cls.policy)
+        os.chmod(cls.policy_file, 0o644)
+        cls.results, cls.run_stderr = cls._run_probes()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.victim.kill()
+        cls.victim.wait()
+        for l in cls.listeners.values():
+            l.close()
+        cls.udp.close()
+        cls.dns.close()
+        cls.abstract.close()
+        cls.https.close()
+        cls.tmp.__exit__(None, None, None)
+
+    @classmethod
+    def _command(cls, inner):
+        cmd = [rf.BIN, "run", "--policy", cls.policy_file, "--workdir", cls.dir, "--", "/bin/sh", "-c", inner]
+        if cls.POD:
+            cmd = [rf.helper("pod_exec"), MOBY] + cmd
+        return cmd
+
+    @classmethod
+    def _run_probes(cls):
+        p = cls.proxy_port
+        cases = {
+            "tcp_non_proxy_port": f"tcp 127.0.0.1 {cls.host_tcp.port}",
+            "tcp_proxy_port_127_0_0_2": f"tcp 127.0.0.2 {p}",
+            "tcp_proxy_port_ipv6_loopback": f"tcp ::1 {p}",
+            "mptcp": f"mptcp 127.0.0.1 {cls.host_tcp.port}",
+            "udp_sendto": f"udp-sendto 127.0.0.1 {cls.udp.port}",
+            "udp_send": f"udp-send 127.0.0.1 {cls.udp.port}",
+            "udp_sendmmsg": f"udp-sendmmsg 127.0.0.1 {cls.udp.port}",
+            "dns_udp": f"dns 127.0.0.1 {cls.dns.port}",
+            "raw": "raw",
+            "packet": "packet",
+            "io_uring": "iouring",
+            "abstract_unix": f"abstract {cls.abstract_name}",
+            "kill_supervisor": "kill $SUP",
+            "kill_init": "kill $PPID",
+            "kill_host_process": f"kill {cls.victim.pid}",
+            "supervisor_environ": "read /proc/$SUP/environ",
+            "supervisor_mem": "read /proc/$SUP/mem",
+            "dev_server": f"serve-connect {cls.dev_port}",
+        }
+        if cls.nonlo:
+            cases["tcp_proxy_port_local_address"] = f"tcp {cls.nonlo} {p}"
+        lines = ["SUP=$(cut -d' ' -f4 /proc/$PPID/stat)"]
+        for name, args in cases.items():
+            lines.append(f'printf "%s " {name}; ./nt_probe {args}')
+        lines.append(f'printf "%s " https; curl -s -m 10 --cacert cert.pem https://local.test:{cls.https.port}/ '
+                     '|| echo "curl failed rc=$?"')
+        r = subprocess.run(cls._command("\n".join(lines)), capture_output=True, text=True, timeout=120)
+        results = {}
+        for line in r.stdout.splitlines():
+            name, _, rest = line.partition(" ")
+            results[name] = rest.strip()
+        return results, r.stderr
+
+    def result(self, name):
+        self.assertIn(name, self.results, f"no result for {name}; stderr: {self.run_stderr}")
+        return self.results[name]
+
+    def assertRefused(self, name, listener=None):
+        res = self.result(name)
+        if listener is not None:
+            self.assertEqual(listener.count.n, 0, f"{name}: the host listener was reached ({res})")
+        return res
+
+    # -- denied in every mode -------------------------------------------
+    def test_tcp_to_non_proxy_port(self):
+        self.assertTrue(self.assertRefused("tcp_non_proxy_port", self.host_tcp).startswith("ERR"))
+
+    def test_tcp_to_proxy_port_on_other_addresses(self):
+        for name in ("tcp_proxy_port_127_0_0_2", "tcp_proxy_port_ipv6_loopback", "tcp_proxy_port_local_address"):
+            with self.subTest(name):
+                key = name.replace("tcp_", "", 1)
+                if key not in self.listeners:
+                    self.skipTest(f"{name}: no such address on this host")
+                self.assertTrue(self.assertRefused(name, self.listeners[key]).startswith("ERR"))
+
+    def test_udp_never_reaches_the_host(self):
+        for name in ("udp_sendto", "udp_send", "udp_sendmmsg", "dns_udp"):
+            with self.subTest(name):
+                res = self.result(name)
+                if self.MODE == "platform":
+                    self.assertEqual(res, "ERR EPERM", name)
+        self.assertEqual(self.udp.count.n, 0, "a datagram reached the host")
+        self.assertEqual(self.dns.count.n, 0, "a DNS query reached the host resolver")
+        self.assertTrue(self.result("dns_udp").startswith("ERR"))
+
+    def test_raw_packet_mptcp_io_uring(self):
+        self.assertEqual(self.result("raw"), "ERR EPERM")
+        self.assertEqual(self.result("packet"), "ERR EPERM")
+        self.assertEqual(self.result("io_uring"), "ERR EPERM")
+        self.assertTrue(self.assertRefused("mptcp", self.host_tcp).startswith("ERR"))
+
+    def test_abstract_unix_socket_of_the_host(self):
+        self.assertTrue(self.assertRefused("abstract_unix", self.abstract).startswith("ERR"))
+
+    def test_signals_to_supervisor_and_host(self):
+        self.assertEqual(self.result("kill_supervisor"), "ERR EPERM")
+        self.assertEqual(self.result("kill_init"), "ERR EPERM")
+        self.assertEqual(self.result("kill_host_process"), "ERR EPERM")
+        self.assertIsNone(self.victim.poll(), "the host process was killed")
+
+    def test_supervisor_memory_and_environment_out_of_reach(self):
+        self.assertTrue(self.result("supervisor_environ").startswith("ERR"))
+        self.assertTrue(self.result("supervisor_mem").startswith("ERR"))
+
+    # -- allowed in every mode -------------------------------------------
+    def test_https_through_the_proxy_from_the_environment(self):
+        self.assertEqual(self.result("https"), "hello-over-tls", self.run_stderr)
+
+    def test_dev_server_on_bind_port_reached_on_loopback_port(self):
+        self.assertEqual(self.result("dev_server"), "OK")
+
+    def test_racing_sockaddr_never_reaches_forbidden_port(self):
+        forbidden = TcpListener("127.0.0.1", 0)
+        try:
+            r = subprocess.run(self._command(f"./nt_race {self.proxy_port} {forbidden.port} 3000"),
+                               capture_output=True, text=True, timeout=120)
+            self.assertIn("connected=", r.stdout, r.stderr)
+            time.sleep(0.3)
+            self.assertEqual(forbidden.count.n, 0, f"race reached the forbidden port: {r.stdout}")
+            if self.MODE == "platform":
+                connected = int(r.stdout.split("connected=")[1].split()[0])
+                self.assertGreater(connected, 0, "the race never connected to the proxy: the test proved nothing")
+        finally:
+            forbidden.close()
+
+
+@unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+class NamespaceMode(Parity, unittest.TestCase):
+    MODE = "namespace"
+
+
+class PlatformMode(Parity, unittest.TestCase):
+    MODE = "platform"
+
+
+@unittest.skipUnless(rf.IS_ROOT and os.path.exists(MOBY), "needs root to drop into the pod identity")
+class PlatformModeInRestrictedPod(Parity, unittest.TestCase):
+    MODE = "platform"
+    POD = True
+
+    def test_auto_picks_platform_in_the_pod(self):
+        r = subprocess.run([rf.helper("pod_exec"), MOBY, rf.BIN, "run", "--workdir", self.dir, "--", "/bin/true"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("auto: platform", r.stderr)
+
+
+class ModeSelection(unittest.TestCase):
+    def test_auto_says_which_mode(self):
+        with rf.TempDir() as d:
+            r = subprocess.run([rf.BIN, "run", "--workdir", d, "--", "/bin/true"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stderr, r"network: auto: (namespace|platform)")
+
+    def test_proxy_environment(self):
+        with rf.TempDir() as d:
+            r = rf.run(["/usr/bin/env"], extra=["--workdir", d, "--mode", "platform"])
+            env = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
+            for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+                self.assertRegex(env.get(name, ""), r"^http://127\.0\.0\.1:\d+$", name)
+            self.assertEqual(env.get("NODE_USE_ENV_PROXY"), "1")
+            self.assertIn("127.0.0.1", env.get("NO_PROXY", ""))
+
+    def test_mode_none_has_no_network(self):
+        with rf.TempDir() as d:
+            shutil.copy(rf.helper("nt_probe"), os.path.join(d, "nt_probe"))
+            host = TcpListener("127.0.0.1", 0)
+            try:
+                r = rf.run(["./nt_probe", "tcp", "127.0.0.1", str(host.port)], extra=["--workdir", d, "--mode", "none"])
+                self.assertTrue(r.stdout.startswith("ERR"), r.stdout + r.stderr)
+                self.assertEqual(host.count.n, 0)
+                env = rf.run(["/usr/bin/env"], extra=["--workdir", d, "--mode", "none"]).stdout
+                self.assertNotIn("HTTP_PROXY", env)
+            finally:
+                host.close()
+
+    def test_mode_host_warns(self):
+        with rf.TempDir() as d:
+            r = subprocess.run([rf.BIN, "run", "--workdir", d, "--mode", "host", "--", "/bin/true"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0)
+            self.assertIn("warning", r.stderr)
+            self.assertIn("unrestricted", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

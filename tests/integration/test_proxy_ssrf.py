@@ -1,0 +1,162 @@
+"""Egress proxy SSRF filter and DNS pinning, end to end through the real
+`ringfence proxy`: every forbidden address form in its own test case, each
+with a policy endpoint that would otherwise allow it, and a DNS server whose
+answers flip between lookups. Every wait is bounded."""
+import json
+import socket
+import unittest
+
+import test_proxy as px
+
+# (test name, host in the request and in the policy, expected words in the reason)
+LITERAL_CASES = [
+    ("loopback_v4", "127.0.0.1", "loopback"),
+    ("loopback_v4_other", "127.3.2.1", "loopback"),
+    ("loopback_v6", "::1", "loopback"),
+    ("link_local_v4", "169.254.1.1", "link-local"),
+    ("cloud_metadata", "169.254.169.254", "link-local"),
+    ("link_local_v6", "fe80::1", "link-local"),
+    ("unspecified_v4", "0.0.0.0", "unspecified"),
+    ("unspecified_v6", "::", "unspecified"),
+    ("multicast_v4", "224.0.0.1", "multicast"),
+    ("multicast_v6", "ff02::1", "multicast"),
+    ("broadcast", "255.255.255.255", "broadcast"),
+    ("mapped_loopback", "::ffff:127.0.0.1", "loopback"),
+    ("mapped_metadata", "::ffff:169.254.169.254", "link-local"),
+    ("mapped_private", "::ffff:10.0.0.1", "private"),
+    ("mapped_unspecified", "::ffff:0.0.0.0", "unspecified"),
+    ("mapped_broadcast", "::ffff:255.255.255.255", "broadcast"),
+    ("compatible_loopback", "::127.0.0.1", "loopback"),
+    ("compatible_metadata", "::169.254.169.254", "link-local"),
+    ("nat64_loopback", "64:ff9b::7f00:1", "loopback"),
+    ("nat64_metadata", "64:ff9b::a9fe:a9fe", "link-local"),
+    ("nat64_private", "64:ff9b::a00:1", "private"),
+    ("rfc1918_10", "10.1.2.3", "private"),
+    ("rfc1918_172", "172.16.5.5", "private"),
+    ("rfc1918_192", "192.168.0.1", "private"),
+    ("cgnat", "100.64.0.1", "private"),
+    ("ula", "fd00::1", "private"),
+    ("noncanonical_hex", "0x7f.1", "non-canonical"),
+    ("noncanonical_octal", "0177.0.0.1", "non-canonical"),
+    ("noncanonical_integer", "2130706433", "non-canonical"),
+    ("noncanonical_short", "127.1", "non-canonical"),
+]
+
+# (test name, host, network.hosts address, endpoint extra, reason words)
+NAME_CASES = [
+    ("name_to_loopback", "internal.test", "127.0.0.1", "", "loopback"),
+    ("name_to_metadata", "meta.test", "169.254.169.254", "", "link-local"),
+    ("name_to_private", "intranet.test", "10.0.0.7", "", "private"),
+    ("name_to_mapped_loopback", "mapped.test", "::ffff:127.0.0.1", "", "loopback"),
+    ("wildcard_to_private", "a.wild.test", "192.168.1.1", "", "private"),
+    ("allowed_ips_not_covering", "near.test", "127.0.0.2", ", allowed_ips: [127.0.0.1/32]",
+     "127.0.0.2, a loopback"),
+    ("allowed_ips_cannot_allow_unspecified", "zero.test", "0.0.0.0", ", allowed_ips: [0.0.0.0/0]",
+     "unspecified"),
+]
+
+
+def _policy(port):
+    eps = []
+    for _, host, _ in LITERAL_CASES:
+        eps.append("      - { host: \"%s\", port: %d }" % (host, port))
+    hosts = []
+    for _, host, addr, extra, _ in NAME_CASES:
+        hosts.append("%s: \"%s\"" % (host, addr))
+        if host == "a.wild.test":
+            eps.append("      - { host: \"*.wild.test\", port: %d }" % port)
+        else:
+            eps.append("      - { host: %s, port: %d%s }" % (host, port, extra))
+    hosts.append("ok.test: 127.0.0.1")
+    eps.append("      - { host: ok.test, port: %d, allowed_ips: [127.0.0.1/32] }" % port)
+    return ("version: 1\nnetwork:\n  hosts: {%s}\nnetwork_policies:\n  everything:\n"
+            "    endpoints:\n%s\n" % (", ".join(hosts), "\n".join(eps)))
+
+
+def connect_req(host, port):
+    h = "[%s]" % host if ":" in host else host
+    return ("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (h, port, h, port)).encode()
+
+
+class ProxySsrf(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.target = px.CountingListener("127.0.0.1")
+        cls.proxy = px.Proxy(_policy(cls.target.port))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        cls.target.close()
+
+    def refused(self, host, words):
+        before = self.target.count
+        resp = self.proxy.raw(connect_req(host, self.target.port))
+        self.assertEqual(px.status_of(resp), 403, resp)
+        j = px.json_body(resp)
+        self.assertIn(words, j["reason"])
+        self.assertTrue(j["hint"])
+        self.assertEqual(self.target.count, before, "the proxy connected anyway")
+
+    def test_control_allowed_with_allowed_ips(self):
+        before = self.target.count
+        resp = self.proxy.raw(connect_req("ok.test", self.target.port))
+        self.assertEqual(px.status_of(resp), 200, resp)
+        self.assertEqual(self.target.count, before + 1)
+
+    def test_forward_path_filtered_too(self):
+        resp = self.proxy.raw(b"GET http://169.254.169.254:%d/latest/meta-data/ HTTP/1.1\r\n\r\n"
+                              % self.target.port)
+        self.assertEqual(px.status_of(resp), 403, resp)
+        self.assertIn("link-local", px.json_body(resp)["reason"])
+
+
+def _add(name, host, words):
+    setattr(ProxySsrf, "test_" + name, lambda self: self.refused(host, words))
+
+
+for _name, _host, _words in LITERAL_CASES:
+    _add(_name, _host, _words)
+for _name, _host, _addr, _extra, _words in NAME_CASES:
+    _add(_name, _host, _words)
+
+
+class ProxyDnsPinning(unittest.TestCase):
+    def run_flips(self, answers, n):
+        dns = px.FlipDns("flip.test", answers)
+        good = px.CountingListener("127.0.0.1")
+        bad = px.CountingListener("127.0.0.2", good.port)
+        policy = ("version: 1\nnetwork_policies:\n  flip:\n    endpoints:\n"
+                  "      - { host: flip.test, port: %d, allowed_ips: [127.0.0.1/32] }\n" % good.port)
+        proxy = px.Proxy(policy, ["--dns-server", "127.0.0.1:%d" % dns.port,
+                                  "--dns-timeout-ms", "2000"])
+        try:
+            statuses = [px.status_of(proxy.raw(connect_req("flip.test", good.port)))
+                        for _ in range(n)]
+            return statuses, dns, good, bad, proxy
+        finally:
+            proxy.stop()
+            good.close()
+            bad.close()
+            dns.close()
+
+    def test_flipping_answer_never_reaches_unchecked_address(self):
+        statuses, dns, good, bad, proxy = self.run_flips(["127.0.0.1", "127.0.0.2"], 8)
+        self.assertEqual(bad.count, 0, "connected to the unchecked address")
+        self.assertEqual(dns.a_queries, 8, "one lookup per connection, never a second one")
+        expect = [200 if a == "127.0.0.1" else 403 for a in dns.log]
+        self.assertEqual(statuses, expect)
+        self.assertEqual(good.count, statuses.count(200))
+        self.assertIn(200, statuses)
+        self.assertIn(403, statuses)
+        denies = [e for e in proxy.events() if e["action"] == "deny"]
+        self.assertTrue(all(e["address"] == "127.0.0.2" for e in denies), denies)
+
+    def test_mixed_answer_is_refused_whole(self):
+        statuses, dns, good, bad, proxy = self.run_flips([["127.0.0.1", "127.0.0.2"]], 2)
+        self.assertEqual(statuses, [403, 403])
+        self.assertEqual((good.count, bad.count), (0, 0))
+
+
+if __name__ == "__main__":
+    unittest.main()

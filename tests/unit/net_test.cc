@@ -1,0 +1,74 @@
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include "net/connect_guard.h"
+#include "net/mode.h"
+
+namespace rf {
+namespace {
+
+sockaddr_in V4(const char* a, uint16_t port) {
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(port);
+  inet_pton(AF_INET, a, &in.sin_addr);
+  return in;
+}
+
+sockaddr_in6 V6(const char* a, uint16_t port) {
+  sockaddr_in6 in6{};
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(port);
+  inet_pton(AF_INET6, a, &in6.sin6_addr);
+  return in6;
+}
+
+TEST(ConnectGuard, OnlyTheProxyAddressAndLoopbackPorts) {
+  ConnectGuardConfig cfg{40000, {5173}};
+  auto ok4 = V4("127.0.0.1", 40000);
+  EXPECT_TRUE(ConnectAllowed(cfg, &ok4, sizeof ok4));
+  auto mapped = V6("::ffff:127.0.0.1", 40000);
+  EXPECT_TRUE(ConnectAllowed(cfg, &mapped, sizeof mapped));
+  // The proxy port anywhere else is not the proxy.
+  for (const char* a : {"127.0.0.2", "10.0.0.1", "0.0.0.0", "192.168.1.1"}) {
+    auto x = V4(a, 40000);
+    EXPECT_FALSE(ConnectAllowed(cfg, &x, sizeof x)) << a;
+  }
+  auto v6lo = V6("::1", 40000);
+  EXPECT_FALSE(ConnectAllowed(cfg, &v6lo, sizeof v6lo));
+  // Dev-server ports on either loopback.
+  auto dev4 = V4("127.0.0.1", 5173);
+  auto dev6 = V6("::1", 5173);
+  EXPECT_TRUE(ConnectAllowed(cfg, &dev4, sizeof dev4));
+  EXPECT_TRUE(ConnectAllowed(cfg, &dev6, sizeof dev6));
+  auto other = V4("127.0.0.1", 22);
+  EXPECT_FALSE(ConnectAllowed(cfg, &other, sizeof other));
+  // Truncated addresses are refused.
+  EXPECT_FALSE(ConnectAllowed(cfg, &ok4, 4));
+}
+
+TEST(ProxyEnvironment, PointsEveryClientAtTheProxy) {
+  auto env = ProxyEnvironment(3129, {});
+  auto has = [&](const std::string& kv) {
+    return std::find(env.begin(), env.end(), kv) != env.end();
+  };
+  EXPECT_TRUE(has("HTTP_PROXY=http://127.0.0.1:3129"));
+  EXPECT_TRUE(has("https_proxy=http://127.0.0.1:3129"));
+  EXPECT_TRUE(has("ALL_PROXY=http://127.0.0.1:3129"));
+  EXPECT_TRUE(has("NODE_USE_ENV_PROXY=1"));
+  EXPECT_TRUE(has("NO_PROXY=localhost,127.0.0.1,::1"));
+}
+
+TEST(ResolveMode, ExplicitModesAreKept) {
+  for (NetMode m : {NetMode::kPlatform, NetMode::kNone, NetMode::kHost}) {
+    auto d = ResolveMode(m);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->mode, m);
+  }
+  auto a = ResolveMode(NetMode::kAuto);
+  ASSERT_TRUE(a.ok());
+  EXPECT_NE(a->mode, NetMode::kAuto);
+}
+
+}  // namespace
+}  // namespace rf
