@@ -17,6 +17,7 @@ struct RunOptions {
 };
 
 int RunMain(const RunOptions& o);
+int ConnectMain(const std::string& host, int port);
 
 int PolicyValidateMain(const std::string& file);
 int PolicyShowMain(const std::string& file, bool effective, bool json, const std::string& mode);

@@ -42,6 +42,13 @@ int main(int argc, char** argv) {
   show->add_flag("--json", show_json, "JSON instead of YAML");
   show->add_option("--mode", show_mode, "Network mode override, as for run");
 
+  std::string connect_host;
+  int connect_port = 0;
+  auto* connect_cmd = app.add_subcommand(
+      "connect", "CONNECT client on stdin/stdout through the sandbox's proxy (ssh ProxyCommand)");
+  connect_cmd->add_option("host", connect_host, "Destination host")->required();
+  connect_cmd->add_option("port", connect_port, "Destination port")->required();
+
   auto* version = app.add_subcommand("version", "Print the version");
   AddProxyCommand(app);  // `ringfence proxy`: runs and exits from within app.parse()
   AddGpuCommand(app);  // gpu list, doctor, diagnose, selinux module: same (issue 9)
@@ -88,6 +95,7 @@ int main(int argc, char** argv) {
     return RunMain(run);
   }
   if (validate->parsed()) return PolicyValidateMain(validate_file);
+  if (connect_cmd->parsed()) return ConnectMain(connect_host, connect_port);
   if (show->parsed()) return PolicyShowMain(show_file, show_effective, show_json, show_mode);
   if (version->parsed()) {
     printf("ringfence %s\n", RINGFENCE_VERSION);

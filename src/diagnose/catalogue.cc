@@ -255,7 +255,8 @@ const std::vector<CompiledEntry>& Compiled() {
     for (const auto& f : FailureCatalogue()) {
       CompiledEntry c{&f, {}};
       for (const auto& p : f.patterns)
-        c.regexes.emplace_back(p, std::regex::ECMAScript | std::regex::icase);
+        c.regexes.emplace_back(p,
+                               std::regex::ECMAScript | std::regex::icase | std::regex::optimize);
       out.push_back(std::move(c));
     }
     return out;

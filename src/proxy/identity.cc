@@ -3,7 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,11 +66,72 @@ bool ReadSmallFile(const std::string& path, std::string* out) {
   }
 }
 
+// sock_diag exact lookup by 4-tuple: O(1) in the kernel, unlike reading
+// /proc/net/tcp, whose cost grows with every socket (TIME_WAIT included).
+bool DiagLookup(int nl, const sockaddr_storage& client, const sockaddr_storage& proxy,
+                unsigned long* inode) {
+  struct {
+    nlmsghdr nlh;
+    inet_diag_req_v2 r;
+  } req{};
+  req.nlh.nlmsg_len = sizeof req;
+  req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.nlh.nlmsg_flags = NLM_F_REQUEST;
+  req.nlh.nlmsg_seq = 1;
+  req.r.sdiag_family = static_cast<uint8_t>(client.ss_family);
+  req.r.sdiag_protocol = IPPROTO_TCP;
+  req.r.idiag_states = ~0u;
+  req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  if (client.ss_family == AF_INET && proxy.ss_family == AF_INET) {
+    const auto* c = reinterpret_cast<const sockaddr_in*>(&client);
+    const auto* p = reinterpret_cast<const sockaddr_in*>(&proxy);
+    req.r.id.idiag_sport = c->sin_port;
+    req.r.id.idiag_dport = p->sin_port;
+    memcpy(req.r.id.idiag_src, &c->sin_addr, 4);
+    memcpy(req.r.id.idiag_dst, &p->sin_addr, 4);
+  } else if (client.ss_family == AF_INET6 && proxy.ss_family == AF_INET6) {
+    const auto* c = reinterpret_cast<const sockaddr_in6*>(&client);
+    const auto* p = reinterpret_cast<const sockaddr_in6*>(&proxy);
+    req.r.id.idiag_sport = c->sin6_port;
+    req.r.id.idiag_dport = p->sin6_port;
+    memcpy(req.r.id.idiag_src, &c->sin6_addr, 16);
+    memcpy(req.r.id.idiag_dst, &p->sin6_addr, 16);
+  } else {
+    return false;
+  }
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(nl, &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
+    return false;
+  alignas(nlmsghdr) char buf[8192];
+  ssize_t n = recv(nl, buf, sizeof buf, 0);
+  if (n <= 0) return false;
+  for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<size_t>(n));
+       h = NLMSG_NEXT(h, n)) {
+    if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return false;  // NLMSG_ERROR: not found
+    const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+    if (m->idiag_inode == 0) return false;
+    *inode = m->idiag_inode;
+    return true;
+  }
+  return false;
+}
+
+ino_t NetNsInode(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
 }  // namespace
 
 Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client,
                                                   const sockaddr_storage& proxy) const {
   std::string ns = root_ > 0 ? std::to_string(root_) : "self";
+  // Fast path: sock_diag, when our netlink socket sees the client's namespace.
+  if (diag_ok_) {
+    unsigned long inode = 0;
+    if (DiagLookup(diag_.get(), client, proxy, &inode)) return inode;
+  }
   for (bool v6 : {false, true}) {
     std::string local = ProcAddr(client, v6), remote = ProcAddr(proxy, v6);
     if (local.empty() || remote.empty()) continue;
@@ -132,8 +198,46 @@ bool IdentityResolver::HoldsInode(pid_t pid, const std::string& link) const {
   return found;
 }
 
+void IdentityResolver::Init() {
+  if (initialized_) return;
+  initialized_ = true;
+  std::string ns = root_ > 0 ? std::to_string(root_) : "self";
+  ino_t theirs = NetNsInode(proc_ + "/" + ns + "/ns/net");
+  ino_t ours = NetNsInode("/proc/self/ns/net");
+  if (theirs == 0 || theirs != ours) return;  // another namespace: /proc/<root>/net/tcp
+  diag_.reset(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!diag_.valid()) return;
+  timeval tv{0, 200000};
+  setsockopt(diag_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  diag_ok_ = true;
+}
+
+void IdentityResolver::Descendants(pid_t root, std::vector<pid_t>* out) const {
+  std::vector<pid_t> todo = {root};
+  while (!todo.empty() && out->size() < 65536) {
+    pid_t p = todo.back();
+    todo.pop_back();
+    std::string dir = proc_ + "/" + std::to_string(p) + "/task";
+    DIR* d = opendir(dir.c_str());
+    if (!d) continue;
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string kids;
+      if (!ReadSmallFile(dir + "/" + e->d_name + "/children", &kids)) continue;
+      const char* c = kids.c_str();
+      char* end;
+      for (long v = strtol(c, &end, 10); end != c; c = end, v = strtol(c, &end, 10)) {
+        out->push_back(static_cast<pid_t>(v));
+        todo.push_back(static_cast<pid_t>(v));
+      }
+    }
+    closedir(d);
+  }
+}
+
 Result<CallerIdentity> IdentityResolver::Resolve(const sockaddr_storage& client,
                                                  const sockaddr_storage& proxy) {
+  Init();
   auto inode = FindInode(client, proxy);
   if (!inode.ok()) return inode.status();
   std::string link = "socket:[" + std::to_string(*inode) + "]";
@@ -145,7 +249,17 @@ Result<CallerIdentity> IdentityResolver::Resolve(const sockaddr_storage& client,
       break;
     }
   }
-  if (owner == 0) {
+  if (owner == 0 && root_ > 0) {
+    // Only the sandbox's processes: walk down from its root.
+    std::vector<pid_t> kids;
+    Descendants(root_, &kids);
+    for (pid_t p : kids) {
+      if (p != self && HoldsInode(p, link)) {
+        owner = p;
+        break;
+      }
+    }
+  } else if (owner == 0) {
     DIR* d = opendir(proc_.c_str());
     if (!d) return Status::Errno("opendir " + proc_);
     while (dirent* e = readdir(d)) {

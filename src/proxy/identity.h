@@ -1,11 +1,14 @@
 // Caller identity: which process (and which executables) opened a TCP
 // connection to the proxy.
 //
-// 1. Find the client socket's inode in <proc>/<ns_pid>/net/tcp{,6} by the
-//    accepted connection's 4-tuple (the client's local address is the
-//    proxy's peer address). <ns_pid> is a process in the client's network
-//    namespace (the sandbox root in namespace mode; "self" otherwise).
-// 2. Find a process in the sandbox holding socket:[inode] in /proc/<pid>/fd.
+// 1. Find the client socket's inode by the accepted connection's 4-tuple
+//    (the client's local address is the proxy's peer address): with a
+//    sock_diag netlink query when the client is in the proxy's network
+//    namespace (O(1)), else in <proc>/<ns_pid>/net/tcp{,6}, where <ns_pid> is
+//    the sandbox root (its namespace's view; "self" without a root).
+// 2. Find a process in the sandbox holding socket:[inode] in /proc/<pid>/fd:
+//    recent owners first, then the root's descendants (via
+//    /proc/<pid>/task/<tid>/children), or every process without a root.
 // 3. Walk its ancestors while they are inside the sandbox (descendants of the
 //    sandbox root; without a root, up to but not including pid 1), reading
 //    /proc/<pid>/exe of each.
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "common/status.h"
 
 namespace rf::proxy {
@@ -42,12 +46,17 @@ class IdentityResolver {
   pid_t ParentOf(pid_t pid) const;
 
  private:
+  void Init();
+  void Descendants(pid_t root, std::vector<pid_t>* out) const;
   bool HoldsInode(pid_t pid, const std::string& link) const;
   bool InSandbox(pid_t pid) const;
 
   pid_t root_;
   std::string proc_;
   std::vector<pid_t> recent_;  // owners found lately: checked first
+  bool initialized_ = false;
+  bool diag_ok_ = false;
+  UniqueFd diag_;  // NETLINK_SOCK_DIAG, when in the client's namespace
 };
 
 }  // namespace rf::proxy

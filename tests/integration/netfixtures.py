@@ -166,3 +166,43 @@ def non_loopback_ipv4():
         if "inet" in parts:
             return parts[parts.index("inet") + 1].split("/")[0]
     return None
+
+
+class EchoServer:
+    """TCP echo on 127.0.0.1 (one thread per connection, bounded lifetime)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _serve(self, c):
+        c.settimeout(10)
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()

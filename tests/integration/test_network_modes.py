@@ -12,7 +12,7 @@ import time
 import unittest
 
 import rf
-from netfixtures import (AbstractListener, HttpsServer, TcpListener, UdpSink, free_port,
+from netfixtures import (AbstractListener, EchoServer, HttpsServer, TcpListener, UdpSink, free_port,
                          non_loopback_ipv4)
 
 MOBY = os.path.join(rf.SHARED, "fixtures", "moby-default-seccomp.json")
@@ -188,6 +188,24 @@ network_policies:
         self.assertTrue(self.result("supervisor_environ").startswith("ERR"))
         self.assertTrue(self.result("supervisor_mem").startswith("ERR"))
 
+    def test_supervisor_out_of_reach_with_gpu_baseline(self):
+        # gpu: on promotes /proc to read-write (CUDA writes its comm files).
+        gpu_policy = self.policy_file + ".gpu.yaml"
+        with open(gpu_policy, "w") as f:
+            f.write(self.policy + "gpu: \"on\"\n")
+        os.chmod(gpu_policy, 0o644)
+        eff = rf.effective(self.policy + "gpu: \"on\"\n", mode=self.MODE)
+        self.assertIn("/proc", eff["filesystem_policy"]["read_write"])
+        inner = ("SUP=$(cut -d' ' -f4 /proc/$PPID/stat); ./nt_probe read /proc/$SUP/environ; "
+                 "./nt_probe read /proc/$SUP/mem; ./nt_probe read /proc/$PPID/environ")
+        cmd = self._command(inner)
+        cmd[cmd.index(self.policy_file)] = gpu_policy
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 3, r.stdout + r.stderr)
+        for line in lines:
+            self.assertTrue(line.startswith("ERR"), r.stdout)
+
     # -- allowed in every mode -------------------------------------------
     def test_https_through_the_proxy_from_the_environment(self):
         self.assertEqual(self.result("https"), "hello-over-tls", self.run_stderr)
@@ -229,6 +247,39 @@ class PlatformModeInRestrictedPod(Parity, unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("auto: platform", r.stderr)
+
+
+class ConnectCommand(unittest.TestCase):
+    """`ringfence connect HOST PORT` (ssh ProxyCommand) through the proxy, in both modes."""
+
+    def test_connect_relays_allowed_and_reports_denied(self):
+        echo = EchoServer()
+        try:
+            with rf.TempDir() as d:
+                shutil.copy(rf.BIN, os.path.join(d, "ringfence"))
+                policy = f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  hosts: {{echo.test: 127.0.0.1}}
+network_policies:
+  echo:
+    endpoints: [{{ host: echo.test, port: {echo.port}, allowed_ips: [127.0.0.1] }}]
+"""
+                for mode in (["namespace"] if rf.IS_ROOT else []) + ["platform"]:
+                    with self.subTest(mode):
+                        r = rf.run(["/bin/sh", "-c", f"echo hello-through-connect | ./ringfence connect echo.test {echo.port}"],
+                                   policy=policy, extra=["--workdir", d, "--mode", mode])
+                        self.assertEqual(r.returncode, 0, r.stderr)
+                        self.assertEqual(r.stdout, "hello-through-connect\n")
+                        r = rf.run(["./ringfence", "connect", "other.test", str(echo.port)], policy=policy,
+                                   extra=["--workdir", d, "--mode", mode], input="x\n")
+                        self.assertEqual(r.returncode, 1)
+                        self.assertIn("403", r.stderr)
+        finally:
+            echo.close()
 
 
 class ModeSelection(unittest.TestCase):
