@@ -118,6 +118,9 @@ int RunMain(const RunOptions& o) {
   spec.env = std::move(env);
   spec.workdir = workdir;
   spec.run_as = plan->run_as;
+  spec.init_namespaces = plan->init_namespaces;
+  spec.uid_map = plan->uid_map;
+  spec.gid_map = plan->gid_map;
   for (const auto& s : plan->privileged_steps) spec.privileged_steps.push_back(s.get());
   for (const auto& s : plan->confine_steps) spec.confine_steps.push_back(s.get());
   spec.on_started = [&](pid_t pid) {

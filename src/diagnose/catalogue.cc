@@ -200,13 +200,28 @@ std::vector<KnownFailure> BuildCatalogue() {
        "Nothing is wrong with the network: the policy has to grant the destination.",
        {R"(("action"\s*:\s*"deny"[^\n]*"layer"\s*:\s*"proxy")|("layer"\s*:\s*"proxy"[^\n]*"action"\s*:\s*"deny"))",
         R"(CONNECT tunnel failed, response 403)", R"(Tunnel connection failed: 403)",
-        R"(ringfence[^\n]*(denied|not allowed|forbidden))"},
+        R"(ringfence[^\n]*(denied|not allowed|forbidden))", R"(forbidden by ringfence policy)"},
        {{"Find the refused destinations in the audit log (run with --audit FILE)",
          "grep '\"action\":\"deny\"' AUDIT.jsonl"},
         {"Validate the policy after adding the entry, then run again",
          "ringfence policy validate POLICY.yaml"}},
        false,
        "No: the policy is deterministic; the same request is refused until it is granted."},
+
+      {"ringfence-direct-connect-denied",
+       "ringfence refused a direct connection that bypassed its proxy",
+       "In platform mode the sandboxed program may connect only to ringfence's proxy and the "
+       "policy's loopback_ports; anything else fails with EACCES (Permission denied) and a "
+       "network deny event. The program ignored HTTP_PROXY/HTTPS_PROXY, which ringfence sets, or "
+       "tried a local port the policy does not list.",
+       {R"(("action"\s*:\s*"deny"[^\n]*"layer"\s*:\s*"network")|("layer"\s*:\s*"network"[^\n]*"action"\s*:\s*"deny"))"},
+       {{"See the proxy settings the program got", "ringfence run -- env | grep -i _proxy"},
+        {"Make the program use them (most tools read HTTPS_PROXY; some need their own setting, "
+         "e.g. git config http.proxy or a JVM's -Dhttps.proxyHost)",
+         ""},
+        {"For a local dev server, list its port", "network:\n  loopback_ports: [PORT]"}},
+       false,
+       "No: the same connect is refused until the program uses the proxy or the port is listed."},
 
       {"nvidia-runtime-missing",
        "Docker has no GPU device driver (NVIDIA Container Toolkit not configured)",
@@ -268,10 +283,15 @@ const std::vector<CompiledEntry>& Compiled() {
 std::optional<std::pair<std::string, std::string>> RefusedDestination(std::string_view text) {
   static const std::regex kAudit(R"re("subject"\s*:\s*"\[?([A-Za-z0-9._:-]+?)\]?:([0-9]{1,5})")re");
   static const std::regex kConnect(R"(CONNECT ([A-Za-z0-9.-]+):([0-9]{1,5}))");
+  // The proxy's 403 body and its end-of-run summary ("  host:443  /usr/bin/curl  x2").
+  static const std::regex kBody(R"re("host"\s*:\s*"([^"]+)"[^\n]*"port"\s*:\s*([0-9]{1,5}))re");
+  static const std::regex kSummary(R"(\n\s+([A-Za-z0-9.-]+):([0-9]{1,5})\s+\S+\s+x[0-9]+)");
   static const std::regex kUrl(R"((https?)://([A-Za-z0-9.-]+)(:([0-9]{1,5}))?)");
   std::string s(text.substr(0, 1 << 20));
   std::smatch m;
   if (std::regex_search(s, m, kAudit)) return std::make_pair(m[1].str(), m[2].str());
+  if (std::regex_search(s, m, kBody)) return std::make_pair(m[1].str(), m[2].str());
+  if (std::regex_search(s, m, kSummary)) return std::make_pair(m[1].str(), m[2].str());
   if (std::regex_search(s, m, kConnect)) return std::make_pair(m[1].str(), m[2].str());
   if (std::regex_search(s, m, kUrl))
     return std::make_pair(m[2].str(),
@@ -288,11 +308,17 @@ std::vector<RecoveryStep> ExtraSteps(const KnownFailure& f, std::string_view tex
     std::string port = dest ? dest->second : "443";
     std::string key = dest ? host : "my-endpoint";
     std::replace(key.begin(), key.end(), '.', '-');
-    out.push_back(
-        {"Add the destination to the policy (narrow it with `binaries:` to the program "
-         "that needs it)",
-         "network_policies:\n  " + key + ":\n    name: " + key +
-             "\n    endpoints:\n      - { host: " + host + ", port: " + port + " }"});
+    static const std::regex kBinary(R"re("binary"\s*:\s*"(/[^"]+)")re");
+    std::smatch m;
+    std::string head(text.substr(0, 1 << 20));
+    std::string binaries;
+    if (std::regex_search(head, m, kBinary))
+      binaries = "\n    binaries:\n      - { path: " + m[1].str() + " }";
+    out.push_back({"Add the destination to the policy (narrow it with `binaries:` to the program "
+                   "that needs it)",
+                   "network_policies:\n  " + key + ":\n    name: " + key +
+                       "\n    endpoints:\n      - { host: " + host + ", port: " + port + " }" +
+                       binaries});
   } else if (f.id == "proxy-port-in-use") {
     static const std::regex kPort(R"(:([0-9]{2,5})\b)");
     std::smatch m;

@@ -199,6 +199,15 @@ nlohmann::json LandlockStatus::ToJson() const {
 }
 
 int RestrictStep::Apply() const noexcept {
+  for (const LateRule& r : late_) {
+    int pfd = open(r.path.c_str(), O_PATH | O_CLOEXEC);
+    if (pfd < 0) return errno;
+    PathBeneathAttr pb{r.access, pfd};
+    long rc = AddRule(fd_.get(), kRulePathBeneath, &pb);
+    int err = errno;
+    close(pfd);
+    if (rc != 0) return err;
+  }
   if (RestrictSelf(fd_.get(), flags_) != 0) return errno;
   return 0;
 }
@@ -235,6 +244,12 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
   long rfd = CreateRuleset(&attr, RulesetAttrSize(abi.used), 0);
   if (rfd < 0) return Status::Errno("landlock_create_ruleset");
   UniqueFd ruleset(static_cast<int>(rfd));
+  std::vector<LateRule> late;
+  auto remounted = [&](const std::string& path) {
+    for (const auto& m : req.reopen_after_mount)
+      if (path == m || path.rfind(m + "/", 0) == 0) return true;
+    return false;
+  };
 
   for (const auto& pr : req.paths) {
     UniqueFd pfd(open(pr.path.c_str(), O_PATH | O_CLOEXEC));
@@ -260,6 +275,7 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
       continue;
     }
     st.rules.push_back({pr.path, dir ? "directory" : "file", access});
+    if (remounted(pr.path)) late.push_back({pr.path, access});
   }
   if (st.rules.empty()) {
     std::string why;
@@ -285,7 +301,7 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
   if (Status s = add_ports(req.bind_ports, kNetBindTcp, st.bind_ports); !s.ok()) return s;
 
   st.enforcement = st.degraded.empty() ? Enforcement::kFully : Enforcement::kPartially;
-  out.step = std::make_unique<RestrictStep>(std::move(ruleset), st.restrict_flags);
+  out.step = std::make_unique<RestrictStep>(std::move(ruleset), st.restrict_flags, std::move(late));
   return out;
 }
 

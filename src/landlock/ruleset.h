@@ -60,6 +60,11 @@ struct Request {
   std::optional<std::vector<uint16_t>> bind_ports;
   bool scope_signal = true;
   bool scope_abstract_unix = true;
+  // Paths (and everything under them) that the command's process mounts
+  // anew before confinement (namespace mode mounts its own /proc): their
+  // rules are added again, in the child, right before restrict_self, so
+  // they bind the new mount's inodes.
+  std::vector<std::string> reopen_after_mount;
 };
 
 // Rights wanted for an access level, before the ABI mask.
@@ -102,9 +107,15 @@ struct LandlockStatus {
 };
 
 // The child step: landlock_restrict_self on a ruleset prepared before fork.
+struct LateRule {
+  std::string path;
+  uint64_t access;
+};
+
 class RestrictStep : public ChildStep {
  public:
-  RestrictStep(UniqueFd fd, uint32_t flags) : fd_(std::move(fd)), flags_(flags) {}
+  RestrictStep(UniqueFd fd, uint32_t flags, std::vector<LateRule> late = {})
+      : fd_(std::move(fd)), flags_(flags), late_(std::move(late)) {}
   const char* name() const override { return "landlock"; }
   int Apply() const noexcept override;
   int fd() const { return fd_.get(); }
@@ -112,6 +123,7 @@ class RestrictStep : public ChildStep {
  private:
   UniqueFd fd_;
   uint32_t flags_;
+  std::vector<LateRule> late_;  // opened and added in the child (paths prepared before fork)
 };
 
 struct Prepared {

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,45 +18,26 @@
 
 namespace rf {
 
-namespace {
-
-int WriteFile(const char* path, const char* data) noexcept {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  size_t len = strlen(data);
-  ssize_t n = write(fd, data, len);
-  int err = n == static_cast<ssize_t>(len) ? 0 : (n < 0 ? errno : EIO);
-  close(fd);
-  return err;
-}
-
-}  // namespace
-
-Result<std::unique_ptr<NamespaceStep>> NamespaceStep::Create(bool use_userns, uint16_t proxy_port,
+Result<std::unique_ptr<NamespaceStep>> NamespaceStep::Create(uint16_t proxy_port,
                                                              UniqueFd to_supervisor,
                                                              bool with_listener) {
   std::unique_ptr<NamespaceStep> s(new NamespaceStep());
-  s->use_userns_ = use_userns;
   s->with_listener_ = with_listener;
   s->proxy_port_ = proxy_port;
   s->sock_ = std::move(to_supervisor);
-  snprintf(s->uid_map_, sizeof s->uid_map_, "%u %u 1\n", geteuid(), geteuid());
-  snprintf(s->gid_map_, sizeof s->gid_map_, "%u %u 1\n", getegid(), getegid());
   return s;
 }
 
+std::string IdentityMap(unsigned id) {
+  return std::to_string(id) + " " + std::to_string(id) + " 1\n";
+}
+
 int NamespaceStep::Apply() const noexcept {
-  int flags = CLONE_NEWNET | CLONE_NEWIPC;
-  if (use_userns_) flags |= CLONE_NEWUSER;
-  if (unshare(flags) != 0) return errno;
-  if (use_userns_) {
-    // Same uid and gid inside: no fake root. The capabilities the new user
-    // namespace gives are only over its own (empty) network namespace, and
-    // they are gone at exec (non-zero uid, no_new_privs).
-    if (int err = WriteFile("/proc/self/setgroups", "deny")) return err;
-    if (int err = WriteFile("/proc/self/uid_map", uid_map_)) return err;
-    if (int err = WriteFile("/proc/self/gid_map", gid_map_)) return err;
-  }
+  if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) != 0) return errno;
+  // A /proc of our own PID namespace: host processes, their command lines
+  // and environments disappear from view. Mounts stay private to us.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return errno;
   // Bring loopback up.
   int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (ctl < 0) return errno;

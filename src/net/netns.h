@@ -26,21 +26,23 @@ class NamespaceStep : public ChildStep {
   // user namespace (unprivileged mode).
   // `with_listener`: create the proxy listener on 127.0.0.1:proxy_port and
   // send it (false for mode none: an empty namespace, nothing listening).
-  static Result<std::unique_ptr<NamespaceStep>> Create(bool use_userns, uint16_t proxy_port,
-                                                       UniqueFd to_supervisor, bool with_listener);
+  // The user and PID namespaces are made by init (SpawnSpec::init_namespaces);
+  // this step makes the network, IPC and mount namespaces and mounts a /proc
+  // of the sandbox's PID namespace over /proc.
+  static Result<std::unique_ptr<NamespaceStep>> Create(uint16_t proxy_port, UniqueFd to_supervisor,
+                                                       bool with_listener);
   const char* name() const override { return "network namespace"; }
   int Apply() const noexcept override;
 
  private:
   NamespaceStep() = default;
-  bool use_userns_ = false;
   bool with_listener_ = true;
   uint16_t proxy_port_ = 0;
   UniqueFd sock_;
-  // Prepared before fork: the contents of uid_map and gid_map.
-  char uid_map_[64] = {};
-  char gid_map_[64] = {};
 };
+
+// "uid uid 1\n": the caller's uid (gid) mapped to itself.
+std::string IdentityMap(unsigned id);
 
 // Picks a port for the proxy inside a fresh namespace (nothing else listens
 // there): `configured` when non-zero, else a random unprivileged one.

@@ -6,6 +6,7 @@
 #include <linux/close_range.h>
 #include <linux/securebits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "common/fd.h"
@@ -48,6 +50,7 @@ enum Stage : int {
   kStageCloseFds,
   kStageSignals,
   kStageExec,
+  kStageUserns,
   kStepBase = 100,
 };
 
@@ -88,6 +91,11 @@ struct Prepared {
   size_t n_confine;
   int err_w;     // error pipe, write end (O_CLOEXEC)
   int status_w;  // init -> supervisor: command pid, then its wait status
+  int life_r;    // read end of a pipe only the supervisor can write: EOF = it died
+  int life_w;
+  int init_ns;           // CLONE_NEW* flags init is created with (0 = plain fork)
+  const char* uid_map;   // written by init when init_ns has CLONE_NEWUSER
+  const char* gid_map;
 };
 
 [[noreturn]] void FailChild(int err_w, int stage, int err) {
@@ -209,43 +217,101 @@ int KillListedChildren() noexcept {
   return killed;
 }
 
+int WriteProcFile(const char* path, const char* data) noexcept {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = strlen(data);
+  ssize_t n = write(fd, data, len);
+  int err = n == static_cast<ssize_t>(len) ? 0 : (n < 0 ? errno : EIO);
+  close(fd);
+  return err;
+}
+
+// The first pid in /proc/thread-self/children, or -1. Async-signal-safe.
+int32_t FirstChildHostPid() noexcept {
+  int f = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+  if (f < 0) return -1;
+  char buf[64];
+  ssize_t r = read(f, buf, sizeof buf - 1);
+  close(f);
+  int32_t pid = 0;
+  for (ssize_t i = 0; i < r && buf[i] >= '0' && buf[i] <= '9'; ++i) pid = pid * 10 + (buf[i] - '0');
+  return pid > 0 ? pid : -1;
+}
+
+// Kills everything the init process is responsible for and reaps it,
+// keeping the command's status. In its own PID namespace init is PID 1 and
+// kill(-1) reaches exactly the namespace; otherwise it walks its children
+// (it is a child subreaper).
+void KillTree(const Prepared& p, pid_t cmd, int* cmd_status) noexcept {
+  if (p.init_ns & CLONE_NEWPID) {
+    kill(-1, SIGKILL);
+    for (;;) {
+      int st = 0;
+      pid_t w = waitpid(-1, &st, __WALL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (w == cmd && cmd_status) *cmd_status = st;
+    }
+    return;
+  }
+  KillAndReapDescendants(cmd, cmd, cmd_status);
+}
+
 // The init process: reaps, kills the tree when the command exits or the
 // supervisor dies, then reports. Async-signal-safe only.
 [[noreturn]] void RunInit(const Prepared& p, int err_r, int status_r) {
   close(err_r);
   close(status_r);
+  close(p.life_w);
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  // SIGUSR1 (blocked, taken by sigwaitinfo) when the supervisor dies.
-  prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
-  if (getppid() != p.supervisor) _exit(125);
-  pid_t cmd = fork();
-  if (cmd < 0) FailChild(p.err_w, kStageFork, errno);
-  if (cmd == 0) {
-    close(p.status_w);
-    RunCommand(p);
-  }
-  setpgid(cmd, cmd);  // also done by the command: whoever is first wins the race
-  close(p.err_w);
-  int32_t pid32 = cmd;
-  if (write(p.status_w, &pid32, sizeof pid32) != sizeof pid32) {
-    KillAndReapDescendants(cmd, -1, nullptr);
-    _exit(125);
+  if (p.init_ns & CLONE_NEWUSER) {
+    // Same uid and gid inside: no fake root. The capabilities the new user
+    // namespace gives are only over namespaces it owns, and they are gone
+    // at the command's exec (non-zero uid, no_new_privs).
+    int err = WriteProcFile("/proc/self/setgroups", "deny");
+    if (!err) err = WriteProcFile("/proc/self/uid_map", p.uid_map);
+    if (!err) err = WriteProcFile("/proc/self/gid_map", p.gid_map);
+    if (err) FailChild(p.err_w, kStageUserns, err);
   }
   sigset_t wait_for;
   sigemptyset(&wait_for);
   sigaddset(&wait_for, SIGCHLD);
-  sigaddset(&wait_for, SIGUSR1);
+  int sfd = signalfd(-1, &wait_for, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) FailChild(p.err_w, kStageSignals, errno);
+  pid_t cmd = fork();
+  if (cmd < 0) FailChild(p.err_w, kStageFork, errno);
+  if (cmd == 0) {
+    close(p.status_w);
+    close(sfd);
+    RunCommand(p);
+  }
+  setpgid(cmd, cmd);  // also done by the command: whoever is first wins the race
+  close(p.err_w);
+  // The supervisor needs the command's pid in its own PID namespace. In a
+  // new one, `cmd` is namespace-relative; /proc (the host's procfs) lists
+  // our children with host pids, and the command is our only child yet.
+  int32_t pid32 = (p.init_ns & CLONE_NEWPID) ? FirstChildHostPid() : cmd;
+  if (pid32 <= 0 || write(p.status_w, &pid32, sizeof pid32) != sizeof pid32) {
+    KillTree(p, cmd, nullptr);
+    _exit(125);
+  }
   for (;;) {
-    siginfo_t si;
-    int sig = sigwaitinfo(&wait_for, &si);
-    if (sig == SIGUSR1 && getppid() != p.supervisor) {
-      KillAndReapDescendants(cmd, -1, nullptr);
+    struct pollfd fds[2] = {{sfd, POLLIN, 0}, {p.life_r, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents) {
+      // The supervisor is gone (even SIGKILLed): so is the sandbox.
+      KillTree(p, cmd, nullptr);
       _exit(137);
     }
-    if (sig != SIGCHLD) continue;
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof si) == sizeof si) {
+    }
     // Reap exited orphans, but leave the command a zombie: while it is one,
     // its pid (and so its process group id) cannot be reused, which keeps
     // the group kill below from hitting an unrelated group.
@@ -264,7 +330,7 @@ int KillListedChildren() noexcept {
     if (!done) continue;
     // The command is gone: nothing it started may outlive it.
     int status = 0;
-    KillAndReapDescendants(cmd, cmd, &status);
+    KillTree(p, cmd, &status);
     int32_t st = status;
     ssize_t ignored = write(p.status_w, &st, sizeof st);
     (void)ignored;
@@ -414,6 +480,17 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   p.n_confine = confine.size();
   p.err_w = err_w.get();
   p.status_w = status_w.get();
+  int life_pipe[2];
+  if (pipe2(life_pipe, O_CLOEXEC) != 0) {
+    res.failure = Status::Errno("pipe").reason();
+    return res;
+  }
+  UniqueFd life_r(life_pipe[0]), life_w(life_pipe[1]);
+  p.life_r = life_r.get();
+  p.life_w = life_w.get();
+  p.init_ns = spec.init_namespaces;
+  p.uid_map = spec.uid_map.c_str();
+  p.gid_map = spec.gid_map.c_str();
 
   struct termios saved_tty;
   bool have_tty_state = p.tty_fd >= 0 && tcgetattr(p.tty_fd, &saved_tty) == 0;
@@ -427,7 +504,11 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   pthread_sigmask(SIG_BLOCK, &handled, &old_mask);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-  pid_t init = fork();
+  // With namespaces for init (PID, user), a raw clone: init becomes PID 1 of
+  // the new PID namespace. The child side only makes raw system calls.
+  pid_t init = p.init_ns ? static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | p.init_ns, nullptr,
+                                                      nullptr, nullptr, nullptr))
+                         : fork();
   if (init < 0) {
     res.failure = Status::Errno("fork").reason();
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -437,6 +518,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
 
   err_w.reset();
   status_w.reset();
+  life_r.reset();
   UniqueFd sigfd(signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
 
   auto restore_terminal = [&] {

@@ -52,6 +52,11 @@ struct SpawnSpec {
   std::string workdir;                             // chdir before confinement; empty = stay
   std::optional<RunAs> run_as;                     // set when started as root
   bool take_terminal = true;                       // give the terminal's foreground to the command
+  // Namespaces init is created in (CLONE_NEWPID, CLONE_NEWUSER): init is
+  // then PID 1 of the sandbox's PID namespace. With CLONE_NEWUSER init writes
+  // uid_map/gid_map (prepared "inside outside 1" lines) first.
+  int init_namespaces = 0;
+  std::string uid_map, gid_map;
   std::vector<const ChildStep*> privileged_steps;  // before the privilege drop
   std::vector<const ChildStep*> confine_steps;     // after no_new_privs, in order
   // Called in the supervisor once the command has been exec'ed (pid given).

@@ -158,13 +158,13 @@ class Worker {
     while (!s_->stopping.load(std::memory_order_relaxed)) {
       int timeout = 200;
       timeval tv{}, maxtv{0, 200000};
-      if (ares_timeout(channel_, &maxtv, &tv))
+      if (queries_ > 0 && ares_timeout(channel_, &maxtv, &tv))
         timeout =
             std::min<int>(timeout, static_cast<int>(tv.tv_sec * 1000 + tv.tv_usec / 1000) + 1);
       int n = epoll_wait(epoll_.get(), events, 128, timeout);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) Dispatch(events[i]);
-      ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
+      if (queries_ > 0) ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
       int64_t now = NowMs();
       if (now - last_sweep >= 200) {
         Sweep(now);
@@ -247,7 +247,7 @@ class Worker {
       getsockname(fd, reinterpret_cast<sockaddr*>(&c->local), &llen);
       c->up.splice = c->down.splice = s_->config.use_splice;
       int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (s_->config.tcp_nodelay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.u64 = Tag(c->id, kTagClient);
@@ -482,6 +482,7 @@ class Worker {
     c->state = State::kResolving;
     c->deadline = NowMs() + s_->config.dns_timeout_ms * 3;
     auto* q = new Query{this, c->id};
+    ++queries_;
     ares_addrinfo_hints hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -497,6 +498,7 @@ class Worker {
   static void OnResolved(void* arg, int status, int /*timeouts*/, ares_addrinfo* res) {
     std::unique_ptr<Query> q(static_cast<Query*>(arg));
     Worker* w = q->w;
+    --w->queries_;
     auto it = w->conns_.find(q->id);
     if (status == ARES_EDESTRUCTION || it == w->conns_.end() ||
         it->second->state != State::kResolving) {
@@ -569,7 +571,7 @@ class Worker {
       UniqueFd fd(socket(use.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (!fd.valid()) continue;
       int one = 1;
-      setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (s_->config.tcp_nodelay) setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       int rc = connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
       if (rc != 0 && errno != EINPROGRESS) continue;
       epoll_event ev{};
@@ -642,6 +644,8 @@ class Worker {
           ssize_t n = splice(d.pipe_r.get(), nullptr, dst, nullptr, d.in_pipe,
                              SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0) {
+            // A short write means the socket buffer is full: wait for EPOLLOUT.
+            if (static_cast<size_t>(n) < d.in_pipe) dst_wr = false;
             d.in_pipe -= static_cast<size_t>(n), moved = true;
           } else if (n < 0 && errno == EAGAIN) {
             dst_wr = false;
@@ -664,6 +668,9 @@ class Worker {
           ssize_t n = splice(src, nullptr, d.pipe_w.get(), nullptr, want,
                              SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0) {
+            // A short read drained the socket; edge-triggered epoll reports
+            // the next arrival, so skip the EAGAIN round trip.
+            if (static_cast<size_t>(n) < want) src_rd = false;
             d.in_pipe += static_cast<size_t>(n), moved = true;
             if (d.budget > 0) d.budget -= n;
             if (d.budget == 0) d.eof = true;
@@ -684,6 +691,7 @@ class Worker {
         if (d.buf_off < d.buf_len && dst_wr) {
           ssize_t n = send(dst, d.buf.get() + d.buf_off, d.buf_len - d.buf_off, MSG_NOSIGNAL);
           if (n > 0) {
+            if (static_cast<size_t>(n) < d.buf_len - d.buf_off) dst_wr = false;
             d.buf_off += static_cast<size_t>(n), moved = true;
           } else if (n < 0 && errno == EAGAIN) {
             dst_wr = false;
@@ -697,6 +705,7 @@ class Worker {
           ssize_t n = recv(src, d.buf.get(), want, 0);
           d.buf_off = d.buf_len = 0;
           if (n > 0) {
+            if (static_cast<size_t>(n) < want) src_rd = false;
             d.buf_len = static_cast<size_t>(n), moved = true;
             if (d.budget > 0) d.budget -= n;
             if (d.budget == 0) d.eof = true;
@@ -742,6 +751,7 @@ class Worker {
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;
   int lingering_ = 0;
+  int queries_ = 0;  // c-ares lookups in flight
   std::unique_ptr<IdentityResolver> identity_;
   pid_t identity_root_ = -1;
 

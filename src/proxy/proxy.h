@@ -46,6 +46,7 @@ struct ProxyConfig {
   bool use_splice = true;          // false: read/write buffer loop
   int pipe_size = 0;               // F_SETPIPE_SZ for tunnel pipes; 0 = default
   bool identify_always = true;     // resolve the caller for audit even if no rule needs it
+  bool tcp_nodelay = true;         // TCP_NODELAY on both sides of a tunnel
 };
 
 struct DenialCount {

@@ -30,6 +30,9 @@ struct LayerContext {
   // does not handle that TCP right; an empty list handles it and allows none.
   std::optional<std::vector<uint16_t>> landlock_connect_ports = std::nullopt;
   std::optional<std::vector<uint16_t>> landlock_bind_ports = std::nullopt;
+  // The command mounts a /proc of its own PID namespace before confinement:
+  // Landlock rules on /proc must be (re)added after that mount.
+  bool proc_remounted = false;
   // Seccomp user notification (src/seccomp/notify.h), off by default. When
   // either flag is set the filter is installed with a listener, the command
   // sends it over a socketpair, and the supervisor end of that socketpair is

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <grp.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -83,14 +84,20 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       UniqueFd child_end(sp[1]);
       net.proxy = d.mode == NetMode::kNamespace;
       net.proxy_port = net.proxy ? NamespaceProxyPort(p.network.proxy_port) : 0;
-      auto step =
-          NamespaceStep::Create(d.use_userns, net.proxy_port, std::move(child_end), net.proxy);
+      auto step = NamespaceStep::Create(net.proxy_port, std::move(child_end), net.proxy);
+      // init is PID 1 of a new PID namespace (and owns the user namespace
+      // when ringfence is not privileged).
+      plan.init_namespaces = CLONE_NEWPID | (d.use_userns ? CLONE_NEWUSER : 0);
+      plan.uid_map = IdentityMap(geteuid());
+      plan.gid_map = IdentityMap(getegid());
+      ctx.proc_remounted = true;
       if (!step.ok()) return step.status();
       plan.privileged_steps.push_back(std::move(step).value());
       st["status"] =
           net.proxy ? "enforced (fresh network namespace: loopback only; egress through the proxy)"
                     : "enforced (empty network namespace: loopback only)";
       st["ipc_namespace"] = true;
+      st["pid_namespace"] = "own /proc: host processes are invisible";
       if (d.use_userns) st["user_namespace"] = "uid/gid mapped 1:1 (no root inside)";
       break;
     }

@@ -45,6 +45,8 @@ struct Plan {
   std::vector<std::unique_ptr<ChildStep>> privileged_steps;
   std::vector<std::unique_ptr<ChildStep>> confine_steps;
   std::vector<std::string> env_additions;  // NAME=value for the child
+  int init_namespaces = 0;                 // SpawnSpec::init_namespaces
+  std::string uid_map, gid_map;
   std::string summary;                     // one line: what is enforced
 };
 

@@ -96,6 +96,14 @@ const Sample kSamples[] = {
      "failed: 403 Forbidden'))': /simple/requests/"},
     {"ringfence-policy-denied", 3,
      "ringfence: proxy: CONNECT pypi.org:443 denied: no network_policies entry allows it"},
+    {"ringfence-policy-denied", 4,
+     "HTTP/1.1 403 Forbidden\r\n{\"binary\":\"/usr/bin/curl\",\"error\":\"forbidden by ringfence "
+     "policy\",\"hint\":\"add an endpoint\",\"host\":\"example.org\",\"port\":443,"
+     "\"reason\":\"no network_policies entry allows example.org:443\"}"},
+    {"ringfence-direct-connect-denied", 0,
+     "{\"action\":\"deny\",\"layer\":\"network\",\"pid\":4242,\"reason\":\"platform mode: only "
+     "the proxy and the policy's loopback ports may be connected to\",\"subject\":\"10.0.0.7:5432\","
+     "\"time\":\"2026-11-23T18:00:00.000Z\"}"},
     {"nvidia-runtime-missing", 0,
      "docker: Error response from daemon: could not select device driver \"\" with capabilities: "
      "[[gpu]]."},
@@ -197,13 +205,23 @@ TEST(Catalogue, PolicyDenialPointsToThePolicyEntry) {
            {kSamples[24].text, "api.example.com", "443"},
            {kSamples[25].text, "github.com", "443"},
            {"* CONNECT pypi.internal:8080 HTTP/1.1\ncurl: (56) CONNECT tunnel failed, response 403",
-            "pypi.internal", "8080"}}) {
+            "pypi.internal", "8080"},
+           {"ringfence: proxy denied 3 connection(s):\n  files.pythonhosted.org:443  /usr/bin/pip  x3\n",
+            "files.pythonhosted.org", "443"}}) {
     auto found = Diagnose(text);
     ASSERT_EQ(found.size(), 1u) << text;
     auto j = DiagnosesToJson(found);
     std::string all = j.dump();
     EXPECT_NE(all.find("{ host: " + host + ", port: " + port + " }"), std::string::npos) << all;
   }
+}
+
+TEST(Catalogue, ProxyBodyNamesHostPortAndBinary) {
+  auto found = Diagnose(kSamples[28].text);
+  ASSERT_EQ(found.size(), 1u);
+  std::string report = FormatDiagnoses(found);
+  EXPECT_NE(report.find("{ host: example.org, port: 443 }"), std::string::npos) << report;
+  EXPECT_NE(report.find("- { path: /usr/bin/curl }"), std::string::npos) << report;
 }
 
 TEST(Catalogue, ProxyPortStepNamesThePort) {
