@@ -5,7 +5,7 @@
 # notification) denial. Usage: bench/seccomp/run.sh [path/to/ringfence] [N]
 set -eu
 RF=${1:-$(dirname "$0")/../../build/ringfence}
-N=${2:-1000000}
+N=${2:-200000}
 DIR=$(mktemp -d /tmp/rf-bench-seccomp.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 chmod 755 "$DIR"

@@ -314,11 +314,11 @@ std::vector<RecoveryStep> ExtraSteps(const KnownFailure& f, std::string_view tex
     std::string binaries;
     if (std::regex_search(head, m, kBinary))
       binaries = "\n    binaries:\n      - { path: " + m[1].str() + " }";
-    out.push_back({"Add the destination to the policy (narrow it with `binaries:` to the program "
-                   "that needs it)",
-                   "network_policies:\n  " + key + ":\n    name: " + key +
-                       "\n    endpoints:\n      - { host: " + host + ", port: " + port + " }" +
-                       binaries});
+    out.push_back(
+        {"Add the destination to the policy (narrow it with `binaries:` to the program "
+         "that needs it)",
+         "network_policies:\n  " + key + ":\n    name: " + key +
+             "\n    endpoints:\n      - { host: " + host + ", port: " + port + " }" + binaries});
   } else if (f.id == "proxy-port-in-use") {
     static const std::regex kPort(R"(:([0-9]{2,5})\b)");
     std::smatch m;

@@ -1,9 +1,8 @@
 #include "seccomp/notify.h"
 
-#include "common/scm.h"
-
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -13,7 +12,7 @@
 #include <cstring>
 #include <vector>
 
-#include <seccomp.h>
+#include "common/scm.h"
 
 namespace rf::seccomp {
 
@@ -34,7 +33,9 @@ Result<UniqueFd> ReceiveListener(int sock, int timeout_ms) {
     n = poll(&pfd, 1, timeout_ms);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Status::Errno("poll on the seccomp listener channel");
-  if (n == 0) return Status::Error("no seccomp listener received within " + std::to_string(timeout_ms) + " ms");
+  if (n == 0)
+    return Status::Error("no seccomp listener received within " + std::to_string(timeout_ms) +
+                         " ms");
   return ReceiveFd(sock);
 }
 
@@ -67,7 +68,8 @@ Status RespondError(int listener, uint64_t id, int err) {
   struct seccomp_notif_sizes sizes = {};
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)
     return Status::Errno("SECCOMP_GET_NOTIF_SIZES");
-  std::vector<char> buf(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(struct seccomp_notif_resp)));
+  std::vector<char> buf(
+      std::max<size_t>(sizes.seccomp_notif_resp, sizeof(struct seccomp_notif_resp)));
   auto* resp = reinterpret_cast<struct seccomp_notif_resp*>(buf.data());
   resp->id = id;
   resp->error = -err;
@@ -85,7 +87,9 @@ AuditEvent DenialEvent(const Notification& n, int err) {
   nlohmann::json args = nlohmann::json::array();
   for (uint64_t a : n.args) args.push_back(a);
   const char* name = strerrorname_np(err);
-  return AuditEvent{"seccomp", "deny", n.syscall,
+  return AuditEvent{"seccomp",
+                    "deny",
+                    n.syscall,
                     std::string("system call refused by the seccomp profile: ") +
                         (name ? name : std::to_string(err)),
                     {{"pid", n.pid}, {"syscall_nr", n.nr}, {"args", args}, {"errno", err}}};

@@ -4,9 +4,9 @@
 // mode, or audited denials), the command's process installs its filter with
 // SECCOMP_FILTER_FLAG_NEW_LISTENER and sends the listener fd to the
 // supervisor over a socketpair prepared before fork (sendmsg + SCM_RIGHTS,
-// async-signal-safe, rf::SendFd in common/scm.h). The supervisor receives it with ReceiveListener() once
-// the command has been exec'ed (the step runs before exec, so by then the fd
-// is already queued) and runs its listener loop on it.
+// async-signal-safe, rf::SendFd in common/scm.h). The supervisor receives it with ReceiveListener()
+// once the command has been exec'ed (the step runs before exec, so by then the fd is already
+// queued) and runs its listener loop on it.
 //
 // If the listener is closed, every pending and future notified call fails
 // with ENOSYS: the sandbox fails closed.

@@ -28,26 +28,54 @@ const std::vector<uint32_t> kPersonalityAllowed = {0x0, 0x8, 0x20000, 0x20008, 0
 
 const char* const kDeniedAlways[] = {
     // Debugging/inspecting other processes.
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
     // Kernel attack surface rarely needed by tools.
-    "bpf", "perf_event_open", "userfaultfd",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
     // Kernel keyrings are not namespaced by path rules.
-    "keyctl", "add_key", "request_key",
+    "keyctl",
+    "add_key",
+    "request_key",
     // System administration.
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "acct",
-    "swapon", "swapoff", "reboot", "syslog", "quotactl",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "acct",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "syslog",
+    "quotactl",
     // File handles bypass path-based (Landlock) checks.
-    "open_by_handle_at", "name_to_handle_at",
+    "open_by_handle_at",
+    "name_to_handle_at",
     // Mount table and root changes.
-    "pivot_root", "chroot", "mount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick",
-    "move_mount", "open_tree", "mount_setattr",
+    "pivot_root",
+    "chroot",
+    "mount",
+    "umount2",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
     // Namespaces.
     "setns",
     // io_uring performs socket/connect/open without the filtered syscalls.
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
 };
 
-const char* const kSysvIpc[] = {"shmget", "shmat",  "shmctl", "shmdt",  "semget", "semop",
+const char* const kSysvIpc[] = {"shmget",     "shmat",  "shmctl", "shmdt",  "semget", "semop",
                                 "semtimedop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl"};
 
 Rule Deny(const std::string& sc, std::vector<ArgCmp> when, std::string why, int err = EPERM) {
@@ -74,7 +102,8 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
                                                          {AF_KEY, "AF_KEY"},
                                                          {AF_BLUETOOTH, "AF_BLUETOOTH"}};
   for (const auto& [fam, name] : kFamiliesDenied)
-    r.push_back(Deny("socket", {ArgCmp::Eq32(0, fam)}, std::string("socket: ") + name + " -> EPERM"));
+    r.push_back(
+        Deny("socket", {ArgCmp::Eq32(0, fam)}, std::string("socket: ") + name + " -> EPERM"));
   // SOCK_PACKET on AF_INET is turned into AF_PACKET by the kernel.
   r.push_back(Deny("socket", {ArgCmp::Bits(1, kSockTypeMask, SOCK_PACKET)},
                    "socket: SOCK_PACKET (any family) -> EPERM"));
@@ -125,7 +154,9 @@ struct CtxDeleter {
 };
 using Ctx = std::unique_ptr<void, CtxDeleter>;
 
-std::string RuleText(const Rule& r) { return r.syscall + (r.why.empty() ? "" : " (" + r.why + ")"); }
+std::string RuleText(const Rule& r) {
+  return r.syscall + (r.why.empty() ? "" : " (" + r.why + ")");
+}
 
 Result<Ctx> BuildCtx(const Profile& p) {
   Ctx ctx(seccomp_init(SCMP_ACT_ALLOW));
@@ -161,7 +192,8 @@ Result<std::string> Export(const Profile& p, bool pfc) {
   if (!ctx.ok()) return ctx.status();
   UniqueFd mem(memfd_create("rf-seccomp-export", MFD_CLOEXEC));
   if (!mem.valid()) return Status::Errno("memfd_create");
-  int rc = pfc ? seccomp_export_pfc(ctx->get(), mem.get()) : seccomp_export_bpf(ctx->get(), mem.get());
+  int rc =
+      pfc ? seccomp_export_pfc(ctx->get(), mem.get()) : seccomp_export_bpf(ctx->get(), mem.get());
   if (rc != 0) return Status::Errno("seccomp export", -rc);
   std::string out;
   char buf[8192];
@@ -216,19 +248,21 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // clone. CLONE_NEWTIME (0x80) is part of CSIGNAL for clone, so it is only
   // checked for unshare.
   const std::pair<uint64_t, const char*> kNs[] = {
-      {CLONE_NEWNS, "CLONE_NEWNS"},         {CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
-      {CLONE_NEWUTS, "CLONE_NEWUTS"},       {CLONE_NEWIPC, "CLONE_NEWIPC"},
-      {CLONE_NEWUSER, "CLONE_NEWUSER"},     {CLONE_NEWPID, "CLONE_NEWPID"},
+      {CLONE_NEWNS, "CLONE_NEWNS"},     {CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+      {CLONE_NEWUTS, "CLONE_NEWUTS"},   {CLONE_NEWIPC, "CLONE_NEWIPC"},
+      {CLONE_NEWUSER, "CLONE_NEWUSER"}, {CLONE_NEWPID, "CLONE_NEWPID"},
       {CLONE_NEWNET, "CLONE_NEWNET"},
   };
   for (const auto& [flag, name] : kNs) {
-    r.push_back(Deny("clone", {ArgCmp::Bits(0, flag, flag)}, "clone: any CLONE_NEW* flag -> EPERM"));
-    r.push_back(Deny("unshare", {ArgCmp::Bits(0, flag, flag)}, "unshare: any CLONE_NEW* flag -> EPERM"));
+    r.push_back(
+        Deny("clone", {ArgCmp::Bits(0, flag, flag)}, "clone: any CLONE_NEW* flag -> EPERM"));
+    r.push_back(
+        Deny("unshare", {ArgCmp::Bits(0, flag, flag)}, "unshare: any CLONE_NEW* flag -> EPERM"));
   }
   r.push_back(Deny("unshare", {ArgCmp::Bits(0, CLONE_NEWTIME, CLONE_NEWTIME)},
                    "unshare: any CLONE_NEW* flag -> EPERM"));
-  r.push_back(Deny("clone3", {}, "clone3 -> ENOSYS (libc falls back to clone, whose flags are checked)",
-                   ENOSYS));
+  r.push_back(Deny("clone3", {},
+                   "clone3 -> ENOSYS (libc falls back to clone, whose flags are checked)", ENOSYS));
 
   // Terminal injection; the request is an unsigned int: low 32 bits.
   r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCSTI)},
@@ -237,8 +271,9 @@ Profile DefaultProfile(const ProfileOptions& o) {
                    "ioctl: TIOCSTI and TIOCLINUX (compared on the low 32 bits) -> EPERM"));
 
   for (auto [mask, value] : ComplementBlocks32(kPersonalityAllowed))
-    r.push_back(Deny("personality", {ArgCmp::Bits(0, mask, value)},
-                     "personality: values other than 0x0, 0x8, 0x20000, 0x20008, 0xffffffff -> EPERM"));
+    r.push_back(
+        Deny("personality", {ArgCmp::Bits(0, mask, value)},
+             "personality: values other than 0x0, 0x8, 0x20000, 0x20008, 0xffffffff -> EPERM"));
 
   AddSocketRules(o, r);
 
@@ -247,7 +282,8 @@ Profile DefaultProfile(const ProfileOptions& o) {
   if (o.mode != NetMode::kNamespace && !o.sysv_ipc) {
     for (const char* sc : kSysvIpc) r.push_back(Deny(sc, {}, "System V IPC"));
   }
-  if (o.notify_connect) r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
+  if (o.notify_connect)
+    r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
   return p;
 }
 
@@ -259,7 +295,8 @@ Result<std::vector<sock_filter>> Compile(const Profile& p) {
   std::vector<sock_filter> prog(bytes->size() / sizeof(sock_filter));
   memcpy(prog.data(), bytes->data(), bytes->size());
   if (prog.size() > BPF_MAXINSNS)
-    return Status::Error("seccomp program too long (" + std::to_string(prog.size()) + " instructions)");
+    return Status::Error("seccomp program too long (" + std::to_string(prog.size()) +
+                         " instructions)");
   return prog;
 }
 
@@ -275,8 +312,8 @@ nlohmann::json Describe(const Profile& p) {
   };
   for (const Rule& r : p.rules) {
     if (r.action.kind == Action::kNotify) continue;
-    const bool socketish = r.syscall == "socket" || r.syscall == "socketpair" ||
-                           r.syscall.rfind("send", 0) == 0;
+    const bool socketish =
+        r.syscall == "socket" || r.syscall == "socketpair" || r.syscall.rfind("send", 0) == 0;
     if (r.why == "System V IPC") {
       sysv.push_back(r.syscall);
     } else if (socketish) {
@@ -298,8 +335,9 @@ nlohmann::json Describe(const Profile& p) {
   j["conditional_rules"] = conditional;
   j["socket_rules"] = {{"mode", ToString(m)}, {"rules", sockets}};
   if (m != NetMode::kNamespace) {
-    j["sysv_ipc"] = p.options.sysv_ipc ? "allowed by process.sysv_ipc (weakened boundary)"
-                                       : "denied (EPERM): " + std::to_string(sysv.size()) + " calls";
+    j["sysv_ipc"] = p.options.sysv_ipc
+                        ? "allowed by process.sysv_ipc (weakened boundary)"
+                        : "denied (EPERM): " + std::to_string(sysv.size()) + " calls";
   } else {
     j["sysv_ipc"] = "allowed (private IPC namespace)";
   }
@@ -310,8 +348,9 @@ nlohmann::json Describe(const Profile& p) {
           ? "each denied call is sent to the supervisor (user notification), answered with its "
             "errno and audited"
           : "errno returned by the kernel; not audited (see docs/seccomp.md)";
-  j["memfd_create"] = "allowed (CUDA and JIT runtimes need anonymous memory files; the result is "
-                      "an fd, not a path, so it opens nothing new)";
+  j["memfd_create"] =
+      "allowed (CUDA and JIT runtimes need anonymous memory files; the result is "
+      "an fd, not a path, so it opens nothing new)";
   return j;
 }
 

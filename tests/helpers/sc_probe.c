@@ -151,8 +151,12 @@ static long p_tioclinux(void) {
   char c = 0;
   return sys(SYS_ioctl, devnull(), TIOCLINUX, (long)&c, 0, 0, 0);
 }
-static long p_personality_bad(void) { return sys(SYS_personality, 0x0400000 /* READ_IMPLIES_EXEC */, 0, 0, 0, 0, 0); }
-static long p_personality_high(void) { return sys(SYS_personality, 0x100000000L | 0x0400000, 0, 0, 0, 0, 0); }
+static long p_personality_bad(void) {
+  return sys(SYS_personality, 0x0400000 /* READ_IMPLIES_EXEC */, 0, 0, 0, 0, 0);
+}
+static long p_personality_high(void) {
+  return sys(SYS_personality, 0x100000000L | 0x0400000, 0, 0, 0, 0, 0);
+}
 
 // Foreign architectures.
 static long p_x32_getpid(void) { return sys(X32_BIT | 39 /* getpid */, 0, 0, 0, 0, 0, 0); }
@@ -160,7 +164,8 @@ static long p_i386_getpid(void) { return fromraw(int80(20 /* i386 getpid */, 0, 
 static long p_i386_socketcall(void) {
   // socketcall(SYS_SOCKET, {AF_PACKET, SOCK_RAW, 0}): the i386 door around
   // socket(); its argument block must sit below 4 GiB.
-  uint32_t* args = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  uint32_t* args =
+      mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
   if (args == MAP_FAILED) return -1;
   args[0] = AF_PACKET;
   args[1] = SOCK_RAW;
@@ -169,14 +174,18 @@ static long p_i386_socketcall(void) {
 }
 
 // Sockets.
-static long sock(long fam, long type, long proto) { return sys(SYS_socket, fam, type, proto, 0, 0, 0); }
+static long sock(long fam, long type, long proto) {
+  return sys(SYS_socket, fam, type, proto, 0, 0, 0);
+}
 static long p_sock_packet(void) { return sock(AF_PACKET, SOCK_RAW, 0); }
 static long p_sock_vsock(void) { return sock(AF_VSOCK, SOCK_STREAM, 0); }
 static long p_sock_alg(void) { return sock(AF_ALG, SOCK_SEQPACKET, 0); }
 static long p_sock_key(void) { return sock(AF_KEY, SOCK_RAW, 2 /* PF_KEY_V2 */); }
 static long p_sock_bluetooth(void) { return sock(AF_BLUETOOTH, SOCK_RAW, 0); }
 static long p_sock_inet_raw(void) { return sock(AF_INET, SOCK_RAW, IPPROTO_ICMP); }
-static long p_sock_inet_sockpacket(void) { return sock(AF_INET, SOCK_PACKET, 0x300 /* ETH_P_ALL BE */); }
+static long p_sock_inet_sockpacket(void) {
+  return sock(AF_INET, SOCK_PACKET, 0x300 /* ETH_P_ALL BE */);
+}
 static long p_sock_netlink_audit(void) { return sock(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT); }
 static long p_sock_netlink_high(void) {
   // NETLINK_ROUTE in the low half, garbage in the high half.
@@ -218,12 +227,16 @@ static long p_msgctl(void) { return msgctl(-1, IPC_STAT, NULL); }
 static long p_ok_tcp(void) { return sock(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); }
 static long p_ok_tcp6(void) { return sock(AF_INET6, SOCK_STREAM, IPPROTO_TCP); }
 static long p_ok_unix(void) { return sock(AF_UNIX, SOCK_DGRAM, 0); }
-static long p_ok_netlink_route(void) { return sock(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
+static long p_ok_netlink_route(void) {
+  return sock(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+}
 static long p_ok_socketpair_unix(void) {
   int sv[2];
   return sys(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, (long)sv, 0, 0);
 }
-static long p_ok_memfd(void) { return sys(SYS_memfd_create, (long)"rf-probe", MFD_CLOEXEC, 0, 0, 0, 0); }
+static long p_ok_memfd(void) {
+  return sys(SYS_memfd_create, (long)"rf-probe", MFD_CLOEXEC, 0, 0, 0, 0);
+}
 static long p_ok_fork(void) {
   pid_t p = fork();
   if (p == 0) _exit(0);
@@ -231,7 +244,9 @@ static long p_ok_fork(void) {
   return p;
 }
 static long p_ok_unshare_files(void) { return sys(SYS_unshare, CLONE_FILES, 0, 0, 0, 0, 0); }
-static long p_ok_personality_query(void) { return sys(SYS_personality, 0xffffffffL, 0, 0, 0, 0, 0); }
+static long p_ok_personality_query(void) {
+  return sys(SYS_personality, 0xffffffffL, 0, 0, 0, 0, 0);
+}
 static long p_ok_personality_linux32(void) { return sys(SYS_personality, 0x8, 0, 0, 0, 0, 0); }
 static long p_ok_tcgetwinsz(void) {
   // Not a terminal: ENOTTY (not EPERM) shows ioctl is not blanket-denied.

@@ -2,10 +2,11 @@
 are recognised, recovery steps printed, --json carries the same content."""
 import json
 import os
+import shutil
 import subprocess
 import unittest
 
-from rf import BIN, ringfence
+from rf import BIN, TempDir, ringfence, run
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/diagnose")
 
@@ -14,7 +15,7 @@ EXPECTED_IDS = [
     "cdi-specs-missing", "nvml-insufficient-permissions", "cuda-init-304",
     "persistenced-eacces", "landlock-unavailable", "userns-disabled",
     "pidfd-getfd-blocked", "proxy-port-in-use", "selinux-gpu-device-denied",
-    "selinux-runtime-files-denied", "ringfence-policy-denied",
+    "selinux-runtime-files-denied", "ringfence-policy-denied", "ringfence-direct-connect-denied",
     "nvidia-runtime-missing", "driver-libraries-missing",
 ]
 
@@ -74,6 +75,27 @@ class DiagnoseTest(unittest.TestCase):
         self.assertEqual(m["id"], "ringfence-policy-denied")
         self.assertTrue(any("{ host: registry.npmjs.org, port: 443 }" in s["command"]
                             for s in m["steps"]))
+
+    @unittest.skipUnless(shutil.which("curl"), "needs curl")
+    def test_real_refusal_by_ringfence_is_diagnosed(self):
+        # End to end: the embedded default policy grants no egress, so the
+        # proxy refuses the CONNECT (before any DNS or connect); the refusal
+        # curl and ringfence print, and the audit log, lead to the entry to add.
+        with TempDir() as d:
+            audit = os.path.join(d, "audit.jsonl")
+            r = run(["/usr/bin/curl", "-sS", "https://example.org/"], extra=["--audit", audit],
+                    timeout=30)
+            self.assertEqual(r.returncode, 56, r.stderr)
+            with open(audit) as f:
+                audit_text = f.read()
+            for text in (r.stderr, audit_text):
+                d2 = subprocess.run([BIN, "diagnose", "--json"], input=text, capture_output=True,
+                                    text=True, timeout=30)
+                self.assertEqual(d2.returncode, 0, text)
+                m = json.loads(d2.stdout)["matches"]
+                self.assertEqual([x["id"] for x in m], ["ringfence-policy-denied"], text)
+                self.assertTrue(any("{ host: example.org, port: 443 }" in s["command"]
+                                    for s in m[0]["steps"]), m[0]["steps"])
 
     def test_stdin_and_several_failures_in_one_log(self):
         log = ""

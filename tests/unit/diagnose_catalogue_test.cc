@@ -102,7 +102,8 @@ const Sample kSamples[] = {
      "\"reason\":\"no network_policies entry allows example.org:443\"}"},
     {"ringfence-direct-connect-denied", 0,
      "{\"action\":\"deny\",\"layer\":\"network\",\"pid\":4242,\"reason\":\"platform mode: only "
-     "the proxy and the policy's loopback ports may be connected to\",\"subject\":\"10.0.0.7:5432\","
+     "the proxy and the policy's loopback ports may be connected "
+     "to\",\"subject\":\"10.0.0.7:5432\","
      "\"time\":\"2026-11-23T18:00:00.000Z\"}"},
     {"nvidia-runtime-missing", 0,
      "docker: Error response from daemon: could not select device driver \"\" with capabilities: "
@@ -206,7 +207,8 @@ TEST(Catalogue, PolicyDenialPointsToThePolicyEntry) {
            {kSamples[25].text, "github.com", "443"},
            {"* CONNECT pypi.internal:8080 HTTP/1.1\ncurl: (56) CONNECT tunnel failed, response 403",
             "pypi.internal", "8080"},
-           {"ringfence: proxy denied 3 connection(s):\n  files.pythonhosted.org:443  /usr/bin/pip  x3\n",
+           {"ringfence: proxy denied 3 connection(s):\n  files.pythonhosted.org:443  /usr/bin/pip  "
+            "x3\n",
             "files.pythonhosted.org", "443"}}) {
     auto found = Diagnose(text);
     ASSERT_EQ(found.size(), 1u) << text;

@@ -29,8 +29,8 @@ TEST(SeccompProfile, ComplementBlocksCoverExactlyTheOthers) {
   const std::vector<uint32_t> allowed = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
   auto blocks = ComplementBlocks32(allowed);
   ASSERT_FALSE(blocks.empty());
-  std::vector<uint32_t> probe = {1, 7, 9, 0x1ffff, 0x20001, 0x20009, 0x7fffffff, 0x80000000,
-                                 0xfffffffe, 0x0400000, 0x10, 0x28};
+  std::vector<uint32_t> probe = {1,          7,          9,          0x1ffff,   0x20001, 0x20009,
+                                 0x7fffffff, 0x80000000, 0xfffffffe, 0x0400000, 0x10,    0x28};
   for (uint32_t a : allowed) EXPECT_FALSE(Covered(blocks, a)) << std::hex << a;
   for (uint32_t v : probe) EXPECT_TRUE(Covered(blocks, v)) << std::hex << v;
   std::mt19937 rng(42);
