@@ -93,8 +93,8 @@ struct Prepared {
   int status_w;  // init -> supervisor: command pid, then its wait status
   int life_r;    // read end of a pipe only the supervisor can write: EOF = it died
   int life_w;
-  int init_ns;           // CLONE_NEW* flags init is created with (0 = plain fork)
-  const char* uid_map;   // written by init when init_ns has CLONE_NEWUSER
+  int init_ns;          // CLONE_NEW* flags init is created with (0 = plain fork)
+  const char* uid_map;  // written by init when init_ns has CLONE_NEWUSER
   const char* gid_map;
 };
 

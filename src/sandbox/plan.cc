@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 #include <grp.h>
-#include <sched.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -130,6 +130,11 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
     plan.env_additions.insert(plan.env_additions.end(), env.begin(), env.end());
   }
   plan.effective.layers["network"] = st;
+  plan.effective.layers["process"]["visibility"] =
+      plan.init_namespaces & CLONE_NEWPID
+          ? "own PID namespace and /proc: only the sandbox's processes are visible"
+          : "host processes are visible in /proc (pids, command lines, status); their environ, "
+            "mem and fds are refused by Landlock's ptrace restriction, signals by its scope";
   plan.summary += std::string(", network: ") + d.why;
   return Status::Ok();
 }
