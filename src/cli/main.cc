@@ -9,8 +9,58 @@
 #include "cli/commands.h"
 #include "common/version.h"
 
+namespace {
+
+// `run` is on every sandboxed command's start-up path: the common forms are
+// parsed here directly (building the whole CLI11 tree costs more than the
+// rest of the start-up). Anything unusual (--help, an unknown or malformed
+// option) returns false and goes through CLI11, which gives the messages.
+bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
+  if (argc < 2 || std::string(argv[1]) != "run") return false;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string* target = nullptr;
+    std::string value;
+    for (auto [name, field] :
+         {std::pair{"--policy", &o->policy_file}, std::pair{"--mode", &o->mode},
+          std::pair{"--audit", &o->audit_file}, std::pair{"--workdir", &o->workdir}}) {
+      std::string n(name);
+      if (a == n) {
+        if (i + 1 >= argc) return false;
+        target = field;
+        value = argv[++i];
+      } else if (a.rfind(n + "=", 0) == 0) {
+        target = field;
+        value = a.substr(n.size() + 1);
+      }
+    }
+    if (target) {
+      *target = value;
+      continue;
+    }
+    if (a == "-q" || a == "--quiet") {
+      o->quiet = true;
+      continue;
+    }
+    if (a == "--") {
+      o->command.assign(argv + i + 1, argv + argc);
+      return !o->command.empty();
+    }
+    if (a.empty() || a[0] == '-') return false;
+    o->command.assign(argv + i, argv + argc);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace rf;
+  {
+    RunOptions fast;
+    if (FastParseRun(argc, argv, &fast)) return RunMain(fast);
+  }
   CLI::App app{"ringfence: a sandbox for AI agents and GPU workloads", "ringfence"};
   app.require_subcommand(1);
   app.set_version_flag("--version", RINGFENCE_VERSION);
@@ -51,7 +101,7 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version");
   AddProxyCommand(app);  // `ringfence proxy`: runs and exits from within app.parse()
-  AddGpuCommand(app);  // gpu list, doctor, diagnose, selinux module: same (issue 9)
+  AddGpuCommand(app);    // gpu list, doctor, diagnose, selinux module: same (issue 9)
   AddDoctorCommand(app);
   AddDiagnoseCommand(app);
   AddSelinuxCommand(app);

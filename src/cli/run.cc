@@ -74,7 +74,7 @@ int RunMain(const RunOptions& o) {
     return SetupFailure(*audit, subject, "--workdir " + workdir + " is not an existing directory");
   workdir = real;
 
-  PlanOptions popts{workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2)};
+  PlanOptions popts{workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false};
   auto plan = BuildPlan(*policy, popts);
   if (!plan.ok()) return SetupFailure(*audit, subject, plan.status().reason());
 

@@ -24,12 +24,14 @@ struct FilesystemPolicy {
   bool include_workdir = true;
   std::vector<std::string> read_only;
   std::vector<std::string> read_write;
+  bool operator==(const FilesystemPolicy&) const = default;
 };
 
 struct ProcessPolicy {
   std::string run_as_user = "nobody";
   std::string run_as_group = "nogroup";
   bool sysv_ipc = false;
+  bool operator==(const ProcessPolicy&) const = default;
 };
 
 struct NetworkSettings {
@@ -39,6 +41,7 @@ struct NetworkSettings {
   std::vector<uint16_t> bind_ports;
   std::map<std::string, std::string> hosts;  // static resolution: name -> address
   std::vector<std::string> unix_sockets;
+  bool operator==(const NetworkSettings&) const = default;
 };
 
 struct Endpoint {
@@ -51,10 +54,12 @@ struct Endpoint {
   std::string tls;
   std::string path;
   bool has_l7_rules = false;  // rules / deny_rules present
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct Binary {
   std::string path;  // exact or glob (`*`, `**`)
+  bool operator==(const Binary&) const = default;
 };
 
 struct NetworkPolicy {
@@ -62,6 +67,7 @@ struct NetworkPolicy {
   std::string name;  // `name` field (defaults to the key)
   std::vector<Endpoint> endpoints;
   std::vector<Binary> binaries;  // empty = any binary in the sandbox
+  bool operator==(const NetworkPolicy&) const = default;
 };
 
 struct Policy {
@@ -73,6 +79,7 @@ struct Policy {
   NetworkSettings network;
   GpuMode gpu = GpuMode::kAuto;
   std::vector<NetworkPolicy> network_policies;
+  bool operator==(const Policy&) const = default;
 };
 
 }  // namespace rf

@@ -644,8 +644,6 @@ class Worker {
           ssize_t n = splice(d.pipe_r.get(), nullptr, dst, nullptr, d.in_pipe,
                              SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0) {
-            // A short write means the socket buffer is full: wait for EPOLLOUT.
-            if (static_cast<size_t>(n) < d.in_pipe) dst_wr = false;
             d.in_pipe -= static_cast<size_t>(n), moved = true;
           } else if (n < 0 && errno == EAGAIN) {
             dst_wr = false;
@@ -668,9 +666,6 @@ class Worker {
           ssize_t n = splice(src, nullptr, d.pipe_w.get(), nullptr, want,
                              SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0) {
-            // A short read drained the socket; edge-triggered epoll reports
-            // the next arrival, so skip the EAGAIN round trip.
-            if (static_cast<size_t>(n) < want) src_rd = false;
             d.in_pipe += static_cast<size_t>(n), moved = true;
             if (d.budget > 0) d.budget -= n;
             if (d.budget == 0) d.eof = true;
@@ -691,7 +686,6 @@ class Worker {
         if (d.buf_off < d.buf_len && dst_wr) {
           ssize_t n = send(dst, d.buf.get() + d.buf_off, d.buf_len - d.buf_off, MSG_NOSIGNAL);
           if (n > 0) {
-            if (static_cast<size_t>(n) < d.buf_len - d.buf_off) dst_wr = false;
             d.buf_off += static_cast<size_t>(n), moved = true;
           } else if (n < 0 && errno == EAGAIN) {
             dst_wr = false;
@@ -705,6 +699,8 @@ class Worker {
           ssize_t n = recv(src, d.buf.get(), want, 0);
           d.buf_off = d.buf_len = 0;
           if (n > 0) {
+            // A short recv() drained the socket; edge-triggered epoll reports
+            // the next arrival, so skip the EAGAIN round trip.
             if (static_cast<size_t>(n) < want) src_rd = false;
             d.buf_len = static_cast<size_t>(n), moved = true;
             if (d.budget > 0) d.budget -= n;

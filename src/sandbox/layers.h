@@ -33,6 +33,9 @@ struct LayerContext {
   // The command mounts a /proc of its own PID namespace before confinement:
   // Landlock rules on /proc must be (re)added after that mount.
   bool proc_remounted = false;
+  // Build the full per-layer description for `policy show --effective`
+  // (`run` only needs the steps, warnings and summary).
+  bool describe = true;
   // Seccomp user notification (src/seccomp/notify.h), off by default. When
   // either flag is set the filter is installed with a listener, the command
   // sends it over a socketpair, and the supervisor end of that socketpair is

@@ -197,6 +197,7 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   AuditSink no_audit;
   LayerContext ctx{plan.effective.policy, mode, opts.workdir, opts.has_terminal,
                    opts.audit ? opts.audit : &no_audit};
+  ctx.describe = opts.describe;
   if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
     return s.With("network");
   if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");

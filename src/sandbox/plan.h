@@ -22,6 +22,7 @@ struct PlanOptions {
   std::string mode;     // --mode override, empty = policy's
   AuditSink* audit = nullptr;
   bool has_terminal = false;  // the command will get a terminal
+  bool describe = true;       // full layer descriptions (policy show); run: false
 };
 
 // How the command reaches the network (src/net/).

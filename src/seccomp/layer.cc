@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 
 #include "common/scm.h"
 #include "sandbox/layers.h"
 #include "sandbox/plan.h"
 #include "seccomp/layer_step.h"
 #include "seccomp/notify.h"
+#include "seccomp/precompiled.h"
 #include "seccomp/profile.h"
 
 namespace rf {
@@ -45,12 +47,22 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
   o.sysv_ipc = ctx.policy.process.sysv_ipc;
   o.notify_connect = ctx.seccomp_notify_connect;
   o.notify_denials = ctx.seccomp_notify_denials;
-  seccomp::Profile profile = seccomp::DefaultProfile(o);
-  auto prog = seccomp::Compile(profile);
+  // The rules are only built when they must be compiled now (no
+  // precompiled program) or described (`policy show`), not on every run.
+  std::optional<seccomp::Profile> profile;
+  auto rules = [&]() -> const seccomp::Profile& {
+    if (!profile) profile = seccomp::DefaultProfile(o);
+    return *profile;
+  };
+  seccomp::ProgramView pre = seccomp::PrecompiledProgram(o);
+  auto prog = pre.len ? Result<std::vector<sock_filter>>(
+                            std::vector<sock_filter>(pre.insns, pre.insns + pre.len))
+                      : seccomp::Compile(rules());
   if (!prog.ok()) return prog.status();
+  const bool needs_listener = o.notify_connect || o.notify_denials;
 
   UniqueFd child_end;
-  if (profile.needs_listener()) {
+  if (needs_listener) {
     if (!ctx.seccomp_listener_channel)
       return Status::Error("user notification requested without a listener channel");
     auto ch = seccomp::MakeListenerChannel();
@@ -59,16 +71,21 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
     child_end = std::move(ch->child);
   }
 
-  nlohmann::json desc = seccomp::Describe(profile);
-  desc["bpf_instructions"] = prog->size();
-  plan.effective.layers["seccomp"] = desc;
+  if (ctx.describe) {
+    nlohmann::json desc = seccomp::Describe(rules());
+    desc["bpf_instructions"] = prog->size();
+    desc["precompiled"] = pre.len > 0;
+    plan.effective.layers["seccomp"] = desc;
+  } else {
+    plan.effective.layers["seccomp"] = {{"status", "enforced"}, {"mode", ToString(o.mode)}};
+  }
   if (o.sysv_ipc && o.mode != NetMode::kNamespace) {
     plan.effective.warnings.push_back(
         "process.sysv_ipc: true: System V IPC is allowed and shared with the host's IPC "
         "namespace (weakened boundary)");
   }
   plan.summary += std::string(", seccomp (") + ToString(o.mode) + " socket rules" +
-                  (profile.needs_listener() ? ", user notification" : "") + ")";
+                  (needs_listener ? ", user notification" : "") + ")";
   plan.confine_steps.push_back(
       std::make_unique<seccomp::FilterStep>(std::move(prog).value(), std::move(child_end)));
   return Status::Ok();

@@ -18,6 +18,12 @@ TEST(PolicyLoader, EmbeddedDefaultIsValid) {
   EXPECT_TRUE(r->network_policies.empty());
 }
 
+TEST(PolicyLoader, DefaultPolicyStructEqualsTheEmbeddedYaml) {
+  auto parsed = LoadPolicyString(DefaultPolicyText(), "<embedded default policy>");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().reason();
+  EXPECT_TRUE(*parsed == DefaultPolicy());
+}
+
 TEST(PolicyLoader, FullExample) {
   auto r = LoadPolicyString(R"(version: 1
 filesystem_policy:

@@ -237,3 +237,25 @@ TEST(SeccompNotify, ClosedChannelIsReported) {
 
 }  // namespace
 }  // namespace rf::seccomp
+
+#include "seccomp/precompiled.h"
+
+namespace rf::seccomp {
+namespace {
+
+// The build-time table must be exactly what the profile compiles to now.
+TEST(SeccompPrecompiled, EveryCombinationMatchesARuntimeCompile) {
+  auto all = AllProfileOptions();
+  ASSERT_EQ(all.size(), 32u);
+  for (const auto& o : all) {
+    ProgramView v = PrecompiledProgram(o);
+    ASSERT_GT(v.len, 0u) << "no precompiled program for mode " << ToString(o.mode);
+    auto fresh = Compile(DefaultProfile(o));
+    ASSERT_TRUE(fresh.ok()) << fresh.status().reason();
+    ASSERT_EQ(fresh->size(), v.len) << ToString(o.mode);
+    EXPECT_EQ(memcmp(fresh->data(), v.insns, v.len * sizeof(sock_filter)), 0) << ToString(o.mode);
+  }
+}
+
+}  // namespace
+}  // namespace rf::seccomp
