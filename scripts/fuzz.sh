@@ -46,17 +46,21 @@ for t in "${targets[@]}"; do
   dict=()
   [ -f "$root/tests/fuzz/$t.dict" ] && dict=(-dict="$root/tests/fuzz/$t.dict")
   log="$out/fuzz.log"
+  parallel=()
+  if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
+  # Findings of an earlier run of this target are not this run's findings.
+  rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* "$out"/slow-unit-* "$out"/fuzz-*.log
   echo "== $t: ${seconds}s" >&2
   # -timeout: one input taking this long is a finding (a hang in the proxy).
   # -rss_limit_mb/-malloc_limit_mb: a single input may not take more.
   set +e
   (cd "$out" && "$build/$t" "${dict[@]}" -max_total_time="$seconds" -timeout=10 \
      -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=8192 -print_final_stats=1 \
-     -jobs="$jobs" -workers="$jobs" -artifact_prefix="$out/" \
+     "${parallel[@]}" -artifact_prefix="$out/" \
      "$out/corpus" "$seeds") >"$log" 2>&1
   rc=$?
   set -e
-  [ "$jobs" -gt 1 ] && cat "$out"/fuzz-*.log >>"$log" 2>/dev/null
+  if [ "$jobs" -gt 1 ]; then cat "$out"/fuzz-*.log >>"$log" 2>/dev/null || true; fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
   findings=$(ls "$out" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' || true)
   if [ $rc -ne 0 ] || [ -n "$findings" ]; then

@@ -8,7 +8,7 @@
   * proxy RSS with --idle tunnels open.
 
 Usage: bench/proxy/run_bench.py [--ringfence build-proxy/ringfence] [--bytes N]
-       [--runs 3] [--connects 10000] [--idle 1000]
+       [--runs 3] [--connects 10000] [--idle 1000] [--rf-args "--no-splice"]
 Needs cc and tinyproxy (apt-get install -y tinyproxy). Prints a Markdown table."""
 import argparse
 import os
@@ -80,6 +80,7 @@ def main():
     ap.add_argument("--connects", type=int, default=10000)
     ap.add_argument("--idle", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rf-args", default="", help="extra `ringfence proxy` arguments, e.g. --no-splice")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="rf-bench-proxy-")
     procs = []
@@ -102,7 +103,8 @@ def main():
                     "  bench:\n    endpoints:\n      - { host: bulk.test, ports: [%s, %s, %s],"
                     " allowed_ips: [127.0.0.1/32] }\n" % (up, zero.line, hold.line))
         rfp = Bg([args.ringfence, "proxy", "--policy", policy, "--listen", "127.0.0.1:0",
-                  "--threads", str(args.threads), "--max-connections", str(args.idle + 100)])
+                  "--threads", str(args.threads), "--max-connections", str(args.idle + 100)]
+                 + args.rf_args.split())
         procs.append(rfp)
         rf_port = int(rfp.line.rsplit(":", 1)[1])
         tp_port = free_port()

@@ -136,14 +136,22 @@ int RunMain(const RunOptions& o) {
         }
       }
     }
-    if (plan->net.seccomp_channel.valid()) {
-      // Platform mode: the filter's listener, sent by the command before exec.
+    if (plan->net.listener_channel.valid() && late_failure.empty()) {
+      // Then the sock_diag socket of the sandbox's network namespace.
+      auto d = ReceiveFd(plan->net.listener_channel.get());
+      if (d.ok()) {
+        plan->net.guard_config.sandbox_diag = std::move(d).value();
+      } else {
+        late_failure = d.status().With("network namespace").reason();
+        kill(pid, SIGKILL);
+      }
+    }
+    if (plan->net.seccomp_channel.valid() && late_failure.empty()) {
+      // The filter's listener, sent by the command before exec.
       auto l = seccomp::ReceiveListener(plan->net.seccomp_channel.get(), 5000);
-      auto g =
-          l.ok() ? ConnectGuard::Start(
-                       std::move(l).value(),
-                       {plan->net.proxy_port, plan->effective.policy.network.loopback_ports}, audit)
-                 : Result<std::unique_ptr<ConnectGuard>>(l.status());
+      auto g = l.ok() ? ConnectGuard::Start(std::move(l).value(), std::move(plan->net.guard_config),
+                                            audit, pid)
+                      : Result<std::unique_ptr<ConnectGuard>>(l.status());
       if (g.ok()) {
         guard = std::move(g).value();
       } else {

@@ -2,12 +2,15 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -16,7 +19,11 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
+
+#include "net/unix_diag.h"
+#include "proxy/matcher.h"
 
 namespace rf {
 
@@ -108,15 +115,56 @@ bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len)
 }
 
 Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, ConnectGuardConfig cfg,
-                                                          AuditSink* audit) {
+                                                          AuditSink* audit, pid_t sandbox_root) {
   std::unique_ptr<ConnectGuard> g(new ConnectGuard());
   g->listener_ = std::move(listener);
+  g->root_ = sandbox_root;
+  if (!cfg.sandbox_diag.valid()) {
+    auto d = OpenUnixDiag();
+    if (!d.ok()) return d.status();
+    g->own_diag_ = std::move(d).value();
+  }
   g->stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!g->stop_.valid()) return Status::Errno("eventfd");
   g->cfg_ = std::move(cfg);
   g->audit_ = audit;
+  g->connector_ = std::thread([p = g.get()] { p->ConnectorLoop(); });
   g->thread_ = std::thread([p = g.get()] { p->Loop(); });
   return g;
+}
+
+void ConnectGuard::ConnectorLoop() {
+  if (cfg_.switch_creds) {
+    // This thread only: raw system calls change the calling thread's
+    // credentials (glibc's wrappers would change every thread's).
+    if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
+        syscall(SYS_setresgid, cfg_.gid, cfg_.gid, cfg_.gid) != 0 ||
+        syscall(SYS_setresuid, cfg_.uid, cfg_.uid, cfg_.uid) != 0) {
+      // Without the sandbox's credentials no unix connect may be made.
+      std::unique_lock<std::mutex> lock(mu_);
+      connector_stop_ = true;
+      cv_.notify_all();
+      return;
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return job_ != nullptr || connector_stop_; });
+    if (connector_stop_) return;
+    (*job_)();
+    job_ = nullptr;
+    job_done_ = true;
+    cv_.notify_all();
+  }
+}
+
+void ConnectGuard::OnConnector(const std::function<void()>& fn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (connector_stop_) return;
+  job_ = &fn;
+  job_done_ = false;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return job_done_ || connector_stop_; });
 }
 
 ConnectGuard::~ConnectGuard() { Stop(); }
@@ -127,6 +175,12 @@ void ConnectGuard::Stop() {
   ssize_t ignored = write(stop_.get(), &one, sizeof one);
   (void)ignored;
   thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connector_stop_ = true;
+  }
+  cv_.notify_all();
+  connector_.join();
 }
 
 void ConnectGuard::Loop() {
@@ -170,8 +224,19 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     Respond(listener, req.id, addr_len < sizeof(sa_family_t) ? EINVAL : EFAULT, false);
     return;
   }
+  if (ss.ss_family == AF_UNIX) {
+    sockaddr_un un;
+    memcpy(&un, &ss, sizeof un);
+    HandleUnix(req, un, addr_len);
+    return;
+  }
   if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
-    // unix, netlink, AF_UNSPEC: the kernel decides (Landlock, socket rules).
+    // netlink, AF_UNSPEC: the kernel decides (socket rules).
+    Respond(listener, req.id, 0, true);
+    return;
+  }
+  if (!cfg_.check_inet) {
+    // Namespace mode: the network namespace holds nothing but the proxy.
     Respond(listener, req.id, 0, true);
     return;
   }
@@ -217,6 +282,178 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     return;
   }
   ++allowed_;
+  Respond(listener, req.id, connect_err, false);
+}
+
+namespace {
+
+bool HasGlob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+bool Beneath(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path == root || path.rfind(root + "/", 0) == 0;
+}
+
+// The socket type (SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM) of the command's
+// descriptor, from its socket inode in /proc/<pid>/net/unix. 0 = unknown.
+int RemoteUnixType(pid_t pid, int fd) {
+  char link[64];
+  std::string p = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  ssize_t n = readlink(p.c_str(), link, sizeof link - 1);
+  if (n <= 8) return 0;
+  link[n] = 0;
+  if (strncmp(link, "socket:[", 8) != 0) return 0;
+  std::string ino = std::string(link + 8, strlen(link + 8) - 1);
+  std::ifstream in("/proc/" + std::to_string(pid) + "/net/unix");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    // Num RefCount Protocol Flags Type St Inode [Path]
+    std::istringstream f(line);
+    std::string num, ref, proto, flags, type, st, inode;
+    if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode)) continue;
+    if (inode == ino) return static_cast<int>(std::stol(type, nullptr, 16));
+  }
+  return 0;
+}
+
+}  // namespace
+
+void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un,
+                              size_t len) {
+  const int listener = listener_.get();
+  const size_t off = offsetof(sockaddr_un, sun_path);
+  if (len <= off || un.sun_path[0] == '\0') {
+    // Unnamed (the kernel refuses it) or abstract: Landlock's scope (ABI 6)
+    // keeps the sandbox to abstract sockets of its own.
+    Respond(listener, req.id, 0, true);
+    return;
+  }
+  std::string path(un.sun_path, strnlen(un.sun_path, std::min(len - off, sizeof un.sun_path)));
+  if (path[0] != '/') {
+    char cwd[4096];
+    std::string link = "/proc/" + std::to_string(req.pid) + "/cwd";
+    ssize_t n = readlink(link.c_str(), cwd, sizeof cwd - 1);
+    if (n <= 0) {
+      Respond(listener, req.id, EACCES, false);
+      return;
+    }
+    path = std::string(cwd, static_cast<size_t>(n)) + "/" + path;
+  }
+  if (!IdValid(listener, req.id)) return;
+  const int fd = static_cast<int>(req.data.args[0]);
+  auto deny = [&](const std::string& why) {
+    ++denied_;
+    audit_->Emit({"network", "deny", "unix:" + path, why, {{"pid", req.pid}}});
+    Respond(listener, req.id, EACCES, false);
+  };
+  bool visible = false;
+  for (const auto& r : cfg_.visible_roots) visible = visible || Beneath(path, r);
+
+  // Resolve once, ourselves (never again by path): no magic links, so
+  // /proc/<pid>/root/... and /proc/self/fd/... forms cannot point elsewhere.
+  UniqueFd target;
+  int resolve_err = 0;
+  struct stat st {};
+  OnConnector([&] {
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    long r = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+    if (r < 0) {
+      resolve_err = errno;
+      return;
+    }
+    target.reset(static_cast<int>(r));
+    if (fstat(target.get(), &st) != 0) resolve_err = errno;
+  });
+  if (!target.valid() || resolve_err) {
+    if (!visible) return deny("unix socket path outside the sandbox's view");
+    Respond(listener, req.id, resolve_err ? resolve_err : EACCES, false);
+    return;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    Respond(listener, req.id, visible ? ECONNREFUSED : EACCES, false);
+    return;
+  }
+
+  // Decide: an allowlisted host socket, or one the sandbox itself serves.
+  std::string why_allowed;
+  for (const auto& entry : cfg_.unix_allowed) {
+    if (!HasGlob(entry)) {
+      struct stat es;
+      bool same = false;
+      OnConnector([&] {
+        same = stat(entry.c_str(), &es) == 0 && es.st_dev == st.st_dev && es.st_ino == st.st_ino;
+      });
+      if (same) why_allowed = "network.unix_sockets: " + entry;
+    } else if (proxy::GlobMatch(entry, path)) {
+      // A glob matches the path as written; it must also be the path itself
+      // (no symlink redirecting it elsewhere).
+      bool same = false;
+      OnConnector([&] {
+        struct open_how how {};
+        how.flags = O_PATH | O_CLOEXEC;
+        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        long r = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+        struct stat gs;
+        same = r >= 0 && fstat(static_cast<int>(r), &gs) == 0 && gs.st_dev == st.st_dev &&
+               gs.st_ino == st.st_ino;
+        if (r >= 0) close(static_cast<int>(r));
+      });
+      if (same) why_allowed = "network.unix_sockets: " + entry;
+    }
+    if (!why_allowed.empty()) break;
+  }
+  if (why_allowed.empty()) {
+    int diag = cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get();
+    auto listeners = ListenersBoundTo(diag, st.st_dev, st.st_ino);
+    if (listeners.ok() && !listeners->empty()) {
+      if (cfg_.sandbox_diag.valid() || HeldByAny(ProcessTree(root_), *listeners))
+        why_allowed = "served by the sandbox";
+    }
+  }
+  if (why_allowed.empty()) return deny("host unix socket not in network.unix_sockets");
+
+  // Connect on the command's behalf through the descriptor we resolved.
+  int type = RemoteUnixType(req.pid, fd);
+  int flags = RemoteFdFlags(req.pid, fd);
+  if (type == 0 || flags < 0) {
+    Respond(listener, req.id, type == 0 ? ENOTSOCK : EBADF, false);
+    return;
+  }
+  UniqueFd sock;
+  int connect_err = 0;
+  OnConnector([&] {
+    sock.reset(
+        socket(AF_UNIX, type | SOCK_CLOEXEC | ((flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0));
+    if (!sock.valid()) {
+      connect_err = errno;
+      return;
+    }
+    sockaddr_un via{};
+    via.sun_family = AF_UNIX;
+    snprintf(via.sun_path, sizeof via.sun_path, "/proc/self/fd/%d", target.get());
+    if (connect(sock.get(), reinterpret_cast<sockaddr*>(&via), sizeof via) != 0)
+      connect_err = errno;
+  });
+  if (!sock.valid() || (connect_err && connect_err != EINPROGRESS && connect_err != EAGAIN)) {
+    Respond(listener, req.id, connect_err ? connect_err : EACCES, false);
+    return;
+  }
+  struct seccomp_notif_addfd add;
+  memset(&add, 0, sizeof add);
+  add.id = req.id;
+  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  add.srcfd = static_cast<uint32_t>(sock.get());
+  add.newfd = static_cast<uint32_t>(fd);
+  add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
+    Respond(listener, req.id, errno == ENOENT ? EINTR : errno, false);
+    return;
+  }
+  ++allowed_;
+  audit_->Emit({"network", "allow", "unix:" + path, why_allowed, {{"pid", req.pid}}});
   Respond(listener, req.id, connect_err, false);
 }
 

@@ -16,10 +16,15 @@
 
 #include <linux/seccomp.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -32,6 +37,27 @@ namespace rf {
 struct ConnectGuardConfig {
   uint16_t proxy_port = 0;
   std::vector<uint16_t> loopback_ports;
+  // Platform (and none without a namespace): inet connects are checked.
+  // Namespace mode: the network namespace confines them; they continue.
+  bool check_inet = true;
+  // Pathname unix sockets (docs/unix-sockets.md): network.unix_sockets
+  // entries (exact paths or globs) the sandbox may reach; sockets bound by
+  // sandbox processes are always allowed; everything else is refused.
+  std::vector<std::string> unix_allowed;
+  // Paths the sandbox can see (Landlock rules): below them a failed lookup
+  // reports its real errno (ENOENT for a server that is not up yet);
+  // elsewhere any failure is EACCES, so host paths do not leak.
+  std::vector<std::string> visible_roots;
+  // A sock_diag socket made inside the sandbox's own network namespace
+  // (namespace mode): a listener it reports belongs to the sandbox. Invalid:
+  // the guard uses its own and checks which process holds the listener.
+  UniqueFd sandbox_diag;
+  // When the supervisor is root: unix paths are resolved and connected with
+  // the sandbox's uid/gid and no groups, so Unix permissions apply as they
+  // would to the sandbox itself (and peers see its credentials).
+  bool switch_creds = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
 };
 
 // What the guard decides for one inet destination (exposed for unit tests).
@@ -40,8 +66,9 @@ bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len)
 
 class ConnectGuard {
  public:
+  // `sandbox_root`: the command's pid (its process tree is the sandbox).
   static Result<std::unique_ptr<ConnectGuard>> Start(UniqueFd listener, ConnectGuardConfig cfg,
-                                                     AuditSink* audit);
+                                                     AuditSink* audit, pid_t sandbox_root);
   ~ConnectGuard();
   void Stop();
   uint64_t allowed() const { return allowed_; }
@@ -51,6 +78,10 @@ class ConnectGuard {
   ConnectGuard() = default;
   void Loop();
   void Handle(const struct seccomp_notif& req);
+  void HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un, size_t len);
+  // Runs `fn` on the connector thread (sandbox credentials) and waits.
+  void OnConnector(const std::function<void()>& fn);
+  void ConnectorLoop();
 
   UniqueFd listener_;
   UniqueFd stop_;  // eventfd
@@ -58,6 +89,15 @@ class ConnectGuard {
   AuditSink* audit_ = nullptr;
   std::thread thread_;
   std::atomic<uint64_t> allowed_{0}, denied_{0};
+  pid_t root_ = 0;
+  UniqueFd own_diag_;  // platform: sock_diag in the supervisor's (= sandbox's) namespace
+  // The connector thread and its one-slot job queue.
+  std::thread connector_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::function<void()>* job_ = nullptr;
+  bool job_done_ = false;
+  bool connector_stop_ = false;
 };
 
 }  // namespace rf

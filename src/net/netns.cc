@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -56,7 +57,19 @@ int NamespaceStep::Apply() const noexcept {
     return err;
   }
   close(ctl);
-  if (!with_listener_) return 0;
+  if (with_listener_) {
+    if (int err = SendListener()) return err;
+  }
+  // A sock_diag socket of this namespace: the supervisor asks it which
+  // unix listeners the sandbox serves (src/net/unix_diag.h).
+  int diag = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (diag < 0) return errno;
+  int err = SendFd(sock_.get(), diag);
+  close(diag);
+  return err;
+}
+
+int NamespaceStep::SendListener() const noexcept {
   // The proxy's listening socket, inside this namespace.
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (lfd < 0) return errno;

@@ -33,6 +33,7 @@ class NamespaceStep : public ChildStep {
                                                        bool with_listener);
   const char* name() const override { return "network namespace"; }
   int Apply() const noexcept override;
+  int SendListener() const noexcept;
 
  private:
   NamespaceStep() = default;

@@ -11,6 +11,8 @@ std::string IpAddr::ToString() const {
 }
 
 std::optional<IpAddr> ParseIpLiteral(const std::string& s) {
+  // inet_pton reads a C string: "1.2.3.4\0junk" must not pass as 1.2.3.4.
+  if (s.find('\0') != std::string::npos) return std::nullopt;
   IpAddr a;
   // glibc's inet_pton(AF_INET) accepts only four decimal parts without
   // leading zeros, which is exactly the canonical form.

@@ -133,7 +133,8 @@ nlohmann::json PolicyToJson(const Policy& p) {
               {"loopback_ports", p.network.loopback_ports},
               {"bind_ports", p.network.bind_ports},
               {"hosts", p.network.hosts},
-              {"unix_sockets", p.network.unix_sockets}};
+              {"unix_sockets", p.network.unix_sockets},
+              {"unix_datagram", p.network.unix_datagram}};
   j["network"] = net;
   j["gpu"] = ToString(p.gpu);
   json nps = json::object();

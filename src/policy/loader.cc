@@ -249,7 +249,7 @@ void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
 void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
   auto& net = p.network;
   c.ForEachKey(
-      n, "network", {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets"},
+      n, "network", {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets", "unix_datagram"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "mode") {
           auto s = c.String(v, "network.mode");
@@ -286,6 +286,8 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
                          }
                          net.hosts[name] = *a;
                        });
+        } else if (key == "unix_datagram") {
+          if (auto b = c.Bool(v, "network.unix_datagram")) net.unix_datagram = *b;
         } else if (key == "unix_sockets") {
           c.Sequence(v, "network.unix_sockets", [&](const YAML::Node& item) {
             if (auto path = c.Path(item, "network.unix_sockets entry"))

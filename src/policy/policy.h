@@ -41,6 +41,7 @@ struct NetworkSettings {
   std::vector<uint16_t> bind_ports;
   std::map<std::string, std::string> hosts;  // static resolution: name -> address
   std::vector<std::string> unix_sockets;
+  bool unix_datagram = false;  // allow AF_UNIX SOCK_DGRAM (see docs/unix-sockets.md)
   bool operator==(const NetworkSettings&) const = default;
 };
 

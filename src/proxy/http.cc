@@ -226,6 +226,10 @@ ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
     while (!v.empty()) {
       auto comma = v.find(',');
       std::string_view tok = Trim(v.substr(0, comma));
+      // Dropping a framing field would hide the body from the upstream,
+      // which would then read it as a second request (smuggling).
+      if (IEquals(tok, "content-length") || IEquals(tok, "transfer-encoding"))
+        return Fail(400, "Connection header names " + std::string(tok));
       if (!tok.empty()) drop.push_back(Lower(tok));
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);

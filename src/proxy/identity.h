@@ -35,7 +35,9 @@ class IdentityResolver {
  public:
   // sandbox_root 0: no sandbox, every process but pid 1 counts.
   explicit IdentityResolver(pid_t sandbox_root = 0, std::string proc = "/proc")
-      : root_(sandbox_root), proc_(std::move(proc)) {}
+      : root_(sandbox_root), proc_(std::move(proc)) {
+    Init();  // opens the sock_diag socket now, not on the first connection
+  }
 
   // `client` is getpeername() of the accepted socket, `proxy` getsockname().
   Result<CallerIdentity> Resolve(const sockaddr_storage& client, const sockaddr_storage& proxy);

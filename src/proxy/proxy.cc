@@ -121,6 +121,7 @@ class Worker {
     wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake_.valid()) return Status::Errno("eventfd");
     reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    Resolver();
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.u64 = Tag(kSpecialListener, kTagSpecial);

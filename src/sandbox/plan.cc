@@ -74,6 +74,11 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       if (d.mode == NetMode::kNone && !none_in_namespace) {
         ctx.landlock_connect_ports = std::vector<uint16_t>{};
         ctx.landlock_bind_ports = std::vector<uint16_t>{};
+        ctx.seccomp_notify_connect = true;
+        ctx.seccomp_listener_channel = &net.seccomp_channel;
+        net.guard = true;
+        net.guard_config.check_inet =
+            true;  // no proxy, no loopback port: every inet connect refused
         st["status"] = "enforced (no TCP connect or bind: Landlock; no inet sockets: seccomp)";
         break;
       }
@@ -91,6 +96,12 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       plan.uid_map = IdentityMap(geteuid());
       plan.gid_map = IdentityMap(getegid());
       ctx.proc_remounted = true;
+      // Unix connects are checked by the supervisor here too (inet ones
+      // continue: the namespace confines them).
+      ctx.seccomp_notify_connect = true;
+      ctx.seccomp_listener_channel = &net.seccomp_channel;
+      net.guard = true;
+      net.guard_config.check_inet = false;
       if (!step.ok()) return step.status();
       plan.privileged_steps.push_back(std::move(step).value());
       st["status"] =
@@ -113,6 +124,10 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       // connect() goes to the supervisor's ConnectGuard (src/net/connect_guard.h).
       ctx.seccomp_notify_connect = true;
       ctx.seccomp_listener_channel = &net.seccomp_channel;
+      net.guard = true;
+      net.guard_config.check_inet = true;
+      net.guard_config.proxy_port = net.proxy_port;
+      net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
       break;
     }
@@ -123,6 +138,33 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       break;
     case NetMode::kAuto:
       return Status::Error("internal: unresolved network mode");
+  }
+  if (net.guard) {
+    auto& g = net.guard_config;
+    g.unix_allowed = p.network.unix_sockets;
+    g.visible_roots = p.filesystem.read_only;
+    g.visible_roots.insert(g.visible_roots.end(), p.filesystem.read_write.begin(),
+                           p.filesystem.read_write.end());
+    if (plan.run_as) {
+      g.switch_creds = true;
+      g.uid = plan.run_as->uid;
+      g.gid = plan.run_as->gid;
+    }
+    st["unix_sockets"] = {
+        {"allowed", p.network.unix_sockets},
+        {"rule",
+         "host pathname sockets only when listed in network.unix_sockets; sockets bound "
+         "by the sandbox itself are allowed; abstract sockets: Landlock scope"},
+        {"mechanism",
+         "seccomp user notification on connect(): the supervisor resolves the path "
+         "itself (no magic links) and connects on the command's behalf (Landlock ABI "
+         "< 9 cannot refuse it)"},
+        {"datagram", p.network.unix_datagram ? "allowed (network.unix_datagram: weakened boundary)"
+                                             : "AF_UNIX SOCK_DGRAM refused (seccomp)"}};
+    if (p.network.unix_datagram)
+      plan.effective.warnings.push_back(
+          "network.unix_datagram: true: datagrams can reach any host pathname socket the sandbox's "
+          "uid may write (e.g. /dev/log)");
   }
   if (net.proxy) {
     st["proxy"] = "http://127.0.0.1:" + std::to_string(net.proxy_port);

@@ -11,6 +11,7 @@
 
 #include "audit/audit.h"
 #include "common/fd.h"
+#include "net/connect_guard.h"
 #include "common/status.h"
 #include "policy/effective.h"
 #include "process/spawn.h"
@@ -35,8 +36,11 @@ struct NetworkSetup {
   // namespace: the supervisor's end of the socketpair on which the command
   // sends the listener it created inside its network namespace.
   UniqueFd listener_channel;
-  // Seccomp user notification listener channel (platform: connect checks).
+  // Seccomp user notification listener channel: connect() checks by the
+  // supervisor's ConnectGuard (inet in platform mode, unix paths always).
   UniqueFd seccomp_channel;
+  bool guard = false;
+  ConnectGuardConfig guard_config;
 };
 
 struct Plan {

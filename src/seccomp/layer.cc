@@ -47,6 +47,7 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
   o.sysv_ipc = ctx.policy.process.sysv_ipc;
   o.notify_connect = ctx.seccomp_notify_connect;
   o.notify_denials = ctx.seccomp_notify_denials;
+  o.unix_dgram = ctx.policy.network.unix_datagram;
   // The rules are only built when they must be compiled now (no
   // precompiled program) or described (`policy show`), not on every run.
   std::optional<seccomp::Profile> profile;

@@ -11,14 +11,16 @@ std::vector<ProfileOptions> AllProfileOptions() {
   for (NetMode m : {NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost})
     for (bool sysv : {false, true})
       for (bool nc : {false, true})
-        for (bool nd : {false, true}) {
-          ProfileOptions o;
-          o.mode = m;
-          o.sysv_ipc = sysv;
-          o.notify_connect = nc;
-          o.notify_denials = nd;
-          all.push_back(o);
-        }
+        for (bool nd : {false, true})
+          for (bool dgram : {false, true}) {
+            ProfileOptions o;
+            o.mode = m;
+            o.sysv_ipc = sysv;
+            o.notify_connect = nc;
+            o.notify_denials = nd;
+            o.unix_dgram = dgram;
+            all.push_back(o);
+          }
   return all;
 }
 

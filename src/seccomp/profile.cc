@@ -117,6 +117,14 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
   for (const auto& c : NoneOfSmall(0, {AF_UNIX}))
     r.push_back(Deny("socketpair", {c}, "socketpair: any family but AF_UNIX -> EPERM"));
 
+  if (o.mode != NetMode::kHost && !o.unix_dgram) {
+    for (const char* sc : {"socket", "socketpair"})
+      r.push_back(Deny(sc, {ArgCmp::Eq32(0, AF_UNIX), ArgCmp::Bits(1, kSockTypeMask, SOCK_DGRAM)},
+                       std::string(sc) +
+                           ": AF_UNIX SOCK_DGRAM -> EPERM (a datagram can reach any host "
+                           "pathname socket; opt in with network.unix_datagram)"));
+  }
+
   if (o.mode != NetMode::kPlatform && o.mode != NetMode::kNone) return;
   const char* tag = o.mode == NetMode::kPlatform ? "platform" : "none";
   // Other families reach the network without going through AF_INET(6)

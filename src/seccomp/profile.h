@@ -65,6 +65,11 @@ struct ProfileOptions {
   // returning their errno in the kernel, so each one can be audited. The
   // supervisor answers with Rule::action.err (see notify.h). Off by default.
   bool notify_denials = false;
+  // AF_UNIX SOCK_DGRAM (socket and socketpair) allowed. A datagram to a
+  // pathname address cannot be checked cheaply below Landlock ABI 9, so it
+  // is refused unless the policy opts in (network.unix_datagram). Host mode
+  // does not guard unix sockets.
+  bool unix_dgram = false;
 };
 
 struct Profile {

@@ -64,6 +64,7 @@ bool ReferenceGlob(const std::string& pattern, const std::string& s) {
   std::vector<std::vector<char>> ok(n + 1, std::vector<char>(m + 1, 0));
   ok[n][m] = 1;
   for (size_t i = n; i-- > 0;) {
+    bool consume = false;  // `**` at i matches s[j..k) for some k, then tokens i+1.. match s[k..]
     for (size_t j = m + 1; j-- > 0;) {
       bool r = false;
       switch (t[i].kind) {
@@ -77,8 +78,10 @@ bool ReferenceGlob(const std::string& pattern, const std::string& s) {
           r = ok[i + 1][j] || (j < m && s[j] != '/' && ok[i][j + 1]);
           break;
         case Tok::kStarStar:
-          r = ok[i + 1][j] || (j < m && ok[i][j + 1]);
-          // "/**/x" also matches "/x": skip the "**/" altogether.
+          consume = ok[i + 1][j] || (j < m && consume);
+          r = consume;
+          // "/**/x" also matches "/x": skip the "**/" altogether (only in
+          // place of matching, not after `**` has consumed something).
           if (t[i].slash_optional && i + 2 <= n) r = r || ok[i + 2][j];
           break;
       }
@@ -86,6 +89,36 @@ bool ReferenceGlob(const std::string& pattern, const std::string& s) {
     }
   }
   return ok[0][0];
+}
+
+// The matcher before the fuzzer found it exponential (backtracking), kept as
+// a second oracle for inputs small enough for it.
+bool Backtracking(const char* base, const char* p, const char* s) {
+  while (*p) {
+    if (p[0] == '*' && p[1] == '*') {
+      p += 2;
+      if (*p == '/' && p - base >= 3 && p[-3] == '/' && Backtracking(base, p + 1, s)) return true;
+      for (const char* t = s;; ++t) {
+        if (Backtracking(base, p, t)) return true;
+        if (!*t) return false;
+      }
+    }
+    if (*p == '*') {
+      ++p;
+      for (const char* t = s;; ++t) {
+        if (Backtracking(base, p, t)) return true;
+        if (!*t || *t == '/') return false;
+      }
+    }
+    if (!*s) return false;
+    if (*p == '?') {
+      if (*s == '/') return false;
+    } else if (*p != *s) {
+      return false;
+    }
+    ++p, ++s;
+  }
+  return *s == '\0';
 }
 
 std::string Lower(std::string s) {
@@ -100,7 +133,8 @@ std::string StripDot(std::string s) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The documented host rules, read directly (names without ':' only).
@@ -145,6 +179,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool embedded_nul = (pattern + path).find('\0') != std::string::npos;
     if (!embedded_nul) {
       Check(got == ReferenceGlob(pattern, path));
+      size_t stars = 0;
+      for (char c : pattern) stars += c == '*' || c == '?';
+      if (stars <= 6 && pattern.size() <= 48 && path.size() <= 48 &&
+          pattern.find_first_of("*?") != std::string::npos)
+        Check(got == Backtracking(pattern.c_str(), pattern.c_str(), path.c_str()));
       if (pattern.find("**") == std::string::npos &&
           pattern.find_first_of("[\\") == std::string::npos)
         Check(got == (fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0));

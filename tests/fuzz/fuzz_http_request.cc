@@ -82,8 +82,8 @@ void CheckUpstreamHead(const rf::proxy::Request& req) {
     }
     if (name == "content-length") {
       ++content_length;
-      Check(req.body_length >= 0 && std::string(value).find_first_not_of("0123456789") ==
-                                        std::string::npos);
+      Check(req.body_length >= 0 &&
+            std::string(value).find_first_not_of("0123456789") == std::string::npos);
       Check(!value.empty() && value.size() <= 15);
       Check(std::stoll(std::string(value)) == req.body_length);
     }

@@ -226,7 +226,12 @@ static long p_msgctl(void) { return msgctl(-1, IPC_STAT, NULL); }
 // Must stay allowed.
 static long p_ok_tcp(void) { return sock(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); }
 static long p_ok_tcp6(void) { return sock(AF_INET6, SOCK_STREAM, IPPROTO_TCP); }
-static long p_ok_unix(void) { return sock(AF_UNIX, SOCK_DGRAM, 0); }
+static long p_ok_unix(void) { return sock(AF_UNIX, SOCK_STREAM, 0); }
+static long p_unix_dgram(void) { return sock(AF_UNIX, SOCK_DGRAM, 0); }
+static long p_unix_dgram_pair(void) {
+  int sv[2];
+  return socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+}
 static long p_ok_netlink_route(void) {
   return sock(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 }
@@ -257,7 +262,7 @@ static long p_ok_tcgetwinsz(void) {
 }
 static long p_ok_sendto(void) {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0) return -1;
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return -1;
   return sys(SYS_sendto, sv[0], (long)"x", 1, MSG_DONTWAIT, 0, 0);
 }
 static long p_ok_getpid(void) { return S0(SYS_getpid); }
@@ -320,6 +325,8 @@ static const struct probe kProbes[] = {
     {"x32_getpid", p_x32_getpid},
     {"i386_getpid", p_i386_getpid},
     {"i386_socketcall_packet", p_i386_socketcall},
+    {"socket_unix_dgram", p_unix_dgram},
+    {"socketpair_unix_dgram", p_unix_dgram_pair},
     {"socket_packet", p_sock_packet},
     {"socket_packet_high_bits", p_sock_packet_high},
     {"socket_vsock", p_sock_vsock},

@@ -38,6 +38,9 @@ DENIED_NO_NETNS = [
     "socket_inet_udp", "socket_inet6_udp", "socket_inet_udp_high_bits", "socket_rds",
     "socket_smc", "sendto_fastopen", "sendmsg_fastopen", "sendmmsg_fastopen",
 ]
+# Refused in every mode but host (below Landlock ABI 9 a datagram can reach
+# any host pathname socket), unless network.unix_datagram opts in.
+UNIX_DGRAM = ["socket_unix_dgram", "socketpair_unix_dgram"]
 SYSV = ["shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semtimedop", "semctl",
         "msgget", "msgsnd", "msgrcv", "msgctl"]
 ALLOWED = [
@@ -48,7 +51,7 @@ ALLOWED = [
 ]
 
 
-def policy(mode, sysv_ipc=False):
+def policy(mode, sysv_ipc=False, unix_datagram=False):
     ro = [p for p in SYSTEM_RO if os.path.exists(p)] + [HELPERS]
     return ("version: 1\n"
             "filesystem_policy:\n"
@@ -56,7 +59,7 @@ def policy(mode, sysv_ipc=False):
             f"  read_only: {json.dumps(ro)}\n"
             "  read_write: [/dev/null]\n"
             f"process: {{sysv_ipc: {'true' if sysv_ipc else 'false'}}}\n"
-            f"network: {{mode: {mode}}}\n"
+            f"network: {{mode: {mode}, unix_datagram: {'true' if unix_datagram else 'false'}}}\n"
             "gpu: \"off\"\n")
 
 
@@ -68,9 +71,9 @@ def parse(out):
     return res
 
 
-def probe_sandboxed(test, mode, sysv_ipc=False):
+def probe_sandboxed(test, mode, sysv_ipc=False, unix_datagram=False):
     with TempDir() as d:
-        r = run([PROBE], policy=policy(mode, sysv_ipc), extra=["--workdir", d], timeout=60)
+        r = run([PROBE], policy=policy(mode, sysv_ipc, unix_datagram), extra=["--workdir", d], timeout=60)
     if r.returncode == 125 and mode == "namespace":
         test.skipTest("namespace mode unavailable here: " + r.stderr.strip())
     test.assertEqual(r.returncode, 0, r.stderr)
@@ -108,13 +111,13 @@ class SeccompProbe(unittest.TestCase):
 
     def test_platform_mode(self):
         res = probe_sandboxed(self, "platform")
-        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV, "EPERM")
+        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV + UNIX_DGRAM, "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
 
     def test_none_mode(self):
         res = probe_sandboxed(self, "none")
-        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV, "EPERM")
+        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV + UNIX_DGRAM, "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
 
@@ -125,11 +128,16 @@ class SeccompProbe(unittest.TestCase):
         self.check(res, ALLOWED, "OK")
         # Not refused by seccomp in host mode (the kernel's own answer shows).
         self.check_not(res, ["socket_inet_udp", "socket_inet6_udp", "socket_inet_mptcp",
-                             "sendto_fastopen"], "EPERM")
+                             "sendto_fastopen"] + UNIX_DGRAM, "EPERM")
+
+    def test_unix_datagram_opt_in(self):
+        res = probe_sandboxed(self, "platform", unix_datagram=True)
+        self.check(res, UNIX_DGRAM, "OK")
+        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV, "EPERM")
 
     def test_namespace_mode_allows_udp_and_sysv(self):
         res = probe_sandboxed(self, "namespace")
-        self.check(res, DENIED_ALWAYS, "EPERM")
+        self.check(res, DENIED_ALWAYS + UNIX_DGRAM, "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
         # A private network and IPC namespace: UDP, MPTCP and SysV IPC stay.

@@ -24,7 +24,9 @@ sockaddr_in6 V6(const char* a, uint16_t port) {
 }
 
 TEST(ConnectGuard, OnlyTheProxyAddressAndLoopbackPorts) {
-  ConnectGuardConfig cfg{40000, {5173}};
+  ConnectGuardConfig cfg;
+  cfg.proxy_port = 40000;
+  cfg.loopback_ports = {5173};
   auto ok4 = V4("127.0.0.1", 40000);
   EXPECT_TRUE(ConnectAllowed(cfg, &ok4, sizeof ok4));
   auto mapped = V6("::ffff:127.0.0.1", 40000);

@@ -246,7 +246,7 @@ namespace {
 // The build-time table must be exactly what the profile compiles to now.
 TEST(SeccompPrecompiled, EveryCombinationMatchesARuntimeCompile) {
   auto all = AllProfileOptions();
-  ASSERT_EQ(all.size(), 32u);
+  ASSERT_EQ(all.size(), 64u);
   for (const auto& o : all) {
     ProgramView v = PrecompiledProgram(o);
     ASSERT_GT(v.len, 0u) << "no precompiled program for mode " << ToString(o.mode);

@@ -1,0 +1,114 @@
+#include "net/unix_diag.h"
+
+#include <dirent.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace rf {
+
+Result<UniqueFd> OpenUnixDiag() {
+  UniqueFd fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!fd.valid()) return Status::Errno("socket(NETLINK_SOCK_DIAG)");
+  return fd;
+}
+
+Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino) {
+  struct {
+    nlmsghdr nlh;
+    unix_diag_req req;
+  } msg;
+  memset(&msg, 0, sizeof msg);
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.nlh.nlmsg_seq = 1;
+  msg.req.sdiag_family = AF_UNIX;
+  msg.req.udiag_states = 1u << 10;  // TCP_LISTEN
+  msg.req.udiag_show = UDIAG_SHOW_VFS;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(diag_fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
+    return Status::Errno("sock_diag request");
+  // The kernel reports the VFS device in its internal encoding.
+  const uint32_t want_major = major(dev), want_minor = minor(dev);
+  std::vector<uint64_t> found;
+  alignas(nlmsghdr) char buf[32768];
+  for (int rounds = 0; rounds < 100000; ++rounds) {
+    ssize_t n = recv(diag_fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Errno("sock_diag reply");
+    }
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n));
+         h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE) return found;
+      if (h->nlmsg_type == NLMSG_ERROR)
+        return Status::Error("sock_diag: the kernel refused the dump");
+      auto* m = reinterpret_cast<unix_diag_msg*>(NLMSG_DATA(h));
+      int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+      for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+        if (a->rta_type != UNIX_DIAG_VFS) continue;
+        unix_diag_vfs v;
+        memcpy(&v, RTA_DATA(a), sizeof v);
+        uint32_t kmaj = v.udiag_vfs_dev >> 20, kmin = v.udiag_vfs_dev & 0xfffff;
+        if (v.udiag_vfs_ino == ino && kmaj == want_major && kmin == want_minor)
+          found.push_back(m->udiag_ino);
+      }
+    }
+  }
+  return Status::Error("sock_diag: no end of dump");
+}
+
+bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes) {
+  for (pid_t pid : pids) {
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* d = opendir(dir.c_str());
+    if (!d) continue;
+    bool hit = false;
+    while (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      char link[64];
+      ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
+      if (n <= 8) continue;
+      link[n] = 0;
+      if (strncmp(link, "socket:[", 8) != 0) continue;
+      uint64_t ino = strtoull(link + 8, nullptr, 10);
+      if (std::find(socket_inodes.begin(), socket_inodes.end(), ino) != socket_inodes.end()) {
+        hit = true;
+        break;
+      }
+    }
+    closedir(d);
+    if (hit) return true;
+  }
+  return false;
+}
+
+std::vector<pid_t> ProcessTree(pid_t root, size_t max) {
+  std::vector<pid_t> out{root};
+  for (size_t i = 0; i < out.size() && out.size() < max; ++i) {
+    std::string task_dir = "/proc/" + std::to_string(out[i]) + "/task";
+    DIR* d = opendir(task_dir.c_str());
+    if (!d) continue;
+    while (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream in(task_dir + "/" + e->d_name + "/children");
+      long child;
+      while (in >> child && out.size() < max) out.push_back(static_cast<pid_t>(child));
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+}  // namespace rf

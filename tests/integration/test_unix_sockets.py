@@ -1,0 +1,180 @@
+"""Host pathname unix sockets (docker.sock, D-Bus, X11, another user's agent)
+are out of reach below Landlock ABI 9, in namespace and platform mode: only
+sockets the sandbox serves itself and the policy's network.unix_sockets."""
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import unittest
+
+import rf
+
+
+def as_nobody():
+    return ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] if rf.IS_ROOT else []
+
+
+class HostUnixListener:
+    """A host-side server on a pathname socket, reachable by anyone (0777),
+    that counts connections and answers 'H'."""
+
+    def __init__(self, path, kind=socket.SOCK_STREAM):
+        self.path = path
+        self.count = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_UNIX, kind)
+        self.sock.bind(path)
+        os.chmod(path, 0o777)
+        self.kind = kind
+        if kind != socket.SOCK_DGRAM:
+            self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                if self.kind == socket.SOCK_DGRAM:
+                    self.sock.recv(100)
+                    with self.lock:
+                        self.count += 1
+                    continue
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with self.lock:
+                self.count += 1
+            try:
+                c.settimeout(1)
+                if c.recv(1):
+                    c.send(b"H")
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class UnixSockets:
+    MODE = None
+
+    @classmethod
+    def setUpClass(cls):
+        # Host sockets in a directory under /tmp, which the policy grants
+        # read-write, exactly like /tmp/.X11-unix/X0 would be.
+        cls.hostdir = f"/tmp/rf-unix-{os.getpid()}-{cls.MODE}"
+        os.makedirs(cls.hostdir, exist_ok=True)
+        os.chmod(cls.hostdir, 0o755)
+        cls.stream = HostUnixListener(os.path.join(cls.hostdir, "host.sock"))
+        cls.seqpacket = HostUnixListener(os.path.join(cls.hostdir, "seq.sock"), socket.SOCK_SEQPACKET)
+        cls.allowed = HostUnixListener(os.path.join(cls.hostdir, "agent.sock"))
+        cls.log = HostUnixListener(os.path.join(cls.hostdir, "log.sock"), socket.SOCK_DGRAM)
+
+    @classmethod
+    def tearDownClass(cls):
+        for l in (cls.stream, cls.seqpacket, cls.allowed, cls.log):
+            l.close()
+        shutil.rmtree(cls.hostdir, ignore_errors=True)
+
+    def setUp(self):
+        self.tmp = rf.TempDir()
+        self.dir = self.tmp.__enter__()
+        shutil.copy(rf.helper("ux_probe"), os.path.join(self.dir, "ux_probe"))
+        self.policy = f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  mode: {self.MODE}
+  unix_sockets: [{self.allowed.path}]
+"""
+        self.counts = {l.path: l.count for l in (self.stream, self.seqpacket, self.allowed, self.log)}
+
+    def tearDown(self):
+        self.tmp.__exit__(None, None, None)
+
+    def inside(self, *args):
+        r = rf.run(["./ux_probe"] + list(args), policy=self.policy, extra=["--workdir", self.dir])
+        self.assertIn(r.returncode, (0,), r.stderr)
+        return r.stdout.strip()
+
+    def reached(self, listener):
+        return listener.count - self.counts[listener.path]
+
+    def test_control_host_sockets_reachable_without_ringfence(self):
+        for l, kind in ((self.stream, "stream"), (self.seqpacket, "seqpacket")):
+            r = subprocess.run(as_nobody() + [rf.helper("ux_probe"), "connect", l.path, kind],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.stdout.strip(), "OK H", r.stdout + r.stderr)
+
+    def test_host_socket_outside_policy_refused(self):
+        self.assertEqual(self.inside("connect", self.stream.path, "stream"), "ERR EACCES")
+        self.assertEqual(self.inside("connect", self.seqpacket.path, "seqpacket"), "ERR EACCES")
+        self.assertEqual(self.reached(self.stream), 0)
+        self.assertEqual(self.reached(self.seqpacket), 0)
+
+    def test_symlink_planted_in_workdir_refused(self):
+        os.symlink(self.stream.path, os.path.join(self.dir, "innocent.sock"))
+        self.assertEqual(self.inside("connect", "innocent.sock", "stream"), "ERR EACCES")
+        self.assertEqual(self.inside("connect", os.path.join(self.dir, "innocent.sock"), "stream"), "ERR EACCES")
+        self.assertEqual(self.reached(self.stream), 0)
+
+    def test_proc_root_and_dotdot_forms_refused(self):
+        forms = ["/proc/self/root" + self.stream.path, "/proc/1/root" + self.stream.path,
+                 "/proc/thread-self/root" + self.stream.path,
+                 os.path.join(self.dir, "..", os.path.basename(self.hostdir), "host.sock"),
+                 "/tmp/./" + os.path.relpath(self.stream.path, "/tmp")]
+        for form in forms:
+            with self.subTest(form):
+                self.assertTrue(self.inside("connect", form, "stream").startswith("ERR"), form)
+        self.assertEqual(self.reached(self.stream), 0)
+
+    def test_own_socket_in_workdir_works(self):
+        self.assertEqual(self.inside("serve", "own.sock", "stream"), "OK p")
+        self.assertEqual(self.inside("serve", "own-seq.sock", "seqpacket"), "OK p")
+
+    def test_allowlisted_host_socket_works(self):
+        self.assertEqual(self.inside("connect", self.allowed.path, "stream"), "OK H")
+        self.assertEqual(self.reached(self.allowed), 1)
+
+    def test_datagram_to_host_socket_refused(self):
+        self.assertEqual(self.inside("dgram", self.log.path), "ERR EPERM")
+        self.assertEqual(self.reached(self.log), 0)
+
+    def test_racing_path_rewrite_never_reaches_host(self):
+        out = self.inside("race", "own-race.sock", self.stream.path, "2000")
+        own = int(out.split("own=")[1].split()[0])
+        other = int(out.split("other=")[1].split()[0])
+        self.assertEqual(self.reached(self.stream), 0, out)
+        self.assertEqual(other, 0, out)
+        self.assertGreater(own, 0, "the race never connected to its own socket: it proved nothing")
+
+    def test_effective_policy_names_the_mechanism(self):
+        eff = rf.effective(self.policy, mode=self.MODE)
+        unix = eff["enforcement"]["network"]["unix_sockets"]
+        self.assertIn(self.allowed.path, unix["allowed"])
+        self.assertIn("seccomp user notification", unix["mechanism"])
+
+
+@unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+class NamespaceUnixSockets(UnixSockets, unittest.TestCase):
+    MODE = "namespace"
+
+
+class PlatformUnixSockets(UnixSockets, unittest.TestCase):
+    MODE = "platform"
+
+
+if __name__ == "__main__":
+    unittest.main()
