@@ -700,9 +700,6 @@ class Worker {
           ssize_t n = recv(src, d.buf.get(), want, 0);
           d.buf_off = d.buf_len = 0;
           if (n > 0) {
-            // A short recv() drained the socket; edge-triggered epoll reports
-            // the next arrival, so skip the EAGAIN round trip.
-            if (static_cast<size_t>(n) < want) src_rd = false;
             d.buf_len = static_cast<size_t>(n), moved = true;
             if (d.budget > 0) d.budget -= n;
             if (d.budget == 0) d.eof = true;

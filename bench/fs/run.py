@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""Filesystem cost of Landlock: `find /usr -type f | wc -l` and `git status`
+on a generated repository (20,000 files), bare vs inside `ringfence run`.
+The sandboxed figure includes ringfence's start-up.
+Usage: bench/fs/run.py RINGFENCE [RUNS]"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import lib  # noqa: E402
+
+rf = os.path.abspath(sys.argv[1])
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+repo = "/tmp/rf-bench-fs-repo"
+if not os.path.isdir(os.path.join(repo, ".git")):
+    shutil.rmtree(repo, ignore_errors=True)
+    os.makedirs(repo)
+    for d in range(200):
+        sub = os.path.join(repo, f"d{d:03}")
+        os.makedirs(sub)
+        for f in range(100):
+            with open(os.path.join(sub, f"f{f:03}.txt"), "w") as fh:
+                fh.write(f"{d} {f}\n")
+    env = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@b", GIT_COMMITTER_NAME="b",
+               GIT_COMMITTER_EMAIL="b@b")
+    subprocess.run(["git", "init", "-q", repo], check=True)
+    subprocess.run(["git", "-C", repo, "add", "-A"], check=True)
+    subprocess.run(["git", "-C", repo, "commit", "-qm", "x"], check=True, env=env)
+    subprocess.run(["chmod", "-R", "a+rwX", repo], check=True)
+policy = "/tmp/rf-bench-fs-policy.yaml"
+with open(policy, "w") as f:
+    f.write(f"""version: 1
+filesystem_policy:
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [{repo}, /tmp, /dev/null]
+network: {{mode: none}}
+""")
+os.chmod(policy, 0o644)
+sandbox = f"{rf} run -q --policy {policy} --workdir {repo} --"
+git = f"git -c safe.directory='*' -C {repo} status --porcelain"
+cmds = [("find bare", "find /usr -type f | wc -l"),
+        ("find ringfence", f"{sandbox} sh -c 'find /usr -type f | wc -l'"),
+        ("git status bare", git),
+        ("git status ringfence", f"{sandbox} {git}")]
+res = lib.hyperfine(cmds, runs, warmup=3, shell=True)
+out = []
+for kind in ("find", "git status"):
+    sub = {k: v for k, v in res.items() if k.startswith(kind)}
+    out.append(lib.table(f"Landlock filesystem cost: {kind} ({runs} runs)", sub, f"{kind} bare",
+                         commands=[c for c in cmds if c[0].startswith(kind)]))
+    ratio = statistics.median(sub[f"{kind} ringfence"]) / statistics.median(sub[f"{kind} bare"])
+    out.append(f"- overhead: {(ratio - 1) * 100:.1f} % (target ≤ 5 %): {'met' if ratio <= 1.05 else 'missed'}\n")
+plot = lib.bar_plot("fs", "Landlock filesystem cost", res)
+print("\n".join(out) + (f"\n![fs]({plot})\n" if plot else ""))
