@@ -1,9 +1,8 @@
 #include "proxy/matcher.h"
 
-#include <sys/socket.h>
-
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
