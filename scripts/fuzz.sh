@@ -26,9 +26,13 @@ if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/
   exit 2
 fi
 
-CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DRF_FUZZ=ON -DRF_STATIC_DEPS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzzers -j "$(nproc)"
+mkdir -p "$build"
+(
+  flock 9  # two runs at once share the build, not the configure/link steps
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DRF_FUZZ=ON -DRF_STATIC_DEPS=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" --target fuzzers -j "$(nproc)" >&2
+) 9>"$build/.fuzz-build.lock"
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

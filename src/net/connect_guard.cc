@@ -368,7 +368,10 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
     if (fstat(target.get(), &st) != 0) resolve_err = errno;
   });
   if (!target.valid() || resolve_err) {
-    if (!visible) return deny("unix socket path outside the sandbox's view");
+    // Nothing there (or not searchable with the sandbox's credentials): the
+    // errno the kernel would give. Like Landlock's own answers, ENOENT vs
+    // EACCES tells existence, nothing more (glibc probes nscd's socket on
+    // every lookup: no audit noise for that).
     Respond(listener, req.id, resolve_err ? resolve_err : EACCES, false);
     return;
   }

@@ -44,9 +44,8 @@ struct ConnectGuardConfig {
   // entries (exact paths or globs) the sandbox may reach; sockets bound by
   // sandbox processes are always allowed; everything else is refused.
   std::vector<std::string> unix_allowed;
-  // Paths the sandbox can see (Landlock rules): below them a failed lookup
-  // reports its real errno (ENOENT for a server that is not up yet);
-  // elsewhere any failure is EACCES, so host paths do not leak.
+  // Paths the sandbox can see (Landlock rules): below them a path that is
+  // not a socket answers ECONNREFUSED as the kernel would; elsewhere EACCES.
   std::vector<std::string> visible_roots;
   // A sock_diag socket made inside the sandbox's own network namespace
   // (namespace mode): a listener it reports belongs to the sandbox. Invalid:

@@ -44,9 +44,9 @@ struct ProxyConfig {
   int max_connections = 1024;      // concurrent client connections; 503 past it
   std::string dns_servers;         // c-ares "ip:port,..." ; empty = resolv.conf
   bool use_splice = true;          // false: read/write buffer loop
-  int pipe_size = 0;               // F_SETPIPE_SZ for tunnel pipes; 0 = default
-  bool identify_always = true;     // resolve the caller for audit even if no rule needs it
-  bool tcp_nodelay = true;         // TCP_NODELAY on both sides of a tunnel
+  int pipe_size = 1 << 20;      // F_SETPIPE_SZ for tunnel pipes (best effort); 0 = kernel default
+  bool identify_always = true;  // resolve the caller for audit even if no rule needs it
+  bool tcp_nodelay = true;      // TCP_NODELAY on both sides of a tunnel
 };
 
 struct DenialCount {

@@ -341,15 +341,17 @@ class HttpHostility(unittest.TestCase):
         t = self.target
         cases = [
             # RFC 9110 8.6: identical duplicates may be accepted (h11 does too).
-            ("identical_duplicate_cl", b"POST " + t + b" HTTP/1.1\r\nContent-Length: 4\r\n"
+            ("identical_duplicate_cl", b"POST " + t + b" HTTP/1.1\r\nHost: up.test\r\nContent-Length: 4\r\n"
              b"Content-Length: 4\r\n\r\nabcd", b"abcd"),
             # RFC 9112 3.2.2: a proxy replaces Host with the target's authority.
             ("absolute_form_other_host", b"POST " + t + b" HTTP/1.1\r\nHost: evil.test\r\n"
              b"Content-Length: 4\r\n\r\nabcd", b"abcd"),
             # Bytes past Content-Length are not relayed (no pipelining).
-            ("pipelined_after_body", b"POST " + t + b" HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"
+            ("pipelined_after_body", b"POST " + t + b" HTTP/1.1\r\nHost: up.test\r\n"
+             b"Content-Length: 4\r\n\r\nabcd"
              b"GET " + t + b"smuggled HTTP/1.1\r\nHost: up.test\r\n\r\n", b"abcd"),
-            ("chunked_body", b"POST " + t + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ("chunked_body", b"POST " + t + b" HTTP/1.1\r\nHost: up.test\r\n"
+             b"Transfer-Encoding: chunked\r\n\r\n"
              b"4\r\nabcd\r\n0\r\n\r\n", b"abcd"),
         ]
         for name, data, body in cases:
@@ -377,7 +379,7 @@ class HttpHostility(unittest.TestCase):
         """GAP: the proxy relays a chunked body as is (src/proxy/proxy.cc has no
         chunked decoder), so a bad chunk size reaches the upstream instead of a
         400. h11 rejects it. Remove expectedFailure once the relay decodes."""
-        data = (b"POST " + self.target + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        data = (b"POST " + self.target + b" HTTP/1.1\r\nHost: up.test\r\nTransfer-Encoding: chunked\r\n\r\n"
                 b"zz\r\nabcd\r\n0\r\n\r\n")
         self.assertEqual(h11_verdict(data)[0], "reject")
         n = self.up.count()
@@ -392,7 +394,7 @@ class HttpHostility(unittest.TestCase):
         (it is the same allowed upstream, so no policy is bypassed; an upstream
         that honours `Connection: close` ignores it). Remove expectedFailure
         once the relay stops at the end of the chunked body."""
-        data = (b"POST " + self.target + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        data = (b"POST " + self.target + b" HTTP/1.1\r\nHost: up.test\r\nTransfer-Encoding: chunked\r\n\r\n"
                 b"0\r\n\r\nGET " + self.target + b"smuggled HTTP/1.1\r\nHost: up.test\r\n\r\n")
         resp, closed, got = self._forward(data)
         self.assertEqual(px.status_of(resp), 200)
@@ -406,6 +408,7 @@ class HttpHostility(unittest.TestCase):
         self.assertEqual(px.status_of(resp), 200)
         self.assertTrue(resp.endswith(b"ok"))
         self.assertIsNone(self.proxy.p.poll())
+        self.assertNotIn("Sanitizer", self.proxy.stderr())  # when run on an ASan build
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ in platform mode, and in platform mode started the way a restricted
 Kubernetes pod runs it (uid 65534, no capabilities, no_new_privs, the
 container runtime's default seccomp profile). The allowed paths work in all
 of them."""
+import json
 import os
 import shutil
 import signal
@@ -305,6 +306,52 @@ network_policies:
                         self.assertIn("403", r.stderr)
         finally:
             echo.close()
+
+
+class ProxyThroughRun(unittest.TestCase):
+    """The proxy wired into `ringfence run`: the calling binary is identified
+    inside the sandbox (both modes), per-binary policies and ports hold."""
+
+    def test_binary_and_port_rules_in_both_modes(self):
+        with rf.TempDir() as d:
+            https = HttpsServer(d)
+            try:
+                policy = f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  hosts: {{local.test: 127.0.0.1}}
+network_policies:
+  curl_only:
+    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
+    binaries: [{{ path: /usr/bin/curl }}]
+"""
+                script = (f"curl -s -m 10 --cacert cert.pem https://local.test:{https.port}/; "
+                          f"curl -s -m 10 -o /dev/null -w '%{{http_code}}\\n' http://local.test:{https.port + 1}/; "
+                          f"{rf.PY} -c \"import ssl,urllib.request,urllib.error\n"
+                          f"try: urllib.request.urlopen('https://local.test:{https.port}/', timeout=10, "
+                          f"context=ssl.create_default_context(cafile='cert.pem'))\n"
+                          f"except urllib.error.URLError as e: print('python', getattr(e, 'code', None) or e.reason)\"")
+                for mode in (["namespace"] if rf.IS_ROOT else []) + ["platform"]:
+                    with self.subTest(mode):
+                        log = os.path.join(d, f"audit-{mode}.jsonl")
+                        r = rf.run(["/bin/sh", "-c", script], policy=policy,
+                                   extra=["--workdir", d, "--mode", mode, "--audit", log])
+                        lines = r.stdout.splitlines()
+                        self.assertEqual(lines[0], "hello-over-tls", r.stdout + r.stderr)
+                        self.assertEqual(lines[1], "403", r.stdout)  # right binary, wrong port
+                        self.assertIn("Tunnel connection failed: 403", lines[2])  # wrong binary
+                        events = [json.loads(l) for l in open(log)]
+                        proxy = [e for e in events if e["layer"] == "proxy"]
+                        allow = [e for e in proxy if e["action"] == "allow"]
+                        deny = [e for e in proxy if e["action"] == "deny"]
+                        self.assertEqual([e["binary"] for e in allow], ["/usr/bin/curl"])
+                        self.assertIn("/usr/bin/python3", " ".join(e["binary"] for e in deny))
+                        self.assertIn("python3", r.stderr)  # denial summary at exit
+            finally:
+                https.close()
 
 
 class ModeSelection(unittest.TestCase):
