@@ -1,6 +1,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +114,14 @@ int RunMain(const RunOptions& o) {
   std::unique_ptr<ConnectGuard> guard;
 
   SpawnSpec spec;
+  // A tunnel costs the proxy up to 6 descriptors: the supervisor takes the
+  // hard limit for itself; the command gets the caller's limit back.
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    spec.caller_nofile = nofile;
+    struct rlimit raised = {nofile.rlim_max, nofile.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &raised);
+  }
   spec.exe = *exe;
   spec.argv = o.command;
   spec.env = std::move(env);

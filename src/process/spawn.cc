@@ -75,6 +75,7 @@ const char* const kStageNames[] = {
 
 // Everything the child side reads, flattened before fork.
 struct Prepared {
+  struct rlimit nofile;  // the caller's RLIMIT_NOFILE, restored in the command
   const char* exe;
   char* const* argv;
   char* const* envp;
@@ -148,6 +149,10 @@ struct Prepared {
   if (getppid() != init) _exit(125);
   struct rlimit no_core = {0, 0};
   if (setrlimit(RLIMIT_CORE, &no_core) != 0) FailChild(p.err_w, kStageRlimit, errno);
+  // The supervisor raised its own descriptor limit for the proxy; the
+  // command gets the caller's.
+  if (p.nofile.rlim_cur && setrlimit(RLIMIT_NOFILE, &p.nofile) != 0)
+    FailChild(p.err_w, kStageRlimit, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) FailChild(p.err_w, kStageNoNewPrivs, errno);
   if (p.workdir && chdir(p.workdir) != 0) FailChild(p.err_w, kStageChdir, errno);
   // Every descriptor the caller left open, except stdio, is closed at exec;
@@ -472,6 +477,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     p.gid = spec.run_as->gid;
   }
   p.cap_last = ReadCapLastCap();
+  p.nofile = spec.caller_nofile;
   p.tty_fd = spec.take_terminal ? ForegroundTerminal() : -1;
   p.supervisor = getpid();
   p.priv_steps = priv.data();

@@ -15,6 +15,7 @@
 // uid/gid, Landlock ruleset fds and seccomp programs (inside ChildSteps).
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -56,6 +57,9 @@ struct SpawnSpec {
   // then PID 1 of the sandbox's PID namespace. With CLONE_NEWUSER init writes
   // uid_map/gid_map (prepared "inside outside 1" lines) first.
   int init_namespaces = 0;
+  // RLIMIT_NOFILE to restore in the command (the supervisor may have raised
+  // its own for the proxy); rlim_cur == 0: leave it.
+  struct rlimit caller_nofile = {0, 0};
   std::string uid_map, gid_map;
   std::vector<const ChildStep*> privileged_steps;  // before the privilege drop
   std::vector<const ChildStep*> confine_steps;     // after no_new_privs, in order

@@ -86,7 +86,12 @@ std::string Join(const std::vector<uint16_t>& v) {
 
 bool GlobMatch(const std::string& pattern, const std::string& path) {
   if (pattern.find_first_of("*?") == std::string::npos) return pattern == path;
-  return GlobDp(pattern, path);
+  // The literal prefix is compared as is (one byte is kept for the "/**/"
+  // look-behind); the usual "/usr/lib/x/**" then costs almost nothing.
+  size_t keep = pattern.find_first_of("*?");
+  keep = keep > 0 ? keep - 1 : 0;
+  if (path.compare(0, keep, pattern, 0, keep) != 0) return false;
+  return GlobDp(pattern.substr(keep), path.substr(keep));
 }
 
 Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {

@@ -352,3 +352,12 @@ class Audit(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Limits(unittest.TestCase):
+    def test_command_gets_the_callers_descriptor_limit(self):
+        # The supervisor raises its own soft limit for the proxy; the
+        # command must see the caller's.
+        r = subprocess.run(["/bin/sh", "-c", f"ulimit -Sn 1000; {rf.BIN} run -q -- /bin/sh -c 'ulimit -Sn'"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.stdout.strip(), "1000", r.stderr)
