@@ -82,6 +82,26 @@ void Respond(int listener, uint64_t id, int error, bool cont) {
   ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
+// Installs our connected socket over the command's descriptor `fd` (same
+// number, its O_CLOEXEC kept) and answers the call with `connect_err`.
+// False (the call answered with an error) when the descriptor could not be
+// installed.
+bool InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, int connect_err) {
+  struct seccomp_notif_addfd add;
+  memset(&add, 0, sizeof add);
+  add.id = id;
+  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  add.srcfd = static_cast<uint32_t>(sock);
+  add.newfd = static_cast<uint32_t>(fd);
+  add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
+    Respond(listener, id, errno == ENOENT ? EINTR : errno, false);
+    return false;
+  }
+  Respond(listener, id, connect_err, false);
+  return true;
+}
+
 std::string Describe(const void* addr, size_t len) {
   char buf[INET6_ADDRSTRLEN] = "?";
   sa_family_t fam;
@@ -270,19 +290,8 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     Respond(listener, req.id, connect_err, false);
     return;
   }
-  struct seccomp_notif_addfd add;
-  memset(&add, 0, sizeof add);
-  add.id = req.id;
-  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
-  add.srcfd = static_cast<uint32_t>(sock.get());
-  add.newfd = static_cast<uint32_t>(fd);
-  add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
-  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
-    Respond(listener, req.id, errno == ENOENT ? EINTR : errno, false);
-    return;
-  }
+  if (!InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err)) return;
   ++allowed_;
-  Respond(listener, req.id, connect_err, false);
 }
 
 namespace {
@@ -444,20 +453,9 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
     Respond(listener, req.id, connect_err ? connect_err : EACCES, false);
     return;
   }
-  struct seccomp_notif_addfd add;
-  memset(&add, 0, sizeof add);
-  add.id = req.id;
-  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
-  add.srcfd = static_cast<uint32_t>(sock.get());
-  add.newfd = static_cast<uint32_t>(fd);
-  add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
-  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
-    Respond(listener, req.id, errno == ENOENT ? EINTR : errno, false);
-    return;
-  }
+  if (!InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err)) return;
   ++allowed_;
   audit_->Emit({"network", "allow", "unix:" + path, why_allowed, {{"pid", req.pid}}});
-  Respond(listener, req.id, connect_err, false);
 }
 
 }  // namespace rf

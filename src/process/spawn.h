@@ -49,10 +49,10 @@ struct RunAs {
 struct SpawnSpec {
   std::string exe;  // absolute or relative path, already resolved
   std::vector<std::string> argv;
-  std::vector<std::string> env;                    // "NAME=value"
-  std::string workdir;                             // chdir before confinement; empty = stay
-  std::optional<RunAs> run_as;                     // set when started as root
-  bool take_terminal = true;                       // give the terminal's foreground to the command
+  std::vector<std::string> env;  // "NAME=value"
+  std::string workdir;           // chdir before confinement; empty = stay
+  std::optional<RunAs> run_as;   // set when started as root
+  bool take_terminal = true;     // give the terminal's foreground to the command
   // Namespaces init is created in (CLONE_NEWPID, CLONE_NEWUSER): init is
   // then PID 1 of the sandbox's PID namespace. With CLONE_NEWUSER init writes
   // uid_map/gid_map (prepared "inside outside 1" lines) first.

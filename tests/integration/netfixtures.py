@@ -28,17 +28,14 @@ class Counter:
             self.n += 1
 
 
-class TcpListener:
-    """Accepts and counts connections on (host, port)."""
+class _AcceptCounter:
+    """Accepts and counts connections on a listening socket, in a thread."""
 
-    def __init__(self, host, port, family=socket.AF_INET):
+    def _start(self, sock):
         self.count = Counter()
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        self.sock = sock
         self.sock.listen(64)
         self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -56,6 +53,17 @@ class TcpListener:
         self.stop.set()
         self.thread.join(5)
         self.sock.close()
+
+
+class TcpListener(_AcceptCounter):
+    """Accepts and counts connections on (host, port)."""
+
+    def __init__(self, host, port, family=socket.AF_INET):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        self.port = sock.getsockname()[1]
+        self._start(sock)
 
 
 class UdpSink:
@@ -91,30 +99,11 @@ class UdpSink:
         self.sock.close()
 
 
-class AbstractListener:
+class AbstractListener(_AcceptCounter):
     def __init__(self, name):
-        self.count = Counter()
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind("\0" + name)
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.count.hit()
-            c.close()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind("\0" + name)
+        self._start(sock)
 
 
 class HttpsServer:
