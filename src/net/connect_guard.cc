@@ -84,9 +84,9 @@ void Respond(int listener, uint64_t id, int error, bool cont) {
 
 // Installs our connected socket over the command's descriptor `fd` (same
 // number, its O_CLOEXEC kept) and answers the call with `connect_err`.
-// False (the call answered with an error) when the descriptor could not be
-// installed.
-bool InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, int connect_err) {
+// When the descriptor cannot be installed the call is answered with that
+// error instead, which is returned.
+int InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, int connect_err) {
   struct seccomp_notif_addfd add;
   memset(&add, 0, sizeof add);
   add.id = id;
@@ -95,11 +95,12 @@ bool InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, i
   add.newfd = static_cast<uint32_t>(fd);
   add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
-    Respond(listener, id, errno == ENOENT ? EINTR : errno, false);
-    return false;
+    int err = errno == ENOENT ? EINTR : errno;  // ENOENT: the call was interrupted
+    Respond(listener, id, err, false);
+    return err;
   }
   Respond(listener, id, connect_err, false);
-  return true;
+  return 0;
 }
 
 std::string Describe(const void* addr, size_t len) {
@@ -290,7 +291,7 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     Respond(listener, req.id, connect_err, false);
     return;
   }
-  if (!InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err)) return;
+  if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
   ++allowed_;
 }
 
@@ -453,7 +454,7 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
     Respond(listener, req.id, connect_err ? connect_err : EACCES, false);
     return;
   }
-  if (!InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err)) return;
+  if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
   ++allowed_;
   audit_->Emit({"network", "allow", "unix:" + path, why_allowed, {{"pid", req.pid}}});
 }

@@ -368,16 +368,18 @@ int ForegroundTerminal() {
   return -1;
 }
 
-bool ReadFull(int fd, void* buf, size_t len) {
+// Reads exactly `len` bytes; fails on EOF (the writer closed early) or error.
+Status ReadFull(int fd, void* buf, size_t len) {
   auto* p = static_cast<char*>(buf);
   size_t got = 0;
   while (got < len) {
     ssize_t n = read(fd, p + got, len - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n < 0) return Status::Errno("read");
+    if (n == 0) return Status::Error("end of file after " + std::to_string(got) + " bytes");
     got += static_cast<size_t>(n);
   }
-  return true;
+  return Status::Ok();
 }
 
 std::string DescribeFailure(const ChildFailure& f, const SpawnSpec& spec) {
@@ -535,11 +537,12 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   };
 
   int32_t cmd_pid = -1;
-  if (!ReadFull(status_r.get(), &cmd_pid, sizeof cmd_pid)) cmd_pid = -1;
+  if (!ReadFull(status_r.get(), &cmd_pid, sizeof cmd_pid).ok()) cmd_pid = -1;
   res.pid = cmd_pid;
 
   ChildFailure failure{};
-  bool failed = ReadFull(err_r.get(), &failure, sizeof failure);
+  // EOF without a message: the command exec'ed (the pipe is close-on-exec).
+  bool failed = ReadFull(err_r.get(), &failure, sizeof failure).ok();
   if (!failed && cmd_pid > 0) {
     res.started = true;
     if (spec.on_started) spec.on_started(cmd_pid);
@@ -558,7 +561,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     int n = poll(fds, 2, -1);
     if (n < 0 && errno != EINTR) break;
     if (fds[1].revents) {
-      have_status = ReadFull(status_r.get(), &cmd_status, sizeof cmd_status);
+      have_status = ReadFull(status_r.get(), &cmd_status, sizeof cmd_status).ok();
       if (!have_status) {
         // init died without reporting (killed): fall back to reaping it.
         waitpid(init, &init_status, 0);
