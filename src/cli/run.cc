@@ -105,10 +105,6 @@ int RunMain(const RunOptions& o) {
     auto made = proxy::Proxy::Create(proxy::ProxyConfig{}, plan->effective.policy, audit);
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
     px = std::move(made).value();
-    if (plan->net.listener.valid()) {
-      if (Status s = px->Start(std::move(plan->net.listener)); !s.ok())
-        return SetupFailure(*audit, subject, s.With("proxy").reason());
-    }
   }
   std::string late_failure;
   std::unique_ptr<ConnectGuard> guard;
@@ -135,6 +131,15 @@ int RunMain(const RunOptions& o) {
   spec.on_started = [&](pid_t pid) {
     if (px) {
       px->SetSandboxRoot(pid);
+      // The proxy's threads start now, while the command starts up: the
+      // supervisor forks single-threaded and early connects wait in the
+      // listen backlog.
+      if (plan->net.listener.valid()) {
+        if (Status s = px->Start(std::move(plan->net.listener)); !s.ok()) {
+          late_failure = s.With("proxy").reason();
+          kill(pid, SIGKILL);
+        }
+      }
       if (plan->net.listener_channel.valid()) {
         // Sent by the command before exec, from inside its namespace.
         auto l = ReceiveFd(plan->net.listener_channel.get());

@@ -131,14 +131,25 @@ class Worker {
     ev.data.u64 = Tag(kSpecialWake, kTagSpecial);
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0)
       return Status::Errno("epoll_ctl eventfd");
+    // The resolver is set up on first use (most sandboxed commands never
+    // make a request: start-up stays cheap), except when DNS servers are
+    // configured, which are validated now.
+    if (!s_->config.dns_servers.empty()) return EnsureResolver();
+    return Status::Ok();
+  }
+
+  Status EnsureResolver() {
+    if (channel_) return Status::Ok();
     ares_options opts{};
     int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
     opts.sock_state_cb = &Worker::AresSockState;
     opts.sock_state_cb_data = this;
     opts.timeout = std::max(100, s_->config.dns_timeout_ms / 2);
     opts.tries = 2;
-    if (int rc = ares_init_options(&channel_, &opts, mask); rc != ARES_SUCCESS)
+    if (int rc = ares_init_options(&channel_, &opts, mask); rc != ARES_SUCCESS) {
+      channel_ = nullptr;
       return Status::Error(std::string("c-ares init: ") + ares_strerror(rc));
+    }
     if (!s_->config.dns_servers.empty()) {
       if (int rc = ares_set_servers_ports_csv(channel_, s_->config.dns_servers.c_str());
           rc != ARES_SUCCESS)
@@ -159,13 +170,14 @@ class Worker {
     while (!s_->stopping.load(std::memory_order_relaxed)) {
       int timeout = 200;
       timeval tv{}, maxtv{0, 200000};
-      if (queries_ > 0 && ares_timeout(channel_, &maxtv, &tv))
+      if (queries_ > 0 && channel_ && ares_timeout(channel_, &maxtv, &tv))
         timeout =
             std::min<int>(timeout, static_cast<int>(tv.tv_sec * 1000 + tv.tv_usec / 1000) + 1);
       int n = epoll_wait(epoll_.get(), events, 128, timeout);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) Dispatch(events[i]);
-      if (queries_ > 0) ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
+      if (queries_ > 0 && channel_)
+        ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
       int64_t now = NowMs();
       if (now - last_sweep >= 200) {
         Sweep(now);
@@ -479,6 +491,10 @@ class Worker {
         OnAddresses(c, {*ip});
         return;
       }
+    }
+    if (Status st = EnsureResolver(); !st.ok()) {
+      Fail(c, 502, "cannot resolve " + c->host + ": " + st.reason());
+      return;
     }
     c->state = State::kResolving;
     c->deadline = NowMs() + s_->config.dns_timeout_ms * 3;
