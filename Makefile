@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 PREFIX     ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan run test unit bench install clean format
+.PHONY: all deps build asan run test unit bench install clean format fuzz fuzz-smoke
 
 all: build
 
@@ -24,8 +24,16 @@ asan: deps
 run: build
 	@scripts/demo.sh $(BUILD)/ringfence
 
-test: build asan
+# The fuzz smoke runs (each libFuzzer target ~20 s) come first, so ctest's
+# summary is the last thing `make test` prints.
+test: build asan fuzz-smoke
 	@cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+
+fuzz: deps
+	@scripts/fuzz.sh
+
+fuzz-smoke: deps
+	@FUZZ_SECONDS=20 scripts/fuzz.sh
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit
@@ -41,4 +49,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h' '*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -3,9 +3,11 @@
 //
 // 1. Find the client socket's inode by the accepted connection's 4-tuple
 //    (the client's local address is the proxy's peer address): with a
-//    sock_diag netlink query when the client is in the proxy's network
-//    namespace (O(1)), else in <proc>/<ns_pid>/net/tcp{,6}, where <ns_pid> is
-//    the sandbox root (its namespace's view; "self" without a root).
+//    sock_diag netlink query (O(1)) on a socket of the client's network
+//    namespace (in namespace mode created there by a short-lived thread that
+//    joins it), else, when that is refused, in <proc>/<ns_pid>/net/tcp{,6},
+//    where <ns_pid> is the sandbox root (its namespace's view; "self" without
+//    a root).
 // 2. Find a process in the sandbox holding socket:[inode] in /proc/<pid>/fd:
 //    recent owners first, then the root's descendants (via
 //    /proc/<pid>/task/<tid>/children), or every process without a root.

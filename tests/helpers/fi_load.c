@@ -205,8 +205,7 @@ static int conn_open(struct client* cl, struct conn* c, uint64_t limit) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(c->fd, (struct sockaddr*)&cl->proxy, sizeof cl->proxy) != 0 &&
-      errno != EINPROGRESS) {
+  if (connect(c->fd, (struct sockaddr*)&cl->proxy, sizeof cl->proxy) != 0 && errno != EINPROGRESS) {
     close(c->fd);
     c->fd = -1, c->failed = 1, c->state = C_DONE;
     return -1;
@@ -357,17 +356,22 @@ static int phase_tunnels(struct client* cl, int n, double seconds) {
     struct conn* c = &cs[i];
     bytes += c->recvd;
     if (c->mismatch) mismatch++;
-    if (c->failed) failed++;
-    else if (c->status != 200) non200++;
-    else if (c->recvd != c->sent) unfinished++;
-    else ok++;
+    if (c->failed)
+      failed++;
+    else if (c->status != 200)
+      non200++;
+    else if (c->recvd != c->sent)
+      unfinished++;
+    else
+      ok++;
     conn_close(c);
   }
-  printf("{\"phase\":\"tunnels\",\"n\":%d,\"seconds\":%.2f,\"ok\":%d,\"failed\":%d,"
-         "\"non200\":%d,\"unfinished\":%d,\"mismatch\":%d,\"bytes_echoed\":%llu,"
-         "\"max_concurrent\":%d}\n",
-         n, elapsed, ok, failed, non200, unfinished, mismatch, (unsigned long long)bytes,
-         established_max);
+  printf(
+      "{\"phase\":\"tunnels\",\"n\":%d,\"seconds\":%.2f,\"ok\":%d,\"failed\":%d,"
+      "\"non200\":%d,\"unfinished\":%d,\"mismatch\":%d,\"bytes_echoed\":%llu,"
+      "\"max_concurrent\":%d}\n",
+      n, elapsed, ok, failed, non200, unfinished, mismatch, (unsigned long long)bytes,
+      established_max);
   fflush(stdout);
   free(cs);
   return 0;
@@ -398,21 +402,26 @@ static int phase_short(struct client* cl, int total, int conc) {
       if (!busy[i]) continue;
       int finished = c->state == C_STREAM && c->recvd >= SHORT_BYTES;
       if (c->state != C_DONE && !finished) continue;
-      if (c->failed) failed++;
-      else if (c->status != 200) non200++, st503 += c->status == 503;
-      else if (c->mismatch || c->recvd != SHORT_BYTES) mismatch++;
-      else ok++;
+      if (c->failed)
+        failed++;
+      else if (c->status != 200)
+        non200++, st503 += c->status == 503;
+      else if (c->mismatch || c->recvd != SHORT_BYTES)
+        mismatch++;
+      else
+        ok++;
       conn_close(c);
       busy[i] = 0;
       active--;
     }
   }
   double elapsed = now_s() - t0;
-  printf("{\"phase\":\"short\",\"total\":%d,\"started\":%d,\"concurrency\":%d,\"seconds\":%.2f,"
-         "\"ok\":%d,\"failed\":%d,\"non200\":%d,\"status503\":%d,\"mismatch\":%d,"
-         "\"per_second\":%.0f}\n",
-         total, started, conc, elapsed, ok, failed, non200, st503, mismatch,
-         elapsed > 0 ? ok / elapsed : 0.0);
+  printf(
+      "{\"phase\":\"short\",\"total\":%d,\"started\":%d,\"concurrency\":%d,\"seconds\":%.2f,"
+      "\"ok\":%d,\"failed\":%d,\"non200\":%d,\"status503\":%d,\"mismatch\":%d,"
+      "\"per_second\":%.0f}\n",
+      total, started, conc, elapsed, ok, failed, non200, st503, mismatch,
+      elapsed > 0 ? ok / elapsed : 0.0);
   fflush(stdout);
   for (int i = 0; i < conc; i++) conn_close(&cs[i]);
   free(busy);
@@ -436,11 +445,16 @@ static int phase_flood(struct client* cl, int n, int hold_ms) {
   int s200 = 0, s503 = 0, other = 0, closed = 0, pending = 0;
   for (int i = 0; i < n; i++) {
     struct conn* c = &cs[i];
-    if (c->state == C_CONNECTING || c->state == C_HEAD) pending++;
-    else if (c->status == 200) s200++;
-    else if (c->status == 503) s503++;
-    else if (c->status) other++;
-    else closed++;
+    if (c->state == C_CONNECTING || c->state == C_HEAD)
+      pending++;
+    else if (c->status == 200)
+      s200++;
+    else if (c->status == 503)
+      s503++;
+    else if (c->status)
+      other++;
+    else
+      closed++;
   }
   usleep((useconds_t)hold_ms * 1000);
   /* The established tunnels still carry data while the cap is reached. */
@@ -461,10 +475,11 @@ static int phase_flood(struct client* cl, int n, int hold_ms) {
     if (cs[i].mismatch) mismatch++;
     conn_close(&cs[i]);
   }
-  printf("{\"phase\":\"flood\",\"n\":%d,\"status200\":%d,\"status503\":%d,\"other\":%d,"
-         "\"closed\":%d,\"pending\":%d,\"echoed_after_hold\":%d,\"mismatch\":%d,"
-         "\"seconds\":%.2f}\n",
-         n, s200, s503, other, closed, pending, echoed, mismatch, now_s() - t0);
+  printf(
+      "{\"phase\":\"flood\",\"n\":%d,\"status200\":%d,\"status503\":%d,\"other\":%d,"
+      "\"closed\":%d,\"pending\":%d,\"echoed_after_hold\":%d,\"mismatch\":%d,"
+      "\"seconds\":%.2f}\n",
+      n, s200, s503, other, closed, pending, echoed, mismatch, now_s() - t0);
   fflush(stdout);
   free(cs);
   return 0;
