@@ -36,6 +36,7 @@ if [ -x "$BUILD/rf_bench_matcher" ]; then
 fi
 section proxy /usr/bin/python3 "$HERE/proxy/run_bench.py" --ringfence "$RF"
 section unix "$HERE/unix/run.sh" "$RF" 2000
+section soak /usr/bin/python3 "$HERE/soak/run.py" "$BUILD"
 {
   echo "### Seccomp filter cost (bench/seccomp/run.sh)"
   echo
