@@ -1,6 +1,8 @@
 #include "proxy/http.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <vector>
 
 #include "policy/cidr.h"
@@ -302,6 +304,112 @@ const char* StatusText(int status) {
       return "Gateway Timeout";
   }
   return "Error";
+}
+
+ChunkDecoder::Step ChunkDecoder::Error(std::string why, size_t used) {
+  state_ = State::kError;
+  error_ = std::move(why);
+  return {State::kError, used};
+}
+
+ChunkDecoder::Step ChunkDecoder::Feed(std::string_view in) {
+  if (state_ != State::kMore) return {state_, 0};
+  size_t i = 0;
+  while (i < in.size()) {
+    char c = in[i];
+    auto uc = static_cast<unsigned char>(c);
+    bool ctl = uc < 0x20 || uc == 0x7f;
+    switch (phase_) {
+      case Phase::kSize:
+        if (isxdigit(uc)) {
+          if (++digits_ > 16) return Error("chunk size has more than 16 hex digits", i);
+          uint64_t v = isdigit(uc) ? uc - '0' : (tolower(uc) - 'a' + 10);
+          if (size_ > (UINT64_MAX >> 4)) return Error("chunk size overflows", i);
+          size_ = (size_ << 4) | v;
+        } else if (digits_ > 0 && c == ';') {
+          phase_ = Phase::kExt;
+        } else if (digits_ > 0 && c == '\r') {
+          phase_ = Phase::kSizeLF;
+        } else {
+          return Error(digits_ == 0 ? "chunk size expected" : "malformed chunk size", i);
+        }
+        if (++line_ > kMaxLine) return Error("chunk line too long", i);
+        ++i;
+        break;
+      case Phase::kExt:
+        if (c == '\r') {
+          phase_ = Phase::kSizeLF;
+        } else if (ctl && c != '\t') {
+          return Error("control character in chunk extension", i);
+        }
+        if (++line_ > kMaxLine) return Error("chunk line too long", i);
+        ++i;
+        break;
+      case Phase::kSizeLF:
+        if (c != '\n') return Error("bare CR in chunk line", i);
+        ++i;
+        line_ = 0;
+        digits_ = 0;
+        phase_ = size_ == 0 ? Phase::kFieldStart : Phase::kData;
+        break;
+      case Phase::kData: {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(size_, in.size() - i));
+        size_ -= n;
+        i += n;
+        if (size_ == 0) phase_ = Phase::kDataCR;
+        break;
+      }
+      case Phase::kDataCR:
+        if (c != '\r') return Error("chunk data longer than its size", i);
+        phase_ = Phase::kDataLF;
+        ++i;
+        break;
+      case Phase::kDataLF:
+        if (c != '\n') return Error("bare CR after chunk data", i);
+        phase_ = Phase::kSize;
+        ++i;
+        break;
+      case Phase::kFieldStart:
+      case Phase::kFieldName:
+      case Phase::kFieldValue:
+      case Phase::kFieldLF:
+      case Phase::kEndLF:
+        if (++trailers_ > kMaxTrailers) return Error("trailer section too long", i);
+        if (phase_ == Phase::kFieldStart) {
+          if (c == '\r') {
+            phase_ = Phase::kEndLF;
+          } else if (c == ' ' || c == '\t') {
+            return Error("obsolete line folding in trailers", i);
+          } else if (IsTchar(c)) {
+            phase_ = Phase::kFieldName;
+          } else {
+            return Error("malformed trailer field", i);
+          }
+        } else if (phase_ == Phase::kFieldName) {
+          if (c == ':') {
+            phase_ = Phase::kFieldValue;
+          } else if (!IsTchar(c)) {
+            return Error("malformed trailer field name", i);
+          }
+        } else if (phase_ == Phase::kFieldValue) {
+          if (c == '\r') {
+            phase_ = Phase::kFieldLF;
+          } else if (ctl && c != '\t') {
+            return Error("control character in trailer field", i);
+          }
+        } else if (phase_ == Phase::kFieldLF) {
+          if (c != '\n') return Error("bare CR in trailers", i);
+          phase_ = Phase::kFieldStart;
+        } else {  // kEndLF
+          if (c != '\n') return Error("bare CR at end of chunked body", i);
+          state_ = State::kDone;
+          return {State::kDone, i + 1};
+        }
+        ++i;
+        break;
+    }
+  }
+  return {State::kMore, in.size()};
 }
 
 std::string Response(int status, const std::string& content_type, const std::string& body) {

@@ -25,7 +25,7 @@ struct Request {
   // the target authority, hop-by-hop headers removed, `Connection: close`).
   std::string upstream_head;
   // Forward only: request body bytes that follow the head; -1 = chunked
-  // (relayed as is until the upstream closes).
+  // (validated by a ChunkDecoder as it is relayed; relaying stops at its end).
   int64_t body_length = 0;
   size_t head_length = 0;  // bytes of the client buffer the head used
 };
@@ -40,6 +40,52 @@ struct ParseResult {
 };
 
 ParseResult ParseRequestHead(std::string_view buf, size_t max_head);
+
+// Incremental, strict validator of a chunked request body (RFC 9112 7.1).
+// Feed it the bytes that follow the head, in order. It says how many of them
+// belong to the body and whether the body is complete or malformed; bytes
+// past the end belong to no request (the proxy does not pipeline) and must
+// never be relayed, or the upstream would read them as a second request.
+// Refused: a chunk size that is not 1-16 hex digits, whitespace around it,
+// control characters in an extension, a chunk line or trailer section past
+// the limits, chunk data longer than its size, bare CR or LF, obs-fold or a
+// malformed field in the trailers.
+class ChunkDecoder {
+ public:
+  enum class State { kMore, kDone, kError };
+  struct Step {
+    State state = State::kMore;
+    size_t used = 0;  // bytes of the input that belong to the body
+  };
+  static constexpr size_t kMaxLine = 4096;      // chunk-size line incl. extensions
+  static constexpr size_t kMaxTrailers = 8192;  // whole trailer section
+
+  Step Feed(std::string_view in);
+  State state() const { return state_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  enum class Phase {
+    kSize,        // hex digits of the chunk size
+    kExt,         // ";..." up to CR
+    kSizeLF,      // LF after the size line
+    kData,        // chunk data
+    kDataCR,      // CR after the data
+    kDataLF,      // LF after the data
+    kFieldStart,  // start of a trailer line (or the final CRLF)
+    kFieldName,
+    kFieldValue,
+    kFieldLF,
+    kEndLF,  // LF of the final CRLF
+  };
+  Step Error(std::string why, size_t used);
+
+  State state_ = State::kMore;
+  Phase phase_ = Phase::kSize;
+  uint64_t size_ = 0;  // of the current chunk; bytes left in kData
+  size_t digits_ = 0, line_ = 0, trailers_ = 0;
+  std::string error_;
+};
 
 // Valid host syntax: a DNS name (letters, digits, '-', '_', '.') or an IP
 // literal. Says nothing about policy.

@@ -76,6 +76,10 @@ struct Dir {
   bool splice = true;   // false: buffer loop
   bool eof = false;     // src said EOF (or budget exhausted)
   bool shut = false;    // dst write side shut down / finished
+  bool started = false;  // some bytes reached dst
+  // Forward requests with a chunked body: every byte read from src is
+  // validated; relaying stops at the body's end (buffer loop, no splice).
+  std::unique_ptr<ChunkDecoder> chunks;
   bool Drained() const {
     return pending_off == pending.size() && in_pipe == 0 && buf_len == buf_off;
   }
@@ -103,6 +107,7 @@ struct Conn {
   bool counted = true;  // counts toward max_connections
   std::string out;      // response to the client in kLinger
   size_t out_off = 0;
+  std::string body_error;  // the client's chunked body was malformed
 };
 
 }  // namespace
@@ -436,6 +441,18 @@ class Worker {
     }
     c->req = std::move(r.request);
     c->host = NormalizeHost(c->req.host);
+    if (c->req.kind == ReqKind::kForward && c->req.body_length < 0) {
+      // Chunked: what arrived with the head is checked before any upstream
+      // is contacted; a malformed body never reaches it.
+      c->up.chunks = std::make_unique<ChunkDecoder>();
+      auto step = c->up.chunks->Feed(std::string_view(c->inbuf).substr(c->req.head_length));
+      if (step.state == ChunkDecoder::State::kError) {
+        Respond(c, 400, "text/plain", "malformed chunked body: " + c->up.chunks->error() + "\n",
+                "malformed chunked body: " + c->up.chunks->error());
+        return;
+      }
+      c->inbuf.resize(c->req.head_length + step.used);  // nothing past the body
+    }
     Decide(c);
   }
 
@@ -627,6 +644,10 @@ class Worker {
       if (body >= 0 && static_cast<int64_t>(rest.size()) > body)
         rest.resize(body);  // no pipelining
       c->up.budget = body < 0 ? -1 : body - static_cast<int64_t>(rest.size());
+      if (c->up.chunks) {
+        c->up.splice = false;  // each byte goes through the decoder
+        if (c->up.chunks->state() == ChunkDecoder::State::kDone) c->up.budget = 0;
+      }
       if (c->up.budget == 0) c->up.eof = c->up.shut = true;  // nothing more from the client
       c->up.pending = c->req.upstream_head + rest;
     }
@@ -643,7 +664,7 @@ class Worker {
         ssize_t n = send(dst, d.pending.data() + d.pending_off, d.pending.size() - d.pending_off,
                          MSG_NOSIGNAL);
         if (n > 0) {
-          d.pending_off += static_cast<size_t>(n), moved = true;
+          d.pending_off += static_cast<size_t>(n), moved = true, d.started = true;
           if (d.pending_off == d.pending.size()) {
             d.pending.clear();
             d.pending.shrink_to_fit();
@@ -661,7 +682,7 @@ class Worker {
           ssize_t n = splice(d.pipe_r.get(), nullptr, dst, nullptr, d.in_pipe,
                              SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0) {
-            d.in_pipe -= static_cast<size_t>(n), moved = true;
+            d.in_pipe -= static_cast<size_t>(n), moved = true, d.started = true;
           } else if (n < 0 && errno == EAGAIN) {
             dst_wr = false;
           } else {
@@ -703,7 +724,7 @@ class Worker {
         if (d.buf_off < d.buf_len && dst_wr) {
           ssize_t n = send(dst, d.buf.get() + d.buf_off, d.buf_len - d.buf_off, MSG_NOSIGNAL);
           if (n > 0) {
-            d.buf_off += static_cast<size_t>(n), moved = true;
+            d.buf_off += static_cast<size_t>(n), moved = true, d.started = true;
           } else if (n < 0 && errno == EAGAIN) {
             dst_wr = false;
           } else {
@@ -715,6 +736,15 @@ class Worker {
           if (d.budget >= 0) want = std::min<size_t>(want, static_cast<size_t>(d.budget));
           ssize_t n = recv(src, d.buf.get(), want, 0);
           d.buf_off = d.buf_len = 0;
+          if (n > 0 && d.chunks) {
+            auto step = d.chunks->Feed(std::string_view(d.buf.get(), static_cast<size_t>(n)));
+            if (step.state == ChunkDecoder::State::kError) {
+              c->body_error = "malformed chunked body: " + d.chunks->error();
+              return false;
+            }
+            n = static_cast<ssize_t>(step.used);  // bytes past the body are dropped
+            if (step.state == ChunkDecoder::State::kDone) d.budget = 0, d.eof = true;
+          }
           if (n > 0) {
             d.buf_len = static_cast<size_t>(n), moved = true;
             if (d.budget > 0) d.budget -= n;
@@ -743,6 +773,12 @@ class Worker {
     int cl = c->client.get(), up = c->upstream.get();
     if (!PumpDir(c, c->up, cl, c->c_rd, up, c->u_wr, progressed) ||
         !PumpDir(c, c->down, up, c->u_rd, cl, c->c_wr, progressed)) {
+      if (!c->body_error.empty() && !c->down.started) {
+        // Nothing of the upstream's answer reached the client yet: say why.
+        // Respond drops the upstream connection mid-body.
+        Respond(c, 400, "text/plain", c->body_error + "\n", c->body_error);
+        return;
+      }
       Close(c);
       return;
     }

@@ -15,17 +15,22 @@
 //    both Content-Length and Transfer-Encoding, chunked iff body_length < 0,
 //    a Content-Length equal to body_length. Anything else lets bytes the
 //    proxy counts as body reach the upstream as a second (smuggled) request.
+//  - a chunked body after the head gets the same verdict and the same end
+//    whether the decoder sees it whole, in two pieces split at a point the
+//    input picks, or byte by byte; a complete body ends with CRLF.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proxy/http.h"
 
 namespace {
 
+using rf::proxy::ChunkDecoder;
 using rf::proxy::ParseRequestHead;
 using rf::proxy::ParseResult;
 using rf::proxy::ParseState;
@@ -97,6 +102,37 @@ void CheckUpstreamHead(const rf::proxy::Request& req) {
   if (req.body_length > 0) Check(content_length >= 1);
 }
 
+// Feeds `body` to a fresh decoder in the given pieces; returns (state, used).
+std::pair<ChunkDecoder::State, size_t> Decode(std::string_view body,
+                                              const std::vector<size_t>& cuts) {
+  ChunkDecoder d;
+  size_t used = 0, at = 0;
+  ChunkDecoder::State st = ChunkDecoder::State::kMore;
+  for (size_t i = 0; i <= cuts.size() && st == ChunkDecoder::State::kMore; ++i) {
+    size_t end = i < cuts.size() ? cuts[i] : body.size();
+    auto step = d.Feed(body.substr(at, end - at));
+    Check(step.used <= end - at);
+    if (step.state == ChunkDecoder::State::kMore) Check(step.used == end - at);
+    used += step.used;
+    st = step.state;
+    at = end;
+  }
+  return {st, used};
+}
+
+void CheckChunked(std::string_view body, uint8_t split) {
+  auto whole = Decode(body, {});
+  size_t cut = body.empty() ? 0 : split % (body.size() + 1);
+  Check(Decode(body, {cut}) == whole);
+  std::vector<size_t> every;
+  for (size_t i = 1; i < body.size() && i < 4096; ++i) every.push_back(i);
+  if (body.size() < 4096) Check(Decode(body, every) == whole);
+  if (whole.first == ChunkDecoder::State::kDone) {
+    Check(whole.second >= 5 && body.substr(whole.second - 2, 2) == "\r\n");
+    Check(Decode(body.substr(0, whole.second), {}) == whole);  // ends where it said
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -131,5 +167,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Check(req.method != "CONNECT");
   CheckUpstreamHead(req);
+  if (req.body_length < 0) CheckChunked(buf.substr(req.head_length), data[0]);
   return 0;
 }

@@ -374,31 +374,118 @@ class HttpHostility(unittest.TestCase):
                 self.assertLessEqual(len(cls), 1, name)
                 self.assertTrue(target.startswith(b"/"), name)
 
-    @unittest.expectedFailure
+    def _chunked_head(self):
+        return (b"POST " + self.target + b" HTTP/1.1\r\nHost: up.test\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+
     def test_bad_chunk_size_refused(self):
-        """GAP: the proxy relays a chunked body as is (src/proxy/proxy.cc has no
-        chunked decoder), so a bad chunk size reaches the upstream instead of a
-        400. h11 rejects it. Remove expectedFailure once the relay decodes."""
-        data = (b"POST " + self.target + b" HTTP/1.1\r\nHost: up.test\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"zz\r\nabcd\r\n0\r\n\r\n")
+        """A malformed chunked body that arrives with the head is refused
+        before any upstream is contacted."""
+        data = self._chunked_head() + b"zz\r\nabcd\r\n0\r\n\r\n"
         self.assertEqual(h11_verdict(data)[0], "reject")
         n = self.up.count()
         resp, closed = exchange(self.proxy.addr, data)
-        self.assertEqual(px.status_of(resp), 400)
+        self.assertEqual(px.status_of(resp), 400, resp[:200])
+        self.assertIn(b"chunk", resp)
+        self.assertTrue(closed)
         self.assertEqual(self.up.count(), n)
 
-    @unittest.expectedFailure
+    def test_chunked_verdicts_match_h11(self):
+        """Each chunked body is judged like h11 judges it; where h11 is more
+        lenient (whitespace after the size) ringfence still refuses."""
+        cases = [
+            # (name, body, ringfence refuses, h11 refuses)
+            ("ok_ext_trailers", b"3;a=b\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", False, False),
+            ("ok_uppercase_hex", b"A\r\n0123456789\r\n0\r\n\r\n", False, False),
+            ("not_hex", b"zz\r\nabcd\r\n0\r\n\r\n", True, True),
+            ("negative", b"-4\r\nabcd\r\n0\r\n\r\n", True, True),
+            ("hex_prefix", b"0x4\r\nabcd\r\n0\r\n\r\n", True, True),
+            ("data_longer_than_size", b"2\r\nabcd\r\n0\r\n\r\n", True, True),
+            ("bare_lf_size", b"4\nabcd\r\n0\r\n\r\n", True, True),
+            ("huge_size", b"1" * 24 + b"\r\nabcd\r\n", True, True),
+            ("space_after_size", b"4 \r\nabcd\r\n0\r\n\r\n", True, False),
+        ]
+        for name, body, refuse, h11_refuses in cases:
+            with self.subTest(case=name):
+                data = self._chunked_head() + body
+                self.assertEqual(h11_verdict(data)[0] == "reject", h11_refuses, name)
+                n = self.up.count()
+                resp, closed = exchange(self.proxy.addr, data)
+                if refuse:
+                    self.assertEqual(px.status_of(resp), 400, "%s: %r" % (name, resp[:200]))
+                    self.assertTrue(closed, name)
+                    self.assertEqual(self.up.count(), n, name)
+                else:
+                    self.assertEqual(px.status_of(resp), 200, "%s: %r" % (name, resp[:200]))
+
     def test_bytes_after_last_chunk_not_relayed(self):
-        """GAP: after the terminating 0-chunk the proxy keeps relaying client
-        bytes, so the upstream receives a second request in its byte stream
-        (it is the same allowed upstream, so no policy is bypassed; an upstream
-        that honours `Connection: close` ignores it). Remove expectedFailure
-        once the relay stops at the end of the chunked body."""
-        data = (b"POST " + self.target + b" HTTP/1.1\r\nHost: up.test\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"0\r\n\r\nGET " + self.target + b"smuggled HTTP/1.1\r\nHost: up.test\r\n\r\n")
+        """After the terminating 0-chunk (and its trailers) nothing more of
+        the client's bytes reaches the upstream, whether they came with the
+        head or later."""
+        smuggle = b"GET " + self.target + b"smuggled HTTP/1.1\r\nHost: up.test\r\n\r\n"
+        data = self._chunked_head() + b"0\r\n\r\n" + smuggle
         resp, closed, got = self._forward(data)
         self.assertEqual(px.status_of(resp), 200)
         self.assertNotIn(b"smuggled", got)
+        reqs, leftover, err = upstream_requests(got)
+        self.assertIsNone(err)
+        self.assertEqual((len(reqs), leftover), (1, b""))
+
+        # Body and smuggled request arrive after the head, in pieces.
+        pieces = [self._chunked_head(), b"4\r\nab", b"cd\r\n0\r\nX-T", b": v\r\n\r\n" + smuggle]
+        n = self.up.count()
+        resp, got = self._send_pieces(pieces)
+        self.assertEqual(px.status_of(resp), 200, resp[:200])
+        self.assertTrue(self.up.wait_done(n + 1, timeout=5))
+        with self.up.lock:
+            got = bytes(self.up.conns[n])
+        self.assertNotIn(b"smuggled", got)
+        reqs, leftover, err = upstream_requests(got)
+        self.assertIsNone(err, got)
+        self.assertEqual(len(reqs), 1)
+        self.assertEqual(reqs[0][3], b"abcd")
+        self.assertEqual(leftover, b"")
+
+    def test_bad_chunk_mid_stream_refused(self):
+        """A malformed chunk that arrives after a valid part was relayed:
+        the client gets a 400 (the upstream had not answered yet), the
+        upstream connection is dropped, and the bad bytes never reach it."""
+        pieces = [self._chunked_head() + b"4\r\nabcd\r\n", b"zz\r\nEVIL\r\n0\r\n\r\n"]
+        n = self.up.count()
+        resp, _ = self._send_pieces(pieces)
+        self.assertEqual(px.status_of(resp), 400, resp[:200])
+        self.assertIn(b"chunk", resp)
+        self.assertTrue(self.up.wait_done(n + 1, timeout=5))
+        with self.up.lock:
+            got = bytes(self.up.conns[n])
+        self.assertIn(b"abcd", got)  # the valid part was relayed ...
+        self.assertNotIn(b"EVIL", got)  # ... the rest never
+        self.assertNotIn(b"zz", got)
+
+    def _send_pieces(self, pieces, gap=0.15, timeout=5):
+        """Sends each piece after a pause (so the proxy sees separate reads)
+        and reads until the proxy closes. Returns (response, None)."""
+        s = socket.create_connection(self.proxy.addr, timeout=timeout)
+        out = b""
+        try:
+            for p in pieces:
+                try:
+                    s.sendall(p)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                time.sleep(gap)
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                try:
+                    b = s.recv(65536)
+                except (socket.timeout, ConnectionResetError):
+                    break
+                if not b:
+                    break
+                out += b
+        finally:
+            s.close()
+        return out, None
 
     def test_proxy_survives_and_serves(self):
         """After the hostile cases the proxy still serves a plain request."""

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "proxy/http.h"
 
 namespace rf::proxy {
@@ -98,6 +100,87 @@ TEST(ProxyHttp, HostSyntax) {
   EXPECT_FALSE(ValidHostSyntax("a..b"));
   EXPECT_FALSE(ValidHostSyntax("a b"));
   EXPECT_FALSE(ValidHostSyntax(std::string(64, 'a') + ".com"));
+}
+
+
+// Feeds `body` to a fresh decoder in pieces of `piece` bytes; returns the
+// final state and the bytes the decoder said belong to the body.
+std::pair<ChunkDecoder::State, std::string> Chunks(std::string_view body, size_t piece) {
+  ChunkDecoder d;
+  std::string used;
+  ChunkDecoder::State st = ChunkDecoder::State::kMore;
+  for (size_t off = 0; off < body.size() && st == ChunkDecoder::State::kMore; off += piece) {
+    auto part = body.substr(off, piece);
+    auto step = d.Feed(part);
+    EXPECT_LE(step.used, part.size());
+    used += part.substr(0, step.used);
+    st = step.state;
+  }
+  return {st, used};
+}
+
+TEST(ChunkDecoder, ValidBodiesEndExactlyAtTheirEnd) {
+  using S = ChunkDecoder::State;
+  const std::string ok[] = {
+      "0\r\n\r\n",
+      "4\r\nabcd\r\n0\r\n\r\n",
+      "A;name=value\r\n0123456789\r\n00\r\n\r\n",
+      "1f\r\n" + std::string(31, 'x') + "\r\n0\r\nX-Sum: 1\r\nX-Two:\tb\r\n\r\n",
+      "3;ext=\"quoted; too\"\r\nabc\r\n0;last\r\n\r\n",
+  };
+  for (const auto& body : ok) {
+    for (size_t piece : {size_t{1}, size_t{2}, size_t{7}, body.size()}) {
+      auto [st, used] = Chunks(body + "GET http://smuggled/ HTTP/1.1\r\n\r\n", piece);
+      EXPECT_EQ(st, S::kDone) << body << " piece " << piece;
+      EXPECT_EQ(used, body) << body << " piece " << piece;  // nothing past the end
+    }
+  }
+  auto [st, used] = Chunks("4\r\nab", 1);
+  EXPECT_EQ(st, S::kMore);
+  EXPECT_EQ(used, "4\r\nab");
+}
+
+TEST(ChunkDecoder, MalformedBodiesAreRefused) {
+  const std::string bad[] = {
+      "zz\r\nabcd\r\n0\r\n\r\n",                 // not hex
+      "\r\n",                                    // no size
+      "-1\r\n",                                  // sign
+      "0x4\r\nabcd\r\n0\r\n\r\n",                // prefix
+      " 4\r\nabcd\r\n",                          // leading space
+      "4 \r\nabcd\r\n",                          // trailing space
+      "4\nabcd\r\n",                             // bare LF after size
+      "4\rXabcd\r\n",                            // bare CR
+      "4\r\nabcde\r\n0\r\n\r\n",                 // data longer than the size
+      "4\r\nabcd\n0\r\n\r\n",                    // bare LF after data
+      "4\r\nabcd\rX",                            // bare CR after data
+      "11111111111111111\r\n",                   // 17 hex digits
+      "4;a\x01b\r\nabcd\r\n",                    // CTL in extension
+      "0\r\nX: a\r\n b\r\n\r\n",                 // obs-fold in trailers
+      "0\r\nBad Name: x\r\n\r\n",                // space in field name
+      "0\r\n: x\r\n\r\n",                        // empty field name
+      "0\r\nX: a\nY: b\r\n\r\n",                 // bare LF in trailers
+      "0\r\nX: a\x7f\r\n\r\n",                   // DEL in trailer value
+      "0\r\n\rX",                                // bare CR at the end
+      "1;" + std::string(ChunkDecoder::kMaxLine, 'e') + "\r\n",         // long line
+      "0\r\nX: " + std::string(ChunkDecoder::kMaxTrailers, 'v') + "\r\n",  // trailers
+  };
+  for (const auto& body : bad) {
+    for (size_t piece : {size_t{1}, size_t{3}, body.size()}) {
+      auto [st, used] = Chunks(body, piece);
+      EXPECT_EQ(st, ChunkDecoder::State::kError) << "'" << body << "' piece " << piece;
+    }
+  }
+  ChunkDecoder d;
+  EXPECT_EQ(d.Feed("zz").state, ChunkDecoder::State::kError);
+  EXPECT_FALSE(d.error().empty());
+  EXPECT_EQ(d.Feed("0\r\n\r\n").state, ChunkDecoder::State::kError);  // stays refused
+}
+
+TEST(ChunkDecoder, LargeSizesDoNotOverflow) {
+  ChunkDecoder d;
+  auto step = d.Feed("ffffffffffffffff\r\n");  // 16 digits: accepted as a size
+  EXPECT_EQ(step.state, ChunkDecoder::State::kMore);
+  EXPECT_EQ(d.Feed(std::string(1000, 'x')).used, 1000u);  // still inside the chunk
 }
 
 }  // namespace
