@@ -72,10 +72,10 @@ struct Dir {
   size_t pipe_cap = 65536;
   std::unique_ptr<char[]> buf;  // buffer mode
   size_t buf_off = 0, buf_len = 0;
-  int64_t budget = -1;  // bytes still to read from src; -1 unlimited
-  bool splice = true;   // false: buffer loop
-  bool eof = false;     // src said EOF (or budget exhausted)
-  bool shut = false;    // dst write side shut down / finished
+  int64_t budget = -1;   // bytes still to read from src; -1 unlimited
+  bool splice = true;    // false: buffer loop
+  bool eof = false;      // src said EOF (or budget exhausted)
+  bool shut = false;     // dst write side shut down / finished
   bool started = false;  // some bytes reached dst
   // Forward requests with a chunked body: every byte read from src is
   // validated; relaying stops at the body's end (buffer loop, no splice).

@@ -102,7 +102,6 @@ TEST(ProxyHttp, HostSyntax) {
   EXPECT_FALSE(ValidHostSyntax(std::string(64, 'a') + ".com"));
 }
 
-
 // Feeds `body` to a fresh decoder in pieces of `piece` bytes; returns the
 // final state and the bytes the decoder said belong to the body.
 std::pair<ChunkDecoder::State, std::string> Chunks(std::string_view body, size_t piece) {
@@ -142,26 +141,26 @@ TEST(ChunkDecoder, ValidBodiesEndExactlyAtTheirEnd) {
 
 TEST(ChunkDecoder, MalformedBodiesAreRefused) {
   const std::string bad[] = {
-      "zz\r\nabcd\r\n0\r\n\r\n",                 // not hex
-      "\r\n",                                    // no size
-      "-1\r\n",                                  // sign
-      "0x4\r\nabcd\r\n0\r\n\r\n",                // prefix
-      " 4\r\nabcd\r\n",                          // leading space
-      "4 \r\nabcd\r\n",                          // trailing space
-      "4\nabcd\r\n",                             // bare LF after size
-      "4\rXabcd\r\n",                            // bare CR
-      "4\r\nabcde\r\n0\r\n\r\n",                 // data longer than the size
-      "4\r\nabcd\n0\r\n\r\n",                    // bare LF after data
-      "4\r\nabcd\rX",                            // bare CR after data
-      "11111111111111111\r\n",                   // 17 hex digits
-      "4;a\x01b\r\nabcd\r\n",                    // CTL in extension
-      "0\r\nX: a\r\n b\r\n\r\n",                 // obs-fold in trailers
-      "0\r\nBad Name: x\r\n\r\n",                // space in field name
-      "0\r\n: x\r\n\r\n",                        // empty field name
-      "0\r\nX: a\nY: b\r\n\r\n",                 // bare LF in trailers
-      "0\r\nX: a\x7f\r\n\r\n",                   // DEL in trailer value
-      "0\r\n\rX",                                // bare CR at the end
-      "1;" + std::string(ChunkDecoder::kMaxLine, 'e') + "\r\n",         // long line
+      "zz\r\nabcd\r\n0\r\n\r\n",                                 // not hex
+      "\r\n",                                                    // no size
+      "-1\r\n",                                                  // sign
+      "0x4\r\nabcd\r\n0\r\n\r\n",                                // prefix
+      " 4\r\nabcd\r\n",                                          // leading space
+      "4 \r\nabcd\r\n",                                          // trailing space
+      "4\nabcd\r\n",                                             // bare LF after size
+      "4\rXabcd\r\n",                                            // bare CR
+      "4\r\nabcde\r\n0\r\n\r\n",                                 // data longer than the size
+      "4\r\nabcd\n0\r\n\r\n",                                    // bare LF after data
+      "4\r\nabcd\rX",                                            // bare CR after data
+      "11111111111111111\r\n",                                   // 17 hex digits
+      "4;a\x01b\r\nabcd\r\n",                                    // CTL in extension
+      "0\r\nX: a\r\n b\r\n\r\n",                                 // obs-fold in trailers
+      "0\r\nBad Name: x\r\n\r\n",                                // space in field name
+      "0\r\n: x\r\n\r\n",                                        // empty field name
+      "0\r\nX: a\nY: b\r\n\r\n",                                 // bare LF in trailers
+      "0\r\nX: a\x7f\r\n\r\n",                                   // DEL in trailer value
+      "0\r\n\rX",                                                // bare CR at the end
+      "1;" + std::string(ChunkDecoder::kMaxLine, 'e') + "\r\n",  // long line
       "0\r\nX: " + std::string(ChunkDecoder::kMaxTrailers, 'v') + "\r\n",  // trailers
   };
   for (const auto& body : bad) {
