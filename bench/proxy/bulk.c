@@ -7,7 +7,20 @@
  *                               prints "bytes seconds"
  *   bulk latency PORT TARGET N  N sequential CONNECTs: prints p50/p99/mean in us
  *   bulk hold PORT TARGET N     opens N CONNECT tunnels, prints "ready",
- *                               holds them until stdin closes */
+ *                               holds them until stdin closes
+ *   bulk httpserve BYTES        HTTP/1.1 upstream: per connection read one request
+ *                               head, answer 200 with a BYTES-byte body and
+ *                               close (32 accepting threads; prints its port)
+ *   bulk hget PORT HOSTPORT [proxy]
+ *                               GET of one response from 127.0.0.1:PORT:
+ *                               origin-form, or absolute-form http://HOSTPORT/
+ *                               through a forward proxy; prints
+ *                               "body_bytes seconds"
+ *   bulk rate PORT TARGET N CONC
+ *                               N short cycles over CONC concurrent clients:
+ *                               connect, CONNECT TARGET, GET, read the answer to
+ *                               EOF, close; prints cycles/s and p50/p99 of the
+ *                               CONNECT setup and of the whole cycle in us */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -80,6 +93,82 @@ static void raise_nofile(void) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+/* Reads until the end of an HTTP head; returns its length (0 on EOF/error).
+   Byte by byte, so that nothing after the head is consumed. */
+static size_t read_head(int s, char* head, size_t cap) {
+  size_t got = 0;
+  while (got < cap - 1) {
+    ssize_t r = read(s, head + got, 1);
+    if (r <= 0) return 0;
+    got += (size_t)r;
+    if (got >= 4 && memcmp(head + got - 4, "\r\n\r\n", 4) == 0) return got;
+  }
+  return 0;
+}
+
+static int http_listener;
+
+static void* http_server(void* arg) {
+  (void)arg;
+  char head[8192];
+  for (;;) {
+    int c = accept4(http_listener, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (read_head(c, head, sizeof head) > 0) {
+      char resp[256];
+      int n = snprintf(resp, sizeof resp,
+                       "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n",
+                       bytes_per_conn);
+      if (write(c, resp, (size_t)n) == n) {
+        long long left = bytes_per_conn;
+        while (left > 0) {
+          ssize_t w = write(c, buf, left < (long long)sizeof buf ? (size_t)left : sizeof buf);
+          if (w <= 0) break;
+          left -= w;
+        }
+      }
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+struct rate_arg {
+  int port, cycles;
+  const char* target;
+  double *setup, *cycle; /* this thread's slots */
+  int failed;
+};
+
+static void* rate_client(void* p) {
+  struct rate_arg* a = p;
+  char req[512], in[65536];
+  int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", a->target);
+  for (int i = 0; i < a->cycles; i++) {
+    double t0 = now();
+    int s = dial(a->port);
+    if (tunnel(s, a->target) != 200) {
+      a->failed++;
+      close(s);
+      continue;
+    }
+    a->setup[i] = (now() - t0) * 1e6;
+    if (write(s, req, (size_t)n) != n) a->failed++;
+    long long got = 0;
+    for (int k = 0; k < 1000000; k++) {
+      ssize_t r = read(s, in, sizeof in);
+      if (r <= 0) break;
+      got += r;
+    }
+    if (got == 0) a->failed++;
+    a->cycle[i] = (now() - t0) * 1e6;
+    close(s);
+  }
+  return NULL;
 }
 
 static int cmp(const void* a, const void* b) {
@@ -162,6 +251,71 @@ int main(int argc, char** argv) {
     while (read(0, buf, sizeof buf) > 0) {
     }
     return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "httpserve") == 0) {
+    bytes_per_conn = atoll(argv[2]);
+    http_listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(http_listener, (struct sockaddr*)&a, sizeof a) != 0 || listen(http_listener, 4096) != 0)
+      return 1;
+    socklen_t len = sizeof a;
+    getsockname(http_listener, (struct sockaddr*)&a, &len);
+    printf("%d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    pthread_t t[32];
+    for (int i = 0; i < 32; i++) pthread_create(&t[i], NULL, http_server, NULL);
+    pthread_join(t[0], NULL);
+    return 0;
+  }
+  if ((argc == 4 || argc == 5) && strcmp(argv[1], "hget") == 0) {
+    int s = dial(atoi(argv[2]));
+    char req[512], head[8192];
+    int n = argc == 5 ? snprintf(req, sizeof req, "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n\r\n",
+                                 argv[3], argv[3])
+                      : snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", argv[3]);
+    double t0 = now();
+    if (write(s, req, (size_t)n) != n || read_head(s, head, sizeof head) == 0 ||
+        strncmp(head, "HTTP/1.1 200", 12) != 0) {
+      fprintf(stderr, "GET refused\n");
+      return 1;
+    }
+    long long total = 0;
+    for (;;) {
+      ssize_t r = read(s, buf, sizeof buf);
+      if (r <= 0) break;
+      total += r;
+    }
+    printf("%lld %.6f\n", total, now() - t0);
+    return 0;
+  }
+  if (argc == 6 && strcmp(argv[1], "rate") == 0) {
+    int port = atoi(argv[2]), n = atoi(argv[4]), conc = atoi(argv[5]);
+    if (n <= 0 || conc <= 0 || conc > 1024 || n < conc) return 2;
+    int per = n / conc;
+    n = per * conc;
+    double* setup = calloc((size_t)n, sizeof *setup);
+    double* cycle = calloc((size_t)n, sizeof *cycle);
+    struct rate_arg* args = calloc((size_t)conc, sizeof *args);
+    pthread_t* th = calloc((size_t)conc, sizeof *th);
+    double t0 = now();
+    for (int i = 0; i < conc; i++) {
+      args[i] = (struct rate_arg){port, per, argv[3], setup + i * per, cycle + i * per, 0};
+      pthread_create(&th[i], NULL, rate_client, &args[i]);
+    }
+    int failed = 0;
+    for (int i = 0; i < conc; i++) {
+      pthread_join(th[i], NULL);
+      failed += args[i].failed;
+    }
+    double secs = now() - t0;
+    qsort(setup, (size_t)n, sizeof *setup, cmp);
+    qsort(cycle, (size_t)n, sizeof *cycle, cmp);
+    printf("cycles=%d concurrency=%d seconds=%.3f rate=%.0f setup_p50_us=%.1f setup_p99_us=%.1f "
+           "cycle_p50_us=%.1f cycle_p99_us=%.1f failed=%d\n",
+           n, conc, secs, n / secs, setup[n / 2], setup[(n * 99) / 100], cycle[n / 2],
+           cycle[(n * 99) / 100], failed);
+    return failed ? 1 : 0;
   }
   fprintf(stderr, "usage: see the comment at the top of bulk.c\n");
   return 2;

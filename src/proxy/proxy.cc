@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -290,10 +291,56 @@ class Worker {
   void Close(Conn* c) {
     if (c->counted) s_->active.fetch_sub(1);
     if (c->state == State::kLinger) --lingering_;
+    ReleasePipe(c->up);
+    ReleasePipe(c->down);
     conns_.erase(c->id);  // UniqueFds close client, upstream, pipes (epoll drops them)
   }
 
+  // Splice pipes are reused across connections (pipe2 + F_SETPIPE_SZ and the
+  // kernel's pipe teardown were ~10 % of a short connection's cost). A pipe
+  // is pooled only when the kernel confirms it is empty, so no byte of one
+  // connection can reach another. A pooled pipe unused for kPipeIdleMs is
+  // closed, so an idle proxy holds no more descriptors than a fresh one.
+  static constexpr size_t kPipePool = 64;
+  static constexpr int64_t kPipeIdleMs = 500;
+  struct Pipe {
+    UniqueFd r, w;
+    size_t cap = 0;
+    int64_t released_ms = 0;
+  };
+  std::vector<Pipe> pipes_;
+
+  void ReleasePipe(Dir& d) {
+    if (!d.pipe_r.valid() || pipes_.size() >= kPipePool || d.in_pipe != 0) return;
+    int queued = -1;
+    if (ioctl(d.pipe_r.get(), FIONREAD, &queued) != 0 || queued != 0) return;
+    pipes_.push_back({std::move(d.pipe_r), std::move(d.pipe_w), d.pipe_cap, NowMs()});
+  }
+
+  Status AcquirePipe(Dir& d) {
+    if (!pipes_.empty()) {
+      Pipe& p = pipes_.back();
+      d.pipe_r = std::move(p.r);
+      d.pipe_w = std::move(p.w);
+      d.pipe_cap = p.cap;
+      pipes_.pop_back();
+      return Status::Ok();
+    }
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return Status::Errno("pipe2");
+    d.pipe_r.reset(p[0]);
+    d.pipe_w.reset(p[1]);
+    if (s_->config.pipe_size > 0) fcntl(p[1], F_SETPIPE_SZ, s_->config.pipe_size);
+    int sz = fcntl(p[1], F_GETPIPE_SZ);
+    if (sz > 0) d.pipe_cap = static_cast<size_t>(sz);
+    return Status::Ok();
+  }
+
   void Sweep(int64_t now) {
+    // Oldest pipes are at the front (the pool is used as a stack).
+    size_t stale = 0;
+    while (stale < pipes_.size() && now - pipes_[stale].released_ms >= kPipeIdleMs) ++stale;
+    pipes_.erase(pipes_.begin(), pipes_.begin() + static_cast<ptrdiff_t>(stale));
     std::vector<Conn*> expired;
     for (auto& [id, c] : conns_)
       if (c->deadline && now >= c->deadline) expired.push_back(c.get());
@@ -690,15 +737,7 @@ class Worker {
           }
         }
         if (!d.eof && src_rd && d.in_pipe < d.pipe_cap) {
-          if (!d.pipe_r.valid()) {
-            int p[2];
-            if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return false;
-            d.pipe_r.reset(p[0]);
-            d.pipe_w.reset(p[1]);
-            if (s_->config.pipe_size > 0) fcntl(p[1], F_SETPIPE_SZ, s_->config.pipe_size);
-            int sz = fcntl(p[1], F_GETPIPE_SZ);
-            if (sz > 0) d.pipe_cap = static_cast<size_t>(sz);
-          }
+          if (!d.pipe_r.valid() && !AcquirePipe(d).ok()) return false;
           size_t want = d.pipe_cap - d.in_pipe;
           if (d.budget >= 0) want = std::min<size_t>(want, static_cast<size_t>(d.budget));
           ssize_t n = splice(src, nullptr, d.pipe_w.get(), nullptr, want,
