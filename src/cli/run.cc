@@ -128,25 +128,26 @@ int RunMain(const RunOptions& o) {
   spec.gid_map = plan->gid_map;
   for (const auto& s : plan->privileged_steps) spec.privileged_steps.push_back(s.get());
   for (const auto& s : plan->confine_steps) spec.confine_steps.push_back(s.get());
-  spec.on_started = [&](pid_t pid) {
+  // Received from the command before its exec; started on first use.
+  UniqueFd proxy_listener, guard_listener;
+  // A service the command needs could not start: it must not run without.
+  auto fail_started = [&late_failure](pid_t pid, const std::string& why) {
+    if (late_failure.empty()) late_failure = why;
+    kill(pid, SIGKILL);
+  };
+  spec.on_started = [&](pid_t pid, std::vector<SpawnSpec::Watch>& watches) {
+    auto fail = [&](const std::string& why) { fail_started(pid, why); };
     if (px) {
       px->SetSandboxRoot(pid);
-      // The proxy's threads start now, while the command starts up: the
-      // supervisor forks single-threaded and early connects wait in the
-      // listen backlog.
       if (plan->net.listener.valid()) {
-        if (Status s = px->Start(std::move(plan->net.listener)); !s.ok()) {
-          late_failure = s.With("proxy").reason();
-          kill(pid, SIGKILL);
-        }
-      }
-      if (plan->net.listener_channel.valid()) {
+        proxy_listener = std::move(plan->net.listener);
+      } else if (plan->net.listener_channel.valid()) {
         // Sent by the command before exec, from inside its namespace.
         auto l = ReceiveFd(plan->net.listener_channel.get());
-        Status s = l.ok() ? px->Start(std::move(l).value()) : l.status();
-        if (!s.ok()) {
-          late_failure = s.With("proxy").reason();
-          kill(pid, SIGKILL);
+        if (l.ok()) {
+          proxy_listener = std::move(l).value();
+        } else {
+          fail(l.status().With("proxy").reason());
         }
       }
     }
@@ -156,22 +157,40 @@ int RunMain(const RunOptions& o) {
       if (d.ok()) {
         plan->net.guard_config.sandbox_diag = std::move(d).value();
       } else {
-        late_failure = d.status().With("network namespace").reason();
-        kill(pid, SIGKILL);
+        fail(d.status().With("network namespace").reason());
       }
     }
     if (plan->net.seccomp_channel.valid() && late_failure.empty()) {
       // The filter's listener, sent by the command before exec.
       auto l = seccomp::ReceiveListener(plan->net.seccomp_channel.get(), 5000);
-      auto g = l.ok() ? ConnectGuard::Start(std::move(l).value(), std::move(plan->net.guard_config),
-                                            audit, pid)
-                      : Result<std::unique_ptr<ConnectGuard>>(l.status());
-      if (g.ok()) {
-        guard = std::move(g).value();
+      if (l.ok()) {
+        guard_listener = std::move(l).value();
       } else {
-        late_failure = g.status().With("connect guard").reason();
-        kill(pid, SIGKILL);
+        fail(l.status().With("connect guard").reason());
       }
+    }
+    // The proxy's threads and the connect guard start when the command first
+    // connects (a pending connection on the listener, a pending connect()
+    // notification), not before: a command that never touches the network
+    // never pays for them. The connection or the notification waits in its
+    // queue meanwhile, so nothing is missed or decided without them.
+    if (late_failure.empty() && proxy_listener.valid()) {
+      watches.push_back({proxy_listener.get(), [&, pid] {
+                           if (Status s = px->Start(std::move(proxy_listener)); !s.ok())
+                             fail_started(pid, s.With("proxy").reason());
+                         }});
+    }
+    if (late_failure.empty() && guard_listener.valid()) {
+      watches.push_back({guard_listener.get(), [&, pid] {
+                           auto g =
+                               ConnectGuard::Start(std::move(guard_listener),
+                                                   std::move(plan->net.guard_config), audit, pid);
+                           if (g.ok()) {
+                             guard = std::move(g).value();
+                           } else {
+                             fail_started(pid, g.status().With("connect guard").reason());
+                           }
+                         }});
     }
     nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}};
     if (plan->run_as) extra["uid"] = plan->run_as->uid;

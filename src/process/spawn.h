@@ -64,7 +64,15 @@ struct SpawnSpec {
   std::vector<const ChildStep*> privileged_steps;  // before the privilege drop
   std::vector<const ChildStep*> confine_steps;     // after no_new_privs, in order
   // Called in the supervisor once the command has been exec'ed (pid given).
-  std::function<void(pid_t)> on_started;
+  // It may add watches: descriptors the supervisor's wait loop polls while
+  // the command runs, calling `ready` once, on the first POLLIN, and then
+  // forgetting the descriptor. Services the command may never use (the
+  // proxy's threads, the connect guard) start that way, on first use.
+  struct Watch {
+    int fd;
+    std::function<void()> ready;
+  };
+  std::function<void(pid_t, std::vector<Watch>&)> on_started;
 };
 
 struct SpawnResult {

@@ -354,6 +354,56 @@ network_policies:
                 https.close()
 
 
+class LazyServices(unittest.TestCase):
+    """The proxy's threads and the connect guard start on the command's first
+    connection, not at start-up: a command that never touches the network
+    leaves the supervisor single-threaded; one that does gets served (its
+    first connection waits in the queue while they start)."""
+
+    def supervisor_threads(self, script, policy, mode):
+        p = subprocess.Popen([rf.BIN, "run", "-q", "--policy", policy, "--mode", mode, "--",
+                              "/bin/sh", "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline().strip()  # bounded: the script prints, then sleeps 3 s
+            threads = len(os.listdir(f"/proc/{p.pid}/task"))
+        finally:
+            p.kill()
+            p.communicate(timeout=10)
+        return line, threads
+
+    def test_threads_start_on_first_connection(self):
+        with rf.TempDir() as d:
+            https = HttpsServer(d)
+            try:
+                policy = os.path.join(d, "p.yaml")
+                with open(policy, "w") as f:
+                    f.write(f"""version: 1
+filesystem_policy:
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc, {d}]
+  read_write: [/tmp, /dev/null]
+network:
+  hosts: {{local.test: 127.0.0.1}}
+network_policies:
+  local:
+    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
+""")
+                os.chmod(policy, 0o644)
+                quiet = "echo quiet; sleep 3"
+                busy = (f"curl -s -m 10 --cacert {d}/cert.pem https://local.test:{https.port}/; "
+                        "echo; sleep 3")
+                for mode in (["namespace"] if rf.IS_ROOT else []) + ["platform"]:
+                    with self.subTest(mode):
+                        line, n = self.supervisor_threads(quiet, policy, mode)
+                        self.assertEqual(line, "quiet")
+                        self.assertEqual(n, 1, "threads started without any connection")
+                        line, n = self.supervisor_threads(busy, policy, mode)
+                        self.assertEqual(line, "hello-over-tls")
+                        self.assertGreater(n, 1)
+            finally:
+                https.close()
+
+
 class ModeSelection(unittest.TestCase):
     def test_auto_says_which_mode(self):
         with rf.TempDir() as d:
