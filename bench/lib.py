@@ -9,6 +9,15 @@ import tempfile
 PLOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "bench")
 
 
+def headline(text):
+    """Records one headline line for the README (bench/run.sh collects them
+    through $RF_BENCH_HEADLINES); a no-op when a script runs on its own."""
+    path = os.environ.get("RF_BENCH_HEADLINES")
+    if path:
+        with open(path, "a") as f:
+            f.write(text.rstrip("\n") + "\n")
+
+
 def pct(values, q):
     v = sorted(values)
     if not v:

@@ -9,7 +9,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 OUT="$TOP/BENCHMARKS.md"
 TMP=$(mktemp /tmp/rf-bench-report.XXXXXX)
-trap 'rm -f "$TMP"' EXIT
+export RF_BENCH_HEADLINES=$(mktemp /tmp/rf-bench-headlines.XXXXXX)
+trap 'rm -f "$TMP" "$RF_BENCH_HEADLINES"' EXIT
 section() {  # section TITLE COMMAND...
   echo "== $1" >&2
   local start=$SECONDS
@@ -45,5 +46,18 @@ section soak /usr/bin/python3 "$HERE/soak/run.py" "$BUILD"
   echo '```'
 } >> "$TMP" 2>&1
 mv "$TMP" "$OUT"
+# The README's headline block, between its markers, from this run.
+/usr/bin/python3 - "$TOP/README.md" "$RF_BENCH_HEADLINES" "$(date -u '+%Y-%m-%d')" <<'PY'
+import re, sys
+readme, heads, day = sys.argv[1], open(sys.argv[2]).read().strip(), sys.argv[3]
+s = open(readme).read()
+block = ("<!-- bench:begin -->\nHeadline ratios from the last `make bench` (%s, this 2-core machine; "
+         "[BENCHMARKS.md](BENCHMARKS.md) has every table, the commands and why a missed target "
+         "is missed):\n\n%s\n<!-- bench:end -->" % (day, heads))
+s2 = re.sub(r"<!-- bench:begin -->.*?<!-- bench:end -->", lambda m: block, s, flags=re.S)
+if s2 != s:
+    open(readme, "w").write(s2)
+PY
+rm -f "$RF_BENCH_HEADLINES"
 trap - EXIT
 echo "wrote $OUT" >&2

@@ -258,6 +258,16 @@ def main():
                   rss0, rss1, args.idle, ready or holder.stderr.read(),
                   (rss1 - rss0) / max(1, args.idle), args.idle))
         ok_connect = gbps["ringfence"] >= 0.9 * gbps["relay"] and gbps["ringfence"] >= 3 * gbps["tinyproxy"]
+        tp_rate = float(rates["tinyproxy"]["rate"])
+        lib.headline("- Proxy: CONNECT tunnel %.2f GB/s = %.2f× the reference relay, %.2f× tinyproxy; "
+                     "forward HTTP %.2f× tinyproxy; 64-client request rate %.2f× tinyproxy "
+                     "(%.2f× with per-connection caller identity); %.1f KiB per idle tunnel "
+                     "(targets ≥ 0.9× relay, ≥ 3× tinyproxy: %s)" % (
+                         gbps["ringfence"], gbps["ringfence"] / gbps["relay"],
+                         gbps["ringfence"] / gbps["tinyproxy"], fgbps["ringfence"] / fgbps["tinyproxy"],
+                         float(rates["ringfence --no-identify-always"]["rate"]) / tp_rate,
+                         float(rates["ringfence"]["rate"]) / tp_rate,
+                         (rss1 - rss0) / max(1, args.idle), "met" if ok_connect else "missed"))
         print("Targets (CONNECT throughput >= 0.9× relay and >= 3× tinyproxy): %s (%.2f× relay, %.2f× tinyproxy)."
               % ("met" if ok_connect else "missed", gbps["ringfence"] / gbps["relay"],
                  gbps["ringfence"] / gbps["tinyproxy"]))

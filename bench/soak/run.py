@@ -20,6 +20,9 @@ os.environ["RF_TEST_HELPERS"] = os.path.join(build, "helpers")
 import rf  # noqa: E402
 import test_soak as ts  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, ".."))
+import lib  # noqa: E402
+
 tunnels = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 60
 short = int(sys.argv[4]) if len(sys.argv) > 4 else 100000
@@ -77,3 +80,11 @@ for s in samples:
     print("| %s | %d | %d |" % (s["after"], s["fd"], s["rss_kb"]))
 if rc != 0:
     print("\nstderr of the run: `%s`" % err.strip()[-300:])
+tun = [r for r in d.results if r["phase"] == "tunnels"]
+sh = [r for r in d.results if r["phase"] == "short"]
+if tun and sh and samples:
+    lib.headline("- Soak: %d tunnels for %.0f s, %.2f GiB echoed, %d intact; %d short connections at "
+                 "%d/s, %d failed; supervisor descriptors %d → %d, RSS %d → %d KiB" % (
+                     tun[0]["n"], tun[0]["seconds"], tun[0]["bytes_echoed"] / 2**30, tun[0]["ok"],
+                     sh[0]["total"], sh[0]["per_second"], sh[0]["failed"], samples[0]["fd"],
+                     samples[-1]["fd"], samples[0]["rss_kb"], samples[-1]["rss_kb"]))

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "landlock/ruleset.h"
+#include "landlock/uapi.h"
 #include "sandbox/layers.h"
 #include "sandbox/plan.h"
 
@@ -65,6 +66,8 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   if (!prepared.ok()) return prepared.status();
   const auto& st = prepared->status;
 
+  plan.landlock_abstract_scope =
+      prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   nlohmann::json j = st.ToJson();
   j["compatibility"] = ToString(ctx.policy.compatibility);
   if (!terminal.empty()) j["terminal_paths"] = terminal;

@@ -329,14 +329,83 @@ int RemoteUnixType(pid_t pid, int fd) {
 
 }  // namespace
 
+void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::string& name) {
+  const int listener = listener_.get();
+  // As written in audit lines and matched by "@..." entries: NULs inside an
+  // abstract name (legal) are shown as '@', like /proc/net/unix does.
+  std::string shown = "@" + name;
+  std::replace(shown.begin() + 1, shown.end(), '\0', '@');
+  if (!IdValid(listener, req.id)) return;
+  const int fd = static_cast<int>(req.data.args[0]);
+  std::string why_allowed;
+  for (const auto& entry : cfg_.unix_allowed) {
+    if (entry.empty() || entry[0] != '@') continue;
+    if (entry == shown || (HasGlob(entry) && proxy::GlobMatch(entry, shown))) {
+      why_allowed = "network.unix_sockets: " + entry;
+      break;
+    }
+  }
+  if (why_allowed.empty()) {
+    int diag = cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get();
+    auto listeners = ListenersNamed(diag, name);
+    if (listeners.ok() && !listeners->empty() && HeldByAny(ProcessTree(root_), *listeners))
+      why_allowed = "served by the sandbox";
+  }
+  if (why_allowed.empty()) {
+    ++denied_;
+    audit_->Emit({"network",
+                  "deny",
+                  "unix:" + shown,
+                  "abstract unix socket not in network.unix_sockets (no Landlock scope on this "
+                  "kernel)",
+                  {{"pid", req.pid}}});
+    Respond(listener, req.id, EPERM, false);  // what Landlock's scope answers
+    return;
+  }
+  // Connect on the command's behalf to the name we checked: a racing thread
+  // rewriting the address cannot redirect it.
+  int type = RemoteUnixType(req.pid, fd);
+  int flags = RemoteFdFlags(req.pid, fd);
+  if (type == 0 || flags < 0) {
+    Respond(listener, req.id, type == 0 ? ENOTSOCK : EBADF, false);
+    return;
+  }
+  UniqueFd sock;
+  int connect_err = 0;
+  OnConnector([&] {
+    sock.reset(
+        socket(AF_UNIX, type | SOCK_CLOEXEC | ((flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0));
+    if (!sock.valid()) {
+      connect_err = errno;
+      return;
+    }
+    sockaddr_un to{};
+    to.sun_family = AF_UNIX;
+    memcpy(to.sun_path + 1, name.data(), name.size());
+    auto to_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (connect(sock.get(), reinterpret_cast<sockaddr*>(&to), to_len) != 0) connect_err = errno;
+  });
+  if (!sock.valid() || (connect_err && connect_err != EINPROGRESS && connect_err != EAGAIN)) {
+    Respond(listener, req.id, connect_err ? connect_err : EACCES, false);
+    return;
+  }
+  if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
+  ++allowed_;
+  audit_->Emit({"network", "allow", "unix:" + shown, why_allowed, {{"pid", req.pid}}});
+}
+
 void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un,
                               size_t len) {
   const int listener = listener_.get();
   const size_t off = offsetof(sockaddr_un, sun_path);
-  if (len <= off || un.sun_path[0] == '\0') {
-    // Unnamed (the kernel refuses it) or abstract: Landlock's scope (ABI 6)
-    // keeps the sandbox to abstract sockets of its own.
+  if (len <= off || (un.sun_path[0] == '\0' && !cfg_.check_abstract)) {
+    // Unnamed (the kernel refuses it) or abstract where the kernel confines
+    // it (the sandbox's own network namespace, or Landlock's scope).
     Respond(listener, req.id, 0, true);
+    return;
+  }
+  if (un.sun_path[0] == '\0') {
+    HandleAbstract(req, std::string(un.sun_path + 1, len - off - 1));
     return;
   }
   std::string path(un.sun_path, strnlen(un.sun_path, std::min(len - off, sizeof un.sun_path)));

@@ -44,6 +44,13 @@ struct ConnectGuardConfig {
   // entries (exact paths or globs) the sandbox may reach; sockets bound by
   // sandbox processes are always allowed; everything else is refused.
   std::vector<std::string> unix_allowed;
+  // Abstract unix addresses. With a network namespace of its own (abstract
+  // names are per namespace) or Landlock's abstract-socket scope (ABI 6)
+  // the kernel confines them and the connect continues. Otherwise (platform
+  // mode below ABI 6) the guard checks them: allowed when an "@name" entry
+  // of unix_allowed matches (exactly or as a glob) or when a sandbox process
+  // holds the listener; then connected on the command's behalf.
+  bool check_abstract = false;
   // Paths the sandbox can see (Landlock rules): below them a path that is
   // not a socket answers ECONNREFUSED as the kernel would; elsewhere EACCES.
   std::vector<std::string> visible_roots;
@@ -78,6 +85,7 @@ class ConnectGuard {
   void Loop();
   void Handle(const struct seccomp_notif& req);
   void HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un, size_t len);
+  void HandleAbstract(const struct seccomp_notif& req, const std::string& name);
   // Runs `fn` on the connector thread (sandbox credentials) and waits.
   void OnConnector(const std::function<void()>& fn);
   void ConnectorLoop();

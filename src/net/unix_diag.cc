@@ -22,7 +22,12 @@ Result<UniqueFd> OpenUnixDiag() {
   return fd;
 }
 
-Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino) {
+namespace {
+
+// Dumps the listening unix sockets with the attribute `show` and calls
+// `each(socket inode, attribute)` for every attribute of that type.
+template <typename F>
+Status DumpListeners(int diag_fd, uint32_t show, int attr_type, F each) {
   struct {
     nlmsghdr nlh;
     unix_diag_req req;
@@ -34,14 +39,11 @@ Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino
   msg.nlh.nlmsg_seq = 1;
   msg.req.sdiag_family = AF_UNIX;
   msg.req.udiag_states = 1u << 10;  // TCP_LISTEN
-  msg.req.udiag_show = UDIAG_SHOW_VFS;
+  msg.req.udiag_show = show;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (sendto(diag_fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
     return Status::Errno("sock_diag request");
-  // The kernel reports the VFS device in its internal encoding.
-  const uint32_t want_major = major(dev), want_minor = minor(dev);
-  std::vector<uint64_t> found;
   alignas(nlmsghdr) char buf[32768];
   for (int rounds = 0; rounds < 100000; ++rounds) {
     ssize_t n = recv(diag_fd, buf, sizeof buf, 0);
@@ -51,22 +53,47 @@ Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino
     }
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n));
          h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_DONE) return found;
+      if (h->nlmsg_type == NLMSG_DONE) return Status::Ok();
       if (h->nlmsg_type == NLMSG_ERROR)
         return Status::Error("sock_diag: the kernel refused the dump");
       auto* m = reinterpret_cast<unix_diag_msg*>(NLMSG_DATA(h));
       int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
       for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-        if (a->rta_type != UNIX_DIAG_VFS) continue;
-        unix_diag_vfs v;
-        memcpy(&v, RTA_DATA(a), sizeof v);
-        uint32_t kmaj = v.udiag_vfs_dev >> 20, kmin = v.udiag_vfs_dev & 0xfffff;
-        if (v.udiag_vfs_ino == ino && kmaj == want_major && kmin == want_minor)
-          found.push_back(m->udiag_ino);
+        if (a->rta_type == attr_type) each(m->udiag_ino, a);
       }
     }
   }
   return Status::Error("sock_diag: no end of dump");
+}
+
+}  // namespace
+
+Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino) {
+  // The kernel reports the VFS device in its internal encoding.
+  const uint32_t want_major = major(dev), want_minor = minor(dev);
+  std::vector<uint64_t> found;
+  Status s = DumpListeners(diag_fd, UDIAG_SHOW_VFS, UNIX_DIAG_VFS, [&](uint64_t sock, rtattr* a) {
+    if (RTA_PAYLOAD(a) < sizeof(unix_diag_vfs)) return;
+    unix_diag_vfs v;
+    memcpy(&v, RTA_DATA(a), sizeof v);
+    uint32_t kmaj = v.udiag_vfs_dev >> 20, kmin = v.udiag_vfs_dev & 0xfffff;
+    if (v.udiag_vfs_ino == ino && kmaj == want_major && kmin == want_minor) found.push_back(sock);
+  });
+  if (!s.ok()) return s;
+  return found;
+}
+
+Result<std::vector<uint64_t>> ListenersNamed(int diag_fd, const std::string& name) {
+  std::vector<uint64_t> found;
+  Status s = DumpListeners(diag_fd, UDIAG_SHOW_NAME, UNIX_DIAG_NAME, [&](uint64_t sock, rtattr* a) {
+    // The payload is sun_path as bound: a NUL then the abstract name.
+    const char* p = static_cast<const char*>(RTA_DATA(a));
+    size_t n = RTA_PAYLOAD(a);
+    if (n == name.size() + 1 && p[0] == '\0' && memcmp(p + 1, name.data(), name.size()) == 0)
+      found.push_back(sock);
+  });
+  if (!s.ok()) return s;
+  return found;
 }
 
 bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes) {

@@ -22,6 +22,10 @@ Result<UniqueFd> OpenUnixDiag();
 // (st_dev / st_ino of the socket file, as stat(2) gives them).
 Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino);
 
+// The socket inodes of listening unix sockets bound to the abstract name
+// `name` (without the leading NUL).
+Result<std::vector<uint64_t>> ListenersNamed(int diag_fd, const std::string& name);
+
 // Whether any process among `pids` holds one of the socket inodes.
 bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes);
 

@@ -249,7 +249,9 @@ void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
 void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
   auto& net = p.network;
   c.ForEachKey(
-      n, "network", {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets", "unix_datagram"},
+      n, "network",
+      {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets",
+       "unix_datagram"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "mode") {
           auto s = c.String(v, "network.mode");
@@ -290,8 +292,17 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
           if (auto b = c.Bool(v, "network.unix_datagram")) net.unix_datagram = *b;
         } else if (key == "unix_sockets") {
           c.Sequence(v, "network.unix_sockets", [&](const YAML::Node& item) {
-            if (auto path = c.Path(item, "network.unix_sockets entry"))
+            // "@name": an abstract socket (docs/unix-sockets.md); else a path.
+            if (item.IsScalar() && item.Scalar().size() > 1 && item.Scalar()[0] == '@') {
+              if (auto name = c.String(item, "network.unix_sockets entry")) {
+                if (name->find('\0') != std::string::npos)
+                  c.Error(item.Mark(), "network.unix_sockets entry contains a NUL byte");
+                else
+                  net.unix_sockets.push_back(*name);
+              }
+            } else if (auto path = c.Path(item, "network.unix_sockets entry")) {
               net.unix_sockets.push_back(*path);
+            }
           });
         }
       });

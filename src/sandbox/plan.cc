@@ -154,7 +154,7 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
         {"allowed", p.network.unix_sockets},
         {"rule",
          "host pathname sockets only when listed in network.unix_sockets; sockets bound "
-         "by the sandbox itself are allowed; abstract sockets: Landlock scope"},
+         "by the sandbox itself are allowed; abstract sockets: see 'abstract'"},
         {"mechanism",
          "seccomp user notification on connect(): the supervisor resolves the path "
          "itself (no magic links) and connects on the command's behalf (Landlock ABI "
@@ -243,6 +243,18 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
     return s.With("network");
   if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");
+  if (plan.net.guard) {
+    // Abstract unix sockets: who confines them on this kernel and mode.
+    const bool own_netns = plan.net.listener_channel.valid();
+    plan.net.guard_config.check_abstract = !own_netns && !plan.landlock_abstract_scope;
+    plan.effective.layers["network"]["unix_sockets"]["abstract"] =
+        own_netns ? "the sandbox's own network namespace: host abstract sockets do not exist there"
+        : plan.landlock_abstract_scope
+            ? "Landlock scope (ABI 6): only abstract sockets created inside the sandbox"
+            : "seccomp user notification on connect() (no Landlock scope on this kernel): "
+              "refused unless listed as @name in network.unix_sockets or served by the "
+              "sandbox; connected on the command's behalf";
+  }
   if (Status s = AddSeccompLayer(ctx, plan); !s.ok()) return s.With("seccomp");
   return plan;
 }

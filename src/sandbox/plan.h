@@ -11,8 +11,8 @@
 
 #include "audit/audit.h"
 #include "common/fd.h"
-#include "net/connect_guard.h"
 #include "common/status.h"
+#include "net/connect_guard.h"
 #include "policy/effective.h"
 #include "process/spawn.h"
 
@@ -51,8 +51,10 @@ struct Plan {
   std::vector<std::unique_ptr<ChildStep>> confine_steps;
   std::vector<std::string> env_additions;  // NAME=value for the child
   int init_namespaces = 0;                 // SpawnSpec::init_namespaces
+  // Landlock confines abstract unix sockets (the scope of ABI 6 is applied).
+  bool landlock_abstract_scope = false;
   std::string uid_map, gid_map;
-  std::string summary;                     // one line: what is enforced
+  std::string summary;  // one line: what is enforced
 };
 
 Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts);

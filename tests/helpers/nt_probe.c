@@ -12,6 +12,7 @@
 //   nt_probe iouring                  io_uring_setup
 //   nt_probe abstract NAME            connect to the abstract unix socket "\0NAME"
 //   nt_probe kill PID                 kill(PID, SIGTERM)
+//   nt_probe kill0 PID                kill(PID, 0): existence and permission check only
 //   nt_probe read PATH                open + read a byte
 //   nt_probe serve-connect PORT       listen on 127.0.0.1:PORT, connect to it, exchange a byte
 #define _GNU_SOURCE
@@ -191,6 +192,7 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(what, "abstract") && argc == 3) return report(abstract_connect(argv[2]));
   if (!strcmp(what, "kill") && argc == 3) return report(kill(atoi(argv[2]), SIGTERM));
+  if (!strcmp(what, "kill0") && argc == 3) return report(kill(atoi(argv[2]), 0));
   if (!strcmp(what, "read") && argc == 3) {
     int fd = open(argv[2], O_RDONLY);
     if (fd < 0) return report(-1);

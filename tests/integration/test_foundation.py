@@ -32,6 +32,31 @@ def processes_with(marker):
     return found
 
 
+def descendants(root):
+    """{pid: (ppid, state, name)} of every process whose PPid chain leads to `root`."""
+    procs = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        procs[int(pid)] = (int(st["PPid"]), st["State"].split()[0], st["Name"].strip())
+    found = {}
+    for pid, info in procs.items():
+        p = info[0]
+        for _ in range(len(procs)):  # bounded even if the table changed under us
+            if p == root:
+                found[pid] = info
+                break
+            if p not in procs:
+                break
+            p = procs[p][0]
+    return found
+
+
 def wait_until(pred, timeout=10.0, step=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -168,6 +193,46 @@ class ProcessTree(unittest.TestCase):
         self.assertEqual(processes_with("sleep 0.1"), [])
 
 
+    def test_orphans_are_reaped_while_the_command_runs(self):
+        marker = f"51{os.getpid() % 1000}.75"
+        # Orphans: a sleep and an exiting shell left behind by subshells; they
+        # reparent to the sandbox's init (a subreaper), which must reap them.
+        # Control: `sleep MARKER` never waits, so the `sleep 0.05` it inherits
+        # from the shell it replaced stays a zombie under a live parent.
+        script = (f'(sleep 0.1 &); (sh -c "exit 0" &); sh -c "sleep 0.05 & exec sleep {marker}" & '
+                  'sleep 0.6; echo ready; sleep 3')
+        for mode in ("namespace", "platform") if rf.IS_ROOT else ("platform",):
+            with self.subTest(mode), rf.TempDir() as d:
+                p = subprocess.Popen([rf.BIN, "run", "-q", "--mode", mode, "--workdir", d, "--",
+                                      "/bin/sh", "-c", script],
+                                     stdout=subprocess.PIPE, text=True, start_new_session=True)
+                try:
+                    r, _, _ = select.select([p.stdout], [], [], 15)
+                    self.assertTrue(r, "timed out waiting for the sandboxed program")
+                    self.assertEqual(p.stdout.readline().strip(), "ready")
+                    marker_pids = set(processes_with(f"sleep {marker}"))
+                    self.assertTrue(marker_pids, "control process not found")
+                    tree = {}
+
+                    def only_the_control_zombie():
+                        tree.clear()
+                        tree.update(descendants(p.pid))
+                        zombies = {pid for pid, (_, state, _) in tree.items() if state == "Z"}
+                        control = {pid for pid in zombies if tree[pid][0] in marker_pids}
+                        return len(control) == 1 and zombies == control
+
+                    # The command sleeps 3 s more: everything below happens while it runs.
+                    self.assertTrue(wait_until(only_the_control_zombie, timeout=2.0),
+                                    f"zombies in the sandbox (pid: ppid, state, name): {tree}")
+                    self.assertIsNone(p.poll(), "the command ended before the check")
+                    self.assertEqual(p.wait(timeout=15), 0)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait(timeout=15)
+                    p.stdout.close()
+
+
 class Terminal(unittest.TestCase):
     OUTER = textwrap.dedent("""
         import os, subprocess, sys, termios
@@ -259,6 +324,51 @@ class PrivilegeDrop(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "12345", r.stderr)
 
 
+@unittest.skipUnless(rf.IS_ROOT, "needs root to start ringfence as another user")
+class UnprivilegedStart(unittest.TestCase):
+    DROP = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all"]
+    PROBE = ["/bin/sh", "-c", "grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs):' /proc/self/status; "
+             "grep '^Max core file size' /proc/self/limits; ulimit -c"]
+
+    def _start(self, cmd, cwd):
+        # The caller allows core dumps and leaves no_new_privs unset: what the
+        # command reports beyond that comes from ringfence.
+        return subprocess.run(["/bin/sh", "-c", 'ulimit -c unlimited && exec "$@"', "sh"] + self.DROP + cmd,
+                              capture_output=True, text=True, timeout=60, cwd=cwd)
+
+    def _parse(self, out):
+        lines = out.splitlines()
+        status = {k: v.strip() for k, v in (l.split(":", 1) for l in lines if ":" in l)}
+        core = [l.split()[4:6] for l in lines if l.startswith("Max core file size")]
+        return status, core, lines[-1] if lines else ""
+
+    def test_no_new_privs_and_core_limit_without_root(self):
+        with rf.TempDir() as d:
+            policy = os.path.join(d, "policy.yaml")
+            with open(policy, "w") as f:
+                f.write("version: 1\nfilesystem_policy:\n  include_workdir: true\n"
+                        "  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]\n  read_write: [/dev/null]\n"
+                        "network: {mode: platform}\n")
+            os.chmod(policy, 0o644)
+            # Control: the caller itself is unprivileged, without no_new_privs, with core dumps.
+            ctl = self._start(self.PROBE, d)
+            status, core, ulimit = self._parse(ctl.stdout)
+            self.assertEqual(status["Uid"].split(), ["65534"] * 4, ctl.stdout + ctl.stderr)
+            self.assertEqual(int(status["CapEff"], 16), 0)
+            self.assertEqual(int(status["CapBnd"], 16), 0)
+            self.assertEqual(status["NoNewPrivs"], "0")
+            self.assertEqual(core, [["unlimited", "unlimited"]])
+            self.assertEqual(ulimit, "unlimited")
+            r = self._start([rf.BIN, "run", "-q", "--policy", policy, "--workdir", d, "--"] + self.PROBE, d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            status, core, ulimit = self._parse(r.stdout)
+            self.assertEqual(status["Uid"].split(), ["65534"] * 4, r.stdout)
+            self.assertEqual(status["NoNewPrivs"], "1", r.stdout)
+            self.assertEqual(core, [["0", "0"]], r.stdout)
+            self.assertEqual(ulimit, "0", r.stdout)
+
+
 class Environment(unittest.TestCase):
     def test_environment_is_callers_minus_ringfence_plus_marker(self):
         env = dict(os.environ, RF_PROBE_VAR="kept", RINGFENCE_SECRET="dropped")
@@ -319,6 +429,42 @@ class PolicyErrors(unittest.TestCase):
             eff = json.loads(r.stdout)
             self.assertIn(os.path.realpath(d), eff["filesystem_policy"]["read_write"])
             self.assertIn("process", eff["enforcement"])
+
+    def test_policy_show_prints_readable_yaml(self):
+        with rf.TempDir() as d:
+            ro, rw = os.path.join(d, "ro-data"), os.path.join(d, "rw-data")
+            os.mkdir(ro)
+            os.mkdir(rw)
+            path = os.path.join(d, "policy.yaml")
+            with open(path, "w") as f:
+                f.write(f"version: 1\nfilesystem_policy:\n  include_workdir: false\n"
+                        f"  read_only: [/usr, {ro}]\n  read_write: [{rw}]\nnetwork: {{mode: platform}}\n")
+            r = rf.ringfence("policy", "show", "--policy", path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRaises(ValueError, json.loads, r.stdout)
+            lines = r.stdout.splitlines()
+            for want in ("filesystem_policy:", f"  read_only: [/usr, {ro}]", f"  read_write: [{rw}]",
+                         "network:", "  mode: platform", "process:", "  run_as_user: nobody",
+                         f"source: {path}", "version: 1"):
+                self.assertIn(want, lines, r.stdout)
+            self.assertNotIn("enforcement:", lines)
+            # --effective adds each layer's enforcement, still as text.
+            r = rf.ringfence("policy", "show", "--effective", "--policy", path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRaises(ValueError, json.loads, r.stdout)
+            lines = r.stdout.splitlines()
+            for want in ("enforcement:", "  landlock:", "  network:", "    decision: platform (requested)",
+                         "  process:", "    no_new_privs: true", "    rlimit_core: 0", "  seccomp:",
+                         f"        path: {ro}", f"        path: {rw}", "filesystem_policy:", "  mode: platform",
+                         f"source: {path}"):
+                self.assertIn(want, lines, r.stdout)
+            # Without a policy: the embedded default, named as such.
+            r = rf.ringfence("policy", "show", cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.splitlines()
+            self.assertIn("source: <embedded default policy>", lines, r.stdout)
+            self.assertIn("filesystem_policy:", lines, r.stdout)
+            self.assertTrue(any(l.startswith("  read_only: [/usr") for l in lines), r.stdout)
 
     def test_help_on_every_subcommand(self):
         for args in (["--help"], ["run", "--help"], ["policy", "--help"], ["policy", "validate", "--help"],

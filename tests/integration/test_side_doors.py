@@ -1,6 +1,7 @@
 """Side doors that never touch a path (issue: inherited descriptors, System V
 IPC, process visibility), end to end in namespace and platform mode."""
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -107,7 +108,10 @@ class NamespaceSideDoors(SideDoors, unittest.TestCase):
 
     def test_host_processes_are_invisible(self):
         marker = f"rf-marker-{os.getpid()}"
-        host = subprocess.Popen([marker, "60"], executable="/bin/sleep")
+        # The host process runs as the sandbox's own uid: neither DAC nor
+        # credentials stand in the way, only the PID namespace hides it.
+        host = subprocess.Popen([marker, "60"], executable="/bin/sleep", user=65534, group=65534,
+                                extra_groups=[])
         try:
             time.sleep(0.2)
             # The marker comes from a file, so no sandboxed command line holds it.
@@ -117,13 +121,21 @@ class NamespaceSideDoors(SideDoors, unittest.TestCase):
             ctl = subprocess.run(["/bin/sh", "-c", f"grep -l -F -f {self.dir}/marker /proc/[0-9]*/cmdline"],
                                  capture_output=True, text=True, timeout=30)
             self.assertIn(f"/proc/{host.pid}/cmdline", ctl.stdout)
+            # Control: the same probe, same uid, without ringfence reaches it.
+            ctl = subprocess.run(as_nobody() + [rf.helper("nt_probe"), "kill0", str(host.pid)],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(ctl.stdout.strip(), "OK", ctl.stdout + ctl.stderr)
             r = self.run_in(["/bin/sh", "-c",
                              "grep -l -F -f marker /proc/[0-9]*/cmdline 2>/dev/null | wc -l; "
-                             f"./nt_probe kill {host.pid}; ps -e -o pid=,comm= | tr -s ' ' | tr '\\n' ';'"])
+                             f"./nt_probe kill0 {host.pid}; ./nt_probe kill {host.pid}; "
+                             "ps -e -o pid=,comm= | tr -s ' ' | tr '\\n' ';'"])
             lines = r.stdout.strip().splitlines()
             self.assertEqual(lines[0].strip(), "0", r.stdout)
-            self.assertTrue(lines[1].startswith("ERR"), r.stdout)
-            procs = [p.strip() for p in lines[2].split(";") if p.strip()]
+            # ESRCH: the pid does not exist in the sandbox's PID namespace
+            # (Landlock's signal scope alone would answer EPERM).
+            self.assertEqual(lines[1].strip(), "ERR ESRCH", r.stdout)
+            self.assertTrue(lines[2].startswith("ERR"), r.stdout)
+            procs = [p.strip() for p in lines[3].split(";") if p.strip()]
             comms = sorted(p.split()[1] for p in procs)
             # Only the sandbox: its init, the shell, ps itself and the pipeline.
             self.assertEqual(procs[0].split()[0], "1")
@@ -142,6 +154,30 @@ class NamespaceSideDoors(SideDoors, unittest.TestCase):
 
 class PlatformSideDoors(SideDoors, unittest.TestCase):
     MODE = "platform"
+
+    def test_host_dev_shm_object_follows_the_policy(self):
+        path = f"/dev/shm/rf-sd-{secrets.token_hex(8)}"
+        # Owned by the sandbox's uid, mode 0600: DAC lets it through, so only
+        # Landlock decides.
+        made = subprocess.run(as_nobody() + ["/bin/sh", "-c", f"umask 077; printf shm-granted > {path}"],
+                              capture_output=True, text=True, timeout=30)
+        try:
+            self.assertEqual(made.returncode, 0, made.stderr)
+            self.assertEqual(os.stat(path).st_uid, 65534 if rf.IS_ROOT else os.geteuid())
+            probe = ["/bin/sh", "-c", f"./nt_probe read {path}; /bin/cat {path}"]
+            # Not granted: refused by Landlock (EACCES) although DAC allows it.
+            r = self.run_in(probe)
+            self.assertEqual(r.stdout.splitlines()[0], "ERR EACCES", r.stdout + r.stderr)
+            self.assertNotIn("shm-granted", r.stdout)
+            # Granted: the very same object is readable.
+            policy = self.policy.replace("read_write: [/tmp, /dev/null]", "read_write: [/tmp, /dev/null, /dev/shm]")
+            self.assertNotEqual(policy, self.policy)
+            r = rf.run(probe, policy=policy, extra=["--workdir", self.dir])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "OK\nshm-granted", r.stdout + r.stderr)
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
 
     def test_sysv_opt_in_is_a_weakened_boundary(self):
         eff = rf.effective(self.policy + "process: {sysv_ipc: true}\n")

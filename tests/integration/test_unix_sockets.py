@@ -1,6 +1,7 @@
 """Host pathname unix sockets (docker.sock, D-Bus, X11, another user's agent)
 are out of reach below Landlock ABI 9, in namespace and platform mode: only
 sockets the sandbox serves itself and the policy's network.unix_sockets."""
+import json
 import os
 import shutil
 import socket
@@ -174,6 +175,134 @@ class NamespaceUnixSockets(UnixSockets, unittest.TestCase):
 
 class PlatformUnixSockets(UnixSockets, unittest.TestCase):
     MODE = "platform"
+
+
+class HostAbstractListener(HostUnixListener):
+    """The same server on an abstract name (no file: no Landlock path rule,
+    no permission bits can guard it)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.path = "\0" + name
+        self.count = 0
+        self.lock = threading.Lock()
+        self.kind = socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_UNIX, self.kind)
+        self.sock.bind(self.path)
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+ABSTRACT_PROBE = r"""
+import socket, sys
+name, mode = sys.argv[1], sys.argv[2]
+try:
+    if mode == "serve":  # a listener of the sandbox's own, then connect to it
+        l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        l.bind("\0" + name)
+        l.listen(1)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect("\0" + name)
+    if mode == "serve":
+        c, _ = l.accept()
+        s.send(b"x")
+        print("OK" if c.recv(1) == b"x" else "ERR nodata")
+    else:
+        s.send(b"x")
+        print("OK" if s.recv(1) == b"H" else "ERR nodata")
+except OSError as e:
+    print("ERR", e.errno)
+"""
+
+
+class AbstractSocketsWithoutLandlockScope(unittest.TestCase):
+    """Platform mode on a kernel without Landlock's abstract-socket scope
+    (ABI < 6, simulated with RINGFENCE_TEST_LANDLOCK_ABI=5): the connect
+    notification refuses host abstract sockets (X11's @/tmp/.X11-unix/X0,
+    D-Bus's @/tmp/dbus-*) unless listed as @name or served by the sandbox.
+    With the scope (ABI 7 here) Landlock refuses them itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        tag = f"rf-abs-{os.getpid()}"
+        cls.host = HostAbstractListener(tag + "-host")
+        cls.allowed = HostAbstractListener(tag + "-agent")
+        cls.tag = tag
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.host.close()
+        cls.allowed.close()
+
+    def policy(self):
+        return f"""version: 1
+filesystem_policy:
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  mode: platform
+  unix_sockets: ["@{self.allowed.name}"]
+"""
+
+    def probe(self, name, mode, abi, audit=None):
+        env = dict(os.environ, RINGFENCE_TEST_LANDLOCK_ABI=str(abi))
+        extra = ["--audit", audit] if audit else []
+        r = rf.run([rf.PY, "-c", ABSTRACT_PROBE, name, mode], policy=self.policy(), env=env,
+                   extra=extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def test_control_reachable_without_ringfence(self):
+        before = self.host.count
+        r = subprocess.run(as_nobody() + [rf.PY, "-c", ABSTRACT_PROBE, self.host.name, "connect"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout.strip(), "OK", r.stderr)
+        self.assertEqual(self.host.count - before, 1)
+
+    def test_host_abstract_socket_refused_below_abi_6(self):
+        with rf.TempDir() as d:
+            log = os.path.join(d, "audit.jsonl")
+            before = self.host.count
+            self.assertEqual(self.probe(self.host.name, "connect", 5, audit=log), "ERR 1")  # EPERM
+            self.assertEqual(self.host.count, before, "the host listener accepted a connection")
+            with open(log) as f:
+                events = [l for l in f if '"deny"' in l and self.host.name in l]
+            self.assertTrue(events, "no audit event for the refused abstract connect")
+
+    def test_host_abstract_socket_refused_with_landlock_scope(self):
+        before = self.host.count
+        self.assertEqual(self.probe(self.host.name, "connect", 7), "ERR 1")
+        self.assertEqual(self.host.count, before)
+
+    def test_listed_abstract_socket_works_below_abi_6(self):
+        before = self.allowed.count
+        self.assertEqual(self.probe(self.allowed.name, "connect", 5), "OK")
+        self.assertEqual(self.allowed.count - before, 1)
+
+    def test_own_abstract_socket_works_below_abi_6(self):
+        self.assertEqual(self.probe(self.tag + "-own", "serve", 5), "OK")
+
+    def test_effective_policy_says_who_confines_abstract_sockets(self):
+        for abi, want in ((5, "seccomp user notification"), (7, "Landlock scope")):
+            env = dict(os.environ, RINGFENCE_TEST_LANDLOCK_ABI=str(abi))
+            with rf.TempDir() as d:
+                pol = os.path.join(d, "p.yaml")
+                with open(pol, "w") as f:
+                    f.write(self.policy())
+                r = rf.ringfence("policy", "show", "--policy", pol, "--effective", "--json",
+                                 env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            unix = json.loads(r.stdout)["enforcement"]["network"]["unix_sockets"]
+            self.assertIn(want, unix["abstract"], abi)
 
 
 if __name__ == "__main__":

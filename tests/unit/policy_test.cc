@@ -131,5 +131,18 @@ TEST(PolicyLoader, IncludeWorkdirDefaultsFollowOpenShell) {
   EXPECT_FALSE(with->filesystem.include_workdir);
 }
 
+TEST(PolicyLoader, UnixSocketEntriesArePathsOrAbstractNames) {
+  auto ok = LoadPolicyString(
+      "version: 1\nnetwork:\n  unix_sockets: [/run/a.sock, '@/tmp/.X11-unix/X0', '@dbus-*']\n",
+      "p");
+  ASSERT_TRUE(ok.ok()) << ok.status().reason();
+  EXPECT_EQ(ok->network.unix_sockets,
+            (std::vector<std::string>{"/run/a.sock", "@/tmp/.X11-unix/X0", "@dbus-*"}));
+  EXPECT_NE(Err("version: 1\nnetwork:\n  unix_sockets: [run/a.sock]\n").find("absolute path"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork:\n  unix_sockets: ['@']\n").find("absolute path"),
+            std::string::npos);  // a bare '@' names nothing
+}
+
 }  // namespace
 }  // namespace rf
