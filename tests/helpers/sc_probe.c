@@ -128,6 +128,21 @@ static long p_clone_newpid(void) {
   if (r > 0) waitpid((pid_t)r, NULL, 0);
   return r;
 }
+// The other CLONE_NEW* flags, one at a time (each its own filter rule).
+static long p_unshare_ns(void) { return sys(SYS_unshare, CLONE_NEWNS, 0, 0, 0, 0, 0); }
+static long p_unshare_uts(void) { return sys(SYS_unshare, CLONE_NEWUTS, 0, 0, 0, 0, 0); }
+static long p_unshare_ipc(void) { return sys(SYS_unshare, CLONE_NEWIPC, 0, 0, 0, 0, 0); }
+static long p_unshare_cgroup(void) { return sys(SYS_unshare, CLONE_NEWCGROUP, 0, 0, 0, 0, 0); }
+static long clone_flag(long flag) {
+  long r = sys(SYS_clone, flag | SIGCHLD, 0, 0, 0, 0, 0);
+  if (r == 0) _exit(0);
+  if (r > 0) waitpid((pid_t)r, NULL, 0);
+  return r;
+}
+static long p_clone_newns(void) { return clone_flag(CLONE_NEWNS); }
+static long p_clone_newuts(void) { return clone_flag(CLONE_NEWUTS); }
+static long p_clone_newipc(void) { return clone_flag(CLONE_NEWIPC); }
+static long p_clone_newcgroup(void) { return clone_flag(CLONE_NEWCGROUP); }
 static long p_clone3(void) {
   struct clone_args a;
   memset(&a, 0, sizeof a);
@@ -316,6 +331,14 @@ static const struct probe kProbes[] = {
     {"unshare_newtime", p_unshare_time},
     {"clone_newuser", p_clone_newuser},
     {"clone_newpid", p_clone_newpid},
+    {"unshare_newns", p_unshare_ns},
+    {"unshare_newuts", p_unshare_uts},
+    {"unshare_newipc", p_unshare_ipc},
+    {"unshare_newcgroup", p_unshare_cgroup},
+    {"clone_newns", p_clone_newns},
+    {"clone_newuts", p_clone_newuts},
+    {"clone_newipc", p_clone_newipc},
+    {"clone_newcgroup", p_clone_newcgroup},
     {"clone3", p_clone3},
     {"ioctl_tiocsti", p_tiocsti},
     {"ioctl_tiocsti_high_bits", p_tiocsti_high},

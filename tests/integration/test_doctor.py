@@ -6,9 +6,10 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
 import unittest
 
-from rf import IS_ROOT, TempDir, ringfence
+from rf import BIN, IS_ROOT, TempDir, ringfence
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/doctor")
 NVIDIA_NODES = [("/dev/nvidiactl", 195, 255), ("/dev/nvidia0", 195, 0), ("/dev/nvidia-uvm", 511, 0)]
@@ -202,6 +203,57 @@ class DoctorUsernsTest(unittest.TestCase):
         self.assertEqual(checks["landlock"]["status"], "ok")
         self.assertEqual(checks["seccomp_user_notif"]["status"], "ok")
         self.assertEqual(r.returncode, data["exit_code"])
+
+
+
+def own_status():
+    """CapEff, NoNewPrivs and Seccomp of this process (a child exec'd as the
+    same root with the same bounding set gets the same values)."""
+    with open("/proc/self/status") as f:
+        fields = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    return int(fields["CapEff"], 16), int(fields["NoNewPrivs"]), int(fields["Seccomp"])
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to compare root with an unprivileged uid")
+@unittest.skipUnless(shutil.which("setpriv"), "needs setpriv")
+class DoctorIdentityTest(unittest.TestCase):
+    def identity(self, prefix):
+        """The identity check of `doctor` run under `prefix`, in JSON and text."""
+        with TempDir() as root:
+            js = subprocess.run(prefix + [BIN, "doctor", "--json", "--root", root],
+                                capture_output=True, text=True, timeout=60)
+            text = subprocess.run(prefix + [BIN, "doctor", "--root", root],
+                                  capture_output=True, text=True, timeout=60)
+        checks = {c["id"]: c for c in json.loads(js.stdout)["checks"]}
+        c = checks["identity"]
+        self.assertEqual(c["status"], "ok")
+        self.assertIsNone(c["fix"])
+        lines = [l for l in text.stdout.splitlines() if l.split()[:2] == ["ok", "identity"]]
+        self.assertEqual(len(lines), 1, text.stdout)
+        self.assertTrue(lines[0].endswith(" " + c["detail"]), (lines[0], c["detail"]))
+        return c["detail"]
+
+    def test_root(self):
+        cap, nnp, seccomp = own_status()
+        self.assertNotEqual(cap, 0)
+        self.assertEqual(self.identity([]),
+                         f"uid 0, effective capabilities {cap:#x}, no_new_privs {nnp}, "
+                         f"seccomp mode {seccomp}: root, commands run as process.run_as_user")
+
+    def test_root_with_no_new_privs(self):
+        cap, _, seccomp = own_status()
+        self.assertEqual(self.identity(["setpriv", "--no-new-privs", "--"]),
+                         f"uid 0, effective capabilities {cap:#x}, no_new_privs 1, "
+                         f"seccomp mode {seccomp}: root, commands run as process.run_as_user")
+
+    def test_nobody_without_capabilities(self):
+        _, _, seccomp = own_status()
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        self.assertEqual(self.identity(prefix),
+                         f"uid 65534, effective capabilities 0x0, no_new_privs 1, "
+                         f"seccomp mode {seccomp}: unprivileged, namespace mode needs user "
+                         "namespaces, platform mode works anywhere")
 
 
 if __name__ == "__main__":

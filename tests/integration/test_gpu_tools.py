@@ -43,7 +43,9 @@ class GpuListTest(unittest.TestCase):
         for path, major, minor in [("/dev/nvidiactl", 195, 255), ("/dev/nvidia0", 195, 0),
                                    ("/dev/nvidia1", 195, 1), ("/dev/nvidia-uvm", 511, 0),
                                    ("/dev/nvidia-uvm-tools", 511, 1),
+                                   ("/dev/nvidia-modeset", 195, 254),
                                    ("/dev/nvidia-caps/nvidia-cap1", 234, 1),
+                                   ("/dev/dxg", 10, 124), ("/dev/kfd", 235, 0),
                                    ("/dev/dri/renderD128", 226, 128), ("/dev/dri/card0", 226, 0),
                                    ("/dev/null", 1, 3)]:
             os.mknod(root + path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
@@ -76,7 +78,10 @@ class GpuListTest(unittest.TestCase):
 
     EXPECTED = [
         ("device", "/dev/dri/renderD128"),
+        ("device", "/dev/dxg"),
+        ("device", "/dev/kfd"),
         ("device", "/dev/nvidia-caps/nvidia-cap1"),
+        ("device", "/dev/nvidia-modeset"),
         ("device", "/dev/nvidia-uvm"),
         ("device", "/dev/nvidia-uvm-tools"),
         ("device", "/dev/nvidia0"),

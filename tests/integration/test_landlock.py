@@ -250,6 +250,29 @@ class Compatibility(LandlockTestCase):
         # Other rights are still enforced on ABI 2.
         self.assertRefused(self.op("read", os.path.join(self.t.denied, "secret"), env=abi_env(2)))
 
+    def test_best_effort_skipped_path_is_audited(self):
+        # A skipped path is a degradation like any other: stderr AND the
+        # audit log (docs/audit.md, docs/landlock.md "Compatibility").
+        audit = os.path.join(self.base, "audit.jsonl")
+        pol = policy(read_only=["/app", self.t.ro], read_write=["/nonexistent-rw", self.t.rw])
+        r = self.op("read", os.path.join(self.t.ro, "file"), pol=pol, extra=["--audit", audit])
+        self.assertOk(r)
+        self.assertIn("path /app skipped: does not exist", r.stderr)
+        with open(audit) as fh:
+            events = [json.loads(line) for line in fh if line.strip()]
+        skipped = [e for e in events if e["layer"] == "landlock" and e["action"] == "degraded"]
+        self.assertEqual(sorted(e["subject"] for e in skipped), ["/app", "/nonexistent-rw"], events)
+        for e in skipped:
+            self.assertEqual(e["reason"], f"path {e['subject']} skipped: does not exist")
+            self.assertRegex(e["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        # The same run without a missing path audits no landlock degradation.
+        clean = os.path.join(self.base, "clean.jsonl")
+        self.assertOk(self.op("read", os.path.join(self.t.ro, "file"), extra=["--audit", clean]))
+        with open(clean) as fh:
+            events = [json.loads(line) for line in fh if line.strip()]
+        self.assertTrue(events)
+        self.assertFalse([e for e in events if e["layer"] == "landlock"], events)
+
     def test_not_enforced_is_reported(self):
         r = self.op("read", os.path.join(self.t.denied, "secret"), env=abi_env(0))
         self.assertOk(r)  # nothing confines it, and ringfence says so
@@ -285,6 +308,59 @@ class Compatibility(LandlockTestCase):
         r = run([FSOP, "read", "/etc/hostname"], policy=self.t.policy(), env=abi_env("seven"), timeout=30)
         self.assertEqual(r.returncode, 125)
         self.assertIn("RINGFENCE_TEST_LANDLOCK_ABI", r.stderr)
+
+
+PROXY_BASELINE_RO = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/dev/urandom"]
+PROXY_BASELINE_RW = ["/dev/null", "/tmp"]
+
+
+class ProxyBaseline(unittest.TestCase):
+    """Egress through the proxy (namespace, platform; auto resolves to one of
+    them) adds what any program needs to start: visible in
+    `policy show --effective`, absent without the proxy (none, host)."""
+
+    POLICY = ("version: 1\n"
+              "filesystem_policy:\n"
+              "  include_workdir: false\n"
+              f"  read_only: {json.dumps([HELPERS])}\n"
+              "  read_write: []\n"
+              "network_policies:\n"
+              "  example:\n"
+              "    endpoints: [{host: example.com, port: 443}]\n"
+              "gpu: \"off\"\n")
+
+    def test_baseline_with_the_proxy(self):
+        ro = [p for p in PROXY_BASELINE_RO if os.path.exists(p)]
+        rw = [p for p in PROXY_BASELINE_RW if os.path.exists(p)]
+        self.assertIn("/usr", ro)
+        self.assertIn("/tmp", rw)
+        for mode in ("platform", "namespace", "auto"):
+            with self.subTest(mode=mode):
+                e = effective(self.POLICY, mode=mode)
+                self.assertIn(e["enforcement"]["network"]["mode"], ("platform", "namespace"))
+                fs = e["filesystem_policy"]
+                self.assertCountEqual(fs["read_only"], [HELPERS] + ro)
+                self.assertCountEqual(fs["read_write"], rw)
+                # Landlock gets them with the matching rights: read-only
+                # ones cannot be written, /tmp and /dev/null can.
+                rules = {x["path"]: x["access"] for x in e["enforcement"]["landlock"]["rules"]}
+                for p in ro:
+                    self.assertIn("read_file", rules[p], p)
+                    self.assertNotIn("write_file", rules[p], p)
+                for p in rw:
+                    self.assertIn("write_file", rules[p], p)
+                self.assertEqual(e["enforcement"]["landlock"]["skipped_paths"], [])
+
+    def test_no_baseline_without_the_proxy(self):
+        for mode in ("none", "host"):
+            with self.subTest(mode=mode):
+                e = effective(self.POLICY, mode=mode)
+                self.assertEqual(e["enforcement"]["network"]["mode"], mode)
+                fs = e["filesystem_policy"]
+                self.assertEqual(fs["read_only"], [HELPERS])
+                self.assertEqual(fs["read_write"], [])
+                paths = [x["path"] for x in e["enforcement"]["landlock"]["rules"]]
+                self.assertEqual(paths, [HELPERS])
 
 
 class Scopes(LandlockTestCase):

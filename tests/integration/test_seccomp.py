@@ -23,6 +23,8 @@ DENIED_SYSCALLS = [
 # Refused in every network mode (besides DENIED_SYSCALLS).
 DENIED_ALWAYS = DENIED_SYSCALLS + [
     "unshare_newuser", "unshare_newnet", "unshare_newtime", "clone_newuser", "clone_newpid",
+    "unshare_newns", "unshare_newuts", "unshare_newipc", "unshare_newcgroup",
+    "clone_newns", "clone_newuts", "clone_newipc", "clone_newcgroup",
     "ioctl_tiocsti", "ioctl_tiocsti_high_bits", "ioctl_tioclinux",
     "personality_read_implies_exec", "personality_high_bits",
     "x32_getpid", "i386_getpid", "i386_socketcall_packet",

@@ -162,6 +162,38 @@ TEST(Doctor, CdiContainerdAndCustomDirs) {
   EXPECT_EQ(Get(RunDoctor(off.root(), GoodKernel()), "cdi").status, CheckStatus::kDegraded);
 }
 
+TEST(Doctor, IdentityReportsUidCapabilitiesAndNoNewPrivs) {
+  TempTree t;
+  KernelProbe root = GoodKernel();
+  root.uid = 0;
+  root.cap_eff = 0x1ffffffffffULL;
+  root.no_new_privs = false;
+  root.seccomp_mode = 0;
+  const auto checks = RunDoctor(t.root(), root);
+  const auto& r = Get(checks, "identity");
+  EXPECT_EQ(r.status, CheckStatus::kOk);
+  EXPECT_EQ(r.detail,
+            "uid 0, effective capabilities 0x1ffffffffff, no_new_privs 0, seccomp mode 0: root, "
+            "commands run as process.run_as_user");
+  EXPECT_TRUE(r.fix.empty());
+
+  KernelProbe nobody = GoodKernel();
+  nobody.uid = 65534;
+  nobody.cap_eff = 0;
+  nobody.no_new_privs = true;
+  nobody.seccomp_mode = 2;
+  EXPECT_EQ(Get(RunDoctor(t.root(), nobody), "identity").detail,
+            "uid 65534, effective capabilities 0x0, no_new_privs 1, seccomp mode 2: unprivileged, "
+            "namespace mode needs user namespaces, platform mode works anywhere");
+
+  // Not root but holding capabilities: neither label applies.
+  KernelProbe capable = nobody;
+  capable.uid = 1000;
+  capable.cap_eff = 0x200000;  // CAP_SYS_ADMIN
+  EXPECT_EQ(Get(RunDoctor(t.root(), capable), "identity").detail,
+            "uid 1000, effective capabilities 0x200000, no_new_privs 1, seccomp mode 2");
+}
+
 TEST(Doctor, GpuNodesAndPersistenced) {
   TempTree t;
   t.File("/dev/nvidiactl");

@@ -198,6 +198,23 @@ TEST(GpuHostFiles, ListsExactlyTheStandInTree) {
   EXPECT_EQ(got, want);
 }
 
+TEST(GpuHostFiles, ListsWslAmdAndEveryNvidiaNode) {
+  TempTree t;
+  for (const char* d :
+       {"/dev/dxg", "/dev/kfd", "/dev/dri/renderD128", "/dev/dri/renderD129", "/dev/dri/card0",
+        "/dev/nvidia-modeset", "/dev/nvidia-uvm-tools", "/dev/nvidia-fake", "/dev/sdz"})
+    t.File(d);
+  auto files = ListGpuHostFiles(t.root());
+  ASSERT_TRUE(files.ok()) << files.status().reason();
+  std::vector<std::string> got;
+  for (const auto& f : *files) got.push_back(std::string(ToString(f.kind)) + " " + f.path);
+  std::vector<std::string> want = {
+      "device /dev/dri/renderD128", "device /dev/dri/renderD129", "device /dev/dxg",
+      "device /dev/kfd",           "device /dev/nvidia-modeset", "device /dev/nvidia-uvm-tools",
+  };
+  EXPECT_EQ(got, want);
+}
+
 TEST(GpuHostFiles, EmptyRootListsNothingAndCorruptCacheIsAnError) {
   TempTree t;
   auto none = ListGpuHostFiles(t.root());

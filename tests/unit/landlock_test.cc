@@ -362,6 +362,53 @@ TEST(LandlockEnrich, ProxyBaselineOnlyWithTheProxyAndOnlyExistingPaths) {
   }
 }
 
+TEST(LandlockEnrich, ProxyBaselineIsEveryPathWithItsAccess) {
+  TempTree t;
+  for (const char* d : {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/tmp"}) t.Dir(d);
+  for (const char* f : {"/dev/urandom", "/dev/null", "/dev/zero"}) t.File(f);
+  Policy p = MinimalPolicy(GpuMode::kOff);
+  p.filesystem.read_only.clear();
+  for (NetMode m : {NetMode::kPlatform, NetMode::kNamespace}) {
+    auto e = Enrich(p, EnrichContext{"", m, t.root()});
+    EXPECT_EQ(e.policy.filesystem.read_only,
+              (std::vector<std::string>{"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc",
+                                        "/dev/urandom"}));
+    // Only /dev/null and /tmp are writable; /dev/zero is not part of it.
+    EXPECT_EQ(e.policy.filesystem.read_write, (std::vector<std::string>{"/dev/null", "/tmp"}));
+  }
+}
+
+TEST(LandlockEnrich, WslDxgAloneTurnsGpuAutoOn) {
+  TempTree t;
+  for (const char* f : {"/dev/dxg", "/dev/kfd", "/dev/dri/renderD128", "/dev/dri/card0"}) t.File(f);
+  t.Dir("/proc");
+  t.Dir("/usr/lib/wsl");
+  auto e = Enrich(MinimalPolicy(GpuMode::kAuto), EnrichContext{"", NetMode::kNone, t.root()});
+  const auto& rw = e.policy.filesystem.read_write;
+  const auto& ro = e.policy.filesystem.read_only;
+  for (const char* p : {"/dev/dxg", "/dev/kfd", "/dev/dri/renderD128", "/proc"})
+    EXPECT_TRUE(Has(rw, p)) << p;
+  EXPECT_FALSE(Has(rw, "/dev/dri/card0"));  // display control, never
+  EXPECT_FALSE(Has(ro, "/dev/dri/card0"));
+  EXPECT_TRUE(Has(ro, "/usr/lib/wsl"));
+  EXPECT_TRUE(e.warnings.empty());
+  auto off = Enrich(MinimalPolicy(GpuMode::kOff), EnrichContext{"", NetMode::kNone, t.root()});
+  EXPECT_TRUE(off.policy.filesystem.read_write.empty());
+}
+
+TEST(LandlockEnrich, NvidiaModesetAndUvmToolsGrantedWhenPresent) {
+  TempTree t;
+  t.File("/dev/nvidiactl");
+  auto without = Enrich(MinimalPolicy(GpuMode::kAuto), EnrichContext{"", NetMode::kNone, t.root()});
+  EXPECT_FALSE(Has(without.policy.filesystem.read_write, "/dev/nvidia-modeset"));
+  EXPECT_FALSE(Has(without.policy.filesystem.read_write, "/dev/nvidia-uvm-tools"));
+  t.File("/dev/nvidia-modeset");
+  t.File("/dev/nvidia-uvm-tools");
+  auto e = Enrich(MinimalPolicy(GpuMode::kAuto), EnrichContext{"", NetMode::kNone, t.root()});
+  for (const char* p : {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm-tools"})
+    EXPECT_TRUE(Has(e.policy.filesystem.read_write, p)) << p;
+}
+
 TEST(LandlockEnrich, WorkdirAndDedup) {
   TempTree t;
   t.Dir("/tmp");
