@@ -58,6 +58,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
       terminal.push_back(p);
     }
   }
+  req.unix_sockets = ctx.policy.network.unix_sockets;
   req.connect_ports = ctx.landlock_connect_ports;
   req.bind_ports = ctx.landlock_bind_ports;
   if (ctx.proc_remounted) req.reopen_after_mount = {"/proc"};
@@ -68,6 +69,8 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
 
   plan.landlock_abstract_scope =
       prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
+  plan.landlock_resolve_unix =
+      prepared->step != nullptr && (st.handled_fs & landlock::kFsResolveUnix) != 0;
   nlohmann::json j = st.ToJson();
   j["compatibility"] = ToString(ctx.policy.compatibility);
   if (!terminal.empty()) j["terminal_paths"] = terminal;

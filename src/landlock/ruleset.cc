@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,14 +20,15 @@ struct RightName {
 };
 
 constexpr RightName kFsRights[] = {
-    {kFsExecute, "execute", 1},      {kFsWriteFile, "write_file", 1},
-    {kFsReadFile, "read_file", 1},   {kFsReadDir, "read_dir", 1},
-    {kFsRemoveDir, "remove_dir", 1}, {kFsRemoveFile, "remove_file", 1},
-    {kFsMakeChar, "make_char", 1},   {kFsMakeDir, "make_dir", 1},
-    {kFsMakeReg, "make_reg", 1},     {kFsMakeSock, "make_sock", 1},
-    {kFsMakeFifo, "make_fifo", 1},   {kFsMakeBlock, "make_block", 1},
-    {kFsMakeSym, "make_sym", 1},     {kFsRefer, "refer", 2},
-    {kFsTruncate, "truncate", 3},    {kFsIoctlDev, "ioctl_dev", 5},
+    {kFsExecute, "execute", 1},          {kFsWriteFile, "write_file", 1},
+    {kFsReadFile, "read_file", 1},       {kFsReadDir, "read_dir", 1},
+    {kFsRemoveDir, "remove_dir", 1},     {kFsRemoveFile, "remove_file", 1},
+    {kFsMakeChar, "make_char", 1},       {kFsMakeDir, "make_dir", 1},
+    {kFsMakeReg, "make_reg", 1},         {kFsMakeSock, "make_sock", 1},
+    {kFsMakeFifo, "make_fifo", 1},       {kFsMakeBlock, "make_block", 1},
+    {kFsMakeSym, "make_sym", 1},         {kFsRefer, "refer", 2},
+    {kFsTruncate, "truncate", 3},        {kFsIoctlDev, "ioctl_dev", 5},
+    {kFsResolveUnix, "resolve_unix", 9},
 };
 constexpr RightName kNetRights[] = {
     {kNetBindTcp, "bind_tcp", 4},
@@ -134,8 +136,27 @@ Result<std::optional<int>> ParseAbiCap(const char* value) {
 }
 
 uint64_t WantedFsRights(Access a) {
+  // RESOLVE_UNIX is never part of a read_write grant: a host socket in a
+  // writable directory (/tmp/.X11-unix/X0) is reachable only when listed.
   return a == Access::kReadOnly ? (kFsExecute | kFsReadFile | kFsReadDir)
-                                : FsRightsForAbi(kMaxKnownAbi);
+                                : FsRightsForAbi(kMaxKnownAbi) & ~kFsResolveUnix;
+}
+
+std::vector<std::string> UnixResolveRoots(const std::vector<std::string>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) {
+    if (e.empty() || e[0] != '/') continue;  // "@name": abstract, no path
+    size_t glob = e.find_first_of("*?[");
+    std::string root = e;
+    if (glob != std::string::npos) {
+      // The directory that holds the first globbed component: a superset
+      // of what the glob names (the connect notification narrows it).
+      size_t slash = e.rfind('/', glob);
+      root = slash == 0 ? "/" : e.substr(0, slash);
+    }
+    if (std::find(out.begin(), out.end(), root) == out.end()) out.push_back(root);
+  }
+  return out;
 }
 
 std::vector<std::string> FsRightNames(uint64_t mask) { return Names(kFsRights, mask); }
@@ -217,7 +238,9 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
   LandlockStatus& st = out.status;
   st.abi = abi;
 
-  const uint64_t want_fs = FsRightsForAbi(kMaxKnownAbi);
+  // RESOLVE_UNIX (ABI 9) is used where the kernel has it, never reported as
+  // degraded below: the connect notification refuses host sockets there.
+  const uint64_t want_fs = FsRightsForAbi(kMaxKnownAbi) & ~kFsResolveUnix;
   uint64_t want_net = 0;
   if (req.connect_ports) want_net |= kNetConnectTcp;
   if (req.bind_ports) want_net |= kNetBindTcp;
@@ -232,7 +255,7 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
     return out;
   }
 
-  st.handled_fs = want_fs & FsRightsForAbi(abi.used);
+  st.handled_fs = (want_fs | kFsResolveUnix) & FsRightsForAbi(abi.used);
   st.handled_net = want_net & NetRightsForAbi(abi.used);
   st.scoped = want_scopes & ScopesForAbi(abi.used);
   st.restrict_flags = RestrictFlagsForAbi(abi.used);
@@ -276,6 +299,25 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
     }
     st.rules.push_back({pr.path, dir ? "directory" : "file", access});
     if (remounted(pr.path)) late.push_back({pr.path, access});
+  }
+  if (st.handled_fs & kFsResolveUnix) {
+    // Host sockets the policy lists (network.unix_sockets); sockets the
+    // sandbox creates itself are reachable without a rule.
+    for (const auto& root : UnixResolveRoots(req.unix_sockets)) {
+      UniqueFd pfd(open(root.c_str(), O_PATH | O_CLOEXEC));
+      if (!pfd.valid()) {
+        st.skipped.push_back({root, OpenFailure(errno)});
+        continue;
+      }
+      PathBeneathAttr pb{kFsResolveUnix, pfd.get()};
+      if (AddRule(ruleset.get(), kRulePathBeneath, &pb) != 0) {
+        st.skipped.push_back({root, Status::Errno("landlock_add_rule").reason()});
+        continue;
+      }
+      struct stat sb;
+      bool dir = fstat(pfd.get(), &sb) == 0 && S_ISDIR(sb.st_mode);
+      st.rules.push_back({root, dir ? "directory" : "file", kFsResolveUnix});
+    }
   }
   if (st.rules.empty()) {
     std::string why;

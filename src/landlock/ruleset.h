@@ -65,10 +65,17 @@ struct Request {
   // rules are added again, in the child, right before restrict_self, so
   // they bind the new mount's inodes.
   std::vector<std::string> reopen_after_mount;
+  // network.unix_sockets: with ABI 9 they get LANDLOCK_ACCESS_FS_RESOLVE_UNIX
+  // (see UnixResolveRoots); "@name" entries are ignored here.
+  std::vector<std::string> unix_sockets;
 };
 
 // Rights wanted for an access level, before the ABI mask.
 uint64_t WantedFsRights(Access a);
+// Where RESOLVE_UNIX (ABI 9) is granted for network.unix_sockets entries: an
+// exact path itself; for a glob, the directory holding its first globbed
+// component. Abstract ("@") entries have no path and are skipped.
+std::vector<std::string> UnixResolveRoots(const std::vector<std::string>& entries);
 // Names of the rights in a mask ("read_file", "ioctl_dev", ...).
 std::vector<std::string> FsRightNames(uint64_t mask);
 std::vector<std::string> NetRightNames(uint64_t mask);

@@ -69,11 +69,14 @@ inline constexpr uint64_t kFsMakeSym = 1ull << 12;
 inline constexpr uint64_t kFsRefer = 1ull << 13;     // ABI 2
 inline constexpr uint64_t kFsTruncate = 1ull << 14;  // ABI 3
 inline constexpr uint64_t kFsIoctlDev = 1ull << 15;  // ABI 5
+// ABI 9 (Linux 7.1): connect()/sendmsg() to a pathname unix socket created
+// outside the domain. Sockets created inside it stay reachable.
+inline constexpr uint64_t kFsResolveUnix = 1ull << 16;
 
 // Rights that apply to a non-directory (the kernel refuses others on a file
 // with EINVAL).
 inline constexpr uint64_t kFsFileRights =
-    kFsExecute | kFsWriteFile | kFsReadFile | kFsTruncate | kFsIoctlDev;
+    kFsExecute | kFsWriteFile | kFsReadFile | kFsTruncate | kFsIoctlDev | kFsResolveUnix;
 
 // Network access rights (ABI 4).
 inline constexpr uint64_t kNetBindTcp = 1ull << 0;
@@ -83,7 +86,8 @@ inline constexpr uint64_t kNetConnectTcp = 1ull << 1;
 inline constexpr uint64_t kScopeAbstractUnixSocket = 1ull << 0;
 inline constexpr uint64_t kScopeSignal = 1ull << 1;
 
-inline constexpr int kMaxKnownAbi = 7;
+// ABI 8 adds only a restrict_self flag (TSYNC) ringfence does not need.
+inline constexpr int kMaxKnownAbi = 9;
 
 // What each ABI can handle.
 inline constexpr uint64_t FsRightsForAbi(int abi) {
@@ -92,6 +96,7 @@ inline constexpr uint64_t FsRightsForAbi(int abi) {
   if (abi >= 2) r |= kFsRefer;
   if (abi >= 3) r |= kFsTruncate;
   if (abi >= 5) r |= kFsIoctlDev;
+  if (abi >= 9) r |= kFsResolveUnix;
   return r;
 }
 inline constexpr uint64_t NetRightsForAbi(int abi) {

@@ -247,6 +247,14 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     // Abstract unix sockets: who confines them on this kernel and mode.
     const bool own_netns = plan.net.listener_channel.valid();
     plan.net.guard_config.check_abstract = !own_netns && !plan.landlock_abstract_scope;
+    plan.effective.layers["network"]["unix_sockets"]["mechanism"] =
+        std::string(plan.landlock_resolve_unix
+                        ? "Landlock RESOLVE_UNIX (ABI 9): host pathname sockets only where "
+                          "network.unix_sockets grants them; and "
+                        : "") +
+        "seccomp user notification on connect(): the supervisor resolves the path itself (no "
+        "magic links) and connects on the command's behalf" +
+        (plan.landlock_resolve_unix ? "" : " (Landlock ABI < 9 cannot refuse it)");
     plan.effective.layers["network"]["unix_sockets"]["abstract"] =
         own_netns ? "the sandbox's own network namespace: host abstract sockets do not exist there"
         : plan.landlock_abstract_scope

@@ -53,6 +53,8 @@ struct Plan {
   int init_namespaces = 0;                 // SpawnSpec::init_namespaces
   // Landlock confines abstract unix sockets (the scope of ABI 6 is applied).
   bool landlock_abstract_scope = false;
+  // Landlock handles RESOLVE_UNIX (ABI 9): host pathname sockets need a rule.
+  bool landlock_resolve_unix = false;
   std::string uid_map, gid_map;
   std::string summary;  // one line: what is enforced
 };

@@ -63,10 +63,12 @@ TEST(LandlockAbi, ProbeErrorsHaveClearReasons) {
 }
 
 TEST(LandlockAbi, NewerKernelIsMaskedToKnownAbi) {
-  auto a = ll::AbiFromKernelAnswer(9, std::nullopt);
-  EXPECT_EQ(a.kernel, 9);
+  auto a = ll::AbiFromKernelAnswer(12, std::nullopt);
+  EXPECT_EQ(a.kernel, 12);
   EXPECT_EQ(a.used, ll::kMaxKnownAbi);
-  EXPECT_NE(a.reason.find("ABI 9"), std::string::npos);
+  EXPECT_EQ(ll::kMaxKnownAbi, 9);
+  EXPECT_NE(a.reason.find("ABI 12"), std::string::npos);
+  EXPECT_EQ(ll::AbiFromKernelAnswer(9, std::nullopt).used, 9);
 }
 
 TEST(LandlockAbi, CapOnlyLowers) {
@@ -98,6 +100,40 @@ TEST(LandlockAbi, RightsPerAbi) {
   EXPECT_NE(ll::RestrictFlagsForAbi(7), 0u);
   EXPECT_EQ(ll::FsRightNames(ll::kFsIoctlDev | ll::kFsRefer),
             (std::vector<std::string>{"refer", "ioctl_dev"}));
+  // ABI 9: RESOLVE_UNIX (bit 16), a right a socket file can carry.
+  EXPECT_EQ(ll::kFsResolveUnix, 1ull << 16);
+  EXPECT_FALSE(ll::FsRightsForAbi(8) & ll::kFsResolveUnix);
+  EXPECT_TRUE(ll::FsRightsForAbi(9) & ll::kFsResolveUnix);
+  EXPECT_TRUE(ll::kFsFileRights & ll::kFsResolveUnix);
+  EXPECT_EQ(ll::FsRightNames(ll::kFsResolveUnix), (std::vector<std::string>{"resolve_unix"}));
+  // Never part of a read_write grant: a host socket in a writable directory
+  // must be listed to be reachable.
+  EXPECT_FALSE(ll::WantedFsRights(ll::Access::kReadWrite) & ll::kFsResolveUnix);
+  EXPECT_FALSE(ll::WantedFsRights(ll::Access::kReadOnly) & ll::kFsResolveUnix);
+}
+
+TEST(LandlockAbi, UnixResolveRootsFromPolicyEntries) {
+  EXPECT_EQ(ll::UnixResolveRoots({"/run/user/1000/ssh-agent.sock", "@/tmp/.X11-unix/X0",
+                                  "/run/user/*/bus", "/tmp/agent-*.sock", "/*.sock",
+                                  "/run/user/1000/ssh-agent.sock"}),
+            (std::vector<std::string>{"/run/user/1000/ssh-agent.sock", "/run/user", "/tmp", "/"}));
+  EXPECT_TRUE(ll::UnixResolveRoots({"@abstract"}).empty());
+}
+
+TEST(LandlockBuild, ResolveUnixIsNotADegradationBelowAbi9) {
+  // The connect notification refuses host sockets there: no warning, and
+  // hard_requirement still holds on this kernel.
+  if (ll::ProbeAbi().used < 7) GTEST_SKIP() << "needs Landlock ABI 7";
+  TempTree t;
+  ll::Request req;
+  req.paths = {{t.Dir("/d"), ll::Access::kReadWrite}};
+  req.unix_sockets = {t.root() + "/d/agent.sock"};
+  auto r = ll::Build(req, AbiN(7));
+  ASSERT_TRUE(r.ok()) << r.status().reason();
+  EXPECT_EQ(r->status.enforcement, ll::Enforcement::kFully);
+  EXPECT_TRUE(r->status.degraded.empty());
+  EXPECT_FALSE(r->status.handled_fs & ll::kFsResolveUnix);
+  EXPECT_EQ(r->status.rules.size(), 1u);  // no RESOLVE_UNIX rule without ABI 9
 }
 
 TEST(LandlockProbe, ThisKernelHasLandlock) {
@@ -126,7 +162,7 @@ TEST(LandlockBuild, FileGetsFileRightsMissingPathSkipped) {
   EXPECT_EQ(st.rules[0].path, dir);
   EXPECT_EQ(st.rules[0].access, ll::FsRightsForAbi(7));
   EXPECT_EQ(st.rules[1].kind, "file");
-  EXPECT_EQ(st.rules[1].access, ll::kFsFileRights);
+  EXPECT_EQ(st.rules[1].access, ll::kFsFileRights & ll::FsRightsForAbi(7));
   ASSERT_EQ(st.skipped.size(), 2u);
   EXPECT_EQ(st.skipped[0].path, "/app");
   EXPECT_EQ(st.skipped[0].reason, "does not exist");
@@ -364,7 +400,8 @@ TEST(LandlockEnrich, ProxyBaselineOnlyWithTheProxyAndOnlyExistingPaths) {
 
 TEST(LandlockEnrich, ProxyBaselineIsEveryPathWithItsAccess) {
   TempTree t;
-  for (const char* d : {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/tmp"}) t.Dir(d);
+  for (const char* d : {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/tmp"})
+    t.Dir(d);
   for (const char* f : {"/dev/urandom", "/dev/null", "/dev/zero"}) t.File(f);
   Policy p = MinimalPolicy(GpuMode::kOff);
   p.filesystem.read_only.clear();
