@@ -11,9 +11,11 @@
 #include <cstring>
 #include <map>
 
+#include "landlock/ruleset.h"
 #include "net/mode.h"
 #include "net/netns.h"
 #include "sandbox/layers.h"
+#include "seccomp/notify.h"
 
 namespace rf {
 
@@ -138,6 +140,50 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       break;
     case NetMode::kAuto:
       return Status::Error("internal: unresolved network mode");
+  }
+  if (net.guard) {
+    // The connect guard needs seccomp user notification with on-behalf
+    // connects. Where it cannot exist (old kernel, a container profile that
+    // refuses the listener) the mode runs degraded only under best_effort,
+    // with the residual gap said in a warning and the effective policy.
+    if (Status n = seccomp::ProbeUserNotification(); !n.ok()) {
+      auto cap = landlock::ParseAbiCap(getenv("RINGFENCE_TEST_LANDLOCK_ABI"));
+      const int abi = landlock::ProbeAbi(cap.ok() ? *cap : std::nullopt).used;
+      std::vector<std::string> residual;
+      if (d.mode == NetMode::kPlatform) {
+        if (abi < 4)
+          return Status::Error(
+              "platform mode cannot confine TCP here: seccomp user notification is unavailable (" +
+              n.reason() + ") and Landlock has no TCP port rules (ABI " + std::to_string(abi) +
+              " < 4); use namespace mode (root or unprivileged user namespaces)");
+        residual.push_back(
+            "connect() is confined by Landlock's TCP port rules only: the proxy port and "
+            "network.loopback_ports are reachable on every address (127.0.0.2, ::1, other local "
+            "and remote hosts), not only on 127.0.0.1/::1");
+        if (abi < 6)
+          residual.push_back(
+              "host abstract unix sockets are reachable (no Landlock scope below ABI 6)");
+      }
+      residual.push_back(abi >= 9
+                             ? "host pathname unix sockets: refused by Landlock RESOLVE_UNIX only"
+                             : "host pathname unix sockets (docker.sock, D-Bus, X11, agents) are "
+                               "NOT refused (Landlock ABI < 9 cannot, and the connect check "
+                               "is missing)");
+      std::string gap;
+      for (const auto& r : residual) gap += "; " + r;
+      if (p.compatibility == Compatibility::kHardRequirement)
+        return Status::Error("seccomp user notification is unavailable (" + n.reason() +
+                             "): the connect() check cannot run" + gap +
+                             "; landlock.compatibility is hard_requirement");
+      net.guard = false;
+      ctx.seccomp_notify_connect = false;
+      ctx.seccomp_listener_channel = nullptr;
+      st["degraded"] = "best_effort: seccomp user notification unavailable: " + n.reason();
+      st["residual"] = residual;
+      st["unix_sockets"] = {{"allowed", p.network.unix_sockets}, {"mechanism", residual.back()}};
+      plan.effective.warnings.push_back(
+          "network: degraded: seccomp user notification unavailable (" + n.reason() + ")" + gap);
+    }
   }
   if (net.guard) {
     auto& g = net.guard_config;

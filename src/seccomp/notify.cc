@@ -1,14 +1,19 @@
 #include "seccomp/notify.h"
 
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -93,6 +98,39 @@ AuditEvent DenialEvent(const Notification& n, int err) {
                     std::string("system call refused by the seccomp profile: ") +
                         (name ? name : std::to_string(err)),
                     {{"pid", n.pid}, {"syscall_nr", n.nr}, {"args", args}, {"errno", err}}};
+}
+
+Status ProbeUserNotification() {
+  struct utsname u;
+  int major = 0, minor = 0;
+  if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+      (major < 5 || (major == 5 && minor < 9)))
+    return Status::Error("the kernel (" + std::string(u.release) +
+                         ") has no SECCOMP_ADDFD_FLAG_SETFD (Linux 5.9)");
+  struct seccomp_notif_sizes sizes;
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)
+    return Status::Errno("seccomp(SECCOMP_GET_NOTIF_SIZES)");
+  if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2) return Status::Ok();  // no filter above us
+  // A filter is in force (a container's profile): try a listener in a child.
+  pid_t child = fork();
+  if (child < 0) return Status::Errno("fork (seccomp probe)");
+  if (child == 0) {
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {1, &allow};
+    long fd =
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    _exit(fd >= 0 ? 0 : (errno > 0 && errno < 256 ? errno : 255));
+  }
+  int st = 0;
+  while (waitpid(child, &st, 0) < 0) {
+    if (errno != EINTR) return Status::Errno("waitpid (seccomp probe)");
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return Status::Ok();
+  int err = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+  return Status::Error(std::string("the seccomp filter this process runs under refuses a "
+                                   "user-notification listener (") +
+                       (err > 0 && err < 255 ? strerror(err) : "the probe was killed") + ")");
 }
 
 }  // namespace rf::seccomp

@@ -49,6 +49,15 @@ Result<Notification> ReceiveNotification(int listener);
 // Answers notification `id`: the call fails with `err` (> 0).
 Status RespondError(int listener, uint64_t id, int err);
 
+// Whether a filter with a user-notification listener can be installed here
+// and connects can be done on the command's behalf: the kernel needs
+// SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SETFD (Linux 5.9), and a
+// seccomp filter this process already runs under (a container runtime's
+// profile) must not refuse SECCOMP_FILTER_FLAG_NEW_LISTENER. Under such a
+// filter a short-lived child tries it (before any thread exists). The error
+// says what is missing.
+Status ProbeUserNotification();
+
 // The audit event for a denied call answered with `err`.
 AuditEvent DenialEvent(const Notification& n, int err);
 

@@ -158,9 +158,11 @@ def non_loopback_ipv4():
 
 
 class EchoServer:
-    """TCP echo on 127.0.0.1 (one thread per connection, bounded lifetime)."""
+    """TCP echo on 127.0.0.1 (one thread per connection, bounded lifetime);
+    `count` is the number of connections accepted."""
 
     def __init__(self):
+        self.count = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -189,6 +191,7 @@ class EchoServer:
                 c, _ = self.sock.accept()
             except (socket.timeout, OSError):
                 continue
+            self.count += 1
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def close(self):

@@ -275,6 +275,107 @@ class PlatformModeInRestrictedPod(Parity, unittest.TestCase):
         self.assertIn("auto: platform", r.stderr)
 
 
+def profile_refusing_listener(dst):
+    """The RuntimeDefault profile, except that seccomp() may not create a
+    user-notification listener (SECCOMP_FILTER_FLAG_NEW_LISTENER = 8): a
+    container profile stricter than Docker's, or an old runtime."""
+    with open(MOBY) as f:
+        prof = json.load(f)
+    for rule in prof["syscalls"]:
+        if rule.get("action") == "SCMP_ACT_ALLOW" and not rule.get("args"):
+            rule["names"] = [n for n in rule["names"] if n != "seccomp"]
+    prof["syscalls"].append({"names": ["seccomp"], "action": "SCMP_ACT_ALLOW",
+                             "args": [{"index": 1, "value": 8, "valueTwo": 0,
+                                       "op": "SCMP_CMP_MASKED_EQ"}]})
+    with open(dst, "w") as f:
+        json.dump(prof, f)
+    os.chmod(dst, 0o644)
+
+
+@unittest.skipUnless(rf.IS_ROOT and os.path.exists(MOBY), "needs root to drop into the pod identity")
+class PlatformModeWithoutUserNotification(unittest.TestCase):
+    """A pod whose seccomp profile refuses the user-notification listener:
+    platform mode runs degraded under best_effort, saying exactly what is
+    lost, and the loss is exactly that (the proxy port becomes reachable on
+    other loopback addresses; other ports stay refused by Landlock). Under
+    hard_requirement the command never starts."""
+
+    def setUp(self):
+        self.tmp = rf.TempDir()
+        self.dir = self.tmp.__enter__()
+        shutil.copy(rf.helper("nt_probe"), os.path.join(self.dir, "nt_probe"))
+        self.profile = os.path.join(self.dir, "no-listener.json")
+        profile_refusing_listener(self.profile)
+        self.host = socket.socket()
+        self.host.bind(("127.0.0.1", 0))
+        self.host.listen(8)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.proxy_port = s.getsockname()[1]
+        s.close()
+
+    def tearDown(self):
+        self.host.close()
+        self.tmp.__exit__(None, None, None)
+
+    def policy(self, compatibility):
+        path = os.path.join(self.dir, f"p-{compatibility}.yaml")
+        with open(path, "w") as f:
+            f.write(f"""version: 1
+landlock: {{compatibility: {compatibility}}}
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network: {{mode: platform, proxy_port: {self.proxy_port}}}
+""")
+        os.chmod(path, 0o644)
+        return path
+
+    def run_in_pod(self, profile, compatibility):
+        script = (f"echo ran; ./nt_probe tcp 127.0.0.1 {self.host.getsockname()[1]}; "
+                  f"./nt_probe tcp 127.0.0.2 {self.proxy_port}")
+        return subprocess.run([rf.helper("pod_exec"), profile, rf.BIN, "run", "--policy",
+                               self.policy(compatibility), "--workdir", self.dir, "--",
+                               "/bin/sh", "-c", script],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_best_effort_runs_degraded_and_says_what_is_lost(self):
+        r = self.run_in_pod(self.profile, "best_effort")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.split("\n")
+        self.assertEqual(out[0], "ran")
+        self.assertEqual(out[1], "ERR EACCES", "Landlock's port rule must still refuse other ports")
+        # The reported gap, and only that: the proxy port on 127.0.0.2 is
+        # reachable (nothing listens there: refused by the peer, not by us).
+        self.assertEqual(out[2], "ERR ECONNREFUSED", r.stdout)
+        self.assertIn("network: degraded: seccomp user notification unavailable", r.stderr)
+        self.assertIn("reachable on every address", r.stderr)
+        self.assertIn("pathname unix sockets", r.stderr)
+
+    def test_control_full_profile_is_not_degraded(self):
+        r = self.run_in_pod(MOBY, "best_effort")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split("\n")[:3], ["ran", "ERR EACCES", "ERR EACCES"], r.stdout)
+        self.assertNotIn("degraded", r.stderr)
+
+    def test_hard_requirement_never_starts_the_command(self):
+        r = self.run_in_pod(self.profile, "hard_requirement")
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertNotIn("ran", r.stdout)
+        self.assertIn("seccomp user notification is unavailable", r.stderr)
+        self.assertIn("hard_requirement", r.stderr)
+
+    def test_effective_policy_lists_the_residual_gap(self):
+        r = subprocess.run([rf.helper("pod_exec"), self.profile, rf.BIN, "policy", "show",
+                            "--policy", self.policy("best_effort"), "--effective", "--json"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        net = json.loads(r.stdout)["enforcement"]["network"]
+        self.assertIn("user notification unavailable", net["degraded"])
+        self.assertTrue(any("every address" in x for x in net["residual"]), net["residual"])
+
+
 class ConnectCommand(unittest.TestCase):
     """`ringfence connect HOST PORT` (ssh ProxyCommand) through the proxy, in both modes."""
 

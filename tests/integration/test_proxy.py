@@ -19,12 +19,15 @@ import time
 import unittest
 
 import rf
+from netfixtures import EchoServer
 
 
 class Proxy:
-    """`ringfence proxy --policy P --listen 127.0.0.1:0 [args]` in the background."""
+    """`ringfence proxy --policy P --listen 127.0.0.1:0 [args]` in the background;
+    `wrap` is a command prefix that must end by exec'ing its arguments (so that
+    the process stopped is the proxy itself)."""
 
-    def __init__(self, policy_yaml, args=()):
+    def __init__(self, policy_yaml, args=(), wrap=()):
         self.dir = tempfile.mkdtemp(prefix="rf-px-", dir="/tmp")
         self.policy = os.path.join(self.dir, "policy.yaml")
         with open(self.policy, "w") as f:
@@ -33,8 +36,8 @@ class Proxy:
         self.stderr_path = os.path.join(self.dir, "stderr")
         self.stderr_file = open(self.stderr_path, "w")
         self.p = subprocess.Popen(
-            [rf.BIN, "proxy", "--policy", self.policy, "--listen", "127.0.0.1:0",
-             "--audit", self.audit] + list(args),
+            list(wrap) + [rf.BIN, "proxy", "--policy", self.policy, "--listen", "127.0.0.1:0",
+                          "--audit", self.audit] + list(args),
             stdout=subprocess.PIPE, stderr=self.stderr_file, text=True)
         ready, _, _ = select.select([self.p.stdout], [], [], 10)
         line = self.p.stdout.readline().strip() if ready else ""
@@ -202,6 +205,77 @@ class CountingListener:
         self.stop_flag = True
         self.t.join(2)
         self.s.close()
+
+
+def connect_tunnel(proxy, host, port, timeout=10):
+    """Opens a CONNECT tunnel: returns (socket, status); the head is read byte
+    by byte so that no tunnel byte is consumed."""
+    s = socket.create_connection(proxy.addr, timeout=timeout)
+    s.sendall(b"CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n"
+              % (host.encode(), port, host.encode(), port))
+    head = b""
+    while not head.endswith(b"\r\n\r\n") and len(head) < 16384:
+        b = s.recv(1)
+        if not b:
+            break
+        head += b
+    return s, status_of(head)
+
+
+def echo_roundtrip(sock, blob, timeout=60):
+    """Sends `blob` through `sock` (then EOF) while reading what comes back
+    until EOF; returns the bytes read."""
+    sock.settimeout(timeout)
+    errors = []
+
+    def send():
+        try:
+            sock.sendall(blob)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    chunks = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            b = sock.recv(1 << 20)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not b:
+            break
+        chunks.append(b)
+    t.join(timeout)
+    if errors:
+        raise AssertionError("sending through the tunnel failed: %r" % errors[0])
+    return b"".join(chunks)
+
+
+def pipe_fds(pid):
+    """How many pipe descriptors process `pid` holds."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("pipe:")
+        except OSError:
+            pass
+    return n
+
+
+def max_pipes_during(pid, fn):
+    """Runs fn() in a thread, sampling pipe_fds(pid) every few ms; returns
+    (fn's result, the largest sample)."""
+    out, most = [], pipe_fds(pid)
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    deadline = time.time() + 120
+    while t.is_alive() and time.time() < deadline:
+        most = max(most, pipe_fds(pid))
+        time.sleep(0.002)
+    t.join(5)
+    return (out[0] if out else None), most
 
 
 class FlipDns:
@@ -434,6 +508,59 @@ class ProxyEndToEnd(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(os.path.exists(os.path.join(d, "c", "README")))
 
+    def wait_deny(self, host, port, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            ev = [e for e in self.proxy.events()
+                  if e["action"] == "deny" and e.get("host") == host and e.get("port") == port]
+            if ev:
+                return ev
+            time.sleep(0.05)
+        return []
+
+    def test_git_clone_http_refused_port(self):
+        # git.test is allowed to git, but not on this port: the forward
+        # request is answered 403 and nothing reaches the listener there.
+        target = CountingListener("127.0.0.1")
+        try:
+            with rf.TempDir() as d:
+                env = dict(os.environ, http_proxy=self.proxy.url, GIT_TERMINAL_PROMPT="0")
+                r = subprocess.run(["git", "clone", "-q",
+                                    "http://git.test:%d/repo.git" % target.port,
+                                    os.path.join(d, "c")], capture_output=True, text=True,
+                                   timeout=60, env=env)
+                self.assertNotEqual(r.returncode, 0, r.stderr)
+                self.assertIn("The requested URL returned error: 403", r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(d, "c", "README")))
+            ev = self.wait_deny("git.test", target.port)
+            self.assertTrue(ev, self.proxy.events())
+            self.assertIn("port %d is not allowed" % target.port, ev[-1]["reason"])
+            self.assertTrue(ev[-1]["binary"].startswith("/usr/lib/git-core/"), ev[-1])
+            self.assertEqual(target.count, 0, "the refused request reached the upstream")
+        finally:
+            target.close()
+
+    def test_git_clone_https_refused_host(self):
+        # A host no policy lists: the CONNECT is answered 403, no tunnel.
+        target = CountingListener("127.0.0.1")
+        try:
+            with rf.TempDir() as d:
+                env = dict(os.environ, https_proxy=self.proxy.url, GIT_SSL_CAINFO=self.git_cert,
+                           GIT_TERMINAL_PROMPT="0")
+                r = subprocess.run(["git", "clone", "-q",
+                                    "https://nogit.test:%d/repo.git" % target.port,
+                                    os.path.join(d, "c")], capture_output=True, text=True,
+                                   timeout=60, env=env)
+                self.assertNotEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stderr, r"CONNECT tunnel failed, response 403|"
+                                           r"Proxy CONNECT aborted")
+            ev = self.wait_deny("nogit.test", target.port)
+            self.assertTrue(ev, self.proxy.events())
+            self.assertIn("no network policy", ev[-1]["reason"])
+            self.assertEqual(target.count, 0, "the refused tunnel reached the upstream")
+        finally:
+            target.close()
+
     def test_git_host_refused_to_curl(self):
         rc, code, body = curl(self.proxy, "http://git.test:%d/repo.git/HEAD" % self.http.port)
         self.assertEqual(code, 403, body)
@@ -497,6 +624,77 @@ class ProxyEndToEnd(unittest.TestCase):
         d = deny[-1]
         self.assertEqual((d["host"], d["binary"]), ("up.test", "/usr/bin/curl"))
         self.assertTrue(d["reason"])
+
+
+class ProxyBufferLoop(unittest.TestCase):
+    """`--no-splice`: tunnel, forwarded bodies and responses go through the
+    read/write buffer loop; 8 MiB each way must arrive intact, and the proxy
+    must hold no splice pipe while moving them."""
+
+    SIZE = 8 << 20
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="rf-px-nosplice-", dir="/tmp")
+        os.chmod(cls.tmp, 0o755)
+        cls.blob = os.urandom(cls.SIZE)
+        with open(os.path.join(cls.tmp, "big.bin"), "wb") as f:
+            f.write(cls.blob)
+        os.chmod(os.path.join(cls.tmp, "big.bin"), 0o644)
+        cls.echo = EchoServer()
+        cls.http = HttpServer(cls.tmp)
+        policy = ("version: 1\nnetwork:\n  hosts: {echo.test: 127.0.0.1, up.test: 127.0.0.1}\n"
+                  "network_policies:\n  bulk:\n    endpoints:\n"
+                  "      - { host: echo.test, port: %d, allowed_ips: [127.0.0.1/32] }\n"
+                  "      - { host: up.test, port: %d, allowed_ips: [127.0.0.1/32] }\n"
+                  % (cls.echo.port, cls.http.port))
+        cls.proxy = Proxy(policy, ["--no-splice"])
+        cls.base_pipes = pipe_fds(cls.proxy.p.pid)  # before any connection
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        cls.echo.close()
+        cls.http.close()
+        import shutil
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def sha(self, data):
+        import hashlib
+        return hashlib.sha256(data).hexdigest()
+
+    def test_connect_tunnel_both_directions_intact(self):
+        before = self.echo.count
+        s, status = connect_tunnel(self.proxy, "echo.test", self.echo.port)
+        try:
+            self.assertEqual(status, 200)
+            back, pipes = max_pipes_during(self.proxy.p.pid, lambda: echo_roundtrip(s, self.blob))
+        finally:
+            s.close()
+        self.assertEqual(self.echo.count, before + 1)
+        self.assertEqual(len(back), len(self.blob))
+        self.assertEqual(self.sha(back), self.sha(self.blob))
+        self.assertEqual(pipes, self.base_pipes, "a splice pipe was used despite --no-splice")
+
+    def test_forward_get_intact(self):
+        def get():
+            return subprocess.run(["/usr/bin/curl", "-sS", "-m", "60", "-x", self.proxy.url,
+                                   "http://up.test:%d/big.bin" % self.http.port],
+                                  capture_output=True, timeout=90)
+        r, pipes = max_pipes_during(self.proxy.p.pid, get)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout), len(self.blob))
+        self.assertEqual(self.sha(r.stdout), self.sha(self.blob))
+        self.assertEqual(pipes, self.base_pipes, "a splice pipe was used despite --no-splice")
+
+    def test_forward_post_body_intact(self):
+        def post():
+            return curl(self.proxy, "http://up.test:%d/upload" % self.http.port,
+                        "--data-binary", "@" + os.path.join(self.tmp, "big.bin"), timeout=90)
+        (rc, code, body), pipes = max_pipes_during(self.proxy.p.pid, post)
+        self.assertEqual((rc, code), (0, 200), body)
+        self.assertEqual(json.loads(body), {"len": len(self.blob), "sha": self.sha(self.blob)})
+        self.assertEqual(pipes, self.base_pipes, "a splice pipe was used despite --no-splice")
 
 
 class ProxySummary(unittest.TestCase):

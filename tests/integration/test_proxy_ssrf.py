@@ -3,9 +3,13 @@
 with a policy endpoint that would otherwise allow it, and a DNS server whose
 answers flip between lookups. Every wait is bounded."""
 import json
+import os
+import shutil
 import socket
+import tempfile
 import unittest
 
+import rf
 import test_proxy as px
 
 # (test name, host in the request and in the policy, expected words in the reason)
@@ -157,6 +161,71 @@ class ProxyDnsPinning(unittest.TestCase):
         self.assertEqual(statuses, [403, 403])
         self.assertEqual((good.count, bad.count), (0, 0))
 
+
+# Bind-mounts $1 over /etc/hosts and $2 over /etc/resolv.conf in a private
+# mount namespace, then execs the proxy (same pid: stopping it stops the proxy).
+HOSTS_WRAP = ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+              'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf'
+              ' && shift 2 && exec "$@"', "sh"]
+
+
+@unittest.skipUnless(rf.IS_ROOT, "needs root for a private mount namespace")
+class ProxyHostsFile(unittest.TestCase):
+    """c-ares' default sources (no --dns-server, no network.hosts): a name in
+    /etc/hosts resolves from it; one that is not fails with 502. The only DNS
+    server the namespace knows is 127.0.0.1:53, where nothing listens."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="rf-px-hosts-", dir="/tmp")
+        hosts, resolv = os.path.join(cls.dir, "hosts"), os.path.join(cls.dir, "resolv.conf")
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n127.0.0.1 hostsfile.test\n")
+        with open(resolv, "w") as f:
+            f.write("nameserver 127.0.0.1\n")
+        cls.echo = px.EchoServer()
+        policy = ("version: 1\nnetwork_policies:\n  hostsfile:\n    endpoints:\n"
+                  "      - { host: hostsfile.test, port: %d, allowed_ips: [127.0.0.1/32] }\n"
+                  "      - { host: nothosts.test, port: %d, allowed_ips: [127.0.0.1/32] }\n"
+                  % (cls.echo.port, cls.echo.port))
+        cls.proxy = px.Proxy(policy, ["--dns-timeout-ms", "2000"],
+                             wrap=HOSTS_WRAP + [hosts, resolv])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        cls.echo.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_proxy_runs_in_its_own_mount_namespace(self):
+        pid = self.proxy.p.pid
+        self.assertEqual(os.readlink("/proc/%d/exe" % pid), os.path.realpath(rf.BIN))
+        self.assertNotEqual(os.readlink("/proc/%d/ns/mnt" % pid), os.readlink("/proc/self/ns/mnt"))
+        with open("/etc/hosts") as f:
+            self.assertNotIn("hostsfile.test", f.read(), "the bind mount leaked to the host")
+
+    def test_name_from_hosts_file_resolves(self):
+        before = self.echo.count
+        s, status = px.connect_tunnel(self.proxy, "hostsfile.test", self.echo.port)
+        try:
+            self.assertEqual(status, 200, self.proxy.stderr())
+            data = os.urandom(4096)
+            self.assertEqual(px.echo_roundtrip(s, data, timeout=10), data)
+        finally:
+            s.close()
+        self.assertEqual(self.echo.count, before + 1)
+        allow = [e for e in self.proxy.events()
+                 if e["action"] == "allow" and e.get("host") == "hostsfile.test"]
+        self.assertTrue(allow and allow[-1]["address"] == "127.0.0.1", self.proxy.events())
+
+    def test_name_not_in_hosts_file_is_502(self):
+        before = self.echo.count
+        resp = self.proxy.raw(connect_req("nothosts.test", self.echo.port), timeout=15)
+        self.assertEqual(px.status_of(resp), 502, resp)
+        j = px.json_body(resp)
+        self.assertEqual((j["host"], j["port"]), ("nothosts.test", self.echo.port))
+        self.assertIn("cannot resolve nothosts.test", j["reason"])
+        self.assertEqual(self.echo.count, before, "the proxy connected anyway")
 
 if __name__ == "__main__":
     unittest.main()

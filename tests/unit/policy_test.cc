@@ -116,6 +116,37 @@ TEST(PolicyLoader, RejectsUnsafeOrUnenforceableContent) {
             std::string::npos);
 }
 
+TEST(PolicyLoader, L7RulesNeedAuditEnforcement) {
+  // `rules` in a flow map: the error points at the key (line 5, column 35).
+  auto rules =
+      Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+          "      - {host: x.test, port: 443, rules: [{allow: {method: GET}}]}\n");
+  EXPECT_NE(rules.find("p.yaml:5:35: "), std::string::npos) << rules;
+  EXPECT_NE(rules.find(".rules: L7 inspection is not enforced"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("enforcement: audit"), std::string::npos) << rules;
+  // `deny_rules` in a block map, with an explicit `enforcement: enforce`.
+  auto deny =
+      Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+          "      - host: x.test\n        port: 443\n        enforcement: enforce\n"
+          "        deny_rules:\n          - {method: POST}\n");
+  EXPECT_NE(deny.find("p.yaml:8:9: "), std::string::npos) << deny;
+  EXPECT_NE(deny.find(".deny_rules: L7 inspection is not enforced"), std::string::npos) << deny;
+  EXPECT_NE(deny.find("enforcement: audit"), std::string::npos) << deny;
+  // With `enforcement: audit` (before or after the rules) both are accepted.
+  auto ok = LoadPolicyString(
+      "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+      "      - {host: x.test, port: 443, rules: [{allow: {method: GET}}], enforcement: audit}\n"
+      "      - {host: y.test, port: 443, enforcement: audit, deny_rules: [{method: POST}]}\n",
+      "p.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().reason();
+  ASSERT_EQ(ok->network_policies.size(), 1u);
+  ASSERT_EQ(ok->network_policies[0].endpoints.size(), 2u);
+  for (const auto& e : ok->network_policies[0].endpoints) {
+    EXPECT_TRUE(e.has_l7_rules) << e.host;
+    EXPECT_EQ(e.enforcement, "audit") << e.host;
+  }
+}
+
 TEST(PolicyLoader, ReportsAllErrorsAtOnce) {
   auto e = Err("version: 1\na: 1\nb: 2\n");
   EXPECT_NE(e.find("p.yaml:2:1"), std::string::npos);
