@@ -149,6 +149,43 @@ network:
         self.assertEqual(self.inside("connect", self.allowed.path, "stream"), "OK H")
         self.assertEqual(self.reached(self.allowed), 1)
 
+    def test_on_behalf_socket_keeps_type_and_flags(self):
+        """The socket the supervisor installs over the command's descriptor
+        has the command's type and O_NONBLOCK (and close-on-exec) flags."""
+        script = r"""
+import fcntl, os, socket, sys
+path = sys.argv[1]
+out = []
+for nonblock in (False, True):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    fcntl.fcntl(s.fileno(), fcntl.F_SETFD, 0)  # not close-on-exec
+    s.setblocking(not nonblock)
+    try:
+        s.connect(path)
+    except BlockingIOError:
+        pass
+    fl = fcntl.fcntl(s.fileno(), fcntl.F_GETFL)
+    fd = fcntl.fcntl(s.fileno(), fcntl.F_GETFD)
+    out.append("%s nonblock=%d cloexec=%d type=%d" % (
+        "nb" if nonblock else "b", bool(fl & os.O_NONBLOCK), bool(fd & fcntl.FD_CLOEXEC),
+        s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)))
+    s.close()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[2])
+out.append("seq type=%d" % s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE))
+print(";".join(out))
+"""
+        r = rf.run([rf.PY, "-c", script, self.allowed.path, self.seqpacket.path],
+                   policy=self.policy.replace(f"unix_sockets: [{self.allowed.path}]",
+                                              f"unix_sockets: [{self.allowed.path}, {self.seqpacket.path}]"),
+                   extra=["--workdir", self.dir])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(),
+                         "b nonblock=0 cloexec=0 type=%d;nb nonblock=1 cloexec=0 type=%d;seq type=%d"
+                         % (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_SEQPACKET), r.stderr)
+        self.assertEqual(self.reached(self.allowed), 2)
+        self.assertEqual(self.reached(self.seqpacket), 1)
+
     def test_datagram_to_host_socket_refused(self):
         self.assertEqual(self.inside("dgram", self.log.path), "ERR EPERM")
         self.assertEqual(self.reached(self.log), 0)
