@@ -64,7 +64,7 @@ static int tunnel(int s, const char* target) {
   char head[4096];
   size_t got = 0;
   while (got < sizeof head - 1) {
-    ssize_t r = read(s, head + got, 1);  /* byte by byte: never eat tunnel data */
+    ssize_t r = read(s, head + got, 1); /* byte by byte: never eat tunnel data */
     if (r <= 0) return -1;
     got += (size_t)r;
     if (got >= 4 && memcmp(head + got - 4, "\r\n\r\n", 4) == 0) break;
@@ -233,8 +233,8 @@ int main(int argc, char** argv) {
       }
     }
     qsort(lat, (size_t)n, sizeof *lat, cmp);
-    printf("p50_us=%.1f p99_us=%.1f mean_us=%.1f n=%d\n", lat[n / 2], lat[(n * 99) / 100],
-           sum / n, n);
+    printf("p50_us=%.1f p99_us=%.1f mean_us=%.1f n=%d\n", lat[n / 2], lat[(n * 99) / 100], sum / n,
+           n);
     return 0;
   }
   if (argc == 5 && strcmp(argv[1], "hold") == 0) {
@@ -257,7 +257,8 @@ int main(int argc, char** argv) {
     http_listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(http_listener, (struct sockaddr*)&a, sizeof a) != 0 || listen(http_listener, 4096) != 0)
+    if (bind(http_listener, (struct sockaddr*)&a, sizeof a) != 0 ||
+        listen(http_listener, 4096) != 0)
       return 1;
     socklen_t len = sizeof a;
     getsockname(http_listener, (struct sockaddr*)&a, &len);
@@ -311,10 +312,11 @@ int main(int argc, char** argv) {
     double secs = now() - t0;
     qsort(setup, (size_t)n, sizeof *setup, cmp);
     qsort(cycle, (size_t)n, sizeof *cycle, cmp);
-    printf("cycles=%d concurrency=%d seconds=%.3f rate=%.0f setup_p50_us=%.1f setup_p99_us=%.1f "
-           "cycle_p50_us=%.1f cycle_p99_us=%.1f failed=%d\n",
-           n, conc, secs, n / secs, setup[n / 2], setup[(n * 99) / 100], cycle[n / 2],
-           cycle[(n * 99) / 100], failed);
+    printf(
+        "cycles=%d concurrency=%d seconds=%.3f rate=%.0f setup_p50_us=%.1f setup_p99_us=%.1f "
+        "cycle_p50_us=%.1f cycle_p99_us=%.1f failed=%d\n",
+        n, conc, secs, n / secs, setup[n / 2], setup[(n * 99) / 100], cycle[n / 2],
+        cycle[(n * 99) / 100], failed);
     return failed ? 1 : 0;
   }
   fprintf(stderr, "usage: see the comment at the top of bulk.c\n");

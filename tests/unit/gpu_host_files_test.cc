@@ -209,8 +209,12 @@ TEST(GpuHostFiles, ListsWslAmdAndEveryNvidiaNode) {
   std::vector<std::string> got;
   for (const auto& f : *files) got.push_back(std::string(ToString(f.kind)) + " " + f.path);
   std::vector<std::string> want = {
-      "device /dev/dri/renderD128", "device /dev/dri/renderD129", "device /dev/dxg",
-      "device /dev/kfd",           "device /dev/nvidia-modeset", "device /dev/nvidia-uvm-tools",
+      "device /dev/dri/renderD128",
+      "device /dev/dri/renderD129",
+      "device /dev/dxg",
+      "device /dev/kfd",
+      "device /dev/nvidia-modeset",
+      "device /dev/nvidia-uvm-tools",
   };
   EXPECT_EQ(got, want);
 }
