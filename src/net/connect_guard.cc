@@ -462,6 +462,7 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
   // Decide: an allowlisted host socket, or one the sandbox itself serves.
   std::string why_allowed;
   for (const auto& entry : cfg_.unix_allowed) {
+    if (entry.empty() || entry[0] != '/') continue;  // "@name": abstract, see HandleAbstract
     if (!HasGlob(entry)) {
       struct stat es;
       bool same = false;
