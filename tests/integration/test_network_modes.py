@@ -376,6 +376,68 @@ network: {{mode: platform, proxy_port: {self.proxy_port}}}
         self.assertTrue(any("every address" in x for x in net["residual"]), net["residual"])
 
 
+def unprivileged_userns_available():
+    r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                        "unshare", "--user", "--net", "true"], capture_output=True, timeout=30)
+    return r.returncode == 0
+
+
+@unittest.skipUnless(rf.IS_ROOT and unprivileged_userns_available(),
+                     "needs root to drop to uid 65534 and unprivileged user namespaces")
+class UnprivilegedNamespaceMode(unittest.TestCase):
+    """Namespace mode started by an ordinary user (uid 65534, no capabilities):
+    a user namespace owns the network, PID, IPC and mount namespaces; only the
+    proxy is reachable, host loopback services and host processes are not."""
+
+    def test_namespace_mode_as_an_ordinary_user(self):
+        with rf.TempDir() as d:
+            https = HttpsServer(d)
+            host_tcp = TcpListener("127.0.0.1", 0)
+            victim = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534",
+                                       "--clear-groups", "sleep", "60"])
+            try:
+                shutil.copy(rf.helper("nt_probe"), os.path.join(d, "nt_probe"))
+                policy = os.path.join(d, "p.yaml")
+                with open(policy, "w") as f:
+                    f.write(f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  mode: namespace
+  hosts: {{local.test: 127.0.0.1}}
+network_policies:
+  local:
+    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
+""")
+                os.chmod(policy, 0o644)
+                script = (f"./nt_probe tcp 127.0.0.1 {host_tcp.port}; "
+                          f"./nt_probe kill0 {victim.pid}; "
+                          f"curl -s -m 10 --cacert cert.pem https://local.test:{https.port}/")
+                as_user = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                           "--inh-caps=-all", "--bounding-set=-all"]
+                control = subprocess.run(as_user + [os.path.join(d, "nt_probe"), "kill0",
+                                                    str(victim.pid)],
+                                         capture_output=True, text=True, timeout=30)
+                self.assertEqual(control.stdout.strip(), "OK")  # same uid: visible outside
+                r = subprocess.run(as_user + [rf.BIN, "run", "--policy", policy, "--workdir", d,
+                                              "--", "/bin/sh", "-c", script],
+                                   capture_output=True, text=True, timeout=60, cwd=d)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("namespace (unprivileged user namespace)", r.stderr)
+                lines = r.stdout.split("\n")
+                self.assertEqual(lines[0], "ERR ECONNREFUSED", r.stdout)  # not the host's loopback
+                self.assertEqual(lines[1], "ERR ESRCH", r.stdout)  # host process invisible
+                self.assertEqual(lines[2], "hello-over-tls", r.stdout + r.stderr)
+                self.assertEqual(host_tcp.count.n, 0)
+            finally:
+                victim.kill()
+                victim.wait(10)
+                host_tcp.close()
+                https.close()
+
+
 class ConnectCommand(unittest.TestCase):
     """`ringfence connect HOST PORT` (ssh ProxyCommand) through the proxy, in both modes."""
 
