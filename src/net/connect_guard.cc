@@ -336,7 +336,6 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
   std::string shown = "@" + name;
   std::replace(shown.begin() + 1, shown.end(), '\0', '@');
   if (!IdValid(listener, req.id)) return;
-  const int fd = static_cast<int>(req.data.args[0]);
   std::string why_allowed;
   for (const auto& entry : cfg_.unix_allowed) {
     if (entry.empty() || entry[0] != '@') continue;
@@ -364,34 +363,12 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
   }
   // Connect on the command's behalf to the name we checked: a racing thread
   // rewriting the address cannot redirect it.
-  int type = RemoteUnixType(req.pid, fd);
-  int flags = RemoteFdFlags(req.pid, fd);
-  if (type == 0 || flags < 0) {
-    Respond(listener, req.id, type == 0 ? ENOTSOCK : EBADF, false);
-    return;
-  }
-  UniqueFd sock;
-  int connect_err = 0;
-  OnConnector([&] {
-    sock.reset(
-        socket(AF_UNIX, type | SOCK_CLOEXEC | ((flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0));
-    if (!sock.valid()) {
-      connect_err = errno;
-      return;
-    }
-    sockaddr_un to{};
-    to.sun_family = AF_UNIX;
-    memcpy(to.sun_path + 1, name.data(), name.size());
-    auto to_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-    if (connect(sock.get(), reinterpret_cast<sockaddr*>(&to), to_len) != 0) connect_err = errno;
-  });
-  if (!sock.valid() || (connect_err && connect_err != EINPROGRESS && connect_err != EAGAIN)) {
-    Respond(listener, req.id, connect_err ? connect_err : EACCES, false);
-    return;
-  }
-  if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
-  ++allowed_;
-  audit_->Emit({"network", "allow", "unix:" + shown, why_allowed, {{"pid", req.pid}}});
+  sockaddr_un to{};
+  to.sun_family = AF_UNIX;
+  memcpy(to.sun_path + 1, name.data(), name.size());
+  ConnectUnixOnBehalf(req, to,
+                      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size()),
+                      "unix:" + shown, why_allowed);
 }
 
 void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un,
@@ -420,7 +397,6 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
     path = std::string(cwd, static_cast<size_t>(n)) + "/" + path;
   }
   if (!IdValid(listener, req.id)) return;
-  const int fd = static_cast<int>(req.data.args[0]);
   auto deny = [&](const std::string& why) {
     ++denied_;
     audit_->Emit({"network", "deny", "unix:" + path, why, {{"pid", req.pid}}});
@@ -499,6 +475,19 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
   if (why_allowed.empty()) return deny("host unix socket not in network.unix_sockets");
 
   // Connect on the command's behalf through the descriptor we resolved.
+  sockaddr_un via{};
+  via.sun_family = AF_UNIX;
+  snprintf(via.sun_path, sizeof via.sun_path, "/proc/self/fd/%d", target.get());
+  ConnectUnixOnBehalf(req, via, sizeof via, "unix:" + path, why_allowed);
+}
+
+void ConnectGuard::ConnectUnixOnBehalf(const struct seccomp_notif& req, const sockaddr_un& to,
+                                       socklen_t to_len, const std::string& subject,
+                                       const std::string& why_allowed) {
+  const int listener = listener_.get();
+  const int fd = static_cast<int>(req.data.args[0]);
+  // A socket of the command's type and flags, connected with the sandbox's
+  // credentials (the connector thread), installed over its descriptor.
   int type = RemoteUnixType(req.pid, fd);
   int flags = RemoteFdFlags(req.pid, fd);
   if (type == 0 || flags < 0) {
@@ -514,10 +503,7 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
       connect_err = errno;
       return;
     }
-    sockaddr_un via{};
-    via.sun_family = AF_UNIX;
-    snprintf(via.sun_path, sizeof via.sun_path, "/proc/self/fd/%d", target.get());
-    if (connect(sock.get(), reinterpret_cast<sockaddr*>(&via), sizeof via) != 0)
+    if (connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), to_len) != 0)
       connect_err = errno;
   });
   if (!sock.valid() || (connect_err && connect_err != EINPROGRESS && connect_err != EAGAIN)) {
@@ -526,7 +512,7 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
   }
   if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
   ++allowed_;
-  audit_->Emit({"network", "allow", "unix:" + path, why_allowed, {{"pid", req.pid}}});
+  audit_->Emit({"network", "allow", subject, why_allowed, {{"pid", req.pid}}});
 }
 
 }  // namespace rf

@@ -86,6 +86,11 @@ class ConnectGuard {
   void Handle(const struct seccomp_notif& req);
   void HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un, size_t len);
   void HandleAbstract(const struct seccomp_notif& req, const std::string& name);
+  // The allowed end of both: connects a socket like the command's to `to`
+  // and installs it over the command's descriptor (ADDFD + SETFD).
+  void ConnectUnixOnBehalf(const struct seccomp_notif& req, const struct sockaddr_un& to,
+                           socklen_t to_len, const std::string& subject,
+                           const std::string& why_allowed);
   // Runs `fn` on the connector thread (sandbox credentials) and waits.
   void OnConnector(const std::function<void()>& fn);
   void ConnectorLoop();
