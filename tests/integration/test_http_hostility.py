@@ -305,26 +305,7 @@ class HttpHostility(unittest.TestCase):
         before = self.up.count()
         data = (b"POST " + self.target + b" HTTP/1.1\r\nContent-Length: 4\r\n"
                 b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n")
-        s = socket.create_connection(self.proxy.addr, timeout=5)
-        try:
-            for i in range(len(data)):
-                try:
-                    s.send(data[i:i + 1])
-                except (BrokenPipeError, ConnectionResetError):
-                    break
-                time.sleep(0.002)
-            out = b""
-            deadline = time.time() + 5
-            while time.time() < deadline:
-                try:
-                    b = s.recv(65536)
-                except (socket.timeout, ConnectionResetError):
-                    break
-                if not b:
-                    break
-                out += b
-        finally:
-            s.close()
+        out = self._send_pieces([data[i:i + 1] for i in range(len(data))], gap=0.002)
         self.assertEqual(px.status_of(out), 400, out[:200])
         self.assertEqual(self.up.count(), before)
 
@@ -434,7 +415,7 @@ class HttpHostility(unittest.TestCase):
         # Body and smuggled request arrive after the head, in pieces.
         pieces = [self._chunked_head(), b"4\r\nab", b"cd\r\n0\r\nX-T", b": v\r\n\r\n" + smuggle]
         n = self.up.count()
-        resp, got = self._send_pieces(pieces)
+        resp = self._send_pieces(pieces)
         self.assertEqual(px.status_of(resp), 200, resp[:200])
         self.assertTrue(self.up.wait_done(n + 1, timeout=5))
         with self.up.lock:
@@ -452,7 +433,7 @@ class HttpHostility(unittest.TestCase):
         upstream connection is dropped, and the bad bytes never reach it."""
         pieces = [self._chunked_head() + b"4\r\nabcd\r\n", b"zz\r\nEVIL\r\n0\r\n\r\n"]
         n = self.up.count()
-        resp, _ = self._send_pieces(pieces)
+        resp = self._send_pieces(pieces)
         self.assertEqual(px.status_of(resp), 400, resp[:200])
         self.assertIn(b"chunk", resp)
         self.assertTrue(self.up.wait_done(n + 1, timeout=5))
@@ -464,7 +445,7 @@ class HttpHostility(unittest.TestCase):
 
     def _send_pieces(self, pieces, gap=0.15, timeout=5):
         """Sends each piece after a pause (so the proxy sees separate reads)
-        and reads until the proxy closes. Returns (response, None)."""
+        and reads until the proxy closes. Returns the response."""
         s = socket.create_connection(self.proxy.addr, timeout=timeout)
         out = b""
         try:
@@ -485,7 +466,7 @@ class HttpHostility(unittest.TestCase):
                 out += b
         finally:
             s.close()
-        return out, None
+        return out
 
     def test_proxy_survives_and_serves(self):
         """After the hostile cases the proxy still serves a plain request."""
