@@ -80,6 +80,16 @@ std::string MakeCache(const std::vector<std::pair<std::string, std::string>>& en
   return s + strings;
 }
 
+// ListGpuHostFiles(root) as "kind path" lines, in order (a failure fails the test).
+std::vector<std::string> ListedAsKindAndPath(const std::string& root) {
+  auto files = ListGpuHostFiles(root);
+  EXPECT_TRUE(files.ok()) << files.status().reason();
+  std::vector<std::string> got;
+  if (files.ok())
+    for (const auto& f : *files) got.push_back(std::string(ToString(f.kind)) + " " + f.path);
+  return got;
+}
+
 TEST(LdCache, ParsesTheHostCache) {
   std::ifstream f("/etc/ld.so.cache", std::ios::binary);
   ASSERT_TRUE(f) << "no /etc/ld.so.cache on this host";
@@ -177,10 +187,7 @@ TEST(GpuHostFiles, ListsExactlyTheStandInTree) {
                     {"libcuda.so.1", "/lib/x86_64-linux-gnu/libcuda.so.1"},
                     {"libcuda.so", "/usr/lib/x86_64-linux-gnu/libcuda.so.1"},
                     {"libnvidia-gone.so.1", "/usr/lib/x86_64-linux-gnu/libnvidia-gone.so.1"}}));
-  auto files = ListGpuHostFiles(t.root());
-  ASSERT_TRUE(files.ok()) << files.status().reason();
-  std::vector<std::string> got;
-  for (const auto& f : *files) got.push_back(std::string(ToString(f.kind)) + " " + f.path);
+  auto got = ListedAsKindAndPath(t.root());
   std::vector<std::string> want = {
       "device /dev/dri/renderD128",
       "device /dev/nvidia-caps/nvidia-cap1",
@@ -204,10 +211,7 @@ TEST(GpuHostFiles, ListsWslAmdAndEveryNvidiaNode) {
        {"/dev/dxg", "/dev/kfd", "/dev/dri/renderD128", "/dev/dri/renderD129", "/dev/dri/card0",
         "/dev/nvidia-modeset", "/dev/nvidia-uvm-tools", "/dev/nvidia-fake", "/dev/sdz"})
     t.File(d);
-  auto files = ListGpuHostFiles(t.root());
-  ASSERT_TRUE(files.ok()) << files.status().reason();
-  std::vector<std::string> got;
-  for (const auto& f : *files) got.push_back(std::string(ToString(f.kind)) + " " + f.path);
+  auto got = ListedAsKindAndPath(t.root());
   std::vector<std::string> want = {
       "device /dev/dri/renderD128",
       "device /dev/dri/renderD129",
