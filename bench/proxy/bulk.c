@@ -75,6 +75,17 @@ static int tunnel(int s, const char* target) {
   return code;
 }
 
+/* Reads `s` until EOF or an error (bounded); returns the bytes read. */
+static long long drain(int s, char* into, size_t cap) {
+  long long total = 0;
+  for (long k = 0; k < (1L << 24); k++) {
+    ssize_t r = read(s, into, cap);
+    if (r <= 0) break;
+    total += r;
+  }
+  return total;
+}
+
 static void* sender(void* arg) {
   int c = (int)(long)arg;
   long long left = bytes_per_conn;
@@ -158,13 +169,7 @@ static void* rate_client(void* p) {
     }
     a->setup[i] = (now() - t0) * 1e6;
     if (write(s, req, (size_t)n) != n) a->failed++;
-    long long got = 0;
-    for (int k = 0; k < 1000000; k++) {
-      ssize_t r = read(s, in, sizeof in);
-      if (r <= 0) break;
-      got += r;
-    }
-    if (got == 0) a->failed++;
+    if (drain(s, in, sizeof in) == 0) a->failed++;
     a->cycle[i] = (now() - t0) * 1e6;
     close(s);
   }
@@ -207,12 +212,7 @@ int main(int argc, char** argv) {
       fprintf(stderr, "CONNECT refused\n");
       return 1;
     }
-    long long total = 0;
-    for (;;) {
-      ssize_t n = read(s, buf, sizeof buf);
-      if (n <= 0) break;
-      total += n;
-    }
+    long long total = drain(s, buf, sizeof buf);
     printf("%lld %.6f\n", total, now() - t0);
     return 0;
   }
@@ -281,12 +281,7 @@ int main(int argc, char** argv) {
       fprintf(stderr, "GET refused\n");
       return 1;
     }
-    long long total = 0;
-    for (;;) {
-      ssize_t r = read(s, buf, sizeof buf);
-      if (r <= 0) break;
-      total += r;
-    }
+    long long total = drain(s, buf, sizeof buf);
     printf("%lld %.6f\n", total, now() - t0);
     return 0;
   }

@@ -17,7 +17,8 @@ def as_nobody():
 
 
 class HostUnixListener:
-    """A host-side server on a pathname socket, reachable by anyone (0777),
+    """A host-side server on a unix socket (a pathname, reachable by anyone:
+    0777; or an abstract "\\0name"),
     that counts connections and answers 'H'."""
 
     def __init__(self, path, kind=socket.SOCK_STREAM):
@@ -26,7 +27,8 @@ class HostUnixListener:
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_UNIX, kind)
         self.sock.bind(path)
-        os.chmod(path, 0o777)
+        if not path.startswith("\0"):  # abstract names have no file
+            os.chmod(path, 0o777)
         self.kind = kind
         if kind != socket.SOCK_DGRAM:
             self.sock.listen(64)
@@ -60,6 +62,8 @@ class HostUnixListener:
         self.stop.set()
         self.thread.join(5)
         self.sock.close()
+        if self.path.startswith("\0"):
+            return
         try:
             os.unlink(self.path)
         except OSError:
@@ -220,22 +224,7 @@ class HostAbstractListener(HostUnixListener):
 
     def __init__(self, name):
         self.name = name
-        self.path = "\0" + name
-        self.count = 0
-        self.lock = threading.Lock()
-        self.kind = socket.SOCK_STREAM
-        self.sock = socket.socket(socket.AF_UNIX, self.kind)
-        self.sock.bind(self.path)
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
+        super().__init__("\0" + name)
 
 
 ABSTRACT_PROBE = r"""
