@@ -71,6 +71,15 @@ def run_stand_ins(base, nodes, cases):
 
 
 class StandInResults:
+    """Shared by the stand-in classes: setUpClass sets _tmp, proc and out."""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.__exit__(None, None, None)
+
+    def test_setup_ran(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
+
     def result(self, name):
         with open(os.path.join(self.out, name + ".rc")) as f:
             rc = int(f.read())
@@ -116,13 +125,6 @@ class GpuBaseline(StandInResults, unittest.TestCase):
             ("auto-list-dev", "auto", ["list", "/dev"]),
         ]
         cls.proc, cls.out = run_stand_ins(base, GPU_NODES + NOT_GPU, cases)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.__exit__(None, None, None)
-
-    def test_setup_ran(self):
-        self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
 
     def test_gpu_nodes_open_read_write_and_ioctl(self):
         for node in GPU_NODES:
@@ -183,13 +185,6 @@ class GpuBaselineWsl(StandInResults, unittest.TestCase):
             ("auto-read-sdz", "auto", ["read", "/dev/sdz"]),
         ]
         cls.proc, cls.out = run_stand_ins(cls.base, ["dxg", "sdz"], cases)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.__exit__(None, None, None)
-
-    def test_setup_ran(self):
-        self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
 
     def test_dxg_open_read_write_and_ioctl_only_with_the_baseline(self):
         self.assertEqual(self.result("auto-ioctl-dxg"), (0, "OK ENOTTY"))
