@@ -274,51 +274,39 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
     return false;
   };
 
-  for (const auto& pr : req.paths) {
-    UniqueFd pfd(open(pr.path.c_str(), O_PATH | O_CLOEXEC));
+  // One path rule with the `wanted` rights the ruleset handles; a path that
+  // cannot take it is skipped and reported, never fatal.
+  auto add_path = [&](const std::string& path, uint64_t wanted) {
+    UniqueFd pfd(open(path.c_str(), O_PATH | O_CLOEXEC));
     if (!pfd.valid()) {
-      st.skipped.push_back({pr.path, OpenFailure(errno)});
-      continue;
+      st.skipped.push_back({path, OpenFailure(errno)});
+      return;
     }
     struct stat sb;
     if (fstat(pfd.get(), &sb) != 0) {
-      st.skipped.push_back({pr.path, Status::Errno("fstat").reason()});
-      continue;
+      st.skipped.push_back({path, Status::Errno("fstat").reason()});
+      return;
     }
     const bool dir = S_ISDIR(sb.st_mode);
-    uint64_t access = WantedFsRights(pr.access) & st.handled_fs;
+    uint64_t access = wanted & st.handled_fs;
     if (!dir) access &= kFsFileRights;  // directory-only rights on a file: EINVAL
     if (access == 0) {
-      st.skipped.push_back({pr.path, "no right of this rule applies to it"});
-      continue;
+      st.skipped.push_back({path, "no right of this rule applies to it"});
+      return;
     }
     PathBeneathAttr pb{access, pfd.get()};
     if (AddRule(ruleset.get(), kRulePathBeneath, &pb) != 0) {
-      st.skipped.push_back({pr.path, Status::Errno("landlock_add_rule").reason()});
-      continue;
+      st.skipped.push_back({path, Status::Errno("landlock_add_rule").reason()});
+      return;
     }
-    st.rules.push_back({pr.path, dir ? "directory" : "file", access});
-    if (remounted(pr.path)) late.push_back({pr.path, access});
-  }
-  if (st.handled_fs & kFsResolveUnix) {
-    // Host sockets the policy lists (network.unix_sockets); sockets the
-    // sandbox creates itself are reachable without a rule.
-    for (const auto& root : UnixResolveRoots(req.unix_sockets)) {
-      UniqueFd pfd(open(root.c_str(), O_PATH | O_CLOEXEC));
-      if (!pfd.valid()) {
-        st.skipped.push_back({root, OpenFailure(errno)});
-        continue;
-      }
-      PathBeneathAttr pb{kFsResolveUnix, pfd.get()};
-      if (AddRule(ruleset.get(), kRulePathBeneath, &pb) != 0) {
-        st.skipped.push_back({root, Status::Errno("landlock_add_rule").reason()});
-        continue;
-      }
-      struct stat sb;
-      bool dir = fstat(pfd.get(), &sb) == 0 && S_ISDIR(sb.st_mode);
-      st.rules.push_back({root, dir ? "directory" : "file", kFsResolveUnix});
-    }
-  }
+    st.rules.push_back({path, dir ? "directory" : "file", access});
+    if (remounted(path)) late.push_back({path, access});
+  };
+  for (const auto& pr : req.paths) add_path(pr.path, WantedFsRights(pr.access));
+  // Host sockets the policy lists (network.unix_sockets) get RESOLVE_UNIX
+  // (ABI 9); sockets the sandbox creates itself are reachable without a rule.
+  if (st.handled_fs & kFsResolveUnix)
+    for (const auto& root : UnixResolveRoots(req.unix_sockets)) add_path(root, kFsResolveUnix);
   if (st.rules.empty()) {
     std::string why;
     for (const auto& s : st.skipped) why += (why.empty() ? "" : "; ") + s.path + ": " + s.reason;
