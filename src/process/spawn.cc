@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "common/fd.h"
+#include "common/raw_syscall.h"
 
 namespace rf {
 
@@ -95,15 +96,34 @@ struct Prepared {
   int status_w;  // init -> supervisor: command pid, then its wait status
   int life_r;    // read end of a pipe only the supervisor can write: EOF = it died
   int life_w;
-  int init_ns;          // CLONE_NEW* flags init is created with (0 = plain fork)
+  int init_ns;          // CLONE_NEW* flags init is created with
   const char* uid_map;  // written by init when init_ns has CLONE_NEWUSER
   const char* gid_map;
+  char* command_stack;  // top of the command's stack (mapped before init)
 };
+
+// Init shares the supervisor's memory and thread pointer (see SpawnAndWait):
+// everything it does goes through these, which leave errno alone.
+namespace sys {
+long Close(int fd) noexcept { return RawSyscall(SYS_close, fd); }
+long Read(int fd, void* buf, size_t n) noexcept {
+  return RawSyscall(SYS_read, fd, reinterpret_cast<long>(buf), static_cast<long>(n));
+}
+long Write(int fd, const void* buf, size_t n) noexcept {
+  return RawSyscall(SYS_write, fd, reinterpret_cast<long>(buf), static_cast<long>(n));
+}
+long OpenAt(int dir, const char* path, int flags) noexcept {
+  return RawSyscall(SYS_openat, dir, reinterpret_cast<long>(path), flags);
+}
+long Kill(pid_t pid, int sig) noexcept { return RawSyscall(SYS_kill, pid, sig); }
+long Wait4(pid_t pid, int* status, int options) noexcept {
+  return RawSyscall(SYS_wait4, pid, reinterpret_cast<long>(status), options, 0);
+}
+}  // namespace sys
 
 [[noreturn]] void FailChild(int err_w, int stage, int err) {
   ChildFailure f{stage, err};
-  ssize_t ignored = write(err_w, &f, sizeof f);
-  (void)ignored;
+  sys::Write(err_w, &f, sizeof f);
   _exit(stage == kStageExec ? (err == ENOENT ? 127 : 126) : 125);
 }
 
@@ -181,12 +201,13 @@ struct Prepared {
 
 // SIGKILLs every pid listed in /proc/self/task/*/children. Returns how many.
 int KillListedChildren() noexcept {
-  int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dir = static_cast<int>(
+      sys::OpenAt(AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir < 0) return 0;
   int killed = 0;
   char dents[4096];
   for (;;) {
-    long n = syscall(SYS_getdents64, dir, dents, sizeof dents);
+    long n = RawSyscall(SYS_getdents64, dir, reinterpret_cast<long>(dents), sizeof dents);
     if (n <= 0) break;
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<struct dirent64*>(dents + off);
@@ -197,21 +218,21 @@ int KillListedChildren() noexcept {
       if (len > 20) continue;
       memcpy(path, d->d_name, len);
       memcpy(path + len, "/children", 10);
-      int f = openat(dir, path, O_RDONLY | O_CLOEXEC);
+      int f = static_cast<int>(sys::OpenAt(dir, path, O_RDONLY | O_CLOEXEC));
       if (f < 0) continue;
       char buf[8192];
-      ssize_t r = read(f, buf, sizeof buf - 1);
-      close(f);
+      long r = sys::Read(f, buf, sizeof buf - 1);
+      sys::Close(f);
       if (r <= 0) continue;
       long pid = 0;
       bool in = false;
-      for (ssize_t i = 0; i <= r; ++i) {
+      for (long i = 0; i <= r; ++i) {
         char c = i < r ? buf[i] : ' ';
         if (c >= '0' && c <= '9') {
           pid = pid * 10 + (c - '0');
           in = true;
         } else if (in) {
-          kill(static_cast<pid_t>(pid), SIGKILL);
+          sys::Kill(static_cast<pid_t>(pid), SIGKILL);
           ++killed;
           pid = 0;
           in = false;
@@ -219,29 +240,30 @@ int KillListedChildren() noexcept {
       }
     }
   }
-  close(dir);
+  sys::Close(dir);
   return killed;
 }
 
+// Returns 0 or the errno value.
 int WriteProcFile(const char* path, const char* data) noexcept {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  size_t len = strlen(data);
-  ssize_t n = write(fd, data, len);
-  int err = n == static_cast<ssize_t>(len) ? 0 : (n < 0 ? errno : EIO);
-  close(fd);
-  return err;
+  long fd = sys::OpenAt(AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return static_cast<int>(-fd);
+  long len = static_cast<long>(strlen(data));
+  long n = sys::Write(static_cast<int>(fd), data, static_cast<size_t>(len));
+  sys::Close(static_cast<int>(fd));
+  return n == len ? 0 : (n < 0 ? static_cast<int>(-n) : EIO);
 }
 
 // The first pid in /proc/thread-self/children, or -1. Async-signal-safe.
 int32_t FirstChildHostPid() noexcept {
-  int f = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+  int f =
+      static_cast<int>(sys::OpenAt(AT_FDCWD, "/proc/thread-self/children", O_RDONLY | O_CLOEXEC));
   if (f < 0) return -1;
   char buf[64];
-  ssize_t r = read(f, buf, sizeof buf - 1);
-  close(f);
+  long r = sys::Read(f, buf, sizeof buf - 1);
+  sys::Close(f);
   int32_t pid = 0;
-  for (ssize_t i = 0; i < r && buf[i] >= '0' && buf[i] <= '9'; ++i) pid = pid * 10 + (buf[i] - '0');
+  for (long i = 0; i < r && buf[i] >= '0' && buf[i] <= '9'; ++i) pid = pid * 10 + (buf[i] - '0');
   return pid > 0 ? pid : -1;
 }
 
@@ -251,12 +273,12 @@ int32_t FirstChildHostPid() noexcept {
 // (it is a child subreaper).
 void KillTree(const Prepared& p, pid_t cmd, int* cmd_status) noexcept {
   if (p.init_ns & CLONE_NEWPID) {
-    kill(-1, SIGKILL);
+    sys::Kill(-1, SIGKILL);
     for (;;) {
       int st = 0;
-      pid_t w = waitpid(-1, &st, __WALL);
+      long w = sys::Wait4(-1, &st, __WALL);
       if (w < 0) {
-        if (errno == EINTR) continue;
+        if (w == -EINTR) continue;
         break;
       }
       if (w == cmd && cmd_status) *cmd_status = st;
@@ -266,15 +288,52 @@ void KillTree(const Prepared& p, pid_t cmd, int* cmd_status) noexcept {
   KillAndReapDescendants(cmd, cmd, cmd_status);
 }
 
-// The command is created like posix_spawn creates a child: it shares init's
-// memory (CLONE_VM) on a stack of its own, and init is suspended until it
-// execs or exits (CLONE_VFORK). No page tables are copied and no page is
-// copied on write, which made fork the costliest step of start-up after
-// exec itself. The command writes nothing but its own stack (RunCommand is
-// async-signal-safe, every step too); descriptors, signal dispositions,
-// credentials, Landlock domain and seccomp filter are per process, not
-// shared.
-constexpr size_t kCommandStack = 256 * 1024;
+// Both processes the supervisor starts share its memory, the way
+// posix_spawn creates a child: no page tables are copied and nothing is
+// copied on write afterwards (fork was the costliest step of start-up after
+// the two execs), and init's exit does not tear down an address space.
+//
+// - init: clone(CLONE_VM) on a stack of its own. It runs alongside the
+//   supervisor for the command's whole life, on the supervisor main thread's
+//   thread pointer, so it makes raw system calls only (sys:: above, errno
+//   untouched) and writes nothing but its own stack. If the supervisor dies,
+//   the memory stays mapped for init until init exits.
+// - the command: created by init with CLONE_VM|CLONE_VFORK, init suspended
+//   until it execs or exits. Meanwhile the supervisor is blocked reading
+//   the status pipe, and the proxy and connect guard threads are not started
+//   yet (they start on the command's first connection): nothing else runs on
+//   this memory. RunCommand and every step are async-signal-safe and write
+//   only the command's stack.
+// Descriptors, signal dispositions, credentials, Landlock domain and seccomp
+// filter are per process, not shared.
+constexpr size_t kStackSize = 256 * 1024;
+
+// A stack with a guard page below it; unmapped when the owner goes.
+class Stack {
+ public:
+  Stack() {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* m = mmap(nullptr, kStackSize + page_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) return;
+    if (mprotect(m, page_, PROT_NONE) != 0) {
+      munmap(m, kStackSize + page_);
+      return;
+    }
+    base_ = static_cast<char*>(m);
+  }
+  ~Stack() {
+    if (base_) munmap(base_, kStackSize + page_);
+  }
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+  // The top (stacks grow down), or nullptr if it could not be mapped.
+  char* top() const { return base_ ? base_ + page_ + kStackSize : nullptr; }
+
+ private:
+  size_t page_ = 0;
+  char* base_ = nullptr;
+};
 
 struct CommandArgs {
   const Prepared* p;
@@ -283,31 +342,20 @@ struct CommandArgs {
 
 int CommandEntry(void* arg) {
   const auto* a = static_cast<const CommandArgs*>(arg);
-  close(a->p->status_w);
-  close(a->sfd);
+  sys::Close(a->p->status_w);
+  sys::Close(a->sfd);
   RunCommand(*a->p);
 }
 
-// A stack for the command with a guard page below it, or nullptr.
-char* MapCommandStack() noexcept {
-  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  void* m = mmap(nullptr, kCommandStack + page, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (m == MAP_FAILED) return nullptr;
-  if (mprotect(m, page, PROT_NONE) != 0) return nullptr;
-  return static_cast<char*>(m) + page + kCommandStack;  // grows down
-}
-
 // The init process: reaps, kills the tree when the command exits or the
-// supervisor dies, then reports. Async-signal-safe only.
+// supervisor dies, then reports. Raw system calls only (see above).
 [[noreturn]] void RunInit(const Prepared& p, int err_r, int status_r) {
-  close(err_r);
-  close(status_r);
-  close(p.life_w);
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
-  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  sys::Close(err_r);
+  sys::Close(status_r);
+  sys::Close(p.life_w);
+  const uint64_t all = ~uint64_t{0};
+  RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&all), 0, sizeof all);
+  RawSyscall(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   if (p.init_ns & CLONE_NEWUSER) {
     // Same uid and gid inside: no fake root. The capabilities the new user
     // namespace gives are only over namespaces it owns, and they are gone
@@ -317,37 +365,36 @@ char* MapCommandStack() noexcept {
     if (!err) err = WriteProcFile("/proc/self/gid_map", p.gid_map);
     if (err) FailChild(p.err_w, kStageUserns, err);
   }
-  sigset_t wait_for;
-  sigemptyset(&wait_for);
-  sigaddset(&wait_for, SIGCHLD);
-  int sfd = signalfd(-1, &wait_for, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sfd < 0) FailChild(p.err_w, kStageSignals, errno);
-  char* stack = MapCommandStack();
-  if (!stack) FailChild(p.err_w, kStageFork, errno);
+  const uint64_t chld = uint64_t{1} << (SIGCHLD - 1);
+  long sfd_r = RawSyscall(SYS_signalfd4, -1, reinterpret_cast<long>(&chld), sizeof chld,
+                          SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd_r < 0) FailChild(p.err_w, kStageSignals, static_cast<int>(-sfd_r));
+  const int sfd = static_cast<int>(sfd_r);
   CommandArgs args{&p, sfd};
-  pid_t cmd = clone(CommandEntry, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  // glibc's clone writes errno only when it fails, and then init exits.
+  pid_t cmd = clone(CommandEntry, p.command_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   if (cmd < 0) FailChild(p.err_w, kStageFork, errno);
   // The command has exec'ed or exited by now (CLONE_VFORK).
-  setpgid(cmd, cmd);  // done by the command already; fails harmlessly after its exec
-  close(p.err_w);
+  RawSyscall(SYS_setpgid, cmd, cmd);  // done by the command already; fails after its exec
+  sys::Close(p.err_w);
   // The supervisor needs the command's pid in its own PID namespace. In a
   // new one, `cmd` is namespace-relative; /proc (the host's procfs) lists
   // our children with host pids, and the command is our only child yet.
   int32_t pid32 = (p.init_ns & CLONE_NEWPID) ? FirstChildHostPid() : cmd;
-  if (pid32 <= 0 || write(p.status_w, &pid32, sizeof pid32) != sizeof pid32) {
+  if (pid32 <= 0 || sys::Write(p.status_w, &pid32, sizeof pid32) != sizeof pid32) {
     KillTree(p, cmd, nullptr);
     _exit(125);
   }
   for (;;) {
     struct pollfd fds[2] = {{sfd, POLLIN, 0}, {p.life_r, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) continue;
+    if (RawSyscall(SYS_ppoll, reinterpret_cast<long>(fds), 2, 0, 0, 0) < 0) continue;
     if (fds[1].revents) {
       // The supervisor is gone (even SIGKILLed): so is the sandbox.
       KillTree(p, cmd, nullptr);
       _exit(137);
     }
     struct signalfd_siginfo si;
-    while (read(sfd, &si, sizeof si) == sizeof si) {
+    while (sys::Read(sfd, &si, sizeof si) == sizeof si) {
     }
     // Reap exited orphans, but leave the command a zombie: while it is one,
     // its pid (and so its process group id) cannot be reused, which keeps
@@ -356,23 +403,35 @@ char* MapCommandStack() noexcept {
     for (;;) {
       siginfo_t peek;
       memset(&peek, 0, sizeof peek);
-      if (waitid(P_ALL, 0, &peek, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0 || peek.si_pid == 0)
+      if (RawSyscall(SYS_waitid, P_ALL, 0, reinterpret_cast<long>(&peek),
+                     WEXITED | WNOHANG | WNOWAIT | __WALL, 0) != 0 ||
+          peek.si_pid == 0)
         break;
       if (peek.si_pid == cmd) {
         done = true;
         break;
       }
-      waitpid(peek.si_pid, nullptr, __WALL);
+      sys::Wait4(peek.si_pid, nullptr, __WALL);
     }
     if (!done) continue;
     // The command is gone: nothing it started may outlive it.
     int status = 0;
     KillTree(p, cmd, &status);
     int32_t st = status;
-    ssize_t ignored = write(p.status_w, &st, sizeof st);
-    (void)ignored;
+    sys::Write(p.status_w, &st, sizeof st);
     _exit(0);
   }
+}
+
+struct InitArgs {
+  const Prepared* p;
+  int err_r;
+  int status_r;
+};
+
+int InitEntry(void* arg) {
+  const auto* a = static_cast<const InitArgs*>(arg);
+  RunInit(*a->p, a->err_r, a->status_r);
 }
 
 std::vector<char*> CStrings(const std::vector<std::string>& v) {
@@ -445,14 +504,15 @@ int ExitCodeFromWaitStatus(int status) {
 }
 
 void KillAndReapDescendants(pid_t pgid, pid_t keep_status_of, int* kept_status) noexcept {
-  if (pgid > 0) kill(-pgid, SIGKILL);
+  // Raw system calls: init runs this too (see RunInit).
+  if (pgid > 0) sys::Kill(-pgid, SIGKILL);
   // Bounded: each round kills every current child and reaps at least one.
   for (int round = 0; round < 1000000; ++round) {
     KillListedChildren();
     int status = 0;
-    pid_t w = waitpid(-1, &status, __WALL);
+    long w = sys::Wait4(-1, &status, __WALL);
     if (w < 0) {
-      if (errno == EINTR) continue;
+      if (w == -EINTR) continue;
       break;  // ECHILD: nothing left
     }
     if (w == keep_status_of && kept_status) *kept_status = status;
@@ -544,17 +604,24 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   pthread_sigmask(SIG_BLOCK, &handled, &old_mask);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-  // With namespaces for init (PID, user), a raw clone: init becomes PID 1 of
-  // the new PID namespace. The child side only makes raw system calls.
-  pid_t init = p.init_ns ? static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | p.init_ns, nullptr,
-                                                      nullptr, nullptr, nullptr))
-                         : fork();
+  // Init and the command run on stacks of their own in this memory (see
+  // Stack). Unmapped on return, after init was reaped.
+  Stack init_stack, command_stack;
+  p.command_stack = command_stack.top();
+  InitArgs init_args{&p, err_r.get(), status_r.get()};
+  // With namespaces for init (PID, user), init becomes PID 1 of the new PID
+  // namespace.
+  pid_t init = -1;
+  if (init_stack.top() && p.command_stack) {
+    init = clone(InitEntry, init_stack.top(), CLONE_VM | SIGCHLD | p.init_ns, &init_args);
+  } else {
+    errno = ENOMEM;
+  }
   if (init < 0) {
-    res.failure = Status::Errno("fork").reason();
+    res.failure = Status::Errno("creating the sandbox's init process").reason();
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     return res;
   }
-  if (init == 0) RunInit(p, err_r.get(), status_r.get());
 
   err_w.reset();
   status_w.reset();
