@@ -23,8 +23,9 @@ namespace {
 constexpr int kSockTypeMask = 0xf;  // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
 
 // Docker's list of harmless personality(2) values: PER_LINUX, PER_LINUX32,
-// UNAME26, UNAME26|PER_LINUX32, and 0xffffffff (query).
-const std::vector<uint32_t> kPersonalityAllowed = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+// UNAME26, UNAME26|PER_LINUX32, and 0xffffffff (query): every combination of
+// PER_LINUX32 (0x8) and UNAME26 (0x20000), and all-ones.
+constexpr uint32_t kPersonalityFlags = 0x20008;
 
 const char* const kDeniedAlways[] = {
     // Debugging/inspecting other processes.
@@ -82,16 +83,29 @@ Rule Deny(const std::string& sc, std::vector<ArgCmp> when, std::string why, int 
   return Rule{sc, std::move(when), Action::Errno(err), std::move(why)};
 }
 
-// "arg is none of `allowed`" (values on 32 bits) as a list of alternative
+// "arg is none of `allowed`" (small values) as a list of alternative
 // conditions: any value above the largest allowed one (64-bit compare, so a
-// value with garbage in the high half is refused outright), plus each
-// smaller value that is not allowed. Suited to small allowed values.
-std::vector<ArgCmp> NoneOfSmall(unsigned arg, std::vector<uint32_t> allowed) {
-  std::sort(allowed.begin(), allowed.end());
-  std::vector<ArgCmp> out{ArgCmp::Gt64(arg, allowed.back())};
-  for (uint32_t v = 0; v < allowed.back(); ++v) {
-    if (!std::binary_search(allowed.begin(), allowed.end(), v)) out.push_back(ArgCmp::Eq32(arg, v));
-  }
+// value with garbage in the high half is refused outright), plus the
+// aligned blocks below it that hold no allowed value (ComplementBlocks32:
+// {0-15} is one masked compare, not sixteen). The program's size is what
+// the kernel spends converting and JIT-compiling it at every start.
+std::vector<ArgCmp> NoneOfSmall(unsigned arg, const std::vector<uint32_t>& allowed) {
+  const uint32_t top = *std::max_element(allowed.begin(), allowed.end());
+  std::vector<ArgCmp> out{ArgCmp::Gt64(arg, top)};
+  // A block holds no allowed value, so it lies wholly below `top` or
+  // wholly above it (there, the 64-bit compare covers it).
+  for (auto [mask, value] : ComplementBlocks32(allowed))
+    if (value < top) out.push_back(ArgCmp::Bits(arg, mask, value));
+  return out;
+}
+
+// "the socket type (arg 1, low 4 bits) is not `allowed`", as masked
+// compares on those 4 bits.
+std::vector<ArgCmp> TypeOtherThan(int allowed) {
+  std::vector<ArgCmp> out;
+  for (auto [mask, value] : ComplementBlocks32({static_cast<uint32_t>(allowed)}))
+    if (value <= static_cast<uint32_t>(kSockTypeMask))
+      out.push_back(ArgCmp::Bits(1, mask & kSockTypeMask, value));
   return out;
 }
 
@@ -136,9 +150,8 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
                          tag + " mode)"));
   for (int fam : {AF_INET, AF_INET6}) {
     // Only SOCK_STREAM: no UDP (DNS, QUIC), SEQPACKET (SCTP), DCCP.
-    for (int type = 0; type <= kSockTypeMask; ++type) {
-      if (type == SOCK_STREAM) continue;
-      r.push_back(Deny("socket", {ArgCmp::Eq32(0, fam), ArgCmp::Bits(1, kSockTypeMask, type)},
+    for (const auto& type : TypeOtherThan(SOCK_STREAM)) {
+      r.push_back(Deny("socket", {ArgCmp::Eq32(0, fam), type},
                        std::string("socket: AF_INET/AF_INET6 other than SOCK_STREAM (UDP...) "
                                    "-> EPERM (") +
                            tag + " mode)"));
@@ -245,6 +258,26 @@ std::vector<std::pair<uint32_t, uint32_t>> ComplementBlocks32(std::vector<uint32
   return out;
 }
 
+std::vector<std::pair<uint32_t, uint32_t>> ComplementOfSubsetsAndAllOnes32(uint32_t free_bits) {
+  std::vector<int> fixed;  // the bits outside free_bits, in order
+  for (int b = 0; b < 32; ++b)
+    if (!(free_bits >> b & 1)) fixed.push_back(b);
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  if (fixed.empty()) return out;
+  auto bit = [](int b) { return uint32_t{1} << b; };
+  // A value with some fixed bit set whose fixed bits are not all set has,
+  // going round the fixed bits in a cycle, a set one followed by a clear
+  // one.
+  for (size_t i = 0; i < fixed.size(); ++i) {
+    uint32_t set = bit(fixed[i]), clear = bit(fixed[(i + 1) % fixed.size()]);
+    if (set != clear) out.push_back({set | clear, set});
+  }
+  // All fixed bits set but not all-ones: a free bit is clear.
+  for (int b = 0; b < 32; ++b)
+    if (free_bits >> b & 1) out.push_back({bit(fixed[0]) | bit(b), bit(fixed[0])});
+  return out;
+}
+
 Profile DefaultProfile(const ProfileOptions& o) {
   Profile p;
   p.options = o;
@@ -278,7 +311,7 @@ Profile DefaultProfile(const ProfileOptions& o) {
   r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCLINUX)},
                    "ioctl: TIOCSTI and TIOCLINUX (compared on the low 32 bits) -> EPERM"));
 
-  for (auto [mask, value] : ComplementBlocks32(kPersonalityAllowed))
+  for (auto [mask, value] : ComplementOfSubsetsAndAllOnes32(kPersonalityFlags))
     r.push_back(
         Deny("personality", {ArgCmp::Bits(0, mask, value)},
              "personality: values other than 0x0, 0x8, 0x20000, 0x20008, 0xffffffff -> EPERM"));

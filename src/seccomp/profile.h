@@ -85,6 +85,13 @@ Profile DefaultProfile(const ProfileOptions& options);
 // (each block: (v & mask) == value). Used for "anything but these values".
 std::vector<std::pair<uint32_t, uint32_t>> ComplementBlocks32(std::vector<uint32_t> allowed);
 
+// (mask, value) pairs whose union is exactly the 32-bit values other than
+// 0xffffffff and the combinations of `free_bits` (every subset of them,
+// 0 included): for each, a set bit outside `free_bits` and a clear bit. 32
+// pairs, the fewest masked compares can do (a value with one clear bit
+// needs its own), where ComplementBlocks32 of the same set needs about 60.
+std::vector<std::pair<uint32_t, uint32_t>> ComplementOfSubsetsAndAllOnes32(uint32_t free_bits);
+
 // Compiles with libseccomp into a BPF program (x86_64 native arch only).
 Result<std::vector<sock_filter>> Compile(const Profile& profile);
 

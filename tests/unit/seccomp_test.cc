@@ -1,6 +1,10 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "seccomp/layer_step.h"
@@ -41,6 +46,31 @@ TEST(SeccompProfile, ComplementBlocksCoverExactlyTheOthers) {
   }
   // A single allowed value: one block per bit.
   EXPECT_EQ(ComplementBlocks32({5}).size(), 32u);
+}
+
+TEST(SeccompProfile, PersonalityCoverIsExactAndMinimal) {
+  const std::vector<uint32_t> allowed = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+  auto blocks = ComplementOfSubsetsAndAllOnes32(0x20008);
+  EXPECT_EQ(blocks.size(), 32u);
+  auto is_allowed = [&](uint32_t v) {
+    return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+  };
+  std::vector<uint32_t> probe = {0x1,     0x7,        0x9,        0x10,       0x20009,
+                                 0x28,    0x7fffffff, 0x80000000, 0xfffffffe, 0x400000,
+                                 0x40000, 0xfffffff7, 0xfffdffff, 0xfffdfff7};
+  for (int b = 0; b < 32; ++b) {
+    probe.push_back(uint32_t{1} << b);
+    probe.push_back(~(uint32_t{1} << b));
+    probe.push_back((uint32_t{1} << b) | 0x20008);
+  }
+  for (uint32_t v : allowed) probe.push_back(v);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 50000; ++i) {
+    uint32_t v = static_cast<uint32_t>(rng());
+    probe.push_back(v);
+    probe.push_back(v | 0xfffdfff7);  // the fixed bits all set
+  }
+  for (uint32_t v : probe) EXPECT_EQ(Covered(blocks, v), !is_allowed(v)) << std::hex << v;
 }
 
 TEST(SeccompProfile, CompilesForEveryMode) {
@@ -98,6 +128,192 @@ TEST(SeccompProfile, DenialErrno) {
   EXPECT_EQ(DenialErrno(p, SYS_clone3), ENOSYS);
   EXPECT_EQ(DenialErrno(p, SYS_socket), EPERM);
   EXPECT_EQ(DenialErrno(p, SYS_getpid), 0);
+}
+
+// A classic-BPF interpreter over seccomp_data, enough for what libseccomp
+// emits: the socket verdicts of the compiled program are compared with
+// the rules written out plainly, for every mode.
+struct FakeCall {
+  int nr;
+  uint64_t args[6];
+};
+
+uint32_t RunBpf(const std::vector<sock_filter>& prog, const FakeCall& call) {
+  struct seccomp_data d = {};
+  d.nr = call.nr;
+  d.arch = AUDIT_ARCH_X86_64;
+  for (int i = 0; i < 6; ++i) d.args[i] = call.args[i];
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&d);
+  uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {};
+  for (size_t pc = 0; pc < prog.size(); ++pc) {
+    const sock_filter& f = prog[pc];
+    const uint32_t src = BPF_SRC(f.code) == BPF_X ? x : f.k;
+    switch (BPF_CLASS(f.code)) {
+      case BPF_LD:
+        if (BPF_MODE(f.code) == BPF_ABS) {
+          EXPECT_LE(f.k + 4, sizeof d);
+          memcpy(&a, bytes + f.k, 4);
+        } else if (BPF_MODE(f.code) == BPF_IMM) {
+          a = f.k;
+        } else if (BPF_MODE(f.code) == BPF_MEM) {
+          a = mem[f.k];
+        } else {
+          ADD_FAILURE() << "unsupported load " << f.code;
+          return 0;
+        }
+        break;
+      case BPF_LDX:
+        x = BPF_MODE(f.code) == BPF_MEM ? mem[f.k] : f.k;
+        break;
+      case BPF_ST:
+        mem[f.k] = a;
+        break;
+      case BPF_STX:
+        mem[f.k] = x;
+        break;
+      case BPF_ALU:
+        switch (BPF_OP(f.code)) {
+          case BPF_AND:
+            a &= src;
+            break;
+          case BPF_OR:
+            a |= src;
+            break;
+          case BPF_ADD:
+            a += src;
+            break;
+          case BPF_SUB:
+            a -= src;
+            break;
+          case BPF_RSH:
+            a >>= src;
+            break;
+          case BPF_LSH:
+            a <<= src;
+            break;
+          default:
+            ADD_FAILURE() << "unsupported alu " << f.code;
+            return 0;
+        }
+        break;
+      case BPF_JMP: {
+        if (BPF_OP(f.code) == BPF_JA) {
+          pc += f.k;
+          break;
+        }
+        bool t = false;
+        switch (BPF_OP(f.code)) {
+          case BPF_JEQ:
+            t = a == src;
+            break;
+          case BPF_JGT:
+            t = a > src;
+            break;
+          case BPF_JGE:
+            t = a >= src;
+            break;
+          case BPF_JSET:
+            t = (a & src) != 0;
+            break;
+          default:
+            ADD_FAILURE() << "unsupported jump " << f.code;
+            return 0;
+        }
+        pc += t ? f.jt : f.jf;
+        break;
+      }
+      case BPF_RET:
+        return BPF_RVAL(f.code) == BPF_A ? a : f.k;
+      case BPF_MISC:
+        if (BPF_MISCOP(f.code) == BPF_TAX)
+          x = a;
+        else
+          a = x;
+        break;
+    }
+  }
+  ADD_FAILURE() << "program ran off its end";
+  return 0;
+}
+
+// The socket rules of profile.cc, written out: denied or not.
+bool SocketDeniedByTheRules(const ProfileOptions& o, bool pair, uint64_t fam, uint64_t type,
+                            uint64_t proto) {
+  const uint32_t f32 = static_cast<uint32_t>(fam);
+  const uint64_t t = type & 0xf;
+  const bool inet = f32 == AF_INET || f32 == AF_INET6;
+  const bool restricted = o.mode == NetMode::kPlatform || o.mode == NetMode::kNone;
+  if (pair) {
+    if (fam != AF_UNIX) return true;
+  } else {
+    for (int denied : {AF_PACKET, AF_VSOCK, AF_ALG, AF_KEY, AF_BLUETOOTH})
+      if (f32 == static_cast<uint32_t>(denied)) return true;
+    if (t == SOCK_PACKET) return true;
+    if (t == SOCK_RAW && fam != AF_NETLINK) return true;
+    if (f32 == AF_NETLINK && proto > NETLINK_ROUTE) return true;
+  }
+  if (o.mode != NetMode::kHost && !o.unix_dgram && f32 == AF_UNIX && t == SOCK_DGRAM) return true;
+  if (pair || !restricted) return false;
+  if (fam != AF_UNIX && fam != AF_INET && fam != AF_INET6 && fam != AF_NETLINK) return true;
+  if (inet && t != SOCK_STREAM) return true;
+  if (inet && proto != 0 && proto != IPPROTO_TCP) return true;
+  return false;
+}
+
+TEST(SeccompProfile, SocketVerdictsMatchTheRulesInEveryMode) {
+  const uint64_t kHigh = uint64_t{1} << 32;
+  std::vector<uint64_t> fams, types,
+      protos = {0, 1, IPPROTO_TCP, IPPROTO_UDP, 132, 262, 255, kHigh, kHigh + IPPROTO_TCP};
+  for (uint64_t f = 0; f <= 48; ++f) fams.push_back(f);
+  for (uint64_t f : {uint64_t{AF_INET}, uint64_t{AF_UNIX}, uint64_t{AF_NETLINK}})
+    fams.push_back(kHigh + f);
+  fams.push_back(0xffffffff);
+  for (uint64_t ty = 0; ty <= 15; ++ty)
+    for (uint64_t flags : {uint64_t{0}, uint64_t{SOCK_NONBLOCK | SOCK_CLOEXEC}, kHigh})
+      types.push_back(ty | flags);
+  for (NetMode m : {NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost}) {
+    for (bool dgram : {false, true}) {
+      ProfileOptions o;
+      o.mode = m;
+      o.unix_dgram = dgram;
+      auto prog = Compile(DefaultProfile(o));
+      ASSERT_TRUE(prog.ok()) << prog.status().reason();
+      int mismatches = 0;
+      for (bool pair : {false, true})
+        for (uint64_t f : fams)
+          for (uint64_t ty : types)
+            for (uint64_t pr : protos) {
+              FakeCall c{pair ? SYS_socketpair : SYS_socket, {f, ty, pr, 0, 0, 0}};
+              uint32_t ret = RunBpf(*prog, c);
+              bool denied = ret == (SECCOMP_RET_ERRNO | EPERM);
+              EXPECT_TRUE(denied || ret == SECCOMP_RET_ALLOW) << std::hex << ret;
+              bool want = SocketDeniedByTheRules(o, pair, f, ty, pr);
+              if (denied != want && ++mismatches <= 5)
+                ADD_FAILURE() << ToString(m) << (pair ? " socketpair(" : " socket(") << std::hex
+                              << f << ", " << ty << ", " << pr << "): program "
+                              << (denied ? "denies" : "allows");
+            }
+      EXPECT_EQ(mismatches, 0) << ToString(m);
+    }
+  }
+}
+
+TEST(SeccompProfile, PersonalityVerdictsOfTheProgram) {
+  auto prog = Compile(DefaultProfile({}));
+  ASSERT_TRUE(prog.ok()) << prog.status().reason();
+  const std::vector<uint32_t> allowed = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+  std::vector<uint64_t> probe = {0x40000, 0x400000, 0x0100000, 0x20009, 0xfffffffe, 0x7fffffff};
+  for (uint32_t v : allowed) {
+    probe.push_back(v);
+    probe.push_back((uint64_t{0xdead} << 32) | v);  // personality() takes an unsigned int
+  }
+  for (int b = 0; b < 32; ++b) probe.push_back(~(uint32_t{1} << b));
+  for (uint64_t v : probe) {
+    uint32_t ret = RunBpf(*prog, FakeCall{SYS_personality, {v, 0, 0, 0, 0, 0}});
+    bool want_allowed =
+        std::find(allowed.begin(), allowed.end(), static_cast<uint32_t>(v)) != allowed.end();
+    EXPECT_EQ(ret, want_allowed ? SECCOMP_RET_ALLOW : (SECCOMP_RET_ERRNO | EPERM)) << std::hex << v;
+  }
 }
 
 // Runs `body` in a forked child after installing `step` (no_new_privs set
