@@ -71,10 +71,16 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
       prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   plan.landlock_resolve_unix =
       prepared->step != nullptr && (st.handled_fs & landlock::kFsResolveUnix) != 0;
-  nlohmann::json j = st.ToJson();
-  j["compatibility"] = ToString(ctx.policy.compatibility);
-  if (!terminal.empty()) j["terminal_paths"] = terminal;
-  plan.effective.layers["landlock"] = j;
+  if (ctx.describe) {
+    // Every rule with its rights, for `policy show --effective`; a run only
+    // needs the status line.
+    nlohmann::json j = st.ToJson();
+    j["compatibility"] = ToString(ctx.policy.compatibility);
+    if (!terminal.empty()) j["terminal_paths"] = terminal;
+    plan.effective.layers["landlock"] = j;
+  } else {
+    plan.effective.layers["landlock"] = {{"status", landlock::ToString(st.enforcement)}};
+  }
 
   const auto degradations = Collect(st);
   if (hard && !degradations.empty()) {

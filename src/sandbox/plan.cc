@@ -1,9 +1,7 @@
 #include "sandbox/plan.h"
 
 #include <arpa/inet.h>
-#include <grp.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,31 +13,12 @@
 #include "net/mode.h"
 #include "net/netns.h"
 #include "sandbox/layers.h"
+#include "sandbox/user_lookup.h"
 #include "seccomp/notify.h"
 
 namespace rf {
 
 namespace {
-
-Result<uid_t> LookupUser(const std::string& name) {
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
-    return static_cast<uid_t>(std::stoul(name));
-  struct passwd pw, *res = nullptr;
-  char buf[4096];
-  if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
-    return Status::Error("process.run_as_user '" + name + "' does not exist on this host");
-  return pw.pw_uid;
-}
-
-Result<gid_t> LookupGroup(const std::string& name) {
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
-    return static_cast<gid_t>(std::stoul(name));
-  struct group gr, *res = nullptr;
-  char buf[4096];
-  if (getgrnam_r(name.c_str(), &gr, buf, sizeof buf, &res) != 0 || !res)
-    return Status::Error("process.run_as_group '" + name + "' does not exist on this host");
-  return gr.gr_gid;
-}
 
 Result<UniqueFd> PlatformListener(uint16_t port, uint16_t* bound) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -1,0 +1,123 @@
+#include "sandbox/user_lookup.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "common/fd.h"
+
+namespace rf {
+
+namespace {
+
+// The whole of a small text file, or nothing (missing, unreadable, > 1 MiB).
+std::optional<std::string> ReadSmallFile(const char* path) {
+  UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0) return std::nullopt;
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > (1u << 20)) return std::nullopt;
+  }
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+// Calls f(line) for each line of `text` until f returns true.
+template <typename F>
+bool AnyLine(std::string_view text, F f) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (f(line)) return true;
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return false;
+}
+
+std::optional<unsigned long> FilesThenNss(const char* file, const char* database,
+                                          const std::string& name) {
+  auto nss = ReadSmallFile("/etc/nsswitch.conf");
+  if (!nss || !FilesFirstInNsswitch(*nss, database)) return std::nullopt;
+  auto text = ReadSmallFile(file);
+  if (!text) return std::nullopt;
+  return IdInFilesDatabase(*text, name);
+}
+
+bool IsNumeric(const std::string& s) {
+  return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+}  // namespace
+
+bool FilesFirstInNsswitch(std::string_view nsswitch, std::string_view database) {
+  bool files_first = false;
+  AnyLine(nsswitch, [&](std::string_view line) {
+    line = line.substr(0, line.find('#'));
+    while (!line.empty() && IsBlank(line.front())) line.remove_prefix(1);
+    if (line.substr(0, database.size()) != database) return false;
+    line.remove_prefix(database.size());
+    while (!line.empty() && IsBlank(line.front())) line.remove_prefix(1);
+    if (line.empty() || line.front() != ':') return false;
+    line.remove_prefix(1);
+    while (!line.empty() && IsBlank(line.front())) line.remove_prefix(1);
+    size_t end = 0;
+    while (end < line.size() && !IsBlank(line[end]) && line[end] != '[') ++end;
+    std::string_view rest = line.substr(end);
+    while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
+    // `files` with its default actions: a found entry is the answer.
+    files_first = line.substr(0, end) == "files" && (rest.empty() || rest.front() != '[');
+    return true;  // the first line for the database decides
+  });
+  return files_first;
+}
+
+std::optional<unsigned long> IdInFilesDatabase(std::string_view text, std::string_view name) {
+  std::optional<unsigned long> id;
+  AnyLine(text, [&](std::string_view line) {
+    if (line.size() <= name.size() || line.substr(0, name.size()) != name ||
+        line[name.size()] != ':')
+      return false;
+    line.remove_prefix(name.size() + 1);
+    size_t c = line.find(':');  // skip the password field
+    if (c == std::string_view::npos) return true;
+    line.remove_prefix(c + 1);
+    std::string_view field = line.substr(0, line.find(':'));
+    if (field.empty() || field.size() > 10 ||
+        field.find_first_not_of("0123456789") != std::string_view::npos)
+      return true;  // malformed: leave it to NSS
+    unsigned long v = 0;
+    for (char ch : field) v = v * 10 + static_cast<unsigned long>(ch - '0');
+    if (v <= 0xffffffffUL) id = v;
+    return true;
+  });
+  return id;
+}
+
+Result<uid_t> LookupUser(const std::string& name) {
+  if (IsNumeric(name)) return static_cast<uid_t>(std::stoul(name));
+  if (auto id = FilesThenNss("/etc/passwd", "passwd", name)) return static_cast<uid_t>(*id);
+  struct passwd pw, *res = nullptr;
+  char buf[4096];
+  if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
+    return Status::Error("process.run_as_user '" + name + "' does not exist on this host");
+  return pw.pw_uid;
+}
+
+Result<gid_t> LookupGroup(const std::string& name) {
+  if (IsNumeric(name)) return static_cast<gid_t>(std::stoul(name));
+  if (auto id = FilesThenNss("/etc/group", "group", name)) return static_cast<gid_t>(*id);
+  struct group gr, *res = nullptr;
+  char buf[4096];
+  if (getgrnam_r(name.c_str(), &gr, buf, sizeof buf, &res) != 0 || !res)
+    return Status::Error("process.run_as_group '" + name + "' does not exist on this host");
+  return gr.gr_gid;
+}
+
+}  // namespace rf

@@ -1,0 +1,62 @@
+#include "sandbox/user_lookup.h"
+
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
+
+namespace rf {
+namespace {
+
+TEST(UserLookup, FilesFirstOnlyWhenPlainFilesLeads) {
+  EXPECT_TRUE(FilesFirstInNsswitch("passwd: files systemd\ngroup: files\n", "passwd"));
+  EXPECT_TRUE(FilesFirstInNsswitch("# comment\n  group:\tfiles  # local\n", "group"));
+  EXPECT_FALSE(FilesFirstInNsswitch("passwd: sss files\n", "passwd"));
+  EXPECT_FALSE(FilesFirstInNsswitch("passwd: compat\n", "passwd"));
+  EXPECT_FALSE(FilesFirstInNsswitch("passwd: files [SUCCESS=continue] ldap\n", "passwd"));
+  EXPECT_FALSE(FilesFirstInNsswitch("passwd: files[SUCCESS=continue]\n", "passwd"));
+  EXPECT_FALSE(FilesFirstInNsswitch("passwd:\n", "passwd"));
+  EXPECT_FALSE(FilesFirstInNsswitch("group: files\n", "passwd"));    // no line: not assumed
+  EXPECT_FALSE(FilesFirstInNsswitch("passwdx: files\n", "passwd"));  // another database
+  EXPECT_FALSE(FilesFirstInNsswitch("#passwd: files\npasswd: ldap files\n", "passwd"));
+  // The first line for the database decides, as in glibc.
+  EXPECT_FALSE(FilesFirstInNsswitch("passwd: ldap\npasswd: files\n", "passwd"));
+}
+
+TEST(UserLookup, IdOfTheFirstEntryWithThatName) {
+  const char* passwd =
+      "root:x:0:0:root:/root:/bin/bash\n"
+      "nobodyx:x:7:7::/:/bin/false\n"
+      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+      "nobody:x:99:99::/:/bin/false\n"
+      "broken:x:12a:0::/:\n"
+      "short:x\n";
+  EXPECT_EQ(IdInFilesDatabase(passwd, "nobody"), 65534u);
+  EXPECT_EQ(IdInFilesDatabase(passwd, "root"), 0u);
+  EXPECT_EQ(IdInFilesDatabase(passwd, "nobodyx"), 7u);
+  EXPECT_EQ(IdInFilesDatabase(passwd, "nobod"), std::nullopt);
+  EXPECT_EQ(IdInFilesDatabase(passwd, "broken"), std::nullopt);  // left to NSS
+  EXPECT_EQ(IdInFilesDatabase(passwd, "short"), std::nullopt);
+  EXPECT_EQ(IdInFilesDatabase(passwd, "absent"), std::nullopt);
+  EXPECT_EQ(IdInFilesDatabase("nogroup:x:65534:\n", "nogroup"), 65534u);
+  EXPECT_EQ(IdInFilesDatabase("big:x:99999999999:\n", "big"), std::nullopt);
+}
+
+// On this host the result is NSS's, whichever way it was found.
+TEST(UserLookup, AgreesWithNss) {
+  for (const char* name : {"root", "nobody", "daemon"}) {
+    struct passwd pw, *res = nullptr;
+    char buf[4096];
+    if (getpwnam_r(name, &pw, buf, sizeof buf, &res) != 0 || !res) continue;
+    auto uid = LookupUser(name);
+    ASSERT_TRUE(uid.ok()) << uid.status().reason();
+    EXPECT_EQ(*uid, pw.pw_uid) << name;
+  }
+  EXPECT_EQ(*LookupUser("1234"), 1234u);
+  auto missing = LookupUser("no-such-user-rf");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().reason().find("run_as_user 'no-such-user-rf'"), std::string::npos);
+  EXPECT_FALSE(LookupGroup("no-such-group-rf").ok());
+}
+
+}  // namespace
+}  // namespace rf
