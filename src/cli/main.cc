@@ -1,6 +1,8 @@
 // ringfence: confine a program to the files, network destinations and
 // devices a policy grants. See DESIGN.md and docs/.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -59,7 +61,14 @@ int main(int argc, char** argv) {
   using namespace rf;
   {
     RunOptions fast;
-    if (FastParseRun(argc, argv, &fast)) return RunMain(fast);
+    if (FastParseRun(argc, argv, &fast)) {
+      // Everything RunMain opened is closed when it returns; what exit()
+      // would add is static destructors and atexit handlers, nothing this
+      // path needs: only stdio is flushed.
+      int rc = RunMain(fast);
+      fflush(nullptr);
+      _exit(rc);
+    }
   }
   CLI::App app{"ringfence: a sandbox for AI agents and GPU workloads", "ringfence"};
   app.require_subcommand(1);

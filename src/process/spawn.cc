@@ -506,11 +506,20 @@ int ExitCodeFromWaitStatus(int status) {
 void KillAndReapDescendants(pid_t pgid, pid_t keep_status_of, int* kept_status) noexcept {
   // Raw system calls: init runs this too (see RunInit).
   if (pgid > 0) sys::Kill(-pgid, SIGKILL);
-  // Bounded: each round kills every current child and reaps at least one.
+  // A live descendant always has an ancestor among our children, alive or a
+  // zombie (exit re-parents a process's children before it can be reaped):
+  // no child at all (ECHILD) means nothing is left. Zombies are reaped
+  // without looking further; only while a child is alive are the children
+  // listed from /proc and killed (the command usually exits alone, and this
+  // then costs two wait4 calls, no /proc walk). Bounded: each round reaps
+  // one child or kills every current one and then reaps one.
   for (int round = 0; round < 1000000; ++round) {
-    KillListedChildren();
     int status = 0;
-    long w = sys::Wait4(-1, &status, __WALL);
+    long w = sys::Wait4(-1, &status, __WALL | WNOHANG);
+    if (w == 0) {
+      KillListedChildren();
+      w = sys::Wait4(-1, &status, __WALL);
+    }
     if (w < 0) {
       if (w == -EINTR) continue;
       break;  // ECHILD: nothing left
