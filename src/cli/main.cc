@@ -1,8 +1,8 @@
 // ringfence: confine a program to the files, network destinations and
 // devices a policy grants. See DESIGN.md and docs/.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <string>

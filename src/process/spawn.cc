@@ -85,7 +85,6 @@ struct Prepared {
   bool drop;
   uid_t uid;
   gid_t gid;
-  int cap_last;
   int tty_fd;  // -1 = no terminal hand-off
   pid_t supervisor;
   const ChildStep* const* priv_steps;
@@ -149,9 +148,12 @@ long Wait4(pid_t pid, int* status, int options) noexcept {
                 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
             0, 0, 0);
     if (syscall(SYS_setgroups, 0, nullptr) != 0) FailChild(p.err_w, kStageDropGroups, errno);
-    for (int cap = 0; cap <= p.cap_last; ++cap) {
-      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-        FailChild(p.err_w, kStageDropBounding, errno);
+    // Capabilities are numbered from 0 without gaps: the first EINVAL is
+    // past the kernel's last one (no need to read cap_last_cap from /proc).
+    for (int cap = 0; cap < 64; ++cap) {
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+      if (errno == EINVAL) break;
+      FailChild(p.err_w, kStageDropBounding, errno);
     }
     if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) FailChild(p.err_w, kStageDropGid, errno);
     if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) FailChild(p.err_w, kStageDropUid, errno);
@@ -442,15 +444,6 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   return out;
 }
 
-int ReadCapLastCap() {
-  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 63;
-  char buf[16] = {};
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  return n > 0 ? atoi(buf) : 63;
-}
-
 // The terminal the supervisor is in the foreground of, if any.
 int ForegroundTerminal() {
   for (int fd = 0; fd <= 2; ++fd) {
@@ -579,7 +572,6 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     p.uid = spec.run_as->uid;
     p.gid = spec.run_as->gid;
   }
-  p.cap_last = ReadCapLastCap();
   p.nofile = spec.caller_nofile;
   p.tty_fd = spec.take_terminal ? ForegroundTerminal() : -1;
   p.supervisor = getpid();
