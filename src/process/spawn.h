@@ -2,10 +2,11 @@
 //
 //   supervisor (ringfence itself, outside the sandbox): forwards signals,
 //     owns the terminal hand-off, returns the exit code.
-//   init: a small reaper forked from the supervisor. It is a child
-//     subreaper and gets a parent-death signal, so when the command exits, or
-//     the supervisor dies (even by SIGKILL), it kills the command's whole
-//     process tree and reaps it. It only makes async-signal-safe calls.
+//   init: a small reaper sharing the supervisor's memory (clone CLONE_VM,
+//     raw system calls only; see spawn.cc and docs/process.md). It is a child
+//     subreaper and watches a pipe only the supervisor holds open, so when
+//     the command exits, or the supervisor dies (even by SIGKILL), it kills
+//     the command's whole process tree and reaps it.
 //   command: new process group -> terminal foreground -> privileged steps
 //     (namespaces) -> drop privileges -> parent-death signal -> rlimits ->
 //     no_new_privs -> close inherited descriptors -> confinement steps
