@@ -78,8 +78,16 @@ for kind in ("find", "git status"):
     cmds = [(name, " ".join(shlex.quote(a) for a in argv)) for name, argv in cases if name.startswith(kind)]
     out.append(lib.table(f"Landlock filesystem cost: {kind} ({runs} interleaved runs of {n} iterations; "
                          f"time per iteration)", sub, f"{kind} bare", commands=cmds))
-    ratio = statistics.median(sub[f"{kind} ringfence"]) / statistics.median(sub[f"{kind} bare"])
-    out.append(f"- overhead: {(ratio - 1) * 100:.1f} % (target ≤ 5 %): {'met' if ratio <= 1.05 else 'missed'}\n")
+    # The runs alternate bare and sandboxed, so each round's pair saw the same
+    # machine state: the median of the per-round ratios cancels slow drifts
+    # that make the two medians disagree (runs here are bimodal).
+    rf_t, bare_t = sub[f"{kind} ringfence"], sub[f"{kind} bare"]
+    ratio = statistics.median(a / b for a, b in zip(rf_t, bare_t))
+    med_ratio = statistics.median(rf_t) / statistics.median(bare_t)
+    best_ratio = sorted(rf_t)[len(rf_t) // 10] / sorted(bare_t)[len(bare_t) // 10]
+    out.append(f"- overhead (median of the per-round ratios): {(ratio - 1) * 100:.1f} % (target ≤ 5 %): "
+               f"{'met' if ratio <= 1.05 else 'missed'}; ratio of the medians "
+               f"{(med_ratio - 1) * 100:+.1f} %, of the p10s {(best_ratio - 1) * 100:+.1f} %\n")
     heads.append(f"{kind} {(ratio - 1) * 100:+.1f} %")
 lib.headline("- Landlock filesystem cost (sandboxed vs bare, start-up amortised): " + ", ".join(heads) +
              " (target ≤ 5 %)")
