@@ -7,8 +7,6 @@
 // supervisor's main thread's errno. Such code must not write it.
 #pragma once
 
-#define RF_HAVE_RAW_SYSCALL 1
-
 namespace rf {
 
 #if defined(__x86_64__)
@@ -41,7 +39,7 @@ inline long RawSyscall(long nr, long a = 0, long b = 0, long c = 0, long d = 0, 
   return x0;
 }
 #else
-#undef RF_HAVE_RAW_SYSCALL
+#error "RawSyscall is written for x86-64 and aarch64 (ringfence's seccomp programs are x86-64)"
 #endif
 
 }  // namespace rf
