@@ -75,7 +75,8 @@ int RunMain(const RunOptions& o) {
     return SetupFailure(*audit, subject, "--workdir " + workdir + " is not an existing directory");
   workdir = real;
 
-  PlanOptions popts{workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false};
+  PlanOptions popts{
+      workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, !o.audit_file.empty()};
   auto plan = BuildPlan(*policy, popts);
   if (!plan.ok()) return SetupFailure(*audit, subject, plan.status().reason());
 

@@ -24,6 +24,7 @@
 
 #include "net/unix_diag.h"
 #include "proxy/matcher.h"
+#include "seccomp/notify.h"
 
 namespace rf {
 
@@ -225,8 +226,15 @@ void ConnectGuard::Loop() {
 void ConnectGuard::Handle(const struct seccomp_notif& req) {
   const int listener = listener_.get();
   if (req.data.nr != __NR_connect) {
-    // Nothing else is routed here; refuse rather than guess.
-    Respond(listener, req.id, EPERM, false);
+    // A refusal sent here to be audited (run --audit); anything else is not
+    // routed here: refuse rather than guess.
+    const auto& d = cfg_.audited_denials;
+    auto it =
+        std::find_if(d.begin(), d.end(), [&](const auto& e) { return e.first == req.data.nr; });
+    const int err = it != d.end() ? it->second : EPERM;
+    Respond(listener, req.id, err, false);
+    ++denied_;
+    if (it != d.end() && audit_) audit_->Emit(seccomp::DenialEvent(seccomp::FromRequest(req), err));
     return;
   }
   const int fd = static_cast<int>(req.data.args[0]);

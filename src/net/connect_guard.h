@@ -64,6 +64,10 @@ struct ConnectGuardConfig {
   bool switch_creds = false;
   uid_t uid = 0;
   gid_t gid = 0;
+  // run --audit: system calls whose refusals the filter sends here (profile
+  // option notify_denials), each with the errno to answer. Each is answered
+  // and written to the audit log as a seccomp "deny" event.
+  std::vector<std::pair<int, int>> audited_denials;
 };
 
 // What the guard decides for one inet destination (exposed for unit tests).

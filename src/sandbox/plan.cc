@@ -288,6 +288,17 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
               "refused unless listed as @name in network.unix_sockets or served by the "
               "sandbox; connected on the command's behalf";
   }
+  if (opts.audit_denials) {
+    // run --audit: refused system calls go to the supervisor, which answers
+    // with the rule's errno and writes an audit event (docs/seccomp.md).
+    if (Status s = seccomp::ProbeUserNotification(); s.ok()) {
+      ctx.seccomp_notify_denials = true;
+      if (!ctx.seccomp_listener_channel) ctx.seccomp_listener_channel = &plan.net.seccomp_channel;
+    } else {
+      plan.effective.warnings.push_back(
+          "seccomp: refused system calls are not written to the audit log: " + s.reason());
+    }
+  }
   if (Status s = AddSeccompLayer(ctx, plan); !s.ok()) return s.With("seccomp");
   return plan;
 }

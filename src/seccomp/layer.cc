@@ -85,8 +85,10 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
         "process.sysv_ipc: true: System V IPC is allowed and shared with the host's IPC "
         "namespace (weakened boundary)");
   }
+  if (o.notify_denials) plan.net.guard_config.audited_denials = seccomp::NotifiedDenials(rules());
   plan.summary += std::string(", seccomp (") + ToString(o.mode) + " socket rules" +
-                  (needs_listener ? ", user notification" : "") + ")";
+                  (needs_listener ? ", user notification" : "") +
+                  (o.notify_denials ? ", refusals audited" : "") + ")";
   plan.confine_steps.push_back(
       std::make_unique<seccomp::FilterStep>(std::move(prog).value(), std::move(child_end)));
   return Status::Ok();

@@ -58,14 +58,18 @@ Result<Notification> ReceiveNotification(int listener) {
     if (errno == EINTR || errno == ENOENT) continue;
     return Status::Errno("SECCOMP_IOCTL_NOTIF_RECV");
   }
+  return FromRequest(*req);
+}
+
+Notification FromRequest(const struct seccomp_notif& req) {
   Notification n;
-  n.id = req->id;
-  n.pid = static_cast<pid_t>(req->pid);
-  n.nr = req->data.nr;
+  n.id = req.id;
+  n.pid = static_cast<pid_t>(req.pid);
+  n.nr = req.data.nr;
   char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, n.nr);
   n.syscall = name ? name : "syscall " + std::to_string(n.nr);
   free(name);
-  for (int i = 0; i < 6; ++i) n.args[i] = req->data.args[i];
+  for (int i = 0; i < 6; ++i) n.args[i] = req.data.args[i];
   return n;
 }
 

@@ -12,6 +12,7 @@
 // with ENOSYS: the sandbox fails closed.
 #pragma once
 
+#include <linux/seccomp.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -45,6 +46,9 @@ struct Notification {
 
 // Blocks until the next notification arrives on `listener`.
 Result<Notification> ReceiveNotification(int listener);
+
+// The notification a SECCOMP_IOCTL_NOTIF_RECV request describes.
+Notification FromRequest(const struct seccomp_notif& req);
 
 // Answers notification `id`: the call fails with `err` (> 0).
 Status RespondError(int listener, uint64_t id, int err);

@@ -192,7 +192,8 @@ Result<Ctx> BuildCtx(const Profile& p) {
     int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
     if (nr == __NR_SCMP_ERROR) return Status::Error("unknown system call '" + r.syscall + "'");
     uint32_t action = SCMP_ACT_ERRNO(static_cast<uint32_t>(r.action.err));
-    if (r.action.kind == Action::kNotify || (p.options.notify_denials && r.action.err != 0))
+    if (r.action.kind == Action::kNotify ||
+        (p.options.notify_denials && r.action.err != 0 && r.action.err != ENOSYS))
       action = SCMP_ACT_NOTIFY;
     std::vector<scmp_arg_cmp> cmps;
     for (const ArgCmp& c : r.when) {
@@ -393,6 +394,19 @@ nlohmann::json Describe(const Profile& p) {
       "allowed (CUDA and JIT runtimes need anonymous memory files; the result is "
       "an fd, not a path, so it opens nothing new)";
   return j;
+}
+
+std::vector<std::pair<int, int>> NotifiedDenials(const Profile& p) {
+  std::vector<std::pair<int, int>> out;
+  if (!p.options.notify_denials) return out;
+  for (const Rule& r : p.rules) {
+    if (r.action.kind != Action::kErrno || r.action.err == 0 || r.action.err == ENOSYS) continue;
+    int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+    if (nr == __NR_SCMP_ERROR) continue;
+    if (std::none_of(out.begin(), out.end(), [&](const auto& e) { return e.first == nr; }))
+      out.push_back({nr, r.action.err});
+  }
+  return out;
 }
 
 int DenialErrno(const Profile& p, int syscall_nr) {

@@ -105,4 +105,10 @@ nlohmann::json Describe(const Profile& profile);
 // profile does not deny that system call number unconditionally or by args.
 int DenialErrno(const Profile& profile, int syscall_nr);
 
+// With options.notify_denials: the system calls whose refusals are sent to
+// the supervisor, each with the errno to answer. clone3's ENOSYS is left to
+// the kernel: it is a redirect (libc falls back to clone), not a refusal, and
+// every thread and process creation would otherwise be a round trip.
+std::vector<std::pair<int, int>> NotifiedDenials(const Profile& profile);
+
 }  // namespace rf::seccomp

@@ -332,13 +332,26 @@ network: {{mode: platform, proxy_port: {self.proxy_port}}}
         os.chmod(path, 0o644)
         return path
 
-    def run_in_pod(self, profile, compatibility):
+    def run_in_pod(self, profile, compatibility, extra=()):
         script = (f"echo ran; ./nt_probe tcp 127.0.0.1 {self.host.getsockname()[1]}; "
                   f"./nt_probe tcp 127.0.0.2 {self.proxy_port}")
         return subprocess.run([rf.helper("pod_exec"), profile, rf.BIN, "run", "--policy",
-                               self.policy(compatibility), "--workdir", self.dir, "--",
+                               self.policy(compatibility), "--workdir", self.dir, *extra, "--",
                                "/bin/sh", "-c", script],
                               capture_output=True, text=True, timeout=60)
+
+    def test_audit_without_user_notification_says_refusals_are_not_logged(self):
+        # run --audit wants refusals through the listener too; without one the
+        # command still runs (the kernel answers them) and the loss is said.
+        log = os.path.join(self.dir, "audit.jsonl")
+        r = self.run_in_pod(self.profile, "best_effort", extra=["--audit", log])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split("\n")[0], "ran")
+        self.assertIn("refused system calls are not written to the audit log", r.stderr)
+        with open(log) as f:
+            events = [json.loads(line) for line in f]
+        self.assertIn(("process", "start"), [(e["layer"], e["action"]) for e in events])
+        self.assertNotIn("seccomp", [e["layer"] for e in events])
 
     def test_best_effort_runs_degraded_and_says_what_is_lost(self):
         r = self.run_in_pod(self.profile, "best_effort")

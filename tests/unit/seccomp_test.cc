@@ -316,6 +316,34 @@ TEST(SeccompProfile, PersonalityVerdictsOfTheProgram) {
   }
 }
 
+// run --audit: refusals go to the supervisor, clone3's ENOSYS redirect does not.
+TEST(SeccompProfile, NotifiedDenialsForAudit) {
+  ProfileOptions o;
+  o.notify_denials = true;
+  Profile p = DefaultProfile(o);
+  auto d = NotifiedDenials(p);
+  auto errno_of = [&](int nr) {
+    for (auto [n, e] : d)
+      if (n == nr) return e;
+    return 0;
+  };
+  EXPECT_EQ(errno_of(SYS_ptrace), EPERM);
+  EXPECT_EQ(errno_of(SYS_socket), EPERM);
+  EXPECT_EQ(errno_of(SYS_clone3), 0);
+  EXPECT_EQ(errno_of(SYS_getpid), 0);
+  for (size_t i = 0; i < d.size(); ++i)
+    for (size_t j = i + 1; j < d.size(); ++j) EXPECT_NE(d[i].first, d[j].first);
+  EXPECT_TRUE(NotifiedDenials(DefaultProfile({})).empty());
+  // The program agrees: refusals are notified, clone3 keeps the kernel's ENOSYS.
+  auto prog = Compile(p);
+  ASSERT_TRUE(prog.ok()) << prog.status().reason();
+  EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_ptrace, {}}), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_clone3, {}}), SECCOMP_RET_ERRNO | ENOSYS);
+  EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_getpid, {}}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_socket, {AF_PACKET, SOCK_RAW, 0, 0, 0, 0}}),
+            SECCOMP_RET_USER_NOTIF);
+}
+
 // Runs `body` in a forked child after installing `step` (no_new_privs set
 // first, as the spawn sequence does). Returns the child's exit code, or
 // 1000 + signal.
