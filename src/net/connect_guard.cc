@@ -30,6 +30,9 @@ namespace rf {
 
 namespace {
 
+// Seccomp refusals written to the audit log per run (see Handle).
+constexpr uint64_t kMaxAuditedRefusals = 10000;
+
 // Classifies an inet destination: 4 = 127.0.0.1 (or ::ffff:127.0.0.1),
 // 6 = ::1, 0 = anything else. Sets *port.
 int LoopbackKind(const void* addr, size_t len, uint16_t* port) {
@@ -234,7 +237,20 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     const int err = it != d.end() ? it->second : EPERM;
     Respond(listener, req.id, err, false);
     ++denied_;
-    if (it != d.end() && audit_) audit_->Emit(seccomp::DenialEvent(seccomp::FromRequest(req), err));
+    if (it == d.end() || !audit_) return;
+    // A command looping on a refused call must not fill the disk through
+    // the log: past the cap, refusals are still answered, not written.
+    if (audited_refusals_ < kMaxAuditedRefusals) {
+      audit_->Emit(seccomp::DenialEvent(seccomp::FromRequest(req), err));
+    } else if (audited_refusals_ == kMaxAuditedRefusals) {
+      audit_->Emit({"seccomp",
+                    "deny",
+                    "audit log",
+                    "more than " + std::to_string(kMaxAuditedRefusals) +
+                        " refused system calls: further refusals are not written (still refused)",
+                    {}});
+    }
+    ++audited_refusals_;
     return;
   }
   const int fd = static_cast<int>(req.data.args[0]);

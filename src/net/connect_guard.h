@@ -105,6 +105,7 @@ class ConnectGuard {
   AuditSink* audit_ = nullptr;
   std::thread thread_;
   std::atomic<uint64_t> allowed_{0}, denied_{0};
+  uint64_t audited_refusals_ = 0;  // seccomp refusals written to the audit log
   pid_t root_ = 0;
   UniqueFd own_diag_;  // platform: sock_diag in the supervisor's (= sandbox's) namespace
   // The connector thread and its one-slot job queue.

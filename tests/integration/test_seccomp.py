@@ -230,6 +230,30 @@ class AuditedRefusals(unittest.TestCase):
         # No connect checks in host mode: the listener serves refusals alone.
         self.check_mode("host")
 
+    def test_a_refusal_loop_cannot_fill_the_disk(self):
+        # 10,050 refused personality() calls: every one refused, the first
+        # 10,000 logged, then one line saying the rest are not.
+        script = ("import ctypes, errno\n"
+                  "libc = ctypes.CDLL(None, use_errno=True)\n"
+                  "n = 0\n"
+                  "for _ in range(10050):\n"
+                  "    if libc.personality(0x0400000) == -1 and ctypes.get_errno() == errno.EPERM:\n"
+                  "        n += 1\n"
+                  "print(n)\n")
+        with TempDir() as d:
+            log = os.path.join(d, "audit.jsonl")
+            r = run(["/usr/bin/python3", "-c", script], extra=["--workdir", d, "--audit", log,
+                                                               "--mode", "platform"], timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), "10050")
+            with open(log) as f:
+                events = [json.loads(line) for line in f]
+        refusals = [e for e in events if e["layer"] == "seccomp"]
+        self.assertEqual(len([e for e in refusals if e["subject"] == "personality"]), 10000)
+        capped = [e for e in refusals if e["subject"] == "audit log"]
+        self.assertEqual(len(capped), 1)
+        self.assertIn("further refusals are not written", capped[0]["reason"])
+
 
 if __name__ == "__main__":
     unittest.main()
