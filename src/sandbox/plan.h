@@ -24,8 +24,8 @@ struct PlanOptions {
   AuditSink* audit = nullptr;
   bool has_terminal = false;  // the command will get a terminal
   bool describe = true;       // full layer descriptions (policy show); run: false
-  bool audit_denials =
-      false;  // run --audit: seccomp refusals answered and logged by the supervisor
+  // run --audit: seccomp refusals are answered and logged by the supervisor.
+  bool audit_denials = false;
 };
 
 // How the command reaches the network (src/net/).
