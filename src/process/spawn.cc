@@ -92,7 +92,7 @@ struct Prepared {
   const ChildStep* const* confine_steps;
   size_t n_confine;
   int err_w;     // error pipe, write end (O_CLOEXEC)
-  int status_w;  // init -> supervisor: command pid, then its wait status
+  int status_w;  // init -> supervisor: command pid, then StatusMessages
   int life_r;    // read end of a pipe only the supervisor can write: EOF = it died
   int life_w;
   int init_ns;          // CLONE_NEW* flags init is created with
@@ -100,6 +100,14 @@ struct Prepared {
   const char* gid_map;
   char* command_stack;  // top of the command's stack (mapped before init)
 };
+
+// What init reports on the status pipe after the command's pid.
+struct StatusMessage {
+  int32_t kind;   // kCommandExited or kCommandStopped
+  int32_t value;  // the wait status, or the stop signal
+};
+constexpr int32_t kCommandExited = 0;
+constexpr int32_t kCommandStopped = 1;
 
 // Init shares the supervisor's memory and thread pointer (see SpawnAndWait):
 // everything it does goes through these, which leave errno alone.
@@ -415,12 +423,24 @@ int CommandEntry(void* arg) {
       }
       sys::Wait4(peek.si_pid, nullptr, __WALL);
     }
-    if (!done) continue;
+    if (!done) {
+      // Stopped by a signal (Ctrl-Z): the supervisor relays it to the
+      // caller's shell (job control). One report per stop.
+      siginfo_t stop;
+      memset(&stop, 0, sizeof stop);
+      if (RawSyscall(SYS_waitid, P_PID, cmd, reinterpret_cast<long>(&stop),
+                     WSTOPPED | WNOHANG | __WALL, 0) == 0 &&
+          stop.si_pid == cmd && stop.si_code == CLD_STOPPED) {
+        StatusMessage m{kCommandStopped, stop.si_status};
+        sys::Write(p.status_w, &m, sizeof m);
+      }
+      continue;
+    }
     // The command is gone: nothing it started may outlive it.
     int status = 0;
     KillTree(p, cmd, &status);
-    int32_t st = status;
-    sys::Write(p.status_w, &st, sizeof st);
+    StatusMessage m{kCommandExited, status};
+    sys::Write(p.status_w, &m, sizeof m);
     _exit(0);
   }
 }
@@ -600,7 +620,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // resets its mask before exec) and read from a signalfd.
   sigset_t handled, old_mask;
   sigemptyset(&handled);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGCHLD, SIGTTOU, SIGTTIN})
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGCHLD, SIGTTOU, SIGTTIN, SIGCONT})
     sigaddset(&handled, s);
   pthread_sigmask(SIG_BLOCK, &handled, &old_mask);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -653,6 +673,32 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     res.failure = "cannot start the sandbox: init process failed";
   }
 
+  // Job control (docs/process.md): when the command is stopped (Ctrl-Z),
+  // the supervisor takes the terminal back and stops itself, so the caller's
+  // shell sees a stopped job; when continued (fg, bg: SIGCONT), it gives the
+  // terminal back if it is in the foreground and continues the command.
+  struct termios cmd_tty;
+  bool have_cmd_tty = false;
+  auto relay_stop = [&] {
+    if (p.tty_fd < 0 || cmd_pid <= 0) return;
+    if (tcgetpgrp(p.tty_fd) == cmd_pid) {
+      have_cmd_tty = tcgetattr(p.tty_fd, &cmd_tty) == 0;
+      restore_terminal();
+    }
+    // Stops the whole supervisor until SIGCONT; the kernel discards it in an
+    // orphaned process group (no job-control shell to resume us), and the
+    // command is then continued at once below.
+    raise(SIGTSTP);
+  };
+  auto relay_continue = [&] {
+    if (cmd_pid <= 0) return;
+    if (p.tty_fd >= 0 && tcgetpgrp(p.tty_fd) == getpgrp()) {
+      if (have_cmd_tty) tcsetattr(p.tty_fd, TCSADRAIN, &cmd_tty);
+      tcsetpgrp(p.tty_fd, cmd_pid);  // SIGTTOU is blocked
+    }
+    kill(-cmd_pid, SIGCONT);
+  };
+
   int32_t cmd_status = 0;
   bool have_status = false;
   int init_status = 0;
@@ -680,11 +726,17 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
       for (auto& f : fire) f();
     }
     if (fds[1].revents) {
-      have_status = ReadFull(status_r.get(), &cmd_status, sizeof cmd_status).ok();
-      if (!have_status) {
+      StatusMessage m{};
+      if (!ReadFull(status_r.get(), &m, sizeof m).ok()) {
         // init died without reporting (killed): fall back to reaping it.
         waitpid(init, &init_status, 0);
         init_reaped = true;
+      } else if (m.kind == kCommandExited) {
+        cmd_status = m.value;
+        have_status = true;
+      } else if (m.kind == kCommandStopped) {
+        relay_stop();
+        relay_continue();  // we run again: resumed (or the stop was discarded)
       }
     }
     if (fds[0].revents & POLLIN) {
@@ -692,7 +744,11 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
       while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
         int sig = static_cast<int>(si.ssi_signo);
         if (sig == SIGCHLD || sig == SIGTTOU || sig == SIGTTIN) continue;
-        if (cmd_pid > 0) kill(-cmd_pid, sig);
+        if (sig == SIGCONT) {
+          relay_continue();
+        } else if (cmd_pid > 0) {
+          kill(-cmd_pid, sig);
+        }
       }
     }
   }

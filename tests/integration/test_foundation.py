@@ -243,61 +243,98 @@ class Terminal(unittest.TestCase):
         print(f"OUTER rc={rc} fg={fg} attrs={before == after}", flush=True)
     """)
 
+    class Pty:
+        """A program on a new pseudo-terminal (its session leader), read
+        until expected text shows up; killed on exit."""
+
+        def __init__(self, test, argv, env):
+            self.test, self.out = test, b""
+            self.pid, self.fd = pty.fork()
+            if self.pid == 0:
+                try:
+                    os.environ.update(env)
+                    os.execv(argv[0], argv)
+                finally:
+                    os._exit(127)
+
+        def write(self, data):
+            os.write(self.fd, data)
+
+        def expect(self, pattern, timeout=10):
+            deadline = time.monotonic() + timeout
+            while pattern.encode() not in self.out:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.test.fail(f"timed out waiting for {pattern!r}; got {self.out[-600:]!r}")
+                r, _, _ = select.select([self.fd], [], [], left)
+                if r:
+                    try:
+                        chunk = os.read(self.fd, 4096)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        self.test.fail(f"terminal closed waiting for {pattern!r}; got {self.out[-600:]!r}")
+                    self.out += chunk
+            self.out = self.out[self.out.index(pattern.encode()) + len(pattern):]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            os.close(self.fd)
+
+    def test_ctrl_z_suspends_ringfence_in_the_callers_shell(self):
+        # Job control: Ctrl-Z stops the command, ringfence relays it so the
+        # caller's shell sees a stopped job and gets the terminal back; `fg`
+        # gives the terminal back to the command, which goes on reading it.
+        with self.Pty(self, ["/bin/bash", "--norc", "--noprofile", "-i"],
+                      {"PS1": "outer$ ", "TERM": "dumb"}) as t:
+            t.expect("outer$ ")
+            script = "import sys; print('READY', flush=True); print('GOT', sys.stdin.readline().strip())"
+            t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"{script}\"\n".encode())
+            t.expect("READY")
+            t.write(b"\x1a")  # Ctrl-Z
+            t.expect("Stopped")
+            t.expect("outer$ ")
+            # The shell has the terminal: it runs commands again.
+            t.write(b"echo S$((6*7)); jobs\n")
+            t.expect("S42")
+            t.expect("ringfence")
+            t.write(b"fg\n")
+            time.sleep(0.5)
+            t.write(b"hello\n")
+            t.expect("GOT hello")
+            t.expect("outer$ ")
+            t.write(b"echo RC$?\n")
+            t.expect("RC0")
+
     def test_interactive_shell_gets_the_terminal(self):
         with rf.TempDir() as d:
             outer = os.path.join(d, "outer.py")
             with open(outer, "w") as f:
                 f.write(self.OUTER)
-            pid, fd = pty.fork()
-            if pid == 0:
-                os.environ["PS1"] = "rfprompt$ "
-                os.environ["TERM"] = "dumb"
-                os.execv(rf.PY, [rf.PY, outer, rf.BIN])
-            out = b""
-            try:
-                def expect(pattern, timeout=10):
-                    nonlocal out
-                    deadline = time.monotonic() + timeout
-                    while pattern.encode() not in out:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            self.fail(f"timed out waiting for {pattern!r}; got {out[-600:]!r}")
-                        r, _, _ = select.select([fd], [], [], left)
-                        if r:
-                            try:
-                                chunk = os.read(fd, 4096)
-                            except OSError:
-                                chunk = b""
-                            if not chunk:
-                                self.fail(f"terminal closed waiting for {pattern!r}; got {out[-600:]!r}")
-                            out += chunk
-                    idx = out.index(pattern.encode()) + len(pattern)
-                    out = out[idx:]
-
-                expect("rfprompt$ ")
-                os.write(fd, b"echo A$((40+2))\n")
-                expect("A42")
+            with self.Pty(self, [rf.PY, outer, rf.BIN], {"PS1": "rfprompt$ ", "TERM": "dumb"}) as t:
+                t.expect("rfprompt$ ")
+                t.write(b"echo A$((40+2))\n")
+                t.expect("A42")
                 # The shell's job is in the foreground: Ctrl-C reaches it.
-                os.write(fd, b"sleep 30; echo NOT-INTERRUPTED\n")
+                t.write(b"sleep 30; echo NOT-INTERRUPTED\n")
                 time.sleep(0.5)
-                os.write(fd, b"\x03")
-                expect("rfprompt$ ", timeout=5)
-                os.write(fd, b"echo B$((2+2)) $RINGFENCE_SANDBOX\n")
-                expect("B4 1")
+                t.write(b"\x03")
+                t.expect("rfprompt$ ", timeout=5)
+                t.write(b"echo B$((2+2)) $RINGFENCE_SANDBOX\n")
+                t.expect("B4 1")
                 # Leave the terminal in a changed state: ringfence restores it.
-                os.write(fd, b"stty -echo -icanon; exit 4\n")
-                expect("OUTER rc=4 fg=True attrs=True")
-                self.assertNotIn(b"NOT-INTERRUPTED", out)
-            finally:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                os.waitpid(pid, 0)
-                os.close(fd)
+                t.write(b"stty -echo -icanon; exit 4\n")
+                t.expect("OUTER rc=4 fg=True attrs=True")
+                self.assertNotIn(b"NOT-INTERRUPTED", t.out)
 
 
-@unittest.skipUnless(rf.IS_ROOT, "needs root")
 class PrivilegeDrop(unittest.TestCase):
     def test_runs_as_nobody_without_capabilities(self):
         r = rf.run(["/bin/cat", "/proc/self/status"])
