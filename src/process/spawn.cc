@@ -464,6 +464,16 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   return out;
 }
 
+// Our controlling terminal among the standard descriptors, foreground or
+// not, or -1 (job control: a run started with `&` can be brought to the
+// foreground later).
+int ControllingTerminal() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (isatty(fd) && tcgetsid(fd) == getsid(0)) return fd;
+  }
+  return -1;
+}
+
 // The terminal the supervisor is in the foreground of, if any.
 int ForegroundTerminal() {
   for (int fd = 0; fd <= 2; ++fd) {
@@ -615,6 +625,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
 
   struct termios saved_tty;
   bool have_tty_state = p.tty_fd >= 0 && tcgetattr(p.tty_fd, &saved_tty) == 0;
+  const int job_tty = spec.take_terminal ? ControllingTerminal() : -1;
 
   // Signals the supervisor handles are blocked before fork (the command
   // resets its mask before exec) and read from a signalfd.
@@ -649,14 +660,20 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   life_r.reset();
   UniqueFd sigfd(signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
 
+  int32_t cmd_pid = -1;
   auto restore_terminal = [&] {
-    if (p.tty_fd < 0) return;
+    if (p.tty_fd < 0) {
+      // Started in the background and brought to the foreground since (fg):
+      // the terminal goes back to our group, the caller's shell takes it.
+      if (job_tty >= 0 && cmd_pid > 0 && tcgetpgrp(job_tty) == cmd_pid)
+        tcsetpgrp(job_tty, getpgrp());
+      return;
+    }
     // We are in the background now: SIGTTOU is blocked, so this succeeds.
     tcsetpgrp(p.tty_fd, getpgrp());
     if (have_tty_state) tcsetattr(p.tty_fd, TCSADRAIN, &saved_tty);
   };
 
-  int32_t cmd_pid = -1;
   if (!ReadFull(status_r.get(), &cmd_pid, sizeof cmd_pid).ok()) cmd_pid = -1;
   res.pid = cmd_pid;
 
@@ -679,22 +696,25 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // terminal back if it is in the foreground and continues the command.
   struct termios cmd_tty;
   bool have_cmd_tty = false;
+  // Returns whether we were stopped and continued since (SIGCONT, blocked
+  // here, is then pending for the signalfd).
   auto relay_stop = [&] {
-    if (p.tty_fd < 0 || cmd_pid <= 0) return;
-    if (tcgetpgrp(p.tty_fd) == cmd_pid) {
-      have_cmd_tty = tcgetattr(p.tty_fd, &cmd_tty) == 0;
-      restore_terminal();
+    if (tcgetpgrp(job_tty) == cmd_pid) {
+      have_cmd_tty = tcgetattr(job_tty, &cmd_tty) == 0;
+      tcsetpgrp(job_tty, getpgrp());  // SIGTTOU is blocked
+      if (have_tty_state) tcsetattr(job_tty, TCSADRAIN, &saved_tty);
     }
-    // Stops the whole supervisor until SIGCONT; the kernel discards it in an
-    // orphaned process group (no job-control shell to resume us), and the
-    // command is then continued at once below.
+    // Stops the whole supervisor until SIGCONT. The kernel discards it in an
+    // orphaned process group (no job-control shell that could resume us).
     raise(SIGTSTP);
+    sigset_t pending;
+    return sigpending(&pending) == 0 && sigismember(&pending, SIGCONT) == 1;
   };
   auto relay_continue = [&] {
     if (cmd_pid <= 0) return;
-    if (p.tty_fd >= 0 && tcgetpgrp(p.tty_fd) == getpgrp()) {
-      if (have_cmd_tty) tcsetattr(p.tty_fd, TCSADRAIN, &cmd_tty);
-      tcsetpgrp(p.tty_fd, cmd_pid);  // SIGTTOU is blocked
+    if (job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp()) {
+      if (have_cmd_tty) tcsetattr(job_tty, TCSADRAIN, &cmd_tty);
+      tcsetpgrp(job_tty, cmd_pid);  // SIGTTOU is blocked
     }
     kill(-cmd_pid, SIGCONT);
   };
@@ -734,9 +754,11 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
       } else if (m.kind == kCommandExited) {
         cmd_status = m.value;
         have_status = true;
-      } else if (m.kind == kCommandStopped) {
-        relay_stop();
-        relay_continue();  // we run again: resumed (or the stop was discarded)
+      } else if (m.kind == kCommandStopped && job_tty >= 0 && cmd_pid > 0) {
+        // Resumed: continue the command. Not stopped (orphaned group): Ctrl-Z
+        // changes nothing when we hold the terminal; otherwise the command
+        // stays stopped (continuing it would only stop it again, in a loop).
+        if (relay_stop() || tcgetpgrp(job_tty) == getpgrp()) relay_continue();
       }
     }
     if (fds[0].revents & POLLIN) {
@@ -748,6 +770,9 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
           relay_continue();
         } else if (cmd_pid > 0) {
           kill(-cmd_pid, sig);
+          // A stopped command acts on a hang-up or termination only once
+          // continued (what shells do for their stopped jobs).
+          if (sig == SIGHUP || sig == SIGTERM) kill(-cmd_pid, SIGCONT);
         }
       }
     }

@@ -313,6 +313,27 @@ class Terminal(unittest.TestCase):
             t.write(b"echo RC$?\n")
             t.expect("RC0")
 
+    def test_started_in_the_background_then_brought_to_the_foreground(self):
+        # `ringfence run ... &`: the command reading the terminal from the
+        # background is stopped (SIGTTIN), ringfence shows as a stopped job,
+        # and `fg` hands it the terminal.
+        with self.Pty(self, ["/bin/bash", "--norc", "--noprofile", "-i"],
+                      {"PS1": "outer$ ", "TERM": "dumb"}) as t:
+            t.expect("outer$ ")
+            t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"print('GOT', input())\" &\n".encode())
+            t.expect("outer$ ")
+            time.sleep(1)
+            t.write(b"jobs\n")
+            t.expect("Stopped")
+            t.expect("outer$ ")
+            t.write(b"fg\n")
+            time.sleep(0.5)
+            t.write(b"hello\n")
+            t.expect("GOT hello")
+            t.expect("outer$ ")
+            t.write(b"echo RC$?\n")
+            t.expect("RC0")
+
     def test_interactive_shell_gets_the_terminal(self):
         with rf.TempDir() as d:
             outer = os.path.join(d, "outer.py")
