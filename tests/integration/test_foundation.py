@@ -288,12 +288,27 @@ class Terminal(unittest.TestCase):
             os.waitpid(self.pid, 0)
             os.close(self.fd)
 
+    def outer_shell(self):
+        """An interactive bash (job control on) on a new terminal."""
+        return self.Pty(self, ["/bin/bash", "--norc", "--noprofile", "-i"],
+                        {"PS1": "outer$ ", "TERM": "dumb"})
+
+    def fg_and_answer(self, t):
+        """`fg` the stopped ringfence job; its command reads a line from the
+        terminal, answers and exits 0."""
+        t.write(b"fg\n")
+        time.sleep(0.5)
+        t.write(b"hello\n")
+        t.expect("GOT hello")
+        t.expect("outer$ ")
+        t.write(b"echo RC$?\n")
+        t.expect("RC0")
+
     def test_ctrl_z_suspends_ringfence_in_the_callers_shell(self):
         # Job control: Ctrl-Z stops the command, ringfence relays it so the
         # caller's shell sees a stopped job and gets the terminal back; `fg`
         # gives the terminal back to the command, which goes on reading it.
-        with self.Pty(self, ["/bin/bash", "--norc", "--noprofile", "-i"],
-                      {"PS1": "outer$ ", "TERM": "dumb"}) as t:
+        with self.outer_shell() as t:
             t.expect("outer$ ")
             script = "import sys; print('READY', flush=True); print('GOT', sys.stdin.readline().strip())"
             t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"{script}\"\n".encode())
@@ -305,20 +320,13 @@ class Terminal(unittest.TestCase):
             t.write(b"echo S$((6*7)); jobs\n")
             t.expect("S42")
             t.expect("ringfence")
-            t.write(b"fg\n")
-            time.sleep(0.5)
-            t.write(b"hello\n")
-            t.expect("GOT hello")
-            t.expect("outer$ ")
-            t.write(b"echo RC$?\n")
-            t.expect("RC0")
+            self.fg_and_answer(t)
 
     def test_started_in_the_background_then_brought_to_the_foreground(self):
         # `ringfence run ... &`: the command reading the terminal from the
         # background is stopped (SIGTTIN), ringfence shows as a stopped job,
         # and `fg` hands it the terminal.
-        with self.Pty(self, ["/bin/bash", "--norc", "--noprofile", "-i"],
-                      {"PS1": "outer$ ", "TERM": "dumb"}) as t:
+        with self.outer_shell() as t:
             t.expect("outer$ ")
             t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"print('GOT', input())\" &\n".encode())
             t.expect("outer$ ")
@@ -326,13 +334,7 @@ class Terminal(unittest.TestCase):
             t.write(b"jobs\n")
             t.expect("Stopped")
             t.expect("outer$ ")
-            t.write(b"fg\n")
-            time.sleep(0.5)
-            t.write(b"hello\n")
-            t.expect("GOT hello")
-            t.expect("outer$ ")
-            t.write(b"echo RC$?\n")
-            t.expect("RC0")
+            self.fg_and_answer(t)
 
     def test_interactive_shell_gets_the_terminal(self):
         with rf.TempDir() as d:
