@@ -661,17 +661,16 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   UniqueFd sigfd(signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
 
   int32_t cmd_pid = -1;
+  // Whether the command's group was last given the terminal (at start, or
+  // by `fg` through job control below). Only then is it taken back: after
+  // `bg` the caller's shell has it, and must keep it.
+  bool cmd_has_tty = p.tty_fd >= 0;
   auto restore_terminal = [&] {
-    if (p.tty_fd < 0) {
-      // Started in the background and brought to the foreground since (fg):
-      // the terminal goes back to our group, the caller's shell takes it.
-      if (job_tty >= 0 && cmd_pid > 0 && tcgetpgrp(job_tty) == cmd_pid)
-        tcsetpgrp(job_tty, getpgrp());
-      return;
-    }
+    if (job_tty < 0 || !cmd_has_tty) return;
     // We are in the background now: SIGTTOU is blocked, so this succeeds.
-    tcsetpgrp(p.tty_fd, getpgrp());
-    if (have_tty_state) tcsetattr(p.tty_fd, TCSADRAIN, &saved_tty);
+    tcsetpgrp(job_tty, getpgrp());
+    if (have_tty_state) tcsetattr(job_tty, TCSADRAIN, &saved_tty);
+    cmd_has_tty = false;
   };
 
   if (!ReadFull(status_r.get(), &cmd_pid, sizeof cmd_pid).ok()) cmd_pid = -1;
@@ -701,8 +700,8 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   auto relay_stop = [&] {
     if (tcgetpgrp(job_tty) == cmd_pid) {
       have_cmd_tty = tcgetattr(job_tty, &cmd_tty) == 0;
-      tcsetpgrp(job_tty, getpgrp());  // SIGTTOU is blocked
-      if (have_tty_state) tcsetattr(job_tty, TCSADRAIN, &saved_tty);
+      cmd_has_tty = true;
+      restore_terminal();
     }
     // Stops the whole supervisor until SIGCONT. The kernel discards it in an
     // orphaned process group (no job-control shell that could resume us).
@@ -715,6 +714,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     if (job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp()) {
       if (have_cmd_tty) tcsetattr(job_tty, TCSADRAIN, &cmd_tty);
       tcsetpgrp(job_tty, cmd_pid);  // SIGTTOU is blocked
+      cmd_has_tty = true;
     }
     kill(-cmd_pid, SIGCONT);
   };
