@@ -313,7 +313,9 @@ void KillTree(const Prepared& p, pid_t cmd, int* cmd_status) noexcept {
 //   the status pipe, and the proxy and connect guard threads are not started
 //   yet (they start on the command's first connection): nothing else runs on
 //   this memory. RunCommand and every step are async-signal-safe and write
-//   only the command's stack.
+//   only the command's stack, and errno (the supervisor main thread's) when
+//   a call fails: the supervisor reads errno only after a failed call of its
+//   own, and makes none while it waits for the command to exec.
 // Descriptors, signal dispositions, credentials, Landlock domain and seccomp
 // filter are per process, not shared.
 constexpr size_t kStackSize = 256 * 1024;
@@ -366,6 +368,16 @@ int CommandEntry(void* arg) {
   const uint64_t all = ~uint64_t{0};
   RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&all), 0, sizeof all);
   RawSyscall(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  // A SIGCHLD the caller ignored is inherited across exec, and an ignored
+  // SIGCHLD makes the kernel reap children by itself: init would never see
+  // the command exit. Its dispositions are its own (no CLONE_SIGHAND).
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+  } dfl = {reinterpret_cast<void*>(SIG_DFL), 0, nullptr, 0};
+  RawSyscall(SYS_rt_sigaction, SIGCHLD, reinterpret_cast<long>(&dfl), 0, sizeof dfl.mask);
   if (p.init_ns & CLONE_NEWUSER) {
     // Same uid and gid inside: no fake root. The capabilities the new user
     // namespace gives are only over namespaces it owns, and they are gone
@@ -654,6 +666,18 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     return res;
   }
+  // Init runs on init_stack until it is reaped. Should anything below throw
+  // (bad_alloc in a callback), it is killed and reaped here, before the
+  // stacks are unmapped (members are destroyed in reverse order).
+  struct InitGuard {
+    pid_t pid;
+    bool reaped = false;
+    ~InitGuard() {
+      if (reaped) return;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, __WALL);
+    }
+  } init_guard{init};
 
   err_w.reset();
   status_w.reset();
@@ -766,6 +790,8 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
       while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
         int sig = static_cast<int>(si.ssi_signo);
         if (sig == SIGCHLD || sig == SIGTTOU || sig == SIGTTIN) continue;
+        // The command was reaped: its pid (and group id) may be reused.
+        if (have_status) continue;
         if (sig == SIGCONT) {
           relay_continue();
         } else if (cmd_pid > 0) {
@@ -778,6 +804,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     }
   }
   if (!init_reaped) waitpid(init, &init_status, 0);
+  init_guard.reaped = true;
   // Whatever init could not kill (it was killed itself) was re-parented to
   // us, the subreaper. No group kill here: the command was reaped, its pid
   // may already belong to someone else.

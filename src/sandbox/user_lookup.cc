@@ -43,6 +43,10 @@ bool AnyLine(std::string_view text, F f) {
 
 std::optional<unsigned long> FilesThenNss(const char* file, const char* database,
                                           const std::string& name) {
+  // A name with a field or line separator would match another field or
+  // line here; NSS answers for it.
+  if (name.empty() || name.find_first_of(std::string(":\n\0", 3)) != std::string::npos)
+    return std::nullopt;
   auto nss = ReadSmallFile("/etc/nsswitch.conf");
   if (!nss || !FilesFirstInNsswitch(*nss, database)) return std::nullopt;
   auto text = ReadSmallFile(file);
@@ -51,7 +55,17 @@ std::optional<unsigned long> FilesThenNss(const char* file, const char* database
 }
 
 bool IsNumeric(const std::string& s) {
-  return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string::npos;
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// A decimal id, or an error naming the field: (uid_t)-1 and beyond are not
+// ids (setresuid would read -1 as "unchanged").
+Result<unsigned long> NumericId(const std::string& s, const char* field) {
+  if (s.size() <= 10) {
+    unsigned long v = std::stoul(s);
+    if (v < 0xffffffffUL) return v;
+  }
+  return Status::Error(std::string(field) + " '" + s + "' is not a valid id (0-4294967294)");
 }
 
 }  // namespace
@@ -101,7 +115,11 @@ std::optional<unsigned long> IdInFilesDatabase(std::string_view text, std::strin
 }
 
 Result<uid_t> LookupUser(const std::string& name) {
-  if (IsNumeric(name)) return static_cast<uid_t>(std::stoul(name));
+  if (IsNumeric(name)) {
+    auto id = NumericId(name, "process.run_as_user");
+    if (!id.ok()) return id.status();
+    return static_cast<uid_t>(*id);
+  }
   if (auto id = FilesThenNss("/etc/passwd", "passwd", name)) return static_cast<uid_t>(*id);
   struct passwd pw, *res = nullptr;
   char buf[4096];
@@ -111,7 +129,11 @@ Result<uid_t> LookupUser(const std::string& name) {
 }
 
 Result<gid_t> LookupGroup(const std::string& name) {
-  if (IsNumeric(name)) return static_cast<gid_t>(std::stoul(name));
+  if (IsNumeric(name)) {
+    auto id = NumericId(name, "process.run_as_group");
+    if (!id.ok()) return id.status();
+    return static_cast<gid_t>(*id);
+  }
   if (auto id = FilesThenNss("/etc/group", "group", name)) return static_cast<gid_t>(*id);
   struct group gr, *res = nullptr;
   char buf[4096];

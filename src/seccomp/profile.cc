@@ -1,6 +1,7 @@
 #include "seccomp/profile.h"
 
 #include <linux/netlink.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -326,6 +327,17 @@ Profile DefaultProfile(const ProfileOptions& o) {
   }
   if (o.notify_connect)
     r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
+  if (o.notify_connect || o.notify_denials) {
+    // Calls this program sends to the supervisor must stay with it: a filter
+    // of the command's own with a listener could answer them "continue".
+    // The kernel already refuses a second listener in a filter chain
+    // (EBUSY); this keeps it so whatever the kernel version.
+    r.push_back(
+        Deny("seccomp",
+             {ArgCmp::Eq32(0, SECCOMP_SET_MODE_FILTER),
+              ArgCmp::Bits(1, SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_NEW_LISTENER)},
+             "seccomp: a filter with its own user-notification listener -> EPERM"));
+  }
   return p;
 }
 

@@ -72,6 +72,14 @@ class ExitCodes(unittest.TestCase):
             r = rf.run(["/bin/sh", "-c", f"exit {code}"])
             self.assertEqual(r.returncode, code, r.stderr)
 
+    def test_exit_code_when_the_caller_ignores_sigchld(self):
+        # An ignored SIGCHLD survives exec; init must not inherit it (the
+        # kernel would reap the command by itself and the run would hang).
+        r = subprocess.run([rf.BIN, "run", "-q", "--", "/bin/sh", "-c", "exit 7"],
+                           preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 7, r.stderr)
+
     def test_signal_death_is_128_plus_n(self):
         r = rf.run(["/bin/sh", "-c", "kill -KILL $$"])
         self.assertEqual(r.returncode, 128 + 9, r.stderr)
@@ -310,7 +318,7 @@ class Terminal(unittest.TestCase):
         # gives the terminal back to the command, which goes on reading it.
         with self.outer_shell() as t:
             t.expect("outer$ ")
-            script = "import sys; print('READY', flush=True); print('GOT', sys.stdin.readline().strip())"
+            script = "import sys; print('RE' + 'ADY', flush=True); print('GOT', sys.stdin.readline().strip())"
             t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"{script}\"\n".encode())
             t.expect("READY")
             t.write(b"\x1a")  # Ctrl-Z
@@ -321,6 +329,24 @@ class Terminal(unittest.TestCase):
             t.expect("S42")
             t.expect("ringfence")
             self.fg_and_answer(t)
+
+    def test_after_bg_the_shell_keeps_the_terminal(self):
+        # Ctrl-Z, then `bg`: the command finishes in the background and
+        # ringfence must not take the terminal from the shell when it exits.
+        with self.outer_shell() as t:
+            t.expect("outer$ ")
+            script = "import time; print('RE' + 'ADY', flush=True); time.sleep(1); print('DO' + 'NE')"
+            t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"{script}\"\n".encode())
+            t.expect("READY")
+            t.write(b"\x1a")
+            t.expect("Stopped")
+            t.write(b"bg\n")
+            t.expect("DONE", timeout=15)
+            time.sleep(0.5)
+            t.write(b"echo ALIVE$((1+1))\n")
+            t.expect("ALIVE2")
+            t.write(b"echo AGAIN$((2+2))\n")
+            t.expect("AGAIN4")
 
     def test_started_in_the_background_then_brought_to_the_foreground(self):
         # `ringfence run ... &`: the command reading the terminal from the
@@ -358,6 +384,7 @@ class Terminal(unittest.TestCase):
                 self.assertNotIn(b"NOT-INTERRUPTED", t.out)
 
 
+@unittest.skipUnless(rf.IS_ROOT, "needs root")
 class PrivilegeDrop(unittest.TestCase):
     def test_runs_as_nobody_without_capabilities(self):
         r = rf.run(["/bin/cat", "/proc/self/status"])

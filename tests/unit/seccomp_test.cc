@@ -344,6 +344,24 @@ TEST(SeccompProfile, NotifiedDenialsForAudit) {
             SECCOMP_RET_USER_NOTIF);
 }
 
+// With a listener of ours in the chain, the command may not add a filter
+// with a listener of its own (it could answer our notified calls itself).
+TEST(SeccompProfile, NoSecondListenerWhenOursIsThere) {
+  for (bool notify : {false, true}) {
+    ProfileOptions o;
+    o.notify_connect = notify;
+    auto prog = Compile(DefaultProfile(o));
+    ASSERT_TRUE(prog.ok()) << prog.status().reason();
+    const uint64_t set_filter = SECCOMP_SET_MODE_FILTER;
+    EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_seccomp,
+                                     {set_filter, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 0, 0, 0}}),
+              notify ? (SECCOMP_RET_ERRNO | EPERM) : SECCOMP_RET_ALLOW);
+    EXPECT_EQ(
+        RunBpf(*prog, FakeCall{SYS_seccomp, {set_filter, SECCOMP_FILTER_FLAG_TSYNC, 0, 0, 0, 0}}),
+        SECCOMP_RET_ALLOW);
+  }
+}
+
 // Runs `body` in a forked child after installing `step` (no_new_privs set
 // first, as the spawn sequence does). Returns the child's exit code, or
 // 1000 + signal.

@@ -52,6 +52,16 @@ TEST(UserLookup, AgreesWithNss) {
     EXPECT_EQ(*uid, pw.pw_uid) << name;
   }
   EXPECT_EQ(*LookupUser("1234"), 1234u);
+  // Out of range: an error, not a truncated id.
+  for (const char* bad : {"4294967295", "4294968296", "99999999999999999999999"}) {
+    auto r = LookupUser(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().reason().find("not a valid id"), std::string::npos);
+    EXPECT_FALSE(LookupGroup(bad).ok()) << bad;
+  }
+  // A name with a field separator never matches another user's line.
+  EXPECT_FALSE(LookupUser("root:x").ok());
+  EXPECT_FALSE(LookupUser("root\n").ok());
   auto missing = LookupUser("no-such-user-rf");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().reason().find("run_as_user 'no-such-user-rf'"), std::string::npos);
