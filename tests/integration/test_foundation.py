@@ -301,6 +301,17 @@ class Terminal(unittest.TestCase):
         return self.Pty(self, ["/bin/bash", "--norc", "--noprofile", "-i"],
                         {"PS1": "outer$ ", "TERM": "dumb"})
 
+    def run_and_suspend(self, t, script):
+        """At the shell's prompt, `ringfence run` python3 running `script`
+        once it has printed READY (the echoed command line does not contain
+        that word), then Ctrl-Z it."""
+        t.expect("outer$ ")
+        script = "print('RE' + 'ADY', flush=True); " + script
+        t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"{script}\"\n".encode())
+        t.expect("READY")
+        t.write(b"\x1a")  # Ctrl-Z
+        t.expect("Stopped")
+
     def fg_and_answer(self, t):
         """`fg` the stopped ringfence job; its command reads a line from the
         terminal, answers and exits 0."""
@@ -317,12 +328,7 @@ class Terminal(unittest.TestCase):
         # caller's shell sees a stopped job and gets the terminal back; `fg`
         # gives the terminal back to the command, which goes on reading it.
         with self.outer_shell() as t:
-            t.expect("outer$ ")
-            script = "import sys; print('RE' + 'ADY', flush=True); print('GOT', sys.stdin.readline().strip())"
-            t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"{script}\"\n".encode())
-            t.expect("READY")
-            t.write(b"\x1a")  # Ctrl-Z
-            t.expect("Stopped")
+            self.run_and_suspend(t, "import sys; print('GOT', sys.stdin.readline().strip())")
             t.expect("outer$ ")
             # The shell has the terminal: it runs commands again.
             t.write(b"echo S$((6*7)); jobs\n")
@@ -334,12 +340,7 @@ class Terminal(unittest.TestCase):
         # Ctrl-Z, then `bg`: the command finishes in the background and
         # ringfence must not take the terminal from the shell when it exits.
         with self.outer_shell() as t:
-            t.expect("outer$ ")
-            script = "import time; print('RE' + 'ADY', flush=True); time.sleep(1); print('DO' + 'NE')"
-            t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"{script}\"\n".encode())
-            t.expect("READY")
-            t.write(b"\x1a")
-            t.expect("Stopped")
+            self.run_and_suspend(t, "import time; time.sleep(1); print('DO' + 'NE')")
             t.write(b"bg\n")
             t.expect("DONE", timeout=15)
             time.sleep(0.5)
