@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common/fd.h"
+#include "common/file.h"
 #include "gpu/devices.h"
 
 namespace rf {
@@ -43,23 +44,6 @@ std::optional<std::string> CacheString(std::string_view d, uint32_t off) {
   size_t end = d.find('\0', off);
   if (end == std::string_view::npos) return std::nullopt;
   return std::string(d.substr(off, end - off));
-}
-
-Result<std::string> ReadSmallFile(const std::string& path, size_t limit) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::Errno("open " + path);
-  std::string out;
-  char buf[65536];
-  while (out.size() <= limit) {
-    ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Errno("read " + path);
-    }
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return Status::Error(path + ": larger than " + std::to_string(limit) + " bytes");
 }
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }

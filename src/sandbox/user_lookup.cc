@@ -1,30 +1,13 @@
 #include "sandbox/user_lookup.h"
 
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <unistd.h>
 
-#include "common/fd.h"
+#include "common/file.h"
 
 namespace rf {
 
 namespace {
-
-// The whole of a small text file, or nothing (missing, unreadable, > 1 MiB).
-std::optional<std::string> ReadSmallFile(const char* path) {
-  UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0) return std::nullopt;
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > (1u << 20)) return std::nullopt;
-  }
-}
 
 bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
@@ -41,16 +24,19 @@ bool AnyLine(std::string_view text, F f) {
   return false;
 }
 
-std::optional<unsigned long> FilesThenNss(const char* file, const char* database,
-                                          const std::string& name) {
+// The entry of `file` for `name` when nsswitch.conf puts plain files first
+// for `database`; nothing: NSS answers.
+std::optional<unsigned long> FromFilesFirst(const char* file, const char* database,
+                                            const std::string& name) {
   // A name with a field or line separator would match another field or
   // line here; NSS answers for it.
   if (name.empty() || name.find_first_of(std::string(":\n\0", 3)) != std::string::npos)
     return std::nullopt;
-  auto nss = ReadSmallFile("/etc/nsswitch.conf");
-  if (!nss || !FilesFirstInNsswitch(*nss, database)) return std::nullopt;
-  auto text = ReadSmallFile(file);
-  if (!text) return std::nullopt;
+  constexpr size_t kLimit = 1u << 20;
+  auto nss = ReadSmallFile("/etc/nsswitch.conf", kLimit);
+  if (!nss.ok() || !FilesFirstInNsswitch(*nss, database)) return std::nullopt;
+  auto text = ReadSmallFile(file, kLimit);
+  if (!text.ok()) return std::nullopt;
   return IdInFilesDatabase(*text, name);
 }
 
@@ -66,6 +52,18 @@ Result<unsigned long> NumericId(const std::string& s, const char* field) {
     if (v < 0xffffffffUL) return v;
   }
   return Status::Error(std::string(field) + " '" + s + "' is not a valid id (0-4294967294)");
+}
+
+// The id `name` stands for without asking NSS: a decimal id (an error when
+// out of range) or the files entry (FromFilesFirst); nothing: ask NSS.
+Result<std::optional<unsigned long>> IdWithoutNss(const std::string& name, const char* field,
+                                                  const char* file, const char* database) {
+  if (IsNumeric(name)) {
+    auto id = NumericId(name, field);
+    if (!id.ok()) return id.status();
+    return std::optional<unsigned long>(*id);
+  }
+  return FromFilesFirst(file, database, name);
 }
 
 }  // namespace
@@ -115,12 +113,9 @@ std::optional<unsigned long> IdInFilesDatabase(std::string_view text, std::strin
 }
 
 Result<uid_t> LookupUser(const std::string& name) {
-  if (IsNumeric(name)) {
-    auto id = NumericId(name, "process.run_as_user");
-    if (!id.ok()) return id.status();
-    return static_cast<uid_t>(*id);
-  }
-  if (auto id = FilesThenNss("/etc/passwd", "passwd", name)) return static_cast<uid_t>(*id);
+  auto id = IdWithoutNss(name, "process.run_as_user", "/etc/passwd", "passwd");
+  if (!id.ok()) return id.status();
+  if (*id) return static_cast<uid_t>(**id);
   struct passwd pw, *res = nullptr;
   char buf[4096];
   if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
@@ -129,12 +124,9 @@ Result<uid_t> LookupUser(const std::string& name) {
 }
 
 Result<gid_t> LookupGroup(const std::string& name) {
-  if (IsNumeric(name)) {
-    auto id = NumericId(name, "process.run_as_group");
-    if (!id.ok()) return id.status();
-    return static_cast<gid_t>(*id);
-  }
-  if (auto id = FilesThenNss("/etc/group", "group", name)) return static_cast<gid_t>(*id);
+  auto id = IdWithoutNss(name, "process.run_as_group", "/etc/group", "group");
+  if (!id.ok()) return id.status();
+  if (*id) return static_cast<gid_t>(**id);
   struct group gr, *res = nullptr;
   char buf[4096];
   if (getgrnam_r(name.c_str(), &gr, buf, sizeof buf, &res) != 0 || !res)
