@@ -486,14 +486,6 @@ int ControllingTerminal() {
   return -1;
 }
 
-// The terminal the supervisor is in the foreground of, if any.
-int ForegroundTerminal() {
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (isatty(fd) && tcgetpgrp(fd) == getpgrp()) return fd;
-  }
-  return -1;
-}
-
 // Reads exactly `len` bytes; fails on EOF (the writer closed early) or error.
 Status ReadFull(int fd, void* buf, size_t len) {
   auto* p = static_cast<char*>(buf);
@@ -615,7 +607,11 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     p.gid = spec.run_as->gid;
   }
   p.nofile = spec.caller_nofile;
-  p.tty_fd = spec.take_terminal ? ForegroundTerminal() : -1;
+  // The controlling terminal, kept for job control even when we are in the
+  // background; handed to the command at start only if we are in its
+  // foreground.
+  const int job_tty = spec.take_terminal ? ControllingTerminal() : -1;
+  p.tty_fd = job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp() ? job_tty : -1;
   p.supervisor = getpid();
   p.priv_steps = priv.data();
   p.n_priv = priv.size();
@@ -637,7 +633,6 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
 
   struct termios saved_tty;
   bool have_tty_state = p.tty_fd >= 0 && tcgetattr(p.tty_fd, &saved_tty) == 0;
-  const int job_tty = spec.take_terminal ? ControllingTerminal() : -1;
 
   // Signals the supervisor handles are blocked before fork (the command
   // resets its mask before exec) and read from a signalfd.

@@ -291,7 +291,9 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   if (opts.audit_denials) {
     // run --audit: refused system calls go to the supervisor, which answers
     // with the rule's errno and writes an audit event (docs/seccomp.md).
-    if (Status s = seccomp::ProbeUserNotification(); s.ok()) {
+    // A listener kept by the network layer means its probe passed already.
+    Status s = ctx.seccomp_listener_channel ? Status::Ok() : seccomp::ProbeUserNotification();
+    if (s.ok()) {
       ctx.seccomp_notify_denials = true;
       if (!ctx.seccomp_listener_channel) ctx.seccomp_listener_channel = &plan.net.seccomp_channel;
     } else {
