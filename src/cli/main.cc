@@ -1,5 +1,7 @@
 // ringfence: confine a program to the files, network destinations and
 // devices a policy grants. See DESIGN.md and docs/.
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -59,6 +61,17 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
 
 int main(int argc, char** argv) {
   using namespace rf;
+  // A peer that resets a connection while the proxy writes to it (splice
+  // cannot pass MSG_NOSIGNAL) must cost that connection, not the process:
+  // EPIPE instead of SIGPIPE. The command gets default dispositions back.
+  signal(SIGPIPE, SIG_IGN);
+  // Not dumpable: no core file of the supervisor's memory (the caller's
+  // environment, the listener) wherever its limits get changed, and its
+  // /proc entries (mem, environ, oom_score_adj...) belong to root, so a
+  // sandbox running as the same uid cannot open them even where /proc is
+  // writable (GPU baseline). init shares this memory and this setting; the
+  // command gets its own at exec.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   {
     RunOptions fast;
     if (FastParseRun(argc, argv, &fast)) {

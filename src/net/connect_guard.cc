@@ -276,13 +276,26 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     return;
   }
   if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
-    // netlink, AF_UNSPEC: the kernel decides (socket rules).
-    Respond(listener, req.id, 0, true);
+    if (!cfg_.check_inet) {
+      // Namespace mode: the kernel decides, on our copy of the address.
+      ConnectOwnSocket(req, ss, static_cast<socklen_t>(addr_len));
+      return;
+    }
+    // Never "continue": the kernel would read the address again, and a
+    // racing thread could have turned it into an inet or unix address we
+    // never checked. netlink and AF_UNSPEC connects are refused.
+    ++denied_;
+    audit_->Emit({"network",
+                  "deny",
+                  Describe(&ss, addr_len),
+                  "connect() with an address family other than AF_UNIX, AF_INET and AF_INET6",
+                  {{"pid", req.pid}}});
+    Respond(listener, req.id, EAFNOSUPPORT, false);
     return;
   }
   if (!cfg_.check_inet) {
     // Namespace mode: the network namespace holds nothing but the proxy.
-    Respond(listener, req.id, 0, true);
+    ConnectOwnSocket(req, ss, static_cast<socklen_t>(addr_len));
     return;
   }
   const std::string target = Describe(&ss, addr_len);
@@ -368,7 +381,8 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
       break;
     }
   }
-  if (why_allowed.empty()) {
+  if (why_allowed.empty() || cfg_.abstract_scoped) {
+    why_allowed.clear();
     int diag = cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get();
     auto listeners = ListenersNamed(diag, name);
     if (listeners.ok() && !listeners->empty() && HeldByAny(ProcessTree(root_), *listeners))
@@ -379,8 +393,10 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
     audit_->Emit({"network",
                   "deny",
                   "unix:" + shown,
-                  "abstract unix socket not in network.unix_sockets (no Landlock scope on this "
-                  "kernel)",
+                  cfg_.abstract_scoped
+                      ? "abstract unix socket not served by the sandbox (Landlock scope)"
+                      : "abstract unix socket not in network.unix_sockets (no Landlock scope on "
+                        "this kernel)",
                   {{"pid", req.pid}}});
     Respond(listener, req.id, EPERM, false);  // what Landlock's scope answers
     return;
@@ -399,10 +415,17 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
                               size_t len) {
   const int listener = listener_.get();
   const size_t off = offsetof(sockaddr_un, sun_path);
-  if (len <= off || (un.sun_path[0] == '\0' && !cfg_.check_abstract)) {
-    // Unnamed (the kernel refuses it) or abstract where the kernel confines
-    // it (the sandbox's own network namespace, or Landlock's scope).
-    Respond(listener, req.id, 0, true);
+  if (len <= off) {
+    // Unnamed: what the kernel answers (not "continue": it would read the
+    // address again).
+    Respond(listener, req.id, EINVAL, false);
+    return;
+  }
+  if (un.sun_path[0] == '\0' && !cfg_.check_abstract) {
+    // The sandbox's own network namespace: abstract names are per namespace.
+    sockaddr_storage ss{};
+    memcpy(&ss, &un, std::min(len, sizeof un));
+    ConnectOwnSocket(req, ss, static_cast<socklen_t>(len));
     return;
   }
   if (un.sun_path[0] == '\0') {
@@ -503,6 +526,47 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
   via.sun_family = AF_UNIX;
   snprintf(via.sun_path, sizeof via.sun_path, "/proc/self/fd/%d", target.get());
   ConnectUnixOnBehalf(req, via, sizeof via, "unix:" + path, why_allowed);
+}
+
+void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const sockaddr_storage& to,
+                                    socklen_t to_len) {
+  const int listener = listener_.get();
+  const int fd = static_cast<int>(req.data.args[0]);
+  // Never "continue": the kernel would read the address (and look the
+  // descriptor up) again, after a racing thread changed them. We connect the
+  // socket object itself, with the address we read; swapping the descriptor
+  // afterwards changes nothing. The id check after pidfd_open: the pid is
+  // still the caller's.
+  long pidfd = syscall(SYS_pidfd_open, req.pid, O_EXCL /* PIDFD_THREAD */);
+  if (pidfd < 0 && errno == EINVAL) pidfd = syscall(SYS_pidfd_open, req.pid, 0);
+  UniqueFd pid_fd(static_cast<int>(pidfd));
+  if (!IdValid(listener, req.id)) return;
+  UniqueFd sock(pid_fd.valid() ? static_cast<int>(syscall(SYS_pidfd_getfd, pid_fd.get(), fd, 0))
+                               : -1);
+  if (!sock.valid()) {
+    const int err = errno;
+    if (err == EBADF) {
+      Respond(listener, req.id, EBADF, false);
+      return;
+    }
+    ++denied_;
+    audit_->Emit({"network",
+                  "deny",
+                  Describe(&to, to_len),
+                  "the command's socket could not be taken to connect it (pidfd_getfd: " +
+                      std::string(strerror(err)) + ")",
+                  {{"pid", req.pid}}});
+    Respond(listener, req.id, EACCES, false);
+    return;
+  }
+  // With the sandbox's credentials (peers of unix sockets see them).
+  int connect_err = EACCES;  // stays so if the connector thread is gone
+  OnConnector([&] {
+    connect_err =
+        connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), to_len) == 0 ? 0 : errno;
+  });
+  Respond(listener, req.id, connect_err, false);
+  if (connect_err == 0 || connect_err == EINPROGRESS) ++allowed_;
 }
 
 void ConnectGuard::ConnectUnixOnBehalf(const struct seccomp_notif& req, const sockaddr_un& to,

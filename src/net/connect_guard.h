@@ -15,6 +15,7 @@
 #pragma once
 
 #include <linux/seccomp.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -45,12 +46,17 @@ struct ConnectGuardConfig {
   // sandbox processes are always allowed; everything else is refused.
   std::vector<std::string> unix_allowed;
   // Abstract unix addresses. With a network namespace of its own (abstract
-  // names are per namespace) or Landlock's abstract-socket scope (ABI 6)
-  // the kernel confines them and the connect continues. Otherwise (platform
-  // mode below ABI 6) the guard checks them: allowed when an "@name" entry
-  // of unix_allowed matches (exactly or as a glob) or when a sandbox process
-  // holds the listener; then connected on the command's behalf.
+  // names are per namespace) the kernel confines them and the connect
+  // continues. Otherwise (platform mode) the guard checks them and connects
+  // on the command's behalf: allowed when a sandbox process holds the
+  // listener, or, below Landlock ABI 6 (no abstract-socket scope), when an
+  // "@name" entry of unix_allowed matches (exactly or as a glob). Never
+  // "continue" here: the kernel would read the address again, and a racing
+  // thread could have turned the name into a host socket's path.
   bool check_abstract = false;
+  // Landlock's abstract-socket scope (ABI 6) confines the sandbox: only the
+  // sandbox's own listeners, as the kernel would allow.
+  bool abstract_scoped = false;
   // Paths the sandbox can see (Landlock rules): below them a path that is
   // not a socket answers ECONNREFUSED as the kernel would; elsewhere EACCES.
   std::vector<std::string> visible_roots;
@@ -89,6 +95,12 @@ class ConnectGuard {
   void Loop();
   void Handle(const struct seccomp_notif& req);
   void HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un, size_t len);
+  // Namespace mode, where the kernel confines the destination (inet and
+  // abstract addresses in the sandbox's own network namespace): connects
+  // the command's own socket (taken with pidfd_getfd) to the address we
+  // read, instead of letting the kernel read it again.
+  void ConnectOwnSocket(const struct seccomp_notif& req, const struct sockaddr_storage& to,
+                        socklen_t to_len);
   void HandleAbstract(const struct seccomp_notif& req, const std::string& name);
   // The allowed end of both: connects a socket like the command's to `to`
   // and installs it over the command's descriptor (ADDFD + SETFD).

@@ -271,7 +271,8 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   if (plan.net.guard) {
     // Abstract unix sockets: who confines them on this kernel and mode.
     const bool own_netns = plan.net.listener_channel.valid();
-    plan.net.guard_config.check_abstract = !own_netns && !plan.landlock_abstract_scope;
+    plan.net.guard_config.check_abstract = !own_netns;
+    plan.net.guard_config.abstract_scoped = !own_netns && plan.landlock_abstract_scope;
     plan.effective.layers["network"]["unix_sockets"]["mechanism"] =
         std::string(plan.landlock_resolve_unix
                         ? "Landlock RESOLVE_UNIX (ABI 9): host pathname sockets only where "

@@ -7,6 +7,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,7 +22,8 @@ namespace rf::seccomp {
 
 namespace {
 
-constexpr int kSockTypeMask = 0xf;  // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
+constexpr int kSockTypeMask = 0xf;      // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
+constexpr uint32_t kIoprioWhoUser = 3;  // IOPRIO_WHO_USER (linux/ioprio.h)
 
 // Docker's list of harmless personality(2) values: PER_LINUX, PER_LINUX32,
 // UNAME26, UNAME26|PER_LINUX32, and 0xffffffff (query): every combination of
@@ -138,6 +140,11 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
                        std::string(sc) +
                            ": AF_UNIX SOCK_DGRAM -> EPERM (a datagram can reach any host "
                            "pathname socket; opt in with network.unix_datagram)"));
+    // The kernel turns AF_UNIX SOCK_RAW into SOCK_DGRAM (socket() refuses
+    // SOCK_RAW outside netlink already).
+    r.push_back(Deny("socketpair",
+                     {ArgCmp::Eq32(0, AF_UNIX), ArgCmp::Bits(1, kSockTypeMask, SOCK_RAW)},
+                     "socketpair: AF_UNIX SOCK_RAW (a SOCK_DGRAM to the kernel) -> EPERM"));
   }
 
   if (o.mode != NetMode::kPlatform && o.mode != NetMode::kNone) return;
@@ -317,6 +324,22 @@ Profile DefaultProfile(const ProfileOptions& o) {
     r.push_back(
         Deny("personality", {ArgCmp::Bits(0, mask, value)},
              "personality: values other than 0x0, 0x8, 0x20000, 0x20008, 0xffffffff -> EPERM"));
+
+  // Other processes of the same uid (the supervisor and init when they run
+  // as the sandbox's uid, host processes in platform mode): their resource
+  // limits (an RLIMIT_CPU kills them, RLIMIT_CORE makes the supervisor dump
+  // its memory where the sandbox can read it) and priorities. Landlock has no
+  // hook for these; only the calling process (pid 0) is allowed.
+  r.push_back(Deny("prlimit64", {ArgCmp::Gt64(0, 0)},
+                   "prlimit64: another process (pid other than 0) -> EPERM"));
+  r.push_back(Deny("setpriority", {ArgCmp::Gt64(1, 0)},
+                   "setpriority/ioprio_set: another process, group or user -> EPERM"));
+  r.push_back(Deny("setpriority", {ArgCmp::Eq32(0, PRIO_USER)},
+                   "setpriority/ioprio_set: another process, group or user -> EPERM"));
+  r.push_back(Deny("ioprio_set", {ArgCmp::Gt64(1, 0)},
+                   "setpriority/ioprio_set: another process, group or user -> EPERM"));
+  r.push_back(Deny("ioprio_set", {ArgCmp::Eq32(0, kIoprioWhoUser)},
+                   "setpriority/ioprio_set: another process, group or user -> EPERM"));
 
   AddSocketRules(o, r);
 

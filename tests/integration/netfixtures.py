@@ -106,6 +106,53 @@ class AbstractListener(_AcceptCounter):
         self._start(sock)
 
 
+class UnixPathListener(_AcceptCounter):
+    """A host pathname unix socket anyone may connect to (mode 0777), like
+    a daemon's socket whose Unix permissions would let the sandbox in."""
+
+    def __init__(self, path):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(path)
+        os.chmod(path, 0o777)
+        self._start(sock)
+
+    def close(self):
+        super().close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+class UnixDatagramSink:
+    """A host pathname datagram socket (like /dev/log), mode 0777; counts
+    what arrives."""
+
+    def __init__(self, path):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o777)
+        self.sock.setblocking(False)
+
+    def received(self):
+        n = 0
+        while True:
+            try:
+                self.sock.recv(4096)
+            except BlockingIOError:
+                return n
+            n += 1
+
+    def close(self):
+        self.sock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
 class HttpsServer:
     """HTTPS on 127.0.0.1 for host `name`, with a self-signed certificate."""
 

@@ -253,6 +253,8 @@ bool SocketDeniedByTheRules(const ProfileOptions& o, bool pair, uint64_t fam, ui
     if (f32 == AF_NETLINK && proto > NETLINK_ROUTE) return true;
   }
   if (o.mode != NetMode::kHost && !o.unix_dgram && f32 == AF_UNIX && t == SOCK_DGRAM) return true;
+  // AF_UNIX SOCK_RAW is a SOCK_DGRAM to the kernel (socket() refuses it above).
+  if (pair && o.mode != NetMode::kHost && !o.unix_dgram && t == SOCK_RAW) return true;
   if (pair || !restricted) return false;
   if (fam != AF_UNIX && fam != AF_INET && fam != AF_INET6 && fam != AF_NETLINK) return true;
   if (inet && t != SOCK_STREAM) return true;
