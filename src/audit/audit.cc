@@ -10,7 +10,10 @@
 namespace rf {
 
 Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+  // Not through a symlink: one the sandbox planted in a directory it can
+  // write would make a later run (as root) append to any file.
+  int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
   if (fd < 0) return Status::Errno("cannot open audit file " + path);
   auto sink = std::make_unique<AuditSink>();
   sink->fd_.reset(fd);

@@ -47,12 +47,22 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   const auto& fs = ctx.policy.filesystem;
   for (const auto& p : fs.read_only) req.paths.push_back({p, landlock::Access::kReadOnly});
   for (const auto& p : fs.read_write) req.paths.push_back({p, landlock::Access::kReadWrite});
-  // Interactive basics: the controlling terminal, pseudo-terminals.
+  // Interactive basics: /dev/tty and the terminal(s) on stdin/stdout/stderr
+  // by name, not all of /dev/pts: the caller's other terminals (another
+  // shell of the same uid) must stay out of reach. New pseudo-terminals
+  // (/dev/ptmx, /dev/pts) need a policy grant (docs/landlock.md).
   std::vector<std::string> terminal;
   if (ctx.has_terminal) {
-    for (const char* p : {"/dev/tty", "/dev/pts", "/dev/ptmx"}) {
+    std::vector<std::string> candidates = {"/dev/tty"};
+    for (int fd = 0; fd <= 2; ++fd) {
+      char name[64];
+      if (ttyname_r(fd, name, sizeof name) == 0 &&
+          std::find(candidates.begin(), candidates.end(), name) == candidates.end())
+        candidates.push_back(name);
+    }
+    for (const auto& p : candidates) {
       struct stat st;
-      if (stat(p, &st) != 0) continue;
+      if (stat(p.c_str(), &st) != 0) continue;
       if (std::find(fs.read_write.begin(), fs.read_write.end(), p) == fs.read_write.end())
         req.paths.push_back({p, landlock::Access::kReadWrite});
       terminal.push_back(p);

@@ -688,6 +688,9 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     if (job_tty < 0 || !cmd_has_tty) return;
     // We are in the background now: SIGTTOU is blocked, so this succeeds.
     tcsetpgrp(job_tty, getpgrp());
+    // Output the command suspended (tcflow TCOOFF) is resumed first: the
+    // caller's writes, and TCSADRAIN below, would wait for it forever.
+    tcflow(job_tty, TCOON);
     if (have_tty_state) tcsetattr(job_tty, TCSADRAIN, &saved_tty);
     cmd_has_tty = false;
   };

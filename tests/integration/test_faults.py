@@ -375,6 +375,67 @@ class RunFaults(unittest.TestCase):
         finally:
             up.close()
 
+    def test_audit_file_is_not_opened_through_a_symlink(self):
+        # A symlink the sandbox planted where the audit log goes (a directory
+        # it can write) must not make a later run append to its target.
+        with rf.TempDir() as d:
+            target = os.path.join(d, "root-only")
+            with open(target, "w") as f:
+                f.write("secret\n")
+            os.chmod(target, 0o600)
+            link = os.path.join(d, "audit.jsonl")
+            os.symlink(target, link)
+            r = rf.run(["/bin/true"], extra=["--audit", link], timeout=30)
+            self.assertEqual(r.returncode, 125, r.stderr)
+            self.assertIn("cannot open audit file", r.stderr)
+            with open(target) as f:
+                self.assertEqual(f.read(), "secret\n")
+
+    def test_upstream_fin_then_reset_during_upload_costs_only_that_tunnel(self):
+        # Found by review: the upstream reads a little, sends FIN, then closes
+        # with unread data (RST). The proxy's next write into it got EPIPE as
+        # SIGPIPE, which killed the supervisor (exit 141) and the sandbox.
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        port = srv.getsockname()[1]
+
+        def upstream():
+            srv.settimeout(10)
+            try:
+                while True:
+                    c, _ = srv.accept()
+                    c.recv(1024)
+                    c.shutdown(socket.SHUT_WR)
+                    time.sleep(0.3)
+                    c.close()
+            except OSError:
+                pass
+
+        threading.Thread(target=upstream, daemon=True).start()
+        code = ("import os, socket, time\n"
+                "h, p = os.environ['RINGFENCE_PROXY'][7:].rsplit(':', 1)\n"
+                "for round in range(3):\n"
+                "    s = socket.create_connection((h, int(p)), timeout=5)\n"
+                "    s.sendall(b'CONNECT up.test:%d HTTP/1.1\\r\\n\\r\\n')\n"
+                "    assert s.recv(4096).split(b' ')[1] == b'200'\n"
+                "    try:\n"
+                "        for i in range(200):\n"
+                "            s.sendall(b'x' * 65536)\n"
+                "            time.sleep(0.005)\n"
+                "    except OSError:\n"
+                "        pass\n"
+                "    s.close()\n"
+                "print('survived', flush=True)\n"
+                "os._exit(9)\n" % port)
+        try:
+            r = rf.run([rf.PY, "-c", code], policy=policy(port), timeout=60)
+        finally:
+            srv.close()
+        self.assertEqual(r.returncode, 9, r.stderr)
+        self.assertEqual(r.stdout.strip(), "survived")
+
     def test_child_forks_1000_processes(self):
         marker = "%d.%06d" % (400 + os.getpid() % 100, random.randrange(10 ** 6))
         code = ("import os\n"

@@ -445,7 +445,13 @@ class Terminal(LandlockTestCase):
             os.waitpid(pid, 0)
             os.close(fd)
         lines = out.decode(errors="replace").replace("\r", "").split("\n")
-        self.assertEqual(lines[:4], ["OK 0", "OK 0", "OK", "DONE"], out)
+        # /dev/tty, not the caller's other terminals: neither /dev/pts as a
+        # whole nor new pseudo-terminals (found by review: a sandbox of the
+        # caller's uid could read another shell's terminal).
+        self.assertEqual(lines[0], "OK 0", out)
+        self.assertTrue(lines[1].startswith("ERR"), out)
+        self.assertTrue(lines[2].startswith("ERR"), out)
+        self.assertEqual(lines[3], "DONE", out)
         # Without a terminal, the same policy grants none of them.
         self.assertRefused(self.op("ioctl", "/dev/ptmx"))
 
