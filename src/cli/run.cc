@@ -106,6 +106,12 @@ int RunMain(const RunOptions& o) {
     auto made = proxy::Proxy::Create(proxy::ProxyConfig{}, plan->effective.policy, audit);
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
     px = std::move(made).value();
+    if (plan->net.guard) {
+      // The connect guard tells the proxy who made each connection.
+      auto ledger = std::make_shared<proxy::ConnectLedger>();
+      px->SetConnectLedger(ledger);
+      plan->net.guard_config.ledger = std::move(ledger);
+    }
   }
   std::string late_failure;
   std::unique_ptr<ConnectGuard> guard;

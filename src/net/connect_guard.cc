@@ -328,8 +328,27 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     Respond(listener, req.id, connect_err, false);
     return;
   }
+  RecordProxyCaller(req, sock.get(), ss);
   if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
   ++allowed_;
+}
+
+void ConnectGuard::RecordProxyCaller(const struct seccomp_notif& req, int sock,
+                                     const sockaddr_storage& to) {
+  if (!cfg_.ledger || cfg_.proxy_port == 0) return;
+  uint16_t port = 0;
+  if (to.ss_family == AF_INET)
+    port = ntohs(reinterpret_cast<const sockaddr_in*>(&to)->sin_port);
+  else if (to.ss_family == AF_INET6)
+    port = ntohs(reinterpret_cast<const sockaddr_in6*>(&to)->sin6_port);
+  if (port != cfg_.proxy_port) return;
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
+  // The caller as it is now, while it waits in connect(): its executable
+  // cannot change before we answer.
+  auto id = proxy::ChainOf(req.pid, root_);
+  if (id.ok() && IdValid(listener_.get(), req.id)) cfg_.ledger->Record(local, std::move(*id));
 }
 
 namespace {
@@ -565,6 +584,7 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
     connect_err =
         connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), to_len) == 0 ? 0 : errno;
   });
+  if (connect_err == 0 || connect_err == EINPROGRESS) RecordProxyCaller(req, sock.get(), to);
   Respond(listener, req.id, connect_err, false);
   if (connect_err == 0 || connect_err == EINPROGRESS) ++allowed_;
 }

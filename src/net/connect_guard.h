@@ -10,8 +10,13 @@
 //     command never connects anything itself, so a thread that rewrites the
 //     sockaddr after the check changes nothing;
 //   - any other inet destination: EACCES (the same errno Landlock gives);
-//   - other families (unix, netlink, AF_UNSPEC): continue in the kernel,
-//     where Landlock and the socket rules apply.
+//   - unix addresses: see HandleUnix (docs/unix-sockets.md);
+//   - other families (netlink, AF_UNSPEC): EAFNOSUPPORT.
+// In namespace mode inet (and abstract, and other) addresses are connected
+// by the guard on the command's own socket (pidfd_getfd), with the address
+// it read. The guard never answers "continue": the kernel would read the
+// address and look the descriptor up again, after a racing thread changed
+// them.
 #pragma once
 
 #include <linux/seccomp.h>
@@ -32,6 +37,7 @@
 #include "audit/audit.h"
 #include "common/fd.h"
 #include "common/status.h"
+#include "proxy/identity.h"
 
 namespace rf {
 
@@ -39,15 +45,16 @@ struct ConnectGuardConfig {
   uint16_t proxy_port = 0;
   std::vector<uint16_t> loopback_ports;
   // Platform (and none without a namespace): inet connects are checked.
-  // Namespace mode: the network namespace confines them; they continue.
+  // Namespace mode: the network namespace confines them; the guard connects
+  // the command's own socket to the address it read (ConnectOwnSocket).
   bool check_inet = true;
   // Pathname unix sockets (docs/unix-sockets.md): network.unix_sockets
   // entries (exact paths or globs) the sandbox may reach; sockets bound by
   // sandbox processes are always allowed; everything else is refused.
   std::vector<std::string> unix_allowed;
   // Abstract unix addresses. With a network namespace of its own (abstract
-  // names are per namespace) the kernel confines them and the connect
-  // continues. Otherwise (platform mode) the guard checks them and connects
+  // names are per namespace) the kernel confines them (ConnectOwnSocket).
+  // Otherwise (platform mode) the guard checks them and connects
   // on the command's behalf: allowed when a sandbox process holds the
   // listener, or, below Landlock ABI 6 (no abstract-socket scope), when an
   // "@name" entry of unix_allowed matches (exactly or as a glob). Never
@@ -74,6 +81,9 @@ struct ConnectGuardConfig {
   // option notify_denials), each with the errno to answer. Each is answered
   // and written to the audit log as a seccomp "deny" event.
   std::vector<std::pair<int, int>> audited_denials;
+  // Where the identity of each process that connects to the proxy
+  // (proxy_port, on loopback) is recorded for the proxy; may be null.
+  std::shared_ptr<proxy::ConnectLedger> ledger;
 };
 
 // What the guard decides for one inet destination (exposed for unit tests).
@@ -99,6 +109,8 @@ class ConnectGuard {
   // abstract addresses in the sandbox's own network namespace): connects
   // the command's own socket (taken with pidfd_getfd) to the address we
   // read, instead of letting the kernel read it again.
+  // Records who made `sock`'s connection when it goes to the proxy.
+  void RecordProxyCaller(const struct seccomp_notif& req, int sock, const sockaddr_storage& to);
   void ConnectOwnSocket(const struct seccomp_notif& req, const struct sockaddr_storage& to,
                         socklen_t to_len);
   void HandleAbstract(const struct seccomp_notif& req, const std::string& name);

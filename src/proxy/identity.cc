@@ -125,6 +125,18 @@ ino_t NetNsInode(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
+pid_t ParentPid(const std::string& proc, pid_t pid) {
+  std::string stat;
+  if (!ReadSmallFile(proc + "/" + std::to_string(pid) + "/stat", &stat)) return 0;
+  // pid (comm) state ppid: comm may contain spaces and ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  int ppid = 0;
+  char state;
+  if (sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
+  return ppid;
+}
+
 }  // namespace
 
 Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client,
@@ -157,21 +169,68 @@ Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client
   return Status::Error("client socket not found in /proc net tables");
 }
 
-pid_t IdentityResolver::ParentOf(pid_t pid) const {
-  std::string stat;
-  if (!ReadSmallFile(proc_ + "/" + std::to_string(pid) + "/stat", &stat)) return 0;
-  // pid (comm) state ppid: comm may contain spaces and ')'.
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  int ppid = 0;
-  char state;
-  if (sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
-  return ppid;
+pid_t IdentityResolver::ParentOf(pid_t pid) const { return ParentPid(proc_, pid); }
+
+Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc) {
+  CallerIdentity id;
+  id.pid = pid;
+  const pid_t self = getpid();
+  const pid_t init = root > 0 ? ParentPid(proc, root) : 0;
+  for (pid_t p = pid; p > 1 && p != self && p != init && id.chain.size() < 256;) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink((proc + "/" + std::to_string(p) + "/exe").c_str(), exe, sizeof exe - 1);
+    if (n <= 0) {
+      if (p == pid) return Status::Errno("readlink /proc/" + std::to_string(p) + "/exe");
+      break;
+    }
+    exe[n] = '\0';
+    id.chain.push_back(p);
+    id.exes.emplace_back(exe);
+    if (p == root) break;
+    p = ParentPid(proc, p);
+  }
+  return id;
+}
+
+std::string ConnectLedger::Key(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&a);
+    return std::string("4") + std::string(reinterpret_cast<const char*>(&in->sin_addr), 4) +
+           std::string(reinterpret_cast<const char*>(&in->sin_port), 2);
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a);
+    return std::string("6") + std::string(reinterpret_cast<const char*>(&in6->sin6_addr), 16) +
+           std::string(reinterpret_cast<const char*>(&in6->sin6_port), 2);
+  }
+  return "";
+}
+
+void ConnectLedger::Record(const sockaddr_storage& client, CallerIdentity id) {
+  std::string k = Key(client);
+  if (k.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (by_client_.insert_or_assign(k, std::move(id)).second) order_.push_back(k);
+  while (order_.size() > 4096) {
+    by_client_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+bool ConnectLedger::Take(const sockaddr_storage& client, CallerIdentity* out) {
+  std::string k = Key(client);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_client_.find(k);
+  if (it == by_client_.end()) return false;
+  *out = std::move(it->second);
+  by_client_.erase(it);
+  order_.erase(std::remove(order_.begin(), order_.end(), k), order_.end());
+  return true;
 }
 
 bool IdentityResolver::InSandbox(pid_t pid) const {
   if (pid <= 1) return false;
-  if (root_ <= 0) return true;
+  if (root_ <= 0 || pid == root_) return true;
   for (int depth = 0; depth < 4096 && pid > 1; ++depth) {
     pid_t parent = ParentOf(pid);
     if (parent == root_) return true;
@@ -276,8 +335,8 @@ Result<CallerIdentity> IdentityResolver::Resolve(const sockaddr_storage& client,
     }
   }
   if (owner == 0 && root_ > 0) {
-    // Only the sandbox's processes: walk down from its root.
-    std::vector<pid_t> kids;
+    // Only the sandbox's processes: its root and what is below it.
+    std::vector<pid_t> kids = {root_};
     Descendants(root_, &kids);
     for (pid_t p : kids) {
       if (p != self && HoldsInode(p, link)) {
@@ -304,21 +363,7 @@ Result<CallerIdentity> IdentityResolver::Resolve(const sockaddr_storage& client,
   recent_.insert(recent_.begin(), owner);
   if (recent_.size() > 8) recent_.pop_back();
 
-  CallerIdentity id;
-  id.pid = owner;
-  for (pid_t p = owner; p > 1 && p != root_ && id.chain.size() < 256; p = ParentOf(p)) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink((proc_ + "/" + std::to_string(p) + "/exe").c_str(), exe, sizeof exe - 1);
-    if (n <= 0) {
-      if (p == owner) return Status::Errno("readlink /proc/" + std::to_string(p) + "/exe");
-      break;
-    }
-    exe[n] = '\0';
-    id.chain.push_back(p);
-    id.exes.emplace_back(exe);
-    if (p == self) break;  // the proxy's own ancestors are not the caller's
-  }
-  return id;
+  return ChainOf(owner, root_, proc_);
 }
 
 }  // namespace rf::proxy

@@ -9,16 +9,23 @@
 //    where <ns_pid> is the sandbox root (its namespace's view; "self" without
 //    a root).
 // 2. Find a process in the sandbox holding socket:[inode] in /proc/<pid>/fd:
-//    recent owners first, then the root's descendants (via
+//    recent owners first, then the root and its descendants (via
 //    /proc/<pid>/task/<tid>/children), or every process without a root.
-// 3. Walk its ancestors while they are inside the sandbox (descendants of the
-//    sandbox root; without a root, up to but not including pid 1), reading
-//    /proc/<pid>/exe of each.
+// 3. Walk its ancestors while they are inside the sandbox (the root and its
+//    descendants; without a root, up to but not including pid 1), reading
+//    /proc/<pid>/exe of each (ChainOf).
+// Under `ringfence run` the connect guard's ConnectLedger names the caller
+// first (the process that called connect(), when it did); the search above
+// is the fallback (degraded runs without user notification, `ringfence
+// proxy` on its own), and names the first holder it finds.
 #pragma once
 
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <deque>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,6 +38,32 @@ struct CallerIdentity {
   pid_t pid = 0;
   std::vector<pid_t> chain;       // pid, parent, grandparent... inside the sandbox
   std::vector<std::string> exes;  // /proc/<pid>/exe for each of chain
+};
+
+// The calling process `pid` and its ancestors inside the sandbox: up to and
+// including `root` (the sandboxed command), or, for an orphan reparented to
+// the sandbox's init, up to the last process below init; never the
+// supervisor (this process) or init. `root` 0: up to but not including pid 1.
+Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc = "/proc");
+
+// Who connected to the proxy. The connect guard makes every connect() of the
+// sandbox itself (docs/unix-sockets.md, docs/network-modes.md); for each one
+// to the proxy it records the identity of the process that called connect(),
+// taken at that moment, under the connection's client address. The proxy
+// takes it from here instead of searching which processes hold the socket
+// later: a socket handed to another process, or an exec after the connect,
+// changes nothing. Thread-safe; the oldest entries go past 4096.
+class ConnectLedger {
+ public:
+  void Record(const sockaddr_storage& client, CallerIdentity id);
+  // The entry for `client`, removed; false when there is none.
+  bool Take(const sockaddr_storage& client, CallerIdentity* out);
+
+ private:
+  static std::string Key(const sockaddr_storage& a);
+  std::mutex mu_;
+  std::map<std::string, CallerIdentity> by_client_;
+  std::deque<std::string> order_;
 };
 
 class IdentityResolver {

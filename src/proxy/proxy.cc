@@ -504,12 +504,16 @@ class Worker {
   }
 
   void Identify(Conn* c) {
-    IdentityResolver& res = Resolver();
-    auto id = res.Resolve(c->peer, c->local);
-    if (id.ok()) {
+    if (!c->ident.chain.empty()) return;  // a later request on the same connection
+    CallerIdentity recorded;
+    if (s_->ledger && s_->ledger->Take(c->peer, &recorded)) {
+      c->ident = std::move(recorded);
+    } else {
+      auto id = Resolver().Resolve(c->peer, c->local);
+      if (!id.ok()) return;
       c->ident = std::move(*id);
-      if (!c->ident.exes.empty()) c->binary = c->ident.exes.front();
     }
+    if (!c->ident.exes.empty()) c->binary = c->ident.exes.front();
   }
 
   IdentityResolver& Resolver() {
@@ -885,6 +889,10 @@ Status Proxy::Start(UniqueFd listener) {
 }
 
 void Proxy::SetSandboxRoot(pid_t root) { shared_->sandbox_root.store(root); }
+
+void Proxy::SetConnectLedger(std::shared_ptr<ConnectLedger> ledger) {
+  shared_->ledger = std::move(ledger);
+}
 
 void Proxy::Stop() {
   shared_->stopping.store(true);

@@ -30,6 +30,7 @@
 #include "common/fd.h"
 #include "common/status.h"
 #include "policy/policy.h"
+#include "proxy/identity.h"
 #include "proxy/matcher.h"
 
 namespace rf::proxy {
@@ -76,6 +77,9 @@ class Proxy {
   // Caller identity is looked up among descendants of `root` (0: any process
   // but pid 1), in root's network namespace view of /proc/<root>/net/tcp.
   void SetSandboxRoot(pid_t root);
+  // Who connected, recorded by the connect guard (identity.h); set before
+  // Start(). Connections it has no entry for fall back to the search.
+  void SetConnectLedger(std::shared_ptr<ConnectLedger> ledger);
   void Stop();
 
   std::vector<DenialCount> DenialSummary() const;
@@ -90,6 +94,7 @@ class Proxy {
     std::map<std::string, std::string> hosts;  // normalised name -> address
     AuditSink* audit = nullptr;
     std::atomic<pid_t> sandbox_root{0};
+    std::shared_ptr<ConnectLedger> ledger;
     std::atomic<int> active{0};
     std::atomic<uint64_t> accepted{0}, allowed{0}, denied{0}, errors{0}, over_capacity{0};
     std::atomic<bool> stopping{false};

@@ -77,12 +77,13 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       plan.uid_map = IdentityMap(geteuid());
       plan.gid_map = IdentityMap(getegid());
       ctx.proc_remounted = true;
-      // Unix connects are checked by the supervisor here too (inet ones
-      // continue: the namespace confines them).
+      // Unix connects are checked by the supervisor here too (inet ones are
+      // made on the command's own socket: the namespace confines them).
       ctx.seccomp_notify_connect = true;
       ctx.seccomp_listener_channel = &net.seccomp_channel;
       net.guard = true;
       net.guard_config.check_inet = false;
+      net.guard_config.proxy_port = net.proxy_port;
       if (!step.ok()) return step.status();
       plan.privileged_steps.push_back(std::move(step).value());
       st["status"] =

@@ -624,6 +624,56 @@ network_policies:
                 https.close()
 
 
+    def test_caller_is_the_process_that_connected(self):
+        # Found by review: the proxy named the first process holding the
+        # connection's socket, so a socket shared with an idle allowed
+        # binary was used under its name; and the top-level command (the
+        # sandbox root) was never identified at all.
+        share = (
+            "import os, socket, subprocess, sys, time\n"
+            "h, p = os.environ['RINGFENCE_PROXY'][7:].rsplit(':', 1)\n"
+            "s = socket.create_connection((h, int(p)))\n"
+            "curl = subprocess.Popen(['/usr/bin/curl', '-s', '-K', '-'], stdin=subprocess.PIPE,\n"
+            "                        pass_fds=(s.fileno(),))\n"
+            "time.sleep(0.2)\n"
+            "w = subprocess.Popen([sys.executable, '-c', WORKER, str(s.fileno()), sys.argv[1]],\n"
+            "                     pass_fds=(s.fileno(),))\n"
+            "s.close()\n"
+            "w.wait(); curl.stdin.close(); curl.kill(); curl.wait()\n")
+        worker = ("import socket, sys\n"
+                  "s = socket.socket(fileno=int(sys.argv[1])); t = sys.argv[2].encode()\n"
+                  "s.sendall(b'CONNECT ' + t + b' HTTP/1.1\\r\\n\\r\\n')\n"
+                  "print('worker', s.recv(4096).split(b' ')[1].decode())\n")
+        with rf.TempDir() as d:
+            https = HttpsServer(d)
+            try:
+                with open(os.path.join(d, "share.py"), "w") as f:
+                    f.write("WORKER = " + repr(worker) + "\n" + share)
+                policy = f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  hosts: {{local.test: 127.0.0.1}}
+network_policies:
+  curl_only:
+    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
+    binaries: [{{ path: /usr/bin/curl }}]
+"""
+                for mode in (["namespace"] if rf.IS_ROOT else []) + ["platform"]:
+                    with self.subTest(mode):
+                        r = rf.run(["/usr/bin/curl", "-s", "-m", "10", "--cacert", "cert.pem",
+                                    f"https://local.test:{https.port}/"], policy=policy,
+                                   extra=["--workdir", d, "--mode", mode], cwd=d)
+                        self.assertEqual(r.stdout.strip(), "hello-over-tls", r.stderr)
+                        r = rf.run([rf.PY, "share.py", f"local.test:{https.port}"], policy=policy,
+                                   extra=["--workdir", d, "--mode", mode], cwd=d)
+                        self.assertEqual(r.stdout.strip(), "worker 403", r.stdout + r.stderr)
+            finally:
+                https.close()
+
+
 class LazyServices(unittest.TestCase):
     """The proxy's threads and the connect guard start on the command's first
     connection, not at start-up: a command that never touches the network
