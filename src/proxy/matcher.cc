@@ -208,8 +208,10 @@ Stage Matcher::MatchBinary(const std::vector<int>& endpoints, const std::vector<
 }
 
 int Matcher::MatchAddress(const std::vector<int>& endpoints, const std::string& host,
-                          const IpAddr& addr, std::string* reason, std::string* hint) const {
+                          const IpAddr& addr, std::string* reason, std::string* hint,
+                          bool host_address) const {
   IpAddr a = EmbeddedIpv4(addr);
+  const bool embedded = a.family != addr.family;
   AddrClass cls = Classify(addr);
   std::string shown = addr.ToString();
   if (NeverAllowed(cls)) {
@@ -220,17 +222,22 @@ int Matcher::MatchAddress(const std::vector<int>& endpoints, const std::string& 
   for (int i : endpoints) {
     const auto& e = endpoints_[i];
     if (e.allowed_ips.empty()) {
-      if (cls == AddrClass::kPublic) return i;
+      if (cls == AddrClass::kPublic && !host_address) return i;
       continue;
     }
     if (!e.exact) continue;
+    // An address that embeds an IPv4 one (::ffff:a.b.c.d...) is reached as
+    // that IPv4 address: only that form is matched, so an IPv6 CIDR such as
+    // ::/0 does not grant 127.0.0.1.
     for (const auto& c : e.allowed_ips)
-      if (c.Contains(addr) || c.Contains(a)) return i;
+      if (embedded ? c.Contains(a) : c.Contains(addr)) return i;
   }
   const auto& e = endpoints_[endpoints.front()];
   std::string prefix = addr.family == AF_INET ? "/32" : "/128";
   if (cls != AddrClass::kPublic) {
     *reason = host + " resolves to " + shown + ", a " + ToString(cls) + " address (SSRF filter)";
+  } else if (host_address) {
+    *reason = host + " resolves to " + shown + ", an address of this host (SSRF filter)";
   } else {
     *reason = host + " resolves to " + shown + ", outside the endpoint's allowed_ips";
   }

@@ -60,9 +60,11 @@ class Matcher {
   Stage MatchBinary(const std::vector<int>& endpoints, const std::vector<std::string>& exes,
                     const std::string& caller) const;
   // The SSRF rule: index of the endpoint that permits connecting to `addr`,
-  // or -1 with `reason`/`hint` filled in.
+  // or -1 with `reason`/`hint` filled in. `host_address`: `addr` is one of
+  // this host's own addresses (IsHostAddress), allowed, like loopback, only
+  // by an exact-host endpoint's allowed_ips.
   int MatchAddress(const std::vector<int>& endpoints, const std::string& host, const IpAddr& addr,
-                   std::string* reason, std::string* hint) const;
+                   std::string* reason, std::string* hint, bool host_address = false) const;
 
   const CompiledEndpoint& endpoint(int i) const { return endpoints_[i]; }
   const CompiledPolicy& policy(int i) const { return policies_[i]; }

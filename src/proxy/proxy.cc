@@ -621,7 +621,9 @@ class Worker {
     std::vector<std::string> shown;
     for (const auto& a : addrs) {
       std::string reason, hint;
-      if (s_->matcher.MatchAddress(c->endpoints, c->host, a, &reason, &hint) < 0) {
+      // One of this host's own addresses reaches its services like loopback.
+      const bool host_address = Classify(a) == AddrClass::kPublic && IsHostAddress(EmbeddedIpv4(a));
+      if (s_->matcher.MatchAddress(c->endpoints, c->host, a, &reason, &hint, host_address) < 0) {
         Deny(c, reason, hint, a.ToString());
         return;
       }

@@ -1,8 +1,13 @@
 #include "proxy/ssrf.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cstring>
+
+#include "common/fd.h"
 
 namespace rf::proxy {
 
@@ -57,6 +62,10 @@ AddrClass ClassifyV4(const IpAddr& a) {
   if (b[0] == 100 && (b[1] & 0xc0) == 64) return AddrClass::kPrivate;     // 100.64/10 CGNAT
   if (b[0] == 192 && b[1] == 0 && b[2] == 0) return AddrClass::kPrivate;  // 192.0.0/24 IETF
   if (b[0] == 198 && (b[1] & 0xfe) == 18) return AddrClass::kPrivate;     // 198.18/15
+  // Documentation (TEST-NET-1/2/3), like 2001:db8::/32: never a destination.
+  if ((b[0] == 192 && b[1] == 0 && b[2] == 2) || (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
+      (b[0] == 203 && b[1] == 0 && b[2] == 113))
+    return AddrClass::kReserved;
   return AddrClass::kPublic;
 }
 
@@ -101,6 +110,28 @@ AddrClass Classify(const IpAddr& a) {
   if (b[0] == 0x01 && b[1] == 0x00 && AllZero(a, 2, 8)) return AddrClass::kReserved;
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return AddrClass::kReserved;
   return AddrClass::kPublic;
+}
+
+bool IsHostAddress(const IpAddr& a) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (a.family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    memcpy(&in->sin_addr, a.bytes.data(), 4);
+    len = sizeof *in;
+  } else if (a.family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_addr, a.bytes.data(), 16);
+    len = sizeof *in6;
+  } else {
+    return false;
+  }
+  // The kernel knows: binding succeeds only to an address of this host (no
+  // IP_FREEBIND). Nothing is sent.
+  UniqueFd s(socket(a.family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  return s.valid() && bind(s.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0;
 }
 
 bool NeverAllowed(AddrClass c) {

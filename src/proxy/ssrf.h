@@ -34,6 +34,9 @@ AddrClass Classify(const IpAddr& a);
 
 // Classes that are never a valid TCP destination, whatever allowed_ips says.
 bool NeverAllowed(AddrClass c);
+// True when `a` is an address of this host (in this network namespace):
+// reaching it goes to the host's own services, whatever it is classified as.
+bool IsHostAddress(const IpAddr& a);
 
 // True if `host` (trailing dot already removed) looks like an IPv4 address in
 // some form (its last label is a number: decimal, octal or 0x-hex), or like a

@@ -4,6 +4,7 @@
 
 #include "policy/loader.h"
 #include "proxy/matcher.h"
+#include "proxy/ssrf.h"
 
 namespace rf::proxy {
 namespace {
@@ -122,6 +123,44 @@ TEST(ProxyMatcher, SsrfAllowedIps) {
                            &reason, &hint),
             0);
   EXPECT_NE(reason.find("link-local"), std::string::npos) << reason;
+}
+
+// Found by review: documentation ranges passed as public; an IPv6 CIDR
+// granted IPv4-mapped loopback; the host's own addresses passed as public.
+TEST(ProxyMatcher, SsrfDocumentationRangesMappedFormsAndHostAddresses) {
+  for (const char* doc : {"192.0.2.2", "198.51.100.7", "203.0.113.9", "::ffff:192.0.2.2"})
+    EXPECT_EQ(Classify(*ParseIpLiteral(doc)), AddrClass::kReserved) << doc;
+  Matcher m(Load(R"(version: 1
+network_policies:
+  v6:
+    endpoints:
+      - { host: six.test, port: 443, allowed_ips: ["::/0"] }
+  any:
+    endpoints:
+      - { host: public.test, port: 443 }
+)")
+                .network_policies);
+  std::string reason, hint;
+  auto six = m.MatchHostPort("six.test", 443);
+  ASSERT_FALSE(six.endpoints.empty());
+  EXPECT_GE(
+      m.MatchAddress(six.endpoints, "six.test", *ParseIpLiteral("2606:4700::1"), &reason, &hint),
+      0);
+  EXPECT_LT(m.MatchAddress(six.endpoints, "six.test", *ParseIpLiteral("::ffff:127.0.0.1"), &reason,
+                           &hint),
+            0);
+  auto pub = m.MatchHostPort("public.test", 443);
+  ASSERT_FALSE(pub.endpoints.empty());
+  EXPECT_GE(
+      m.MatchAddress(pub.endpoints, "public.test", *ParseIpLiteral("140.82.112.6"), &reason, &hint),
+      0);
+  EXPECT_LT(m.MatchAddress(pub.endpoints, "public.test", *ParseIpLiteral("140.82.112.6"), &reason,
+                           &hint, /*host_address=*/true),
+            0);
+  EXPECT_NE(reason.find("an address of this host"), std::string::npos) << reason;
+  // The kernel's answer: loopback is ours, a documentation address is not.
+  EXPECT_TRUE(IsHostAddress(*ParseIpLiteral("127.0.0.1")));
+  EXPECT_FALSE(IsHostAddress(*ParseIpLiteral("198.51.100.77")));
 }
 
 TEST(ProxyMatcher, CostDoesNotGrowWithRules) {
