@@ -228,6 +228,10 @@ void ConnectGuard::Loop() {
 
 void ConnectGuard::Handle(const struct seccomp_notif& req) {
   const int listener = listener_.get();
+  if (req.data.nr == __NR_listen) {
+    HandleListen(req);
+    return;
+  }
   if (req.data.nr != __NR_connect) {
     // A refusal sent here to be audited (run --audit); anything else is not
     // routed here: refuse rather than guess.
@@ -547,6 +551,72 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
   ConnectUnixOnBehalf(req, via, sizeof via, "unix:" + path, why_allowed);
 }
 
+UniqueFd ConnectGuard::TakeSocket(const struct seccomp_notif& req, int fd, int* err) {
+  // The id check after pidfd_open: the pid is still the caller's.
+  long pidfd = syscall(SYS_pidfd_open, req.pid, O_EXCL /* PIDFD_THREAD */);
+  if (pidfd < 0 && errno == EINVAL) pidfd = syscall(SYS_pidfd_open, req.pid, 0);
+  UniqueFd pid_fd(static_cast<int>(pidfd));
+  *err = pid_fd.valid() ? 0 : errno;
+  if (!IdValid(listener_.get(), req.id)) {
+    *err = ENOENT;
+    return UniqueFd();
+  }
+  if (!pid_fd.valid()) return UniqueFd();
+  UniqueFd sock(static_cast<int>(syscall(SYS_pidfd_getfd, pid_fd.get(), fd, 0)));
+  if (!sock.valid()) *err = errno;
+  return sock;
+}
+
+void ConnectGuard::HandleListen(const struct seccomp_notif& req) {
+  const int listener = listener_.get();
+  const int fd = static_cast<int>(req.data.args[0]);
+  int err = 0;
+  UniqueFd sock = TakeSocket(req, fd, &err);
+  if (err == ENOENT) return;  // the caller is gone
+  if (!sock.valid()) {
+    if (err == EBADF) {
+      Respond(listener, req.id, EBADF, false);
+      return;
+    }
+    // No pidfd_getfd here (a container profile refuses it): the kernel
+    // decides, as without this check (docs/threat-model.md).
+    Respond(listener, req.id, 0, true);
+    return;
+  }
+  int domain = 0;
+  socklen_t dlen = sizeof domain;
+  if (getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dlen) != 0) {
+    Respond(listener, req.id, ENOTSOCK, false);
+    return;
+  }
+  if (domain == AF_INET || domain == AF_INET6) {
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    uint16_t port = 0;
+    if (getsockname(sock.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0)
+      port = ntohs(domain == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                                     : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    if (port == 0) {
+      ++denied_;
+      audit_->Emit({"network",
+                    "deny",
+                    "listen",
+                    "listen() on a TCP socket never bound would bind an ephemeral port on every "
+                    "address; bind it to a network.bind_ports port first",
+                    {{"pid", req.pid}}});
+      Respond(listener, req.id, EACCES, false);  // what Landlock answers a bind
+      return;
+    }
+  }
+  // Made here, on the socket we checked (with the sandbox's credentials,
+  // which a unix listener hands to its peers).
+  int listen_err = EACCES;
+  OnConnector([&] {
+    listen_err = listen(sock.get(), static_cast<int>(req.data.args[1])) == 0 ? 0 : errno;
+  });
+  Respond(listener, req.id, listen_err, false);
+}
+
 void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const sockaddr_storage& to,
                                     socklen_t to_len) {
   const int listener = listener_.get();
@@ -554,16 +624,11 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
   // Never "continue": the kernel would read the address (and look the
   // descriptor up) again, after a racing thread changed them. We connect the
   // socket object itself, with the address we read; swapping the descriptor
-  // afterwards changes nothing. The id check after pidfd_open: the pid is
-  // still the caller's.
-  long pidfd = syscall(SYS_pidfd_open, req.pid, O_EXCL /* PIDFD_THREAD */);
-  if (pidfd < 0 && errno == EINVAL) pidfd = syscall(SYS_pidfd_open, req.pid, 0);
-  UniqueFd pid_fd(static_cast<int>(pidfd));
-  if (!IdValid(listener, req.id)) return;
-  UniqueFd sock(pid_fd.valid() ? static_cast<int>(syscall(SYS_pidfd_getfd, pid_fd.get(), fd, 0))
-                               : -1);
+  // afterwards changes nothing.
+  int err = 0;
+  UniqueFd sock = TakeSocket(req, fd, &err);
+  if (err == ENOENT) return;
   if (!sock.valid()) {
-    const int err = errno;
     if (err == EBADF) {
       Respond(listener, req.id, EBADF, false);
       return;

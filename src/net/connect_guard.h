@@ -109,6 +109,13 @@ class ConnectGuard {
   // abstract addresses in the sandbox's own network namespace): connects
   // the command's own socket (taken with pidfd_getfd) to the address we
   // read, instead of letting the kernel read it again.
+  // listen() in platform mode: refused on a TCP socket never bound (the
+  // kernel would bind an ephemeral port on every address, unchecked by
+  // Landlock); otherwise made on the command's own socket.
+  void HandleListen(const struct seccomp_notif& req);
+  // The command's descriptor `fd` as a socket of ours (pidfd_getfd), after
+  // the id check; invalid with *err set when it cannot be had.
+  UniqueFd TakeSocket(const struct seccomp_notif& req, int fd, int* err);
   // Records who made `sock`'s connection when it goes to the proxy.
   void RecordProxyCaller(const struct seccomp_notif& req, int sock, const sockaddr_storage& to);
   void ConnectOwnSocket(const struct seccomp_notif& req, const struct sockaddr_storage& to,

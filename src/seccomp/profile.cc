@@ -350,6 +350,11 @@ Profile DefaultProfile(const ProfileOptions& o) {
   }
   if (o.notify_connect)
     r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
+  // Sharing the host's network namespace, listen() on a TCP socket never
+  // bound binds an ephemeral port on every address, a bind Landlock does not
+  // check: the supervisor refuses that and makes the other listen() calls.
+  if (o.notify_connect && (o.mode == NetMode::kPlatform || o.mode == NetMode::kNone))
+    r.push_back(Rule{"listen", {}, Action::Notify(), "listen -> user notification"});
   if (o.notify_connect || o.notify_denials) {
     // Calls this program sends to the supervisor must stay with it: a filter
     // of the command's own with a listener could answer them "continue".
