@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
@@ -171,6 +172,26 @@ Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client
 
 pid_t IdentityResolver::ParentOf(pid_t pid) const { return ParentPid(proc_, pid); }
 
+// True when the process was started with LD_PRELOAD or LD_AUDIT set: code
+// of the caller's choosing runs inside that binary, so it is not that binary
+// for the policy. /proc/<pid>/environ holds the environment execve gave it,
+// the one the dynamic loader read.
+bool LoaderInjected(const std::string& proc, pid_t pid) {
+  std::string env;
+  // Unreadable (it made itself non-dumpable, and we may not look): it does
+  // not count as that binary either.
+  if (!ReadSmallFile(proc + "/" + std::to_string(pid) + "/environ", &env)) return true;
+  for (size_t at = 0; at < env.size();) {
+    size_t end = env.find('\0', at);
+    if (end == std::string::npos) end = env.size();
+    std::string_view var(env.data() + at, end - at);
+    for (std::string_view name : {"LD_PRELOAD=", "LD_AUDIT="})
+      if (var.size() > name.size() && var.substr(0, name.size()) == name) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
 Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc) {
   CallerIdentity id;
   id.pid = pid;
@@ -186,6 +207,7 @@ Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc) {
     exe[n] = '\0';
     id.chain.push_back(p);
     id.exes.emplace_back(exe);
+    if (LoaderInjected(proc, p)) id.exes.back() += " (LD_PRELOAD/LD_AUDIT)";
     if (p == root) break;
     p = ParentPid(proc, p);
   }

@@ -699,6 +699,18 @@ network_policies:
                         r = rf.run([rf.PY, "share.py", f"local.test:{https.port}"], policy=policy,
                                    extra=["--workdir", d, "--mode", mode], cwd=d)
                         self.assertEqual(r.stdout.strip(), "worker 403", r.stdout + r.stderr)
+                        # Code loaded into the allowed binary (LD_PRELOAD, here a
+                        # harmless library) makes it not that binary for the policy.
+                        lib = next(p for p in ("/lib/x86_64-linux-gnu/libm.so.6",
+                                               "/usr/lib/x86_64-linux-gnu/libm.so.6",
+                                               "/lib/aarch64-linux-gnu/libm.so.6")
+                                   if os.path.exists(p))
+                        r = rf.run(["/bin/sh", "-c", f"LD_PRELOAD={lib} /usr/bin/curl -s -m 10 "
+                                    f"-o /dev/null -w '%{{http_code}}' --cacert cert.pem "
+                                    f"https://local.test:{https.port}/"], policy=policy,
+                                   extra=["--workdir", d, "--mode", mode], cwd=d)
+                        self.assertNotIn("hello-over-tls", r.stdout)
+                        self.assertIn("LD_PRELOAD", r.stderr)  # the denial summary names it
             finally:
                 https.close()
 
