@@ -382,9 +382,14 @@ int CommandEntry(void* arg) {
     // Same uid and gid inside: no fake root. The capabilities the new user
     // namespace gives are only over namespaces it owns, and they are gone
     // at the command's exec (non-zero uid, no_new_privs).
+    // The supervisor's memory, which init shares, is not dumpable, so our
+    // /proc files belong to root, who is not mapped here yet: dumpable for
+    // these three writes, before any sandboxed code exists, then not again.
+    RawSyscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);
     int err = WriteProcFile("/proc/self/setgroups", "deny");
     if (!err) err = WriteProcFile("/proc/self/uid_map", p.uid_map);
     if (!err) err = WriteProcFile("/proc/self/gid_map", p.gid_map);
+    RawSyscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (err) FailChild(p.err_w, kStageUserns, err);
   }
   const uint64_t chld = uint64_t{1} << (SIGCHLD - 1);
