@@ -323,6 +323,15 @@ class Terminal(unittest.TestCase):
         t.write(b"echo RC$?\n")
         t.expect("RC0")
 
+    def test_output_suspended_by_the_command_is_resumed_at_exit(self):
+        # Found by review: a command that stops the terminal's output
+        # (tcflow TCOOFF) left the caller's terminal hung after the run.
+        with self.outer_shell() as t:
+            t.expect("outer$ ")
+            t.write(f"{rf.BIN} run -q -- /usr/bin/python3 -c \"import termios; "
+                    f"termios.tcflow(0, termios.TCOOFF)\"; echo AFT''ER$?\n".encode())
+            t.expect("AFTER0", timeout=15)
+
     def test_ctrl_z_suspends_ringfence_in_the_callers_shell(self):
         # Job control: Ctrl-Z stops the command, ringfence relays it so the
         # caller's shell sees a stopped job and gets the terminal back; `fg`
