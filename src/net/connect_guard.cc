@@ -151,6 +151,15 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   }
   g->stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!g->stop_.valid()) return Status::Errno("eventfd");
+  {
+    // Whether pidfd_getfd works at all here (on ourselves it can only fail
+    // when something refuses the call itself, e.g. a container's profile).
+    UniqueFd self(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+    UniqueFd copy(self.valid()
+                      ? static_cast<int>(syscall(SYS_pidfd_getfd, self.get(), g->stop_.get(), 0))
+                      : -1);
+    g->pidfd_getfd_works_ = copy.valid();
+  }
   g->cfg_ = std::move(cfg);
   g->audit_ = audit;
   g->connector_ = std::thread([p = g.get()] { p->ConnectorLoop(); });
@@ -346,13 +355,13 @@ void ConnectGuard::RecordProxyCaller(const struct seccomp_notif& req, int sock,
   else if (to.ss_family == AF_INET6)
     port = ntohs(reinterpret_cast<const sockaddr_in6*>(&to)->sin6_port);
   if (port != cfg_.proxy_port) return;
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  if (getsockname(sock, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
+  struct stat st;
+  if (fstat(sock, &st) != 0) return;
   // The caller as it is now, while it waits in connect(): its executable
-  // cannot change before we answer.
+  // cannot change before we answer. Nothing recorded (it is gone, or cannot
+  // be read): the proxy names nobody, and binary rules refuse.
   auto id = proxy::ChainOf(req.pid, root_);
-  if (id.ok() && IdValid(listener_.get(), req.id)) cfg_.ledger->Record(local, std::move(*id));
+  if (id.ok() && IdValid(listener_.get(), req.id)) cfg_.ledger->Record(st.st_ino, std::move(*id));
 }
 
 namespace {
@@ -578,9 +587,22 @@ void ConnectGuard::HandleListen(const struct seccomp_notif& req) {
       Respond(listener, req.id, EBADF, false);
       return;
     }
-    // No pidfd_getfd here (a container profile refuses it): the kernel
-    // decides, as without this check (docs/threat-model.md).
-    Respond(listener, req.id, 0, true);
+    if (!pidfd_getfd_works_) {
+      // No pidfd_getfd here at all (a container profile refuses it): the
+      // kernel decides, as without this check (docs/threat-model.md).
+      Respond(listener, req.id, 0, true);
+      return;
+    }
+    // It works, but not on this caller (it made itself non-dumpable, and
+    // we are not root): unchecked, so refused.
+    ++denied_;
+    audit_->Emit({"network",
+                  "deny",
+                  "listen",
+                  "the command's socket could not be taken to check it (pidfd_getfd: " +
+                      std::string(strerror(err)) + ")",
+                  {{"pid", req.pid}}});
+    Respond(listener, req.id, EPERM, false);
     return;
   }
   int domain = 0;

@@ -146,6 +146,7 @@ class ConnectGuard {
   const std::function<void()>* job_ = nullptr;
   bool job_done_ = false;
   bool connector_stop_ = false;
+  bool pidfd_getfd_works_ = false;
 };
 
 }  // namespace rf

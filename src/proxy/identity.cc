@@ -214,39 +214,22 @@ Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc) {
   return id;
 }
 
-std::string ConnectLedger::Key(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&a);
-    return std::string("4") + std::string(reinterpret_cast<const char*>(&in->sin_addr), 4) +
-           std::string(reinterpret_cast<const char*>(&in->sin_port), 2);
-  }
-  if (a.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a);
-    return std::string("6") + std::string(reinterpret_cast<const char*>(&in6->sin6_addr), 16) +
-           std::string(reinterpret_cast<const char*>(&in6->sin6_port), 2);
-  }
-  return "";
-}
-
-void ConnectLedger::Record(const sockaddr_storage& client, CallerIdentity id) {
-  std::string k = Key(client);
-  if (k.empty()) return;
+void ConnectLedger::Record(unsigned long inode, CallerIdentity id) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (by_client_.insert_or_assign(k, std::move(id)).second) order_.push_back(k);
+  if (by_inode_.insert_or_assign(inode, std::move(id)).second) order_.push_back(inode);
   while (order_.size() > 4096) {
-    by_client_.erase(order_.front());
+    by_inode_.erase(order_.front());
     order_.pop_front();
   }
 }
 
-bool ConnectLedger::Take(const sockaddr_storage& client, CallerIdentity* out) {
-  std::string k = Key(client);
+bool ConnectLedger::Take(unsigned long inode, CallerIdentity* out) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_client_.find(k);
-  if (it == by_client_.end()) return false;
+  auto it = by_inode_.find(inode);
+  if (it == by_inode_.end()) return false;
   *out = std::move(it->second);
-  by_client_.erase(it);
-  order_.erase(std::remove(order_.begin(), order_.end(), k), order_.end());
+  by_inode_.erase(it);
+  order_.erase(std::remove(order_.begin(), order_.end(), inode), order_.end());
   return true;
 }
 

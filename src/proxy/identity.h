@@ -49,21 +49,22 @@ Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc = 
 // Who connected to the proxy. The connect guard makes every connect() of the
 // sandbox itself (docs/unix-sockets.md, docs/network-modes.md); for each one
 // to the proxy it records the identity of the process that called connect(),
-// taken at that moment, under the connection's client address. The proxy
-// takes it from here instead of searching which processes hold the socket
-// later: a socket handed to another process, or an exec after the connect,
-// changes nothing. Thread-safe; the oldest entries go past 4096.
+// taken at that moment, under the client socket's inode (unique among live
+// sockets, so an entry left by an earlier connection is never taken for
+// another). The proxy finds the inode of each accepted connection's client
+// socket and takes the entry instead of searching which processes hold the
+// socket later: a socket handed to another process, or an exec after the
+// connect, changes nothing. Thread-safe; the oldest entries go past 4096.
 class ConnectLedger {
  public:
-  void Record(const sockaddr_storage& client, CallerIdentity id);
-  // The entry for `client`, removed; false when there is none.
-  bool Take(const sockaddr_storage& client, CallerIdentity* out);
+  void Record(unsigned long inode, CallerIdentity id);
+  // The entry for the client socket `inode`, removed; false when there is none.
+  bool Take(unsigned long inode, CallerIdentity* out);
 
  private:
-  static std::string Key(const sockaddr_storage& a);
   std::mutex mu_;
-  std::map<std::string, CallerIdentity> by_client_;
-  std::deque<std::string> order_;
+  std::map<unsigned long, CallerIdentity> by_inode_;
+  std::deque<unsigned long> order_;
 };
 
 class IdentityResolver {

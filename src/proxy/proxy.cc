@@ -505,9 +505,13 @@ class Worker {
 
   void Identify(Conn* c) {
     if (!c->ident.chain.empty()) return;  // a later request on the same connection
-    CallerIdentity recorded;
-    if (s_->ledger && s_->ledger->Take(c->peer, &recorded)) {
-      c->ident = std::move(recorded);
+    if (s_->ledger) {
+      // Under `ringfence run` with the connect guard, every connection of
+      // the sandbox was made by the guard, which recorded who asked. No
+      // entry (or an empty one): nobody is named, and a binary rule refuses.
+      auto inode = Resolver().FindInode(c->peer, c->local);
+      CallerIdentity recorded;
+      if (inode.ok() && s_->ledger->Take(*inode, &recorded)) c->ident = std::move(recorded);
     } else {
       auto id = Resolver().Resolve(c->peer, c->local);
       if (!id.ok()) return;

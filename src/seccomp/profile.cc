@@ -147,6 +147,16 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
                      "socketpair: AF_UNIX SOCK_RAW (a SOCK_DGRAM to the kernel) -> EPERM"));
   }
 
+  if (o.mode != NetMode::kHost) {
+    // TCP fast open connects implicitly, without connect(): past the
+    // connect check (platform) and past the record of who connected to the
+    // proxy (every guarded mode).
+    const std::string fo = " with MSG_FASTOPEN -> EPERM (an implicit connect)";
+    r.push_back(Deny("sendto", {ArgCmp::Bits(3, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendto" + fo));
+    r.push_back(Deny("sendmsg", {ArgCmp::Bits(2, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendmsg" + fo));
+    r.push_back(Deny("sendmmsg", {ArgCmp::Bits(3, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendmmsg" + fo));
+  }
+
   if (o.mode != NetMode::kPlatform && o.mode != NetMode::kNone) return;
   const char* tag = o.mode == NetMode::kPlatform ? "platform" : "none";
   // Other families reach the network without going through AF_INET(6)
@@ -171,11 +181,6 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
                                    "IPPROTO_TCP (MPTCP, SCTP) -> EPERM (") +
                            tag + " mode)"));
   }
-  // TCP fast open connects implicitly, without connect().
-  const std::string fo = std::string(" with MSG_FASTOPEN -> EPERM (") + tag + " mode)";
-  r.push_back(Deny("sendto", {ArgCmp::Bits(3, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendto" + fo));
-  r.push_back(Deny("sendmsg", {ArgCmp::Bits(2, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendmsg" + fo));
-  r.push_back(Deny("sendmmsg", {ArgCmp::Bits(3, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendmmsg" + fo));
 }
 
 struct CtxDeleter {

@@ -512,6 +512,29 @@ network: {{mode: platform, proxy_port: {self.proxy_port}}}
         self.assertTrue(any("every address" in x for x in net["residual"]), net["residual"])
 
 
+@unittest.skipUnless(rf.IS_ROOT, "drops to nobody itself")
+class UnprivilegedPlatformMode(unittest.TestCase):
+    """Platform mode started by an ordinary user (no pod profile)."""
+
+    def test_listen_check_cannot_be_dodged_by_becoming_non_dumpable(self):
+        # Found by review (second round): pidfd_getfd fails on a non-dumpable
+        # caller when the supervisor is not root; that failure let listen()
+        # through to the kernel (an ephemeral port on every address).
+        code = ("import ctypes, socket\n"
+                "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n"
+                "s = socket.socket()\n"
+                "try:\n"
+                "    s.listen(1)\n"
+                "    print('LISTENING', s.getsockname()[1])\n"
+                "except OSError as e:\n"
+                "    print('ERR', e.errno)\n")
+        with rf.TempDir() as d:
+            r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                                rf.BIN, "run", "-q", "--mode", "platform", "--workdir", d, "--",
+                                rf.PY, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.stdout.strip(), f"ERR {errno.EPERM}", r.stdout + r.stderr)
+
+
 def unprivileged_userns_available():
     r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
                         "unshare", "--user", "--net", "true"], capture_output=True, timeout=30)
@@ -711,6 +734,81 @@ network_policies:
                                    extra=["--workdir", d, "--mode", mode], cwd=d)
                         self.assertNotIn("hello-over-tls", r.stdout)
                         self.assertIn("LD_PRELOAD", r.stderr)  # the denial summary names it
+            finally:
+                https.close()
+
+
+    @unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+    def test_an_interrupted_connect_never_takes_an_earlier_connections_identity(self):
+        # Found by review (second round): the record of who connected was
+        # keyed by the client address and left in place when no new record
+        # could be made (the connect interrupted by a signal once the guard
+        # had connected the socket), so a later connection from the same
+        # address took curl's. Records are now keyed by the socket itself.
+        script = """import os, socket, subprocess, sys, threading, time, signal
+h, p = os.environ['RINGFENCE_PROXY'][7:].rsplit(':', 1); p = int(p)
+signal.signal(signal.SIGUSR1, lambda *a: None)
+fake = socket.socket(); fake.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+fake.bind(('127.0.0.2', p)); fake.listen(50)
+res = {}
+for i in range(int(sys.argv[1])):
+    peer = []
+    def srv():
+        c, a = fake.accept(); peer.append(a); c.close()
+    t = threading.Thread(target=srv); t.start()
+    subprocess.run(['/usr/bin/curl', '-s', '-m', '3', '--local-port', str(40200 + i), '-x',
+                    'http://127.0.0.2:%d' % p, 'https://' + sys.argv[2] + '/'])
+    t.join(5)
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(peer[0])
+    except (OSError, IndexError):
+        continue
+    main = threading.get_ident()
+    def poke():
+        t0 = time.time()
+        while time.time() - t0 < 2:
+            try:
+                s.getpeername(); break
+            except OSError:
+                pass
+        signal.pthread_kill(main, signal.SIGUSR1)
+    k = threading.Thread(target=poke); k.start()
+    try:
+        s.connect((h, p))
+    except OSError:
+        pass
+    k.join()
+    try:
+        s.settimeout(3); s.sendall(b'CONNECT ' + sys.argv[2].encode() + b' HTTP/1.1\\r\\n\\r\\n')
+        r = s.recv(4096).split(b' ')[1].decode()
+    except Exception as e:
+        r = type(e).__name__
+    res[r] = res.get(r, 0) + 1
+    s.close()
+print(res)
+"""
+        with rf.TempDir() as d:
+            https = HttpsServer(d)
+            try:
+                with open(os.path.join(d, "stale.py"), "w") as f:
+                    f.write(script)
+                policy = f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  hosts: {{local.test: 127.0.0.1}}
+network_policies:
+  curl_only:
+    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
+    binaries: [{{ path: /usr/bin/curl }}]
+"""
+                r = rf.run([rf.PY, "stale.py", "12", f"local.test:{https.port}"], policy=policy,
+                           extra=["--workdir", d, "--mode", "namespace"], cwd=d, timeout=180)
+                self.assertIn("{", r.stdout, r.stderr)
+                self.assertNotIn("'200'", r.stdout, r.stdout + r.stderr)
             finally:
                 https.close()
 

@@ -149,6 +149,9 @@ class SeccompProbe(unittest.TestCase):
         self.check(res, DENIED_ALWAYS + UNIX_DGRAM, "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
+        # Fast open would connect past the record of who connected to the
+        # proxy (found in review).
+        self.check(res, ["sendto_fastopen", "sendmsg_fastopen", "sendmmsg_fastopen"], "EPERM")
         # A private network and IPC namespace: UDP, MPTCP and SysV IPC stay.
         self.check(res, ["socket_inet_udp", "socket_inet6_udp", "socket_inet_mptcp"], "OK")
         self.check_not(res, SYSV, "EPERM")
