@@ -139,6 +139,16 @@ bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len)
          cfg.loopback_ports.end();
 }
 
+bool PidfdGetfdWorks() {
+  // On ourselves it can only fail when something refuses the call itself.
+  UniqueFd self(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+  UniqueFd any(eventfd(0, EFD_CLOEXEC));
+  UniqueFd copy(self.valid() && any.valid()
+                    ? static_cast<int>(syscall(SYS_pidfd_getfd, self.get(), any.get(), 0))
+                    : -1);
+  return copy.valid();
+}
+
 Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, ConnectGuardConfig cfg,
                                                           AuditSink* audit, pid_t sandbox_root) {
   std::unique_ptr<ConnectGuard> g(new ConnectGuard());
@@ -151,15 +161,7 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   }
   g->stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!g->stop_.valid()) return Status::Errno("eventfd");
-  {
-    // Whether pidfd_getfd works at all here (on ourselves it can only fail
-    // when something refuses the call itself, e.g. a container's profile).
-    UniqueFd self(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
-    UniqueFd copy(self.valid()
-                      ? static_cast<int>(syscall(SYS_pidfd_getfd, self.get(), g->stop_.get(), 0))
-                      : -1);
-    g->pidfd_getfd_works_ = copy.valid();
-  }
+  g->pidfd_getfd_works_ = PidfdGetfdWorks();
   g->cfg_ = std::move(cfg);
   g->audit_ = audit;
   g->connector_ = std::thread([p = g.get()] { p->ConnectorLoop(); });

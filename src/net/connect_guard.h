@@ -86,6 +86,10 @@ struct ConnectGuardConfig {
   std::shared_ptr<proxy::ConnectLedger> ledger;
 };
 
+// Whether pidfd_getfd works in this process at all (a container profile may
+// refuse it): without it the guard cannot check listen() (docs/threat-model.md).
+bool PidfdGetfdWorks();
+
 // What the guard decides for one inet destination (exposed for unit tests).
 // `addr` points at a sockaddr_in or sockaddr_in6 of `len` bytes.
 bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len);

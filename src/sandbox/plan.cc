@@ -10,6 +10,7 @@
 #include <map>
 
 #include "landlock/ruleset.h"
+#include "net/connect_guard.h"
 #include "net/mode.h"
 #include "net/netns.h"
 #include "sandbox/layers.h"
@@ -111,6 +112,18 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       net.guard_config.proxy_port = net.proxy_port;
       net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
+      if (PidfdGetfdWorks()) {
+        st["listen"] = "checked by the supervisor: refused on a TCP socket never bound";
+      } else {
+        // Landlock (ABI <= 7) does not check the implicit bind of listen();
+        // the guard narrows that gap only where it can take the socket.
+        st["listen"] =
+            "not checked (pidfd_getfd refused here): listen() on a TCP socket never bound binds "
+            "an ephemeral port on every address, which Landlock does not check";
+        plan.effective.warnings.push_back(
+            "network: listen() on a TCP socket never bound is not checked (pidfd_getfd refused "
+            "here): it binds an ephemeral port on every address, outside network.bind_ports");
+      }
       break;
     }
     case NetMode::kHost:

@@ -360,9 +360,12 @@ network_policies:
         if self.MODE == "namespace":
             return  # its own network namespace: nothing outside can reach the port
         if self.POD:
-            # No pidfd_getfd under the pod's profile: the documented residual.
+            # No pidfd_getfd under the pod's profile: the documented residual,
+            # said on stderr (and in policy show --effective).
             self.assertTrue(lines[0].startswith(("LISTENING", "ERR")), r.stdout)
+            self.assertIn("listen() on a TCP socket never bound is not checked", r.stderr)
             return
+        self.assertNotIn("is not checked", r.stderr)
         self.assertEqual(lines[0], f"ERR {errno.EACCES}", r.stdout + r.stderr)
 
     def test_unix_sock_raw_socketpair_sends_no_datagram_to_a_host_socket(self):
