@@ -43,6 +43,8 @@ struct LayerContext {
   // seccomp::ReceiveListener on it once the command has started.
   bool seccomp_notify_connect = false;  // connect() -> SECCOMP_RET_USER_NOTIF
   bool seccomp_notify_denials = false;  // denied calls answered (and audited) by the supervisor
+  bool seccomp_inet_sockets =
+      true;  // false: AF_INET/AF_INET6 sockets refused (mode none, no netns)
   UniqueFd* seccomp_listener_channel = nullptr;
 };
 

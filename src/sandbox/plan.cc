@@ -58,6 +58,9 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
         ctx.landlock_bind_ports = std::vector<uint16_t>{};
         ctx.seccomp_notify_connect = true;
         ctx.seccomp_listener_channel = &net.seccomp_channel;
+        // No inet socket at all: nothing to connect or bind, and no listen()
+        // whose implicit bind Landlock would not check.
+        ctx.seccomp_inet_sockets = false;
         net.guard = true;
         net.guard_config.check_inet =
             true;  // no proxy, no loopback port: every inet connect refused

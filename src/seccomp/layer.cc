@@ -48,6 +48,7 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
   o.notify_connect = ctx.seccomp_notify_connect;
   o.notify_denials = ctx.seccomp_notify_denials;
   o.unix_dgram = ctx.policy.network.unix_datagram;
+  o.inet_sockets = ctx.seccomp_inet_sockets;
   // The rules are only built when they must be compiled now (no
   // precompiled program) or described (`policy show`), not on every run.
   std::optional<seccomp::Profile> profile;

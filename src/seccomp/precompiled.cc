@@ -12,15 +12,18 @@ std::vector<ProfileOptions> AllProfileOptions() {
     for (bool sysv : {false, true})
       for (bool nc : {false, true})
         for (bool nd : {false, true})
-          for (bool dgram : {false, true}) {
-            ProfileOptions o;
-            o.mode = m;
-            o.sysv_ipc = sysv;
-            o.notify_connect = nc;
-            o.notify_denials = nd;
-            o.unix_dgram = dgram;
-            all.push_back(o);
-          }
+          for (bool dgram : {false, true})
+            for (bool inet : {true, false}) {
+              if (!inet && m != NetMode::kNone) continue;  // only mode none drops them
+              ProfileOptions o;
+              o.mode = m;
+              o.sysv_ipc = sysv;
+              o.notify_connect = nc;
+              o.notify_denials = nd;
+              o.unix_dgram = dgram;
+              o.inet_sockets = inet;
+              all.push_back(o);
+            }
   return all;
 }
 

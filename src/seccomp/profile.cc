@@ -157,6 +157,13 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
     r.push_back(Deny("sendmmsg", {ArgCmp::Bits(3, MSG_FASTOPEN, MSG_FASTOPEN)}, "sendmmsg" + fo));
   }
 
+  if (!o.inet_sockets) {
+    for (int fam : {AF_INET, AF_INET6})
+      r.push_back(Deny("socket", {ArgCmp::Eq32(0, fam)},
+                       "socket: AF_INET/AF_INET6 -> EPERM (mode none without a network "
+                       "namespace: no inet sockets at all)"));
+  }
+
   if (o.mode != NetMode::kPlatform && o.mode != NetMode::kNone) return;
   const char* tag = o.mode == NetMode::kPlatform ? "platform" : "none";
   // Other families reach the network without going through AF_INET(6)

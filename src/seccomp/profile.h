@@ -70,6 +70,11 @@ struct ProfileOptions {
   // is refused unless the policy opts in (network.unix_datagram). Host mode
   // does not guard unix sockets.
   bool unix_dgram = false;
+  // AF_INET/AF_INET6 sockets at all. Mode none without a network namespace
+  // of its own (a restricted pod) has no use for them (Landlock refuses
+  // every connect and bind) and one would still accept connections through
+  // listen()'s unchecked implicit bind: refused there.
+  bool inet_sockets = true;
 };
 
 struct Profile {

@@ -394,6 +394,28 @@ class PlatformModeInRestrictedPod(Parity, unittest.TestCase):
     MODE = "platform"
     POD = True
 
+    def test_mode_none_has_no_inet_socket_to_listen_on(self):
+        # Found by review (third round): mode none in the pod (no network
+        # namespace) left inet sockets, and listen() on one never bound
+        # served the host on an ephemeral port; pidfd_getfd is refused here,
+        # so the listen check cannot see the socket. No inet sockets at all.
+        code = ("import socket\n"
+                "try:\n"
+                "    s = socket.socket()\n"
+                "    s.listen(1)\n"
+                "    print('LISTENING', s.getsockname()[1])\n"
+                "except OSError as e:\n"
+                "    print('ERR', e.errno)\n"
+                "u = socket.socket(socket.AF_UNIX)\n"
+                "u.bind('\\0rf-none-pod')\n"
+                "u.listen(1)\n"
+                "print('UNIX OK')\n")
+        r = subprocess.run([rf.helper("pod_exec"), MOBY, rf.BIN, "run", "-q", "--mode", "none",
+                            "--workdir", self.dir, "--", rf.PY, "-c", code],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.stdout.split("\n")[:2], [f"ERR {errno.EPERM}", "UNIX OK"],
+                         r.stdout + r.stderr)
+
     def test_auto_picks_platform_in_the_pod(self):
         r = subprocess.run([rf.helper("pod_exec"), MOBY, rf.BIN, "run", "--workdir", self.dir, "--", "/bin/true"],
                            capture_output=True, text=True, timeout=60)
