@@ -32,7 +32,8 @@ def platform_program(path):
         return False
     src = open(gen).read()
     m = re.search(r"o\.mode\) == 2 && o\.sysv_ipc == false && o\.notify_connect == true && "
-                  r"o\.notify_denials == false && o\.unix_dgram == false\) return \{(kProg\d+),", src)
+                  r"o\.notify_denials == false && o\.unix_dgram == false[^)]*\) return \{(kProg\d+),",
+                  src)
     body = m and re.search(r"const sock_filter " + m.group(1) + r"\[\] = \{\n(.*?)\n\};", src, re.S)
     if not body:
         return False

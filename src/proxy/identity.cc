@@ -207,7 +207,9 @@ Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc) {
     exe[n] = '\0';
     id.chain.push_back(p);
     id.exes.emplace_back(exe);
-    if (LoaderInjected(proc, p)) id.exes.back() += " (LD_PRELOAD/LD_AUDIT)";
+    // The caller only: below an ancestor, anything runs with its grants
+    // anyway (ancestors count), whatever was loaded into it.
+    if (p == pid && LoaderInjected(proc, p)) id.exes.back() += " (LD_PRELOAD/LD_AUDIT)";
     if (p == root) break;
     p = ParentPid(proc, p);
   }
