@@ -71,6 +71,22 @@ int RemoteFdFlags(pid_t pid, int fd) {
   return -1;
 }
 
+// The process (thread group) of thread `tid`, from /proc/<tid>/status; 0
+// when it cannot be read.
+pid_t ThreadGroupOf(pid_t tid) {
+  std::ifstream in("/proc/" + std::to_string(tid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "Tgid:") {
+      pid_t tgid = 0;
+      in >> tgid;
+      return tgid;
+    }
+    in.ignore(4096, '\n');
+  }
+  return 0;
+}
+
 bool IdValid(int listener, uint64_t id) {
   return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
@@ -564,8 +580,13 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
 
 UniqueFd ConnectGuard::TakeSocket(const struct seccomp_notif& req, int fd, int* err) {
   // The id check after pidfd_open: the pid is still the caller's.
-  long pidfd = syscall(SYS_pidfd_open, req.pid, O_EXCL /* PIDFD_THREAD */);
-  if (pidfd < 0 && errno == EINVAL) pidfd = syscall(SYS_pidfd_open, req.pid, 0);
+  long pidfd = syscall(SYS_pidfd_open, req.pid, O_EXCL /* PIDFD_THREAD, Linux 6.9 */);
+  if (pidfd < 0 && errno == EINVAL) {
+    // An older kernel: a pidfd of the thread's process (its threads share
+    // the descriptor table).
+    pid_t tgid = ThreadGroupOf(req.pid);
+    pidfd = syscall(SYS_pidfd_open, tgid > 0 ? tgid : req.pid, 0);
+  }
   UniqueFd pid_fd(static_cast<int>(pidfd));
   *err = pid_fd.valid() ? 0 : errno;
   if (!IdValid(listener_.get(), req.id)) {

@@ -172,10 +172,13 @@ Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client
 
 pid_t IdentityResolver::ParentOf(pid_t pid) const { return ParentPid(proc_, pid); }
 
+namespace {
+
 // True when the process was started with LD_PRELOAD or LD_AUDIT set: code
 // of the caller's choosing runs inside that binary, so it is not that binary
-// for the policy. /proc/<pid>/environ holds the environment execve gave it,
-// the one the dynamic loader read.
+// for the policy. /proc/<pid>/environ is the process's own memory, where
+// execve put the environment the dynamic loader read: best effort, since the
+// loaded code can rewrite it (docs/threat-model.md).
 bool LoaderInjected(const std::string& proc, pid_t pid) {
   std::string env;
   // Unreadable (it made itself non-dumpable, and we may not look): it does
@@ -191,6 +194,8 @@ bool LoaderInjected(const std::string& proc, pid_t pid) {
   }
   return false;
 }
+
+}  // namespace
 
 Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc) {
   CallerIdentity id;
