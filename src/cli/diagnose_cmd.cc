@@ -52,7 +52,9 @@ int DiagnoseMain(const std::string& file, bool json) {
   }
   auto found = Diagnose(*text);
   if (json)
-    printf("%s\n", DiagnosesToJson(found).dump(2).c_str());
+    printf("%s\n", DiagnosesToJson(found)
+                       .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                       .c_str());
   else
     fputs(FormatDiagnoses(found).c_str(), stdout);
   return found.empty() ? 1 : 0;

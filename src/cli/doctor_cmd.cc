@@ -12,7 +12,9 @@ namespace rf {
 int DoctorMain(bool json, const std::string& root) {
   auto checks = RunDoctor(root.empty() ? "/" : root, ProbeKernel());
   if (json)
-    printf("%s\n", DoctorToJson(checks).dump(2).c_str());
+    printf(
+        "%s\n",
+        DoctorToJson(checks).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   else
     fputs(FormatDoctor(checks).c_str(), stdout);
   return DoctorExitCode(checks);

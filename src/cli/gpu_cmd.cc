@@ -19,7 +19,7 @@ int GpuListMain(bool json, const std::string& root) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& f : *files) out.push_back({{"path", f.path}, {"kind", ToString(f.kind)}});
-    printf("%s\n", out.dump(2).c_str());
+    printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   for (const auto& f : *files) printf("%s\n", f.path.c_str());

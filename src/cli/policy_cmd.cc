@@ -41,7 +41,7 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
     out["source"] = p->source;
   }
   if (json) {
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << JsonToYaml(out);
   }

@@ -38,6 +38,13 @@ int64_t NowMs() {
 
 uint64_t Tag(uint64_t id, uint64_t tag) { return (id << 2) | tag; }
 
+// JSON for a response body. Strings can hold bytes that are not UTF-8 (an
+// executable's path from /proc, a host name): replaced, never thrown on (a
+// throw here would end the supervisor).
+std::string JsonText(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string Target(const std::string& host, uint16_t port) {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
          std::to_string(port);
@@ -174,7 +181,7 @@ class Worker {
     epoll_event events[128];
     int64_t last_sweep = NowMs();
     while (!s_->stopping.load(std::memory_order_relaxed)) {
-      int timeout = 200;
+      int timeout = accept_paused_until_ ? kAcceptPauseMs : 200;
       timeval tv{}, maxtv{0, 200000};
       if (queries_ > 0 && channel_ && ares_timeout(channel_, &maxtv, &tv))
         timeout =
@@ -185,6 +192,7 @@ class Worker {
       if (queries_ > 0 && channel_)
         ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
       int64_t now = NowMs();
+      ResumeAccepting(now);
       if (now - last_sweep >= 200) {
         Sweep(now);
         last_sweep = now;
@@ -239,6 +247,25 @@ class Worker {
     Drive(c, client);
   }
 
+  void PauseAccepting() {
+    if (accept_paused_until_) return;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_, nullptr);
+    accept_paused_until_ = NowMs() + kAcceptPauseMs;
+    s_->over_capacity++;
+  }
+
+  void ResumeAccepting(int64_t now) {
+    if (!accept_paused_until_ || now < accept_paused_until_) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = Tag(kSpecialListener, kTagSpecial);
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener_, &ev) == 0) {
+      accept_paused_until_ = 0;
+    } else {
+      accept_paused_until_ = now + kAcceptPauseMs;  // try again later
+    }
+  }
+
   void Accept() {
     for (int i = 0; i < 64; ++i) {
       sockaddr_storage peer{};
@@ -246,16 +273,23 @@ class Worker {
       int fd = accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &plen,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if ((errno == EMFILE || errno == ENFILE) && reserve_.valid()) {
-          // Out of descriptors: shed one connection instead of spinning.
-          reserve_.reset();
-          int shed = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-          if (shed >= 0) close(shed);
-          reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
-          s_->over_capacity++;
-          continue;
+        if (errno != EMFILE && errno != ENFILE)
+          return;  // EAGAIN (another worker took it) or a transient error
+        // Out of descriptors: shed one connection instead of spinning. The
+        // reserve descriptor can be lost to another thread in between.
+        if (!reserve_.valid()) reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!reserve_.valid()) {
+          // Nothing to shed with: stop watching the listener (it is
+          // level-triggered) for a moment rather than spin on it.
+          PauseAccepting();
+          return;
         }
-        return;  // EAGAIN (another worker took it) or a transient error
+        reserve_.reset();
+        int shed = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (shed >= 0) close(shed);
+        reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        s_->over_capacity++;
+        continue;
       }
       s_->accepted++;
       auto c = std::make_unique<Conn>();
@@ -384,7 +418,7 @@ class Worker {
   void Fail(Conn* c, int status, const std::string& why) {
     nlohmann::json body = {
         {"error", StatusText(status)}, {"host", c->host}, {"port", c->req.port}, {"reason", why}};
-    Respond(c, status, "application/json", body.dump() + "\n", why);
+    Respond(c, status, "application/json", JsonText(body) + "\n", why);
   }
 
   void Deny(Conn* c, const std::string& reason, const std::string& hint,
@@ -406,7 +440,7 @@ class Worker {
       std::lock_guard<std::mutex> lock(s_->mu);
       s_->denials[{Target(c->host, c->req.port), bin}]++;
     }
-    Respond(c, 403, "application/json", body.dump() + "\n", reason);
+    Respond(c, 403, "application/json", JsonText(body) + "\n", reason);
   }
 
   // ---- the state machine -------------------------------------------------
@@ -842,6 +876,10 @@ class Worker {
   Proxy::Shared* s_;
   int listener_;
   UniqueFd epoll_, wake_, reserve_;
+  // Out of descriptors with no reserve left: the listener is out of the
+  // epoll set until then (ms since the epoch), 0 when watched.
+  int64_t accept_paused_until_ = 0;
+  static constexpr int kAcceptPauseMs = 100;
   ares_channel channel_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;

@@ -375,6 +375,22 @@ class RunFaults(unittest.TestCase):
         finally:
             up.close()
 
+    def test_denied_binary_with_a_path_that_is_not_utf8(self):
+        # Found by review: the 403 body named the binary in strict JSON,
+        # which threw on a path that is not UTF-8 and aborted the supervisor.
+        with rf.TempDir() as d:
+            code = ("import os, socket\n"
+                    "h, p = os.environ['RINGFENCE_PROXY'][7:].rsplit(':', 1)\n"
+                    "s = socket.create_connection((h, int(p)), timeout=5)\n"
+                    "s.sendall(b'CONNECT denied.test:443 HTTP/1.1\\r\\n\\r\\n')\n"
+                    "print(s.recv(4096).split(b' ')[1].decode(), flush=True)\n")
+            script = (f"cp /usr/bin/python3.11 \"$PWD/$(printf 'x\\377')\" && "
+                      f"\"$PWD/$(printf 'x\\377')\" -c \"{code}\"; echo after")
+            r = rf.run(["/bin/sh", "-c", script], policy=policy(1), cwd=d,
+                       extra=["--workdir", d], timeout=60, errors="replace")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split(), ["403", "after"], r.stdout + r.stderr)
+
     def test_audit_file_is_not_opened_through_a_symlink(self):
         # A symlink the sandbox planted where the audit log goes (a directory
         # it can write) must not make a later run append to its target.

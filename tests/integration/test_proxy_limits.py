@@ -2,6 +2,7 @@
 `ringfence proxy`: 431 past the head limit, 400/405 for what the proxy does
 not serve, header/connect/idle timeouts, the connection cap (503, no crash,
 no descriptor leak). Every wait is bounded."""
+import os
 import socket
 import threading
 import time
@@ -222,6 +223,48 @@ class ProxyCapacity(unittest.TestCase):
                     time.sleep(0.1)
                 self.assertEqual(proxy.fd_count(), base)
                 self.assertIsNone(proxy.p.poll(), "proxy died")
+        finally:
+            up.close()
+
+    def test_out_of_descriptors_without_spinning(self):
+        # Found by review: at the descriptor limit the two workers' reserve
+        # descriptors were lost to each other, after which both spun on the
+        # level-triggered listener at 100% CPU for good.
+        up = HoldListener()
+
+        def cpu_seconds(pid):
+            f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+        try:
+            with px.Proxy(policy_for(up.port), ["--header-timeout-ms", "20000"],
+                          wrap=["prlimit", "--nofile=64:64"]) as proxy:
+                busy = []
+                for _ in range(4):  # rounds of 200 idle connections at a 64-descriptor limit
+                    socks = []
+                    for _ in range(200):
+                        s = socket.socket()
+                        s.setblocking(False)
+                        s.connect_ex(proxy.addr)
+                        socks.append(s)
+                    time.sleep(0.5)
+                    before = cpu_seconds(proxy.p.pid)
+                    time.sleep(1.5)
+                    busy.append(cpu_seconds(proxy.p.pid) - before)
+                    for s in socks:
+                        s.close()
+                    time.sleep(1)
+                # Spinning costs a whole CPU per worker: 1.5 s or more per round.
+                self.assertLess(max(busy), 0.75, busy)
+                self.assertIsNone(proxy.p.poll(), "proxy died")
+                ok = None
+                deadline = time.time() + 10
+                while time.time() < deadline:
+                    ok = px.status_of(proxy.raw(connect_req("up.test", up.port), timeout=2))
+                    if ok == 200:
+                        break
+                    time.sleep(0.2)
+                self.assertEqual(ok, 200)
         finally:
             up.close()
 
