@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -65,7 +66,7 @@ int RemoteFdFlags(pid_t pid, int fd) {
     if (key == "flags:") {
       std::string v;
       in >> v;
-      return static_cast<int>(std::stol(v, nullptr, 8));
+      return static_cast<int>(strtol(v.c_str(), nullptr, 8));
     }
   }
   return -1;
@@ -409,7 +410,7 @@ int RemoteUnixType(pid_t pid, int fd) {
     std::istringstream f(line);
     std::string num, ref, proto, flags, type, st, inode;
     if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode)) continue;
-    if (inode == ino) return static_cast<int>(std::stol(type, nullptr, 16));
+    if (inode == ino) return static_cast<int>(strtol(type.c_str(), nullptr, 16));
   }
   return 0;
 }
