@@ -157,13 +157,23 @@ bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len)
 }
 
 bool PidfdGetfdWorks() {
-  // On ourselves it can only fail when something refuses the call itself.
+  // On ourselves it can only fail when something refuses the call itself
+  // (a seccomp profile)...
   UniqueFd self(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
   UniqueFd any(eventfd(0, EFD_CLOEXEC));
   UniqueFd copy(self.valid() && any.valid()
                     ? static_cast<int>(syscall(SYS_pidfd_getfd, self.get(), any.get(), 0))
                     : -1);
-  return copy.valid();
+  if (!copy.valid()) return false;
+  // ...and Yama does not look at a process's own threads: scope 3 refuses
+  // every attach, scope 2 all but CAP_SYS_PTRACE (here: root).
+  std::ifstream yama("/proc/sys/kernel/yama/ptrace_scope");
+  int scope = 0;
+  if (yama >> scope) {
+    if (scope >= 3) return false;
+    if (scope == 2 && geteuid() != 0) return false;
+  }
+  return true;
 }
 
 Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, ConnectGuardConfig cfg,
@@ -179,6 +189,9 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   g->stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!g->stop_.valid()) return Status::Errno("eventfd");
   g->pidfd_getfd_works_ = PidfdGetfdWorks();
+  // The sandbox's init (the command's parent), where callers' chains stop,
+  // also once the command itself has exited.
+  g->init_ = proxy::ParentOfPid(sandbox_root);
   g->cfg_ = std::move(cfg);
   g->audit_ = audit;
   g->connector_ = std::thread([p = g.get()] { p->ConnectorLoop(); });
@@ -308,7 +321,8 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     return;
   }
   if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
-    if (!cfg_.check_inet) {
+    if (!cfg_.check_inet || (ss.ss_family == AF_UNSPEC && pidfd_getfd_works_)) {
+      // AF_UNSPEC dissolves an association and connects nothing.
       // Namespace mode: the kernel decides, on our copy of the address.
       ConnectOwnSocket(req, ss, static_cast<socklen_t>(addr_len));
       return;
@@ -360,27 +374,37 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     Respond(listener, req.id, connect_err, false);
     return;
   }
-  RecordProxyCaller(req, sock.get(), ss);
+  RecordProxyCaller(sock.get(), ProxyCaller(req, ss));
   if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
   ++allowed_;
 }
 
-void ConnectGuard::RecordProxyCaller(const struct seccomp_notif& req, int sock,
-                                     const sockaddr_storage& to) {
-  if (!cfg_.ledger || cfg_.proxy_port == 0) return;
+ConnectGuard::ProxyCallerInfo ConnectGuard::ProxyCaller(const struct seccomp_notif& req,
+                                                        const sockaddr_storage& to) {
+  ProxyCallerInfo info;
+  if (!cfg_.ledger || cfg_.proxy_port == 0) return info;
   uint16_t port = 0;
   if (to.ss_family == AF_INET)
     port = ntohs(reinterpret_cast<const sockaddr_in*>(&to)->sin_port);
   else if (to.ss_family == AF_INET6)
     port = ntohs(reinterpret_cast<const sockaddr_in6*>(&to)->sin6_port);
-  if (port != cfg_.proxy_port) return;
-  struct stat st;
-  if (fstat(sock, &st) != 0) return;
+  if (port != cfg_.proxy_port) return info;
+  info.to_proxy = true;
   // The caller as it is now, while it waits in connect(): its executable
-  // cannot change before we answer. Nothing recorded (it is gone, or cannot
-  // be read): the proxy names nobody, and binary rules refuse.
-  auto id = proxy::ChainOf(req.pid, root_);
-  if (id.ok() && IdValid(listener_.get(), req.id)) cfg_.ledger->Record(st.st_ino, std::move(*id));
+  // cannot change before we answer.
+  auto id = proxy::ChainOf(req.pid, root_, "/proc", init_);
+  if (!IdValid(listener_.get(), req.id)) {
+    info.gone = true;
+    return info;
+  }
+  if (id.ok()) info.id = std::move(*id);
+  return info;
+}
+
+void ConnectGuard::RecordProxyCaller(int sock, ProxyCallerInfo caller) {
+  struct stat st;
+  if (!caller.id || fstat(sock, &st) != 0) return;
+  cfg_.ledger->Record(st.st_ino, std::move(*caller.id));
 }
 
 namespace {
@@ -689,13 +713,17 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
     Respond(listener, req.id, EACCES, false);
     return;
   }
+  // Who is calling, read before the socket is connected: a signal that
+  // interrupts the call during these reads leaves nothing connected.
+  ProxyCallerInfo caller = ProxyCaller(req, to);
+  if (caller.gone) return;  // nothing pending to answer
   // With the sandbox's credentials (peers of unix sockets see them).
   int connect_err = EACCES;  // stays so if the connector thread is gone
   OnConnector([&] {
     connect_err =
         connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), to_len) == 0 ? 0 : errno;
   });
-  if (connect_err == 0 || connect_err == EINPROGRESS) RecordProxyCaller(req, sock.get(), to);
+  if (connect_err == 0 || connect_err == EINPROGRESS) RecordProxyCaller(sock.get(), caller);
   Respond(listener, req.id, connect_err, false);
   if (connect_err == 0 || connect_err == EINPROGRESS) ++allowed_;
 }

@@ -30,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,8 +121,18 @@ class ConnectGuard {
   // The command's descriptor `fd` as a socket of ours (pidfd_getfd), after
   // the id check; invalid with *err set when it cannot be had.
   UniqueFd TakeSocket(const struct seccomp_notif& req, int fd, int* err);
-  // Records who made `sock`'s connection when it goes to the proxy.
-  void RecordProxyCaller(const struct seccomp_notif& req, int sock, const sockaddr_storage& to);
+  // Who calls, for a connect to the proxy (to_proxy false for any other
+  // destination). `id` is empty when the caller cannot be read (nobody is
+  // recorded: binary rules refuse); `gone` when the call is no longer
+  // pending (nothing to answer).
+  struct ProxyCallerInfo {
+    bool to_proxy = false;
+    bool gone = false;
+    std::optional<proxy::CallerIdentity> id;
+  };
+  ProxyCallerInfo ProxyCaller(const struct seccomp_notif& req, const sockaddr_storage& to);
+  // Records the caller for the connection made on `sock`.
+  void RecordProxyCaller(int sock, ProxyCallerInfo caller);
   void ConnectOwnSocket(const struct seccomp_notif& req, const struct sockaddr_storage& to,
                         socklen_t to_len);
   void HandleAbstract(const struct seccomp_notif& req, const std::string& name);
@@ -151,6 +162,7 @@ class ConnectGuard {
   bool job_done_ = false;
   bool connector_stop_ = false;
   bool pidfd_getfd_works_ = false;
+  pid_t init_ = 0;
 };
 
 }  // namespace rf

@@ -8,6 +8,8 @@
 
 #include <fstream>
 
+#include "net/connect_guard.h"
+
 namespace rf {
 
 namespace {
@@ -30,6 +32,15 @@ bool HaveCapSysAdmin() {
 
 NamespaceSupport ProbeNamespaceSupport() {
   NamespaceSupport s;
+  // The connect guard makes every connect of the sandbox on the command's
+  // own socket (docs/unix-sockets.md): without pidfd_getfd there is no safe
+  // way to do that in the command's network namespace.
+  if (!PidfdGetfdWorks()) {
+    s.reason =
+        "the connect guard cannot take the command's sockets (pidfd_getfd refused, or "
+        "kernel.yama.ptrace_scope too strict)";
+    return s;
+  }
   if (geteuid() == 0 && HaveCapSysAdmin()) {
     s.possible = true;
     return s;

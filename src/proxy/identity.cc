@@ -197,11 +197,13 @@ bool LoaderInjected(const std::string& proc, pid_t pid) {
 
 }  // namespace
 
-Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc) {
+pid_t ParentOfPid(pid_t pid) { return ParentPid("/proc", pid); }
+
+Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc, pid_t init) {
   CallerIdentity id;
   id.pid = pid;
   const pid_t self = getpid();
-  const pid_t init = root > 0 ? ParentPid(proc, root) : 0;
+  if (init < 0) init = root > 0 ? ParentPid(proc, root) : 0;
   for (pid_t p = pid; p > 1 && p != self && p != init && id.chain.size() < 256;) {
     char exe[PATH_MAX];
     ssize_t n = readlink((proc + "/" + std::to_string(p) + "/exe").c_str(), exe, sizeof exe - 1);

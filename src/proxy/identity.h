@@ -44,7 +44,12 @@ struct CallerIdentity {
 // including `root` (the sandboxed command), or, for an orphan reparented to
 // the sandbox's init, up to the last process below init; never the
 // supervisor (this process) or init. `root` 0: up to but not including pid 1.
-Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc = "/proc");
+// `init`: where chains stop (-1: the root's parent now).
+Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc = "/proc",
+                               pid_t init = -1);
+
+// The parent of `pid` from /proc/<pid>/stat; 0 when it cannot be read.
+pid_t ParentOfPid(pid_t pid);
 
 // Who connected to the proxy. The connect guard makes every connect() of the
 // sandbox itself (docs/unix-sockets.md, docs/network-modes.md); for each one

@@ -78,7 +78,8 @@ class Proxy {
   // but pid 1), in root's network namespace view of /proc/<root>/net/tcp.
   void SetSandboxRoot(pid_t root);
   // Who connected, recorded by the connect guard (identity.h); set before
-  // Start(). Connections it has no entry for fall back to the search.
+  // Start(). With it, a connection it has no entry for names nobody (no
+  // search for the socket's holders).
   void SetConnectLedger(std::shared_ptr<ConnectLedger> ledger);
   void Stop();
 

@@ -1,13 +1,12 @@
 #include "proxy/ssrf.h"
 
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cstring>
-
-#include "common/fd.h"
 
 namespace rf::proxy {
 
@@ -113,25 +112,24 @@ AddrClass Classify(const IpAddr& a) {
 }
 
 bool IsHostAddress(const IpAddr& a) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (a.family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    in->sin_family = AF_INET;
-    memcpy(&in->sin_addr, a.bytes.data(), 4);
-    len = sizeof *in;
-  } else if (a.family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    in6->sin6_family = AF_INET6;
-    memcpy(&in6->sin6_addr, a.bytes.data(), 16);
-    len = sizeof *in6;
-  } else {
-    return false;
+  // The addresses of this host's interfaces (a bind test would also pass for
+  // any address with net.ipv4.ip_nonlocal_bind=1). When they cannot be
+  // listed, every address counts as the host's: refused unless allowed_ips
+  // names it.
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return true;
+  bool found = false;
+  for (ifaddrs* i = list; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != a.family) continue;
+    if (a.family == AF_INET)
+      found =
+          memcmp(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, a.bytes.data(), 4) == 0;
+    else
+      found =
+          memcmp(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, a.bytes.data(), 16) == 0;
   }
-  // The kernel knows: binding succeeds only to an address of this host (no
-  // IP_FREEBIND). Nothing is sent.
-  UniqueFd s(socket(a.family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  return s.valid() && bind(s.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0;
+  freeifaddrs(list);
+  return found;
 }
 
 bool NeverAllowed(AddrClass c) {

@@ -22,8 +22,8 @@ namespace rf::seccomp {
 
 namespace {
 
-constexpr int kSockTypeMask = 0xf;      // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
-constexpr uint32_t kIoprioWhoUser = 3;  // IOPRIO_WHO_USER (linux/ioprio.h)
+constexpr int kSockTypeMask = 0xf;         // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
+constexpr uint32_t kIoprioWhoProcess = 1;  // IOPRIO_WHO_PROCESS (linux/ioprio.h)
 
 // Docker's list of harmless personality(2) values: PER_LINUX, PER_LINUX32,
 // UNAME26, UNAME26|PER_LINUX32, and 0xffffffff (query): every combination of
@@ -346,12 +346,16 @@ Profile DefaultProfile(const ProfileOptions& o) {
                    "prlimit64: another process (pid other than 0) -> EPERM"));
   r.push_back(Deny("setpriority", {ArgCmp::Gt64(1, 0)},
                    "setpriority/ioprio_set: another process, group or user -> EPERM"));
-  r.push_back(Deny("setpriority", {ArgCmp::Eq32(0, PRIO_USER)},
-                   "setpriority/ioprio_set: another process, group or user -> EPERM"));
+  // A process group or a user: a sandbox process can join the supervisor's
+  // group (same session) with setpgid first.
+  for (const auto& c : NoneOfSmall(0, {PRIO_PROCESS}))
+    r.push_back(Deny("setpriority", {c},
+                     "setpriority/ioprio_set: another process, group or user -> EPERM"));
   r.push_back(Deny("ioprio_set", {ArgCmp::Gt64(1, 0)},
                    "setpriority/ioprio_set: another process, group or user -> EPERM"));
-  r.push_back(Deny("ioprio_set", {ArgCmp::Eq32(0, kIoprioWhoUser)},
-                   "setpriority/ioprio_set: another process, group or user -> EPERM"));
+  for (const auto& c : NoneOfSmall(0, {kIoprioWhoProcess}))
+    r.push_back(
+        Deny("ioprio_set", {c}, "setpriority/ioprio_set: another process, group or user -> EPERM"));
 
   AddSocketRules(o, r);
 
@@ -365,7 +369,7 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // Sharing the host's network namespace, listen() on a TCP socket never
   // bound binds an ephemeral port on every address, a bind Landlock does not
   // check: the supervisor refuses that and makes the other listen() calls.
-  if (o.notify_connect && (o.mode == NetMode::kPlatform || o.mode == NetMode::kNone))
+  if (o.notify_connect && o.mode == NetMode::kPlatform)
     r.push_back(Rule{"listen", {}, Action::Notify(), "listen -> user notification"});
   if (o.notify_connect || o.notify_denials) {
     // Calls this program sends to the supervisor must stay with it: a filter
