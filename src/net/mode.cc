@@ -21,11 +21,11 @@ long ReadSysctl(const char* path, long missing) {
   return missing;
 }
 
-bool HaveCapSysAdmin() {
+bool HaveCap(int cap) {
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2] = {};
   if (syscall(SYS_capget, &hdr, data) != 0) return false;
-  return data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
+  return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
 }
 
 }  // namespace
@@ -41,7 +41,13 @@ NamespaceSupport ProbeNamespaceSupport() {
         "kernel.yama.ptrace_scope too strict)";
     return s;
   }
-  if (geteuid() == 0 && HaveCapSysAdmin()) {
+  // As root the command runs as another uid: taking its sockets needs
+  // CAP_SYS_PTRACE (a container may grant CAP_SYS_ADMIN without it).
+  if (geteuid() == 0 && !HaveCap(CAP_SYS_PTRACE)) {
+    s.reason = "the connect guard cannot take the command's sockets (no CAP_SYS_PTRACE)";
+    return s;
+  }
+  if (geteuid() == 0 && HaveCap(CAP_SYS_ADMIN)) {
     s.possible = true;
     return s;
   }

@@ -909,6 +909,23 @@ class ModeSelection(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertRegex(r.stderr, r"network: auto: (namespace|platform)")
 
+    @unittest.skipUnless(rf.IS_ROOT, "drops CAP_SYS_PTRACE from root")
+    def test_namespace_mode_needs_to_take_the_commands_sockets(self):
+        # Found in code review: namespace mode connects the command's own
+        # sockets (pidfd_getfd); root without CAP_SYS_PTRACE (a container
+        # granting CAP_SYS_ADMIN only) cannot, and every connect would fail.
+        with rf.TempDir() as d:
+            drop = ["setpriv", "--bounding-set", "-sys_ptrace"]
+            r = subprocess.run(drop + [rf.BIN, "run", "--workdir", d, "--", "/bin/true"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("auto: platform", r.stderr)
+            self.assertIn("no CAP_SYS_PTRACE", r.stderr)
+            r = subprocess.run(drop + [rf.BIN, "run", "--mode", "namespace", "--workdir", d, "--",
+                                       "/bin/true"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 125, r.stderr)
+            self.assertIn("cannot be set up", r.stderr)
+
     def test_proxy_environment(self):
         with rf.TempDir() as d:
             r = rf.run(["/usr/bin/env"], extra=["--workdir", d, "--mode", "platform"])
