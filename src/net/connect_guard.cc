@@ -188,7 +188,6 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   }
   g->stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!g->stop_.valid()) return Status::Errno("eventfd");
-  g->pidfd_getfd_works_ = PidfdGetfdWorks();
   // The sandbox's init (the command's parent), where callers' chains stop,
   // also once the command itself has exited.
   g->init_ = proxy::ParentOfPid(sandbox_root);
@@ -321,7 +320,7 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     return;
   }
   if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
-    if (!cfg_.check_inet || (ss.ss_family == AF_UNSPEC && pidfd_getfd_works_)) {
+    if (!cfg_.check_inet || (ss.ss_family == AF_UNSPEC && PidfdGetfdUsable())) {
       // AF_UNSPEC dissolves an association and connects nothing.
       // Namespace mode: the kernel decides, on our copy of the address.
       ConnectOwnSocket(req, ss, static_cast<socklen_t>(addr_len));
@@ -603,6 +602,11 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sock
   ConnectUnixOnBehalf(req, via, sizeof via, "unix:" + path, why_allowed);
 }
 
+bool ConnectGuard::PidfdGetfdUsable() {
+  if (!cfg_.pidfd_getfd_works) cfg_.pidfd_getfd_works = PidfdGetfdWorks();
+  return *cfg_.pidfd_getfd_works;
+}
+
 UniqueFd ConnectGuard::TakeSocket(const struct seccomp_notif& req, int fd, int* err) {
   // The id check after pidfd_open: the pid is still the caller's.
   long pidfd = syscall(SYS_pidfd_open, req.pid, O_EXCL /* PIDFD_THREAD, Linux 6.9 */);
@@ -635,7 +639,7 @@ void ConnectGuard::HandleListen(const struct seccomp_notif& req) {
       Respond(listener, req.id, EBADF, false);
       return;
     }
-    if (!pidfd_getfd_works_) {
+    if (!PidfdGetfdUsable()) {
       // No pidfd_getfd here at all (a container profile refuses it): the
       // kernel decides, as without this check (docs/threat-model.md).
       Respond(listener, req.id, 0, true);

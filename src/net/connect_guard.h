@@ -85,6 +85,9 @@ struct ConnectGuardConfig {
   // Where the identity of each process that connects to the proxy
   // (proxy_port, on loopback) is recorded for the proxy; may be null.
   std::shared_ptr<proxy::ConnectLedger> ledger;
+  // PidfdGetfdWorks(), when the plan already asked (platform mode; namespace
+  // mode needs it to be chosen at all); asked on first use otherwise.
+  std::optional<bool> pidfd_getfd_works;
 };
 
 // Whether pidfd_getfd works in this process at all (a container profile may
@@ -121,6 +124,8 @@ class ConnectGuard {
   // The command's descriptor `fd` as a socket of ours (pidfd_getfd), after
   // the id check; invalid with *err set when it cannot be had.
   UniqueFd TakeSocket(const struct seccomp_notif& req, int fd, int* err);
+  // cfg_.pidfd_getfd_works, probed here the first time when the plan did not.
+  bool PidfdGetfdUsable();
   // Who calls, for a connect to the proxy (to_proxy false for any other
   // destination). `id` is empty when the caller cannot be read (nobody is
   // recorded: binary rules refuse); `gone` when the call is no longer
@@ -161,7 +166,6 @@ class ConnectGuard {
   const std::function<void()>* job_ = nullptr;
   bool job_done_ = false;
   bool connector_stop_ = false;
-  bool pidfd_getfd_works_ = false;
   pid_t init_ = 0;
 };
 

@@ -88,6 +88,8 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       net.guard = true;
       net.guard_config.check_inet = false;
       net.guard_config.proxy_port = net.proxy_port;
+      // Checked by the mode's probe (ProbeNamespaceSupport).
+      net.guard_config.pidfd_getfd_works = true;
       if (!step.ok()) return step.status();
       plan.privileged_steps.push_back(std::move(step).value());
       st["status"] =
@@ -115,7 +117,8 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       net.guard_config.proxy_port = net.proxy_port;
       net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
-      if (PidfdGetfdWorks()) {
+      net.guard_config.pidfd_getfd_works = PidfdGetfdWorks();
+      if (*net.guard_config.pidfd_getfd_works) {
         st["listen"] = "checked by the supervisor: refused on a TCP socket never bound";
       } else {
         // Landlock (ABI <= 7) does not check the implicit bind of listen();

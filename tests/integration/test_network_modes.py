@@ -664,15 +664,9 @@ network_policies:
             echo.close()
 
 
-class ProxyThroughRun(unittest.TestCase):
-    """The proxy wired into `ringfence run`: the calling binary is identified
-    inside the sandbox (both modes), per-binary policies and ports hold."""
-
-    def test_binary_and_port_rules_in_both_modes(self):
-        with rf.TempDir() as d:
-            https = HttpsServer(d)
-            try:
-                policy = f"""version: 1
+def curl_only_policy(port):
+    """local.test:PORT (127.0.0.1) for /usr/bin/curl only."""
+    return f"""version: 1
 filesystem_policy:
   include_workdir: true
   read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
@@ -681,9 +675,20 @@ network:
   hosts: {{local.test: 127.0.0.1}}
 network_policies:
   curl_only:
-    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
+    endpoints: [{{ host: local.test, port: {port}, allowed_ips: [127.0.0.1] }}]
     binaries: [{{ path: /usr/bin/curl }}]
 """
+
+
+class ProxyThroughRun(unittest.TestCase):
+    """The proxy wired into `ringfence run`: the calling binary is identified
+    inside the sandbox (both modes), per-binary policies and ports hold."""
+
+    def test_binary_and_port_rules_in_both_modes(self):
+        with rf.TempDir() as d:
+            https = HttpsServer(d)
+            try:
+                policy = curl_only_policy(https.port)
                 script = (f"curl -s -m 10 --cacert cert.pem https://local.test:{https.port}/; "
                           f"curl -s -m 10 -o /dev/null -w '%{{http_code}}\\n' http://local.test:{https.port + 1}/; "
                           f"{rf.PY} -c \"import ssl,urllib.request,urllib.error\n"
@@ -735,18 +740,7 @@ network_policies:
             try:
                 with open(os.path.join(d, "share.py"), "w") as f:
                     f.write("WORKER = " + repr(worker) + "\n" + share)
-                policy = f"""version: 1
-filesystem_policy:
-  include_workdir: true
-  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
-  read_write: [/tmp, /dev/null]
-network:
-  hosts: {{local.test: 127.0.0.1}}
-network_policies:
-  curl_only:
-    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
-    binaries: [{{ path: /usr/bin/curl }}]
-"""
+                policy = curl_only_policy(https.port)
                 for mode in (["namespace"] if rf.IS_ROOT else []) + ["platform"]:
                     with self.subTest(mode):
                         r = rf.run(["/usr/bin/curl", "-s", "-m", "10", "--cacert", "cert.pem",
@@ -827,18 +821,7 @@ print(res)
             try:
                 with open(os.path.join(d, "stale.py"), "w") as f:
                     f.write(script)
-                policy = f"""version: 1
-filesystem_policy:
-  include_workdir: true
-  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
-  read_write: [/tmp, /dev/null]
-network:
-  hosts: {{local.test: 127.0.0.1}}
-network_policies:
-  curl_only:
-    endpoints: [{{ host: local.test, port: {https.port}, allowed_ips: [127.0.0.1] }}]
-    binaries: [{{ path: /usr/bin/curl }}]
-"""
+                policy = curl_only_policy(https.port)
                 r = rf.run([rf.PY, "stale.py", "12", f"local.test:{https.port}"], policy=policy,
                            extra=["--workdir", d, "--mode", "namespace"], cwd=d, timeout=180)
                 self.assertNotIn("'200'", r.stdout, r.stdout + r.stderr)

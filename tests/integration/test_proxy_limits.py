@@ -49,6 +49,19 @@ def policy_for(port):
             "    endpoints:\n      - { host: up.test, port: %d, allowed_ips: [127.0.0.1/32] }\n" % port)
 
 
+def status_once_recovered(proxy, port, within):
+    """The status of a CONNECT to up.test:port, retried until it is 200 or
+    `within` seconds have passed (the last status then)."""
+    status = None
+    deadline = time.time() + within
+    while time.time() < deadline:
+        status = px.status_of(proxy.raw(connect_req("up.test", port), timeout=2))
+        if status == 200:
+            break
+        time.sleep(0.1)
+    return status
+
+
 class ProxyProtocol(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -207,14 +220,7 @@ class ProxyCapacity(unittest.TestCase):
                 self.assertEqual(over, [503, 503, 503])
                 for s in held:
                     s.close()
-                ok = None
-                deadline = time.time() + 5
-                while time.time() < deadline:
-                    ok = px.status_of(proxy.raw(connect_req("up.test", up.port), timeout=2))
-                    if ok == 200:
-                        break
-                    time.sleep(0.1)
-                self.assertEqual(ok, 200)
+                self.assertEqual(status_once_recovered(proxy, up.port, within=5), 200)
                 for c in up.held:  # the upstream ends the half-closed tunnel
                     c.close()
                 # Descriptors come back to the baseline once everything closed.
@@ -257,14 +263,7 @@ class ProxyCapacity(unittest.TestCase):
                 # Spinning costs a whole CPU per worker: 1.5 s or more per round.
                 self.assertLess(max(busy), 0.75, busy)
                 self.assertIsNone(proxy.p.poll(), "proxy died")
-                ok = None
-                deadline = time.time() + 10
-                while time.time() < deadline:
-                    ok = px.status_of(proxy.raw(connect_req("up.test", up.port), timeout=2))
-                    if ok == 200:
-                        break
-                    time.sleep(0.2)
-                self.assertEqual(ok, 200)
+                self.assertEqual(status_once_recovered(proxy, up.port, within=10), 200)
         finally:
             up.close()
 
