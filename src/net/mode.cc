@@ -28,25 +28,9 @@ bool HaveCap(int cap) {
   return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
 }
 
-}  // namespace
-
-NamespaceSupport ProbeNamespaceSupport() {
+// Whether the kernel lets us make the namespaces at all.
+NamespaceSupport ProbeKernelNamespaceSupport() {
   NamespaceSupport s;
-  // The connect guard makes every connect of the sandbox on the command's
-  // own socket (docs/unix-sockets.md): without pidfd_getfd there is no safe
-  // way to do that in the command's network namespace.
-  if (!PidfdGetfdWorks()) {
-    s.reason =
-        "the connect guard cannot take the command's sockets (pidfd_getfd refused, or "
-        "kernel.yama.ptrace_scope too strict)";
-    return s;
-  }
-  // As root the command runs as another uid: taking its sockets needs
-  // CAP_SYS_PTRACE (a container may grant CAP_SYS_ADMIN without it).
-  if (geteuid() == 0 && !HaveCap(CAP_SYS_PTRACE)) {
-    s.reason = "the connect guard cannot take the command's sockets (no CAP_SYS_PTRACE)";
-    return s;
-  }
   if (geteuid() == 0 && HaveCap(CAP_SYS_ADMIN)) {
     s.possible = true;
     return s;
@@ -82,6 +66,31 @@ NamespaceSupport ProbeNamespaceSupport() {
   } else {
     s.reason =
         "unshare(CLONE_NEWUSER|CLONE_NEWNET) is refused here (container seccomp profile or LSM)";
+  }
+  return s;
+}
+
+}  // namespace
+
+NamespaceSupport ProbeNamespaceSupport() {
+  NamespaceSupport s = ProbeKernelNamespaceSupport();
+  if (!s.possible) return s;
+  // The connect guard makes every connect of the sandbox on the command's
+  // own socket (docs/unix-sockets.md): without pidfd_getfd there is no safe
+  // way to do that in the command's network namespace. (Asked only when a
+  // namespace could be made: platform mode asks in its own plan.)
+  if (!PidfdGetfdWorks()) {
+    s.possible = false;
+    s.reason =
+        "the connect guard cannot take the command's sockets (pidfd_getfd refused, or "
+        "kernel.yama.ptrace_scope too strict)";
+    return s;
+  }
+  // As root the command runs as another uid: taking its sockets needs
+  // CAP_SYS_PTRACE (a container may grant CAP_SYS_ADMIN without it).
+  if (geteuid() == 0 && !HaveCap(CAP_SYS_PTRACE)) {
+    s.possible = false;
+    s.reason = "the connect guard cannot take the command's sockets (no CAP_SYS_PTRACE)";
   }
   return s;
 }
