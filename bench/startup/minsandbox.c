@@ -1,7 +1,7 @@
 /* The kernel work ringfence's platform mode needs, and nothing else: the
  * floor of any launcher giving the same protections on this machine.
  *
- *   minsandbox PROG.bpf|allow [-r PATH]... [-w PATH]... -- CMD [ARGS...]
+ *   minsandbox [--no-init] PROG.bpf|allow [-r PATH]... [-w PATH]... -- CMD [ARGS...]
  *
  * Linked like ringfence (static PIE, glibc). Before creating a process it
  * builds the same Landlock ruleset (every filesystem right of ABI 7 handled,
@@ -16,7 +16,10 @@
  * listener and execs CMD. No policy, no plan, no proxy, no terminal or
  * signal handling, no audit, no checks of what it did: only the kernel work
  * and the three processes. PROG `allow` installs a one-instruction program
- * instead (the cost of seccomp itself, whatever the rules). */
+ * instead (the cost of seccomp itself, whatever the rules). --no-init vforks
+ * the command directly, without the init process: what start-up would be
+ * without the guarantee that the command's whole tree dies with the launcher
+ * (issue 1: an orphan of a killed launcher would otherwise run on). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -99,9 +102,16 @@ static int die(const char* what) {
 }
 
 int main(int argc, char** argv) {
+  const int no_init = argc > 1 && strcmp(argv[1], "--no-init") == 0;
+  if (no_init) {
+    argv[1] = argv[0];
+    ++argv;
+    --argc;
+  }
   if (argc < 4) {
     fprintf(stderr,
-            "usage: minsandbox PROG.bpf|allow [-r PATH]... [-w PATH]... -- CMD [ARGS...]\n");
+            "usage: minsandbox [--no-init] PROG.bpf|allow [-r PATH]... [-w PATH]... -- CMD "
+            "[ARGS...]\n");
     return 125;
   }
   static struct sock_filter insns[4096] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
@@ -141,8 +151,15 @@ int main(int argc, char** argv) {
   }
   char** cmd = argv + i + 1;
 
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return die("PR_SET_CHILD_SUBREAPER");
   struct job j = {cmd, rs, &prog};
+  if (no_init) {
+    int status = 0;
+    pid_t c = vfork();
+    if (c == 0) command(&j);
+    if (c < 0 || waitpid(c, &status, 0) != c) return die("vfork/waitpid");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+  }
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return die("PR_SET_CHILD_SUBREAPER");
   const size_t stack_size = 256 * 1024;
   char* stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
