@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Writes src/startup-order.txt: the functions ringfence runs while it starts
+# a sandbox, in the order perf first samples them. CMakeLists.txt links
+# ringfence with lld and this list, so that start-up touches a few 64 KiB
+# windows of text (each page fault maps one) instead of most of the 3 MiB.
+#
+#   bench/startup/order.sh build/ringfence [RUNS]
+#
+# Needs perf (Debian: linux-perf). Rebuild afterwards. A stale list costs
+# only speed: lld ignores names that no longer exist, and functions missing
+# from it keep their place.
+set -euo pipefail
+rf=$(readlink -f "$1")
+runs=${2:-1500}
+out=$(dirname "$0")/../../src/startup-order.txt
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/loop.sh" <<EOF
+#!/bin/sh
+for i in \$(seq $runs); do "$rf" run -q --mode platform --workdir /tmp -- /bin/true; done
+for i in \$(seq $((runs / 15 + 1))); do
+  for m in namespace none auto; do "$rf" run -q --mode \$m --workdir /tmp -- /bin/true; done
+done
+EOF
+chmod +x "$tmp/loop.sh"
+perf record -q -e cpu-clock:u -F 50000 -o "$tmp/perf.data" "$tmp/loop.sh" >/dev/null
+perf script -i "$tmp/perf.data" --comm ringfence -F ip,sym,dso --no-demangle 2>/dev/null |
+  awk -v dso="($rf)" '$NF == dso && $2 != "[unknown]" && !seen[$2]++ { print $2 }' >"$tmp/order"
+n=$(wc -l <"$tmp/order")
+[ "$n" -ge 100 ] || { echo "order.sh: only $n functions sampled; is perf working?" >&2; exit 1; }
+mv "$tmp/order" "$out"
+echo "wrote $out ($n functions)"
