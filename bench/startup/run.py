@@ -122,8 +122,10 @@ if "minimal sandbox, ringfence's seccomp program" in res:
     no_init = "minimal sandbox without init (no tree-kill guarantee)"
     if no_init in res and bw is not None:
         mn = statistics.median(res[no_init])
+        d = (ms - mn) * 1000
         verdict.append(f"- without its init process (which issue 1 requires) the minimal sandbox still "
-                       f"costs {mn / bw:.2f} of bwrap's time ({(ms - mn) * 1000:.3f} ms less)")
+                       f"costs {mn / bw:.2f} of bwrap's time ({abs(d):.3f} ms {'less' if d >= 0 else 'more'} "
+                       f"than with it)")
 parts = [f"platform mode {plat * 1000:.2f} ms vs bare `/bin/true` {bare * 1000:.2f} ms"]
 for peer in ("bwrap", "firejail"):
     if peer in res:
