@@ -6,9 +6,11 @@
 #
 #   bench/startup/order.sh build/ringfence [RUNS]
 #
-# Needs perf (Debian: linux-perf). Rebuild afterwards. A stale list costs
-# only speed: lld ignores names that no longer exist, and functions missing
-# from it keep their place.
+# Needs perf (Debian: linux-perf). Rebuild afterwards. Sampling misses some
+# short functions in any one run, so the names already in the list that this
+# run did not sample are kept after the new ones. A stale list costs only
+# speed: lld ignores names that no longer exist, and functions missing from
+# it keep their place.
 set -euo pipefail
 rf=$(readlink -f "$1")
 runs=${2:-1500}
@@ -28,5 +30,9 @@ perf script -i "$tmp/perf.data" --comm ringfence -F ip,sym,dso --no-demangle 2>/
   awk -v dso="($rf)" '$NF == dso && $2 != "[unknown]" && !seen[$2]++ { print $2 }' >"$tmp/order"
 n=$(wc -l <"$tmp/order")
 [ "$n" -ge 100 ] || { echo "order.sh: only $n functions sampled; is perf working?" >&2; exit 1; }
+if [ -f "$out" ]; then
+  awk 'NR == FNR { seen[$0] = 1; print; next } !seen[$0]++' "$tmp/order" "$out" >"$tmp/merged"
+  mv "$tmp/merged" "$tmp/order"
+fi
 mv "$tmp/order" "$out"
-echo "wrote $out ($n functions)"
+echo "wrote $out ($n functions sampled, $(wc -l <"$out") listed)"

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/file.h"
 #include "net/unix_diag.h"
 #include "proxy/matcher.h"
 #include "seccomp/notify.h"
@@ -167,9 +168,9 @@ bool PidfdGetfdWorks() {
   if (!copy.valid()) return false;
   // ...and Yama does not look at a process's own threads: scope 3 refuses
   // every attach, scope 2 all but CAP_SYS_PTRACE (here: root).
-  std::ifstream yama("/proc/sys/kernel/yama/ptrace_scope");
-  int scope = 0;
-  if (yama >> scope) {
+  auto yama = ReadSmallFile("/proc/sys/kernel/yama/ptrace_scope", 64);
+  if (yama.ok()) {
+    const int scope = atoi(yama->c_str());
     if (scope >= 3) return false;
     if (scope == 2 && geteuid() != 0) return false;
   }

@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
+#include <cstdlib>
 
+#include "common/file.h"
 #include "net/connect_guard.h"
 
 namespace rf {
@@ -15,10 +17,12 @@ namespace rf {
 namespace {
 
 long ReadSysctl(const char* path, long missing) {
-  std::ifstream in(path);
-  long v;
-  if (in >> v) return v;
-  return missing;
+  auto text = ReadSmallFile(path, 64);
+  if (!text.ok()) return missing;
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(text->c_str(), &end, 10);
+  return end == text->c_str() || errno != 0 ? missing : v;
 }
 
 bool HaveCap(int cap) {

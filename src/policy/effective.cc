@@ -5,7 +5,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <set>
 
 #include "gpu/devices.h"
 
@@ -13,12 +12,20 @@ namespace rf {
 
 namespace {
 
-void Dedup(std::vector<std::string>& v, const std::set<std::string>& exclude) {
-  std::set<std::string> seen;
-  std::vector<std::string> out;
-  for (auto& s : v)
-    if (!exclude.count(s) && seen.insert(s).second) out.push_back(s);
-  v.swap(out);
+// Removes from `v` the repeats and what `exclude` holds, keeping the first
+// of each in order. Policies list tens of paths: a linear search.
+void Dedup(std::vector<std::string>& v, const std::vector<std::string>& exclude) {
+  auto in = [](const std::vector<std::string>& list, size_t n, const std::string& s) {
+    return std::find(list.begin(), list.begin() + static_cast<long>(n), s) !=
+           list.begin() + static_cast<long>(n);
+  };
+  size_t kept = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (in(exclude, exclude.size(), v[i]) || in(v, kept, v[i])) continue;
+    if (kept != i) v[kept] = std::move(v[i]);
+    ++kept;
+  }
+  v.resize(kept);
 }
 
 std::string UnderRoot(const std::string& root, const std::string& path) {
@@ -100,20 +107,21 @@ void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
 
 }  // namespace
 
-EffectivePolicy Enrich(const Policy& p, const EnrichContext& ctx) {
+EffectivePolicy Enrich(Policy p, const EnrichContext& ctx) {
   EffectivePolicy e;
-  e.policy = p;
+  e.policy = std::move(p);
+  const Policy& in = e.policy;
   auto& fs = e.policy.filesystem;
   if (fs.include_workdir && !ctx.workdir.empty()) fs.read_write.push_back(ctx.workdir);
   if (ctx.mode == NetMode::kNamespace || ctx.mode == NetMode::kPlatform)
     AddProxyBaseline(fs, ctx.root);
-  if (p.gpu == GpuMode::kOn || (p.gpu == GpuMode::kAuto && GpuPresent(ctx.root))) {
+  if (in.gpu == GpuMode::kOn || (in.gpu == GpuMode::kAuto && GpuPresent(ctx.root))) {
     AddGpuBaseline(fs, ctx.root);
     if (FindGpuDeviceNodes(ctx.root).empty())
       e.warnings.push_back("gpu: on, but no GPU device node was found");
   }
   Dedup(fs.read_write, {});
-  Dedup(fs.read_only, std::set<std::string>(fs.read_write.begin(), fs.read_write.end()));
+  Dedup(fs.read_only, fs.read_write);
   return e;
 }
 

@@ -32,7 +32,7 @@ struct EffectivePolicy {
 // read-write, what NVML reads read-only; see docs/gpu.md), and removes
 // duplicate paths. Baseline paths are added only when they exist. A path
 // granted read-write is not also listed read-only.
-EffectivePolicy Enrich(const Policy& p, const EnrichContext& ctx);
+EffectivePolicy Enrich(Policy p, const EnrichContext& ctx);
 
 nlohmann::json PolicyToJson(const Policy& p);
 nlohmann::json EffectiveToJson(const EffectivePolicy& e);

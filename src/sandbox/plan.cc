@@ -195,17 +195,19 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       g.uid = plan.run_as->uid;
       g.gid = plan.run_as->gid;
     }
-    st["unix_sockets"] = {
-        {"allowed", p.network.unix_sockets},
-        {"rule",
-         "host pathname sockets only when listed in network.unix_sockets; sockets bound "
-         "by the sandbox itself are allowed; abstract sockets: see 'abstract'"},
-        {"mechanism",
-         "seccomp user notification on connect(): the supervisor resolves the path "
-         "itself (no magic links) and connects on the command's behalf (Landlock ABI "
-         "< 9 cannot refuse it)"},
-        {"datagram", p.network.unix_datagram ? "allowed (network.unix_datagram: weakened boundary)"
-                                             : "AF_UNIX SOCK_DGRAM refused (seccomp)"}};
+    if (ctx.describe)
+      st["unix_sockets"] = {
+          {"allowed", p.network.unix_sockets},
+          {"rule",
+           "host pathname sockets only when listed in network.unix_sockets; sockets bound "
+           "by the sandbox itself are allowed; abstract sockets: see 'abstract'"},
+          {"mechanism",
+           "seccomp user notification on connect(): the supervisor resolves the path "
+           "itself (no magic links) and connects on the command's behalf (Landlock ABI "
+           "< 9 cannot refuse it)"},
+          {"datagram", p.network.unix_datagram
+                           ? "allowed (network.unix_datagram: weakened boundary)"
+                           : "AF_UNIX SOCK_DGRAM refused (seccomp)"}};
     if (p.network.unix_datagram)
       plan.effective.warnings.push_back(
           "network.unix_datagram: true: datagrams can reach any host pathname socket the sandbox's "
@@ -216,12 +218,15 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
     auto env = ProxyEnvironment(net.proxy_port, p.network.loopback_ports);
     plan.env_additions.insert(plan.env_additions.end(), env.begin(), env.end());
   }
-  plan.effective.layers["network"] = st;
-  plan.effective.layers["process"]["visibility"] =
-      plan.init_namespaces & CLONE_NEWPID
-          ? "own PID namespace and /proc: only the sandbox's processes are visible"
-          : "host processes are visible in /proc (pids, command lines, status); their environ, "
-            "mem and fds are refused by Landlock's ptrace restriction, signals by its scope";
+  // The layer descriptions are for `policy show`; a run does not read them.
+  if (ctx.describe) {
+    plan.effective.layers["network"] = st;
+    plan.effective.layers["process"]["visibility"] =
+        plan.init_namespaces & CLONE_NEWPID
+            ? "own PID namespace and /proc: only the sandbox's processes are visible"
+            : "host processes are visible in /proc (pids, command lines, status); their environ, "
+              "mem and fds are refused by Landlock's ptrace restriction, signals by its scope";
+  }
   plan.summary += std::string(", network: ") + d.why;
   return Status::Ok();
 }
@@ -255,28 +260,33 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     decision = *d;
   }
   const NetMode mode = decision.mode;
-  plan.effective = Enrich(p, EnrichContext{opts.workdir, mode});
+  plan.effective = Enrich(std::move(p), EnrichContext{opts.workdir, mode});
+  const ProcessPolicy& process = plan.effective.policy.process;
 
-  nlohmann::json proc = nlohmann::json::object();
   if (geteuid() == 0) {
-    auto uid = LookupUser(p.process.run_as_user);
+    auto uid = LookupUser(process.run_as_user);
     if (!uid.ok()) return uid.status();
-    auto gid = LookupGroup(p.process.run_as_group);
+    auto gid = LookupGroup(process.run_as_group);
     if (!gid.ok()) return gid.status();
     if (*uid == 0 || *gid == 0) return Status::Error("the sandbox never runs as uid/gid 0");
     plan.run_as = RunAs{*uid, *gid};
-    proc["user"] = p.process.run_as_user + " (uid " + std::to_string(*uid) + ")";
-    proc["group"] = p.process.run_as_group + " (gid " + std::to_string(*gid) + ")";
-    proc["capabilities"] = "none (bounding, ambient and inheritable sets cleared)";
-  } else {
-    proc["user"] =
-        "caller (uid " + std::to_string(geteuid()) + "; run_as_user applies only as root)";
-    proc["capabilities"] = "none gained (no_new_privs)";
   }
-  proc["no_new_privs"] = true;
-  proc["rlimit_core"] = 0;
-  proc["status"] = "enforced";
-  plan.effective.layers["process"] = proc;
+  if (opts.describe) {
+    nlohmann::json proc = nlohmann::json::object();
+    if (plan.run_as) {
+      proc["user"] = process.run_as_user + " (uid " + std::to_string(plan.run_as->uid) + ")";
+      proc["group"] = process.run_as_group + " (gid " + std::to_string(plan.run_as->gid) + ")";
+      proc["capabilities"] = "none (bounding, ambient and inheritable sets cleared)";
+    } else {
+      proc["user"] =
+          "caller (uid " + std::to_string(geteuid()) + "; run_as_user applies only as root)";
+      proc["capabilities"] = "none gained (no_new_privs)";
+    }
+    proc["no_new_privs"] = true;
+    proc["rlimit_core"] = 0;
+    proc["status"] = "enforced";
+    plan.effective.layers["process"] = proc;
+  }
   plan.summary = std::string("process: ") +
                  (plan.run_as ? "uid " + std::to_string(plan.run_as->uid) : "caller uid") +
                  ", no_new_privs";
@@ -293,6 +303,9 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     const bool own_netns = plan.net.listener_channel.valid();
     plan.net.guard_config.check_abstract = !own_netns;
     plan.net.guard_config.abstract_scoped = !own_netns && plan.landlock_abstract_scope;
+  }
+  if (plan.net.guard && opts.describe) {
+    const bool own_netns = plan.net.listener_channel.valid();
     plan.effective.layers["network"]["unix_sockets"]["mechanism"] =
         std::string(plan.landlock_resolve_unix
                         ? "Landlock RESOLVE_UNIX (ABI 9): host pathname sockets only where "
@@ -328,17 +341,30 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
 
 std::vector<std::string> ChildEnvironment(char** environ_in,
                                           const std::vector<std::string>& additions) {
-  std::map<std::string, std::string> add;
-  for (const auto& a : additions) add[a.substr(0, a.find('='))] = a;
-  add["RINGFENCE_SANDBOX"] = "RINGFENCE_SANDBOX=1";
+  // Names of the additions (a later one of the same name wins) and ours;
+  // a handful, so a linear search: this runs on every start.
+  auto name_of = [](std::string_view kv) { return kv.substr(0, kv.find('=')); };
+  std::vector<std::string_view> added;
+  added.reserve(additions.size() + 1);
+  for (const auto& a : additions) added.push_back(a);
+  added.push_back("RINGFENCE_SANDBOX=1");
+  auto is_added = [&](std::string_view name) {
+    for (std::string_view a : added)
+      if (name_of(a) == name) return true;
+    return false;
+  };
   std::vector<std::string> out;
   for (char** e = environ_in; e && *e; ++e) {
-    std::string kv(*e);
-    std::string name = kv.substr(0, kv.find('='));
-    if (name.rfind("RINGFENCE_", 0) == 0 || add.count(name)) continue;
-    out.push_back(kv);
+    std::string_view name = name_of(*e);
+    if (name.substr(0, 10) == "RINGFENCE_" || is_added(name)) continue;
+    out.emplace_back(*e);
   }
-  for (const auto& [name, kv] : add) out.push_back(kv);
+  for (size_t i = 0; i < added.size(); ++i) {
+    bool overridden = false;
+    for (size_t j = i + 1; j < added.size() && !overridden; ++j)
+      overridden = name_of(added[j]) == name_of(added[i]);
+    if (!overridden) out.emplace_back(added[i]);
+  }
   return out;
 }
 

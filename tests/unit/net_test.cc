@@ -3,6 +3,7 @@
 
 #include "net/connect_guard.h"
 #include "net/mode.h"
+#include "sandbox/plan.h"
 
 namespace rf {
 namespace {
@@ -59,6 +60,43 @@ TEST(ProxyEnvironment, PointsEveryClientAtTheProxy) {
   EXPECT_TRUE(has("ALL_PROXY=http://127.0.0.1:3129"));
   EXPECT_TRUE(has("NODE_USE_ENV_PROXY=1"));
   EXPECT_TRUE(has("NO_PROXY=localhost,127.0.0.1,::1"));
+}
+
+TEST(ChildEnvironment, DropsOursAddsTheProxyAndLetsLaterAdditionsWin) {
+  std::vector<std::string> caller = {"PATH=/usr/bin",
+                                     "HTTP_PROXY=http://evil:1",
+                                     "RINGFENCE_PROXY=x",
+                                     "RINGFENCE_SANDBOX=0",
+                                     "RINGFENCE_OTHER=1",
+                                     "HOME=/root",
+                                     "EMPTY=",
+                                     "NOEQUALS",
+                                     "HTTP_PROXY_EXTRA=keep"};
+  std::vector<char*> environ_in;
+  for (auto& kv : caller) environ_in.push_back(kv.data());
+  environ_in.push_back(nullptr);
+  auto env = ChildEnvironment(environ_in.data(), {"HTTP_PROXY=http://127.0.0.1:1", "A=1", "A=2",
+                                                  "RINGFENCE_PROXY=http://127.0.0.1:1"});
+  auto count = [&](const std::string& name) {
+    return std::count_if(env.begin(), env.end(),
+                         [&](const std::string& kv) { return kv.substr(0, kv.find('=')) == name; });
+  };
+  auto has = [&](const std::string& kv) {
+    return std::find(env.begin(), env.end(), kv) != env.end();
+  };
+  EXPECT_TRUE(has("PATH=/usr/bin"));
+  EXPECT_TRUE(has("HOME=/root"));
+  EXPECT_TRUE(has("EMPTY="));
+  EXPECT_TRUE(has("NOEQUALS"));
+  EXPECT_TRUE(has("HTTP_PROXY_EXTRA=keep"));
+  EXPECT_TRUE(has("HTTP_PROXY=http://127.0.0.1:1"));
+  EXPECT_TRUE(has("A=2"));
+  EXPECT_TRUE(has("RINGFENCE_PROXY=http://127.0.0.1:1"));
+  EXPECT_TRUE(has("RINGFENCE_SANDBOX=1"));
+  EXPECT_FALSE(has("RINGFENCE_OTHER=1"));
+  for (const char* name : {"HTTP_PROXY", "A", "RINGFENCE_PROXY", "RINGFENCE_SANDBOX"})
+    EXPECT_EQ(count(name), 1) << name;
+  EXPECT_EQ(env.size(), 9u);
 }
 
 TEST(ResolveMode, ExplicitModesAreKept) {
