@@ -50,16 +50,17 @@ TEST(ConnectGuard, OnlyTheProxyAddressAndLoopbackPorts) {
   EXPECT_FALSE(ConnectAllowed(cfg, &ok4, 4));
 }
 
+bool Has(const std::vector<std::string>& env, const std::string& kv) {
+  return std::find(env.begin(), env.end(), kv) != env.end();
+}
+
 TEST(ProxyEnvironment, PointsEveryClientAtTheProxy) {
   auto env = ProxyEnvironment(3129, {});
-  auto has = [&](const std::string& kv) {
-    return std::find(env.begin(), env.end(), kv) != env.end();
-  };
-  EXPECT_TRUE(has("HTTP_PROXY=http://127.0.0.1:3129"));
-  EXPECT_TRUE(has("https_proxy=http://127.0.0.1:3129"));
-  EXPECT_TRUE(has("ALL_PROXY=http://127.0.0.1:3129"));
-  EXPECT_TRUE(has("NODE_USE_ENV_PROXY=1"));
-  EXPECT_TRUE(has("NO_PROXY=localhost,127.0.0.1,::1"));
+  EXPECT_TRUE(Has(env, "HTTP_PROXY=http://127.0.0.1:3129"));
+  EXPECT_TRUE(Has(env, "https_proxy=http://127.0.0.1:3129"));
+  EXPECT_TRUE(Has(env, "ALL_PROXY=http://127.0.0.1:3129"));
+  EXPECT_TRUE(Has(env, "NODE_USE_ENV_PROXY=1"));
+  EXPECT_TRUE(Has(env, "NO_PROXY=localhost,127.0.0.1,::1"));
 }
 
 TEST(ChildEnvironment, DropsOursAddsTheProxyAndLetsLaterAdditionsWin) {
@@ -81,19 +82,16 @@ TEST(ChildEnvironment, DropsOursAddsTheProxyAndLetsLaterAdditionsWin) {
     return std::count_if(env.begin(), env.end(),
                          [&](const std::string& kv) { return kv.substr(0, kv.find('=')) == name; });
   };
-  auto has = [&](const std::string& kv) {
-    return std::find(env.begin(), env.end(), kv) != env.end();
-  };
-  EXPECT_TRUE(has("PATH=/usr/bin"));
-  EXPECT_TRUE(has("HOME=/root"));
-  EXPECT_TRUE(has("EMPTY="));
-  EXPECT_TRUE(has("NOEQUALS"));
-  EXPECT_TRUE(has("HTTP_PROXY_EXTRA=keep"));
-  EXPECT_TRUE(has("HTTP_PROXY=http://127.0.0.1:1"));
-  EXPECT_TRUE(has("A=2"));
-  EXPECT_TRUE(has("RINGFENCE_PROXY=http://127.0.0.1:1"));
-  EXPECT_TRUE(has("RINGFENCE_SANDBOX=1"));
-  EXPECT_FALSE(has("RINGFENCE_OTHER=1"));
+  EXPECT_TRUE(Has(env, "PATH=/usr/bin"));
+  EXPECT_TRUE(Has(env, "HOME=/root"));
+  EXPECT_TRUE(Has(env, "EMPTY="));
+  EXPECT_TRUE(Has(env, "NOEQUALS"));
+  EXPECT_TRUE(Has(env, "HTTP_PROXY_EXTRA=keep"));
+  EXPECT_TRUE(Has(env, "HTTP_PROXY=http://127.0.0.1:1"));
+  EXPECT_TRUE(Has(env, "A=2"));
+  EXPECT_TRUE(Has(env, "RINGFENCE_PROXY=http://127.0.0.1:1"));
+  EXPECT_TRUE(Has(env, "RINGFENCE_SANDBOX=1"));
+  EXPECT_FALSE(Has(env, "RINGFENCE_OTHER=1"));
   for (const char* name : {"HTTP_PROXY", "A", "RINGFENCE_PROXY", "RINGFENCE_SANDBOX"})
     EXPECT_EQ(count(name), 1) << name;
   EXPECT_EQ(env.size(), 9u);
