@@ -6,8 +6,8 @@
  *   /tmp/interleave ROUNDS CMD1 [ARGS...] \; CMD2 [ARGS...] [\; ...]
  *
  * Commands are given by path (posix_spawn, no PATH search); their output
- * goes to /dev/null. Prints the median, p25 and p75 wall time of each, in µs,
- * after 20 unmeasured warm-up rounds. */
+ * goes to /dev/null, and each must exit 0 every time. Prints the median,
+ * p25 and p75 wall time of each, in µs, after 20 unmeasured warm-up rounds. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <spawn.h>
@@ -30,16 +30,27 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: interleave ROUNDS CMD [ARGS...] [\\; CMD [ARGS...]]...\n");
     return 2;
   }
+  enum { kMaxCommands = 32 };
   int rounds = atoi(argv[1]), n = 0;
-  char** cmds[32];
+  char** cmds[kMaxCommands];
   cmds[n++] = &argv[2];
-  for (int i = 2; i < argc && n < 32; i++)
-    if (strcmp(argv[i], ";") == 0) {
-      argv[i] = NULL;
-      cmds[n++] = &argv[i + 1];
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], ";") != 0) continue;
+    if (n == kMaxCommands) {
+      fprintf(stderr, "interleave: at most %d commands\n", kMaxCommands);
+      return 2;
+    }
+    argv[i] = NULL;
+    cmds[n++] = &argv[i + 1];
+  }
+  for (int c = 0; c < n; c++)
+    if (!cmds[c][0]) {
+      fprintf(stderr, "interleave: command %d is empty (a leading, trailing or doubled ;)\n",
+              c + 1);
+      return 2;
     }
   double* t = calloc((size_t)rounds * n, sizeof *t);
-  int devnull = open("/dev/null", O_WRONLY);
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (!t || devnull < 0) return 1;
   posix_spawn_file_actions_t quiet;
   posix_spawn_file_actions_init(&quiet);
@@ -50,10 +61,19 @@ int main(int argc, char** argv) {
       struct timespec a, b;
       clock_gettime(CLOCK_MONOTONIC, &a);
       pid_t p = -1;
-      if (posix_spawn(&p, cmds[c][0], &quiet, NULL, cmds[c], environ) != 0) return 1;
+      int err = posix_spawn(&p, cmds[c][0], &quiet, NULL, cmds[c], environ);
+      if (err != 0) {
+        fprintf(stderr, "interleave: %s: %s\n", cmds[c][0], strerror(err));
+        return 1;
+      }
       int status = 0;
       if (waitpid(p, &status, 0) != p) return 1;
       clock_gettime(CLOCK_MONOTONIC, &b);
+      // A command that failed was not timed doing its work: stop.
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "interleave: %s did not exit 0 (wait status %#x)\n", cmds[c][0], status);
+        return 1;
+      }
       if (r >= 0) t[c * rounds + r] = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
     }
   for (int c = 0; c < n; c++) {

@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
     pid_t c = vfork();
     if (c == 0) command(&j);
     if (c < 0 || waitpid(c, &status, 0) != c) return die("vfork/waitpid");
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return die("PR_SET_CHILD_SUBREAPER");
   const size_t stack_size = 256 * 1024;

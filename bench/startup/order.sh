@@ -8,7 +8,7 @@
 #
 # Needs perf (Debian: linux-perf). Rebuild afterwards. Sampling misses some
 # short functions in any one run, so the names already in the list that this
-# run did not sample are kept after the new ones. A stale list costs only
+# run did not sample are kept after the new ones, if the binary still has them. A stale list costs only
 # speed: lld ignores names that no longer exist, and functions missing from
 # it keep their place.
 set -euo pipefail
@@ -31,7 +31,10 @@ perf script -i "$tmp/perf.data" --comm ringfence -F ip,sym,dso --no-demangle 2>/
 n=$(wc -l <"$tmp/order")
 [ "$n" -ge 100 ] || { echo "order.sh: only $n functions sampled; is perf working?" >&2; exit 1; }
 if [ -f "$out" ]; then
-  awk 'NR == FNR { seen[$0] = 1; print; next } !seen[$0]++' "$tmp/order" "$out" >"$tmp/merged"
+  # Earlier names the binary still defines (removed functions drop out).
+  nm --defined-only "$rf" | awk '{ print $3 }' | sort -u >"$tmp/defined"
+  grep -Fxf "$tmp/defined" "$out" >"$tmp/earlier" || true
+  awk 'NR == FNR { seen[$0] = 1; print; next } !seen[$0]++' "$tmp/order" "$tmp/earlier" >"$tmp/merged"
   mv "$tmp/merged" "$tmp/order"
 fi
 mv "$tmp/order" "$out"

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <map>
 
 #include "landlock/ruleset.h"
 #include "net/connect_guard.h"

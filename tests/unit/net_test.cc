@@ -72,7 +72,10 @@ TEST(ChildEnvironment, DropsOursAddsTheProxyAndLetsLaterAdditionsWin) {
                                      "HOME=/root",
                                      "EMPTY=",
                                      "NOEQUALS",
-                                     "HTTP_PROXY_EXTRA=keep"};
+                                     "HTTP_PROXY_EXTRA=keep",
+                                     "DUP=1",
+                                     "http_proxy=lower",
+                                     "DUP=2"};
   std::vector<char*> environ_in;
   for (auto& kv : caller) environ_in.push_back(kv.data());
   environ_in.push_back(nullptr);
@@ -94,7 +97,15 @@ TEST(ChildEnvironment, DropsOursAddsTheProxyAndLetsLaterAdditionsWin) {
   EXPECT_FALSE(Has(env, "RINGFENCE_OTHER=1"));
   for (const char* name : {"HTTP_PROXY", "A", "RINGFENCE_PROXY", "RINGFENCE_SANDBOX"})
     EXPECT_EQ(count(name), 1) << name;
-  EXPECT_EQ(env.size(), 9u);
+  // The caller's own repeats are passed on as they were, in order; names
+  // are compared case-sensitively (http_proxy is not HTTP_PROXY).
+  EXPECT_TRUE(Has(env, "http_proxy=lower"));
+  auto dup1 = std::find(env.begin(), env.end(), "DUP=1");
+  auto dup2 = std::find(env.begin(), env.end(), "DUP=2");
+  ASSERT_NE(dup1, env.end());
+  ASSERT_NE(dup2, env.end());
+  EXPECT_LT(dup1, dup2);
+  EXPECT_EQ(env.size(), 12u);
 }
 
 TEST(ResolveMode, ExplicitModesAreKept) {
