@@ -40,6 +40,9 @@ const char* const kDeniedAlways[] = {
     "bpf",
     "perf_event_open",
     "userfaultfd",
+    // Marks report access to files and directories outside the policy
+    // (Landlock does not check marks).
+    "fanotify_init",
     // Kernel keyrings are not namespaced by path rules.
     "keyctl",
     "add_key",
@@ -331,6 +334,21 @@ Profile DefaultProfile(const ProfileOptions& o) {
                    "ioctl: TIOCSTI and TIOCLINUX (compared on the low 32 bits) -> EPERM"));
   r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCLINUX)},
                    "ioctl: TIOCSTI and TIOCLINUX (compared on the low 32 bits) -> EPERM"));
+  // The caller's terminal outlives the run: a line discipline (N_NULL
+  // discards everything) or exclusive mode (other opens fail with EBUSY)
+  // set from inside would stay after ringfence exits (found in review).
+  const std::string kept = " (the terminal keeps it after the run) -> EPERM";
+  r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCSETD)}, "ioctl: TIOCSETD" + kept));
+  r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCEXCL)}, "ioctl: TIOCEXCL" + kept));
+  // Without a PID namespace the command shares the caller's session: making
+  // a host process group the terminal's foreground would let the terminal
+  // signal it (SIGWINCH on a resize, SIGINT/SIGQUIT from keys the command
+  // redefines), past Landlock's signal scope. Job control inside the
+  // sandbox is lost there; ringfence itself gives the command the terminal.
+  if (o.mode != NetMode::kNamespace)
+    r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCSPGRP)},
+                     "ioctl: TIOCSPGRP (tcsetpgrp: a host process group could become the "
+                     "terminal's foreground; no PID namespace) -> EPERM"));
 
   for (auto [mask, value] : ComplementOfSubsetsAndAllOnes32(kPersonalityFlags))
     r.push_back(

@@ -166,6 +166,19 @@ static long p_tioclinux(void) {
   char c = 0;
   return sys(SYS_ioctl, devnull(), TIOCLINUX, (long)&c, 0, 0, 0);
 }
+// Terminal state that would outlive the run, and the foreground group
+// (ENOTTY on /dev/null when not filtered).
+static long p_tiocsetd(void) {
+  int ldisc = 0;
+  return sys(SYS_ioctl, devnull(), TIOCSETD, (long)&ldisc, 0, 0, 0);
+}
+static long p_tiocexcl(void) { return sys(SYS_ioctl, devnull(), TIOCEXCL, 0, 0, 0, 0); }
+static long p_tiocspgrp(void) {
+  pid_t pg = getpgrp();
+  return sys(SYS_ioctl, devnull(), TIOCSPGRP, (long)&pg, 0, 0, 0);
+}
+// Invalid flags: EINVAL when not filtered, even as root.
+static long p_fanotify_init(void) { return sys(SYS_fanotify_init, 0xffffffffL, 0, 0, 0, 0, 0); }
 static long p_personality_bad(void) {
   return sys(SYS_personality, 0x0400000 /* READ_IMPLIES_EXEC */, 0, 0, 0, 0, 0);
 }
@@ -343,6 +356,10 @@ static const struct probe kProbes[] = {
     {"ioctl_tiocsti", p_tiocsti},
     {"ioctl_tiocsti_high_bits", p_tiocsti_high},
     {"ioctl_tioclinux", p_tioclinux},
+    {"ioctl_tiocsetd", p_tiocsetd},
+    {"ioctl_tiocexcl", p_tiocexcl},
+    {"ioctl_tiocspgrp", p_tiocspgrp},
+    {"fanotify_init", p_fanotify_init},
     {"personality_read_implies_exec", p_personality_bad},
     {"personality_high_bits", p_personality_high},
     {"x32_getpid", p_x32_getpid},

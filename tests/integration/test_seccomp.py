@@ -25,7 +25,8 @@ DENIED_ALWAYS = DENIED_SYSCALLS + [
     "unshare_newuser", "unshare_newnet", "unshare_newtime", "clone_newuser", "clone_newpid",
     "unshare_newns", "unshare_newuts", "unshare_newipc", "unshare_newcgroup",
     "clone_newns", "clone_newuts", "clone_newipc", "clone_newcgroup",
-    "ioctl_tiocsti", "ioctl_tiocsti_high_bits", "ioctl_tioclinux",
+    "ioctl_tiocsti", "ioctl_tiocsti_high_bits", "ioctl_tioclinux", "ioctl_tiocsetd",
+    "ioctl_tiocexcl", "fanotify_init",
     "personality_read_implies_exec", "personality_high_bits",
     "x32_getpid", "i386_getpid", "i386_socketcall_packet",
     "socket_packet", "socket_packet_high_bits", "socket_vsock", "socket_alg", "socket_key",
@@ -33,6 +34,9 @@ DENIED_ALWAYS = DENIED_SYSCALLS + [
     "socket_netlink_route_high_bits", "socketpair_inet",
 ]
 ENOSYS_ALWAYS = ["clone3"]
+# Refused wherever the command shares the caller's session (no PID
+# namespace): every mode but namespace.
+DENIED_SHARED_SESSION = ["ioctl_tiocspgrp"]
 # Refused in platform and none modes only: UDP, MPTCP/SCTP, other families,
 # TCP fast open.
 DENIED_NO_NETNS = [
@@ -114,25 +118,27 @@ class SeccompProbe(unittest.TestCase):
         r = subprocess.run([PROBE], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         res = parse(r.stdout)
-        self.check_not(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV, "EPERM")
+        self.check_not(res, DENIED_ALWAYS + DENIED_NO_NETNS + DENIED_SHARED_SESSION + SYSV, "EPERM")
         self.check_not(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
 
     def test_platform_mode(self):
         res = probe_sandboxed(self, "platform")
-        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV + UNIX_DGRAM, "EPERM")
+        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + DENIED_SHARED_SESSION + SYSV + UNIX_DGRAM,
+                   "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
 
     def test_none_mode(self):
         res = probe_sandboxed(self, "none")
-        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + SYSV + UNIX_DGRAM, "EPERM")
+        self.check(res, DENIED_ALWAYS + DENIED_NO_NETNS + DENIED_SHARED_SESSION + SYSV + UNIX_DGRAM,
+                   "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
 
     def test_host_mode_keeps_hardening_but_allows_udp(self):
         res = probe_sandboxed(self, "host")
-        self.check(res, DENIED_ALWAYS + SYSV, "EPERM")
+        self.check(res, DENIED_ALWAYS + DENIED_SHARED_SESSION + SYSV, "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
         # Not refused by seccomp in host mode (the kernel's own answer shows).
@@ -149,6 +155,8 @@ class SeccompProbe(unittest.TestCase):
         self.check(res, DENIED_ALWAYS + UNIX_DGRAM, "EPERM")
         self.check(res, ENOSYS_ALWAYS, "ENOSYS")
         self.check(res, ALLOWED, "OK")
+        # Its own session and PID namespace: job control inside stays.
+        self.check(res, DENIED_SHARED_SESSION, "ENOTTY")
         # Fast open would connect past the record of who connected to the
         # proxy (found in review).
         self.check(res, ["sendto_fastopen", "sendmsg_fastopen", "sendmmsg_fastopen"], "EPERM")
