@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/json_text.h"
+
 namespace rf {
 
 Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
@@ -47,7 +49,7 @@ std::string AuditSink::Format(const AuditEvent& e) {
   for (auto it = e.extra.begin(); it != e.extra.end(); ++it) {
     if (!j.contains(it.key())) j[it.key()] = it.value();
   }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return JsonText(j) + "\n";
 }
 
 void AuditSink::Emit(const AuditEvent& e) {

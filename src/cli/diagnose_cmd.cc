@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/fd.h"
+#include "common/json_text.h"
 #include "common/status.h"
 #include "diagnose/catalogue.h"
 
@@ -52,9 +53,7 @@ int DiagnoseMain(const std::string& file, bool json) {
   }
   auto found = Diagnose(*text);
   if (json)
-    printf("%s\n", DiagnosesToJson(found)
-                       .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                       .c_str());
+    printf("%s\n", JsonText(DiagnosesToJson(found), 2).c_str());
   else
     fputs(FormatDiagnoses(found).c_str(), stdout);
   return found.empty() ? 1 : 0;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/json_text.h"
 #include "diagnose/doctor.h"
 
 namespace rf {
@@ -12,9 +13,7 @@ namespace rf {
 int DoctorMain(bool json, const std::string& root) {
   auto checks = RunDoctor(root.empty() ? "/" : root, ProbeKernel());
   if (json)
-    printf(
-        "%s\n",
-        DoctorToJson(checks).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    printf("%s\n", JsonText(DoctorToJson(checks), 2).c_str());
   else
     fputs(FormatDoctor(checks).c_str(), stdout);
   return DoctorExitCode(checks);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "common/json_text.h"
 #include "gpu/host_files.h"
 
 namespace rf {
@@ -19,7 +20,7 @@ int GpuListMain(bool json, const std::string& root) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& f : *files) out.push_back({{"path", f.path}, {"kind", ToString(f.kind)}});
-    printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    printf("%s\n", JsonText(out, 2).c_str());
     return 0;
   }
   for (const auto& f : *files) printf("%s\n", f.path.c_str());

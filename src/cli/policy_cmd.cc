@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "common/json_text.h"
 #include "policy/loader.h"
 #include "sandbox/plan.h"
 
@@ -41,7 +42,7 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
     out["source"] = p->source;
   }
   if (json) {
-    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << JsonText(out, 2) << "\n";
   } else {
     std::cout << JsonToYaml(out);
   }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "common/json_text.h"
 #include "proxy/http.h"
 #include "proxy/identity.h"
 #include "proxy/ssrf.h"
@@ -37,13 +38,6 @@ int64_t NowMs() {
 }
 
 uint64_t Tag(uint64_t id, uint64_t tag) { return (id << 2) | tag; }
-
-// JSON for a response body. Strings can hold bytes that are not UTF-8 (an
-// executable's path from /proc, a host name): replaced, never thrown on (a
-// throw here would end the supervisor).
-std::string JsonText(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 std::string Target(const std::string& host, uint16_t port) {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
