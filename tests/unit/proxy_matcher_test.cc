@@ -96,32 +96,31 @@ TEST(ProxyMatcher, Glob) {
   EXPECT_FALSE(GlobMatch("/usr/bin/py?", "/usr/bin/py/"));
 }
 
+// MatchAddress for host:port and the literal `ip` (the endpoint index, or
+// a negative value with *reason and *hint set).
+int AddressVerdict(const Matcher& m, const std::string& host, uint16_t port, const char* ip,
+                   std::string* reason, std::string* hint, bool host_address = false) {
+  auto hp = m.MatchHostPort(host, port);
+  EXPECT_FALSE(hp.endpoints.empty()) << host;
+  if (hp.endpoints.empty()) return -2;
+  return m.MatchAddress(hp.endpoints, host, *ParseIpLiteral(ip), reason, hint, host_address);
+}
+
 TEST(ProxyMatcher, SsrfAllowedIps) {
   Matcher m(Load(kPolicy).network_policies);
-  auto hp = m.MatchHostPort("local.test", 8080);
-  ASSERT_FALSE(hp.endpoints.empty());
   std::string reason, hint;
-  EXPECT_GE(
-      m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("127.0.0.1"), &reason, &hint), 0);
-  EXPECT_GE(m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("::ffff:127.0.0.1"), &reason,
-                           &hint),
-            0);
-  EXPECT_LT(
-      m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("127.0.0.2"), &reason, &hint), 0);
-  EXPECT_LT(m.MatchAddress(hp.endpoints, "local.test", *ParseIpLiteral("8.8.8.8"), &reason, &hint),
-            0);
-  auto gh = m.MatchHostPort("api.github.com", 443);
-  EXPECT_GE(m.MatchAddress(gh.endpoints, "api.github.com", *ParseIpLiteral("140.82.112.6"), &reason,
-                           &hint),
-            0);
-  EXPECT_LT(
-      m.MatchAddress(gh.endpoints, "api.github.com", *ParseIpLiteral("10.0.0.1"), &reason, &hint),
-      0);
+  auto at = [&](const std::string& host, uint16_t port, const char* ip) {
+    return AddressVerdict(m, host, port, ip, &reason, &hint);
+  };
+  EXPECT_GE(at("local.test", 8080, "127.0.0.1"), 0);
+  EXPECT_GE(at("local.test", 8080, "::ffff:127.0.0.1"), 0);
+  EXPECT_LT(at("local.test", 8080, "127.0.0.2"), 0);
+  EXPECT_LT(at("local.test", 8080, "8.8.8.8"), 0);
+  EXPECT_GE(at("api.github.com", 443, "140.82.112.6"), 0);
+  EXPECT_LT(at("api.github.com", 443, "10.0.0.1"), 0);
   EXPECT_NE(reason.find("private"), std::string::npos) << reason;
   EXPECT_NE(hint.find("allowed_ips"), std::string::npos) << hint;
-  EXPECT_LT(m.MatchAddress(gh.endpoints, "api.github.com", *ParseIpLiteral("169.254.169.254"),
-                           &reason, &hint),
-            0);
+  EXPECT_LT(at("api.github.com", 443, "169.254.169.254"), 0);
   EXPECT_NE(reason.find("link-local"), std::string::npos) << reason;
 }
 
@@ -141,22 +140,13 @@ network_policies:
 )")
                 .network_policies);
   std::string reason, hint;
-  auto six = m.MatchHostPort("six.test", 443);
-  ASSERT_FALSE(six.endpoints.empty());
-  EXPECT_GE(
-      m.MatchAddress(six.endpoints, "six.test", *ParseIpLiteral("2606:4700::1"), &reason, &hint),
-      0);
-  EXPECT_LT(m.MatchAddress(six.endpoints, "six.test", *ParseIpLiteral("::ffff:127.0.0.1"), &reason,
-                           &hint),
-            0);
-  auto pub = m.MatchHostPort("public.test", 443);
-  ASSERT_FALSE(pub.endpoints.empty());
-  EXPECT_GE(
-      m.MatchAddress(pub.endpoints, "public.test", *ParseIpLiteral("140.82.112.6"), &reason, &hint),
-      0);
-  EXPECT_LT(m.MatchAddress(pub.endpoints, "public.test", *ParseIpLiteral("140.82.112.6"), &reason,
-                           &hint, /*host_address=*/true),
-            0);
+  auto at = [&](const std::string& host, const char* ip, bool host_address = false) {
+    return AddressVerdict(m, host, 443, ip, &reason, &hint, host_address);
+  };
+  EXPECT_GE(at("six.test", "2606:4700::1"), 0);
+  EXPECT_LT(at("six.test", "::ffff:127.0.0.1"), 0);
+  EXPECT_GE(at("public.test", "140.82.112.6"), 0);
+  EXPECT_LT(at("public.test", "140.82.112.6", /*host_address=*/true), 0);
   EXPECT_NE(reason.find("an address of this host"), std::string::npos) << reason;
   // The kernel's answer: loopback is ours, a documentation address is not.
   EXPECT_TRUE(IsHostAddress(*ParseIpLiteral("127.0.0.1")));
