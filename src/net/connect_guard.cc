@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
@@ -87,6 +88,18 @@ pid_t ThreadGroupOf(pid_t tid) {
     in.ignore(4096, '\n');
   }
   return 0;
+}
+
+// The network namespace (inode of its nsfs file) that socket `sock` belongs
+// to. Needs CAP_NET_ADMIN over that namespace: the supervisor has it for the
+// sandbox's (it owns the sandbox's user namespace, or is root), not for a
+// host namespace it does not administer, which then fails as it should.
+Result<ino_t> SocketNetns(int sock) {
+  UniqueFd ns(ioctl(sock, SIOCGSKNS));
+  if (!ns.valid()) return Status::Errno("SIOCGSKNS");
+  struct stat st;
+  if (fstat(ns.get(), &st) != 0) return Status::Errno("fstat on a network namespace");
+  return st.st_ino;
 }
 
 bool IdValid(int listener, uint64_t id) {
@@ -193,6 +206,11 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   // also once the command itself has exited.
   g->init_ = proxy::ParentOfPid(sandbox_root);
   g->cfg_ = std::move(cfg);
+  if (g->cfg_.sandbox_diag.valid()) {
+    auto ns = SocketNetns(g->cfg_.sandbox_diag.get());
+    if (!ns.ok()) return ns.status().With("the sandbox's network namespace");
+    g->sandbox_netns_ = *ns;
+  }
   g->audit_ = audit;
   g->connector_ = std::thread([p = g.get()] { p->ConnectorLoop(); });
   g->thread_ = std::thread([p = g.get()] { p->Loop(); });
@@ -692,8 +710,14 @@ void ConnectGuard::HandleListen(const struct seccomp_notif& req) {
   Respond(listener, req.id, listen_err, false);
 }
 
+bool ConnectGuard::InSandboxNetns(int sock) const {
+  if (sandbox_netns_ == 0) return true;
+  auto ns = SocketNetns(sock);
+  return ns.ok() && *ns == sandbox_netns_;
+}
+
 void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const sockaddr_storage& to,
-                                    socklen_t to_len) {
+                                    socklen_t to_len, const AuditEvent* allowed_event) {
   const int listener = listener_.get();
   const int fd = static_cast<int>(req.data.args[0]);
   // Never "continue": the kernel would read the address (and look the
@@ -718,6 +742,16 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
     Respond(listener, req.id, EACCES, false);
     return;
   }
+  if (!InSandboxNetns(sock.get())) {
+    ++denied_;
+    audit_->Emit({"network",
+                  "deny",
+                  Describe(&to, to_len),
+                  "a socket of another network namespace than the sandbox's",
+                  {{"pid", req.pid}}});
+    Respond(listener, req.id, EACCES, false);
+    return;
+  }
   // Who is calling, read before the socket is connected: a signal that
   // interrupts the call during these reads leaves nothing connected.
   ProxyCallerInfo caller = ProxyCaller(req, to);
@@ -728,14 +762,26 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
     connect_err =
         connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), to_len) == 0 ? 0 : errno;
   });
-  if (connect_err == 0 || connect_err == EINPROGRESS) RecordProxyCaller(sock.get(), caller);
+  const bool connected = connect_err == 0 || connect_err == EINPROGRESS;
+  if (connected) RecordProxyCaller(sock.get(), caller);
   Respond(listener, req.id, connect_err, false);
-  if (connect_err == 0 || connect_err == EINPROGRESS) ++allowed_;
+  if (!connected) return;
+  ++allowed_;
+  if (allowed_event) audit_->Emit(*allowed_event);
 }
 
 void ConnectGuard::ConnectUnixOnBehalf(const struct seccomp_notif& req, const sockaddr_un& to,
                                        socklen_t to_len, const std::string& subject,
                                        const std::string& why_allowed) {
+  if (sandbox_netns_ != 0) {
+    // A socket made here would be the host namespace's: its abstract names
+    // are the host's, whatever it is later used for.
+    sockaddr_storage ss{};
+    memcpy(&ss, &to, std::min<size_t>(to_len, sizeof to));
+    const AuditEvent allowed{"network", "allow", subject, why_allowed, {{"pid", req.pid}}};
+    ConnectOwnSocket(req, ss, to_len, &allowed);
+    return;
+  }
   const int listener = listener_.get();
   const int fd = static_cast<int>(req.data.args[0]);
   // A socket of the command's type and flags, connected with the sandbox's
@@ -758,11 +804,13 @@ void ConnectGuard::ConnectUnixOnBehalf(const struct seccomp_notif& req, const so
     if (connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), to_len) != 0)
       connect_err = errno;
   });
-  if (!sock.valid() || (connect_err && connect_err != EINPROGRESS && connect_err != EAGAIN)) {
+  // Not connected (EAGAIN: the listener's backlog is full): the command
+  // keeps its own descriptor and gets the errno, as without the guard.
+  if (!sock.valid() || connect_err) {
     Respond(listener, req.id, connect_err ? connect_err : EACCES, false);
     return;
   }
-  if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
+  if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, 0) != 0) return;
   ++allowed_;
   audit_->Emit({"network", "allow", subject, why_allowed, {{"pid", req.pid}}});
 }

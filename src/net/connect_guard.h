@@ -71,6 +71,10 @@ struct ConnectGuardConfig {
   // A sock_diag socket made inside the sandbox's own network namespace
   // (namespace mode): a listener it reports belongs to the sandbox. Invalid:
   // the guard uses its own and checks which process holds the listener.
+  // Valid, it also names the sandbox's namespace: the guard then makes no
+  // socket for the sandbox at all (the supervisor's threads live in the
+  // host's namespace, where abstract names are the host's) and acts only on
+  // the command's own sockets that belong to that namespace.
   UniqueFd sandbox_diag;
   // When the supervisor is root: unix paths are resolved and connected with
   // the sandbox's uid/gid and no groups, so Unix permissions apply as they
@@ -126,6 +130,12 @@ class ConnectGuard {
   UniqueFd TakeSocket(const struct seccomp_notif& req, int fd, int* err);
   // cfg_.pidfd_getfd_works, probed here the first time when the plan did not.
   bool PidfdGetfdUsable();
+  // Namespace mode: whether the command's socket `sock` belongs to the
+  // sandbox's network namespace. A socket of another namespace (passed in
+  // over a unix socket, say) is refused: connecting or listening on it would
+  // act on that namespace's addresses and abstract names.
+  bool InSandboxNetns(int sock) const;
+
   // Who calls, for a connect to the proxy (to_proxy false for any other
   // destination). `id` is empty when the caller cannot be read (nobody is
   // recorded: binary rules refuse); `gone` when the call is no longer
@@ -138,11 +148,14 @@ class ConnectGuard {
   ProxyCallerInfo ProxyCaller(const struct seccomp_notif& req, const sockaddr_storage& to);
   // Records the caller for the connection made on `sock`.
   void RecordProxyCaller(int sock, ProxyCallerInfo caller);
+  // `allowed_event`, when given, is written to the audit log once connected.
   void ConnectOwnSocket(const struct seccomp_notif& req, const struct sockaddr_storage& to,
-                        socklen_t to_len);
+                        socklen_t to_len, const AuditEvent* allowed_event = nullptr);
   void HandleAbstract(const struct seccomp_notif& req, const std::string& name);
-  // The allowed end of both: connects a socket like the command's to `to`
-  // and installs it over the command's descriptor (ADDFD + SETFD).
+  // The allowed end of both: in namespace mode connects the command's own
+  // socket (ConnectOwnSocket); otherwise connects a socket like the
+  // command's to `to` and, once connected, installs it over the command's
+  // descriptor (ADDFD + SETFD). A connect that fails installs nothing.
   void ConnectUnixOnBehalf(const struct seccomp_notif& req, const struct sockaddr_un& to,
                            socklen_t to_len, const std::string& subject,
                            const std::string& why_allowed);
@@ -167,6 +180,9 @@ class ConnectGuard {
   bool job_done_ = false;
   bool connector_stop_ = false;
   pid_t init_ = 0;
+  // The sandbox's network namespace (inode of its nsfs file); 0 when the
+  // sandbox shares the supervisor's (platform mode).
+  ino_t sandbox_netns_ = 0;
 };
 
 }  // namespace rf

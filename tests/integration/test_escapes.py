@@ -1,0 +1,396 @@
+"""Regression tests for the escapes an outside attack round found on 95c39b3
+(docs/threat-model.md, "Attack rounds"): a hostile program inside the
+sandbox that knows ringfence's source. Each test runs the real binary in
+every mode the finding applies to, as root and as an ordinary user, with a
+control run without ringfence where that shows the attack is real."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import rf
+
+AS_USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+           "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def unprivileged_userns_available():
+    r = subprocess.run(AS_USER + ["unshare", "--user", "--net", "true"], capture_output=True,
+                       timeout=30)
+    return r.returncode == 0
+
+
+USERNS = rf.IS_ROOT and unprivileged_userns_available()
+
+
+class AbstractServer:
+    """A host server on an abstract unix name (X11's @/tmp/.X11-unix/XN is
+    one), counting connections; answers 'H' to a byte."""
+
+    def __init__(self, name):
+        self.name = name
+        self.count = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind("\0" + name)
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with self.lock:
+                self.count += 1
+            try:
+                c.settimeout(1)
+                if c.recv(1):
+                    c.send(b"H")
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+class DbusSessionBus:
+    """A real dbus-daemon session bus on an abstract address, run as uid
+    65534 (the sandbox's uid in every case below), so AUTH EXTERNAL from
+    that uid succeeds: what an escaped socket would get."""
+
+    def __init__(self, name):
+        self.name = name
+        cmd = ["dbus-daemon", "--session", "--nofork", "--print-address",
+               f"--address=unix:abstract={name}"]
+        self.proc = subprocess.Popen((AS_USER if rf.IS_ROOT else []) + cmd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()  # printed once the bus listens
+        if "abstract=" not in line:
+            self.proc.kill()
+            raise AssertionError("dbus-daemon did not start: " + line + self.proc.stderr.read())
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+# The attack, run inside the sandbox. Prints one JSON object.
+#  backlog: a listener of the sandbox's own with backlog 0 and a
+#    non-blocking connect to it that fails with EAGAIN; the descriptor is then
+#    used to connect to the host's abstract names and to bind+listen one.
+#  direct: the same from fresh sockets (what the kernel itself must refuse).
+ATTACK = r"""
+import errno, json, os, socket, sys
+x11, dbus, squat, uid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+out = {}
+
+def err(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+
+def talk(s, name, kind):
+    s.settimeout(3)
+    try:
+        s.connect("\0" + name)
+    except OSError as e:
+        return "connect " + err(e)
+    try:
+        if kind == "x11":
+            s.send(b"x")
+            return "REACHED " + repr(s.recv(1))
+        s.send(b"\0AUTH EXTERNAL " + str(uid).encode().hex().encode() + b"\r\n")
+        return "REACHED " + repr(s.recv(64))
+    except OSError as e:
+        return "REACHED-but " + err(e)
+
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind("own.sock")
+l.listen(0)
+eagain = []
+for i in range(16):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect("own.sock")
+    except BlockingIOError:
+        eagain.append(s)
+        if len(eagain) == 3:
+            break
+    except OSError as e:
+        out.setdefault("own_errors", []).append(err(e))
+out["eagain"] = len(eagain)
+if len(eagain) == 3:
+    for s in eagain:
+        s.setblocking(True)
+    out["backlog_x11"] = talk(eagain[0], x11, "x11")
+    out["backlog_dbus"] = talk(eagain[1], dbus, "dbus")
+    try:
+        eagain[2].bind("\0" + squat)
+        eagain[2].listen(5)
+        out["backlog_squat"] = "listening"
+    except OSError as e:
+        out["backlog_squat"] = err(e)
+out["direct_x11"] = talk(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), x11, "x11")
+out["direct_dbus"] = talk(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), dbus, "dbus")
+try:
+    q = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    q.bind("\0" + squat + "-direct")
+    q.listen(5)
+    out["direct_squat"] = "listening"
+except OSError as e:
+    out["direct_squat"] = err(e)
+print(json.dumps(out), flush=True)
+# Stay up while the host tries the squatted names.
+sys.stdin.readline()
+"""
+
+POLICY = """version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  mode: {mode}
+"""
+
+
+def host_reaches(name):
+    """Whether a host client reaches a listener on abstract `name`."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(2)
+    try:
+        c.connect("\0" + name)
+        return True
+    except OSError:
+        return False
+    finally:
+        c.close()
+
+
+class HostAbstractSocketsFromInside:
+    """Finding 1: the host's abstract unix sockets (X11, a D-Bus session
+    bus) are neither reachable nor bindable from inside, whatever the
+    on-behalf connect's outcome."""
+    MODE = None
+    UNPRIVILEGED = False
+
+    @classmethod
+    def setUpClass(cls):
+        tag = f"rf-esc-{os.getpid()}-{cls.MODE}-{int(cls.UNPRIVILEGED)}"
+        cls.x11 = AbstractServer(f"/tmp/.X11-unix/X{tag}")
+        cls.dbus = DbusSessionBus(f"/tmp/dbus-{tag}")
+        cls.squat = f"/tmp/.X11-unix/squat-{tag}"
+        cls.dir = tempfile.mkdtemp(prefix="rf-esc-", dir="/tmp")
+        os.chmod(cls.dir, 0o777)
+        cls.policy = os.path.join(cls.dir, "p.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(POLICY.format(mode=cls.MODE))
+        os.chmod(cls.policy, 0o644)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.x11.close()
+        cls.dbus.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def attack(self, binary=None):
+        """Runs ATTACK (inside ringfence unless binary is False) and returns
+        its results and whether the host reached the squatted names."""
+        inner = [rf.PY, "-c", ATTACK, self.x11.name, self.dbus.name, self.squat, "65534"]
+        if binary is False:
+            cmd = (AS_USER if rf.IS_ROOT else []) + inner
+        else:
+            cmd = [binary or rf.BIN, "run", "-q", "--policy", self.policy, "--workdir", self.dir,
+                   "--"] + inner
+            if self.UNPRIVILEGED:
+                cmd = AS_USER + cmd
+        for f in ("own.sock",):
+            try:
+                os.unlink(os.path.join(self.dir, f))
+            except OSError:
+                pass
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        try:
+            line = p.stdout.readline()
+            try:
+                out = json.loads(line)
+            except ValueError:
+                p.kill()
+                raise AssertionError("no result: " + line + p.stderr.read())
+            out["host_reached_squat"] = host_reaches(self.squat)
+            out["host_reached_direct_squat"] = host_reaches(self.squat + "-direct")
+            p.stdin.write("\n")
+            p.stdin.flush()
+            p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        return out, p
+
+    def test_control_the_attack_is_real_without_ringfence(self):
+        out, _ = self.attack(binary=False)
+        self.assertTrue(out["direct_x11"].startswith("REACHED"), out)
+        self.assertIn("OK", out["direct_dbus"], out)
+        self.assertTrue(out["host_reached_direct_squat"], out)
+
+    def test_host_abstract_sockets_out_of_reach(self):
+        before = self.x11.count
+        out, p = self.attack()
+        self.assertEqual(p.returncode, 0, p.stderr.read() if p.stderr else "")
+        # The trick must have been tried for the test to prove anything.
+        self.assertEqual(out["eagain"], 3, out)
+        for key in ("backlog_x11", "backlog_dbus", "direct_x11", "direct_dbus"):
+            self.assertFalse(out[key].startswith("REACHED"), f"{key}: {out}")
+        self.assertFalse(out["host_reached_squat"], out)
+        self.assertFalse(out["host_reached_direct_squat"], out)
+        time.sleep(0.2)  # the host server counts in its own thread
+        self.assertEqual(self.x11.count, before, out)
+
+
+class FdDealer:
+    """A host unix socket the policy lists (like an agent's socket) whose
+    server hands every client a fresh host-namespace AF_UNIX socket and an
+    AF_INET socket over SCM_RIGHTS."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o777)
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            i = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                socket.send_fds(c, [b"x"], [u.fileno(), i.fileno()])
+            except OSError:
+                pass
+            for s in (u, i, c):
+                s.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+        os.unlink(self.path)
+
+
+PASSED_IN = r"""
+import errno, socket, sys
+dealer, x11, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(dealer)
+_, fds, _, _ = socket.recv_fds(c, 1, 2)
+u = socket.socket(fileno=fds[0])
+i = socket.socket(fileno=fds[1])
+for name, s, addr in (("unix", u, "\0" + x11), ("inet", i, ("127.0.0.1", port))):
+    s.settimeout(3)
+    try:
+        s.connect(addr)
+        print(name, "REACHED")
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+"""
+
+
+class HostSocketsPassedIn:
+    """Finding 1, a variant: a socket of the host's network namespace that
+    reaches the command some other way (here over SCM_RIGHTS from a host
+    socket the policy lists) is never connected by the supervisor: its
+    addresses and abstract names are the host's."""
+    UNPRIVILEGED = False
+
+    def test_host_namespace_sockets_are_not_connected(self):
+        tag = f"rf-esc-fd-{os.getpid()}-{int(self.UNPRIVILEGED)}"
+        d = tempfile.mkdtemp(prefix="rf-esc-", dir="/tmp")
+        os.chmod(d, 0o777)
+        x11 = AbstractServer(f"/tmp/.X11-unix/X{tag}")
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(8)
+        dealer = FdDealer(os.path.join(d, "dealer.sock"))
+        try:
+            policy = os.path.join(d, "p.yaml")
+            with open(policy, "w") as f:
+                f.write(POLICY.format(mode="namespace") + f"  unix_sockets: [{dealer.path}]\n")
+            os.chmod(policy, 0o644)
+            inner = [rf.PY, "-c", PASSED_IN, dealer.path, x11.name, str(tcp.getsockname()[1])]
+            cmd = [rf.BIN, "run", "-q", "--policy", policy, "--workdir", d, "--"] + inner
+            r = subprocess.run((AS_USER if self.UNPRIVILEGED else []) + cmd, capture_output=True,
+                               text=True, timeout=60, cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split("\n")[:2], ["unix EACCES", "inet EACCES"],
+                             r.stdout + r.stderr)
+            tcp.setblocking(False)
+            with self.assertRaises(BlockingIOError):
+                tcp.accept()
+            self.assertEqual(x11.count, 0)
+            # Control: the same program outside reaches both.
+            c = subprocess.run((AS_USER if rf.IS_ROOT else []) + inner, capture_output=True,
+                               text=True, timeout=60, cwd=d)
+            self.assertEqual(c.stdout.split("\n")[:2], ["unix REACHED", "inet REACHED"],
+                             c.stdout + c.stderr)
+        finally:
+            dealer.close()
+            x11.close()
+            tcp.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+class NamespaceRootPassedIn(HostSocketsPassedIn, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(USERNS, "needs root to drop to uid 65534 and unprivileged user namespaces")
+class NamespaceUserPassedIn(HostSocketsPassedIn, unittest.TestCase):
+    UNPRIVILEGED = True
+
+
+@unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+class NamespaceRootAbstract(HostAbstractSocketsFromInside, unittest.TestCase):
+    MODE = "namespace"
+
+
+@unittest.skipUnless(USERNS, "needs root to drop to uid 65534 and unprivileged user namespaces")
+class NamespaceUserAbstract(HostAbstractSocketsFromInside, unittest.TestCase):
+    MODE = "namespace"
+    UNPRIVILEGED = True
+
+
+class PlatformRootAbstract(HostAbstractSocketsFromInside, unittest.TestCase):
+    MODE = "platform"
+
+
+@unittest.skipUnless(rf.IS_ROOT, "needs root to drop to uid 65534")
+class PlatformUserAbstract(HostAbstractSocketsFromInside, unittest.TestCase):
+    MODE = "platform"
+    UNPRIVILEGED = True
+
+
+if __name__ == "__main__":
+    unittest.main()
