@@ -36,6 +36,13 @@ const char* const kDeniedAlways[] = {
     "process_vm_readv",
     "process_vm_writev",
     "kcmp",
+    // A pidfd acting on another process: taking its descriptors (an allowed
+    // binary's proxy tunnel), steering its memory. The supervisor uses
+    // pidfd_getfd from outside; pidfd_open and pidfd_send_signal stay (the
+    // kill rules and Landlock's signal scope apply to them).
+    "pidfd_getfd",
+    "process_madvise",
+    "process_mrelease",
     // Kernel attack surface rarely needed by tools.
     "bpf",
     "perf_event_open",

@@ -392,5 +392,51 @@ class PlatformUserAbstract(HostAbstractSocketsFromInside, unittest.TestCase):
     UNPRIVILEGED = True
 
 
+PIDFD_GETFD = r"""
+import ctypes, errno, os, socket, subprocess, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+# A process of the sandbox holding a connected socket (what curl's proxy
+# tunnel is), then another process taking it from outside.
+a, b = socket.socketpair()
+child = subprocess.Popen(["/bin/sleep", "30"], pass_fds=[b.fileno()])
+theirs = b.fileno()
+b.close()
+try:
+    pidfd = os.pidfd_open(child.pid)
+    out = []
+    for name, nr, args in (("pidfd_getfd", 438, (pidfd, theirs, 0)),
+                           ("process_madvise", 440, (pidfd, 0, 0, 0, 0)),
+                           ("process_mrelease", 448, (pidfd, 0))):
+        r = libc.syscall(nr, *[ctypes.c_long(x) for x in args])
+        out.append("%s %s" % (name, "OK" if r >= 0 else errno.errorcode.get(ctypes.get_errno())))
+    print(";".join(out))
+finally:
+    child.kill()
+    child.wait()
+"""
+
+
+class PidfdFamily(unittest.TestCase):
+    """Finding 4: a process of the sandbox took another one's socket (an
+    allowed binary's proxy tunnel) with pidfd_getfd. Refused in every mode,
+    with the rest of the pidfd family that acts on another process."""
+
+    def run_probe(self, mode):
+        return rf.run([rf.PY, "-c", PIDFD_GETFD], policy=POLICY.format(mode=mode))
+
+    def test_control_works_without_ringfence(self):
+        r = subprocess.run((AS_USER if rf.IS_ROOT else []) + [rf.PY, "-c", PIDFD_GETFD],
+                           capture_output=True, text=True, timeout=60)
+        self.assertTrue(r.stdout.startswith("pidfd_getfd OK"), r.stdout + r.stderr)
+
+    def test_refused_in_every_mode(self):
+        for mode in ("platform", "namespace", "none"):
+            with self.subTest(mode):
+                r = self.run_probe(mode)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout.strip(), "pidfd_getfd EPERM;process_madvise EPERM;"
+                                 "process_mrelease EPERM", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
