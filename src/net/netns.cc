@@ -34,7 +34,9 @@ std::string IdentityMap(unsigned id) {
 }
 
 int NamespaceStep::Apply() const noexcept {
-  if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) != 0) return errno;
+  // The network, IPC and mount namespaces are init's (kInitNamespaces):
+  // init is PID 1 here, and its /proc/1/net and /proc/1/mountinfo show the
+  // sandbox's namespaces, not the host's.
   // A /proc of our own PID namespace: host processes, their command lines
   // and environments disappear from view. Mounts stay private to us.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;

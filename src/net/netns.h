@@ -7,6 +7,7 @@
 // upstream sockets live in the host's.
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -26,9 +27,10 @@ class NamespaceStep : public ChildStep {
   // user namespace (unprivileged mode).
   // `with_listener`: create the proxy listener on 127.0.0.1:proxy_port and
   // send it (false for mode none: an empty namespace, nothing listening).
-  // The user and PID namespaces are made by init (SpawnSpec::init_namespaces);
-  // this step makes the network, IPC and mount namespaces and mounts a /proc
-  // of the sandbox's PID namespace over /proc.
+  // The namespaces are made by init (kInitNamespaces, plus the user
+  // namespace when unprivileged): this step, in the command, mounts a /proc
+  // of the sandbox's PID namespace over /proc, brings loopback up and sends
+  // the listener and a sock_diag socket of the namespace.
   static Result<std::unique_ptr<NamespaceStep>> Create(uint16_t proxy_port, UniqueFd to_supervisor,
                                                        bool with_listener);
   const char* name() const override { return "network namespace"; }
@@ -41,6 +43,11 @@ class NamespaceStep : public ChildStep {
   uint16_t proxy_port_ = 0;
   UniqueFd sock_;
 };
+
+// The namespaces init is created in for namespace mode (and mode none with a
+// namespace). Init is PID 1 of the sandbox: whatever /proc/1 shows must be
+// the sandbox's own network and mounts.
+constexpr int kInitNamespaces = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS;
 
 // "uid uid 1\n": the caller's uid (gid) mapped to itself.
 std::string IdentityMap(unsigned id);

@@ -265,13 +265,14 @@ int WriteProcFile(const char* path, const char* data) noexcept {
 }
 
 // The first pid in /proc/thread-self/children, or -1. Async-signal-safe.
-int32_t FirstChildHostPid() noexcept {
-  int f =
-      static_cast<int>(sys::OpenAt(AT_FDCWD, "/proc/thread-self/children", O_RDONLY | O_CLOEXEC));
-  if (f < 0) return -1;
+// `children`: /proc/thread-self/children opened while /proc was still the
+// host's procfs (the command mounts its own over it in init's mount
+// namespace); read now, it lists what is there now, with host pids.
+int32_t FirstChildHostPid(int children) noexcept {
+  if (children < 0) return -1;
   char buf[64];
-  long r = sys::Read(f, buf, sizeof buf - 1);
-  sys::Close(f);
+  long r = sys::Read(children, buf, sizeof buf - 1);
+  sys::Close(children);
   int32_t pid = 0;
   for (long i = 0; i < r && buf[i] >= '0' && buf[i] <= '9'; ++i) pid = pid * 10 + (buf[i] - '0');
   return pid > 0 ? pid : -1;
@@ -397,6 +398,10 @@ int CommandEntry(void* arg) {
                           SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd_r < 0) FailChild(p.err_w, kStageSignals, static_cast<int>(-sfd_r));
   const int sfd = static_cast<int>(sfd_r);
+  const int children = (p.init_ns & CLONE_NEWPID)
+                           ? static_cast<int>(sys::OpenAt(AT_FDCWD, "/proc/thread-self/children",
+                                                          O_RDONLY | O_CLOEXEC))
+                           : -1;
   CommandArgs args{&p, sfd};
   // glibc's clone writes errno only when it fails, and then init exits.
   pid_t cmd = clone(CommandEntry, p.command_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
@@ -407,7 +412,7 @@ int CommandEntry(void* arg) {
   // The supervisor needs the command's pid in its own PID namespace. In a
   // new one, `cmd` is namespace-relative; /proc (the host's procfs) lists
   // our children with host pids, and the command is our only child yet.
-  int32_t pid32 = (p.init_ns & CLONE_NEWPID) ? FirstChildHostPid() : cmd;
+  int32_t pid32 = (p.init_ns & CLONE_NEWPID) ? FirstChildHostPid(children) : cmd;
   if (pid32 <= 0 || sys::Write(p.status_w, &pid32, sizeof pid32) != sizeof pid32) {
     KillTree(p, cmd, nullptr);
     _exit(125);

@@ -74,9 +74,9 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       net.proxy = d.mode == NetMode::kNamespace;
       net.proxy_port = net.proxy ? NamespaceProxyPort(p.network.proxy_port) : 0;
       auto step = NamespaceStep::Create(net.proxy_port, std::move(child_end), net.proxy);
-      // init is PID 1 of a new PID namespace (and owns the user namespace
-      // when ringfence is not privileged).
-      plan.init_namespaces = CLONE_NEWPID | (d.use_userns ? CLONE_NEWUSER : 0);
+      // init is PID 1 of the sandbox's namespaces (and owns the user
+      // namespace when ringfence is not privileged).
+      plan.init_namespaces = kInitNamespaces | (d.use_userns ? CLONE_NEWUSER : 0);
       plan.uid_map = IdentityMap(geteuid());
       plan.gid_map = IdentityMap(getegid());
       ctx.proc_remounted = true;

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 BIN = os.environ.get("RF_TEST_BIN") or os.path.abspath(
@@ -49,6 +50,20 @@ def ringfence(*args, timeout=60, **kw):
     """Runs any ringfence subcommand."""
     return subprocess.run([BIN] + list(args), capture_output=True, text=True,
                           timeout=timeout, **kw)
+
+
+def wait_exec(proc, path, timeout=30):
+    """Waits (bounded) until `proc` runs `path`: a wrapper such as setpriv
+    changes its uid before exec, so a process seen after that has it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.readlink(f"/proc/{proc.pid}/exe") == os.path.realpath(path):
+                return
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise AssertionError(f"{proc.args} did not exec {path} within {timeout} s")
 
 
 class TempDir:

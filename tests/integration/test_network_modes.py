@@ -94,6 +94,7 @@ class Parity:
         # (not Unix permissions) keeps the command from signalling it.
         cls.victim = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
                                        "sleep", "300"] if rf.IS_ROOT else ["sleep", "300"])
+        rf.wait_exec(cls.victim, shutil.which("sleep"))
         cls.policy = f"""version: 1
 filesystem_policy:
   include_workdir: true
@@ -588,6 +589,7 @@ class UnprivilegedNamespaceMode(unittest.TestCase):
             host_tcp = TcpListener("127.0.0.1", 0)
             victim = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534",
                                        "--clear-groups", "sleep", "60"])
+            rf.wait_exec(victim, shutil.which("sleep"))
             try:
                 shutil.copy(rf.helper("nt_probe"), os.path.join(d, "nt_probe"))
                 policy = os.path.join(d, "p.yaml")
