@@ -5,6 +5,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -54,7 +55,27 @@ std::string AuditSink::Format(const AuditEvent& e) {
 
 void AuditSink::Emit(const AuditEvent& e) {
   if (!fd_.valid()) return;
-  std::string line = Format(e);
+  bool cap_line = false;
+  if (e.layer != "process") {
+    std::lock_guard<std::mutex> lock(mu_);
+    SourceCount& c = counts_[e.layer + " " + e.action];
+    ++c.total;
+    if (c.total > kCapPerSource + 1) return;
+    cap_line = c.total == kCapPerSource + 1;
+  }
+  if (!cap_line) return Write(Format(e));
+  const bool deny = e.action == "deny";
+  Write(Format({e.layer,
+                e.action,
+                "audit log",
+                "more than " + std::to_string(kCapPerSource) + " " + e.layer + " " + e.action +
+                    " events: further " + (deny ? "refusals" : "events") +
+                    " are not written (still " + (deny ? "refused" : "in force") +
+                    "); the exit event counts them",
+                {}}));
+}
+
+void AuditSink::Write(const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
   // One write per event with O_APPEND: lines never interleave.
   ssize_t w = ::write(fd_.get(), line.data(), line.size());
@@ -67,6 +88,14 @@ void AuditSink::Emit(const AuditEvent& e) {
               w < 0 ? strerror(errno) : "short write");
     }
   }
+}
+
+std::map<std::string, AuditSink::SourceCount> AuditSink::Counts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto out = counts_;
+  // `written` is derived: the cap line stands in for the rest.
+  for (auto& [k, c] : out) c.written = std::min(c.total, kCapPerSource);
+  return out;
 }
 
 uint64_t AuditSink::write_failures() const {

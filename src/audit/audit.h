@@ -2,6 +2,7 @@
 // time (RFC 3339, UTC, ms), layer, action, subject, reason. See docs/audit.md.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -22,12 +23,27 @@ struct AuditEvent {
 
 // Thread-safe sink. A sink without a file accepts events and drops them, so
 // callers never need to check whether auditing is on.
+//
+// Every source (layer and action, e.g. "network deny") is capped: past
+// kCapPerSource events of one source, one line says further ones are not
+// written, and they are only counted. A sandbox looping on a refused call
+// cannot fill the disk through the log; Counts() gives the totals for the
+// end-of-run summary. Process lifecycle events (layer "process") are few
+// and never capped.
 class AuditSink {
  public:
+  static constexpr uint64_t kCapPerSource = 10000;
+  struct SourceCount {
+    uint64_t total = 0;    // events emitted
+    uint64_t written = 0;  // of which written (the rest: past the cap)
+  };
+
   AuditSink() = default;
   static Result<std::unique_ptr<AuditSink>> Open(const std::string& path);
 
   void Emit(const AuditEvent& e);
+  // Per source ("layer action"), in name order.
+  std::map<std::string, SourceCount> Counts() const;
   bool enabled() const { return fd_.valid(); }
   // Number of events that could not be written (e.g. disk full).
   uint64_t write_failures() const;
@@ -38,6 +54,8 @@ class AuditSink {
   UniqueFd fd_;
   uint64_t failures_ = 0;
   bool warned_ = false;
+  std::map<std::string, SourceCount> counts_;
+  void Write(const std::string& line);
 };
 
 }  // namespace rf

@@ -228,6 +228,21 @@ int RunMain(const RunOptions& o) {
   } else {
     reason = "exited with code " + std::to_string(r.exit_code);
   }
+  // The end-of-run totals of every capped source (docs/audit.md).
+  nlohmann::json counts = nlohmann::json::object();
+  std::string not_written;
+  for (const auto& [source, c] : audit->Counts()) {
+    counts[source] = {{"total", c.total}, {"written", c.written}};
+    if (c.total > c.written)
+      not_written +=
+          (not_written.empty() ? "" : ", ") + source + " " + std::to_string(c.total - c.written);
+  }
+  if (!counts.empty()) extra["audit_counts"] = counts;
+  if (!not_written.empty())
+    fprintf(stderr,
+            "ringfence: audit: events past the per-source cap of %llu were counted, not "
+            "written: %s\n",
+            static_cast<unsigned long long>(AuditSink::kCapPerSource), not_written.c_str());
   audit->Emit({"process", "exit", subject, reason, extra});
   return r.exit_code;
 }

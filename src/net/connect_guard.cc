@@ -25,6 +25,7 @@
 #include <string>
 
 #include "common/file.h"
+#include "net/sockaddr_parse.h"
 #include "net/unix_diag.h"
 #include "proxy/matcher.h"
 #include "seccomp/notify.h"
@@ -32,9 +33,6 @@
 namespace rf {
 
 namespace {
-
-// Seccomp refusals written to the audit log per run (see Handle).
-constexpr uint64_t kMaxAuditedRefusals = 10000;
 
 // Classifies an inet destination: 4 = 127.0.0.1 (or ::ffff:127.0.0.1),
 // 6 = ::1, 0 = anything else. Sets *port.
@@ -300,43 +298,54 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     const int err = it != d.end() ? it->second : EPERM;
     Respond(listener, req.id, err, false);
     ++denied_;
-    if (it == d.end() || !audit_) return;
-    // A command looping on a refused call must not fill the disk through
-    // the log: past the cap, refusals are still answered, not written.
-    if (audited_refusals_ < kMaxAuditedRefusals) {
-      audit_->Emit(seccomp::DenialEvent(seccomp::FromRequest(req), err));
-    } else if (audited_refusals_ == kMaxAuditedRefusals) {
-      audit_->Emit({"seccomp",
-                    "deny",
-                    "audit log",
-                    "more than " + std::to_string(kMaxAuditedRefusals) +
-                        " refused system calls: further refusals are not written (still refused)",
-                    {}});
-    }
-    ++audited_refusals_;
+    // The sink caps what a command looping on a refused call can write.
+    if (it != d.end() && audit_) audit_->Emit(seccomp::DenialEvent(seccomp::FromRequest(req), err));
     return;
   }
   const int fd = static_cast<int>(req.data.args[0]);
   const uint64_t addr_ptr = req.data.args[1];
-  const size_t addr_len =
-      std::min<uint64_t>(req.data.args[2] & 0xffffffffu, sizeof(sockaddr_storage));
+  // The kernel's length rules first: nothing is read past what they allow.
+  size_t addr_len = 0;
+  if (int err = ConnectLengthError(req.data.args[2], &addr_len)) {
+    Respond(listener, req.id, err, false);
+    return;
+  }
   sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   struct iovec local = {&ss, addr_len};
   struct iovec remote = {reinterpret_cast<void*>(addr_ptr), addr_len};
-  ssize_t got = addr_len ? process_vm_readv(req.pid, &local, 1, &remote, 1, 0) : 0;
+  ssize_t got = process_vm_readv(req.pid, &local, 1, &remote, 1, 0);
   // The id check after reading: if the process died and its pid was reused,
   // what we read belongs to someone else and must not be acted upon.
   if (!IdValid(listener, req.id)) return;
-  if (got < static_cast<ssize_t>(sizeof(sa_family_t)) || static_cast<size_t>(got) != addr_len) {
-    Respond(listener, req.id, addr_len < sizeof(sa_family_t) ? EINVAL : EFAULT, false);
+  if (got < 0 || static_cast<size_t>(got) != addr_len) {
+    Respond(listener, req.id, EFAULT, false);
     return;
   }
-  if (ss.ss_family == AF_UNIX) {
-    sockaddr_un un;
-    memcpy(&un, &ss, sizeof un);
-    HandleUnix(req, un, addr_len);
-    return;
+  const ConnectAddress parsed = ClassifyConnectAddress(&ss, addr_len);
+  switch (parsed.kind) {
+    case ConnectAddress::Kind::kInvalid:
+      Respond(listener, req.id, parsed.err, false);
+      return;
+    case ConnectAddress::Kind::kUnixAbstract:
+      if (cfg_.check_abstract) {
+        HandleAbstract(req, parsed.name);
+      } else {
+        // The sandbox's own network namespace: abstract names are per
+        // namespace, and the command's socket must be of that namespace.
+        ConnectOwnSocket(req, ss, static_cast<socklen_t>(addr_len));
+      }
+      return;
+    case ConnectAddress::Kind::kUnixPath:
+      HandleUnix(req, parsed.name);
+      return;
+    case ConnectAddress::Kind::kInet:
+      // IPv6 without a scope id: the rest of our copy is zero, as the
+      // kernel reads it.
+      if (ss.ss_family == AF_INET6) addr_len = std::max(addr_len, sizeof(sockaddr_in6));
+      break;
+    case ConnectAddress::Kind::kOther:
+      break;
   }
   if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
     if (!cfg_.check_inet || (ss.ss_family == AF_UNSPEC && PidfdGetfdUsable())) {
@@ -504,28 +513,8 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
                       "unix:" + shown, why_allowed);
 }
 
-void ConnectGuard::HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un,
-                              size_t len) {
+void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path) {
   const int listener = listener_.get();
-  const size_t off = offsetof(sockaddr_un, sun_path);
-  if (len <= off) {
-    // Unnamed: what the kernel answers (not "continue": it would read the
-    // address again).
-    Respond(listener, req.id, EINVAL, false);
-    return;
-  }
-  if (un.sun_path[0] == '\0' && !cfg_.check_abstract) {
-    // The sandbox's own network namespace: abstract names are per namespace.
-    sockaddr_storage ss{};
-    memcpy(&ss, &un, std::min(len, sizeof un));
-    ConnectOwnSocket(req, ss, static_cast<socklen_t>(len));
-    return;
-  }
-  if (un.sun_path[0] == '\0') {
-    HandleAbstract(req, std::string(un.sun_path + 1, len - off - 1));
-    return;
-  }
-  std::string path(un.sun_path, strnlen(un.sun_path, std::min(len - off, sizeof un.sun_path)));
   if (path[0] != '/') {
     char cwd[4096];
     std::string link = "/proc/" + std::to_string(req.pid) + "/cwd";

@@ -116,7 +116,8 @@ class ConnectGuard {
   ConnectGuard() = default;
   void Loop();
   void Handle(const struct seccomp_notif& req);
-  void HandleUnix(const struct seccomp_notif& req, const struct sockaddr_un& un, size_t len);
+  // A pathname unix address (relative ones are the caller's cwd's).
+  void HandleUnix(const struct seccomp_notif& req, std::string path);
   // Namespace mode, where the kernel confines the destination (inet and
   // abstract addresses in the sandbox's own network namespace): connects
   // the command's own socket (taken with pidfd_getfd) to the address we
@@ -169,7 +170,6 @@ class ConnectGuard {
   AuditSink* audit_ = nullptr;
   std::thread thread_;
   std::atomic<uint64_t> allowed_{0}, denied_{0};
-  uint64_t audited_refusals_ = 0;  // seccomp refusals written to the audit log
   pid_t root_ = 0;
   UniqueFd own_diag_;  // platform: sock_diag in the supervisor's (= sandbox's) namespace
   // The connector thread and its one-slot job queue.

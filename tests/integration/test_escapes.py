@@ -438,5 +438,155 @@ class PidfdFamily(unittest.TestCase):
                                  "process_mrelease EPERM", r.stderr)
 
 
+PROC1 = r"""
+import json, sys
+def read(p):
+    try:
+        with open(p) as f:
+            return f.read()
+    except OSError as e:
+        return "ERR %d" % e.errno
+out = {k: read("/proc/1/" + k) for k in ("net/tcp", "net/tcp6", "net/unix", "net/dev",
+                                           "net/route", "mountinfo")}
+out["self_mountinfo"] = read("/proc/self/mountinfo")
+print(json.dumps(out))
+"""
+
+
+class HostStateInProc1:
+    """Finding 5: in namespace mode /proc/1 (ringfence's init) showed the
+    host's sockets, interfaces, routes and mounts. Nothing of the host's
+    network or mount state is readable from inside."""
+    UNPRIVILEGED = False
+
+    def test_proc1_shows_only_the_sandbox(self):
+        tag = f"rf-esc-p1-{os.getpid()}-{int(self.UNPRIVILEGED)}"
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(1)
+        port_hex = ":%04X" % tcp.getsockname()[1]
+        x11 = AbstractServer(tag)
+        try:
+            cmd = [rf.BIN, "run", "-q", "--mode", "namespace", "--", rf.PY, "-c", PROC1]
+            r = subprocess.run((AS_USER if self.UNPRIVILEGED else []) + cmd, capture_output=True,
+                               text=True, timeout=60, cwd="/tmp")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = json.loads(r.stdout)
+            # What the host shows, for contrast: the markers are there.
+            with open("/proc/1/net/tcp") as f:
+                self.assertIn(port_hex, f.read())
+            with open("/proc/1/net/unix") as f:
+                self.assertIn("@" + tag, f.read())
+            self.assertNotIn(port_hex, out["net/tcp"])
+            self.assertNotIn("@" + tag, out["net/unix"])
+            devices = [l.split(":")[0].strip() for l in out["net/dev"].splitlines()[2:]]
+            self.assertEqual(devices, ["lo"], out["net/dev"])
+            self.assertEqual(out["net/route"].splitlines()[1:], [], out["net/route"])
+            # init's mount table is the sandbox's own (with its /proc), not the host's.
+            self.assertEqual(out["mountinfo"], out["self_mountinfo"])
+        finally:
+            tcp.close()
+            x11.close()
+
+
+@unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+class NamespaceRootProc1(HostStateInProc1, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(USERNS, "needs root to drop to uid 65534 and unprivileged user namespaces")
+class NamespaceUserProc1(HostStateInProc1, unittest.TestCase):
+    UNPRIVILEGED = True
+
+
+LONG_ADDRESS = r"""
+import ctypes, errno, json, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+for name, length in (("abstract_128", 128), ("abstract_111", 111), ("negative", -1),
+                     ("huge", 4096), ("zero", 0), ("inet_short", 8)):
+    fam = socket.AF_INET if name == "inet_short" else socket.AF_UNIX
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    buf = ctypes.create_string_buffer(4096)
+    buf[0:2] = fam.to_bytes(2, "little")
+    if fam == socket.AF_UNIX:
+        buf[2] = 0
+        buf[3:110] = b"N" * 107
+        buf[110:128] = b"BEYONDTHEADDRESS!!"
+    else:
+        buf[2:4] = (80).to_bytes(2, "big")
+        buf[4:8] = bytes([10, 1, 2, 3])
+    r = libc.connect(s.fileno(), buf, ctypes.c_int(length))
+    out[name] = "OK" if r == 0 else errno.errorcode.get(ctypes.get_errno())
+    s.close()
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+class OverLongAddresses(unittest.TestCase):
+    """Finding 6: connect() with an abstract address and addrlen 128 made
+    the guard read past the address (18 bytes of its own stack appeared in
+    the audit subject). The guard applies the kernel's length rules first
+    and answers as the kernel does."""
+
+    def test_answers_as_the_kernel_does(self):
+        control = subprocess.run([rf.PY, "-c", LONG_ADDRESS], capture_output=True, text=True,
+                                 timeout=60)
+        want = json.loads(control.stdout)
+        self.assertEqual(want["abstract_128"], "EINVAL")  # the kernel's answer
+        for mode in ("platform", "namespace"):
+            with self.subTest(mode), rf.TempDir() as d:
+                log = os.path.join(d, "audit.jsonl")
+                r = rf.run([rf.PY, "-c", LONG_ADDRESS], policy=POLICY.format(mode=mode),
+                           extra=["--audit", log])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout), want, r.stderr)
+                with open(log) as f:
+                    events = [json.loads(l) for l in f]
+                judged = [e for e in events if e["layer"] == "network"]
+                self.assertEqual(judged, [])  # refused before anything was read
+
+
+DENIED_CONNECTS = r"""
+import socket, sys
+n = 0
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", 9))
+    except OSError:
+        n += 1
+    s.close()
+print(n)
+"""
+
+
+class AuditLogBounded(unittest.TestCase):
+    """Finding 7: 100,000 refused connects wrote 20 MB of audit log (the
+    connect guard's refusals had no cap). Every source is capped, then one
+    line; the exit event gives the totals."""
+
+    def test_refused_connects_are_capped_and_counted(self):
+        tries = 10500
+        with rf.TempDir() as d:
+            log = os.path.join(d, "audit.jsonl")
+            r = rf.run([rf.PY, "-c", DENIED_CONNECTS, str(tries)],
+                       policy=POLICY.format(mode="platform"), extra=["--audit", log], timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), str(tries))  # every one still refused
+            with open(log) as f:
+                events = [json.loads(l) for l in f]
+        denials = [e for e in events if e["layer"] == "network" and e["action"] == "deny"]
+        written = [e for e in denials if e["subject"] != "audit log"]
+        capped = [e for e in denials if e["subject"] == "audit log"]
+        self.assertEqual(len(written), 10000)
+        self.assertEqual(len(capped), 1, capped)
+        self.assertIn("further refusals are not written", capped[0]["reason"])
+        exits = [e for e in events if e["layer"] == "process" and e["action"] == "exit"]
+        self.assertEqual(exits[0]["audit_counts"]["network deny"],
+                         {"total": tries, "written": 10000})
+        self.assertIn("network deny %d" % (tries - 10000), r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,38 @@
+// The connect() address the connect guard read from the command, judged by
+// the kernel's own length rules before any byte of it is used: the guard
+// answers bad lengths as the kernel would (EINVAL) and never reads past
+// what the command passed, nor past a sockaddr_un.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace rf {
+
+// The length argument alone (connect's third argument, an int): 0, or the
+// errno the kernel answers before reading anything (negative, or larger
+// than a sockaddr_storage: EINVAL; zero: no family, EINVAL). Sets *len to
+// the number of bytes to read.
+int ConnectLengthError(uint64_t addrlen_arg, size_t* len);
+
+struct ConnectAddress {
+  enum class Kind {
+    kInvalid,       // `err` is the kernel's answer
+    kInet,          // AF_INET / AF_INET6 with a full address (zero-padded)
+    kUnixPath,      // `name`: the path, as the kernel reads it (to the first NUL)
+    kUnixAbstract,  // `name`: the abstract name, without the leading NUL
+    kOther,         // another family (AF_UNSPEC, netlink...): for the caller
+  };
+  Kind kind = Kind::kInvalid;
+  int err = 0;
+  sa_family_t family = AF_UNSPEC;
+  std::string name;
+};
+
+// Classifies the `len` bytes read (len as accepted by ConnectLengthError).
+ConnectAddress ClassifyConnectAddress(const void* addr, size_t len);
+
+}  // namespace rf
