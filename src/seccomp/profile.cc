@@ -1,5 +1,6 @@
 #include "seccomp/profile.h"
 
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -88,6 +89,12 @@ const char* const kDeniedAlways[] = {
     "io_uring_enter",
     "io_uring_register",
 };
+
+// POSIX message queues are named in the IPC namespace's mqueue filesystem,
+// which Landlock never sees: outside namespace mode (a private IPC
+// namespace) the sandbox could create (squat) or delete the host's queues.
+const char* const kPosixMq[] = {"mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+                                "mq_notify", "mq_getsetattr"};
 
 const char* const kSysvIpc[] = {"shmget",     "shmat",  "shmctl", "shmdt",  "semget", "semop",
                                 "semtimedop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl"};
@@ -389,6 +396,13 @@ Profile DefaultProfile(const ProfileOptions& o) {
   if (o.mode != NetMode::kNamespace && !o.sysv_ipc) {
     for (const char* sc : kSysvIpc) r.push_back(Deny(sc, {}, "System V IPC"));
   }
+  if (o.mode != NetMode::kNamespace) {
+    for (const char* sc : kPosixMq)
+      r.push_back(Deny(sc, {}, "POSIX message queues (the host's IPC namespace) -> EPERM"));
+  }
+  // A lease makes the next open for writing, anywhere on the host, wait for
+  // the lease-break time; the sandbox needs none (read-only grants included).
+  r.push_back(Deny("fcntl", {ArgCmp::Eq32(1, F_SETLEASE)}, "fcntl: F_SETLEASE -> EPERM"));
   if (o.notify_connect)
     r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
   // Sharing the host's network namespace, listen() on a TCP socket never

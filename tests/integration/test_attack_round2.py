@@ -1,0 +1,118 @@
+"""Regression tests for the second outside attack round on 95c39b3
+(docs/threat-model.md, "Outside attack rounds"): platform mode as an
+ordinary user, the proxy's identity logic, Landlock edge cases, hostile
+input to the supervisor. Each runs the real binary against a real program,
+with a control run without ringfence."""
+import ctypes
+import os
+import subprocess
+import tempfile
+import unittest
+
+import rf
+
+AS_USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+           "--inh-caps=-all", "--bounding-set=-all"]
+
+POLICY = """version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc, {ro}]
+  read_write: [/tmp, /dev/null]
+network:
+  mode: {mode}
+"""
+
+MQ = r"""
+import ctypes, errno, sys
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+rt.mq_open.restype = ctypes.c_int
+op, name = sys.argv[1], sys.argv[2].encode()
+if op == "create":
+    r = rt.mq_open(name, 0o302, 0o666, None)  # O_CREAT|O_EXCL|O_RDWR
+elif op == "open":
+    r = rt.mq_open(name, 0o2)
+else:
+    r = rt.mq_unlink(name)
+print("OK" if r >= 0 else errno.errorcode.get(ctypes.get_errno()))
+"""
+
+
+def mq(op, name, inside=None, user=True):
+    cmd = [rf.PY, "-c", MQ, op, name]
+    if inside:
+        return rf.run(cmd, policy=POLICY.format(mode=inside, ro="/usr")).stdout.strip()
+    pre = AS_USER if (user and rf.IS_ROOT) else []
+    return subprocess.run(pre + cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+class PosixMessageQueues(unittest.TestCase):
+    """Finding 1: mq_open(O_CREAT|O_EXCL) answered EACCES but the queue was
+    made (squatted, world-readable), and mq_unlink deleted a queue of the
+    same uid. Landlock never sees these names."""
+
+    def setUp(self):
+        self.name = f"/rf-mq-{os.getpid()}"
+        mq("unlink", self.name)
+
+    def tearDown(self):
+        mq("unlink", self.name)
+        mq("unlink", self.name + "-host")
+
+    def test_control_queues_work_without_ringfence(self):
+        self.assertEqual(mq("create", self.name), "OK")
+        self.assertEqual(mq("open", self.name), "OK")
+        self.assertEqual(mq("unlink", self.name), "OK")
+
+    def test_no_queue_is_made_or_deleted_from_inside(self):
+        host = self.name + "-host"
+        self.assertEqual(mq("create", host), "OK")
+        for mode in ("platform", "none", "namespace"):
+            with self.subTest(mode):
+                mq("unlink", self.name)
+                inside = mq("create", self.name, inside=mode)
+                self.assertNotEqual(inside, "")
+                # Whatever it answered, nothing of the host's was made...
+                self.assertEqual(mq("open", self.name), "ENOENT", inside)
+                # ...or deleted, or opened.
+                self.assertNotEqual(mq("unlink", host, inside=mode), "OK")
+                self.assertNotEqual(mq("open", host, inside=mode), "OK")
+                self.assertEqual(mq("open", host), "OK")
+
+
+LEASE = r"""
+import errno, fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+out = []
+try:
+    fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    out.append("lease OK")
+except OSError as e:
+    out.append("lease " + errno.errorcode.get(e.errno))
+print(";".join(out))
+"""
+
+
+class Leases(unittest.TestCase):
+    """Finding 3: a read lease on a read-only granted file made the host's
+    next open for writing block for the lease-break time (45 s). Leases are
+    refused inside the sandbox."""
+
+    def test_leases_refused(self):
+        with rf.TempDir() as d:
+            path = os.path.join(d, "shared.txt")
+            with open(path, "w") as f:
+                f.write("x")
+            if rf.IS_ROOT:
+                os.chown(path, 65534, 65534)  # a lease needs the file's owner
+            control = subprocess.run((AS_USER if rf.IS_ROOT else []) + [rf.PY, "-c", LEASE, path],
+                                     capture_output=True, text=True, timeout=30)
+            self.assertEqual(control.stdout.strip(), "lease OK", control.stderr)
+            for mode in ("platform", "namespace"):
+                with self.subTest(mode):
+                    r = rf.run([rf.PY, "-c", LEASE, path], policy=POLICY.format(mode=mode, ro=d))
+                    self.assertEqual(r.stdout.strip(), "lease EPERM", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
