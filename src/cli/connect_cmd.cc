@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "common/fd.h"
+#include "common/terminal_text.h"
 #include "policy/cidr.h"
 
 namespace rf {
@@ -111,13 +112,14 @@ int ConnectMain(const std::string& host, int port) {
   }
   if (head.rfind("HTTP/1.1 200", 0) != 0 && head.rfind("HTTP/1.0 200", 0) != 0) {
     std::string status = head.substr(0, head.find("\r\n"));
-    fprintf(stderr, "ringfence connect: %s refused: %s\n", target.c_str(), status.c_str());
+    fprintf(stderr, "ringfence connect: %s refused: %s\n", TerminalText(target).c_str(),
+            TerminalText(status).c_str());
     // Show the proxy's explanation (403 JSON body), bounded.
     char body[4096];
     ssize_t n = read(s.get(), body, sizeof body - 1);
     if (n > 0) {
       body[n] = 0;
-      fprintf(stderr, "%s\n", body);
+      fprintf(stderr, "%s\n", TerminalText(body).c_str());
     }
     return 1;
   }

@@ -11,6 +11,7 @@
 #include "audit/audit.h"
 #include "cli/commands.h"
 #include "common/scm.h"
+#include "common/terminal_text.h"
 #include "net/connect_guard.h"
 #include "policy/loader.h"
 #include "process/spawn.h"
@@ -25,7 +26,7 @@ namespace rf {
 namespace {
 
 int SetupFailure(AuditSink& audit, const std::string& subject, const std::string& reason) {
-  fprintf(stderr, "ringfence: %s\n", reason.c_str());
+  fprintf(stderr, "ringfence: %s\n", TerminalText(reason).c_str());
   audit.Emit({"process", "setup_failed", subject, reason, {}});
   return kExitSetupFailed;
 }
@@ -86,7 +87,7 @@ int RunMain(const RunOptions& o) {
     if (kv.rfind("PATH=", 0) == 0) path_env = kv.substr(5);
   auto exe = ResolveCommand(o.command[0], path_env);
   if (!exe.ok()) {
-    fprintf(stderr, "ringfence: %s\n", exe.status().reason().c_str());
+    fprintf(stderr, "ringfence: %s\n", TerminalText(exe.status().reason()).c_str());
     bool denied = exe.status().reason().find("permission denied") != std::string::npos;
     audit->Emit({"process",
                  "exit",
@@ -96,9 +97,9 @@ int RunMain(const RunOptions& o) {
     return denied ? kExitNotExecutable : kExitNotFound;
   }
 
-  if (!o.quiet) fprintf(stderr, "ringfence: %s\n", plan->summary.c_str());
+  if (!o.quiet) fprintf(stderr, "ringfence: %s\n", TerminalText(plan->summary).c_str());
   for (const auto& w : plan->effective.warnings)
-    fprintf(stderr, "ringfence: warning: %s\n", w.c_str());
+    fprintf(stderr, "ringfence: warning: %s\n", TerminalText(w).c_str());
 
   // The egress proxy runs in the supervisor on its own threads.
   std::unique_ptr<proxy::Proxy> px;
@@ -212,7 +213,7 @@ int RunMain(const RunOptions& o) {
   }
   if (!late_failure.empty()) return SetupFailure(*audit, subject, late_failure);
   if (!r.started) {
-    fprintf(stderr, "ringfence: %s\n", r.failure.c_str());
+    fprintf(stderr, "ringfence: %s\n", TerminalText(r.failure).c_str());
     audit->Emit({"process",
                  r.exit_code == kExitSetupFailed ? "setup_failed" : "exit",
                  subject,
@@ -242,7 +243,8 @@ int RunMain(const RunOptions& o) {
     fprintf(stderr,
             "ringfence: audit: events past the per-source cap of %llu were counted, not "
             "written: %s\n",
-            static_cast<unsigned long long>(AuditSink::kCapPerSource), not_written.c_str());
+            static_cast<unsigned long long>(AuditSink::kCapPerSource),
+            TerminalText(not_written).c_str());
   audit->Emit({"process", "exit", subject, reason, extra});
   return r.exit_code;
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/terminal_text.h"
 #include "landlock/ruleset.h"
 #include "landlock/uapi.h"
 #include "sandbox/layers.h"
@@ -102,7 +103,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   }
   for (const auto& d : degradations) {
     plan.effective.warnings.push_back("landlock: " + d.text);
-    fprintf(stderr, "ringfence: warning: landlock: %s\n", d.text.c_str());
+    fprintf(stderr, "ringfence: warning: landlock: %s\n", TerminalText(d.text).c_str());
     ctx.audit->Emit({"landlock",
                      "degraded",
                      d.subject,

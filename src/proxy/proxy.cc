@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "common/json_text.h"
+#include "common/terminal_text.h"
 #include "proxy/http.h"
 #include "proxy/identity.h"
 #include "proxy/ssrf.h"
@@ -956,7 +957,8 @@ std::string Proxy::FormatDenialSummary(const std::vector<DenialCount>& d) {
   for (const auto& x : d) total += x.count;
   std::string out = "ringfence: proxy denied " + std::to_string(total) + " connection(s):\n";
   for (const auto& x : d)
-    out += "  " + x.target + "  " + x.binary + "  x" + std::to_string(x.count) + "\n";
+    out += "  " + TerminalText(x.target, false) + "  " + TerminalText(x.binary, false) + "  x" +
+           std::to_string(x.count) + "\n";
   return out;
 }
 

@@ -5,6 +5,7 @@ input to the supervisor. Each runs the real binary against a real program,
 with a control run without ringfence."""
 import ctypes
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -112,6 +113,28 @@ class Leases(unittest.TestCase):
                 with self.subTest(mode):
                     r = rf.run([rf.PY, "-c", LEASE, path], policy=POLICY.format(mode=mode, ro=d))
                     self.assertEqual(r.stdout.strip(), "lease EPERM", r.stderr)
+
+
+class TerminalEscapes(unittest.TestCase):
+    """Finding 5: the end-of-run denial summary printed a binary named with
+    terminal escapes raw on stderr (the title changed, colours leaked).
+    Everything the sandbox can name is escaped for the terminal."""
+
+    def test_denied_binary_name_is_escaped(self):
+        with rf.TempDir() as d:
+            evil = "x\x1b]0;PWNED-TITLE\x07\x1b[31mRED"
+            shutil.copy("/usr/bin/curl", os.path.join(d, evil))
+            policy = POLICY.format(mode="platform", ro="/usr") + \
+                "network_policies:\n  p:\n    endpoints: [{host: allowed.test, port: 80}]\n" \
+                "    binaries: [{path: /usr/bin/wget}]\n"
+            r = subprocess.run([rf.BIN, "run", "--policy", "/dev/stdin", "--workdir", d, "--",
+                                "./" + evil, "-s", "-m", "5", "http://allowed.test/"],
+                               input=policy, capture_output=True, text=True, timeout=60, cwd=d)
+            self.assertIn("proxy denied", r.stderr)
+            self.assertIn("PWNED-TITLE", r.stderr)  # shown, but inert
+            self.assertNotIn("\x1b", r.stderr)
+            self.assertNotIn("\x07", r.stderr)
+            self.assertIn("\\x1b]0;PWNED-TITLE\\x07", r.stderr)
 
 
 if __name__ == "__main__":
