@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "common/scm.h"
 #include "common/terminal_text.h"
+#include "landlock/resolve.h"
 #include "net/connect_guard.h"
 #include "policy/loader.h"
 #include "process/spawn.h"
@@ -64,17 +65,27 @@ int RunMain(const RunOptions& o) {
   }
 
   std::string workdir = o.workdir;
-  if (workdir.empty()) {
+  if (workdir.empty() || workdir[0] != '/') {
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
       return SetupFailure(*audit, subject, Status::Errno("getcwd").reason());
-    workdir = cwd;
+    workdir = workdir.empty() ? cwd : std::string(cwd) + "/" + workdir;
   }
-  char real[PATH_MAX];
+  // Resolved as a rule path is (the include_workdir grant is one): a link
+  // on the way is followed only when no one else could have planted it.
+  auto resolved = landlock::ResolveRulePath(workdir, getuid());
   struct stat st;
-  if (!realpath(workdir.c_str(), real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
-    return SetupFailure(*audit, subject, "--workdir " + workdir + " is not an existing directory");
-  workdir = real;
+  if (resolved.ok() && (fstat(resolved->fd.get(), &st) != 0 || !S_ISDIR(st.st_mode)))
+    resolved = Status::Error("is not a directory");
+  if (!resolved.ok()) {
+    const std::string& why = resolved.status().reason();
+    return SetupFailure(*audit, subject,
+                        "--workdir " + workdir + " " +
+                            (why == landlock::OpenFailure(ENOENT) || why == "is not a directory"
+                                 ? "is not an existing directory"
+                                 : why));
+  }
+  workdir = resolved->real;
 
   PlanOptions popts{
       workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, !o.audit_file.empty()};

@@ -5,6 +5,7 @@
 // hard_requirement refuses to start the command.
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -70,6 +71,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
     }
   }
   req.unix_sockets = ctx.policy.network.unix_sockets;
+  req.trusted_uid = getuid();
   req.connect_ports = ctx.landlock_connect_ports;
   req.bind_ports = ctx.landlock_bind_ports;
   if (ctx.proc_remounted) req.reopen_after_mount = {"/proc"};

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "landlock/resolve.h"
 #include "landlock/uapi.h"
 
 namespace rf::landlock {
@@ -58,21 +59,6 @@ void Degrade(const RightName (&table)[N], const char* what, uint64_t wanted, uin
     if (r.bit == kFsRefer && std::string(what) == "filesystem right")
       line += " (ABI 1 refuses every rename/link across directories instead)";
     out.push_back(line);
-  }
-}
-
-std::string OpenFailure(int err) {
-  switch (err) {
-    case ENOENT:
-      return "does not exist";
-    case EACCES:
-      return "not accessible to ringfence (permission denied)";
-    case ENOTDIR:
-      return "a component of the path is not a directory";
-    case ELOOP:
-      return "too many levels of symbolic links";
-    default:
-      return std::string("cannot be opened: ") + std::strerror(err);
   }
 }
 
@@ -209,8 +195,14 @@ nlohmann::json LandlockStatus::ToJson() const {
     j["kernel_audit_logging"] = "unavailable (needs ABI 7)";
   }
   json rs = json::array();
-  for (const auto& r : rules)
-    rs.push_back({{"path", r.path}, {"kind", r.kind}, {"access", FsRightNames(r.access)}});
+  for (const auto& r : rules) {
+    json one = {{"path", r.path}, {"kind", r.kind}, {"access", FsRightNames(r.access)}};
+    if (!r.resolved.empty()) {
+      one["resolved"] = r.resolved;
+      one["symlinks"] = r.symlinks;
+    }
+    rs.push_back(one);
+  }
   j["rules"] = rs;
   json sk = json::array();
   for (const auto& s : skipped) sk.push_back({{"path", s.path}, {"reason", s.reason}});
@@ -274,20 +266,33 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
     return false;
   };
 
+  // The host's root directory, however a rule reaches it (a link, a bind
+  // mount): never granted read-write, as the loader refuses `/` there.
+  struct stat root_sb;
+  const bool have_root = stat("/", &root_sb) == 0;
+
   // One path rule with the `wanted` rights the ruleset handles; a path that
-  // cannot take it is skipped and reported, never fatal.
+  // cannot take it is skipped and reported, never fatal. The rule is added
+  // with the descriptor the checked walk ended on (src/landlock/resolve.h).
   auto add_path = [&](const std::string& path, uint64_t wanted) {
-    UniqueFd pfd(open(path.c_str(), O_PATH | O_CLOEXEC));
-    if (!pfd.valid()) {
-      st.skipped.push_back({path, OpenFailure(errno)});
+    auto resolved = ResolveRulePath(path, req.trusted_uid);
+    if (!resolved.ok()) {
+      st.skipped.push_back({path, resolved.status().reason()});
       return;
     }
+    const UniqueFd& pfd = resolved->fd;
     struct stat sb;
     if (fstat(pfd.get(), &sb) != 0) {
       st.skipped.push_back({path, Status::Errno("fstat").reason()});
       return;
     }
     const bool dir = S_ISDIR(sb.st_mode);
+    if ((wanted & kFsWriteFile) && have_root && sb.st_dev == root_sb.st_dev &&
+        sb.st_ino == root_sb.st_ino) {
+      st.skipped.push_back({path, "is the host's root directory '/' (" + resolved->real +
+                                      "), which is never granted read-write"});
+      return;
+    }
     uint64_t access = wanted & st.handled_fs;
     if (!dir) access &= kFsFileRights;  // directory-only rights on a file: EINVAL
     if (access == 0) {
@@ -299,8 +304,13 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
       st.skipped.push_back({path, Status::Errno("landlock_add_rule").reason()});
       return;
     }
-    st.rules.push_back({path, dir ? "directory" : "file", access});
-    if (remounted(path)) late.push_back({path, access});
+    AddedRule rule{path, dir ? "directory" : "file", access, "", {}};
+    if (!resolved->links.empty()) {
+      rule.resolved = resolved->real;
+      for (const auto& l : resolved->links) rule.symlinks.push_back(l.link + " -> " + l.target);
+    }
+    st.rules.push_back(std::move(rule));
+    if (remounted(resolved->real)) late.push_back({resolved->real, access});
   };
   for (const auto& pr : req.paths) add_path(pr.path, WantedFsRights(pr.access));
   // Host sockets the policy lists (network.unix_sockets) get RESOLVE_UNIX

@@ -11,6 +11,8 @@
 // is fatal is the caller's decision (see src/landlock/layer.cc).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -68,6 +70,10 @@ struct Request {
   // network.unix_sockets: with ABI 9 they get LANDLOCK_ACCESS_FS_RESOLVE_UNIX
   // (see UnixResolveRoots); "@name" entries are ignored here.
   std::vector<std::string> unix_sockets;
+  // Besides root, the owner whose symbolic links (and the directories
+  // holding them) are trusted in rule paths: the user who started
+  // ringfence (src/landlock/resolve.h).
+  uid_t trusted_uid = 0;
 };
 
 // Rights wanted for an access level, before the ABI mask.
@@ -90,6 +96,10 @@ struct AddedRule {
   std::string path;
   std::string kind;  // "directory" or "file"
   uint64_t access;   // what the kernel got
+  // When the path is or passes through symbolic links: what the rule binds,
+  // and each link followed ("LINK -> TARGET"). Empty otherwise.
+  std::string resolved;
+  std::vector<std::string> symlinks;
 };
 
 enum class Enforcement { kFully, kPartially, kNot };
@@ -138,8 +148,10 @@ struct Prepared {
   LandlockStatus status;
 };
 
-// Builds the ruleset for `req` at ABI `abi`. Missing or unopenable paths are
-// skipped and reported, never disabling the rest. Fails (error Status) only
+// Builds the ruleset for `req` at ABI `abi`. Missing or unopenable paths,
+// paths reached through a symbolic link that is not trusted
+// (src/landlock/resolve.h), and a read-write rule on the host's root
+// directory are skipped and reported, never disabling the rest. Fails (error Status) only
 // when a ruleset cannot be built at all: the kernel refuses it, or it would
 // end up with zero path rules (an empty ruleset would deny everything).
 // With abi.used == 0 it succeeds with no step and status "not enforced".

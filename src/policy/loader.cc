@@ -201,10 +201,13 @@ void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
                  c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
                    auto path = c.Path(item, "filesystem_policy." + key + " entry");
                    if (!path) return;
-                   if (key == "read_write" && *path == "/") {
-                     c.Error(item.Mark(),
-                             "filesystem_policy.read_write must not grant '/' (the whole host)");
-                     return;
+                   if (key == "read_write") {
+                     for (const auto& r : RefusedReadWritePaths()) {
+                       if (*path != r.path) continue;
+                       c.Error(item.Mark(), "filesystem_policy.read_write must not grant '" +
+                                                std::string(r.path) + "' (" + r.why + ")");
+                       return;
+                     }
                    }
                    list.push_back(*path);
                  });
@@ -503,6 +506,11 @@ Result<Policy> LoadPolicyFile(const std::string& path) {
 const std::string& DefaultPolicyText() {
   static const std::string text(rf_default_policy_yaml);
   return text;
+}
+
+const std::vector<RefusedReadWrite>& RefusedReadWritePaths() {
+  static const std::vector<RefusedReadWrite> kPaths = {{"/", "the whole host"}};
+  return kPaths;
 }
 
 // The embedded default policy, built directly: parsing its YAML costs about

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "policy/policy.h"
@@ -20,5 +21,14 @@ Result<Policy> LoadPolicyFile(const std::string& path);
 // The policy that applies when no --policy is given (src/policy/default.yaml).
 Policy DefaultPolicy();
 const std::string& DefaultPolicyText();
+
+// Paths never granted read-write, with why: the loader refuses them as
+// filesystem_policy.read_write entries, and the working directory that
+// include_workdir grants gets the same test (src/sandbox/workdir.h).
+struct RefusedReadWrite {
+  const char* path;  // absolute, normalised
+  const char* why;
+};
+const std::vector<RefusedReadWrite>& RefusedReadWritePaths();
 
 }  // namespace rf

@@ -14,6 +14,7 @@
 #include "net/netns.h"
 #include "sandbox/layers.h"
 #include "sandbox/user_lookup.h"
+#include "sandbox/workdir.h"
 #include "seccomp/notify.h"
 
 namespace rf {
@@ -259,7 +260,11 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     decision = *d;
   }
   const NetMode mode = decision.mode;
+  std::vector<std::string> workdir_warnings;
+  if (p.filesystem.include_workdir && !opts.workdir.empty())
+    if (Status s = CheckWorkdirGrant(opts.workdir, workdir_warnings); !s.ok()) return s;
   plan.effective = Enrich(std::move(p), EnrichContext{opts.workdir, mode});
+  for (auto& w : workdir_warnings) plan.effective.warnings.push_back(std::move(w));
   const ProcessPolicy& process = plan.effective.policy.process;
 
   if (geteuid() == 0) {

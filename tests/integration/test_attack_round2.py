@@ -3,11 +3,9 @@
 ordinary user, the proxy's identity logic, Landlock edge cases, hostile
 input to the supervisor. Each runs the real binary against a real program,
 with a control run without ringfence."""
-import ctypes
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
 import rf
