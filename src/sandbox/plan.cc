@@ -129,6 +129,9 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
             "network: listen() on a TCP socket never bound is not checked (pidfd_getfd refused "
             "here): it binds an ephemeral port on every address, outside network.bind_ports");
       }
+      st["bind"] =
+          "made by the supervisor with the sandbox's Landlock rules and credentials; abstract unix "
+          "names under a per-run prefix unless network.unix_sockets lists them";
       break;
     }
     case NetMode::kHost:
