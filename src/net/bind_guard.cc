@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -273,6 +274,9 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
     Respond(listener, req.id, refuse, false);
     return;
   }
+  // Before binding: a socket we still keep although the command closed it
+  // would hold its name or port.
+  DropUnheldBound();
   UniqueFd mine;
   int bind_err = EACCES;
   binder->Run([&] {
@@ -298,8 +302,71 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
     return;
   }
   if (InstallAndRespond(listener, req.id, mine.get(), fd, flags, 0) != 0) return;
+  struct stat st;
+  if (!PidfdGetfdUsable() && fstat(mine.get(), &st) == 0) {
+    // Kept for listen(): without pidfd_getfd this is the only way the guard
+    // can act on the socket object rather than on a descriptor number.
+    bound_[st.st_ino] = std::move(mine);
+  }
   if (is_unix)
     audit_->Emit({"network", "allow", subject, "bind made by the guard", {{"pid", req.pid}}});
+}
+
+void ConnectGuard::DropUnheldBound() {
+  if (bound_.empty()) return;
+  std::vector<uint64_t> inodes;
+  for (const auto& [ino, sock] : bound_) inodes.push_back(ino);
+  const std::vector<pid_t> tree = ProcessTree(root_);
+  for (uint64_t ino : inodes)
+    if (!HeldByAny(tree, {ino})) bound_.erase(ino);
+}
+
+void ConnectGuard::ListenWithoutTaking(const struct seccomp_notif& req) {
+  const int listener = listener_.get();
+  const int fd = static_cast<int>(req.data.args[0]);
+  const int backlog = static_cast<int>(req.data.args[1]);
+  const int64_t ino = RemoteSocketIno(req.pid, fd);
+  if (!IdValid(listener, req.id)) return;
+  if (ino <= 0) {
+    Respond(listener, req.id, ino < 0 ? EBADF : ENOTSOCK, false);
+    return;
+  }
+  // The inode read above names one socket object for good: if another
+  // thread has since put a different socket under this number, we still
+  // act on (or judge) the object we looked at, never on what the number
+  // names when the kernel would look again.
+  auto it = bound_.find(static_cast<uint64_t>(ino));
+  if (it != bound_.end()) {
+    int listen_err = EACCES;  // stays so if the connector thread is gone
+    OnConnector([&] { listen_err = listen(it->second.get(), backlog) == 0 ? 0 : errno; });
+    Respond(listener, req.id, listen_err, false);
+    // Listening now: the command's descriptor is what keeps it open, so
+    // closing it frees the port or name as it would without the guard.
+    if (listen_err == 0) bound_.erase(it);
+    return;
+  }
+  const RemoteSocketState st = RemoteSocketStateOf(req.pid, static_cast<uint64_t>(ino));
+  if (st.listening) {
+    // Already listening (a second listen() changes only the backlog, which
+    // is left as it was): nothing to do, nothing a swap could redirect.
+    Respond(listener, req.id, 0, false);
+    return;
+  }
+  if (st.is_unix && !st.bound) {
+    Respond(listener, req.id, EINVAL, false);  // the kernel's answer: no listen while unbound
+    return;
+  }
+  ++denied_;
+  audit_->Emit({"network",
+                "deny",
+                "listen",
+                st.is_unix ? "listen() on a unix socket the guard did not bind (pidfd_getfd is "
+                             "refused here: it cannot be acted upon)"
+                           : "listen() on a TCP socket the guard did not bind (one never bound "
+                             "would get an ephemeral port on every address); bind it to a "
+                             "network.bind_ports port first",
+                {{"pid", req.pid}}});
+  Respond(listener, req.id, EACCES, false);
 }
 
 }  // namespace rf

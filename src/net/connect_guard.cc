@@ -593,8 +593,8 @@ void ConnectGuard::HandleListen(const struct seccomp_notif& req) {
     }
     if (!PidfdGetfdUsable()) {
       // No pidfd_getfd here at all (a container profile refuses it): the
-      // kernel decides, as without this check (docs/threat-model.md).
-      Respond(listener, req.id, 0, true);
+      // guard made every bind, and listens on the socket it bound.
+      ListenWithoutTaking(req);
       return;
     }
     // It works, but not on this caller (it made itself non-dumpable, and

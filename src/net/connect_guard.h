@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -147,6 +148,12 @@ class ConnectGuard {
   // its prefix: connected on the command's behalf to the prefixed name and
   // answered (true); false when there is none.
   bool ConnectOwnAbstract(const struct seccomp_notif& req, const std::string& name);
+  // listen() where pidfd_getfd is refused: made on the socket the guard
+  // bound (bound_), found by the inode the descriptor names; never on the
+  // descriptor number, which another thread can point elsewhere.
+  void ListenWithoutTaking(const struct seccomp_notif& req);
+  // Forgets the sockets of bound_ that no process of the sandbox holds.
+  void DropUnheldBound();
   // The thread binds are made on, started on first use; null when it cannot
   // be set up (binds are then refused).
   SandboxThread* Binder();
@@ -215,6 +222,10 @@ class ConnectGuard {
   std::unique_ptr<SandboxThread> binder_;
   bool binder_failed_ = false;
   bool binder_own_cwd_ = false;  // the binder thread could unshare(CLONE_FS)
+  // Where pidfd_getfd is refused: the sockets the guard bound and installed
+  // in the sandbox, by inode, until it listens on them or no sandbox
+  // process holds them any more.
+  std::map<uint64_t, UniqueFd> bound_;
 };
 
 }  // namespace rf

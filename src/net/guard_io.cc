@@ -81,6 +81,53 @@ std::string RemoteSocketInode(pid_t pid, int fd) {
 
 bool RemoteIsSocket(pid_t pid, int fd) { return !RemoteSocketInode(pid, fd).empty(); }
 
+int64_t RemoteSocketIno(pid_t pid, int fd) {
+  char link[64];
+  std::string p = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  ssize_t n = readlink(p.c_str(), link, sizeof link - 1);
+  if (n < 0) return -1;
+  link[n] = 0;
+  if (strncmp(link, "socket:[", 8) != 0) return 0;
+  return static_cast<int64_t>(strtoull(link + 8, nullptr, 10));
+}
+
+RemoteSocketState RemoteSocketStateOf(pid_t pid, uint64_t ino) {
+  RemoteSocketState out;
+  const std::string net = "/proc/" + std::to_string(pid) + "/net/";
+  const std::string want = std::to_string(ino);
+  std::string line;
+  {
+    std::ifstream in(net + "unix");
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // Num RefCount Protocol Flags Type St Inode [Path]
+      std::istringstream f(line);
+      std::string num, ref, proto, flags, type, st, inode, path;
+      if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode) || inode != want) continue;
+      out.is_unix = true;
+      out.bound = static_cast<bool>(f >> path);
+      out.listening = (strtoul(flags.c_str(), nullptr, 16) & 0x10000) != 0;  // __SO_ACCEPTCON
+      return out;
+    }
+  }
+  for (const char* file : {"tcp", "tcp6"}) {
+    std::ifstream in(net + file);
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      std::istringstream f(line);
+      std::string sl, local, remote, st, q, tr, retr, uid, timeout, inode;
+      if (!(f >> sl >> local >> remote >> st >> q >> tr >> retr >> uid >> timeout >> inode) ||
+          inode != want)
+        continue;
+      out.bound = true;
+      out.listening = st == "0A";  // TCP_LISTEN
+      return out;
+    }
+  }
+  return out;
+}
+
 RemoteUnix RemoteUnixSocket(pid_t pid, int fd) {
   RemoteUnix out;
   const std::string ino = RemoteSocketInode(pid, fd);

@@ -46,6 +46,21 @@ inline int RemoteUnixType(pid_t pid, int fd) { return RemoteUnixSocket(pid, fd).
 // Whether the caller's descriptor `fd` is a socket at all.
 bool RemoteIsSocket(pid_t pid, int fd);
 
+// The inode of the socket the caller's descriptor `fd` names: 0 when it is
+// not a socket, -1 when there is no such descriptor.
+int64_t RemoteSocketIno(pid_t pid, int fd);
+
+// What the kernel shows, in the caller's /proc/<pid>/net, of socket `ino`:
+// a unix socket (bound or not, listening or not); a TCP socket only once it
+// listens or is connected (one merely bound is not listed, like one never
+// bound).
+struct RemoteSocketState {
+  bool is_unix = false;
+  bool bound = false;
+  bool listening = false;
+};
+RemoteSocketState RemoteSocketStateOf(pid_t pid, uint64_t ino);
+
 // A socket address copied from the caller, under the kernel's length rules
 // (move_addr_to_kernel): a length that is negative as an int or larger than
 // sockaddr_storage is EINVAL before anything is read. `err` is the errno

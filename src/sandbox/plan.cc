@@ -117,18 +117,13 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
       net.guard_config.pidfd_getfd_works = PidfdGetfdWorks();
-      if (*net.guard_config.pidfd_getfd_works) {
-        st["listen"] = "checked by the supervisor: refused on a TCP socket never bound";
-      } else {
-        // Landlock (ABI <= 7) does not check the implicit bind of listen();
-        // the guard narrows that gap only where it can take the socket.
-        st["listen"] =
-            "not checked (pidfd_getfd refused here): listen() on a TCP socket never bound binds "
-            "an ephemeral port on every address, which Landlock does not check";
-        plan.effective.warnings.push_back(
-            "network: listen() on a TCP socket never bound is not checked (pidfd_getfd refused "
-            "here): it binds an ephemeral port on every address, outside network.bind_ports");
-      }
+      // Landlock (ABI <= 7) does not check the implicit bind of listen():
+      // the guard refuses it, on the command's socket where it can take it,
+      // else on the socket it bound itself (src/net/bind_guard.cc).
+      st["listen"] = *net.guard_config.pidfd_getfd_works
+                         ? "checked by the supervisor: refused on a TCP socket never bound"
+                         : "checked by the supervisor (pidfd_getfd refused here: made on the "
+                           "socket the supervisor bound): refused on a TCP socket never bound";
       st["bind"] =
           "made by the supervisor with the sandbox's Landlock rules and credentials; abstract unix "
           "names under a per-run prefix unless network.unix_sockets lists them";
