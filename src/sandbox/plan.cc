@@ -159,6 +159,12 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
         if (abi < 6)
           residual.push_back(
               "host abstract unix sockets are reachable (no Landlock scope below ABI 6)");
+        // What the guard's bind() and listen() handling closes.
+        residual.push_back(
+            "abstract unix names the command binds are the host's (host clients connecting to "
+            "a well-known name reach them)");
+        residual.push_back(
+            "listen() on a TCP socket never bound gets an ephemeral port on every address");
       }
       residual.push_back(abi >= 9
                              ? "host pathname unix sockets: refused by Landlock RESOLVE_UNIX only"
