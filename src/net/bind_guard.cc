@@ -13,7 +13,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <set>
 #include <string>
 
 #include "landlock/uapi.h"
@@ -25,6 +29,10 @@
 namespace rf {
 
 namespace {
+
+// Sockets bound and never listened on that the guard keeps at most (where
+// pidfd_getfd is refused): each is one of the supervisor's descriptors.
+constexpr size_t kMaxKeptBound = 4096;
 
 // An abstract name as audit lines show it and "@..." entries match it:
 // NULs inside the name (legal) shown as '@', like /proc/net/unix does.
@@ -274,9 +282,24 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
     Respond(listener, req.id, refuse, false);
     return;
   }
-  // Before binding: a socket we still keep although the command closed it
-  // would hold its name or port.
-  DropUnheldBound();
+  const bool keep = cfg_.notify_listen && !PidfdGetfdUsable();
+  if (keep) {
+    // Before binding: a socket we still keep although the command closed it
+    // would hold its name or port.
+    DropUnheldBound();
+    if (bound_.size() >= kMaxKeptBound) {
+      // Each kept socket is a descriptor of the supervisor's.
+      ++denied_;
+      audit_->Emit(
+          {"network",
+           "deny",
+           subject,
+           "more than " + std::to_string(kMaxKeptBound) + " sockets bound and never listened on",
+           {{"pid", req.pid}}});
+      Respond(listener, req.id, EMFILE, false);
+      return;
+    }
+  }
   UniqueFd mine;
   int bind_err = EACCES;
   binder->Run([&] {
@@ -303,7 +326,7 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
   }
   if (InstallAndRespond(listener, req.id, mine.get(), fd, flags, 0) != 0) return;
   struct stat st;
-  if (!PidfdGetfdUsable() && fstat(mine.get(), &st) == 0) {
+  if (keep && fstat(mine.get(), &st) == 0) {
     // Kept for listen(): without pidfd_getfd this is the only way the guard
     // can act on the socket object rather than on a descriptor number.
     bound_[st.st_ino] = std::move(mine);
@@ -314,11 +337,21 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
 
 void ConnectGuard::DropUnheldBound() {
   if (bound_.empty()) return;
-  std::vector<uint64_t> inodes;
-  for (const auto& [ino, sock] : bound_) inodes.push_back(ino);
-  const std::vector<pid_t> tree = ProcessTree(root_);
-  for (uint64_t ino : inodes)
-    if (!HeldByAny(tree, {ino})) bound_.erase(ino);
+  // One pass over the sandbox's descriptors, whatever the number kept.
+  std::set<uint64_t> held;
+  for (pid_t pid : ProcessTree(root_)) {
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      char link[64];
+      const ssize_t n = readlink(e.path().c_str(), link, sizeof link - 1);
+      if (n <= 8 || strncmp(link, "socket:[", 8) != 0) continue;
+      link[n] = 0;
+      held.insert(strtoull(link + 8, nullptr, 10));
+    }
+  }
+  for (auto it = bound_.begin(); it != bound_.end();)
+    it = held.count(it->first) ? std::next(it) : bound_.erase(it);
 }
 
 void ConnectGuard::ListenWithoutTaking(const struct seccomp_notif& req) {

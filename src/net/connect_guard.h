@@ -99,6 +99,9 @@ struct ConnectGuardConfig {
   // on the command's behalf are made on a thread restricted by it, so the
   // kernel judges their paths and ports as it would the command's.
   UniqueFd landlock_ruleset;
+  // listen() is notified (platform mode): where pidfd_getfd is refused, the
+  // guard keeps the sockets it binds until the command listens on them.
+  bool notify_listen = false;
 };
 
 // Whether pidfd_getfd works in this process at all (a container profile may

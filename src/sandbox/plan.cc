@@ -117,6 +117,7 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
       net.guard_config.pidfd_getfd_works = PidfdGetfdWorks();
+      net.guard_config.notify_listen = true;  // the profile's listen rule (platform)
       // Landlock (ABI <= 7) does not check the implicit bind of listen():
       // the guard refuses it, on the command's socket where it can take it,
       // else on the socket it bound itself (src/net/bind_guard.cc).

@@ -439,6 +439,26 @@ class PlatformModeInRestrictedPod(Parity, unittest.TestCase):
         self.assertEqual(r.stdout.split("\n")[:2], [f"ERR {errno.EPERM}", "UNIX OK"],
                          r.stdout + r.stderr)
 
+    def test_bound_sockets_the_guard_keeps_do_not_block_a_rebind(self):
+        # Without pidfd_getfd the guard keeps each socket it bound until the
+        # command listens on it; one closed unlistened must not keep its
+        # port or name from the command's next bind.
+        code = ("import socket\n"
+                f"port = {self.dev_port}\n"
+                "for i in range(3):\n"
+                "    s = socket.socket()\n"
+                "    s.bind(('127.0.0.1', port))\n"
+                "    s.close()\n"
+                "    u = socket.socket(socket.AF_UNIX)\n"
+                "    u.bind('\\0rf-rebind-test')\n"
+                "    u.close()\n"
+                "s = socket.socket()\n"
+                "s.bind(('127.0.0.1', port))\n"
+                "s.listen(1)\n"
+                "print('OK', s.getsockname()[1])\n")
+        r = self._sh(f"{rf.PY} -c \"$(cat <<'PYEOF'\n{code}PYEOF\n)\"")
+        self.assertEqual(r.stdout.strip(), f"OK {self.dev_port}", r.stdout + r.stderr)
+
     def test_auto_picks_platform_in_the_pod(self):
         r = subprocess.run([rf.helper("pod_exec"), MOBY, rf.BIN, "run", "--workdir", self.dir, "--", "/bin/true"],
                            capture_output=True, text=True, timeout=60)
