@@ -442,17 +442,20 @@ class PlatformModeInRestrictedPod(Parity, unittest.TestCase):
     def test_bound_sockets_the_guard_keeps_do_not_block_a_rebind(self):
         # Without pidfd_getfd the guard keeps each socket it bound until the
         # command listens on it; one closed unlistened must not keep its
-        # port or name from the command's next bind.
+        # port or name from the command's next bind. (Not a regression
+        # test: 95c39b3 kept nothing.)
         code = ("import socket\n"
                 f"port = {self.dev_port}\n"
                 "for i in range(3):\n"
                 "    s = socket.socket()\n"
+                "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
                 "    s.bind(('127.0.0.1', port))\n"
                 "    s.close()\n"
                 "    u = socket.socket(socket.AF_UNIX)\n"
                 "    u.bind('\\0rf-rebind-test')\n"
                 "    u.close()\n"
                 "s = socket.socket()\n"
+                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
                 "s.bind(('127.0.0.1', port))\n"
                 "s.listen(1)\n"
                 "print('OK', s.getsockname()[1])\n")
