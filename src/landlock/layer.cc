@@ -3,6 +3,7 @@
 // plan.effective.layers["landlock"], and applies landlock.compatibility:
 // best_effort warns (stderr + audit) about every degradation,
 // hard_requirement refuses to start the command.
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,6 +120,13 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   if (st.abi.used > 0)
     plan.summary +=
         " (ABI " + std::to_string(st.abi.used) + ", " + std::to_string(st.rules.size()) + " rules)";
+  if (prepared->step && plan.net.guard) {
+    // The connect guard binds on the command's behalf on a thread restricted
+    // by this same ruleset (src/net/bind_guard.cc).
+    plan.net.guard_config.landlock_ruleset.reset(fcntl(prepared->step->fd(), F_DUPFD_CLOEXEC, 3));
+    if (!plan.net.guard_config.landlock_ruleset.valid())
+      return Status::Errno("duplicating the Landlock ruleset for the connect guard");
+  }
   if (prepared->step) plan.confine_steps.push_back(std::move(prepared->step));
   return Status::Ok();
 }

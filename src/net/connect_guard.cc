@@ -25,6 +25,7 @@
 #include <string>
 
 #include "common/file.h"
+#include "net/guard_io.h"
 #include "net/sockaddr_parse.h"
 #include "net/unix_diag.h"
 #include "proxy/matcher.h"
@@ -57,21 +58,6 @@ int LoopbackKind(const void* addr, size_t len, uint16_t* port) {
   return 0;
 }
 
-// O_NONBLOCK / O_CLOEXEC of the command's descriptor, from fdinfo ("flags:
-// 02004002", octal).
-int RemoteFdFlags(pid_t pid, int fd) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd));
-  std::string key;
-  while (in >> key) {
-    if (key == "flags:") {
-      std::string v;
-      in >> v;
-      return static_cast<int>(strtol(v.c_str(), nullptr, 8));
-    }
-  }
-  return -1;
-}
-
 // The process (thread group) of thread `tid`, from /proc/<tid>/status; 0
 // when it cannot be read.
 pid_t ThreadGroupOf(pid_t tid) {
@@ -98,42 +84,6 @@ Result<ino_t> SocketNetns(int sock) {
   struct stat st;
   if (fstat(ns.get(), &st) != 0) return Status::Errno("fstat on a network namespace");
   return st.st_ino;
-}
-
-bool IdValid(int listener, uint64_t id) {
-  return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
-}
-
-void Respond(int listener, uint64_t id, int error, bool cont) {
-  struct seccomp_notif_resp resp;
-  memset(&resp, 0, sizeof resp);
-  resp.id = id;
-  resp.error = error ? -error : 0;
-  resp.val = 0;
-  resp.flags = cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
-  // ENOENT: the call was interrupted or the process died; nothing to do.
-  ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-}
-
-// Installs our connected socket over the command's descriptor `fd` (same
-// number, its O_CLOEXEC kept) and answers the call with `connect_err`.
-// When the descriptor cannot be installed the call is answered with that
-// error instead, which is returned.
-int InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, int connect_err) {
-  struct seccomp_notif_addfd add;
-  memset(&add, 0, sizeof add);
-  add.id = id;
-  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
-  add.srcfd = static_cast<uint32_t>(sock);
-  add.newfd = static_cast<uint32_t>(fd);
-  add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
-  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
-    int err = errno == ENOENT ? EINTR : errno;  // ENOENT: the call was interrupted
-    Respond(listener, id, err, false);
-    return err;
-  }
-  Respond(listener, id, connect_err, false);
-  return 0;
 }
 
 std::string Describe(const void* addr, size_t len) {
@@ -210,6 +160,7 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
     g->sandbox_netns_ = *ns;
   }
   g->audit_ = audit;
+  if (g->cfg_.check_abstract) g->abstract_prefix_ = RandomAbstractPrefix();
   g->connector_ = std::thread([p = g.get()] { p->ConnectorLoop(); });
   g->thread_ = std::thread([p = g.get()] { p->Loop(); });
   return g;
@@ -287,6 +238,10 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
   const int listener = listener_.get();
   if (req.data.nr == __NR_listen) {
     HandleListen(req);
+    return;
+  }
+  if (req.data.nr == __NR_bind) {
+    HandleBind(req);
     return;
   }
   if (req.data.nr != __NR_connect) {
@@ -443,29 +398,6 @@ bool Beneath(const std::string& path, const std::string& root) {
   return path == root || path.rfind(root + "/", 0) == 0;
 }
 
-// The socket type (SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM) of the command's
-// descriptor, from its socket inode in /proc/<pid>/net/unix. 0 = unknown.
-int RemoteUnixType(pid_t pid, int fd) {
-  char link[64];
-  std::string p = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
-  ssize_t n = readlink(p.c_str(), link, sizeof link - 1);
-  if (n <= 8) return 0;
-  link[n] = 0;
-  if (strncmp(link, "socket:[", 8) != 0) return 0;
-  std::string ino = std::string(link + 8, strlen(link + 8) - 1);
-  std::ifstream in("/proc/" + std::to_string(pid) + "/net/unix");
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    // Num RefCount Protocol Flags Type St Inode [Path]
-    std::istringstream f(line);
-    std::string num, ref, proto, flags, type, st, inode;
-    if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode)) continue;
-    if (inode == ino) return static_cast<int>(strtol(type.c_str(), nullptr, 16));
-  }
-  return 0;
-}
-
 }  // namespace
 
 void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::string& name) {
@@ -475,6 +407,7 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
   std::string shown = "@" + name;
   std::replace(shown.begin() + 1, shown.end(), '\0', '@');
   if (!IdValid(listener, req.id)) return;
+  if (ConnectOwnAbstract(req, name)) return;
   std::string why_allowed;
   for (const auto& entry : cfg_.unix_allowed) {
     if (entry.empty() || entry[0] != '@') continue;
@@ -649,8 +582,8 @@ void ConnectGuard::HandleListen(const struct seccomp_notif& req) {
     }
     if (!PidfdGetfdUsable()) {
       // No pidfd_getfd here at all (a container profile refuses it): the
-      // kernel decides, as without this check (docs/threat-model.md).
-      Respond(listener, req.id, 0, true);
+      // guard made every bind, and listens on the socket it bound.
+      ListenWithoutTaking(req);
       return;
     }
     // It works, but not on this caller (it made itself non-dumpable, and

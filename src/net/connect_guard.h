@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,7 @@
 #include "audit/audit.h"
 #include "common/fd.h"
 #include "common/status.h"
+#include "net/sandbox_thread.h"
 #include "proxy/identity.h"
 
 namespace rf {
@@ -92,6 +94,14 @@ struct ConnectGuardConfig {
   // PidfdGetfdWorks(), when the plan already asked (platform mode; namespace
   // mode needs it to be chosen at all); asked on first use otherwise.
   std::optional<bool> pidfd_getfd_works;
+  // The Landlock ruleset the command is restricted with (a duplicate of its
+  // descriptor; invalid when Landlock is not enforced). binds the guard makes
+  // on the command's behalf are made on a thread restricted by it, so the
+  // kernel judges their paths and ports as it would the command's.
+  UniqueFd landlock_ruleset;
+  // listen() is notified (platform mode): where pidfd_getfd is refused, the
+  // guard keeps the sockets it binds until the command listens on them.
+  bool notify_listen = false;
 };
 
 // Whether pidfd_getfd works in this process at all (a container profile may
@@ -126,6 +136,31 @@ class ConnectGuard {
   // kernel would bind an ephemeral port on every address, unchecked by
   // Landlock); otherwise made on the command's own socket.
   void HandleListen(const struct seccomp_notif& req);
+  // bind() where abstract names are the host's (platform mode, mode none
+  // without a namespace; src/net/bind_guard.cc, docs/unix-sockets.md): never
+  // "continue". The guard binds, with the address it read, either the
+  // command's own socket (pidfd_getfd) or a new socket like it that it then
+  // installs over the command's descriptor, on a thread restricted like the
+  // sandbox (Binder()). Abstract names get the sandbox's prefix unless
+  // network.unix_sockets lists them.
+  void HandleBind(const struct seccomp_notif& req);
+  void BindOnBehalf(const struct seccomp_notif& req, const struct sockaddr_storage& to,
+                    socklen_t to_len, const std::string& subject);
+  // The abstract name a bind of `name` (no leading NUL) really gets.
+  std::string AbstractBindName(const std::string& name) const;
+  // A connect to abstract `name` that a listener of the sandbox holds under
+  // its prefix: connected on the command's behalf to the prefixed name and
+  // answered (true); false when there is none.
+  bool ConnectOwnAbstract(const struct seccomp_notif& req, const std::string& name);
+  // listen() where pidfd_getfd is refused: made on the socket the guard
+  // bound (bound_), found by the inode the descriptor names; never on the
+  // descriptor number, which another thread can point elsewhere.
+  void ListenWithoutTaking(const struct seccomp_notif& req);
+  // Forgets the sockets of bound_ that no process of the sandbox holds.
+  void DropUnheldBound();
+  // The thread binds are made on, started on first use; null when it cannot
+  // be set up (binds are then refused).
+  SandboxThread* Binder();
   // The command's descriptor `fd` as a socket of ours (pidfd_getfd), after
   // the id check; invalid with *err set when it cannot be had.
   UniqueFd TakeSocket(const struct seccomp_notif& req, int fd, int* err);
@@ -183,6 +218,17 @@ class ConnectGuard {
   // The sandbox's network namespace (inode of its nsfs file); 0 when the
   // sandbox shares the supervisor's (platform mode).
   ino_t sandbox_netns_ = 0;
+  // Abstract names the sandbox binds live under this per-run random prefix
+  // (no leading NUL), so that no host client expecting a well-known name
+  // reaches them.
+  std::string abstract_prefix_;
+  std::unique_ptr<SandboxThread> binder_;
+  bool binder_failed_ = false;
+  bool binder_own_cwd_ = false;  // the binder thread could unshare(CLONE_FS)
+  // Where pidfd_getfd is refused: the sockets the guard bound and installed
+  // in the sandbox, by inode, until it listens on them or no sandbox
+  // process holds them any more.
+  std::map<uint64_t, UniqueFd> bound_;
 };
 
 }  // namespace rf

@@ -118,18 +118,17 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
       net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
       net.guard_config.pidfd_getfd_works = PidfdGetfdWorks();
-      if (*net.guard_config.pidfd_getfd_works) {
-        st["listen"] = "checked by the supervisor: refused on a TCP socket never bound";
-      } else {
-        // Landlock (ABI <= 7) does not check the implicit bind of listen();
-        // the guard narrows that gap only where it can take the socket.
-        st["listen"] =
-            "not checked (pidfd_getfd refused here): listen() on a TCP socket never bound binds "
-            "an ephemeral port on every address, which Landlock does not check";
-        plan.effective.warnings.push_back(
-            "network: listen() on a TCP socket never bound is not checked (pidfd_getfd refused "
-            "here): it binds an ephemeral port on every address, outside network.bind_ports");
-      }
+      net.guard_config.notify_listen = true;  // the profile's listen rule (platform)
+      // Landlock (ABI <= 7) does not check the implicit bind of listen():
+      // the guard refuses it, on the command's socket where it can take it,
+      // else on the socket it bound itself (src/net/bind_guard.cc).
+      st["listen"] = *net.guard_config.pidfd_getfd_works
+                         ? "checked by the supervisor: refused on a TCP socket never bound"
+                         : "checked by the supervisor (pidfd_getfd refused here: made on the "
+                           "socket the supervisor bound): refused on a TCP socket never bound";
+      st["bind"] =
+          "made by the supervisor with the sandbox's Landlock rules and credentials; abstract unix "
+          "names under a per-run prefix unless network.unix_sockets lists them";
       break;
     }
     case NetMode::kHost:
@@ -162,6 +161,12 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
         if (abi < 6)
           residual.push_back(
               "host abstract unix sockets are reachable (no Landlock scope below ABI 6)");
+        // What the guard's bind() and listen() handling closes.
+        residual.push_back(
+            "abstract unix names the command binds are the host's (host clients connecting to "
+            "a well-known name reach them)");
+        residual.push_back(
+            "listen() on a TCP socket never bound gets an ephemeral port on every address");
       }
       residual.push_back(abi >= 9
                              ? "host pathname unix sockets: refused by Landlock RESOLVE_UNIX only"

@@ -410,6 +410,13 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // check: the supervisor refuses that and makes the other listen() calls.
   if (o.notify_connect && o.mode == NetMode::kPlatform)
     r.push_back(Rule{"listen", {}, Action::Notify(), "listen -> user notification"});
+  // Sharing the host's network namespace, an abstract unix name bound
+  // inside is one host clients connect to (a squatted X11 or D-Bus name):
+  // the supervisor makes every bind, abstract names under the sandbox's
+  // prefix. Not answerable in the filter: the address is in memory.
+  if (o.notify_connect &&
+      (o.mode == NetMode::kPlatform || (o.mode == NetMode::kNone && !o.inet_sockets)))
+    r.push_back(Rule{"bind", {}, Action::Notify(), "bind -> user notification"});
   if (o.notify_connect || o.notify_denials) {
     // Calls this program sends to the supervisor must stay with it: a filter
     // of the command's own with a listener could answer them "continue".

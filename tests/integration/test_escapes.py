@@ -5,6 +5,7 @@ every mode the finding applies to, as root and as an ordinary user, with a
 control run without ringfence where that shows the attack is real."""
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -359,6 +360,202 @@ class HostSocketsPassedIn:
             x11.close()
             tcp.close()
             shutil.rmtree(d, ignore_errors=True)
+
+
+# What the sandbox binds itself, run inside it. Prints one JSON object,
+# then keeps its sockets open until a line arrives on stdin.
+#  own: @NAME bound and listening; a child process of the sandbox connects
+#    to @NAME and gets an answer (the sandbox's own names keep working).
+#  autobind: bind('') gets a kernel-chosen name.
+#  outside: a pathname bind in DIR, which Unix permissions allow and the
+#    policy does not (Landlock must still refuse it).
+#  lengths: AF_UNIX addrlen above sizeof(sockaddr_un), and negative.
+#  port: an inet bind outside network.bind_ports; netlink: a route socket.
+OWN = r"""
+import ctypes, errno, json, os, socket, sys
+name, outside = sys.argv[1], sys.argv[2]
+out = {}
+def err(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    l.bind("\0" + name)
+    l.listen(4)
+    out["own_bound_as"] = l.getsockname().decode("latin-1")
+    pid = os.fork()
+    if pid == 0:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(5)
+        try:
+            c.connect("\0" + name)
+            c.send(b"?")
+            os._exit(0 if c.recv(1) == b"!" else 3)
+        except OSError:
+            os._exit(4)
+    l.settimeout(5)
+    a, _ = l.accept()
+    if a.recv(1) == b"?":
+        a.send(b"!")
+    out["own_child"] = os.waitpid(pid, 0)[1] >> 8
+except OSError as e:
+    out["own_bound_as"] = err(e)
+a2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    a2.bind("")
+    out["autobind"] = a2.getsockname().decode("latin-1")
+except OSError as e:
+    out["autobind"] = err(e)
+try:
+    socket.socket(socket.AF_UNIX).bind(os.path.join(outside, "s-%d.sock" % os.getpid()))
+    out["outside"] = "bound"
+except OSError as e:
+    out["outside"] = err(e)
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(b"\x01\x00" + b"\0x" * 60, 200)
+for key, n in (("len_over_un", 111), ("len_negative", -1)):
+    u = socket.socket(socket.AF_UNIX)
+    rc = libc.bind(u.fileno(), buf, ctypes.c_int(n))
+    out[key] = "bound" if rc == 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+try:
+    socket.socket().bind(("127.0.0.1", 0))
+    out["port"] = "bound"
+except OSError as e:
+    out["port"] = err(e)
+try:
+    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0).bind((0, 0))
+    out["netlink"] = "bound"
+except OSError as e:
+    out["netlink"] = err(e)
+print(json.dumps(out), flush=True)
+sys.stdin.readline()
+"""
+
+LISTED_POLICY = POLICY + """  unix_sockets: ["@{listed}"]
+"""
+
+
+class OwnAbstractNames:
+    """Finding 8 (open on 95c39b3): in platform mode an abstract name bound
+    inside the sandbox was the host's (a squatted X11 or D-Bus name served
+    host clients). The guard makes every bind; abstract names get a per-run
+    prefix unless network.unix_sockets lists them, and the sandbox's own
+    connects find them under it."""
+    MODE = "platform"
+    UNPRIVILEGED = False
+
+    @classmethod
+    def setUpClass(cls):
+        tag = f"{os.getpid()}-{int(cls.UNPRIVILEGED)}"
+        cls.name = f"/tmp/.X11-unix/own-{tag}"
+        cls.listed = f"/tmp/rf-listed-{tag}"
+        cls.dir = tempfile.mkdtemp(prefix="rf-own-", dir="/tmp")
+        os.chmod(cls.dir, 0o777)
+        # Writable for everyone, outside the policy's grants.
+        cls.outside = tempfile.mkdtemp(prefix="rf-outside-", dir="/var/tmp")
+        os.chmod(cls.outside, 0o777)
+        cls.policy = os.path.join(cls.dir, "p.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(POLICY.format(mode=cls.MODE))
+        cls.listed_policy = os.path.join(cls.dir, "listed.yaml")
+        with open(cls.listed_policy, "w") as f:
+            f.write(LISTED_POLICY.format(mode=cls.MODE, listed=cls.listed))
+        for p in (cls.policy, cls.listed_policy):
+            os.chmod(p, 0o644)
+        shutil.copy(rf.helper("bd_race"), os.path.join(cls.dir, "bd_race"))
+        os.chmod(os.path.join(cls.dir, "bd_race"), 0o755)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        shutil.rmtree(cls.outside, ignore_errors=True)
+
+    def run_inside(self, inner, names, policy=None, ringfence=True):
+        """Runs `inner`, reads its first line, tries each abstract name of
+        `names` from the host while it is still up; returns (line, reached)."""
+        if ringfence:
+            cmd = [rf.BIN, "run", "-q", "--policy", policy or self.policy, "--workdir",
+                   self.dir, "--"] + inner
+            if self.UNPRIVILEGED:
+                cmd = AS_USER + cmd
+        else:
+            cmd = (AS_USER if rf.IS_ROOT else []) + inner
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        try:
+            line = p.stdout.readline()
+            reached = {n: host_reaches(n) for n in names}
+            p.stdin.write("\n")
+            p.stdin.flush()
+            p.wait(30)
+            errors = p.stderr.read()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            for f in (p.stdin, p.stdout, p.stderr):
+                f.close()
+        if not line:
+            raise AssertionError("no result: " + errors)
+        return line, reached
+
+    def own(self, name, **kw):
+        line, reached = self.run_inside([rf.PY, "-c", OWN, name, self.outside], [name], **kw)
+        try:
+            return json.loads(line), reached[name]
+        except ValueError:
+            raise AssertionError("no result: " + line)
+
+    def test_control_without_ringfence_the_host_reaches_the_name(self):
+        out, reached = self.own(self.name + "-control", ringfence=False)
+        self.assertTrue(reached, out)
+        self.assertEqual(out["outside"], "bound", out)
+
+    def test_own_name_serves_the_sandbox_not_the_host(self):
+        out, reached = self.own(self.name)
+        self.assertFalse(reached, out)
+        # Under the sandbox's prefix (docs/unix-sockets.md), and its own
+        # connects still find it.
+        self.assertRegex(out["own_bound_as"], r"^\x00rf-[0-9a-f]{16}/" + re.escape(self.name) + "$")
+        self.assertEqual(out["own_child"], 0, out)
+        self.assertRegex(out["autobind"], r"^\x00[0-9a-f]{5}$")
+
+    def test_bind_keeps_the_sandbox_rules(self):
+        out, _ = self.own(self.name + "-rules")
+        # Landlock judges the guard's bind as the command's (make_sock, TCP
+        # bind ports); the kernel's length rules are kept.
+        self.assertEqual(out["outside"], "EACCES", out)
+        self.assertEqual(out["port"], "EACCES", out)
+        self.assertEqual(out["netlink"], "bound", out)
+        self.assertEqual(out["len_over_un"], "EINVAL", out)
+        self.assertEqual(out["len_negative"], "EINVAL", out)
+
+    def test_listed_name_is_bound_as_it_is(self):
+        out, reached = self.own(self.listed, policy=self.listed_policy)
+        self.assertEqual(out["own_bound_as"], "\0" + self.listed, out)
+        self.assertTrue(reached, out)
+        self.assertEqual(out["own_child"], 0, out)
+
+    def test_racing_path_to_abstract_flip_never_binds_the_host_name(self):
+        # A thread flips the address between a pathname (which the guard
+        # binds under Landlock) and @name while binds run: the guard binds
+        # only the copy it read, so @name itself is never bound.
+        name = f"rf-flip-{os.getpid()}-{int(self.UNPRIVILEGED)}"
+        line, reached = self.run_inside(["./bd_race", "bind-flip", name, "3000"], [name])
+        m = re.search(r"abstract=(\d+) exact=(\d+) path=(\d+) refused=(\d+)", line)
+        self.assertIsNotNone(m, line)
+        self.assertEqual(m.group(2), "0", line)
+        self.assertFalse(reached[name], line)
+        self.assertGreater(int(m.group(3)), 0, line)  # the race really ran both ways
+        self.assertGreater(int(m.group(1)) + int(m.group(4)), 0, line)
+
+
+class PlatformRootOwnAbstract(OwnAbstractNames, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(rf.IS_ROOT, "needs root to drop to uid 65534")
+class PlatformUserOwnAbstract(OwnAbstractNames, unittest.TestCase):
+    UNPRIVILEGED = True
 
 
 @unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
