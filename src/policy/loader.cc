@@ -23,12 +23,20 @@ class Checker {
  public:
   explicit Checker(std::string source) : source_(std::move(source)) {}
 
-  void Error(const YAML::Mark& m, const std::string& msg) {
+  // "file:line:col" of `m`.
+  std::string Where(const YAML::Mark& m) const {
     std::ostringstream os;
     os << source_ << ":" << (m.is_null() ? 0 : m.line + 1) << ":"
-       << (m.is_null() ? 0 : m.column + 1) << ": " << msg;
-    errors_.push_back(os.str());
+       << (m.is_null() ? 0 : m.column + 1);
+    return os.str();
   }
+  void Error(const YAML::Mark& m, const std::string& msg) {
+    errors_.push_back(Where(m) + ": " + msg);
+  }
+  void Warning(const YAML::Mark& m, const std::string& msg) {
+    warnings_.push_back(Where(m) + ": warning: " + msg);
+  }
+  std::vector<std::string> TakeWarnings() { return std::move(warnings_); }
   bool has_errors() const { return !errors_.empty(); }
   std::string Joined() const {
     std::string out;
@@ -159,6 +167,7 @@ class Checker {
  private:
   std::string source_;
   std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
 };
 
 bool ValidHostPattern(const std::string& h) {
@@ -243,6 +252,7 @@ void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
                    return;
                  }
                  (key == "run_as_user" ? p.process.run_as_user : p.process.run_as_group) = *s;
+                 p.marks.at["process." + key] = c.Where(v.Mark());
                });
 }
 
@@ -485,6 +495,7 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
   }
   if (!have_version) c.Error(root.Mark(), "missing required key 'version' (must be 1)");
   if (c.has_errors()) return Status::Error(c.Joined());
+  p.warnings = c.TakeWarnings();
   return p;
 }
 
