@@ -27,19 +27,12 @@ LITERAL_CASES = [
     ("broadcast", "255.255.255.255", "broadcast"),
     ("mapped_loopback", "::ffff:127.0.0.1", "loopback"),
     ("mapped_metadata", "::ffff:169.254.169.254", "link-local"),
-    ("mapped_private", "::ffff:10.0.0.1", "private"),
     ("mapped_unspecified", "::ffff:0.0.0.0", "unspecified"),
     ("mapped_broadcast", "::ffff:255.255.255.255", "broadcast"),
     ("compatible_loopback", "::127.0.0.1", "loopback"),
     ("compatible_metadata", "::169.254.169.254", "link-local"),
     ("nat64_loopback", "64:ff9b::7f00:1", "loopback"),
     ("nat64_metadata", "64:ff9b::a9fe:a9fe", "link-local"),
-    ("nat64_private", "64:ff9b::a00:1", "private"),
-    ("rfc1918_10", "10.1.2.3", "private"),
-    ("rfc1918_172", "172.16.5.5", "private"),
-    ("rfc1918_192", "192.168.0.1", "private"),
-    ("cgnat", "100.64.0.1", "private"),
-    ("ula", "fd00::1", "private"),
     ("noncanonical_hex", "0x7f.1", "non-canonical"),
     ("noncanonical_octal", "0177.0.0.1", "non-canonical"),
     ("noncanonical_integer", "2130706433", "non-canonical"),
@@ -50,11 +43,21 @@ LITERAL_CASES = [
 NAME_CASES = [
     ("name_to_loopback", "internal.test", "127.0.0.1", "", "loopback"),
     ("name_to_metadata", "meta.test", "169.254.169.254", "", "link-local"),
-    ("name_to_private", "intranet.test", "10.0.0.7", "", "private"),
+    # An exact host may resolve to a private or reserved address (as in
+    # OpenShell); a wildcard or hostless endpoint needs allowed_ips for it.
+    ("wildcard_to_mapped_private", "m.wild.test", "::ffff:10.0.0.1", "", "private"),
+    ("wildcard_to_nat64_private", "n.wild.test", "64:ff9b::a00:1", "", "private"),
+    ("wildcard_to_rfc1918_10", "p10.wild.test", "10.1.2.3", "", "private"),
+    ("wildcard_to_rfc1918_172", "p172.wild.test", "172.16.5.5", "", "private"),
+    ("wildcard_to_cgnat", "cg.wild.test", "100.64.0.1", "", "private"),
+    ("wildcard_to_ula", "ula.wild.test", "fd00::1", "", "private"),
+    ("wildcard_to_documentation", "doc.wild.test", "203.0.113.9", "", "reserved"),
     ("name_to_mapped_loopback", "mapped.test", "::ffff:127.0.0.1", "", "loopback"),
     ("wildcard_to_private", "a.wild.test", "192.168.1.1", "", "private"),
     ("allowed_ips_not_covering", "near.test", "127.0.0.2", ", allowed_ips: [127.0.0.1/32]",
      "127.0.0.2, a loopback"),
+    ("allowed_ips_cannot_allow_metadata", "meta2.test", "169.254.169.254",
+     ", allowed_ips: [169.254.0.0/16]", "link-local"),
     ("allowed_ips_cannot_allow_unspecified", "zero.test", "0.0.0.0", ", allowed_ips: [0.0.0.0/0]",
      "unspecified"),
 ]
@@ -67,8 +70,9 @@ def _policy(port):
     hosts = []
     for _, host, addr, extra, _ in NAME_CASES:
         hosts.append("%s: \"%s\"" % (host, addr))
-        if host == "a.wild.test":
-            eps.append("      - { host: \"*.wild.test\", port: %d }" % port)
+        if host.endswith(".wild.test"):
+            if "*.wild.test" not in "".join(eps):
+                eps.append("      - { host: \"*.wild.test\", port: %d }" % port)
         else:
             eps.append("      - { host: %s, port: %d%s }" % (host, port, extra))
     hosts.append("ok.test: 127.0.0.1")
