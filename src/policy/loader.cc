@@ -513,6 +513,13 @@ void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
               }
             });
         if (v.IsMap() && !have_endpoints) c.Error(v.Mark(), where + " needs endpoints");
+        // OpenShell documents an empty list as "any binary" (docs/sandboxes/
+        // policies.mdx) and ringfence follows that; OpenShell's engine with
+        // binary identity required, its default, matches no binary instead.
+        if (v.IsMap() && np.binaries.empty())
+          c.Warning(v.Mark(), where +
+                                  " has no binaries: any binary in the sandbox may use it "
+                                  "(OpenShell's default engine lets none; list the binaries)");
         p.network_policies.push_back(std::move(np));
       });
 }
