@@ -67,6 +67,31 @@ class Corpus(unittest.TestCase):
             self.assertFalse(os.path.exists(marker), "the command ran")
 
 
+class L4Schema(unittest.TestCase):
+    """OpenShell's L4 forms validate; what deserves a second look is a
+    warning with its place, not an error."""
+    POLICY = """version: 1
+network_policies:
+  legacy:
+    endpoints:
+      - { port: 443, allowed_ips: [10.0.5.0/24] }
+      - { host: "*-aiplatform.googleapis.com", port: 443 }
+      - { host: registry.test, port: 443, allowed_ips: [198.18.0.0/15, 203.0.113.0/24] }
+"""
+
+    def test_validates_with_warnings(self):
+        with rf.TempDir() as d:
+            path = os.path.join(d, "p.yaml")
+            with open(path, "w") as f:
+                f.write(self.POLICY)
+            r = rf.ringfence("policy", "validate", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{path}:7:57: warning: ", r.stderr)
+        self.assertIn("benchmarking range", r.stderr)
+        self.assertIn(f"{path}:7:72: warning: ", r.stderr)
+        self.assertIn(f"{path}:4:5: warning: network_policies.legacy has no binaries", r.stderr)
+
+
 def _add(name, verdict):
     test = name.replace(".yaml", "").replace("-", "_").replace(".", "_")
     setattr(Corpus, "test_" + test, lambda self: self.check(name, verdict))

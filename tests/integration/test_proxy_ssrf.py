@@ -129,6 +129,45 @@ for _name, _host, _addr, _extra, _words in NAME_CASES:
     _add(_name, _host, _words)
 
 
+class ProxyOpenShellL4Forms(unittest.TestCase):
+    """OpenShell's in-label wildcard and hostless endpoints reach the SSRF
+    stage of the real proxy (the host matched) and are judged there; hosts
+    they do not cover are refused before it."""
+    POLICY = """version: 1
+network:
+  hosts: {us-aip.corp.test: 10.9.9.9, us.aip.corp.test: 10.9.9.9, far.test: 8.8.4.4}
+network_policies:
+  a:
+    endpoints:
+      - { host: "*-aip.corp.test", port: 9443 }
+      - { port: 9444, allowed_ips: [10.0.5.0/24] }
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proxy = px.Proxy(cls.POLICY)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+
+    def reason(self, host, port):
+        resp = self.proxy.raw(connect_req(host, port))
+        self.assertEqual(px.status_of(resp), 403, resp)
+        return px.json_body(resp)["reason"]
+
+    def test_in_label_wildcard_matches_within_the_first_label(self):
+        # Matched: refused only because a pattern needs allowed_ips for a private address.
+        self.assertIn("private address", self.reason("us-aip.corp.test", 9443))
+        # Not matched (the hostless endpoint on 9444 is the only candidate).
+        self.assertIn("port 9443 is not allowed for host us.aip.corp.test",
+                      self.reason("us.aip.corp.test", 9443))
+
+    def test_hostless_endpoint_judges_by_allowed_ips(self):
+        self.assertIn("8.8.4.4, outside the endpoint's allowed_ips", self.reason("far.test", 9444))
+        self.assertIn("port 9443 is not allowed", self.reason("far.test", 9443))
+
+
 class ProxyDnsPinning(unittest.TestCase):
     def run_flips(self, answers, n):
         dns = px.FlipDns("flip.test", answers)
