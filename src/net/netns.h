@@ -42,6 +42,18 @@ class NamespaceStep : public ChildStep {
   UniqueFd sock_;
 };
 
+// What NamespaceStep::Apply does before the listener: new network, IPC and
+// mount namespaces, mounts private, a /proc of the current PID namespace
+// (refused where a container runtime masks parts of /proc), loopback up.
+// The auto-mode probe (ProbeNamespaceSupport) runs this same function in a
+// throwaway child, so it passes exactly when the set-up would.
+// Async-signal-safe. `step` names what failed when `err` is not 0.
+struct NsSetup {
+  int err = 0;
+  const char* step = "";
+};
+NsSetup EnterSandboxNamespaces() noexcept;
+
 // "uid uid 1\n": the caller's uid (gid) mapped to itself.
 std::string IdentityMap(unsigned id);
 
