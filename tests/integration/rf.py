@@ -160,3 +160,33 @@ class PrivateEtc:
                 os.rmdir(target)
             except OSError:
                 pass
+
+
+def podman_env(tmpdir):
+    """The environment for podman in the tests: its own CONTAINERS_CONF in
+    `tmpdir`. Containers here need explicit nofile/nproc limits (no higher
+    than ours, or runc cannot set them); crun fails on hybrid cgroups: runc."""
+    import resource
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 4096)
+    conf = os.path.join(tmpdir, "containers.conf")
+    with open(conf, "w") as f:
+        f.write('[containers]\ndefault_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]\n'
+                '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+                'events_logger = "file"\n' % (nofile, nofile, nproc, nproc))
+    return dict(os.environ, CONTAINERS_CONF=conf)
+
+
+def podman_missing(tools=("podman", "runc")):
+    """Why the podman tests cannot run here (None: they can). They need
+    root (rootful podman), `tools`, busybox-static and a static ringfence
+    (the container has no libc for it)."""
+    if not IS_ROOT:
+        return "needs root (rootful podman)"
+    for tool in list(tools) + ["busybox"]:
+        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/libexec/podman"):
+            return tool + " not installed: scripts/install-deps.sh test installs it"
+    with open(BIN, "rb") as f:
+        if b"ld-linux" in f.read(1 << 16):
+            return "ringfence is linked dynamically: the container has no libc for it"
+    return None

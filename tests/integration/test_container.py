@@ -5,7 +5,6 @@ invocation (auto mode) must work there and say which mode it chose, `doctor`
 must agree with `run`, and a write and a connect outside the policy are
 denied, each next to a control without ringfence."""
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -13,25 +12,12 @@ import unittest
 
 import rf
 
-RUNTIME = shutil.which("runc") or "/usr/sbin/runc"
+RUNTIME = shutil.which("runc", path=os.environ.get("PATH", "") + ":/usr/sbin") or "runc"
 BUSYBOX = "/bin/busybox"
 APPLETS = ["sh", "true", "echo", "cat", "grep", "nc", "sleep", "id", "ls"]
 
 
-def _skip_reason():
-    if not rf.IS_ROOT:
-        return "needs root (rootful podman)"
-    if not shutil.which("podman") or not os.path.exists(RUNTIME):
-        return "podman or runc not installed: scripts/install-deps.sh test installs them"
-    if not os.path.exists(BUSYBOX):
-        return "busybox-static not installed: scripts/install-deps.sh test installs it"
-    with open(rf.BIN, "rb") as f:
-        if b"ld-linux" in f.read(1 << 16):
-            return "ringfence is linked dynamically: the container has no libc for it"
-    return None
-
-
-@unittest.skipIf(_skip_reason(), _skip_reason())
+@unittest.skipIf(rf.podman_missing(), rf.podman_missing())
 class RestrictedContainer(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -49,16 +35,7 @@ class RestrictedContainer(unittest.TestCase):
             f.write("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
         with open(os.path.join(root, "etc/group"), "w") as f:
             f.write("root:x:0:\nnogroup:x:65534:\n")
-        # Containers here need explicit nofile/nproc limits (no higher than
-        # ours, or runc cannot set them); crun fails on hybrid cgroups: runc.
-        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 4096)
-        conf = os.path.join(cls.tmp, "containers.conf")
-        with open(conf, "w") as f:
-            f.write('[containers]\ndefault_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]\n'
-                    '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
-                    'events_logger = "file"\n' % (nofile, nofile, nproc, nproc))
-        cls.env = dict(os.environ, CONTAINERS_CONF=conf)
+        cls.env = rf.podman_env(cls.tmp)
         cls.root = root
 
     @classmethod
