@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 BIN = os.environ.get("RF_TEST_BIN") or os.path.abspath(
@@ -15,6 +16,17 @@ SHARED = os.environ.get("RF_TEST_SHARED") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "../../../shared"))
 PY = "/usr/bin/python3"  # a per-user python shim may not run as nobody
 IS_ROOT = os.geteuid() == 0
+
+
+def wait_count(get, target, timeout=10.0, step=0.01):
+    """get() once it reaches `target`, or at the deadline: for a count kept
+    by another thread or process (a listener that has not accepted a
+    connection the kernel already completed). The caller asserts the value,
+    so an overshoot fails too."""
+    deadline = time.monotonic() + timeout
+    while get() < target and time.monotonic() < deadline:
+        time.sleep(step)
+    return get()
 
 
 def helper(name):

@@ -110,7 +110,7 @@ class ProxySsrf(unittest.TestCase):
         before = self.target.count
         resp = self.proxy.raw(connect_req("ok.test", self.target.port))
         self.assertEqual(px.status_of(resp), 200, resp)
-        self.assertEqual(self.target.count, before + 1)
+        self.assertEqual(rf.wait_count(lambda: self.target.count, before + 1), before + 1)
 
     def test_forward_path_filtered_too(self):
         resp = self.proxy.raw(b"GET http://169.254.169.254:%d/latest/meta-data/ HTTP/1.1\r\n\r\n"
@@ -193,7 +193,7 @@ class ProxyDnsPinning(unittest.TestCase):
         self.assertEqual(dns.a_queries, 8, "one lookup per connection, never a second one")
         expect = [200 if a == "127.0.0.1" else 403 for a in dns.log]
         self.assertEqual(statuses, expect)
-        self.assertEqual(good.count, statuses.count(200))
+        self.assertEqual(rf.wait_count(lambda: good.count, statuses.count(200)), statuses.count(200))
         self.assertIn(200, statuses)
         self.assertIn(403, statuses)
         denies = [e for e in proxy.events() if e["action"] == "deny"]
@@ -256,7 +256,7 @@ class ProxyHostsFile(unittest.TestCase):
             self.assertEqual(px.echo_roundtrip(s, data, timeout=10), data)
         finally:
             s.close()
-        self.assertEqual(self.echo.count, before + 1)
+        self.assertEqual(rf.wait_count(lambda: self.echo.count, before + 1), before + 1)
         allow = [e for e in self.proxy.events()
                  if e["action"] == "allow" and e.get("host") == "hostsfile.test"]
         self.assertTrue(allow and allow[-1]["address"] == "127.0.0.1", self.proxy.events())
