@@ -10,6 +10,7 @@
 
 #include "policy/cidr.h"
 #include "proxy/ssrf.h"
+#include "proxy/upstream.h"
 
 // Embedded by CMake from src/policy/default.yaml.
 extern "C" const char rf_default_policy_yaml[];
@@ -320,7 +321,7 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
   c.ForEachKey(
       n, "network",
       {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets",
-       "unix_datagram"},
+       "unix_datagram", "upstream_proxy"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "mode") {
           auto s = c.String(v, "network.mode");
@@ -357,6 +358,17 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
                          }
                          net.hosts[name] = *a;
                        });
+        } else if (key == "upstream_proxy") {
+          auto u = c.String(v, "network.upstream_proxy");
+          if (!u) return;
+          if (*u != "off" && *u != "from_env") {
+            auto parsed = proxy::ParseUpstreamProxyUrl(*u, "network.upstream_proxy");
+            if (!parsed.ok()) {
+              c.Error(v.Mark(), parsed.status().reason() + " (or off, from_env)");
+              return;
+            }
+          }
+          net.upstream_proxy = *u == "off" ? "" : *u;
         } else if (key == "unix_datagram") {
           if (auto b = c.Bool(v, "network.unix_datagram")) net.unix_datagram = *b;
         } else if (key == "unix_sockets") {

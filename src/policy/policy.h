@@ -42,6 +42,7 @@ struct NetworkSettings {
   std::map<std::string, std::string> hosts;  // static resolution: name -> address
   std::vector<std::string> unix_sockets;
   bool unix_datagram = false;  // allow AF_UNIX SOCK_DGRAM (see docs/unix-sockets.md)
+  std::string upstream_proxy;  // "" (off), "from_env" or an http:// URL (src/proxy/upstream.h)
   bool operator==(const NetworkSettings&) const = default;
 };
 

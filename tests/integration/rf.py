@@ -29,6 +29,18 @@ def wait_count(get, target, timeout=10.0, step=0.01):
     return get()
 
 
+def read_head(sock, limit=16384):
+    """An HTTP head read byte by byte from `sock` (nothing after it is
+    consumed); b"" when the peer closed first."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < limit:
+        b = sock.recv(1)
+        if not b:
+            return b""
+        head += b
+    return head
+
+
 def helper(name):
     return os.path.join(HELPERS, name)
 
