@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 PREFIX     ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build asan run test unit bench install clean format fuzz fuzz-smoke
+.PHONY: all deps build asan run test unit bench install clean format fuzz fuzz-smoke image
 
 all: build
 
@@ -20,6 +20,11 @@ build: deps
 asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DRF_SANITIZE=ON -DRF_UNIT_ONLY=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target rf_unit
+
+# An OCI image FROM scratch: the static ringfence and busybox-static
+# (deploy/image/Containerfile), tagged localhost/ringfence:VERSION. Offline.
+image: build
+	@scripts/build-image.sh $(BUILD)/ringfence
 
 run: build
 	@scripts/demo.sh $(BUILD)/ringfence

@@ -8,6 +8,7 @@
 #include "common/json_text.h"
 #include "policy/loader.h"
 #include "sandbox/plan.h"
+#include "sandbox/user_lookup.h"
 
 namespace rf {
 
@@ -16,6 +17,19 @@ int PolicyValidateMain(const std::string& file) {
   if (!p.ok()) {
     fprintf(stderr, "%s\n", p.status().reason().c_str());
     return 1;
+  }
+  for (const auto& w : p->warnings) fprintf(stderr, "%s\n", w.c_str());
+  // Policies move between hosts: an account this host lacks is worth a
+  // warning here, and only `run` as root (which needs the ids) refuses it.
+  const std::pair<const char*, Result<unsigned>> accounts[] = {
+      {"process.run_as_user", LookupUser(p->process.run_as_user)},
+      {"process.run_as_group", LookupGroup(p->process.run_as_group)}};
+  for (const auto& [field, id] : accounts) {
+    if (id.ok()) continue;
+    auto at = p->marks.at.find(field);
+    fprintf(stderr, "%s: warning: %s; `ringfence run` as root exits 125 on this host\n",
+            at == p->marks.at.end() ? file.c_str() : at->second.c_str(),
+            id.status().reason().c_str());
   }
   printf("%s: valid\n", file.c_str());
   return 0;

@@ -24,6 +24,7 @@
 #include "common/fd.h"
 #include "gpu/devices.h"
 #include "gpu/host_files.h"
+#include "net/mode.h"
 
 #ifndef __NR_landlock_create_ruleset
 #define __NR_landlock_create_ruleset 444
@@ -226,6 +227,16 @@ DoctorCheck UsernsCheck(const std::string& root, const KernelProbe& p) {
     c.detail += ": non-root users get platform mode only";
     for (size_t i = 0; i < fixes.size(); ++i) c.fix += (i ? "; " : "") + fixes[i];
     c.fix += "; persist it in /etc/sysctl.d/";
+    return c;
+  }
+  if (p.namespace_mode_error && !p.namespace_mode_error->empty()) {
+    c.status = CheckStatus::kDegraded;
+    c.detail = "namespace mode cannot be set up here: " + *p.namespace_mode_error +
+               "; auto mode uses platform mode";
+    c.fix =
+        "none needed: platform mode enforces the policy here. For namespace mode the runtime "
+        "must allow every step (a masked /proc forbids mounting a new one: "
+        "--security-opt unmask=/proc/*, which weakens the container's own isolation)";
     return c;
   }
   if (p.userns_errno > 0) {
@@ -496,6 +507,7 @@ KernelProbe ProbeKernel() {
   p.userns_errno = ProbeUnshare(false);
   p.uid = geteuid();
   if (p.uid == 0) p.userns_nobody_errno = ProbeUnshare(true);
+  p.namespace_mode_error = ProbeNamespaceSupport().reason;
   p.no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
   if (auto status = ReadAll("/proc/self/status")) {
     std::istringstream lines(*status);

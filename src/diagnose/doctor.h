@@ -9,6 +9,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct KernelProbe {
   int pidfd_getfd_errno = 0;  // 0 = works
   int userns_errno = -1;      // unshare(USER|NET) as the current user; 0 = works, -1 = not probed
   int userns_nobody_errno = -1;  // same as uid 65534 (only probed when root)
+  // Why namespace mode cannot be set up here, from the probe `run` decides
+  // with (ProbeNamespaceSupport): "" = it can; nullopt = not probed.
+  std::optional<std::string> namespace_mode_error;
   unsigned uid = 0;
   unsigned long long cap_eff = 0;
   bool no_new_privs = false;

@@ -1,16 +1,21 @@
 #include "net/mode.h"
 
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
+#include "common/fd.h"
 #include "common/file.h"
 #include "net/connect_guard.h"
+#include "net/netns.h"
 
 namespace rf {
 
@@ -32,45 +37,96 @@ bool HaveCap(int cap) {
   return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
 }
 
-// Whether the kernel lets us make the namespaces at all.
-NamespaceSupport ProbeKernelNamespaceSupport() {
-  NamespaceSupport s;
-  if (geteuid() == 0 && HaveCap(CAP_SYS_ADMIN)) {
-    s.possible = true;
-    return s;
+// The throwaway child of TrySandboxNamespaces: the namespaces `run` makes,
+// in its order (init: user, PID, network, IPC and mount namespaces with the id maps; the
+// command: EnterSandboxNamespaces as the PID namespace's first process).
+// Reports an NsSetup over `report`. Async-signal-safe after fork.
+[[noreturn]] void ProbeChild(bool userns, const char* uid_map, const char* gid_map, int report) {
+  auto fail = [&](int err, const char* step) {
+    NsSetup r{err, step};
+    (void)!write(report, &r, sizeof r);
+    _exit(0);
+  };
+  if (unshare(kInitNamespaces | (userns ? CLONE_NEWUSER : 0)) != 0)
+    fail(errno, userns ? "unshare(CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWNS)"
+                       : "unshare(CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWNS)");
+  if (userns) {
+    // As init does: our /proc files must be ours to write the maps.
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    const char* files[] = {"/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map"};
+    const char* texts[] = {"deny", uid_map, gid_map};
+    for (int i = 0; i < 3; ++i) {
+      int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+      bool ok = fd >= 0 && write(fd, texts[i], strlen(texts[i])) >= 0;
+      int err = errno;
+      if (fd >= 0) close(fd);
+      if (!ok) fail(err, "writing the user namespace's id maps");
+    }
   }
-  s.needs_userns = true;
-  if (ReadSysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0) {
-    s.reason = "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)";
-    return s;
+  pid_t first = fork();
+  if (first < 0) fail(errno, "fork");
+  if (first == 0) {
+    NsSetup r = EnterSandboxNamespaces();
+    (void)!write(report, &r, sizeof r);
+    _exit(0);
   }
-  if (ReadSysctl("/proc/sys/user/max_user_namespaces", 1) == 0) {
-    s.reason = "user namespaces are disabled (user.max_user_namespaces=0)";
-    return s;
+  int status = 0;
+  while (waitpid(first, &status, 0) < 0 && errno == EINTR) {
   }
-  if (ReadSysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) == 1) {
-    s.reason =
-        "AppArmor restricts unprivileged user namespaces "
-        "(kernel.apparmor_restrict_unprivileged_userns=1)";
-    return s;
-  }
-  // The definitive check (seccomp profiles of container runtimes refuse
-  // unshare without any sysctl saying so): try it in a throwaway child.
+  _exit(0);
+}
+
+// Runs the namespace set-up of `run` in a throwaway child. Empty: it works;
+// else what failed and why.
+std::string TrySandboxNamespaces(bool userns) {
+  const std::string uid_map = IdentityMap(geteuid()), gid_map = IdentityMap(getegid());
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::Errno("pipe").reason();
+  UniqueFd r(fds[0]), w(fds[1]);
   pid_t pid = fork();
-  if (pid < 0) {
-    s.reason = Status::Errno("fork").reason();
-    return s;
-  }
-  if (pid == 0) _exit(unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
+  if (pid < 0) return Status::Errno("fork").reason();
+  if (pid == 0) ProbeChild(userns, uid_map.c_str(), gid_map.c_str(), w.get());
+  w.reset();
+  NsSetup result{EINVAL, "the probe"};
+  ssize_t n;
+  do {
+    n = read(r.get(), &result, sizeof result);
+  } while (n < 0 && errno == EINTR);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    s.possible = true;
-  } else {
-    s.reason =
-        "unshare(CLONE_NEWUSER|CLONE_NEWNET) is refused here (container seccomp profile or LSM)";
+  if (n != static_cast<ssize_t>(sizeof result)) return "the namespace probe died";
+  if (result.err == 0) return "";
+  // `step` points into this binary's constants, the same in parent and child.
+  return std::string(result.step) + " fails here (" + strerror(result.err) + ")";
+}
+
+// Whether the kernel lets us make the namespaces at all.
+NamespaceSupport ProbeKernelNamespaceSupport() {
+  NamespaceSupport s;
+  const bool privileged = geteuid() == 0 && HaveCap(CAP_SYS_ADMIN);
+  if (!privileged) {
+    s.needs_userns = true;
+    if (ReadSysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0) {
+      s.reason = "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)";
+      return s;
+    }
+    if (ReadSysctl("/proc/sys/user/max_user_namespaces", 1) == 0) {
+      s.reason = "user namespaces are disabled (user.max_user_namespaces=0)";
+      return s;
+    }
+    if (ReadSysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) == 1) {
+      s.reason =
+          "AppArmor restricts unprivileged user namespaces "
+          "(kernel.apparmor_restrict_unprivileged_userns=1)";
+      return s;
+    }
   }
+  // The definitive check: container runtimes refuse parts of the set-up
+  // without any sysctl saying so (a seccomp profile refusing unshare; a
+  // masked /proc that forbids mounting a new one), so do all of it.
+  s.reason = TrySandboxNamespaces(s.needs_userns);
+  s.possible = s.reason.empty();
   return s;
 }
 

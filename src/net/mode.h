@@ -19,9 +19,11 @@ struct NamespaceSupport {
 };
 
 // Can this process give the command a fresh network namespace? As root with
-// CAP_SYS_ADMIN: yes. Otherwise through an unprivileged user namespace,
-// which is checked with the sysctls that disable it and then for real
-// (a short-lived child tries unshare(CLONE_NEWUSER|CLONE_NEWNET)).
+// CAP_SYS_ADMIN directly, otherwise through an unprivileged user namespace
+// (first the sysctls that disable it). Either way a short-lived child then
+// does what `run` does (user and PID namespaces, the id maps, network, IPC
+// and mount namespaces, a /proc of its own, loopback up), so the answer is
+// the set-up's. `run` (auto and namespace mode) and `doctor` ask this.
 NamespaceSupport ProbeNamespaceSupport();
 
 struct ModeDecision {

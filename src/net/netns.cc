@@ -33,32 +33,35 @@ std::string IdentityMap(unsigned id) {
   return std::to_string(id) + " " + std::to_string(id) + " 1\n";
 }
 
-int NamespaceStep::Apply() const noexcept {
+NsSetup EnterSandboxNamespaces() noexcept {
   // The network, IPC and mount namespaces are init's (kInitNamespaces):
   // init is PID 1 here, and its /proc/1/net and /proc/1/mountinfo show the
   // sandbox's namespaces, not the host's.
   // A /proc of our own PID namespace: host processes, their command lines
   // and environments disappear from view. Mounts stay private to us.
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return errno;
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return {errno, "making mounts private"};
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+    return {errno, "mounting a /proc of the sandbox's PID namespace"};
   // Bring loopback up.
   int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (ctl < 0) return errno;
+  if (ctl < 0) return {errno, "bringing loopback up"};
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   memcpy(ifr.ifr_name, "lo", 3);
+  int err = 0;
   if (ioctl(ctl, SIOCGIFFLAGS, &ifr) != 0) {
-    int err = errno;
-    close(ctl);
-    return err;
-  }
-  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
-  if (ioctl(ctl, SIOCSIFFLAGS, &ifr) != 0) {
-    int err = errno;
-    close(ctl);
-    return err;
+    err = errno;
+  } else {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    if (ioctl(ctl, SIOCSIFFLAGS, &ifr) != 0) err = errno;
   }
   close(ctl);
+  return {err, err ? "bringing loopback up" : ""};
+}
+
+int NamespaceStep::Apply() const noexcept {
+  if (NsSetup ns = EnterSandboxNamespaces(); ns.err) return ns.err;
   if (with_listener_) {
     if (int err = SendListener()) return err;
   }

@@ -49,6 +49,18 @@ class NamespaceStep : public ChildStep {
 // the sandbox's own network and mounts.
 constexpr int kInitNamespaces = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS;
 
+// What NamespaceStep::Apply does before the listener, in the namespaces init
+// was created in (kInitNamespaces): mounts private, a /proc of the current PID namespace
+// (refused where a container runtime masks parts of /proc), loopback up.
+// The auto-mode probe (ProbeNamespaceSupport) runs this same function in a
+// throwaway child, so it passes exactly when the set-up would.
+// Async-signal-safe. `step` names what failed when `err` is not 0.
+struct NsSetup {
+  int err = 0;
+  const char* step = "";
+};
+NsSetup EnterSandboxNamespaces() noexcept;
+
 // "uid uid 1\n": the caller's uid (gid) mapped to itself.
 std::string IdentityMap(unsigned id);
 

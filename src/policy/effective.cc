@@ -143,6 +143,11 @@ nlohmann::json PolicyToJson(const Policy& p) {
               {"hosts", p.network.hosts},
               {"unix_sockets", p.network.unix_sockets},
               {"unix_datagram", p.network.unix_datagram}};
+  // The URL's credentials are never shown (the sandbox may run `policy show`).
+  std::string upstream = p.network.upstream_proxy.empty() ? "off" : p.network.upstream_proxy;
+  if (size_t at = upstream.rfind('@'); at != std::string::npos)
+    upstream = "http://<credentials>@" + upstream.substr(at + 1);
+  net["upstream_proxy"] = upstream;
   j["network"] = net;
   j["gpu"] = ToString(p.gpu);
   json nps = json::object();

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "policy/cidr.h"
+#include "proxy/ssrf.h"
+#include "proxy/upstream.h"
 
 // Embedded by CMake from src/policy/default.yaml.
 extern "C" const char rf_default_policy_yaml[];
@@ -23,12 +25,20 @@ class Checker {
  public:
   explicit Checker(std::string source) : source_(std::move(source)) {}
 
-  void Error(const YAML::Mark& m, const std::string& msg) {
+  // "file:line:col" of `m`.
+  std::string Where(const YAML::Mark& m) const {
     std::ostringstream os;
     os << source_ << ":" << (m.is_null() ? 0 : m.line + 1) << ":"
-       << (m.is_null() ? 0 : m.column + 1) << ": " << msg;
-    errors_.push_back(os.str());
+       << (m.is_null() ? 0 : m.column + 1);
+    return os.str();
   }
+  void Error(const YAML::Mark& m, const std::string& msg) {
+    errors_.push_back(Where(m) + ": " + msg);
+  }
+  void Warning(const YAML::Mark& m, const std::string& msg) {
+    warnings_.push_back(Where(m) + ": warning: " + msg);
+  }
+  std::vector<std::string> TakeWarnings() { return std::move(warnings_); }
   bool has_errors() const { return !errors_.empty(); }
   std::string Joined() const {
     std::string out;
@@ -159,33 +169,92 @@ class Checker {
  private:
   std::string source_;
   std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
 };
 
+bool ValidLabel(const std::string& label, bool wildcard_ok) {
+  if (label.empty() || label.size() > 63) return false;
+  if (wildcard_ok && (label == "*" || label == "**")) return true;
+  if (label.find("**") != std::string::npos) return false;
+  for (char c : label) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+          (wildcard_ok && c == '*')))
+      return false;
+  }
+  return true;
+}
+
+// A DNS name, an IP literal, or (OpenShell's rule) a name with wildcards in
+// its first label only: `*.`/`**.` as the whole label, or `*` inside it
+// (`*-aiplatform.googleapis.com`). A wildcard must leave at least two labels
+// (no `*.com`).
 bool ValidHostPattern(const std::string& h) {
   if (h.empty() || h.size() > 253) return false;
-  std::string rest = h;
-  if (rest.rfind("**.", 0) == 0) {
-    rest = rest.substr(3);
-  } else if (rest.rfind("*.", 0) == 0) {
-    rest = rest.substr(2);
-  }
-  if (rest.empty()) return false;
   unsigned char buf[16];
-  if (inet_pton(AF_INET6, rest.c_str(), buf) == 1) return rest.size() == h.size();
-  if (!rest.empty() && rest.back() == '.') rest.pop_back();
-  // A wildcard must leave at least two labels (no `*.com`).
-  if (rest.size() != h.size() && rest.find('.') == std::string::npos) return false;
-  std::istringstream labels(rest);
-  std::string label;
-  int count = 0;
-  while (std::getline(labels, label, '.')) {
-    ++count;
-    if (label.empty() || label.size() > 63) return false;
-    for (char c : label) {
-      if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-    }
-  }
-  return count > 0;
+  if (inet_pton(AF_INET6, h.c_str(), buf) == 1) return true;
+  std::string rest = h;
+  if (rest.back() == '.') rest.pop_back();
+  std::vector<std::string> labels;
+  std::istringstream in(rest);
+  for (std::string label; std::getline(in, label, '.');) labels.push_back(label);
+  if (labels.empty() || rest.empty() || rest.back() == '.') return false;
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (!ValidLabel(labels[i], i == 0)) return false;
+  return labels[0].find('*') == std::string::npos || labels.size() >= 3;
+}
+
+// Why an allowed_ips range deserves a second look (empty: it does not). Such
+// ranges are no real destination on most networks, yet some use them (a
+// VPN's fake-IP DNS answers from 198.18.0.0/15, test registries from the
+// documentation ranges), so naming them allows them.
+std::string ReservedRangeNote(const Cidr& c) {
+  using proxy::AddrClass;
+  const bool v4 = c.base.family == AF_INET;
+  if (c.prefix < (v4 ? 4 : 10)) return "";  // a wide range: mostly ordinary addresses
+  const IpAddr a = proxy::EmbeddedIpv4(c.base);
+  const uint8_t* b = a.bytes.data();
+  if (a.family == AF_INET && b[0] == 198 && (b[1] & 0xfe) == 18)
+    return "the benchmarking range 198.18.0.0/15: allowed because the policy names it";
+  const AddrClass cls = proxy::Classify(c.base);
+  if (cls == AddrClass::kReserved)
+    return "a reserved range (documentation, future use or deprecated): allowed because the "
+           "policy names it";
+  if (proxy::NeverAllowed(cls))
+    return std::string("a ") + proxy::ToString(cls) +
+           " range: never reachable, whatever allowed_ips says";
+  return "";
+}
+
+// What ringfence does not implement yet, by the OpenShell endpoint key that
+// asks for it, with the issue that tracks it.
+struct NotYet {
+  const char* key;
+  const char* feature;
+};
+constexpr NotYet kEndpointNotYet[] = {
+    {"credential_binding", "credential binding (issue 26: credentials)"},
+    {"allow_uninspected_credentials", "provider credentials (issue 26: credentials)"},
+    {"request_body_credential_rewrite", "credential rewriting in bodies (issue 26: credentials)"},
+    {"websocket_credential_rewrite",
+     "credential rewriting in WebSocket messages (issue 26: credentials)"},
+    {"credential_signing", "credential signing, SigV4 (issue 26: credentials)"},
+    {"signing_service", "credential signing, SigV4 (issue 26: credentials)"},
+    {"signing_region", "credential signing, SigV4 (issue 26: credentials)"},
+    {"allow_encoded_slash", "L7 path parsing, allow_encoded_slash (issue 25: L7 policy)"},
+    {"mcp", "MCP inspection (issue 27: agent protocols)"},
+    {"json_rpc", "JSON-RPC inspection (issue 27: agent protocols)"},
+    {"persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
+    {"graphql_persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
+    {"graphql_max_body_bytes", "GraphQL inspection (issue 27: agent protocols)"},
+};
+
+// The protocols OpenShell documents, with the issue that brings each here.
+const char* ProtocolIssue(const std::string& protocol) {
+  if (protocol == "rest" || protocol == "websocket") return "issue 25: L7 policy";
+  if (protocol == "graphql" || protocol == "mcp" || protocol == "json-rpc")
+    return "issue 27: agent protocols";
+  if (protocol == "tcp") return "issue 28: policy DNS and transparent TCP";
+  return nullptr;
 }
 
 void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
@@ -246,6 +315,7 @@ void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
                    return;
                  }
                  (key == "run_as_user" ? p.process.run_as_user : p.process.run_as_group) = *s;
+                 p.marks.at["process." + key] = c.Where(v.Mark());
                });
 }
 
@@ -254,7 +324,7 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
   c.ForEachKey(
       n, "network",
       {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets",
-       "unix_datagram"},
+       "unix_datagram", "upstream_proxy"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "mode") {
           auto s = c.String(v, "network.mode");
@@ -291,6 +361,17 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
                          }
                          net.hosts[name] = *a;
                        });
+        } else if (key == "upstream_proxy") {
+          auto u = c.String(v, "network.upstream_proxy");
+          if (!u) return;
+          if (*u != "off" && *u != "from_env") {
+            auto parsed = proxy::ParseUpstreamProxyUrl(*u, "network.upstream_proxy");
+            if (!parsed.ok()) {
+              c.Error(v.Mark(), parsed.status().reason() + " (or off, from_env)");
+              return;
+            }
+          }
+          net.upstream_proxy = *u == "off" ? "" : *u;
         } else if (key == "unix_datagram") {
           if (auto b = c.Bool(v, "network.unix_datagram")) net.unix_datagram = *b;
         } else if (key == "unix_sockets") {
@@ -313,74 +394,100 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
 
 void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
   bool have_port = false;
-  YAML::Mark l7_mark;
+  YAML::Mark l7_mark, protocol_mark;
   std::string l7_field;
-  c.ForEachKey(n, where,
-               {"host", "port", "ports", "allowed_ips", "protocol", "enforcement", "access", "tls",
-                "path", "rules", "deny_rules"},
-               [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-                 if (key == "host") {
-                   auto s = c.String(v, where + ".host");
-                   if (!s) return;
-                   if (!ValidHostPattern(*s)) {
-                     c.Error(v.Mark(),
-                             where + ".host '" + *s +
-                                 "' is not a host name, IP address or '*.'-wildcard of one");
-                     return;
-                   }
-                   e.host = *s;
-                 } else if (key == "port") {
-                   if (auto port = c.Port(v, where + ".port")) e.ports.push_back(*port);
-                   have_port = true;
-                 } else if (key == "ports") {
-                   auto ports = c.PortList(v, where + ".ports");
-                   e.ports.insert(e.ports.end(), ports.begin(), ports.end());
-                   have_port = true;
-                 } else if (key == "allowed_ips") {
-                   c.Sequence(v, where + ".allowed_ips", [&](const YAML::Node& item) {
-                     auto s = c.String(item, where + ".allowed_ips entry");
-                     if (!s) return;
-                     if (!ParseCidr(*s)) {
-                       c.Error(item.Mark(),
-                               where + ".allowed_ips entry '" + *s + "' is not an address or CIDR");
-                       return;
-                     }
-                     e.allowed_ips.push_back(*s);
-                   });
-                 } else if (key == "enforcement") {
-                   auto s = c.String(v, where + ".enforcement");
-                   if (!s) return;
-                   if (*s != "enforce" && *s != "audit") {
-                     c.Error(v.Mark(), where + ".enforcement must be enforce or audit");
-                     return;
-                   }
-                   e.enforcement = *s;
-                 } else if (key == "rules" || key == "deny_rules") {
-                   e.has_l7_rules = true;
-                   if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
-                 } else {
-                   auto s = c.String(v, where + "." + key);
-                   if (!s) return;
-                   if (key == "protocol") e.protocol = *s;
-                   if (key == "access") e.access = *s;
-                   if (key == "tls") e.tls = *s;
-                   if (key == "path") e.path = *s;
-                   if ((key == "protocol" || key == "access" || key == "path") && l7_field.empty())
-                     l7_field = key, l7_mark = k.Mark();
-                 }
-               });
+  std::set<std::string> keys = {"host",     "port",        "ports",     "allowed_ips",
+                                "protocol", "enforcement", "access",    "tls",
+                                "path",     "rules",       "deny_rules"};
+  for (const auto& ny : kEndpointNotYet) keys.insert(ny.key);
+  c.ForEachKey(
+      n, where, keys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+        for (const auto& ny : kEndpointNotYet) {
+          if (key == ny.key) {
+            c.Error(k.Mark(), where + "." + key + ": not supported yet: " + ny.feature);
+            return;
+          }
+        }
+        if (key == "host") {
+          auto s = c.String(v, where + ".host");
+          if (!s) return;
+          if (!ValidHostPattern(*s)) {
+            c.Error(v.Mark(), where + ".host '" + *s +
+                                  "' is not a host name, IP address or '*.'-wildcard of one");
+            return;
+          }
+          e.host = *s;
+        } else if (key == "port") {
+          if (auto port = c.Port(v, where + ".port")) e.ports.push_back(*port);
+          have_port = true;
+        } else if (key == "ports") {
+          auto ports = c.PortList(v, where + ".ports");
+          e.ports.insert(e.ports.end(), ports.begin(), ports.end());
+          have_port = true;
+        } else if (key == "allowed_ips") {
+          c.Sequence(v, where + ".allowed_ips", [&](const YAML::Node& item) {
+            auto s = c.String(item, where + ".allowed_ips entry");
+            if (!s) return;
+            auto cidr = ParseCidr(*s);
+            if (!cidr) {
+              c.Error(item.Mark(),
+                      where + ".allowed_ips entry '" + *s + "' is not an address or CIDR");
+              return;
+            }
+            if (auto note = ReservedRangeNote(*cidr); !note.empty())
+              c.Warning(item.Mark(), where + ".allowed_ips entry '" + *s + "' is " + note);
+            e.allowed_ips.push_back(*s);
+          });
+        } else if (key == "enforcement") {
+          auto s = c.String(v, where + ".enforcement");
+          if (!s) return;
+          if (*s != "enforce" && *s != "audit") {
+            c.Error(v.Mark(), where + ".enforcement must be enforce or audit");
+            return;
+          }
+          e.enforcement = *s;
+        } else if (key == "rules" || key == "deny_rules") {
+          e.has_l7_rules = true;
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+        } else {
+          auto s = c.String(v, where + "." + key);
+          if (!s) return;
+          if (key == "protocol") {
+            const char* issue = ProtocolIssue(*s);
+            if (!issue) {
+              c.Error(v.Mark(), where +
+                                    ".protocol must be rest, websocket, graphql, "
+                                    "mcp, json-rpc or tcp, not '" +
+                                    *s + "'");
+              return;
+            }
+            e.protocol = *s;
+            protocol_mark = k.Mark();
+          }
+          if (key == "access") e.access = *s;
+          if (key == "tls") e.tls = *s;
+          if (key == "path") e.path = *s;
+          if ((key == "protocol" || key == "access" || key == "path") && l7_field.empty())
+            l7_field = key, l7_mark = k.Mark();
+        }
+      });
   if (!n.IsMap()) return;
-  if (e.host.empty() && !n["host"]) c.Error(n.Mark(), where + " needs a host");
+  // OpenShell's legacy hostless form: allowed_ips alone names the destinations.
+  if (e.host.empty() && !n["host"] && !n["allowed_ips"])
+    c.Error(n.Mark(), where + " needs a host, or allowed_ips for any host");
   if (!have_port) c.Error(n.Mark(), where + " needs a port or ports");
-  if (!l7_field.empty() && e.enforcement != "audit") {
-    c.Error(l7_mark,
-            where + "." + l7_field +
-                ": L7 inspection is not enforced by ringfence yet; the endpoint would be "
-                "silently widened to L4. Remove the L7 fields or set `enforcement: audit`");
-  }
-  if (!e.allowed_ips.empty() && e.host.find('*') != std::string::npos) {
-    c.Error(n.Mark(),
-            where + ".allowed_ips needs an exact host, not the wildcard '" + e.host + "'");
+  if (e.protocol == "tcp") {
+    c.Error(protocol_mark, where +
+                               ".protocol: not supported yet: protocol: tcp, transparent TCP "
+                               "with policy DNS (" +
+                               std::string(ProtocolIssue("tcp")) +
+                               "); without `protocol` the endpoint is reached through the proxy");
+  } else if (!l7_field.empty() && e.enforcement != "audit") {
+    const std::string issue =
+        e.protocol.empty() ? "issue 25: L7 policy" : ProtocolIssue(e.protocol);
+    c.Error(l7_mark, where + "." + l7_field + ": not supported yet: L7 inspection (" + issue +
+                         "); the endpoint would be silently widened to L4. Remove the L7 "
+                         "fields or set `enforcement: audit`");
   }
 }
 
@@ -421,6 +528,13 @@ void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
               }
             });
         if (v.IsMap() && !have_endpoints) c.Error(v.Mark(), where + " needs endpoints");
+        // OpenShell documents an empty list as "any binary" (docs/sandboxes/
+        // policies.mdx) and ringfence follows that; OpenShell's engine with
+        // binary identity required, its default, matches no binary instead.
+        if (v.IsMap() && np.binaries.empty())
+          c.Warning(v.Mark(), where +
+                                  " has no binaries: any binary in the sandbox may use it "
+                                  "(OpenShell's default engine lets none; list the binaries)");
         p.network_policies.push_back(std::move(np));
       });
 }
@@ -480,7 +594,8 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
                      LoadNetworkPolicies(c, v, p);
                    } else if (key == "network_middlewares") {
                      c.Error(k.Mark(),
-                             "network_middlewares are not supported by ringfence; remove them");
+                             "network_middlewares: not supported yet: supervisor middleware "
+                             "(issue 25: L7 policy)");
                    }
                  });
   } catch (const std::exception& e) {
@@ -488,6 +603,7 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
   }
   if (!have_version) c.Error(root.Mark(), "missing required key 'version' (must be 1)");
   if (c.has_errors()) return Status::Error(c.Joined());
+  p.warnings = c.TakeWarnings();
   return p;
 }
 

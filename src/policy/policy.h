@@ -42,6 +42,7 @@ struct NetworkSettings {
   std::map<std::string, std::string> hosts;  // static resolution: name -> address
   std::vector<std::string> unix_sockets;
   bool unix_datagram = false;  // allow AF_UNIX SOCK_DGRAM (see docs/unix-sockets.md)
+  std::string upstream_proxy;  // "" (off), "from_env" or an http:// URL (src/proxy/upstream.h)
   bool operator==(const NetworkSettings&) const = default;
 };
 
@@ -71,9 +72,20 @@ struct NetworkPolicy {
   bool operator==(const NetworkPolicy&) const = default;
 };
 
+// Where values stood in the file ("file:line:col" by field path), for
+// messages about them made after loading (a run_as_user this host does not
+// have). Not part of a policy's meaning: equality ignores it.
+struct SourceMarks {
+  std::map<std::string, std::string> at;
+  bool operator==(const SourceMarks&) const { return true; }
+};
+
 struct Policy {
   int version = 1;
   std::string source;  // file name, or "<embedded default>"
+  SourceMarks marks;
+  // "file:line:col: warning: ..." lines: valid, but probably not meant.
+  std::vector<std::string> warnings;
   FilesystemPolicy filesystem;
   Compatibility compatibility = Compatibility::kBestEffort;
   ProcessPolicy process;

@@ -76,6 +76,11 @@ bool GlobDp(const std::string& p, const std::string& s) {
   return after[0];
 }
 
+// An endpoint's host as messages show it.
+std::string Shown(const CompiledEndpoint& e) {
+  return e.host.empty() ? "any host (allowed_ips only)" : e.host;
+}
+
 std::string Join(const std::vector<uint16_t>& v) {
   std::string out;
   for (auto x : v) out += (out.empty() ? "" : ",") + std::to_string(x);
@@ -118,12 +123,19 @@ Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
       int ei = static_cast<int>(endpoints_.size());
       std::string h = NormalizeHost(ep.host);
       ce.host = h;
-      if (h.rfind("**.", 0) == 0) {
+      const size_t first_dot = h.find('.');
+      if (h.empty()) {
+        ce.exact = false;
+        hostless_.push_back(ei);
+      } else if (h.rfind("**.", 0) == 0) {
         ce.exact = false;
         any_depth_[h.substr(3)].push_back(ei);
       } else if (h.rfind("*.", 0) == 0) {
         ce.exact = false;
         one_label_[h.substr(2)].push_back(ei);
+      } else if (h.find('*') < first_dot) {
+        ce.exact = false;
+        label_glob_[h.substr(first_dot + 1)].push_back(ei);
       } else {
         exact_[h].push_back(ei);
       }
@@ -142,11 +154,20 @@ std::vector<int> Matcher::HostCandidates(const std::string& host) const {
     if (first) {
       if (auto it = one_label_.find(suffix); it != one_label_.end())
         out.insert(out.end(), it->second.begin(), it->second.end());
+      if (auto it = label_glob_.find(suffix); it != label_glob_.end()) {
+        // A label holds no '/', so the path glob's `*` is the label glob.
+        const std::string label = host.substr(0, dot);
+        for (int i : it->second) {
+          const std::string& pattern = endpoints_[i].host;
+          if (GlobMatch(pattern.substr(0, pattern.find('.')), label)) out.push_back(i);
+        }
+      }
       first = false;
     }
     if (auto it = any_depth_.find(suffix); it != any_depth_.end())
       out.insert(out.end(), it->second.begin(), it->second.end());
   }
+  out.insert(out.end(), hostless_.begin(), hostless_.end());
   return out;
 }
 
@@ -166,7 +187,7 @@ Stage Matcher::MatchHostPort(const std::string& host, uint16_t port) const {
   if (s.endpoints.empty()) {
     const auto& e = endpoints_[cands.front()];
     s.reason = "port " + std::to_string(port) + " is not allowed for host " + host;
-    s.hint = "policy '" + policies_[e.policy].name + "' allows " + e.host + " on port(s) " +
+    s.hint = "policy '" + policies_[e.policy].name + "' allows " + Shown(e) + " on port(s) " +
              Join(e.ports) + "; add " + std::to_string(port) + " to its ports";
   }
   return s;
@@ -199,8 +220,8 @@ Stage Matcher::MatchBinary(const std::vector<int>& endpoints, const std::vector<
     for (const auto& b : p.binaries) list += (list.empty() ? "" : ", ") + b;
     s.reason = (caller.empty() ? std::string("the calling binary could not be identified")
                                : "binary " + caller + " is not allowed") +
-               " to reach " + e.host;
-    s.hint = "policy '" + p.name + "' allows " + e.host + " only for binaries [" + list +
+               " to reach " + Shown(e);
+    s.hint = "policy '" + p.name + "' allows " + Shown(e) + " only for binaries [" + list +
              "]; add {path: " + (caller.empty() ? std::string("<binary>") : caller) +
              "} to its binaries";
   }
@@ -222,10 +243,13 @@ int Matcher::MatchAddress(const std::vector<int>& endpoints, const std::string& 
   for (int i : endpoints) {
     const auto& e = endpoints_[i];
     if (e.allowed_ips.empty()) {
-      if (cls == AddrClass::kPublic && !host_address) return i;
+      if (host_address) continue;
+      // OpenShell: a host the policy names exactly may be anywhere but loopback.
+      if (cls == AddrClass::kPublic || (e.exact && cls != AddrClass::kLoopback)) return i;
       continue;
     }
-    if (!e.exact) continue;
+    // The loopback opt-in names one host: a pattern could reach any local service.
+    if (!e.exact && (cls == AddrClass::kLoopback || host_address)) continue;
     // An address that embeds an IPv4 one (::ffff:a.b.c.d...) is reached as
     // that IPv4 address: only that form is matched, so an IPv6 CIDR such as
     // ::/0 does not grant 127.0.0.1.
@@ -241,7 +265,7 @@ int Matcher::MatchAddress(const std::vector<int>& endpoints, const std::string& 
   } else {
     *reason = host + " resolves to " + shown + ", outside the endpoint's allowed_ips";
   }
-  *hint = "an exact-host endpoint {host: " + host + "} in policy '" + policies_[e.policy].name +
+  *hint = "an endpoint {host: " + host + "} in policy '" + policies_[e.policy].name +
           "' with allowed_ips: [" + shown + prefix + "] would allow it";
   return -1;
 }

@@ -5,6 +5,10 @@
 //   `*.` wildcard *.example.com  matches exactly one more whole label
 //                 (a.example.com; not example.com, a.b.example.com, badexample.com)
 //   `**.`         **.example.com matches one or more more labels
+//   in-label `*`  *-aiplatform.googleapis.com: `*` in the first label matches
+//                 any characters of that one label (OpenShell's form)
+//   hostless      an endpoint with allowed_ips and no host matches every
+//                 host on its ports; the addresses decide (OpenShell's legacy form)
 // Lookups cost O(number of labels of the host): exact names and wildcard
 // suffixes live in hash maps, so the cost does not grow with the rule count.
 // Binaries: `path` matches an executable exactly or as a glob where `*` and
@@ -27,8 +31,8 @@ std::string NormalizeHost(const std::string& host);
 bool GlobMatch(const std::string& pattern, const std::string& path);
 
 struct CompiledEndpoint {
-  int policy = 0;  // index into the matcher's policies
-  std::string host;
+  int policy = 0;    // index into the matcher's policies
+  std::string host;  // empty: hostless
   bool exact = true;
   std::vector<uint16_t> ports;
   std::vector<Cidr> allowed_ips;
@@ -60,9 +64,12 @@ class Matcher {
   Stage MatchBinary(const std::vector<int>& endpoints, const std::vector<std::string>& exes,
                     const std::string& caller) const;
   // The SSRF rule: index of the endpoint that permits connecting to `addr`,
-  // or -1 with `reason`/`hint` filled in. `host_address`: `addr` is one of
-  // this host's own addresses (IsHostAddress), allowed, like loopback, only
-  // by an exact-host endpoint's allowed_ips.
+  // or -1 with `reason`/`hint` filled in. Without allowed_ips a pattern or
+  // hostless endpoint reaches public addresses, an exact host any address but
+  // loopback (as in OpenShell: private and reserved ones too); with
+  // allowed_ips only the addresses inside them. Never: NeverAllowed classes. `host_address`:
+  // `addr` is one of this host's own addresses (IsHostAddress), allowed, like
+  // loopback, only by an exact-host endpoint's allowed_ips.
   int MatchAddress(const std::vector<int>& endpoints, const std::string& host, const IpAddr& addr,
                    std::string* reason, std::string* hint, bool host_address = false) const;
 
@@ -78,6 +85,9 @@ class Matcher {
   std::unordered_map<std::string, std::vector<int>> exact_;
   std::unordered_map<std::string, std::vector<int>> one_label_;  // key: suffix after "*."
   std::unordered_map<std::string, std::vector<int>> any_depth_;  // key: suffix after "**."
+  // In-label wildcards by the suffix after their first label.
+  std::unordered_map<std::string, std::vector<int>> label_glob_;
+  std::vector<int> hostless_;
 };
 
 }  // namespace rf::proxy

@@ -88,7 +88,8 @@ struct Dir {
   }
 };
 
-enum class State { kReadHead, kResolving, kConnecting, kTunnel, kLinger };
+// kHandshake: connected to the upstream proxy, its answer to our CONNECT pending.
+enum class State { kReadHead, kResolving, kConnecting, kHandshake, kTunnel, kLinger };
 
 struct Conn {
   uint64_t id = 0;
@@ -110,7 +111,10 @@ struct Conn {
   bool counted = true;  // counts toward max_connections
   std::string out;      // response to the client in kLinger
   size_t out_off = 0;
-  std::string body_error;  // the client's chunked body was malformed
+  std::string body_error;     // the client's chunked body was malformed
+  bool via_upstream = false;  // dialed through network.upstream_proxy
+  std::string handshake;      // our CONNECT to the upstream proxy, not yet sent
+  std::string upstream_why;   // the upstream proxy's last refusal
 };
 
 }  // namespace
@@ -383,7 +387,11 @@ class Worker {
           Fail(c, 502, "DNS lookup timed out");
           break;
         case State::kConnecting:
-          Fail(c, 504, "connect to " + Target(c->host, c->req.port) + " timed out");
+        case State::kHandshake:
+          Fail(c, 504,
+               "connect to " + Target(c->host, c->req.port) +
+                   (c->via_upstream ? " through the upstream proxy " + s_->upstream->Shown() : "") +
+                   " timed out");
           break;
         default:
           Close(c);  // idle tunnel, or linger over
@@ -448,6 +456,9 @@ class Worker {
         return;  // client flags are remembered for the tunnel
       case State::kConnecting:
         if (!client_event) CheckConnect(c);
+        return;
+      case State::kHandshake:
+        if (!client_event) Handshake(c);
         return;
       case State::kTunnel:
         Pump(c);
@@ -672,6 +683,8 @@ class Worker {
                {"pid", c->ident.pid},
                {"policy", c->policy},
                {"method", c->req.method}};
+    c->via_upstream = s_->upstream && !BypassesUpstream(*s_->upstream, c->host, addrs.front());
+    if (c->via_upstream) e.extra["upstream_proxy"] = s_->upstream->Shown();
     s_->audit->Emit(e);
     c->addrs = std::move(addrs);
     c->next_addr = 0;
@@ -684,10 +697,15 @@ class Worker {
       IpAddr target = EmbeddedIpv4(a);
       // Only IPv4-mapped forms are unwrapped; others are connected as given.
       bool mapped = a.family == AF_INET6 && a.bytes[10] == 0xff && a.bytes[11] == 0xff;
-      const IpAddr& use = mapped ? target : a;
+      const IpAddr& checked = mapped ? target : a;
+      // Through the upstream proxy: dial it, and ask it for the checked address.
+      const IpAddr& use = c->via_upstream ? s_->upstream->addrs.front() : checked;
+      const uint16_t port = c->via_upstream ? s_->upstream->port : c->req.port;
+      if (c->via_upstream)
+        c->handshake = UpstreamConnectRequest(*s_->upstream, checked, c->req.port);
       sockaddr_storage ss;
       socklen_t len;
-      if (!ToSockaddr(use, c->req.port, &ss, &len)) continue;
+      if (!ToSockaddr(use, port, &ss, &len)) continue;
       UniqueFd fd(socket(use.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (!fd.valid()) continue;
       int one = 1;
@@ -704,7 +722,54 @@ class Worker {
       c->deadline = NowMs() + s_->config.connect_timeout_ms;
       return;
     }
-    Fail(c, 502, "cannot connect to " + Target(c->host, c->req.port));
+    if (!c->via_upstream) {
+      Fail(c, 502, "cannot connect to " + Target(c->host, c->req.port));
+    } else {
+      Fail(c, 502,
+           "cannot reach " + Target(c->host, c->req.port) + " through the upstream proxy " +
+               s_->upstream->Shown() + (c->upstream_why.empty() ? "" : ": " + c->upstream_why));
+    }
+  }
+
+  // Sends our CONNECT to the upstream proxy and reads its answer's head
+  // (only the head: bytes after it belong to the tunnel).
+  void Handshake(Conn* c) {
+    while (!c->handshake.empty() && c->u_wr) {
+      ssize_t n = send(c->upstream.get(), c->handshake.data(), c->handshake.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        c->handshake.erase(0, static_cast<size_t>(n));
+      } else if (n < 0 && errno == EAGAIN) {
+        c->u_wr = false;
+      } else {
+        return NextAddress(c, "the connection failed");
+      }
+    }
+    if (!c->handshake.empty() || !c->u_rd) return;
+    constexpr size_t kMaxHead = 8192;
+    char buf[kMaxHead];
+    ssize_t n = recv(c->upstream.get(), buf, sizeof buf, MSG_PEEK);
+    if (n < 0 && errno == EAGAIN) {
+      c->u_rd = false;
+      return;
+    }
+    if (n <= 0) return NextAddress(c, "it closed the connection");
+    std::string seen(buf, static_cast<size_t>(n));
+    size_t end = seen.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      if (seen.size() >= kMaxHead) return NextAddress(c, "its answer's head is too long");
+      c->u_rd = false;  // edge-triggered: more comes with the next event
+      return;
+    }
+    recv(c->upstream.get(), buf, end + 4, 0);  // consume exactly the head
+    int status = UpstreamStatus(seen);
+    if (status != 200) return NextAddress(c, "it answered " + seen.substr(0, seen.find("\r\n")));
+    StartTunnel(c);
+  }
+
+  void NextAddress(Conn* c, const std::string& why) {
+    c->upstream_why = why;
+    c->upstream.reset();
+    Connect(c);
   }
 
   void CheckConnect(Conn* c) {
@@ -717,6 +782,15 @@ class Worker {
       Connect(c);
       return;
     }
+    if (c->via_upstream) {
+      c->state = State::kHandshake;
+      Handshake(c);
+      return;
+    }
+    StartTunnel(c);
+  }
+
+  void StartTunnel(Conn* c) {
     c->state = State::kTunnel;
     c->deadline = NowMs() + s_->config.idle_timeout_ms;
     std::string rest = c->inbuf.substr(c->req.head_length);
@@ -892,6 +966,21 @@ Proxy::Proxy(const ProxyConfig& config, const Policy& policy, AuditSink* audit)
   for (const auto& [name, addr] : policy.network.hosts) shared_->hosts[NormalizeHost(name)] = addr;
 }
 
+namespace {
+
+// The caller's environment (network.upstream_proxy: from_env reads it).
+std::map<std::string, std::string> CallerEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Proxy>> Proxy::Create(const ProxyConfig& config, const Policy& policy,
                                              AuditSink* audit) {
   if (config.threads < 1 || config.threads > 64)
@@ -903,7 +992,12 @@ Result<std::unique_ptr<Proxy>> Proxy::Create(const ProxyConfig& config, const Po
     return Status::Error("proxy timeouts must be positive");
   if (int rc = ares_library_init(ARES_LIB_INIT_ALL); rc != ARES_SUCCESS)
     return Status::Error(std::string("c-ares: ") + ares_strerror(rc));
-  return std::unique_ptr<Proxy>(new Proxy(config, policy, audit));
+  auto upstream = ConfigureUpstreamProxy(policy.network.upstream_proxy, CallerEnvironment(),
+                                         config.dns_servers, config.dns_timeout_ms);
+  if (!upstream.ok()) return upstream.status();
+  std::unique_ptr<Proxy> proxy(new Proxy(config, policy, audit));
+  proxy->shared_->upstream = std::move(*upstream);
+  return proxy;
 }
 
 Proxy::~Proxy() { Stop(); }

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -32,6 +33,7 @@
 #include "policy/policy.h"
 #include "proxy/identity.h"
 #include "proxy/matcher.h"
+#include "proxy/upstream.h"
 
 namespace rf::proxy {
 
@@ -93,6 +95,7 @@ class Proxy {
     ProxyConfig config;
     Matcher matcher;
     std::map<std::string, std::string> hosts;  // normalised name -> address
+    std::optional<UpstreamProxy> upstream;     // network.upstream_proxy
     AuditSink* audit = nullptr;
     std::atomic<pid_t> sandbox_root{0};
     std::shared_ptr<ConnectLedger> ledger;

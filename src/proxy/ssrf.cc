@@ -134,7 +134,7 @@ bool IsHostAddress(const IpAddr& a) {
 
 bool NeverAllowed(AddrClass c) {
   return c == AddrClass::kUnspecified || c == AddrClass::kMulticast || c == AddrClass::kBroadcast ||
-         c == AddrClass::kReserved;
+         c == AddrClass::kLinkLocal;
 }
 
 bool IsNonCanonicalIpLiteral(const std::string& host) {

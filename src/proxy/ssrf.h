@@ -18,7 +18,7 @@ enum class AddrClass {
   kMulticast,    // 224/4, ff00::/8
   kBroadcast,    // 255.255.255.255
   kPrivate,      // RFC 1918, 100.64/10, fc00::/7, 64:ff9b:1::/48, other special-use
-  kReserved,     // 240/4, deprecated IPv4-compatible IPv6, site-local fec0::/10
+  kReserved,     // 240/4, documentation, deprecated IPv4-compatible IPv6, site-local fec0::/10
 };
 
 const char* ToString(AddrClass c);
@@ -32,7 +32,9 @@ IpAddr EmbeddedIpv4(const IpAddr& a);
 // they carry (so ::ffff:127.0.0.1 and 64:ff9b::7f00:1 are loopback).
 AddrClass Classify(const IpAddr& a);
 
-// Classes that are never a valid TCP destination, whatever allowed_ips says.
+// Classes that are never a valid TCP destination, whatever allowed_ips says
+// (link-local: the cloud metadata address). Loopback is reachable only
+// through an exact host's allowed_ips (Matcher::MatchAddress).
 bool NeverAllowed(AddrClass c);
 // True when `a` is an address of this host (in this network namespace):
 // reaching it goes to the host's own services, whatever it is classified as.

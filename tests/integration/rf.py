@@ -18,6 +18,29 @@ PY = "/usr/bin/python3"  # a per-user python shim may not run as nobody
 IS_ROOT = os.geteuid() == 0
 
 
+def wait_count(get, target, timeout=10.0, step=0.01):
+    """get() once it reaches `target`, or at the deadline: for a count kept
+    by another thread or process (a listener that has not accepted a
+    connection the kernel already completed). The caller asserts the value,
+    so an overshoot fails too."""
+    deadline = time.monotonic() + timeout
+    while get() < target and time.monotonic() < deadline:
+        time.sleep(step)
+    return get()
+
+
+def read_head(sock, limit=16384):
+    """An HTTP head read byte by byte from `sock` (nothing after it is
+    consumed); b"" when the peer closed first."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < limit:
+        b = sock.recv(1)
+        if not b:
+            return b""
+        head += b
+    return head
+
+
 def helper(name):
     return os.path.join(HELPERS, name)
 
@@ -98,3 +121,110 @@ def effective(policy_yaml=None, mode=None):
     finally:
         if tmp:
             os.unlink(tmp.name)
+
+
+# Debian 12's stock name-service configuration: `systemd` after `files`.
+STOCK_NSSWITCH = """passwd:         files systemd
+group:          files systemd
+shadow:         files systemd
+gshadow:        files systemd
+
+hosts:          files dns
+networks:       files
+
+protocols:      db files
+services:       db files
+ethers:         db files
+rpc:            db files
+
+netgroup:       nis
+"""
+
+
+class PrivateEtc:
+    """Runs commands in a private mount namespace (root only) where
+    /etc/nsswitch.conf is Debian's stock file and /etc/passwd, /etc/group are
+    the host's plus `passwd`/`group` lines, so a test controls which accounts
+    exist without touching the host. For each of `dirs` (absolute paths, e.g.
+    /sandbox) a fresh directory (mode 0755, owned by `owner`) is mounted over
+    it; a missing mount point is created and removed again afterwards."""
+
+    def __init__(self, passwd=(), group=(), dirs=(), owner=None):
+        self.passwd, self.group, self.dirs, self.owner = list(passwd), list(group), list(dirs), owner
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="rf-etc-", dir="/tmp")
+        self.created = []
+        os.chmod(self.tmp, 0o755)
+        mounts = []
+        for name, extra in (("passwd", self.passwd), ("group", self.group)):
+            with open("/etc/" + name) as f:
+                text = f.read()
+            path = os.path.join(self.tmp, name)
+            with open(path, "w") as f:
+                f.write(text + ("" if text.endswith("\n") else "\n") + "".join(l + "\n" for l in extra))
+            os.chmod(path, 0o644)
+            mounts.append((path, "/etc/" + name))
+        nss = os.path.join(self.tmp, "nsswitch.conf")
+        with open(nss, "w") as f:
+            f.write(STOCK_NSSWITCH)
+        os.chmod(nss, 0o644)
+        mounts.append((nss, "/etc/nsswitch.conf"))
+        for i, target in enumerate(self.dirs):
+            src = os.path.join(self.tmp, f"dir{i}")
+            os.mkdir(src, 0o755)
+            if self.owner is not None:
+                os.chown(src, *self.owner)
+            if not os.path.isdir(target):
+                os.mkdir(target, 0o755)
+                self.created.append(target)
+            mounts.append((src, target))
+        self.script = " && ".join(f"mount --bind {s} {t}" for s, t in mounts) + ' && exec "$@"'
+        return self
+
+    def prefix(self):
+        """The argv prefix that runs the rest inside the private view."""
+        return ["unshare", "--mount", "--propagation", "private", "--",
+                "/bin/sh", "-c", self.script, "sh"]
+
+    def run(self, argv, timeout=60, **kw):
+        return subprocess.run(self.prefix() + list(argv), capture_output=True, text=True,
+                              timeout=timeout, **kw)
+
+    def __exit__(self, *a):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        for target in self.created:
+            try:
+                os.rmdir(target)
+            except OSError:
+                pass
+
+
+def podman_env(tmpdir):
+    """The environment for podman in the tests: its own CONTAINERS_CONF in
+    `tmpdir`. Containers here need explicit nofile/nproc limits (no higher
+    than ours, or runc cannot set them); crun fails on hybrid cgroups: runc."""
+    import resource
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 4096)
+    conf = os.path.join(tmpdir, "containers.conf")
+    with open(conf, "w") as f:
+        f.write('[containers]\ndefault_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]\n'
+                '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+                'events_logger = "file"\n' % (nofile, nofile, nproc, nproc))
+    return dict(os.environ, CONTAINERS_CONF=conf)
+
+
+def podman_missing(tools=("podman", "runc")):
+    """Why the podman tests cannot run here (None: they can). They need
+    root (rootful podman), `tools`, busybox-static and a static ringfence
+    (the container has no libc for it)."""
+    if not IS_ROOT:
+        return "needs root (rootful podman)"
+    for tool in list(tools) + ["busybox"]:
+        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/libexec/podman"):
+            return tool + " not installed: scripts/install-deps.sh test installs it"
+    with open(BIN, "rb") as f:
+        if b"ld-linux" in f.read(1 << 16):
+            return "ringfence is linked dynamically: the container has no libc for it"
+    return None

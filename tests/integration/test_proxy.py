@@ -671,7 +671,7 @@ class ProxyBufferLoop(unittest.TestCase):
             back, pipes = max_pipes_during(self.proxy.p.pid, lambda: echo_roundtrip(s, self.blob))
         finally:
             s.close()
-        self.assertEqual(self.echo.count, before + 1)
+        self.assertEqual(rf.wait_count(lambda: self.echo.count, before + 1), before + 1)
         self.assertEqual(len(back), len(self.blob))
         self.assertEqual(self.sha(back), self.sha(self.blob))
         self.assertEqual(pipes, self.base_pipes, "a splice pipe was used despite --no-splice")

@@ -110,9 +110,75 @@ TEST(PolicyLoader, RejectsUnsafeOrUnenforceableContent) {
             std::string::npos);
   EXPECT_NE(Err("version: 1\nnetwork: {hosts: {a.test: 127.1}}\n").find("IPv4 or IPv6"),
             std::string::npos);
-  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: '*.x.test', port: 1, "
-                "allowed_ips: [10.0.0.0/8]}]\n")
-                .find("exact host"),
+  // OpenShell's wildcard limits: in the first label only, never a whole TLD.
+  for (const char* bad : {"'**'", "'a.*.test'", "'*-x.com'", "'a**b.x.test'", "'x.test.*'"})
+    EXPECT_NE(Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{host: ") +
+                  bad + ", port: 1}]\n")
+                  .find("not a host"),
+              std::string::npos)
+        << bad;
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints: [{port: 1}]\n")
+                .find("needs a host, or allowed_ips"),
+            std::string::npos);
+}
+
+// OpenShell's L4 forms: hostless allowed_ips, in-label wildcards, allowed_ips
+// on a wildcard; reserved ranges in allowed_ips are allowed with a warning.
+TEST(PolicyLoader, OpenShellL4Forms) {
+  auto r = LoadPolicyString(R"(version: 1
+network_policies:
+  a:
+    endpoints:
+      - { port: 443, allowed_ips: [10.0.5.0/24] }
+      - { host: "*-aiplatform.googleapis.com", port: 443 }
+      - { host: "*.corp.test", port: 443, allowed_ips: [10.0.0.0/8] }
+      - { host: registry.test, port: 443, allowed_ips: [203.0.113.0/24, 198.18.0.0/15] }
+      - { host: meta.test, port: 80, allowed_ips: [169.254.169.254/32] }
+)",
+                            "p.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().reason();
+  EXPECT_EQ(r->network_policies[0].endpoints[0].host, "");
+  // The entry has no binaries: any binary (OpenShell's documented meaning), with a warning.
+  ASSERT_EQ(r->warnings.size(), 4u);
+  EXPECT_NE(r->warnings[3].find("p.yaml:4:5: warning: network_policies.a has no binaries"),
+            std::string::npos)
+      << r->warnings[3];
+  EXPECT_NE(r->warnings[0].find("p.yaml:8:57: warning: "), std::string::npos) << r->warnings[0];
+  EXPECT_NE(r->warnings[0].find("reserved range"), std::string::npos) << r->warnings[0];
+  EXPECT_NE(r->warnings[1].find("benchmarking range"), std::string::npos) << r->warnings[1];
+  EXPECT_NE(r->warnings[2].find("link-local range: never reachable"), std::string::npos)
+      << r->warnings[2];
+}
+
+// What OpenShell documents and ringfence does not implement yet is refused
+// by name with its issue, never as an unknown key (a typo).
+TEST(PolicyLoader, OpenShellFeaturesNotYetSupported) {
+  const char* keys[] = {
+      "credential_binding: {provider: p}",  "allow_uninspected_credentials: true",
+      "allow_encoded_slash: true",          "request_body_credential_rewrite: true",
+      "websocket_credential_rewrite: true", "credential_signing: sigv4",
+      "mcp: {max_body_bytes: 1}",           "json_rpc: {max_body_bytes: 1}",
+      "graphql_max_body_bytes: 1",          "persisted_queries: deny"};
+  for (const char* kv : keys) {
+    auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+                             "      - {host: x.test, port: 443, ") +
+                 kv + "}\n");
+    EXPECT_NE(e.find("not supported yet: "), std::string::npos) << kv << ": " << e;
+    EXPECT_NE(e.find("(issue 2"), std::string::npos) << kv << ": " << e;
+    EXPECT_EQ(e.find("unknown key"), std::string::npos) << kv << ": " << e;
+  }
+  // Not L7 inspection, and the error points at the protocol key.
+  const std::string tcp =
+      Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+          "      - {host: redis.test, port: 6379, protocol: tcp}\n");
+  for (const char* words : {"p.yaml:5:40: ", "not supported yet: protocol: tcp", "issue 28"})
+    EXPECT_NE(tcp.find(words), std::string::npos) << tcp;
+  EXPECT_EQ(tcp.find("L7"), std::string::npos) << tcp;
+  EXPECT_NE(Err("version: 1\nnetwork_middlewares: {}\n").find("not supported yet"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+                "      - {host: x.test, port: 443, protocol: ftp}\n")
+                .find("must be rest, websocket"),
             std::string::npos);
 }
 
@@ -122,7 +188,7 @@ TEST(PolicyLoader, L7RulesNeedAuditEnforcement) {
       Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
           "      - {host: x.test, port: 443, rules: [{allow: {method: GET}}]}\n");
   EXPECT_NE(rules.find("p.yaml:5:35: "), std::string::npos) << rules;
-  EXPECT_NE(rules.find(".rules: L7 inspection is not enforced"), std::string::npos) << rules;
+  EXPECT_NE(rules.find(".rules: not supported yet: L7 inspection"), std::string::npos) << rules;
   EXPECT_NE(rules.find("enforcement: audit"), std::string::npos) << rules;
   // `deny_rules` in a block map, with an explicit `enforcement: enforce`.
   auto deny =
@@ -130,7 +196,7 @@ TEST(PolicyLoader, L7RulesNeedAuditEnforcement) {
           "      - host: x.test\n        port: 443\n        enforcement: enforce\n"
           "        deny_rules:\n          - {method: POST}\n");
   EXPECT_NE(deny.find("p.yaml:8:9: "), std::string::npos) << deny;
-  EXPECT_NE(deny.find(".deny_rules: L7 inspection is not enforced"), std::string::npos) << deny;
+  EXPECT_NE(deny.find(".deny_rules: not supported yet: L7 inspection"), std::string::npos) << deny;
   EXPECT_NE(deny.find("enforcement: audit"), std::string::npos) << deny;
   // With `enforcement: audit` (before or after the rules) both are accepted.
   auto ok = LoadPolicyString(

@@ -106,6 +106,15 @@ int AddressVerdict(const Matcher& m, const std::string& host, uint16_t port, con
   return m.MatchAddress(hp.endpoints, host, *ParseIpLiteral(ip), reason, hint, host_address);
 }
 
+// AddressVerdict with the reason and hint of the last call kept.
+struct AddressVerdicts {
+  const Matcher& m;
+  std::string reason, hint;
+  int operator()(const std::string& host, uint16_t port, const char* ip) {
+    return AddressVerdict(m, host, port, ip, &reason, &hint);
+  }
+};
+
 TEST(ProxyMatcher, SsrfAllowedIps) {
   Matcher m(Load(kPolicy).network_policies);
   std::string reason, hint;
@@ -117,11 +126,52 @@ TEST(ProxyMatcher, SsrfAllowedIps) {
   EXPECT_LT(at("local.test", 8080, "127.0.0.2"), 0);
   EXPECT_LT(at("local.test", 8080, "8.8.8.8"), 0);
   EXPECT_GE(at("api.github.com", 443, "140.82.112.6"), 0);
-  EXPECT_LT(at("api.github.com", 443, "10.0.0.1"), 0);
+  // An exact host may resolve to a private address (OpenShell); a wildcard
+  // needs allowed_ips for it.
+  EXPECT_GE(at("api.github.com", 443, "10.0.0.1"), 0);
+  EXPECT_GE(at("api.github.com", 443, "fd00::1"), 0);
+  EXPECT_LT(at("raw.githubusercontent.com", 443, "10.0.0.1"), 0);
   EXPECT_NE(reason.find("private"), std::string::npos) << reason;
   EXPECT_NE(hint.find("allowed_ips"), std::string::npos) << hint;
   EXPECT_LT(at("api.github.com", 443, "169.254.169.254"), 0);
   EXPECT_NE(reason.find("link-local"), std::string::npos) << reason;
+  // Documentation addresses too (OpenShell: all but loopback, link-local and
+  // unspecified); loopback still needs allowed_ips.
+  EXPECT_GE(at("api.github.com", 443, "203.0.113.9"), 0);
+  EXPECT_LT(at("api.github.com", 443, "127.0.0.1"), 0);
+  EXPECT_LT(at("raw.githubusercontent.com", 443, "203.0.113.9"), 0);
+}
+
+// OpenShell's L4 forms: hostless endpoints, in-label wildcards, allowed_ips
+// on patterns, reserved ranges named by allowed_ips; link-local never.
+TEST(ProxyMatcher, OpenShellL4Forms) {
+  Matcher m(Load(R"(version: 1
+network_policies:
+  a:
+    endpoints:
+      - { port: 8443, allowed_ips: [10.0.5.0/24, 198.18.0.0/15] }
+      - { host: "*-aiplatform.googleapis.com", port: 443 }
+      - { host: "*.corp.test", port: 443, allowed_ips: [10.0.0.0/8, 127.0.0.0/8] }
+      - { host: registry.test, port: 443, allowed_ips: [203.0.113.0/24, 169.254.0.0/16] }
+)")
+                .network_policies);
+  AddressVerdicts at{m, "", ""};
+  EXPECT_GE(at("anything.example", 8443, "10.0.5.7"), 0);
+  EXPECT_GE(at("fake-ip.vpn", 8443, "198.18.3.4"), 0);
+  EXPECT_LT(at("anything.example", 8443, "10.0.6.1"), 0);
+  EXPECT_LT(at("anything.example", 8443, "140.82.112.6"), 0);
+  EXPECT_TRUE(m.MatchHostPort("anything.example", 443).endpoints.empty());
+  EXPECT_FALSE(m.MatchHostPort("us-central1-aiplatform.googleapis.com", 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("aiplatform.googleapis.com", 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("a.b-aiplatform.googleapis.com", 443).endpoints.empty());
+  EXPECT_TRUE(m.MatchHostPort("x-aiplatform.googleapis.com.evil", 443).endpoints.empty());
+  EXPECT_GE(at("us-aiplatform.googleapis.com", 443, "142.250.1.1"), 0);
+  EXPECT_LT(at("us-aiplatform.googleapis.com", 443, "10.0.0.1"), 0);  // pattern: needs allowed_ips
+  EXPECT_GE(at("db.corp.test", 443, "10.1.2.3"), 0);
+  EXPECT_LT(at("db.corp.test", 443, "127.0.0.1"), 0);  // loopback: exact hosts only
+  EXPECT_GE(at("registry.test", 443, "203.0.113.9"), 0);
+  EXPECT_LT(at("registry.test", 443, "169.254.169.254"), 0);
+  EXPECT_NE(at.hint.find("no policy can allow a link-local"), std::string::npos) << at.hint;
 }
 
 // Found by review: documentation ranges passed as public; an IPv6 CIDR

@@ -7,21 +7,6 @@
 namespace rf {
 namespace {
 
-TEST(UserLookup, FilesFirstOnlyWhenPlainFilesLeads) {
-  EXPECT_TRUE(FilesFirstInNsswitch("passwd: files systemd\ngroup: files\n", "passwd"));
-  EXPECT_TRUE(FilesFirstInNsswitch("# comment\n  group:\tfiles  # local\n", "group"));
-  EXPECT_FALSE(FilesFirstInNsswitch("passwd: sss files\n", "passwd"));
-  EXPECT_FALSE(FilesFirstInNsswitch("passwd: compat\n", "passwd"));
-  EXPECT_FALSE(FilesFirstInNsswitch("passwd: files [SUCCESS=continue] ldap\n", "passwd"));
-  EXPECT_FALSE(FilesFirstInNsswitch("passwd: files[SUCCESS=continue]\n", "passwd"));
-  EXPECT_FALSE(FilesFirstInNsswitch("passwd:\n", "passwd"));
-  EXPECT_FALSE(FilesFirstInNsswitch("group: files\n", "passwd"));    // no line: not assumed
-  EXPECT_FALSE(FilesFirstInNsswitch("passwdx: files\n", "passwd"));  // another database
-  EXPECT_FALSE(FilesFirstInNsswitch("#passwd: files\npasswd: ldap files\n", "passwd"));
-  // The first line for the database decides, as in glibc.
-  EXPECT_FALSE(FilesFirstInNsswitch("passwd: ldap\npasswd: files\n", "passwd"));
-}
-
 TEST(UserLookup, IdOfTheFirstEntryWithThatName) {
   const char* passwd =
       "root:x:0:0:root:/root:/bin/bash\n"
@@ -34,14 +19,15 @@ TEST(UserLookup, IdOfTheFirstEntryWithThatName) {
   EXPECT_EQ(IdInFilesDatabase(passwd, "root"), 0u);
   EXPECT_EQ(IdInFilesDatabase(passwd, "nobodyx"), 7u);
   EXPECT_EQ(IdInFilesDatabase(passwd, "nobod"), std::nullopt);
-  EXPECT_EQ(IdInFilesDatabase(passwd, "broken"), std::nullopt);  // left to NSS
+  EXPECT_EQ(IdInFilesDatabase(passwd, "broken"), std::nullopt);  // malformed
   EXPECT_EQ(IdInFilesDatabase(passwd, "short"), std::nullopt);
   EXPECT_EQ(IdInFilesDatabase(passwd, "absent"), std::nullopt);
   EXPECT_EQ(IdInFilesDatabase("nogroup:x:65534:\n", "nogroup"), 65534u);
   EXPECT_EQ(IdInFilesDatabase("big:x:99999999999:\n", "big"), std::nullopt);
 }
 
-// On this host the result is NSS's, whichever way it was found.
+// The unit tests are linked dynamically, so NSS may be asked here: for the
+// accounts in /etc/passwd, reading the file gives NSS's answer.
 TEST(UserLookup, AgreesWithNss) {
   for (const char* name : {"root", "nobody", "daemon"}) {
     struct passwd pw, *res = nullptr;
