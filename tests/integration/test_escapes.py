@@ -15,6 +15,7 @@ import time
 import unittest
 
 import rf
+from test_unix_sockets import HostAbstractListener
 
 AS_USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
            "--inh-caps=-all", "--bounding-set=-all"]
@@ -27,44 +28,6 @@ def unprivileged_userns_available():
 
 
 USERNS = rf.IS_ROOT and unprivileged_userns_available()
-
-
-class AbstractServer:
-    """A host server on an abstract unix name (X11's @/tmp/.X11-unix/XN is
-    one), counting connections; answers 'H' to a byte."""
-
-    def __init__(self, name):
-        self.name = name
-        self.count = 0
-        self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind("\0" + name)
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            with self.lock:
-                self.count += 1
-            try:
-                c.settimeout(1)
-                if c.recv(1):
-                    c.send(b"H")
-            except OSError:
-                pass
-            c.close()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
 
 
 class DbusSessionBus:
@@ -190,7 +153,7 @@ class HostAbstractSocketsFromInside:
     @classmethod
     def setUpClass(cls):
         tag = f"rf-esc-{os.getpid()}-{cls.MODE}-{int(cls.UNPRIVILEGED)}"
-        cls.x11 = AbstractServer(f"/tmp/.X11-unix/X{tag}")
+        cls.x11 = HostAbstractListener(f"/tmp/.X11-unix/X{tag}")
         cls.dbus = DbusSessionBus(f"/tmp/dbus-{tag}")
         cls.squat = f"/tmp/.X11-unix/squat-{tag}"
         cls.dir = tempfile.mkdtemp(prefix="rf-esc-", dir="/tmp")
@@ -329,7 +292,7 @@ class HostSocketsPassedIn:
         tag = f"rf-esc-fd-{os.getpid()}-{int(self.UNPRIVILEGED)}"
         d = tempfile.mkdtemp(prefix="rf-esc-", dir="/tmp")
         os.chmod(d, 0o777)
-        x11 = AbstractServer(f"/tmp/.X11-unix/X{tag}")
+        x11 = HostAbstractListener(f"/tmp/.X11-unix/X{tag}")
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         tcp.bind(("127.0.0.1", 0))
         tcp.listen(8)
@@ -662,7 +625,7 @@ class HostStateInProc1:
         tcp.bind(("127.0.0.1", 0))
         tcp.listen(1)
         port_hex = ":%04X" % tcp.getsockname()[1]
-        x11 = AbstractServer(tag)
+        x11 = HostAbstractListener(tag)
         try:
             cmd = [rf.BIN, "run", "-q", "--mode", "namespace", "--", rf.PY, "-c", PROC1]
             r = subprocess.run((AS_USER if self.UNPRIVILEGED else []) + cmd, capture_output=True,
