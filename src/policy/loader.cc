@@ -184,25 +184,6 @@ bool ValidLabel(const std::string& label, bool wildcard_ok) {
   return true;
 }
 
-// A DNS name, an IP literal, or (OpenShell's rule) a name with wildcards in
-// its first label only: `*.`/`**.` as the whole label, or `*` inside it
-// (`*-aiplatform.googleapis.com`). A wildcard must leave at least two labels
-// (no `*.com`).
-bool ValidHostPattern(const std::string& h) {
-  if (h.empty() || h.size() > 253) return false;
-  unsigned char buf[16];
-  if (inet_pton(AF_INET6, h.c_str(), buf) == 1) return true;
-  std::string rest = h;
-  if (rest.back() == '.') rest.pop_back();
-  std::vector<std::string> labels;
-  std::istringstream in(rest);
-  for (std::string label; std::getline(in, label, '.');) labels.push_back(label);
-  if (labels.empty() || rest.empty() || rest.back() == '.') return false;
-  for (size_t i = 0; i < labels.size(); ++i)
-    if (!ValidLabel(labels[i], i == 0)) return false;
-  return labels[0].find('*') == std::string::npos || labels.size() >= 3;
-}
-
 // Why an allowed_ips range deserves a second look (empty: it does not). Such
 // ranges are no real destination on most networks, yet some use them (a
 // VPN's fake-IP DNS answers from 198.18.0.0/15, test registries from the
@@ -540,6 +521,25 @@ void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
 }
 
 }  // namespace
+
+// A DNS name, an IP literal, or (OpenShell's rule) a name with wildcards in
+// its first label only: `*.`/`**.` as the whole label, or `*` inside it
+// (`*-aiplatform.googleapis.com`). A wildcard must leave at least two labels
+// (no `*.com`).
+bool ValidHostPattern(const std::string& h) {
+  if (h.empty() || h.size() > 253) return false;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET6, h.c_str(), buf) == 1) return true;
+  std::string rest = h;
+  if (rest.back() == '.') rest.pop_back();
+  std::vector<std::string> labels;
+  std::istringstream in(rest);
+  for (std::string label; std::getline(in, label, '.');) labels.push_back(label);
+  if (labels.empty() || rest.empty() || rest.back() == '.') return false;
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (!ValidLabel(labels[i], i == 0)) return false;
+  return labels[0].find('*') == std::string::npos || labels.size() >= 3;
+}
 
 Result<Policy> LoadPolicyString(const std::string& text, const std::string& source) {
   Checker c(source);

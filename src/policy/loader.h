@@ -31,4 +31,9 @@ struct RefusedReadWrite {
 };
 const std::vector<RefusedReadWrite>& RefusedReadWritePaths();
 
+// Whether `h` is an endpoint host the loader accepts: a DNS name, an IP
+// literal, or a name with wildcards in its first label only (`*.`, `**.`,
+// or `*` inside the label), leaving at least two labels.
+bool ValidHostPattern(const std::string& h);
+
 }  // namespace rf

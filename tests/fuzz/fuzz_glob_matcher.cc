@@ -8,8 +8,9 @@
 //    crosses `/`, `/**/` also matches a single `/`), and, for patterns
 //    without `**`, `[` or `\`, with glibc fnmatch(FNM_PATHNAME);
 //  - Matcher::MatchHostPort agrees with a direct reading of the documented
-//    rules (exact, `*.` one label, `**.` one or more labels, case-insensitive,
-//    trailing dot ignored) for every pattern.
+//    rules (exact, `*.` one label, `**.` one or more labels, `*` inside the
+//    first label, case-insensitive, trailing dot ignored) for every pattern
+//    the loader accepts (rf::ValidHostPattern).
 #include <fnmatch.h>
 
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/loader.h"
 #include "policy/policy.h"
 #include "proxy/matcher.h"
 
@@ -152,6 +154,14 @@ bool ReferenceHost(const std::string& pattern, const std::string& host) {
     std::string head = h.substr(0, h.size() - suffix.size());
     return !head.empty() && head.find('.') == std::string::npos;
   }
+  // OpenShell's `*` inside the first label (`*-ai.example.com`): the label
+  // is a glob, the rest is exact.
+  const size_t dot = p.find('.');
+  if (p.find('*') < dot && dot != std::string::npos) {
+    const size_t hd = h.find('.');
+    return hd != std::string::npos && h.compare(hd, std::string::npos, p, dot) == 0 &&
+           ReferenceGlob(p.substr(0, dot), h.substr(0, hd));
+  }
   return p == h;
 }
 
@@ -193,7 +203,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<rf::NetworkPolicy> policies(1);
     policies[0].key = "fuzz";
     for (size_t i = 0; i + 1 < lines.size() && i < 32; ++i) {
-      if (lines[i].empty() || lines[i].find(':') != std::string::npos) continue;
+      if (lines[i].empty() || lines[i].find(':') != std::string::npos ||
+          !rf::ValidHostPattern(lines[i]))
+        continue;
       rf::Endpoint e;
       e.host = lines[i];
       e.ports = {443};
