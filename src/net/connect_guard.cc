@@ -260,23 +260,16 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
   const int fd = static_cast<int>(req.data.args[0]);
   const uint64_t addr_ptr = req.data.args[1];
   // The kernel's length rules first: nothing is read past what they allow.
-  size_t addr_len = 0;
-  if (int err = ConnectLengthError(req.data.args[2], &addr_len)) {
-    Respond(listener, req.id, err, false);
-    return;
-  }
-  sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  struct iovec local = {&ss, addr_len};
-  struct iovec remote = {reinterpret_cast<void*>(addr_ptr), addr_len};
-  ssize_t got = process_vm_readv(req.pid, &local, 1, &remote, 1, 0);
+  const SockaddrCopy read = ReadSockaddr(req.pid, addr_ptr, req.data.args[2]);
   // The id check after reading: if the process died and its pid was reused,
   // what we read belongs to someone else and must not be acted upon.
   if (!IdValid(listener, req.id)) return;
-  if (got < 0 || static_cast<size_t>(got) != addr_len) {
-    Respond(listener, req.id, EFAULT, false);
+  if (read.err) {
+    Respond(listener, req.id, read.err, false);
     return;
   }
+  sockaddr_storage ss = read.addr;
+  size_t addr_len = read.len;
   const ConnectAddress parsed = ClassifyConnectAddress(&ss, addr_len);
   switch (parsed.kind) {
     case ConnectAddress::Kind::kInvalid:

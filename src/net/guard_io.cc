@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string>
 
+#include "net/sockaddr_parse.h"
+
 namespace rf {
 
 bool IdValid(int listener, uint64_t id) {
@@ -150,19 +152,14 @@ RemoteUnix RemoteUnixSocket(pid_t pid, int fd) {
 
 SockaddrCopy ReadSockaddr(pid_t pid, uint64_t addr_ptr, uint64_t len_arg) {
   SockaddrCopy c;
-  // The kernel takes the length as an int: the upper half of the register
-  // is ignored, and a negative value is refused like an oversized one.
-  const int len = static_cast<int>(static_cast<uint32_t>(len_arg & 0xffffffffu));
-  if (len < 0 || static_cast<size_t>(len) > sizeof(sockaddr_storage)) {
-    c.err = EINVAL;
-    return c;
-  }
+  size_t len = 0;
+  if ((c.err = SockaddrLengthError(len_arg, &len)) != 0) return c;
   c.len = static_cast<socklen_t>(len);
   if (len == 0) return c;
-  struct iovec local = {&c.addr, static_cast<size_t>(len)};
-  struct iovec remote = {reinterpret_cast<void*>(addr_ptr), static_cast<size_t>(len)};
+  struct iovec local = {&c.addr, len};
+  struct iovec remote = {reinterpret_cast<void*>(addr_ptr), len};
   ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-  if (got != len) c.err = EFAULT;
+  if (got != static_cast<ssize_t>(len)) c.err = EFAULT;
   return c;
 }
 

@@ -14,11 +14,10 @@ constexpr size_t kSin6LenRfc2133 = 24;
 
 }  // namespace
 
-int ConnectLengthError(uint64_t addrlen_arg, size_t* len) {
+int SockaddrLengthError(uint64_t addrlen_arg, size_t* len) {
   const int n = static_cast<int>(static_cast<uint32_t>(addrlen_arg));
   *len = 0;
   if (n < 0 || static_cast<size_t>(n) > sizeof(sockaddr_storage)) return EINVAL;
-  if (static_cast<size_t>(n) < sizeof(sa_family_t)) return EINVAL;
   *len = static_cast<size_t>(n);
   return 0;
 }

@@ -12,11 +12,11 @@
 
 namespace rf {
 
-// The length argument alone (connect's third argument, an int): 0, or the
-// errno the kernel answers before reading anything (negative, or larger
-// than a sockaddr_storage: EINVAL; zero: no family, EINVAL). Sets *len to
-// the number of bytes to read.
-int ConnectLengthError(uint64_t addrlen_arg, size_t* len);
+// The length argument alone (an address's length as the system call takes
+// it, an int): 0, or EINVAL when the kernel refuses it before reading
+// anything (negative, or larger than a sockaddr_storage). Sets *len to the
+// number of bytes to read.
+int SockaddrLengthError(uint64_t addrlen_arg, size_t* len);
 
 struct ConnectAddress {
   enum class Kind {
@@ -32,7 +32,8 @@ struct ConnectAddress {
   std::string name;
 };
 
-// Classifies the `len` bytes read (len as accepted by ConnectLengthError).
+// Classifies the `len` bytes read for connect() (len as accepted by
+// SockaddrLengthError; below a family it is EINVAL, as connect() answers).
 ConnectAddress ClassifyConnectAddress(const void* addr, size_t len);
 
 }  // namespace rf

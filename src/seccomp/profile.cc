@@ -93,8 +93,8 @@ const char* const kDeniedAlways[] = {
 // POSIX message queues are named in the IPC namespace's mqueue filesystem,
 // which Landlock never sees: outside namespace mode (a private IPC
 // namespace) the sandbox could create (squat) or delete the host's queues.
-const char* const kPosixMq[] = {"mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
-                                "mq_notify", "mq_getsetattr"};
+const char* const kPosixMq[] = {"mq_open",         "mq_unlink", "mq_timedsend",
+                                "mq_timedreceive", "mq_notify", "mq_getsetattr"};
 
 const char* const kSysvIpc[] = {"shmget",     "shmat",  "shmctl", "shmdt",  "semget", "semop",
                                 "semtimedop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl"};

@@ -4,8 +4,8 @@
 // register holds it), then the bytes at the address. The address is copied
 // into a buffer of exactly the accepted length, so ASan reports any read
 // past it. Properties checked beyond "no crash, no sanitizer report":
-//  - a length the kernel refuses (negative, over sockaddr_storage, below a
-//    family) is refused before anything is read;
+//  - a length the kernel refuses (negative, over sockaddr_storage) is
+//    refused before anything is read, and one below a family is EINVAL;
 //  - an AF_UNIX address longer than sockaddr_un is refused (EINVAL);
 //  - an abstract name is exactly the bytes after the leading NUL, up to the
 //    length; a path ends at its first NUL or at the length;
@@ -35,18 +35,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   data += 4;
   size -= 4;
   size_t len = 0;
-  const int err = rf::ConnectLengthError(raw, &len);
+  const int err = rf::SockaddrLengthError(raw, &len);
   const int as_int = static_cast<int>(raw);
-  const bool kernel_ok = as_int >= 2 && as_int <= static_cast<int>(sizeof(sockaddr_storage));
+  const bool kernel_ok = as_int >= 0 && as_int <= static_cast<int>(sizeof(sockaddr_storage));
   Check((err == 0) == kernel_ok);
   if (err) {
     Check(len == 0);
     return 0;
   }
   if (len > size) return 0;  // the command's memory ends before: EFAULT
-  std::unique_ptr<uint8_t[]> mem(new uint8_t[len]);
+  std::unique_ptr<uint8_t[]> mem(new uint8_t[len ? len : 1]);
   memcpy(mem.get(), data, len);
   const rf::ConnectAddress a = rf::ClassifyConnectAddress(mem.get(), len);
+  if (len < sizeof(sa_family_t)) {
+    Check(a.kind == rf::ConnectAddress::Kind::kInvalid && a.err == EINVAL);
+    return 0;
+  }
   sa_family_t fam;
   memcpy(&fam, mem.get(), sizeof fam);
   Check(a.family == fam);

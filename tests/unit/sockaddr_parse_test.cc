@@ -12,19 +12,25 @@ namespace {
 
 using Kind = ConnectAddress::Kind;
 
-TEST(ConnectLength, TheKernelsRules) {
+TEST(SockaddrLength, TheKernelsRules) {
   size_t len = 99;
-  EXPECT_EQ(ConnectLengthError(sizeof(sockaddr_in), &len), 0);
+  EXPECT_EQ(SockaddrLengthError(sizeof(sockaddr_in), &len), 0);
   EXPECT_EQ(len, sizeof(sockaddr_in));
-  EXPECT_EQ(ConnectLengthError(sizeof(sockaddr_storage), &len), 0);
-  EXPECT_EQ(ConnectLengthError(sizeof(sockaddr_storage) + 1, &len), EINVAL);
+  EXPECT_EQ(SockaddrLengthError(sizeof(sockaddr_storage), &len), 0);
+  EXPECT_EQ(SockaddrLengthError(sizeof(sockaddr_storage) + 1, &len), EINVAL);
   EXPECT_EQ(len, 0u);
-  EXPECT_EQ(ConnectLengthError(0, &len), EINVAL);
-  EXPECT_EQ(ConnectLengthError(1, &len), EINVAL);
+  EXPECT_EQ(SockaddrLengthError(0, &len), 0);
+  EXPECT_EQ(len, 0u);
   // An int: negative values and the upper half of the register.
-  EXPECT_EQ(ConnectLengthError(0xffffffffu, &len), EINVAL);
-  EXPECT_EQ(ConnectLengthError((uint64_t{1} << 32) | sizeof(sockaddr_in), &len), 0);
+  EXPECT_EQ(SockaddrLengthError(0xffffffffu, &len), EINVAL);
+  EXPECT_EQ(SockaddrLengthError((uint64_t{1} << 32) | sizeof(sockaddr_in), &len), 0);
   EXPECT_EQ(len, sizeof(sockaddr_in));
+}
+
+TEST(ConnectAddress, NoFamilyIsInvalid) {
+  const unsigned char one = AF_UNIX;
+  EXPECT_EQ(ClassifyConnectAddress(&one, 0).err, EINVAL);
+  EXPECT_EQ(ClassifyConnectAddress(&one, 1).err, EINVAL);
 }
 
 std::vector<unsigned char> Unix(const std::string& path, size_t len) {
