@@ -161,43 +161,25 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   }
   g->audit_ = audit;
   if (g->cfg_.check_abstract) g->abstract_prefix_ = RandomAbstractPrefix();
-  g->connector_ = std::thread([p = g.get()] { p->ConnectorLoop(); });
+  // The connector: a thread with the sandbox's credentials when the
+  // supervisor is root (raw system calls change the calling thread only;
+  // glibc's wrappers would change every thread's). Without it no unix
+  // connect is made (OnConnector runs nothing).
+  auto connector = SandboxThread::Start([switch_creds = g->cfg_.switch_creds, uid = g->cfg_.uid,
+                                         gid = g->cfg_.gid]() -> int {
+    if (switch_creds &&
+        (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
+         syscall(SYS_setresuid, uid, uid, uid) != 0))
+      return errno;
+    return 0;
+  });
+  if (connector.ok()) g->connector_ = std::move(connector).value();
   g->thread_ = std::thread([p = g.get()] { p->Loop(); });
   return g;
 }
 
-void ConnectGuard::ConnectorLoop() {
-  if (cfg_.switch_creds) {
-    // This thread only: raw system calls change the calling thread's
-    // credentials (glibc's wrappers would change every thread's).
-    if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
-        syscall(SYS_setresgid, cfg_.gid, cfg_.gid, cfg_.gid) != 0 ||
-        syscall(SYS_setresuid, cfg_.uid, cfg_.uid, cfg_.uid) != 0) {
-      // Without the sandbox's credentials no unix connect may be made.
-      std::unique_lock<std::mutex> lock(mu_);
-      connector_stop_ = true;
-      cv_.notify_all();
-      return;
-    }
-  }
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [&] { return job_ != nullptr || connector_stop_; });
-    if (connector_stop_) return;
-    (*job_)();
-    job_ = nullptr;
-    job_done_ = true;
-    cv_.notify_all();
-  }
-}
-
 void ConnectGuard::OnConnector(const std::function<void()>& fn) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (connector_stop_) return;
-  job_ = &fn;
-  job_done_ = false;
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return job_done_ || connector_stop_; });
+  if (connector_) connector_->Run(fn);
 }
 
 ConnectGuard::~ConnectGuard() { Stop(); }
@@ -208,12 +190,7 @@ void ConnectGuard::Stop() {
   ssize_t ignored = write(stop_.get(), &one, sizeof one);
   (void)ignored;
   thread_.join();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    connector_stop_ = true;
-  }
-  cv_.notify_all();
-  connector_.join();
+  connector_.reset();
 }
 
 void ConnectGuard::Loop() {

@@ -197,7 +197,6 @@ class ConnectGuard {
                            const std::string& why_allowed);
   // Runs `fn` on the connector thread (sandbox credentials) and waits.
   void OnConnector(const std::function<void()>& fn);
-  void ConnectorLoop();
 
   UniqueFd listener_;
   UniqueFd stop_;  // eventfd
@@ -207,13 +206,9 @@ class ConnectGuard {
   std::atomic<uint64_t> allowed_{0}, denied_{0};
   pid_t root_ = 0;
   UniqueFd own_diag_;  // platform: sock_diag in the supervisor's (= sandbox's) namespace
-  // The connector thread and its one-slot job queue.
-  std::thread connector_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  const std::function<void()>* job_ = nullptr;
-  bool job_done_ = false;
-  bool connector_stop_ = false;
+  // The connector: runs unix connects and listens with the sandbox's
+  // credentials (OnConnector). Null when its set-up failed.
+  std::unique_ptr<SandboxThread> connector_;
   pid_t init_ = 0;
   // The sandbox's network namespace (inode of its nsfs file); 0 when the
   // sandbox shares the supervisor's (platform mode).
