@@ -115,7 +115,9 @@ int RunMain(const RunOptions& o) {
   // The egress proxy runs in the supervisor on its own threads.
   std::unique_ptr<proxy::Proxy> px;
   if (plan->net.proxy) {
-    auto made = proxy::Proxy::Create(proxy::ProxyConfig{}, plan->effective.policy, audit);
+    proxy::ProxyConfig config;
+    config.sandbox_only = true;  // it listens where every local process can reach it
+    auto made = proxy::Proxy::Create(config, plan->effective.policy, audit);
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
     px = std::move(made).value();
     if (plan->net.guard) {

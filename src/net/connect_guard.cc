@@ -349,7 +349,14 @@ ConnectGuard::ProxyCallerInfo ConnectGuard::ProxyCaller(const struct seccomp_not
     info.gone = true;
     return info;
   }
-  if (id.ok()) info.id = std::move(*id);
+  if (id.ok()) {
+    info.id = std::move(*id);
+  } else {
+    // Still the sandbox's connection (the proxy serves no other), but
+    // nobody is named: binary rules refuse it.
+    info.id.emplace();
+    info.id->pid = req.pid;
+  }
   return info;
 }
 

@@ -105,6 +105,8 @@ struct Conn {
   std::string policy;
   CallerIdentity ident;
   std::string binary;
+  bool identified = false;  // Identify() ran (a ledger entry is taken once)
+  bool attributed = false;  // the connection is known to be the sandbox's
   bool c_rd = false, c_wr = false, u_rd = false, u_wr = false;
   Dir up, down;  // up: client -> upstream; down: upstream -> client
   int64_t deadline = 0;
@@ -544,18 +546,24 @@ class Worker {
   }
 
   void Identify(Conn* c) {
-    if (!c->ident.chain.empty()) return;  // a later request on the same connection
+    if (c->identified) return;  // a later request on the same connection
+    c->identified = true;
     if (s_->ledger) {
       // Under `ringfence run` with the connect guard, every connection of
       // the sandbox was made by the guard, which recorded who asked. No
-      // entry (or an empty one): nobody is named, and a binary rule refuses.
+      // entry: not the sandbox's. An empty entry: nobody is named, and a
+      // binary rule refuses.
       auto inode = Resolver().FindInode(c->peer, c->local);
       CallerIdentity recorded;
-      if (inode.ok() && s_->ledger->Take(*inode, &recorded)) c->ident = std::move(recorded);
+      if (inode.ok() && s_->ledger->Take(*inode, &recorded)) {
+        c->ident = std::move(recorded);
+        c->attributed = true;
+      }
     } else {
       auto id = Resolver().Resolve(c->peer, c->local);
       if (!id.ok()) return;
       c->ident = std::move(*id);
+      c->attributed = s_->sandbox_root.load() > 0;  // found below the sandbox root
     }
     if (!c->ident.exes.empty()) c->binary = c->ident.exes.front();
   }
@@ -571,6 +579,15 @@ class Worker {
 
   void Decide(Conn* c) {
     c->deadline = 0;
+    if (s_->config.sandbox_only) {
+      Identify(c);
+      if (!c->attributed) {
+        Deny(c, "the connection was not made by the sandboxed command",
+             "this proxy serves only the sandbox it was started for; another local process "
+             "needs its own policy");
+        return;
+      }
+    }
     if (IsNonCanonicalIpLiteral(c->host)) {
       if (s_->config.identify_always) Identify(c);
       Deny(c,

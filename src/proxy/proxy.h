@@ -50,6 +50,10 @@ struct ProxyConfig {
   int pipe_size = 1 << 20;      // F_SETPIPE_SZ for tunnel pipes (best effort); 0 = kernel default
   bool identify_always = true;  // resolve the caller for audit even if no rule needs it
   bool tcp_nodelay = true;      // TCP_NODELAY on both sides of a tunnel
+  // Serve only connections attributed to the sandbox (a connect-guard
+  // record, or a holder below the sandbox root): `run` sets it, since its
+  // proxy listens where every local process can reach it.
+  bool sandbox_only = false;
 };
 
 struct DenialCount {

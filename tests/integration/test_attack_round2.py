@@ -5,9 +5,11 @@ input to the supervisor. Each runs the real binary against a real program,
 with a control run without ringfence."""
 import os
 import shutil
+import socket
 import subprocess
 import unittest
 
+import netfixtures
 import rf
 
 AS_USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
@@ -111,6 +113,72 @@ class Leases(unittest.TestCase):
                 with self.subTest(mode):
                     r = rf.run([rf.PY, "-c", LEASE, path], policy=POLICY.format(mode=mode, ro=d))
                     self.assertEqual(r.stdout.strip(), "lease EPERM", r.stderr)
+
+
+CONNECT_VIA = r"""
+import socket, sys
+def connect_via(proxy_port, port):
+    s = socket.create_connection(("127.0.0.1", proxy_port), timeout=10)
+    s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (port, port))
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < 4096:
+        b = s.recv(1)
+        if not b:
+            break
+        head += b
+    s.close()
+    return head.split(b"\r\n")[0].decode() or "closed"
+"""
+
+PROXY_SESSION = CONNECT_VIA + r"""
+import os
+port = int(sys.argv[1])
+print(os.environ["HTTP_PROXY"].rsplit(":", 1)[1], flush=True)
+sys.stdin.readline()  # the host's client has had its turn
+print(connect_via(int(os.environ["HTTP_PROXY"].rsplit(":", 1)[1]), port), flush=True)
+"""
+
+
+class ForeignProxyClients(unittest.TestCase):
+    """Finding 2: in platform mode the proxy listens on the host's loopback;
+    a connection the connect guard never made (another local process or
+    user) was served like the sandbox's, named "unknown", and endpoints
+    without `binaries` accepted it. Under `run`, a connection with no guard
+    record is refused, whatever the rule; the sandbox's own still works."""
+
+    def test_connection_not_made_by_the_sandbox_is_refused(self):
+        target = netfixtures.TcpListener("127.0.0.1", 0)
+        try:
+            policy = POLICY.format(mode="platform", ro="/usr") + \
+                "network_policies:\n  local:\n    endpoints: [{host: 127.0.0.1, port: %d, " \
+                "allowed_ips: [127.0.0.1]}]\n" % target.port
+            with rf.TempDir() as d:
+                pf = os.path.join(d, "p.yaml")
+                with open(pf, "w") as f:
+                    f.write(policy)
+                p = subprocess.Popen([rf.BIN, "run", "-q", "--policy", pf, "--", rf.PY, "-c",
+                                      PROXY_SESSION, str(target.port)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, cwd=d)
+                try:
+                    proxy_port = int(p.stdout.readline().strip())
+                    clients = {"root": [rf.PY], "another user": AS_USER + [rf.PY]}
+                    for who, pre in clients.items():
+                        host = subprocess.run(pre + ["-c", CONNECT_VIA +
+                                                     "print(connect_via(%d, %d))" %
+                                                     (proxy_port, target.port)],
+                                              capture_output=True, text=True, timeout=30)
+                        self.assertIn("403", host.stdout, (who, host.stderr))
+                    self.assertEqual(rf.wait_count(lambda: target.count.n, 1, timeout=0.5), 0)
+                    out, err = p.communicate("go\n", timeout=60)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+                self.assertIn("200", out, err)  # the sandbox's own connection
+                self.assertEqual(rf.wait_count(lambda: target.count.n, 1), 1)
+        finally:
+            target.close()
 
 
 class TerminalEscapes(unittest.TestCase):
