@@ -149,6 +149,12 @@ int RunMain(const RunOptions& o) {
   spec.gid_map = plan->gid_map;
   for (const auto& s : plan->privileged_steps) spec.privileged_steps.push_back(s.get());
   for (const auto& s : plan->confine_steps) spec.confine_steps.push_back(s.get());
+  if (plan->protection) {
+    // Last before the run: the placeholders it makes are removed by Finish.
+    if (Status s = plan->protection->Prepare(); !s.ok())
+      return SetupFailure(*audit, subject, s.With("protected paths").reason());
+    if (const ChildStep* step = plan->protection->step()) spec.privileged_steps.push_back(step);
+  }
   // Received from the command before its exec; started on first use.
   UniqueFd proxy_listener, guard_listener;
   // A service the command needs could not start: it must not run without.
@@ -219,6 +225,10 @@ int RunMain(const RunOptions& o) {
   };
   SpawnResult r = SpawnAndWait(spec);
   if (guard) guard->Stop();
+  if (plan->protection) {
+    for (const auto& line : plan->protection->Finish(audit))
+      fprintf(stderr, "ringfence: %s\n", TerminalText(line).c_str());
+  }
   if (px) {
     px->Stop();
     std::string summary = proxy::Proxy::FormatDenialSummary(px->DenialSummary());

@@ -131,7 +131,9 @@ nlohmann::json PolicyToJson(const Policy& p) {
   j["version"] = p.version;
   j["filesystem_policy"] = {{"include_workdir", p.filesystem.include_workdir},
                             {"read_only", p.filesystem.read_only},
-                            {"read_write", p.filesystem.read_write}};
+                            {"read_write", p.filesystem.read_write},
+                            {"protected", p.filesystem.protected_paths},
+                            {"deny_read", p.filesystem.deny_read}};
   j["landlock"] = {{"compatibility", ToString(p.compatibility)}};
   j["process"] = {{"run_as_user", p.process.run_as_user},
                   {"run_as_group", p.process.run_as_group},

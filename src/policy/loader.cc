@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -238,30 +239,73 @@ const char* ProtocolIssue(const std::string& protocol) {
   return nullptr;
 }
 
+// A protected or deny_read pattern: a relative glob (matched at any depth
+// below a grant) or an absolute one; no '..' or '.' component, no NUL, no
+// empty component but a trailing '/' (a directory).
+std::optional<std::string> ProtectPattern(Checker& c, const YAML::Node& n,
+                                          const std::string& what) {
+  auto s = c.String(n, what);
+  if (!s) return std::nullopt;
+  const std::string& p = *s;
+  std::string body = p;
+  if (body.size() > 1 && body.back() == '/') body.pop_back();
+  bool bad = p.find('\0') != std::string::npos || body == "/";
+  std::istringstream parts(body[0] == '/' ? body.substr(1) : body);
+  std::string comp;
+  while (!bad && std::getline(parts, comp, '/')) bad = comp.empty() || comp == "." || comp == "..";
+  if (bad) {
+    c.Error(n.Mark(),
+            what + " '" + p + "' must be a path or glob without empty, '.' or '..' components");
+    return std::nullopt;
+  }
+  return p;
+}
+
 void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
   p.filesystem.include_workdir = false;  // OpenShell: false once the section exists
-  c.ForEachKey(n, "filesystem_policy", {"include_workdir", "read_only", "read_write"},
-               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-                 if (key == "include_workdir") {
-                   if (auto b = c.Bool(v, "filesystem_policy.include_workdir"))
-                     p.filesystem.include_workdir = *b;
-                   return;
-                 }
-                 auto& list = key == "read_only" ? p.filesystem.read_only : p.filesystem.read_write;
-                 c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
-                   auto path = c.Path(item, "filesystem_policy." + key + " entry");
-                   if (!path) return;
-                   if (key == "read_write") {
-                     for (const auto& r : RefusedReadWritePaths()) {
-                       if (*path != r.path) continue;
-                       c.Error(item.Mark(), "filesystem_policy.read_write must not grant '" +
-                                                std::string(r.path) + "' (" + r.why + ")");
-                       return;
-                     }
-                   }
-                   list.push_back(*path);
-                 });
-               });
+  std::vector<std::string> extra;
+  c.ForEachKey(
+      n, "filesystem_policy",
+      {"include_workdir", "read_only", "read_write", "protected", "protected_extra", "deny_read"},
+      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+        if (key == "include_workdir") {
+          if (auto b = c.Bool(v, "filesystem_policy.include_workdir"))
+            p.filesystem.include_workdir = *b;
+          return;
+        }
+        if (key == "protected" || key == "protected_extra" || key == "deny_read") {
+          std::vector<std::string>* list = &extra;
+          if (key == "protected") {
+            list = &p.filesystem.protected_paths;
+            list->clear();
+          } else if (key == "deny_read") {
+            list = &p.filesystem.deny_read;
+          }
+          c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
+            if (auto pat = ProtectPattern(c, item, "filesystem_policy." + key + " entry"))
+              list->push_back(*pat);
+          });
+          return;
+        }
+        auto& list = key == "read_only" ? p.filesystem.read_only : p.filesystem.read_write;
+        c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
+          auto path = c.Path(item, "filesystem_policy." + key + " entry");
+          if (!path) return;
+          if (key == "read_write") {
+            for (const auto& r : RefusedReadWritePaths()) {
+              if (*path != r.path) continue;
+              c.Error(item.Mark(), "filesystem_policy.read_write must not grant '" +
+                                       std::string(r.path) + "' (" + r.why + ")");
+              return;
+            }
+          }
+          list.push_back(*path);
+        });
+      });
+  for (auto& e : extra)
+    if (std::find(p.filesystem.protected_paths.begin(), p.filesystem.protected_paths.end(), e) ==
+        p.filesystem.protected_paths.end())
+      p.filesystem.protected_paths.push_back(std::move(e));
 }
 
 void LoadLandlock(Checker& c, const YAML::Node& n, Policy& p) {
@@ -665,6 +709,12 @@ const char* ToString(NetMode m) {
       return "host";
   }
   return "?";
+}
+
+std::vector<std::string> DefaultProtectedPaths() {
+  return {".git/hooks/", ".git/config", ".gitmodules", ".gitconfig", ".bashrc",   ".bash_profile",
+          ".bash_login", ".profile",    ".zshrc",      ".zprofile",  ".zshenv",   ".ssh/",
+          ".vscode/",    ".idea/",      ".claude/",    ".codex/",    ".mcp.json", ".cursor/"};
 }
 
 const char* ToString(GpuMode g) {

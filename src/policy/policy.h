@@ -20,10 +20,21 @@ const char* ToString(NetMode m);
 const char* ToString(GpuMode g);
 std::optional<NetMode> ParseNetMode(const std::string& s);
 
+// What `filesystem_policy.protected` is when a policy does not set it: the
+// files another program (git, a shell, an editor, an agent) later runs or
+// trusts outside any sandbox. A trailing '/' marks a directory.
+std::vector<std::string> DefaultProtectedPaths();
+
 struct FilesystemPolicy {
   bool include_workdir = true;
   std::vector<std::string> read_only;
   std::vector<std::string> read_write;
+  // Ringfence extensions (docs/policy.md, "Protected paths"): globs that
+  // stay read-only inside every read-write grant, and globs inside any grant
+  // that cannot be read. Relative patterns match at any depth below a grant;
+  // absolute ones name host paths.
+  std::vector<std::string> protected_paths = DefaultProtectedPaths();
+  std::vector<std::string> deny_read;
   bool operator==(const FilesystemPolicy&) const = default;
 };
 

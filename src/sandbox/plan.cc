@@ -307,6 +307,14 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
     return s.With("network");
   if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");
+  {
+    ProtectScan scan = ScanProtected(plan.effective.policy.filesystem);
+    for (auto& w : scan.warnings) plan.effective.warnings.push_back(std::move(w));
+    plan.protection =
+        std::make_unique<Protection>(std::move(scan), (plan.init_namespaces & CLONE_NEWNS) != 0);
+    if (opts.describe)
+      plan.effective.layers["filesystem"]["protected"] = plan.protection->Describe();
+  }
   if (plan.net.guard) {
     // Abstract unix sockets: who confines them on this kernel and mode.
     const bool own_netns = plan.net.listener_channel.valid();

@@ -15,6 +15,7 @@
 #include "net/connect_guard.h"
 #include "policy/effective.h"
 #include "process/spawn.h"
+#include "sandbox/protect.h"
 
 namespace rf {
 
@@ -59,6 +60,10 @@ struct Plan {
   bool landlock_resolve_unix = false;
   std::string uid_map, gid_map;
   std::string summary;  // one line: what is enforced
+  // filesystem_policy.protected and deny_read (src/sandbox/protect.h): run
+  // calls Prepare before the spawn, adds its step after the privileged ones
+  // and calls Finish once the sandbox is gone.
+  std::unique_ptr<Protection> protection;
 };
 
 Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts);

@@ -1,0 +1,437 @@
+#include "sandbox/protect.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "common/fd.h"
+
+namespace rf {
+
+namespace {
+
+std::vector<std::string_view> Split(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    size_t slash = s.find('/');
+    std::string_view comp = s.substr(0, slash);
+    if (!comp.empty()) out.push_back(comp);
+    if (slash == std::string_view::npos) break;
+    s.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool MatchComponents(const std::vector<std::string_view>& pat, size_t pi,
+                     const std::vector<std::string_view>& path, size_t xi) {
+  if (pi == pat.size()) return xi == path.size();
+  if (pat[pi] == "**") {
+    for (size_t k = xi; k <= path.size(); ++k)
+      if (MatchComponents(pat, pi + 1, path, k)) return true;
+    return false;
+  }
+  if (xi == path.size()) return false;
+  std::string p(pat[pi]), x(path[xi]);
+  if (fnmatch(p.c_str(), x.c_str(), 0) != 0) return false;
+  return MatchComponents(pat, pi + 1, path, xi + 1);
+}
+
+std::string_view Body(std::string_view pattern) {
+  if (pattern.size() > 1 && pattern.back() == '/') pattern.remove_suffix(1);
+  return pattern;
+}
+
+bool HasGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+bool Under(std::string_view path, std::string_view root) {
+  if (root == "/") return true;
+  return path == root || (path.size() > root.size() && path.substr(0, root.size()) == root &&
+                          path[root.size()] == '/');
+}
+
+bool PseudoFilesystem(const std::string& path) {
+  for (const char* p : {"/proc", "/sys", "/dev"})
+    if (Under(path, p)) return true;
+  return path == "/";  // walked through its subdirectories' own grants only
+}
+
+bool SystemDirectory(const std::string& path) {
+  for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+                        "/opt", "/var/lib", "/nix", "/snap"})
+    if (Under(path, p)) return true;
+  return false;
+}
+
+ProtectedEntry::Type TypeOf(mode_t m) {
+  if (S_ISREG(m)) return ProtectedEntry::Type::kFile;
+  if (S_ISDIR(m)) return ProtectedEntry::Type::kDir;
+  if (S_ISLNK(m)) return ProtectedEntry::Type::kSymlink;
+  return ProtectedEntry::Type::kOther;
+}
+
+// A directory below `root` reached without following any symbolic link.
+UniqueFd OpenBeneath(int root, const std::string& rel) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return UniqueFd(static_cast<int>(
+      syscall(SYS_openat2, root, rel.empty() ? "." : rel.c_str(), &how, sizeof how)));
+}
+
+struct Walker {
+  const FilesystemPolicy& fs;
+  const ProtectLimits& limits;
+  ProtectScan& out;
+  std::set<std::string> seen;
+  size_t visited = 0;
+  bool stopped = false;
+
+  const std::string* Match(const std::vector<std::string>& patterns, const std::string& rel,
+                           const std::string& abs) {
+    for (const auto& p : patterns)
+      if (MatchProtectPattern(p, rel, abs)) return &p;
+    return nullptr;
+  }
+
+  void Record(const std::string& abs, const std::string& pattern, ProtectedEntry::Kind kind,
+              ProtectedEntry::Type type, const std::string& grant) {
+    if (!seen.insert(abs).second) return;
+    ProtectedEntry e;
+    e.path = abs;
+    e.pattern = pattern;
+    e.kind = kind;
+    e.type = type;
+    e.dir_pattern = pattern.size() > 1 && pattern.back() == '/';
+    e.grant = grant;
+    out.entries.push_back(std::move(e));
+  }
+
+  void Walk(const std::string& grant, bool writable) {
+    UniqueFd root(open(grant.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root.valid()) return;  // not a directory: nothing inside it
+    struct Dir {
+      UniqueFd fd;
+      std::string rel;
+      int depth;
+    };
+    std::vector<Dir> stack;
+    stack.push_back({std::move(root), "", 0});
+    bool deep_warned = false;
+    while (!stack.empty() && !stopped) {
+      Dir d = std::move(stack.back());
+      stack.pop_back();
+      int copy = dup(d.fd.get());
+      if (copy < 0) continue;
+      DIR* dir = fdopendir(copy);
+      if (!dir) {
+        close(copy);
+        continue;
+      }
+      std::vector<std::string> names;
+      while (dirent* e = readdir(dir)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (++visited > limits.max_entries) {
+          stopped = true;
+          out.warnings.push_back("protected paths: the search stopped after " +
+                                 std::to_string(limits.max_entries) + " entries (in " + grant +
+                                 (d.rel.empty() ? "" : "/" + d.rel) +
+                                 "); matches past it are not protected");
+          break;
+        }
+        names.emplace_back(e->d_name);
+      }
+      closedir(dir);
+      for (const auto& name : names) {
+        std::string rel = d.rel.empty() ? name : d.rel + "/" + name;
+        std::string abs = (grant == "/" ? "" : grant) + "/" + rel;
+        struct stat st;
+        if (fstatat(d.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (writable) {
+          if (const std::string* p = Match(fs.protected_paths, rel, abs)) {
+            Record(abs, *p, ProtectedEntry::Kind::kProtected, TypeOf(st.st_mode), grant);
+            continue;
+          }
+        }
+        if (const std::string* p = Match(fs.deny_read, rel, abs)) {
+          Record(abs, *p, ProtectedEntry::Kind::kDenyRead, TypeOf(st.st_mode), grant);
+          continue;
+        }
+        if (!S_ISDIR(st.st_mode)) continue;
+        if (d.depth + 1 >= limits.max_depth) {
+          if (!deep_warned) {
+            deep_warned = true;
+            out.warnings.push_back("protected paths: " + grant + " is not searched below depth " +
+                                   std::to_string(limits.max_depth) + " (first at " + abs + ")");
+          }
+          continue;
+        }
+        UniqueFd sub(
+            openat(d.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub.valid()) stack.push_back({std::move(sub), rel, d.depth + 1});
+      }
+    }
+  }
+
+  // Protected names that do not exist yet, where their parent does below a
+  // read-write grant root: creating them must fail too.
+  void Absent(const std::string& grant) {
+    UniqueFd root(open(grant.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root.valid()) return;
+    for (const auto& p : fs.protected_paths) {
+      std::string_view body = Body(p);
+      if (HasGlob(body) || body.find("**") != std::string_view::npos) continue;
+      std::string rel;
+      if (body[0] == '/') {
+        std::string abs(body);
+        if (!Under(abs, grant) || abs == grant) continue;
+        rel = abs.substr(grant == "/" ? 1 : grant.size() + 1);
+      } else {
+        rel = std::string(body);
+      }
+      size_t slash = rel.rfind('/');
+      std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+      std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+      UniqueFd dir = OpenBeneath(root.get(), parent);
+      if (!dir.valid()) continue;
+      struct stat st;
+      if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+        continue;
+      Record((grant == "/" ? "" : grant) + "/" + rel, p, ProtectedEntry::Kind::kProtected,
+             ProtectedEntry::Type::kAbsent, grant);
+    }
+  }
+};
+
+// A directory or empty file, made by the supervisor and mounted over a path
+// (namespace mode): masks for deny_read (mode 0, nobody's to read) and
+// placeholders for absent protected names (the sandbox cannot create or
+// replace a mount point, and the mount is read-only).
+struct Mount {
+  std::string source;
+  std::string target;
+  unsigned long flags = 0;  // the target's filesystem flags kept on the remount
+};
+
+class MountStep : public ChildStep {
+ public:
+  explicit MountStep(const std::vector<Mount>* mounts) : mounts_(mounts) {}
+  const char* name() const override { return "protected paths"; }
+  // Async-signal-safe: mount(2) and statfs(2) only, on strings made before
+  // fork.
+  int Apply() const noexcept override {
+    for (const Mount& m : *mounts_) {
+      struct statfs sf;
+      if (statfs(m.target.c_str(), &sf) != 0) return errno;
+      if (mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        return errno;
+      // The remount keeps the flags a user namespace may not clear.
+      unsigned long keep = 0;
+      if (sf.f_flags & ST_NOSUID) keep |= MS_NOSUID;
+      if (sf.f_flags & ST_NODEV) keep |= MS_NODEV;
+      if (sf.f_flags & ST_NOEXEC) keep |= MS_NOEXEC;
+      if (sf.f_flags & ST_NOATIME) keep |= MS_NOATIME;
+      if (sf.f_flags & ST_NODIRATIME) keep |= MS_NODIRATIME;
+      if (sf.f_flags & ST_RELATIME) keep |= MS_RELATIME;
+      if (mount(nullptr, m.target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep,
+                nullptr) != 0)
+        return errno;
+    }
+    return 0;
+  }
+
+ private:
+  const std::vector<Mount>* mounts_;
+};
+
+}  // namespace
+
+bool MatchProtectPattern(std::string_view pattern, std::string_view rel, std::string_view abs) {
+  std::string_view body = Body(pattern);
+  if (body.empty()) return false;
+  if (body[0] == '/') {
+    if (abs.empty()) return false;
+    return MatchComponents(Split(body), 0, Split(abs), 0);
+  }
+  auto pat = Split(body);
+  pat.insert(pat.begin(), "**");
+  return MatchComponents(pat, 0, Split(rel), 0);
+}
+
+ProtectScan ScanProtected(const FilesystemPolicy& fs, const ProtectLimits& limits) {
+  ProtectScan out;
+  if (fs.protected_paths.empty() && fs.deny_read.empty()) return out;
+  Walker w{fs, limits, out, {}, 0, false};
+  auto walk = [&](const std::vector<std::string>& grants, bool writable) {
+    for (const auto& g : grants) {
+      if (PseudoFilesystem(g)) continue;
+      // A grant below another of the same kind is walked with it.
+      bool nested = std::any_of(grants.begin(), grants.end(), [&](const std::string& o) {
+        return o != g && !PseudoFilesystem(o) && Under(g, o);
+      });
+      if (!nested) w.Walk(g, writable);
+    }
+  };
+  if (!fs.protected_paths.empty()) {
+    walk(fs.read_write, true);
+    // Placeholders only where the names mean something: a repository's
+    // root, a home directory. Elsewhere (a scratch directory) a '.bashrc'
+    // runs nowhere and a dozen placeholders would only be noise.
+    const char* home = getenv("HOME");
+    for (const auto& g : fs.read_write) {
+      if (PseudoFilesystem(g)) continue;
+      struct stat st;
+      bool repo = lstat((g + "/.git").c_str(), &st) == 0;
+      bool is_home =
+          (home && g == home) || g == "/root" || (Under(g, "/home") && Split(g).size() == 2);
+      if (repo || is_home) w.Absent(g);
+    }
+  }
+  if (!fs.deny_read.empty()) {
+    // Read-only grants the policy names, not the system directories every
+    // policy lists: secrets live in data, and walking /usr on every start
+    // would cost seconds.
+    std::vector<std::string> data;
+    for (const auto& g : fs.read_only)
+      if (!SystemDirectory(g)) data.push_back(g);
+    walk(data, false);
+  }
+  // A path the policy grants read-write by name is the user's to write.
+  auto& e = out.entries;
+  e.erase(std::remove_if(e.begin(), e.end(),
+                         [&](const ProtectedEntry& x) {
+                           return x.kind == ProtectedEntry::Kind::kProtected &&
+                                  std::find(fs.read_write.begin(), fs.read_write.end(), x.path) !=
+                                      fs.read_write.end();
+                         }),
+          e.end());
+  std::sort(e.begin(), e.end(),
+            [](const ProtectedEntry& a, const ProtectedEntry& b) { return a.path < b.path; });
+  return out;
+}
+
+struct Protection::Impl {
+  std::string scratch;  // the supervisor's directory of masks (namespace mode)
+  std::vector<Mount> mounts;
+  std::vector<std::string> placeholders;  // made by Prepare, removed by Finish
+  std::unique_ptr<MountStep> step;
+};
+
+Protection::Protection(ProtectScan scan, bool mount_namespace)
+    : scan_(std::move(scan)), mount_namespace_(mount_namespace), impl_(std::make_unique<Impl>()) {}
+
+Protection::~Protection() = default;
+
+std::vector<std::string> Protection::Describe() const {
+  std::vector<std::string> out;
+  for (const auto& e : scan_.entries) {
+    std::string what;
+    if (e.kind == ProtectedEntry::Kind::kDenyRead) {
+      what = mount_namespace_ ? "unreadable: a mode-0 mask mounted over it"
+                              : "NOT protected without a mount namespace (platform mode)";
+    } else if (mount_namespace_) {
+      what = e.type == ProtectedEntry::Type::kAbsent
+                 ? "cannot be created: an empty read-only placeholder is mounted there for the "
+                   "run (visible on the host until the run ends)"
+             : e.type == ProtectedEntry::Type::kSymlink
+                 ? "NOT protected: a symbolic link cannot be a mount point"
+                 : "read-only bind mount (cannot be written, replaced, renamed or removed)";
+    } else {
+      what = "NOT protected without a mount namespace (platform mode)";
+    }
+    out.push_back(e.path + " (" + e.pattern + "): " + what);
+  }
+  return out;
+}
+
+Status Protection::Prepare() {
+  if (!mount_namespace_) return Status::Ok();
+  bool need_masks = std::any_of(scan_.entries.begin(), scan_.entries.end(), [](const auto& e) {
+    return e.kind == ProtectedEntry::Kind::kDenyRead;
+  });
+  if (need_masks) {
+    // The child mounts them by path (a descriptor of the supervisor's mount
+    // namespace cannot be a bind source in the sandbox's), from a place the
+    // sandbox's own /tmp does not cover.
+    struct stat shm;
+    std::string base = stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) ? "/dev/shm" : "/tmp";
+    std::string pattern = base + "/.ringfence-masks-XXXXXX";
+    std::vector<char> tmpl(pattern.begin(), pattern.end());
+    tmpl.push_back('\0');
+    if (!mkdtemp(tmpl.data())) return Status::Errno("creating the deny_read masks in " + base);
+    impl_->scratch = tmpl.data();
+    std::string file = impl_->scratch + "/file", dir = impl_->scratch + "/dir";
+    UniqueFd f(open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0));
+    if (!f.valid() || mkdir(dir.c_str(), 0) != 0) {
+      Status s = Status::Errno("creating the deny_read masks in " + impl_->scratch);
+      Finish(nullptr);
+      return s;
+    }
+    fchmod(f.get(), 0);
+  }
+  for (const auto& e : scan_.entries) {
+    if (e.type == ProtectedEntry::Type::kSymlink) continue;  // said by Describe
+    if (e.kind == ProtectedEntry::Kind::kDenyRead) {
+      bool is_dir = e.type == ProtectedEntry::Type::kDir;
+      impl_->mounts.push_back({impl_->scratch + (is_dir ? "/dir" : "/file"), e.path, 0});
+      continue;
+    }
+    if (e.type == ProtectedEntry::Type::kAbsent) {
+      int rc = e.dir_pattern ? mkdir(e.path.c_str(), 0555) : [&] {
+        int fd = open(e.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+        if (fd >= 0) close(fd);
+        return fd < 0 ? -1 : 0;
+      }();
+      if (rc != 0) {
+        Status s = Status::Errno("creating the placeholder for protected " + e.path);
+        Finish(nullptr);
+        return s;
+      }
+      impl_->placeholders.push_back(e.path);
+    }
+    impl_->mounts.push_back({e.path, e.path, 0});
+  }
+  impl_->step = std::make_unique<MountStep>(&impl_->mounts);
+  return Status::Ok();
+}
+
+const ChildStep* Protection::step() const { return impl_->step.get(); }
+
+std::vector<std::string> Protection::Finish(AuditSink* audit) {
+  std::vector<std::string> changes;
+  // Placeholders go only while they are still what Prepare made (empty):
+  // anything else is left and reported.
+  for (auto it = impl_->placeholders.rbegin(); it != impl_->placeholders.rend(); ++it) {
+    struct stat st;
+    if (lstat(it->c_str(), &st) != 0) continue;
+    int rc = S_ISDIR(st.st_mode)                        ? rmdir(it->c_str())
+             : (S_ISREG(st.st_mode) && st.st_size == 0) ? unlink(it->c_str())
+                                                        : -1;
+    if (rc != 0) {
+      std::string line = "protected placeholder " + *it + " was changed; left in place";
+      if (audit) audit->Emit({"filesystem", "protected", *it, line, {}});
+      changes.push_back(line);
+    }
+  }
+  impl_->placeholders.clear();
+  if (!impl_->scratch.empty()) {
+    unlink((impl_->scratch + "/file").c_str());
+    rmdir((impl_->scratch + "/dir").c_str());
+    rmdir(impl_->scratch.c_str());
+    impl_->scratch.clear();
+  }
+  return changes;
+}
+
+}  // namespace rf
