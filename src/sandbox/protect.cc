@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <set>
 
 #include "common/fd.h"
@@ -255,6 +256,116 @@ class MountStep : public ChildStep {
   const std::vector<Mount>* mounts_;
 };
 
+
+// Platform mode: the state of a protected path, taken before the run and
+// compared after it. Bounded: a path whose snapshot would pass the bounds is
+// reported as not snapshotted instead.
+struct SnapNode {
+  std::string rel;  // below the entry ("" for the entry itself)
+  mode_t mode = 0;  // 0: absent
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string data;  // file content or link target
+  bool operator==(const SnapNode&) const = default;
+};
+
+constexpr size_t kSnapFileBytes = 4u << 20;
+constexpr size_t kSnapTotalBytes = 64u << 20;
+constexpr size_t kSnapNodes = 20'000;
+
+// Reads the tree at `name` below `dir` without following links. False when
+// a bound is passed.
+bool Capture(int dir, const std::string& name, const std::string& rel, std::vector<SnapNode>& out,
+             size_t& bytes) {
+  if (out.size() >= kSnapNodes) return false;
+  struct stat st;
+  SnapNode n;
+  n.rel = rel;
+  if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    out.push_back(n);  // absent
+    return true;
+  }
+  n.mode = st.st_mode;
+  n.uid = st.st_uid;
+  n.gid = st.st_gid;
+  if (S_ISLNK(st.st_mode)) {
+    char buf[4096];
+    ssize_t len = readlinkat(dir, name.c_str(), buf, sizeof buf);
+    if (len > 0) n.data.assign(buf, static_cast<size_t>(len));
+    out.push_back(n);
+    return true;
+  }
+  if (S_ISREG(st.st_mode)) {
+    if (static_cast<size_t>(st.st_size) > kSnapFileBytes ||
+        bytes + static_cast<size_t>(st.st_size) > kSnapTotalBytes)
+      return false;
+    UniqueFd f(openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!f.valid()) return false;
+    char buf[65536];
+    for (ssize_t r; (r = read(f.get(), buf, sizeof buf)) > 0;) {
+      n.data.append(buf, static_cast<size_t>(r));
+      if (n.data.size() > kSnapFileBytes) return false;
+    }
+    bytes += n.data.size();
+    out.push_back(n);
+    return true;
+  }
+  out.push_back(n);
+  if (!S_ISDIR(st.st_mode)) return true;
+  UniqueFd sub(openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!sub.valid()) return false;
+  int copy = dup(sub.get());
+  DIR* d = copy >= 0 ? fdopendir(copy) : nullptr;
+  if (!d) {
+    if (copy >= 0) close(copy);
+    return false;
+  }
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d))
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& child : names)
+    if (!Capture(sub.get(), child, rel.empty() ? child : rel + "/" + child, out, bytes))
+      return false;
+  return true;
+}
+
+// Recreates `nodes` (a Capture of one entry) at `name` below `dir`, as the
+// owner and mode they had.
+bool Recreate(int dir, const std::string& name, const std::vector<SnapNode>& nodes) {
+  for (const auto& n : nodes) {
+    if (n.mode == 0) continue;
+    std::string path = n.rel.empty() ? name : name + "/" + n.rel;
+    std::string parent = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    std::string leaf = path.substr(parent.empty() ? 0 : parent.size() + 1);
+    UniqueFd pd = parent.empty() ? UniqueFd(dup(dir)) : OpenBeneath(dir, parent);
+    if (!pd.valid()) return false;
+    UniqueFd pdir(openat(pd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!pdir.valid()) return false;
+    if (S_ISDIR(n.mode)) {
+      if (mkdirat(pdir.get(), leaf.c_str(), 0700) != 0) return false;
+    } else if (S_ISLNK(n.mode)) {
+      if (symlinkat(n.data.c_str(), pdir.get(), leaf.c_str()) != 0) return false;
+    } else if (S_ISREG(n.mode)) {
+      UniqueFd f(openat(pdir.get(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600));
+      if (!f.valid()) return false;
+      for (size_t off = 0; off < n.data.size();) {
+        ssize_t w = write(f.get(), n.data.data() + off, n.data.size() - off);
+        if (w <= 0) return false;
+        off += static_cast<size_t>(w);
+      }
+    } else {
+      continue;  // devices, fifos, sockets: not recreated
+    }
+    if (geteuid() == 0 && fchownat(pdir.get(), leaf.c_str(), n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return false;
+    if (!S_ISLNK(n.mode) && fchmodat(pdir.get(), leaf.c_str(), n.mode & 07777, 0) != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool MatchProtectPattern(std::string_view pattern, std::string_view rel, std::string_view abs) {
@@ -325,6 +436,11 @@ struct Protection::Impl {
   std::string scratch;  // the supervisor's directory of masks (namespace mode)
   std::vector<Mount> mounts;
   std::vector<std::string> placeholders;  // made by Prepare, removed by Finish
+  struct Snapshot {
+    const ProtectedEntry* entry;
+    std::vector<SnapNode> nodes;
+  };
+  std::vector<Snapshot> snapshots;  // platform mode
   std::unique_ptr<MountStep> step;
 };
 
@@ -348,7 +464,12 @@ std::vector<std::string> Protection::Describe() const {
                  ? "NOT protected: a symbolic link cannot be a mount point"
                  : "read-only bind mount (cannot be written, replaced, renamed or removed)";
     } else {
-      what = "NOT protected without a mount namespace (platform mode)";
+      what = e.type == ProtectedEntry::Type::kAbsent
+                 ? "snapshot: created during the run, it is moved aside after the run and "
+                   "reported; it is not refused, and a host program may run it before then"
+                 : "snapshot: changed during the run, it is restored after the run and reported "
+                   "(what the sandbox left is kept beside it, renamed); it is not refused, and a "
+                   "host program may read or run the changed file before then";
     }
     out.push_back(e.path + " (" + e.pattern + "): " + what);
   }
@@ -356,7 +477,22 @@ std::vector<std::string> Protection::Describe() const {
 }
 
 Status Protection::Prepare() {
-  if (!mount_namespace_) return Status::Ok();
+  if (!mount_namespace_) {
+    for (const auto& e : scan_.entries) {
+      if (e.kind != ProtectedEntry::Kind::kProtected) continue;
+      size_t slash = e.path.rfind('/');
+      UniqueFd dir(open(e.path.substr(0, slash).empty() ? "/" : e.path.substr(0, slash).c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      Impl::Snapshot snap{&e, {}};
+      size_t bytes = 0;
+      if (!dir.valid() || !Capture(dir.get(), e.path.substr(slash + 1), "", snap.nodes, bytes))
+        return Status::Error("cannot snapshot protected " + e.path +
+                             " (too large, or unreadable); list it in read_only instead, or "
+                             "use namespace mode");
+      impl_->snapshots.push_back(std::move(snap));
+    }
+    return Status::Ok();
+  }
   bool need_masks = std::any_of(scan_.entries.begin(), scan_.entries.end(), [](const auto& e) {
     return e.kind == ProtectedEntry::Kind::kDenyRead;
   });
@@ -425,6 +561,47 @@ std::vector<std::string> Protection::Finish(AuditSink* audit) {
     }
   }
   impl_->placeholders.clear();
+  const std::string stamp = ".ringfence-" + std::to_string(time(nullptr));
+  for (const auto& snap : impl_->snapshots) {
+    const ProtectedEntry& e = *snap.entry;
+    std::string rel_parent = e.path.substr(0, e.path.rfind('/'));
+    std::string name = e.path.substr(e.path.rfind('/') + 1);
+    rel_parent = rel_parent.size() > e.grant.size() ? rel_parent.substr(e.grant.size() + 1) : "";
+    UniqueFd root(open(e.grant.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd parent = root.valid() ? OpenBeneath(root.get(), rel_parent) : UniqueFd();
+    UniqueFd dir = parent.valid()
+                       ? UniqueFd(openat(parent.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+                       : UniqueFd();
+    std::string line;
+    if (!dir.valid()) {
+      // A directory on the way was removed or replaced by a link: nothing
+      // is written through it.
+      line = "protected " + e.path + ": a directory above it was removed or replaced during "
+             "the run; NOT restored, check it by hand";
+    } else {
+      std::vector<SnapNode> now;
+      size_t bytes = 0;
+      bool complete = Capture(dir.get(), name, "", now, bytes);
+      if (complete && now == snap.nodes) continue;
+      std::string aside = name + stamp;
+      bool moved = now.empty() || now.front().mode == 0 ||
+                   renameat(dir.get(), name.c_str(), dir.get(), aside.c_str()) == 0;
+      bool ok = moved && Recreate(dir.get(), name, snap.nodes);
+      if (snap.nodes.front().mode == 0) {
+        line = "protected " + e.path + " was created during the run: " +
+               (moved ? "moved aside to " + aside : "COULD NOT be moved aside");
+      } else {
+        line = "protected " + e.path + " was changed during the run: " +
+               (ok ? std::string("restored from the snapshot") : "COULD NOT be restored") +
+               (moved && now.front().mode != 0 ? "; what the sandbox left is " + aside : "");
+      }
+      if (!ok) line += " (check it by hand)";
+    }
+    if (audit)
+      audit->Emit({"filesystem", "restored", e.path, line, {{"pattern", e.pattern}}});
+    changes.push_back(line);
+  }
+  impl_->snapshots.clear();
   if (!impl_->scratch.empty()) {
     unlink((impl_->scratch + "/file").c_str());
     rmdir((impl_->scratch + "/dir").c_str());
