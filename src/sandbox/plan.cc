@@ -310,6 +310,20 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   {
     ProtectScan scan = ScanProtected(plan.effective.policy.filesystem);
     for (auto& w : scan.warnings) plan.effective.warnings.push_back(std::move(w));
+    const bool mount_ns = (plan.init_namespaces & CLONE_NEWNS) != 0;
+    std::string unreadable;
+    for (const auto& e : scan.entries)
+      if (e.kind == ProtectedEntry::Kind::kDenyRead && !mount_ns)
+        unreadable += (unreadable.empty() ? "" : ", ") + e.path;
+    if (!unreadable.empty()) {
+      // Landlock cannot take a path back out of a grant: without a mount
+      // namespace these stay readable, and the user must know before the run.
+      std::string why = "deny_read is not enforced without a mount namespace (mode " +
+                        std::string(ToString(mode)) + "); readable: " + unreadable;
+      if (plan.effective.policy.compatibility == Compatibility::kHardRequirement)
+        return Status::Error(why + "; landlock.compatibility is hard_requirement");
+      plan.effective.warnings.push_back(why);
+    }
     plan.protection =
         std::make_unique<Protection>(std::move(scan), (plan.init_namespaces & CLONE_NEWNS) != 0);
     if (opts.describe)

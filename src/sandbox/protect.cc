@@ -256,7 +256,6 @@ class MountStep : public ChildStep {
   const std::vector<Mount>* mounts_;
 };
 
-
 // Platform mode: the state of a protected path, taken before the run and
 // compared after it. Bounded: a path whose snapshot would pass the bounds is
 // reported as not snapshotted instead.
@@ -348,8 +347,8 @@ bool Recreate(int dir, const std::string& name, const std::vector<SnapNode>& nod
     } else if (S_ISLNK(n.mode)) {
       if (symlinkat(n.data.c_str(), pdir.get(), leaf.c_str()) != 0) return false;
     } else if (S_ISREG(n.mode)) {
-      UniqueFd f(openat(pdir.get(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600));
+      UniqueFd f(openat(pdir.get(), leaf.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!f.valid()) return false;
       for (size_t off = 0; off < n.data.size();) {
         ssize_t w = write(f.get(), n.data.data() + off, n.data.size() - off);
@@ -359,9 +358,11 @@ bool Recreate(int dir, const std::string& name, const std::vector<SnapNode>& nod
     } else {
       continue;  // devices, fifos, sockets: not recreated
     }
-    if (geteuid() == 0 && fchownat(pdir.get(), leaf.c_str(), n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
+    if (geteuid() == 0 &&
+        fchownat(pdir.get(), leaf.c_str(), n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
       return false;
-    if (!S_ISLNK(n.mode) && fchmodat(pdir.get(), leaf.c_str(), n.mode & 07777, 0) != 0) return false;
+    if (!S_ISLNK(n.mode) && fchmodat(pdir.get(), leaf.c_str(), n.mode & 07777, 0) != 0)
+      return false;
   }
   return true;
 }
@@ -576,7 +577,8 @@ std::vector<std::string> Protection::Finish(AuditSink* audit) {
     if (!dir.valid()) {
       // A directory on the way was removed or replaced by a link: nothing
       // is written through it.
-      line = "protected " + e.path + ": a directory above it was removed or replaced during "
+      line = "protected " + e.path +
+             ": a directory above it was removed or replaced during "
              "the run; NOT restored, check it by hand";
     } else {
       std::vector<SnapNode> now;
@@ -597,8 +599,7 @@ std::vector<std::string> Protection::Finish(AuditSink* audit) {
       }
       if (!ok) line += " (check it by hand)";
     }
-    if (audit)
-      audit->Emit({"filesystem", "restored", e.path, line, {{"pattern", e.pattern}}});
+    if (audit) audit->Emit({"filesystem", "restored", e.path, line, {{"pattern", e.pattern}}});
     changes.push_back(line);
   }
   impl_->snapshots.clear();
