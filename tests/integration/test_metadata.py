@@ -199,5 +199,43 @@ class Metadata(unittest.TestCase):
         self._check("namespace", True)
 
 
+class Symlinks(unittest.TestCase):
+    """A link inside the read-write grant to a file outside: the call that
+    follows it is decided on the target (refused), the one that does not on
+    the link itself (inside)."""
+
+    @unittest.skipUnless(rf.IS_ROOT, "files owned by uid 65534")
+    def test_link_to_outside(self):
+        base = tempfile.mkdtemp(prefix="rf-it-meta-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, base, True)
+        os.chmod(base, 0o755)
+        inside, outside = os.path.join(base, "in"), os.path.join(base, "out")
+        os.mkdir(inside)
+        os.mkdir(outside)
+        target = os.path.join(outside, "secret")
+        with open(target, "w") as fh:
+            fh.write("x")
+        os.chmod(target, 0o600)
+        for p in (inside, outside, target):
+            os.chown(p, 65534, 65534)
+        link = os.path.join(inside, "link")
+        os.symlink(target, link)
+        os.lchown(link, 65534, 65534)
+        script = ("import os, sys\n"
+                  "for f in (lambda: os.chmod(sys.argv[1], 0o666),\n"
+                  "          lambda: os.chown(sys.argv[1], -1, 65534),\n"
+                  "          lambda: os.chown(sys.argv[1], -1, 65534, follow_symlinks=False),\n"
+                  "          lambda: os.chmod('/proc/self/cwd/link', 0o666)):\n"
+                  "    try:\n        f(); print('OK')\n"
+                  "    except OSError as e:\n        print(e.strerror)\n")
+        for mode in MODES:
+            pol = POLICY.format(mode=mode, ro="/proc", rw=inside)
+            r = rf.run([rf.PY, "-c", script, link], policy=pol, cwd=inside)
+            self.assertEqual(r.stdout.split("\n")[:4],
+                             ["Permission denied", "Permission denied", "OK",
+                              "Permission denied"], f"{mode}: {r.stdout} {r.stderr}")
+            self.assertEqual(os.stat(target).st_mode & 0o777, 0o600, mode)
+
+
 if __name__ == "__main__":
     unittest.main()
