@@ -32,6 +32,7 @@ section() {  # section TITLE COMMAND...
 } > "$TMP"
 section startup /usr/bin/python3 "$HERE/startup/run.py" "$RF" "${STARTUP_RUNS:-300}"
 section fs /usr/bin/python3 "$HERE/fs/run.py" "$RF" "${FS_RUNS:-20}"
+section metadata /usr/bin/python3 "$HERE/metadata/run.py" "$RF" "${METADATA_CALLS:-20000}" 5
 if [ -x "$BUILD/rf_bench_matcher" ]; then
   section matcher /usr/bin/python3 "$HERE/matcher/run.py" "$BUILD/rf_bench_matcher"
 fi

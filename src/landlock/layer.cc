@@ -127,6 +127,17 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
     if (!plan.net.guard_config.landlock_ruleset.valid())
       return Status::Errno("duplicating the Landlock ruleset for the connect guard");
   }
+  if (plan.net.guard) {
+    // Metadata calls are decided against the same rules
+    // (src/landlock/metadata_guard.h); unconfined without Landlock.
+    auto& m = plan.net.guard_config.metadata;
+    m.enforce = prepared->step != nullptr;
+    for (const auto& r : st.rules)
+      if (r.access & (landlock::kFsReadFile | landlock::kFsReadDir | landlock::kFsWriteFile |
+                      landlock::kFsExecute))
+        m.grants.push_back(
+            {r.dev, r.ino, r.kind == "directory", (r.access & landlock::kFsWriteFile) != 0});
+  }
   if (prepared->step) plan.confine_steps.push_back(std::move(prepared->step));
   return Status::Ok();
 }

@@ -304,7 +304,7 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
       st.skipped.push_back({path, Status::Errno("landlock_add_rule").reason()});
       return;
     }
-    AddedRule rule{path, dir ? "directory" : "file", access, "", {}};
+    AddedRule rule{path, dir ? "directory" : "file", access, sb.st_dev, sb.st_ino, "", {}};
     if (!resolved->links.empty()) {
       rule.resolved = resolved->real;
       for (const auto& l : resolved->links) rule.symlinks.push_back(l.link + " -> " + l.target);

@@ -96,6 +96,8 @@ struct AddedRule {
   std::string path;
   std::string kind;  // "directory" or "file"
   uint64_t access;   // what the kernel got
+  dev_t dev = 0;     // the inode the rule binds
+  ino_t ino = 0;
   // When the path is or passes through symbolic links: what the rule binds,
   // and each link followed ("LINK -> TARGET"). Empty otherwise.
   std::string resolved;

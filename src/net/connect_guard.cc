@@ -174,6 +174,12 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
     return 0;
   });
   if (connector.ok()) g->connector_ = std::move(connector).value();
+  MetadataGuardConfig meta = g->cfg_.metadata;
+  meta.switch_creds = g->cfg_.switch_creds;
+  meta.uid = g->cfg_.uid;
+  meta.gid = g->cfg_.gid;
+  auto metadata = MetadataGuard::Create(g->listener_.get(), std::move(meta), audit);
+  if (metadata.ok()) g->metadata_ = std::move(metadata).value();
   g->thread_ = std::thread([p = g.get()] { p->Loop(); });
   return g;
 }
@@ -213,6 +219,15 @@ void ConnectGuard::Loop() {
 
 void ConnectGuard::Handle(const struct seccomp_notif& req) {
   const int listener = listener_.get();
+  if (IsMetadataCall(req.data.nr)) {
+    if (metadata_) {
+      metadata_->Handle(req);
+    } else {
+      ++denied_;
+      Respond(listener, req.id, EACCES, false);
+    }
+    return;
+  }
   if (req.data.nr == __NR_listen) {
     HandleListen(req);
     return;

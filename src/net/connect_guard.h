@@ -39,6 +39,7 @@
 #include "audit/audit.h"
 #include "common/fd.h"
 #include "common/status.h"
+#include "landlock/metadata_guard.h"
 #include "net/sandbox_thread.h"
 #include "proxy/identity.h"
 
@@ -102,6 +103,10 @@ struct ConnectGuardConfig {
   // listen() is notified (platform mode): where pidfd_getfd is refused, the
   // guard keeps the sockets it binds until the command listens on them.
   bool notify_listen = false;
+  // chmod, chown, utimes, the xattr calls and inotify_add_watch are sent
+  // here too: decided against the Landlock rules (src/landlock/metadata_guard.h).
+  // The credentials are switch_creds/uid/gid above.
+  MetadataGuardConfig metadata;
 };
 
 // Whether pidfd_getfd works in this process at all (a container profile may
@@ -209,6 +214,8 @@ class ConnectGuard {
   // The connector: runs unix connects and listens with the sandbox's
   // credentials (OnConnector). Null when its set-up failed.
   std::unique_ptr<SandboxThread> connector_;
+  // Null when its set-up failed: metadata calls are then refused.
+  std::unique_ptr<MetadataGuard> metadata_;
   pid_t init_ = 0;
   // The sandbox's network namespace (inode of its nsfs file); 0 when the
   // sandbox shares the supervisor's (platform mode).

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -207,6 +208,61 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
   }
 }
 
+// ---- Metadata and watches outside the policy ----------------------------
+// Landlock does not check chmod, chown, utimes, the xattr calls or
+// inotify_add_watch: with the supervisor's listener they go to it, which
+// decides against the Landlock rules and makes the call on the command's
+// behalf (src/landlock/metadata_guard.h). Kept apart from the setuid/setgid
+// mode rules: a chmod-family call with S_ISUID or S_ISGID in its mode is
+// refused here (EPERM) and never notified, whoever else refuses it too.
+
+// System calls newer than the libseccomp this builds with knows by name
+// (x86_64 numbers).
+const std::pair<const char*, int> kNewSyscalls[] = {
+    {"fchmodat2", 452},     {"setxattrat", 463},   {"getxattrat", 464},   {"listxattrat", 465},
+    {"removexattrat", 466}, {"file_getattr", 468}, {"file_setattr", 469},
+};
+
+void AddMetadataRules(const ProfileOptions& o, std::vector<Rule>& r) {
+  // chmod family: (syscall, index of the mode argument).
+  const std::pair<const char*, unsigned> kChmod[] = {
+      {"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2}};
+  for (const auto& [sc, arg] : kChmod) {
+    for (uint32_t bit : {static_cast<uint32_t>(S_ISUID), static_cast<uint32_t>(S_ISGID)})
+      r.push_back(Deny(sc, {ArgCmp::Bits(arg, bit, bit)},
+                       "chmod family: S_ISUID or S_ISGID in the mode -> EPERM"));
+    if (o.notify_connect)
+      r.push_back(Rule{sc,
+                       {ArgCmp::Bits(arg, S_ISUID | S_ISGID, 0)},
+                       Action::Notify(),
+                       "chmod family -> user notification (metadata outside the grants)"});
+  }
+  // Their *at variants with AT_EMPTY_PATH act on O_PATH descriptors, and
+  // file_setattr sets inode flags: neither is checked by the supervisor, so
+  // they are refused; ENOSYS makes libc and tools use the calls above.
+  for (const char* sc :
+       {"setxattrat", "getxattrat", "listxattrat", "removexattrat", "file_getattr", "file_setattr"})
+    r.push_back(Deny(sc, {},
+                     "xattr *at calls and file_getattr/file_setattr -> ENOSYS (the older calls "
+                     "are checked)",
+                     ENOSYS));
+  if (!o.notify_connect) return;
+  for (const char* sc :
+       {"chown", "lchown", "fchown", "fchownat", "utime", "utimes", "futimesat", "utimensat",
+        "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+        "getxattr", "lgetxattr", "listxattr", "llistxattr", "inotify_add_watch"})
+    r.push_back(Rule{sc, {}, Action::Notify(), "metadata and watches -> user notification"});
+}
+
+int SyscallNumber(const std::string& name) {
+  int nr = seccomp_syscall_resolve_name(name.c_str());
+  if (nr != __NR_SCMP_ERROR) return nr;
+  for (const auto& [n, num] : kNewSyscalls)
+    if (name == n) return num;
+  return __NR_SCMP_ERROR;
+}
+// ---- end of metadata ------------------------------------------------------
+
 struct CtxDeleter {
   void operator()(void* c) const { seccomp_release(c); }
 };
@@ -226,7 +282,7 @@ Result<Ctx> BuildCtx(const Profile& p) {
   // Binary tree of syscall numbers: fewer instructions per call.
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   for (const Rule& r : p.rules) {
-    int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+    int nr = SyscallNumber(r.syscall);
     if (nr == __NR_SCMP_ERROR) return Status::Error("unknown system call '" + r.syscall + "'");
     uint32_t action = SCMP_ACT_ERRNO(static_cast<uint32_t>(r.action.err));
     if (r.action.kind == Action::kNotify ||
@@ -403,6 +459,7 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // A lease makes the next open for writing, anywhere on the host, wait for
   // the lease-break time; the sandbox needs none (read-only grants included).
   r.push_back(Deny("fcntl", {ArgCmp::Eq32(1, F_SETLEASE)}, "fcntl: F_SETLEASE -> EPERM"));
+  AddMetadataRules(o, r);
   if (o.notify_connect)
     r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
   // Sharing the host's network namespace, listen() on a TCP socket never
@@ -486,6 +543,7 @@ nlohmann::json Describe(const Profile& p) {
     j["sysv_ipc"] = "allowed (private IPC namespace)";
   }
   j["user_notification"] = {{"connect", p.options.notify_connect},
+                            {"metadata", p.options.notify_connect},
                             {"denials", p.options.notify_denials}};
   j["denial_reporting"] =
       p.options.notify_denials
@@ -503,7 +561,7 @@ std::vector<std::pair<int, int>> NotifiedDenials(const Profile& p) {
   if (!p.options.notify_denials) return out;
   for (const Rule& r : p.rules) {
     if (r.action.kind != Action::kErrno || r.action.err == 0 || r.action.err == ENOSYS) continue;
-    int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+    int nr = SyscallNumber(r.syscall);
     if (nr == __NR_SCMP_ERROR) continue;
     if (std::none_of(out.begin(), out.end(), [&](const auto& e) { return e.first == nr; }))
       out.push_back({nr, r.action.err});
@@ -514,7 +572,7 @@ std::vector<std::pair<int, int>> NotifiedDenials(const Profile& p) {
 int DenialErrno(const Profile& p, int syscall_nr) {
   for (const Rule& r : p.rules) {
     if (r.action.kind != Action::kErrno) continue;
-    if (seccomp_syscall_resolve_name(r.syscall.c_str()) == syscall_nr) return r.action.err;
+    if (SyscallNumber(r.syscall) == syscall_nr) return r.action.err;
   }
   return 0;
 }
