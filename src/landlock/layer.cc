@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include "common/terminal_text.h"
+#include "landlock/deny_read.h"
 #include "landlock/ruleset.h"
 #include "landlock/uapi.h"
 #include "sandbox/layers.h"
@@ -50,6 +51,11 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   const auto& fs = ctx.policy.filesystem;
   for (const auto& p : fs.read_only) req.paths.push_back({p, landlock::Access::kReadOnly});
   for (const auto& p : fs.read_write) req.paths.push_back({p, landlock::Access::kReadWrite});
+  if (!ctx.landlock_deny_read.empty()) {
+    auto split = landlock::SplitForDenyRead(req.paths, ctx.landlock_deny_read);
+    if (!split.ok()) return split.status();
+    req.paths = std::move(split).value();
+  }
   // Interactive basics: /dev/tty and the terminal(s) on stdin/stdout/stderr
   // by name, not all of /dev/pts: the caller's other terminals (another
   // shell of the same uid) must stay out of reach. New pseudo-terminals

@@ -312,7 +312,8 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
     st.rules.push_back(std::move(rule));
     if (remounted(resolved->real)) late.push_back({resolved->real, access});
   };
-  for (const auto& pr : req.paths) add_path(pr.path, WantedFsRights(pr.access));
+  for (const auto& pr : req.paths)
+    add_path(pr.path, pr.rights ? pr.rights : WantedFsRights(pr.access));
   // Host sockets the policy lists (network.unix_sockets) get RESOLVE_UNIX
   // (ABI 9); sockets the sandbox creates itself are reachable without a rule.
   if (st.handled_fs & kFsResolveUnix)

@@ -52,6 +52,7 @@ enum class Access { kReadOnly, kReadWrite };
 struct PathRule {
   std::string path;
   Access access;
+  uint64_t rights = 0;  // when not 0: exactly these rights instead of `access`'s
 };
 
 struct Request {

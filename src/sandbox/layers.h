@@ -33,6 +33,9 @@ struct LayerContext {
   // The command mounts a /proc of its own PID namespace before confinement:
   // Landlock rules on /proc must be (re)added after that mount.
   bool proc_remounted = false;
+  // deny_read entries (src/sandbox/protect.h) that Landlock must keep
+  // unreadable itself (no mount namespace to mask them).
+  std::vector<std::string> landlock_deny_read = {};
   // Build the full per-layer description for `policy show --effective`
   // (`run` only needs the steps, warnings and summary).
   bool describe = true;

@@ -306,29 +306,20 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   ctx.describe = opts.describe;
   if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
     return s.With("network");
-  if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");
+  // Protected paths and deny_read are found before the Landlock layer:
+  // without a mount namespace, Landlock itself keeps deny_read unreadable.
   {
     ProtectScan scan = ScanProtected(plan.effective.policy.filesystem);
     for (auto& w : scan.warnings) plan.effective.warnings.push_back(std::move(w));
     const bool mount_ns = (plan.init_namespaces & CLONE_NEWNS) != 0;
-    std::string unreadable;
-    for (const auto& e : scan.entries)
-      if (e.kind == ProtectedEntry::Kind::kDenyRead && !mount_ns)
-        unreadable += (unreadable.empty() ? "" : ", ") + e.path;
-    if (!unreadable.empty()) {
-      // Landlock cannot take a path back out of a grant: without a mount
-      // namespace these stay readable, and the user must know before the run.
-      std::string why = "deny_read is not enforced without a mount namespace (mode " +
-                        std::string(ToString(mode)) + "); readable: " + unreadable;
-      if (plan.effective.policy.compatibility == Compatibility::kHardRequirement)
-        return Status::Error(why + "; landlock.compatibility is hard_requirement");
-      plan.effective.warnings.push_back(why);
-    }
-    plan.protection =
-        std::make_unique<Protection>(std::move(scan), (plan.init_namespaces & CLONE_NEWNS) != 0);
+    if (!mount_ns)
+      for (const auto& e : scan.entries)
+        if (e.kind == ProtectedEntry::Kind::kDenyRead) ctx.landlock_deny_read.push_back(e.path);
+    plan.protection = std::make_unique<Protection>(std::move(scan), mount_ns);
     if (opts.describe)
       plan.effective.layers["filesystem"]["protected"] = plan.protection->Describe();
   }
+  if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");
   if (plan.net.guard) {
     // Abstract unix sockets: who confines them on this kernel and mode.
     const bool own_netns = plan.net.listener_channel.valid();

@@ -455,8 +455,11 @@ std::vector<std::string> Protection::Describe() const {
   for (const auto& e : scan_.entries) {
     std::string what;
     if (e.kind == ProtectedEntry::Kind::kDenyRead) {
-      what = mount_namespace_ ? "unreadable: a mode-0 mask mounted over it"
-                              : "NOT protected without a mount namespace (platform mode)";
+      what = mount_namespace_
+                 ? "unreadable: a mode-0 mask mounted over it"
+                 : "unreadable: Landlock grants the directories above it without read_file "
+                   "and their other entries one by one (files created in those directories "
+                   "during the run cannot be read back; names stay listable)";
     } else if (mount_namespace_) {
       what = e.type == ProtectedEntry::Type::kAbsent
                  ? "cannot be created: an empty read-only placeholder is mounted there for the "

@@ -68,6 +68,12 @@ def read(path):
 attempt("env-read", lambda: read(".env"))
 attempt("pem-read", lambda: read("sub/key.pem"))
 attempt("sibling-read", lambda: read("sub/notes.txt"))
+def move_then_read(how):
+    how(".env", "sub/moved.env")
+    read("sub/moved.env")
+attempt("env-proc-read", lambda: read("/proc/self/cwd/.env"))
+attempt("env-link-read", lambda: move_then_read(os.link))
+attempt("env-rename-read", lambda: move_then_read(os.rename))
 """
 
 PROTECTED = ["hook-create", "hook-rename", "config-write", "config-rename", "config-unlink",
@@ -122,7 +128,8 @@ class Control(unittest.TestCase):
             r = subprocess.run(pre + [rf.PY, "-c", ATTACKS], cwd=repo, capture_output=True,
                                text=True, timeout=60)
             got = results(r.stdout)
-            for name in PROTECTED + ["env-read", "pem-read", "sibling-read", "ordinary-write"]:
+            for name in PROTECTED + ["env-read", "pem-read", "sibling-read", "ordinary-write",
+                                     "env-proc-read", "env-link-read", "env-rename-read"]:
                 self.assertEqual(got.get(name), "OK", (name, r.stdout, r.stderr))
 
 
@@ -152,6 +159,8 @@ class NamespaceMode(unittest.TestCase):
             self.assertEqual(got.get("env-read"), "EACCES", r.stdout)
             self.assertEqual(got.get("pem-read"), "EACCES", r.stdout)
             self.assertEqual(got.get("sibling-read"), "OK", r.stdout)
+            for name in ("env-rename-read", "env-link-read", "env-proc-read"):
+                self.assertIn(got.get(name), ("EACCES", "EBUSY", "EXDEV", "EPERM"), name)
             after = snapshot(repo)
             for rel in files:
                 if rel != "README":
@@ -187,6 +196,11 @@ class PlatformMode(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             got = results(r.stdout)
             self.assertEqual(got.get("config-write"), "OK", r.stdout)  # not refused here
+            self.assertEqual(got.get("env-read"), "EACCES", r.stdout)  # Landlock
+            self.assertEqual(got.get("pem-read"), "EACCES", r.stdout)
+            self.assertEqual(got.get("sibling-read"), "OK", r.stdout)
+            for name in ("env-rename-read", "env-link-read", "env-proc-read"):
+                self.assertIn(got.get(name), ("EACCES", "EBUSY", "EXDEV", "EPERM"), name)
             after = snapshot(repo)
             for rel in files:
                 if rel != "README":
