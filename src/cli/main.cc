@@ -1,6 +1,7 @@
 // ringfence: confine a program to the files, network destinations and
 // devices a policy grants. See DESIGN.md and docs/.
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -55,6 +56,25 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
     return true;
   }
   return false;
+}
+
+}  // namespace
+
+namespace {
+
+// Before any other initialisation of this program (the highest constructor
+// priority user code may take): a signal that arrives while ringfence starts
+// and sets the sandbox up waits, blocked and pending, and is then forwarded
+// to the command like any later one, instead of killing ringfence by its
+// default action before it could answer for the command. Only for `run`:
+// other subcommands keep the default dispositions. The kernel passes argv to
+// ELF constructors.
+__attribute__((constructor(101))) void BlockEarlySignals(int argc, char** argv, char**) {
+  if (argc < 2 || strcmp(argv[1], "run") != 0) return;
+  sigset_t early;
+  sigemptyset(&early);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&early, s);
+  sigprocmask(SIG_BLOCK, &early, nullptr);
 }
 
 }  // namespace

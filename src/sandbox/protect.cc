@@ -53,6 +53,10 @@ std::string_view Body(std::string_view pattern) {
   return pattern;
 }
 
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 bool HasGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 bool Under(std::string_view path, std::string_view root) {
@@ -129,7 +133,6 @@ struct Walker {
     };
     std::vector<Dir> stack;
     stack.push_back({std::move(root), "", 0});
-    bool deep_warned = false;
     while (!stack.empty() && !stopped) {
       Dir d = std::move(stack.back());
       stack.pop_back();
@@ -169,15 +172,13 @@ struct Walker {
           Record(abs, *p, ProtectedEntry::Kind::kDenyRead, TypeOf(st.st_mode), grant);
           continue;
         }
-        if (!S_ISDIR(st.st_mode)) continue;
-        if (d.depth + 1 >= limits.max_depth) {
-          if (!deep_warned) {
-            deep_warned = true;
-            out.warnings.push_back("protected paths: " + grant + " is not searched below depth " +
-                                   std::to_string(limits.max_depth) + " (first at " + abs + ")");
-          }
+        // Not searched further: past the depth limit, inside a repository's
+        // own directory (.git/hooks and .git/config are its children) and in
+        // package trees, where the walk would cost the most and the default
+        // names mean nothing.
+        if (!S_ISDIR(st.st_mode) || d.depth + 1 >= limits.max_depth || name == "node_modules" ||
+            d.rel == ".git" || EndsWith(d.rel, "/.git"))
           continue;
-        }
         UniqueFd sub(
             openat(d.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (sub.valid()) stack.push_back({std::move(sub), rel, d.depth + 1});

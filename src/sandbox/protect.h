@@ -33,8 +33,8 @@ struct ProtectedEntry {
 };
 
 struct ProtectLimits {
-  int max_depth = 12;            // below a grant
-  size_t max_entries = 200'000;  // directory entries looked at, all grants together
+  int max_depth = 4;            // levels of entries below a grant
+  size_t max_entries = 20'000;  // directory entries looked at, all grants together
 };
 
 struct ProtectScan {
@@ -49,7 +49,8 @@ struct ProtectScan {
 bool MatchProtectPattern(std::string_view pattern, std::string_view rel, std::string_view abs);
 
 // Walks the directory grants of `fs` (never /proc, /sys or /dev), without
-// following symbolic links: protected patterns inside read-write grants,
+// following symbolic links, into neither node_modules nor the directories
+// inside a .git: protected patterns inside read-write grants,
 // deny_read patterns inside every grant; a match is not descended into.
 // Protected names without glob characters that do not exist yet are listed
 // (kAbsent) where their parent directory exists below a read-write grant
