@@ -135,5 +135,115 @@ class TerminalEscapes(unittest.TestCase):
             self.assertIn("\\x1b]0;PWNED-TITLE\\x07", r.stderr)
 
 
+def alias_bomb(endpoints=2000, policies=2000):
+    """One anchored list of `endpoints` endpoints reused by `policies`
+    policies: about 150 KB (the report's was 137 KB) that expands to millions of nodes."""
+    lines = ["version: 1", "network_policies:", "  p0:", "    binaries: &b [{path: /usr/bin/curl}]",
+             "    endpoints: &e"]
+    lines += [f"      - {{host: h{i}.x.test, port: 1}}" for i in range(endpoints)]
+    lines += [f"  p{i}: {{endpoints: *e, binaries: *b}}" for i in range(1, policies)]
+    return "\n".join(lines) + "\n"
+
+
+class PolicyAliasBomb(unittest.TestCase):
+    """Finding 8: YAML anchors and aliases multiplied the loader's work below
+    the 4 MiB size limit: a 137 KB policy (one anchored list of 2,000
+    endpoints reused by 2,000 policies) took 13.8 s and 1.29 GB. The
+    expanded size is bounded; the refusal is fast and names the limit."""
+
+    MEASURE = """import resource, subprocess, sys, time
+t0 = time.monotonic()
+try:
+    p = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=30)
+    rc, out = p.returncode, p.stdout + p.stderr
+except subprocess.TimeoutExpired:
+    rc, out = 'timeout', ''
+print(rc, round(time.monotonic() - t0, 3), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+print(out)
+"""
+
+    def measure(self, *argv):
+        r = subprocess.run([rf.PY, "-c", self.MEASURE] + list(argv), capture_output=True,
+                           text=True, timeout=90)
+        head, _, out = r.stdout.partition("\n")
+        rc, secs, mib = head.split()
+        return rc, float(secs), int(mib), out
+
+    def test_control_the_bomb_is_valid_yaml_and_small(self):
+        import yaml  # noqa: F401  (python3-yaml, when present, reads it as the loader would)
+        text = alias_bomb()
+        self.assertLess(len(text), 160 * 1024)
+        self.assertGreater(len(text), 130 * 1024)
+        doc = yaml.safe_load(text)
+        self.assertEqual(len(doc["network_policies"]), 2000)
+        self.assertEqual(len(doc["network_policies"]["p1999"]["endpoints"]), 2000)
+
+    def test_alias_bomb_refused_fast_by_validate_and_run(self):
+        with rf.TempDir() as d:
+            path = os.path.join(d, "bomb.yaml")
+            with open(path, "w") as f:
+                f.write(alias_bomb())
+            os.chmod(path, 0o644)
+            rc, secs, mib, out = self.measure(rf.BIN, "policy", "validate", path)
+            self.assertEqual(rc, "1", out)
+            self.assertLess(secs, 1.0, out)
+            self.assertLess(mib, 200, out)
+            self.assertRegex(out, r"bomb\.yaml:\d+:\d+: .*more than [0-9,]+ (YAML nodes|endpoints)")
+            self.assertIn("aliases", out)
+            marker = os.path.join(d, "ran")
+            rc, secs, mib, out = self.measure(rf.BIN, "run", "--policy", path, "--",
+                                              "/bin/sh", "-c", f": > {marker}")
+            self.assertEqual(rc, "125", out)
+            self.assertLess(secs, 1.0, out)
+            self.assertLess(mib, 200, out)
+            self.assertIn("invalid policy", out)
+            self.assertFalse(os.path.exists(marker))
+
+    def test_billion_laughs_and_self_reference_refused(self):
+        # Three anchored lists multiplied along the schema: 1,000 policies
+        # x 1,000 endpoints x 1,000 allowed_ips in about 90 KB.
+        laughs = (["version: 1", "x-ips: &i"] + ["  - 10.0.0.1"] * 1000 + ["x-eps: &e"] +
+                  ["  - {host: a.test, port: 1, allowed_ips: *i}"] * 1000 +
+                  ["network_policies:"] + [f"  p{i}: {{endpoints: *e}}" for i in range(1000)])
+        cases = {
+            "laughs": "\n".join(laughs) + "\n",
+            # A 1 MiB scalar named 64 times per policy by 64 policies.
+            "big scalar": "version: 1\nx: &big " + "a" * (1 << 20) + "\nnetwork_policies:\n" +
+            "".join(f"  p{i}: {{name: *big, endpoints: [" +
+                    ", ".join(["{host: *big, port: 1}"] * 64) + "]}\n" for i in range(64)),
+            # An anchor used inside its own node.
+            "cycle": "version: 1\nx: &c [a, *c]\n",
+            "deep": "version: 1\nx: " + "[" * 500 + "]" * 500 + "\n",
+        }
+        for name, text in cases.items():
+            with self.subTest(name), rf.TempDir() as d:
+                path = os.path.join(d, "p.yaml")
+                with open(path, "w") as f:
+                    f.write(text)
+                os.chmod(path, 0o644)
+                rc, secs, mib, out = self.measure(rf.BIN, "policy", "validate", path)
+                self.assertEqual(rc, "1", out[:2000])
+                self.assertLess(secs, 2.0, out[:2000])
+                self.assertLess(mib, 300, out[:2000])
+                self.assertRegex(out[:2000], r"p\.yaml:\d+:\d+: ")
+                self.assertLess(len(out), 64 * 1024)
+
+    def test_a_large_real_policy_still_loads(self):
+        # 500 policies with 10 endpoints and 2 binaries each, written out.
+        lines = ["version: 1", "network_policies:"]
+        for i in range(500):
+            lines.append(f"  p{i}:")
+            lines.append("    endpoints:")
+            lines += [f"      - {{host: h{j}.p{i}.example.test, port: 443}}" for j in range(10)]
+            lines.append("    binaries: [{path: /usr/bin/curl}, {path: /usr/bin/git}]")
+        with rf.TempDir() as d:
+            path = os.path.join(d, "big.yaml")
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            os.chmod(path, 0o644)
+            rc, secs, mib, out = self.measure(rf.BIN, "policy", "validate", path)
+            self.assertEqual(rc, "0", out[:2000])
+
+
 if __name__ == "__main__":
     unittest.main()
