@@ -245,5 +245,162 @@ print(out)
             self.assertEqual(rc, "0", out[:2000])
 
 
+PRELOAD_C = r"""
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+/* Runs in the process it is preloaded into: with RF_PRE_CHILD set, forks a
+   python3 that has shed the preload (no marker in its own environment). */
+__attribute__((constructor)) static void pre(void) {
+  if (!getenv("RF_PRE_CHILD")) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    unsetenv("LD_PRELOAD");
+    unsetenv("RF_PRE_CHILD");
+    char* argv[] = {"/usr/bin/python3", getenv("RF_PROBE"), NULL};
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  if (pid > 0) waitpid(pid, NULL, 0);
+}
+"""
+
+LAUNCH_C = r"""
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+/* An allowed binary that runs python3 with the loader variables removed. */
+int main(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    const char* vars[] = {"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH", "GCONV_PATH"};
+    for (unsigned i = 0; i < sizeof vars / sizeof *vars; ++i) unsetenv(vars[i]);
+    char* argv[] = {"/usr/bin/python3", getenv("RF_PROBE"), NULL};
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  return 0;
+}
+"""
+
+PROBE_PY = """import os, socket
+print("probe-ran", flush=True)
+h, p = os.environ["RINGFENCE_PROXY"][7:].rsplit(":", 1)
+s = socket.create_connection((h, int(p)), timeout=10)
+s.sendall(b"CONNECT " + os.environ["RF_TARGET"].encode() + b" HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+print("status", s.recv(4096).split(b" ")[1].decode(), flush=True)
+"""
+
+
+class LoaderInjectedAncestors(unittest.TestCase):
+    """Finding 6: the LD_PRELOAD marker was checked on the connecting process
+    only: `LD_PRELOAD=pre.so curl`, whose constructor forks python3, let
+    python use curl's binary grant. Every process of the chain the grant is
+    taken from is checked now; a loader variable in a granting process's
+    environment strips its grant."""
+
+    @classmethod
+    def setUpClass(cls):
+        import socket
+        import threading
+        cls.tmp = rf.TempDir()
+        d = cls.d = cls.tmp.__enter__()
+        for name, src, args in (("pre.so", PRELOAD_C, ["-shared", "-fPIC"]),
+                                ("launch", LAUNCH_C, [])):
+            with open(os.path.join(d, name + ".c"), "w") as f:
+                f.write(src)
+            subprocess.run(["cc", "-O1", "-o", os.path.join(d, name), os.path.join(d, name + ".c")]
+                           + args, check=True, timeout=120)
+            os.chmod(os.path.join(d, name), 0o755)
+        with open(os.path.join(d, "probe.py"), "w") as f:
+            f.write(PROBE_PY)
+        os.chmod(os.path.join(d, "probe.py"), 0o644)
+        cls.server = socket.socket()
+        cls.server.bind(("127.0.0.1", 0))
+        cls.server.listen(16)
+        cls.port = cls.server.getsockname()[1]
+        cls.accepted = 0
+
+        def serve():
+            while True:
+                try:
+                    c, _ = cls.server.accept()
+                except OSError:
+                    return
+                cls.accepted += 1
+                c.close()
+        threading.Thread(target=serve, daemon=True).start()
+        cls.policy = f"""version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null]
+network:
+  hosts: {{local.test: 127.0.0.1}}
+network_policies:
+  granted:
+    endpoints: [{{ host: local.test, port: {cls.port}, allowed_ips: [127.0.0.1] }}]
+    binaries: [{{ path: /usr/bin/curl }}, {{ path: {d}/launch }}]
+"""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+        cls.tmp.__exit__()
+
+    def env(self, **extra):
+        e = dict(os.environ, RF_PROBE=os.path.join(self.d, "probe.py"),
+                 RF_TARGET=f"local.test:{self.port}")
+        e.update(extra)
+        return e
+
+    def probe(self, mode, argv, **extra):
+        import json
+        before = self.accepted
+        with rf.OutsideDir() as out:
+            log = os.path.join(out, "audit.jsonl")
+            r = rf.run(argv, policy=self.policy, env=self.env(**extra),
+                       extra=["--workdir", self.d, "--mode", mode, "--audit", log], cwd=self.d)
+            with open(log) as f:
+                r.denials = " ".join(e["reason"] for e in map(json.loads, f)
+                                     if e["layer"] == "proxy" and e["action"] == "deny")
+        self.assertIn("probe-ran", r.stdout, r.stdout + r.stderr)
+        status = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("status ")]
+        want = 1 if status == ["200"] else 0
+        self.assertEqual(rf.wait_count(lambda: self.accepted - before, want, timeout=5), want)
+        return (status or ["none"])[0], r
+
+    def test_control_preload_forks_python_without_ringfence(self):
+        r = subprocess.run(["/usr/bin/curl", "--version"], capture_output=True, text=True,
+                           timeout=60, env=self.env(LD_PRELOAD=os.path.join(self.d, "pre.so"),
+                                                    RF_PRE_CHILD="1"))
+        self.assertIn("probe-ran", r.stdout)
+        self.assertIn("curl", r.stdout)
+
+    def test_grant_not_taken_from_a_loader_injected_ancestor(self):
+        pre = os.path.join(self.d, "pre.so")
+        launch = os.path.join(self.d, "launch")
+        for mode in (["namespace"] if rf.IS_ROOT else []) + ["platform"]:
+            with self.subTest(mode):
+                # Control: below the clean allowed binary, python has its grant.
+                status, r = self.probe(mode, [launch])
+                self.assertEqual(status, "200", r.stderr)
+                # The report: curl with a preload whose constructor forks python.
+                status, r = self.probe(mode, ["/usr/bin/curl", "--version"], LD_PRELOAD=pre,
+                                       RF_PRE_CHILD="1")
+                self.assertEqual(status, "403", r.stderr)
+                self.assertIn("/usr/bin/curl (LD_PRELOAD)", r.denials)
+                # The same allowed binary, started with each loader variable.
+                for var in ("LD_PRELOAD", "LD_LIBRARY_PATH", "GCONV_PATH", "LD_AUDIT"):
+                    value = {"LD_PRELOAD": pre, "LD_AUDIT": "/nonexistent-audit.so"}.get(var, self.d)
+                    with self.subTest(var=var):
+                        status, r = self.probe(mode, [launch], **{var: value})
+                        self.assertEqual(status, "403", r.stderr)
+                        self.assertIn(f"{launch} ({var})", r.denials)
+
+
 if __name__ == "__main__":
     unittest.main()
