@@ -402,5 +402,168 @@ network_policies:
                         self.assertIn(f"{launch} ({var})", r.denials)
 
 
+# Truncates the log named by $1 and appends a forged exit event, then
+# leaves the marker $2 (so a test can tell that the command ran).
+FORGE = ('exec 2>/dev/null; true > "$1"; '
+         'echo \'{"layer":"process","action":"exit","subject":"forged","reason":"forged"}\' '
+         '>> "$1"; true > "$2"; true')
+
+
+class AuditLogOutsideGrants(unittest.TestCase):
+    """Finding 4: with --audit inside a read-write grant the command
+    truncated the log and appended a forged process/exit line. An audit
+    path the sandbox could write (by name, through a link, a bind mount or
+    another hard link) is refused with exit 125 before anything starts."""
+
+    POLICY_RW = """version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/tmp, /dev/null, {rw}]
+network:
+  mode: {mode}
+"""
+
+    def forge(self, audit, workdir, policy=None, user=False, cwd=None):
+        marker = os.path.join(workdir, f"ran-{os.getpid()}")
+        if os.path.exists(marker):
+            os.unlink(marker)
+        argv = [rf.BIN, "run", "-q", "--workdir", workdir, "--audit", audit]
+        tmp = None
+        if policy:
+            tmp = os.path.join(workdir, "policy.yaml")
+            with open(tmp, "w") as f:
+                f.write(policy)
+            os.chmod(tmp, 0o644)
+            argv += ["--policy", tmp]
+        argv += ["--", "/bin/sh", "-c", FORGE, "sh", audit, marker]
+        pre = AS_USER if (user and rf.IS_ROOT) else []
+        r = subprocess.run(pre + argv, capture_output=True, text=True, timeout=60,
+                           cwd=cwd or workdir)
+        r.ran = os.path.exists(marker)
+        return r
+
+    def assertRefused(self, r, audit, grant):
+        self.assertEqual(r.returncode, 125, r.stdout + r.stderr)
+        self.assertFalse(r.ran, "the command ran")
+        self.assertIn("--audit", r.stderr)
+        self.assertIn(grant, r.stderr)
+        self.assertIn("read-write grant", r.stderr)
+
+    def assertNotForged(self, audit):
+        # The command line names "forged" too: look for the forged event.
+        if os.path.exists(audit):
+            with open(audit) as f:
+                self.assertNotIn('"subject":"forged"', f.read())
+
+    def test_control_the_probe_forges_a_log_without_ringfence(self):
+        with rf.TempDir() as d:
+            log = os.path.join(d, "audit.jsonl")
+            with open(log, "w") as f:
+                f.write('{"layer":"process","action":"start"}\n')
+            subprocess.run(["/bin/sh", "-c", FORGE, "sh", log, os.path.join(d, "m")], timeout=30)
+            with open(log) as f:
+                self.assertEqual(f.read().count("\n"), 1)
+            self.assertRaises(AssertionError, self.assertNotForged, log)
+
+    def test_audit_inside_the_workdir_refused(self):
+        for user in ([False, True] if rf.IS_ROOT else [False]):
+            with self.subTest(user=user), rf.TempDir() as d:
+                if user:
+                    os.chown(d, 65534, 65534)
+                audit = os.path.join(d, "audit.jsonl")
+                r = self.forge(audit, d, user=user)
+                self.assertRefused(r, audit, d)
+                self.assertIn(audit, r.stderr)
+                self.assertFalse(os.path.exists(audit), "the refused log was left behind")
+                # An existing log is left as it was (neither truncated nor forged).
+                with open(audit, "w") as f:
+                    f.write("earlier run\n")
+                if user:
+                    os.chown(audit, 65534, 65534)
+                r = self.forge("audit.jsonl", d, user=user)  # relative to the workdir
+                self.assertRefused(r, audit, d)
+                with open(audit) as f:
+                    self.assertEqual(f.read(), "earlier run\n")
+
+    def test_audit_in_tmp_refused(self):
+        # /tmp is read-write in the default policy and the proxy baseline.
+        with rf.TempDir() as d, rf.OutsideDir() as w:
+            audit = os.path.join(d, "audit.jsonl")
+            r = self.forge(audit, w)
+            self.assertRefused(r, audit, "/tmp")
+            self.assertNotForged(audit)
+
+    def test_variants_refused(self):
+        for mode in ("platform", "namespace"):
+            with self.subTest(mode), rf.TempDir() as d, rf.OutsideDir() as out:
+                # A policy read_write grant outside /tmp.
+                granted = os.path.join(out, "granted")
+                os.mkdir(granted)
+                os.chmod(granted, 0o777)
+                audit = os.path.join(granted, "audit.jsonl")
+                r = self.forge(audit, d, policy=self.POLICY_RW.format(rw=granted, mode=mode))
+                self.assertRefused(r, audit, granted)
+                self.assertNotForged(audit)
+                # A directory link outside every grant that leads into the workdir.
+                os.symlink(d, os.path.join(out, "link"))
+                audit = os.path.join(out, "link", "audit.jsonl")
+                r = self.forge(audit, d, policy=self.POLICY_RW.format(rw="/dev/zero", mode=mode))
+                self.assertRefused(r, audit, d)
+                self.assertNotForged(os.path.join(d, "audit.jsonl"))
+                # A second name (hard link) of the log inside the workdir.
+                audit = os.path.join(out, "linked.jsonl")
+                with open(audit, "w") as f:
+                    f.write("earlier run\n")
+                os.link(audit, os.path.join(d, "alias.jsonl"))
+                r = self.forge(os.path.join(d, "alias.jsonl"), d,
+                               policy=self.POLICY_RW.format(rw="/dev/zero", mode=mode))
+                self.assertRefused(r, audit, d)
+                r = self.forge(audit, d, policy=self.POLICY_RW.format(rw="/dev/zero", mode=mode))
+                self.assertEqual(r.returncode, 125, r.stderr)
+                self.assertIn("hard link", r.stderr)
+                self.assertFalse(r.ran)
+                with open(audit) as f:
+                    self.assertEqual(f.read(), "earlier run\n")
+
+    @unittest.skipUnless(rf.IS_ROOT, "bind mounts need root")
+    def test_bind_mounts_refused(self):
+        with rf.TempDir() as d, rf.OutsideDir() as out:
+            # The workdir mounted again outside every grant.
+            view = os.path.join(out, "view")
+            os.mkdir(view)
+            subprocess.run(["mount", "--bind", d, view], check=True, timeout=30)
+            try:
+                r = self.forge(os.path.join(view, "audit.jsonl"), d)
+                self.assertRefused(r, os.path.join(view, "audit.jsonl"), d)
+                self.assertNotForged(os.path.join(d, "audit.jsonl"))
+            finally:
+                subprocess.run(["umount", view], timeout=30)
+            # A directory outside the grants mounted inside the workdir.
+            logs = os.path.join(out, "logs")
+            os.mkdir(logs)
+            inside = os.path.join(d, "logs")
+            os.mkdir(inside)
+            subprocess.run(["mount", "--bind", logs, inside], check=True, timeout=30)
+            try:
+                audit = os.path.join(logs, "audit.jsonl")
+                r = self.forge(audit, d)
+                self.assertRefused(r, audit, d)
+                self.assertNotForged(audit)
+            finally:
+                subprocess.run(["umount", inside], timeout=30)
+
+    def test_audit_outside_the_grants_works_and_cannot_be_touched(self):
+        for user in ([False, True] if rf.IS_ROOT else [False]):
+            with self.subTest(user=user), rf.TempDir() as d, rf.OutsideDir(0o777) as out:
+                audit = os.path.join(out, "audit.jsonl")
+                r = self.forge(audit, d, user=user)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(r.ran)
+                self.assertNotForged(audit)
+                with open(audit) as f:
+                    self.assertIn('"action":"exit"', f.read())
+
+
 if __name__ == "__main__":
     unittest.main()
