@@ -276,6 +276,8 @@ int main(void) {
   if (pid == 0) {
     const char* vars[] = {"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH", "GCONV_PATH"};
     for (unsigned i = 0; i < sizeof vars / sizeof *vars; ++i) unsetenv(vars[i]);
+    /* Or gives python one: below the clean allowed binary it keeps the grant. */
+    if (getenv("RF_CHILD_LDLP")) setenv("LD_LIBRARY_PATH", getenv("RF_CHILD_LDLP"), 1);
     char* argv[] = {"/usr/bin/python3", getenv("RF_PROBE"), NULL};
     execv(argv[0], argv);
     _exit(127);
@@ -387,6 +389,10 @@ network_policies:
             with self.subTest(mode):
                 # Control: below the clean allowed binary, python has its grant.
                 status, r = self.probe(mode, [launch])
+                self.assertEqual(status, "200", r.stderr)
+                # A loader variable below the clean allowed binary costs only
+                # that process its own grant (docs/threat-model.md).
+                status, r = self.probe(mode, [launch], RF_CHILD_LDLP=self.d)
                 self.assertEqual(status, "200", r.stderr)
                 # The report: curl with a preload whose constructor forks python.
                 status, r = self.probe(mode, ["/usr/bin/curl", "--version"], LD_PRELOAD=pre,
