@@ -17,19 +17,26 @@ Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
   // Not through a symlink: one the sandbox planted in a directory it can
   // write would make a later run (as root) append to any file. Not a FIFO
   // either (O_NONBLOCK: no waiting for a reader; then regular files only).
-  UniqueFd fd(::open(path.c_str(),
-                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
-                     0600));
+  // O_EXCL first: a log this run made is one it may remove again when run
+  // refuses it (src/sandbox/audit_path.h) before anything was written.
+  const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
+  bool created = true;
+  UniqueFd fd(::open(path.c_str(), flags | O_CREAT | O_EXCL, 0600));
+  if (!fd.valid() && errno == EEXIST) {
+    created = false;
+    fd.reset(::open(path.c_str(), flags | O_CREAT, 0600));
+  }
   if (!fd.valid()) return Status::Errno("cannot open audit file " + path);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Status::Errno("cannot stat audit file " + path);
   if (!S_ISREG(st.st_mode))
     return Status::Error("cannot open audit file " + path + ": not a regular file");
-  int flags = fcntl(fd.get(), F_GETFL);
-  if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+  int now = fcntl(fd.get(), F_GETFL);
+  if (now < 0 || fcntl(fd.get(), F_SETFL, now & ~O_NONBLOCK) != 0)
     return Status::Errno("audit file " + path);
   auto sink = std::make_unique<AuditSink>();
   sink->fd_ = std::move(fd);
+  sink->created_ = created;
   return sink;
 }
 

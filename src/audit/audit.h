@@ -45,6 +45,11 @@ class AuditSink {
   // Per source ("layer action"), in name order.
   std::map<std::string, SourceCount> Counts() const;
   bool enabled() const { return fd_.valid(); }
+  // The log's descriptor (-1 without one), held from before the command
+  // starts to after it ends: the path is not opened again.
+  int fd() const { return fd_.get(); }
+  // Whether Open made the file (it did not exist before this run).
+  bool created() const { return created_; }
   // Number of events that could not be written (e.g. disk full).
   uint64_t write_failures() const;
   static std::string Format(const AuditEvent& e);
@@ -54,6 +59,7 @@ class AuditSink {
   UniqueFd fd_;
   uint64_t failures_ = 0;
   bool warned_ = false;
+  bool created_ = false;
   std::map<std::string, SourceCount> counts_;
   void Write(const std::string& line);
 };

@@ -17,6 +17,7 @@
 #include "policy/loader.h"
 #include "process/spawn.h"
 #include "proxy/proxy.h"
+#include "sandbox/audit_path.h"
 #include "sandbox/plan.h"
 #include "seccomp/notify.h"
 
@@ -91,6 +92,23 @@ int RunMain(const RunOptions& o) {
       workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, !o.audit_file.empty()};
   auto plan = BuildPlan(*policy, popts);
   if (!plan.ok()) return SetupFailure(*audit, subject, plan.status().reason());
+
+  // A log the command could write is one it could rewrite: refused, and
+  // removed again when this run made it (it holds only this run's set-up
+  // events; the command never started).
+  if (audit_owner) {
+    Status where =
+        CheckAuditOutsideGrants(audit_owner->fd(), o.audit_file,
+                                plan->effective.policy.filesystem.read_write, workdir, getuid());
+    if (!where.ok()) {
+      struct stat made, now;
+      if (audit_owner->created() && fstat(audit_owner->fd(), &made) == 0 &&
+          lstat(o.audit_file.c_str(), &now) == 0 && now.st_dev == made.st_dev &&
+          now.st_ino == made.st_ino)
+        unlink(o.audit_file.c_str());
+      return SetupFailure(no_audit, subject, where.reason());
+    }
+  }
 
   auto env = ChildEnvironment(environ, plan->env_additions);
   std::string path_env;

@@ -22,6 +22,27 @@ namespace {
 
 constexpr size_t kMaxPolicyBytes = 4u << 20;
 
+// Bounds on what a policy stands for once its YAML aliases are expanded.
+// An alias shares the anchored node, but the loader (and the proxy's
+// matcher after it) reads it again each time it is used, so a small file
+// can name millions of endpoints (an anchored list of 2,000 endpoints
+// reused by 2,000 policies is 150 KB). These are far above what a policy
+// written by hand needs (docs/policy.md) and keep loading under a fraction
+// of a second and a few tens of MiB.
+constexpr size_t kMaxNodes = 200000;           // YAML nodes, keys and values
+constexpr size_t kMaxScalarBytes = 16u << 20;  // text of all scalars together
+constexpr int kMaxDepth = 64;                  // nesting of mappings and lists
+constexpr size_t kMaxEndpoints = 10000;        // all network_policies together
+constexpr size_t kMaxBinaries = 10000;         // all network_policies together
+constexpr size_t kMaxPaths = 10000;            // filesystem_policy read_only + read_write
+
+std::string Thousands(size_t n) {
+  std::string s = std::to_string(n);
+  for (int at = static_cast<int>(s.size()) - 3; at > 0; at -= 3)
+    s.insert(static_cast<size_t>(at), ",");
+  return s;
+}
+
 class Checker {
  public:
   explicit Checker(std::string source) : source_(std::move(source)) {}
@@ -40,6 +61,17 @@ class Checker {
     warnings_.push_back(Where(m) + ": warning: " + msg);
   }
   std::vector<std::string> TakeWarnings() { return std::move(warnings_); }
+
+  // Counts one more entry of a bounded kind (endpoints, binaries, paths);
+  // false past `limit`, with one error for the first entry past it.
+  bool Within(size_t& count, size_t limit, const YAML::Mark& m, const std::string& what) {
+    if (++count <= limit) return true;
+    if (count == limit + 1)
+      Error(m, "more than " + Thousands(limit) + " " + what +
+                   " (aliases count each time they are used; docs/policy.md, \"Limits\")");
+    return false;
+  }
+  size_t endpoints = 0, binaries = 0, paths = 0;
   bool has_errors() const { return !errors_.empty(); }
   std::string Joined() const {
     std::string out;
@@ -282,6 +314,9 @@ void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
             list = &p.filesystem.deny_read;
           }
           c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
+            if (!c.Within(c.paths, kMaxPaths, item.Mark(),
+                          "paths and patterns in filesystem_policy"))
+              return;
             if (auto pat = ProtectPattern(c, item, "filesystem_policy." + key + " entry"))
               list->push_back(*pat);
           });
@@ -289,6 +324,9 @@ void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
         }
         auto& list = key == "read_only" ? p.filesystem.read_only : p.filesystem.read_write;
         c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
+          if (!c.Within(c.paths, kMaxPaths, item.Mark(),
+                        "paths in filesystem_policy read_only and read_write"))
+            return;
           auto path = c.Path(item, "filesystem_policy." + key + " entry");
           if (!path) return;
           if (key == "read_write") {
@@ -534,6 +572,9 @@ void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
                 have_endpoints = true;
                 int i = 0;
                 c.Sequence(fv, where + ".endpoints", [&](const YAML::Node& item) {
+                  if (!c.Within(c.endpoints, kMaxEndpoints, item.Mark(),
+                                "endpoints in network_policies (all policies together)"))
+                    return;
                   Endpoint e;
                   LoadEndpoint(c, item, where + ".endpoints[" + std::to_string(i++) + "]", e);
                   np.endpoints.push_back(std::move(e));
@@ -541,6 +582,9 @@ void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
               } else {
                 int i = 0;
                 c.Sequence(fv, where + ".binaries", [&](const YAML::Node& item) {
+                  if (!c.Within(c.binaries, kMaxBinaries, item.Mark(),
+                                "binaries in network_policies (all policies together)"))
+                    return;
                   Binary b;
                   const std::string bw = where + ".binaries[" + std::to_string(i++) + "]";
                   c.ForEachKey(item, bw, {"path"},
@@ -563,6 +607,72 @@ void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
         p.network_policies.push_back(std::move(np));
       });
 }
+
+// Walks the document as the loader would read it, aliases expanded, and
+// stops at the first bound crossed: the walk costs at most kMaxNodes steps
+// however much the aliases multiply, and ends on a self-referencing anchor
+// (`&a [*a]`, which yaml-cpp builds as a cycle) at kMaxDepth.
+class Expansion {
+  inline static const std::string kNonScalarKey = "?";
+
+ public:
+  // Empty when `root` is within the bounds; else why not, and where.
+  std::string Check(const YAML::Node& root) {
+    Walk(root, 0);
+    return error_;
+  }
+  const YAML::Mark& mark() const { return mark_; }
+
+ private:
+  bool Fail(const YAML::Node& n, const std::string& what) {
+    std::string at;
+    for (const auto& [key, index] : path_)
+      at += key ? (at.empty() ? "" : ".") + key->substr(0, 64) : "[" + std::to_string(index) + "]";
+    // A self-referencing anchor repeats its path: the two ends say enough.
+    if (at.size() > 160) at = at.substr(0, 80) + "..." + at.substr(at.size() - 60);
+    error_ = "the policy is too large once its aliases are expanded: " + what +
+             (at.empty() ? "" : " (reached at " + at + ")") +
+             "; aliases (*name) count each time they are used (docs/policy.md, \"Limits\")";
+    mark_ = n.Mark();
+    return false;
+  }
+
+  bool Walk(const YAML::Node& n, int depth) {
+    if (++nodes_ > kMaxNodes) return Fail(n, "more than " + Thousands(kMaxNodes) + " YAML nodes");
+    if (depth > kMaxDepth)
+      return Fail(n, "mappings and lists nested more than " + std::to_string(kMaxDepth) + " deep");
+    if (n.IsScalar()) {
+      bytes_ += n.Scalar().size();
+      if (bytes_ > kMaxScalarBytes)
+        return Fail(n, "more than " + std::to_string(kMaxScalarBytes >> 20) + " MiB of text");
+    } else if (n.IsSequence()) {
+      size_t i = 0;
+      for (const auto& item : n) {
+        path_.emplace_back(nullptr, i++);
+        if (!Walk(item, depth + 1)) return false;
+        path_.pop_back();
+      }
+    } else if (n.IsMap()) {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        const YAML::Node k = it->first;
+        const YAML::Node v = it->second;
+        if (!Walk(k, depth + 1)) return false;
+        path_.emplace_back(k.IsScalar() ? &k.Scalar() : &kNonScalarKey, 0);
+        if (!Walk(v, depth + 1)) return false;
+        path_.pop_back();
+      }
+    }
+    return true;
+  }
+
+  size_t nodes_ = 0;
+  size_t bytes_ = 0;
+  // Where the walk is: a key (the string lives in the node, which the
+  // caller's frame holds) or, for a list item, its index.
+  std::vector<std::pair<const std::string*, size_t>> path_;
+  std::string error_;
+  YAML::Mark mark_;
+};
 
 }  // namespace
 
@@ -598,6 +708,16 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
     return Status::Error(c.Joined());
   } catch (const std::exception& e) {
     return Status::Error(source + ":0:0: cannot parse YAML: " + e.what());
+  }
+  // Before any other reading: the loader's own walk multiplies with aliases.
+  try {
+    Expansion x;
+    if (std::string why = x.Check(root); !why.empty()) {
+      c.Error(x.mark(), why);
+      return Status::Error(c.Joined());
+    }
+  } catch (const std::exception& e) {
+    return Status::Error(source + ":0:0: cannot read policy: " + e.what());
   }
   Policy p;
   p.source = source;

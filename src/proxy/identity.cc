@@ -174,25 +174,35 @@ pid_t IdentityResolver::ParentOf(pid_t pid) const { return ParentPid(proc_, pid)
 
 namespace {
 
-// True when the process was started with LD_PRELOAD or LD_AUDIT set: code
-// of the caller's choosing runs inside that binary, so it is not that binary
-// for the policy. /proc/<pid>/environ is the process's own memory, where
-// execve put the environment the dynamic loader read: best effort, since the
-// loaded code can rewrite it (docs/threat-model.md).
-bool LoaderInjected(const std::string& proc, pid_t pid) {
+// The variables with which whoever starts a process makes the dynamic
+// loader or libc run code of their choosing inside it, whatever the binary:
+// a library loaded first (LD_PRELOAD), an auditor (LD_AUDIT), a library
+// found before the real one (LD_LIBRARY_PATH), an iconv module (GCONV_PATH).
+constexpr std::string_view kLoaderVariables[] = {"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH",
+                                                 "GCONV_PATH"};
+
+// Why the process is not its binary for the policy: the first loader
+// variable set (non-empty) in its environment, "environ unreadable", or ""
+// (none). /proc/<pid>/environ is the process's own memory, where execve put
+// the environment the dynamic loader read: best effort, since the loaded
+// code can rewrite it (docs/threat-model.md).
+std::string LoaderInjection(const std::string& proc, pid_t pid) {
   std::string env;
   // Unreadable (it made itself non-dumpable, and we may not look): it does
   // not count as that binary either.
-  if (!ReadSmallFile(proc + "/" + std::to_string(pid) + "/environ", &env)) return true;
+  if (!ReadSmallFile(proc + "/" + std::to_string(pid) + "/environ", &env))
+    return "environ unreadable";
   for (size_t at = 0; at < env.size();) {
     size_t end = env.find('\0', at);
     if (end == std::string::npos) end = env.size();
     std::string_view var(env.data() + at, end - at);
-    for (std::string_view name : {"LD_PRELOAD=", "LD_AUDIT="})
-      if (var.size() > name.size() && var.substr(0, name.size()) == name) return true;
+    for (std::string_view name : kLoaderVariables)
+      if (var.size() > name.size() + 1 && var.substr(0, name.size()) == name &&
+          var[name.size()] == '=')
+        return std::string(name);
     at = end + 1;
   }
-  return false;
+  return "";
 }
 
 }  // namespace
@@ -214,9 +224,13 @@ Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc, p
     exe[n] = '\0';
     id.chain.push_back(p);
     id.exes.emplace_back(exe);
-    // The caller only: below an ancestor, anything runs with its grants
-    // anyway (ancestors count), whatever was loaded into it.
-    if (p == pid && LoaderInjected(proc, p)) id.exes.back() += " (LD_PRELOAD/LD_AUDIT)";
+    // Every process of the chain, since a grant is taken from any of them:
+    // code loaded into an allowed binary forks a child that sheds the
+    // variable, and the child would otherwise run below that binary. Each
+    // loses only its own grant: what runs below a clean allowed binary has
+    // its grant anyway (ancestors count), whatever was loaded into it.
+    if (std::string why = LoaderInjection(proc, p); !why.empty())
+      id.exes.back() += " (" + why + ")";
     if (p == root) break;
     p = ParentPid(proc, p);
   }

@@ -13,7 +13,9 @@
 //    /proc/<pid>/task/<tid>/children), or every process without a root.
 // 3. Walk its ancestors while they are inside the sandbox (the root and its
 //    descendants; without a root, up to but not including pid 1), reading
-//    /proc/<pid>/exe of each (ChainOf).
+//    /proc/<pid>/exe of each (ChainOf); one whose environment sets a loader
+//    variable (LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH, GCONV_PATH) is named
+//    "<exe> (VARIABLE)", which no binary rule matches.
 // Under `ringfence run` the connect guard's ConnectLedger names the caller
 // first (the process that called connect(), when it did); the search above
 // is the fallback (degraded runs without user notification, `ringfence

@@ -221,6 +221,13 @@ Stage Matcher::MatchBinary(const std::vector<int>& endpoints, const std::vector<
     s.reason = (caller.empty() ? std::string("the calling binary could not be identified")
                                : "binary " + caller + " is not allowed") +
                " to reach " + Shown(e);
+    // Ancestors whose grant was stripped (a loader variable in their
+    // environment, identity.cc): say so, or the refusal looks arbitrary.
+    std::string stripped;
+    for (size_t k = 1; k < exes.size(); ++k)
+      if (exes[k].find(" (") != std::string::npos && exes[k].back() == ')')
+        stripped += (stripped.empty() ? "" : ", ") + exes[k];
+    if (!stripped.empty()) s.reason += "; ancestors not counted as their binary: " + stripped;
     s.hint = "policy '" + p.name + "' allows " + Shown(e) + " only for binaries [" + list +
              "]; add {path: " + (caller.empty() ? std::string("<binary>") : caller) +
              "} to its binaries";

@@ -103,6 +103,16 @@ class TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+class OutsideDir(TempDir):
+    """A temporary directory in /var/tmp, which no test policy grants: where
+    audit logs go (`run` refuses an audit log inside a grant the sandbox
+    can write, such as /tmp or the working directory)."""
+
+    def __init__(self, mode=0o755):
+        self.path = tempfile.mkdtemp(prefix="rf-out-", dir="/var/tmp")
+        os.chmod(self.path, mode)
+
+
 def effective(policy_yaml=None, mode=None):
     args = ["policy", "show", "--effective", "--json"]
     tmp = None

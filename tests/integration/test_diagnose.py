@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import unittest
 
-from rf import BIN, TempDir, ringfence, run
+from rf import BIN, OutsideDir, TempDir, ringfence, run
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/diagnose")
 
@@ -81,7 +81,7 @@ class DiagnoseTest(unittest.TestCase):
         # End to end: the embedded default policy grants no egress, so the
         # proxy refuses the CONNECT (before any DNS or connect); the refusal
         # curl and ringfence print, and the audit log, lead to the entry to add.
-        with TempDir() as d:
+        with OutsideDir() as d:  # an audit log inside a writable grant is refused
             audit = os.path.join(d, "audit.jsonl")
             r = run(["/usr/bin/curl", "-sS", "https://example.org/"], extra=["--audit", audit],
                     timeout=30)

@@ -695,7 +695,7 @@ class OverLongAddresses(unittest.TestCase):
         want = json.loads(control.stdout)
         self.assertEqual(want["abstract_128"], "EINVAL")  # the kernel's answer
         for mode in ("platform", "namespace"):
-            with self.subTest(mode), rf.TempDir() as d:
+            with self.subTest(mode), rf.OutsideDir() as d:
                 log = os.path.join(d, "audit.jsonl")
                 r = rf.run([rf.PY, "-c", LONG_ADDRESS], policy=POLICY.format(mode=mode),
                            extra=["--audit", log])
@@ -728,7 +728,7 @@ class AuditLogBounded(unittest.TestCase):
 
     def test_refused_connects_are_capped_and_counted(self):
         tries = 10500
-        with rf.TempDir() as d:
+        with rf.OutsideDir() as d:
             log = os.path.join(d, "audit.jsonl")
             r = rf.run([rf.PY, "-c", DENIED_CONNECTS, str(tries)],
                        policy=POLICY.format(mode="platform"), extra=["--audit", log], timeout=300)

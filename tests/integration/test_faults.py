@@ -329,7 +329,7 @@ class RunFaults(unittest.TestCase):
     """Process and audit faults against `ringfence run`."""
 
     def test_audit_on_full_filesystem(self):
-        with rf.TempDir() as d:
+        with rf.OutsideDir() as d:  # not below /tmp, a read-write grant
             mnt = os.path.join(d, "full")
             os.mkdir(mnt)
             script = ("mount -t tmpfs -o size=16k,mode=0755 rf-full %s && "

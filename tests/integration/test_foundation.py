@@ -575,7 +575,7 @@ class PolicyErrors(unittest.TestCase):
 
 class Audit(unittest.TestCase):
     def test_start_and_exit_events(self):
-        with rf.TempDir() as d:
+        with rf.OutsideDir() as d:
             log = os.path.join(d, "audit.jsonl")
             r = rf.run(["/bin/sh", "-c", "exit 3"], extra=["--audit", log])
             self.assertEqual(r.returncode, 3)

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from rf import BIN, HELPERS, IS_ROOT, PY, TempDir, effective, helper, ringfence, run
+from rf import BIN, HELPERS, IS_ROOT, PY, OutsideDir, TempDir, effective, helper, ringfence, run
 
 FSOP = helper("ll_fsop")
 SYSTEM_RO = ["/usr", "/lib", "/lib64", "/etc"]
@@ -68,8 +68,12 @@ class LandlockTestCase(unittest.TestCase):
         self._tmp = TempDir()
         self.base = self._tmp.__enter__()
         self.t = Tree(self.base)
+        # Audit logs: outside every grant (/tmp is one).
+        self._out = OutsideDir()
+        self.outside = self._out.__enter__()
 
     def tearDown(self):
+        self._out.__exit__(None, None, None)
         self._tmp.__exit__(None, None, None)
 
     def op(self, *args, pol=None, env=None, extra=None):
@@ -237,7 +241,7 @@ class Compatibility(LandlockTestCase):
         # On ABI 2 the kernel does not check truncate(2): the read-only file
         # CAN be truncated, and ringfence says so instead of hiding it.
         f = os.path.join(self.t.ro, "file")
-        audit = os.path.join(self.base, "audit.jsonl")
+        audit = os.path.join(self.outside, "audit.jsonl")
         r = self.op("truncate", f, env=abi_env(2), extra=["--audit", audit])
         self.assertOk(r)
         self.assertEqual(os.path.getsize(f), 0)
@@ -253,7 +257,7 @@ class Compatibility(LandlockTestCase):
     def test_best_effort_skipped_path_is_audited(self):
         # A skipped path is a degradation like any other: stderr AND the
         # audit log (docs/audit.md, docs/landlock.md "Compatibility").
-        audit = os.path.join(self.base, "audit.jsonl")
+        audit = os.path.join(self.outside, "audit.jsonl")
         pol = policy(read_only=["/app", self.t.ro], read_write=["/nonexistent-rw", self.t.rw])
         r = self.op("read", os.path.join(self.t.ro, "file"), pol=pol, extra=["--audit", audit])
         self.assertOk(r)
@@ -266,7 +270,7 @@ class Compatibility(LandlockTestCase):
             self.assertEqual(e["reason"], f"path {e['subject']} skipped: does not exist")
             self.assertRegex(e["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
         # The same run without a missing path audits no landlock degradation.
-        clean = os.path.join(self.base, "clean.jsonl")
+        clean = os.path.join(self.outside, "clean.jsonl")
         self.assertOk(self.op("read", os.path.join(self.t.ro, "file"), extra=["--audit", clean]))
         with open(clean) as fh:
             events = [json.loads(line) for line in fh if line.strip()]

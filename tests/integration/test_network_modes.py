@@ -538,13 +538,14 @@ network: {{mode: platform, proxy_port: {self.proxy_port}}}
     def test_audit_without_user_notification_says_refusals_are_not_logged(self):
         # run --audit wants refusals through the listener too; without one the
         # command still runs (the kernel answers them) and the loss is said.
-        log = os.path.join(self.dir, "audit.jsonl")
-        r = self.run_in_pod(self.profile, "best_effort", extra=["--audit", log])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout.split("\n")[0], "ran")
-        self.assertIn("refused system calls are not written to the audit log", r.stderr)
-        with open(log) as f:
-            events = [json.loads(line) for line in f]
+        with rf.OutsideDir(0o777) as out:  # the workdir is a read-write grant
+            log = os.path.join(out, "audit.jsonl")
+            r = self.run_in_pod(self.profile, "best_effort", extra=["--audit", log])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split("\n")[0], "ran")
+            self.assertIn("refused system calls are not written to the audit log", r.stderr)
+            with open(log) as f:
+                events = [json.loads(line) for line in f]
         self.assertIn(("process", "start"), [(e["layer"], e["action"]) for e in events])
         self.assertNotIn("seccomp", [e["layer"] for e in events])
 
@@ -735,8 +736,8 @@ class ProxyThroughRun(unittest.TestCase):
                           f"context=ssl.create_default_context(cafile='cert.pem'))\n"
                           f"except urllib.error.URLError as e: print('python', getattr(e, 'code', None) or e.reason)\"")
                 for mode in (["namespace"] if rf.IS_ROOT else []) + ["platform"]:
-                    with self.subTest(mode):
-                        log = os.path.join(d, f"audit-{mode}.jsonl")
+                    with self.subTest(mode), rf.OutsideDir() as out:
+                        log = os.path.join(out, f"audit-{mode}.jsonl")
                         r = rf.run(["/bin/sh", "-c", script], policy=policy,
                                    extra=["--workdir", d, "--mode", mode, "--audit", log])
                         lines = r.stdout.splitlines()

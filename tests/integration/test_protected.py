@@ -188,7 +188,9 @@ class PlatformMode(unittest.TestCase):
         with rf.TempDir() as d:
             repo, files = make_repo(d)
             before = snapshot(repo)
-            log = os.path.join(d, "audit.jsonl")
+            out = rf.OutsideDir()
+            self.addCleanup(out.__exit__)
+            log = os.path.join(out.path, "audit.jsonl")
             cmd = [rf.BIN, "run", "--audit", log, "--policy", "/dev/stdin", "--", rf.PY, "-c",
                    ATTACKS]
             r = subprocess.run(cmd, cwd=repo, input=POLICY.format(mode="platform"),

@@ -7,7 +7,7 @@ import json
 import os
 import unittest
 
-from rf import HELPERS, IS_ROOT, TempDir, effective, helper, run
+from rf import HELPERS, IS_ROOT, OutsideDir, TempDir, effective, helper, run
 
 PROBE = helper("sc_probe")
 SYSTEM_RO = ["/usr", "/lib", "/lib64", "/etc"]
@@ -78,9 +78,9 @@ def parse(out):
 
 
 def probe_sandboxed(test, mode, sysv_ipc=False, unix_datagram=False, audit_events=None):
-    with TempDir() as d:
+    with TempDir() as d, OutsideDir() as out:
         extra = ["--workdir", d]
-        log = os.path.join(d, "audit.jsonl")
+        log = os.path.join(out, "audit.jsonl")
         if audit_events is not None:
             extra += ["--audit", log]
         r = run([PROBE], policy=policy(mode, sysv_ipc, unix_datagram), extra=extra, timeout=60)
@@ -251,8 +251,8 @@ class AuditedRefusals(unittest.TestCase):
                   "    if libc.personality(0x0400000) == -1 and ctypes.get_errno() == errno.EPERM:\n"
                   "        n += 1\n"
                   "print(n)\n")
-        with TempDir() as d:
-            log = os.path.join(d, "audit.jsonl")
+        with TempDir() as d, OutsideDir() as out:
+            log = os.path.join(out, "audit.jsonl")
             r = run(["/usr/bin/python3", "-c", script], extra=["--workdir", d, "--audit", log,
                                                                "--mode", "platform"], timeout=120)
             self.assertEqual(r.returncode, 0, r.stderr)

@@ -299,7 +299,7 @@ network:
         self.assertEqual(rf.wait_count(lambda: self.host.count, before + 1) - before, 1)
 
     def test_host_abstract_socket_refused_below_abi_6(self):
-        with rf.TempDir() as d:
+        with rf.OutsideDir() as d:
             log = os.path.join(d, "audit.jsonl")
             before = self.host.count
             self.assertEqual(self.probe(self.host.name, "connect", 5, audit=log), "ERR 1")  # EPERM

@@ -213,6 +213,47 @@ TEST(PolicyLoader, L7RulesNeedAuditEnforcement) {
   }
 }
 
+TEST(PolicyLoader, ExpandedSizeIsBounded) {
+  // Written out (no aliases): the per-kind bounds, each named with where.
+  std::string eps = "version: 1\nnetwork_policies:\n  p:\n    endpoints:\n";
+  for (int i = 0; i < 10001; ++i)
+    eps += "      - {host: h" + std::to_string(i) + ".test, port: 1}\n";
+  std::string e = Err(eps);
+  EXPECT_NE(e.find("p.yaml:10005:9: more than 10,000 endpoints in network_policies"),
+            std::string::npos)
+      << e.substr(0, 300);
+  EXPECT_EQ(e.find('\n'), std::string::npos);  // one error, not one per further entry
+  eps.resize(eps.rfind("      - "));           // exactly 10,000: accepted
+  auto ok = LoadPolicyString(eps, "p.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().reason().substr(0, 300);
+  EXPECT_EQ(ok->network_policies[0].endpoints.size(), 10000u);
+
+  std::string paths = "version: 1\nfilesystem_policy:\n  read_only:\n";
+  for (int i = 0; i < 10001; ++i) paths += "    - /p" + std::to_string(i) + "\n";
+  EXPECT_NE(Err(paths).find("more than 10,000 paths in filesystem_policy"), std::string::npos);
+
+  // Aliases: counted each time they are used, refused before the loader
+  // reads anything, at the node where the bound was crossed.
+  std::string bomb = "version: 1\nx: &e\n";
+  for (int i = 0; i < 1000; ++i) bomb += "  - {host: h" + std::to_string(i) + ".test, port: 1}\n";
+  bomb += "network_policies:\n";
+  for (int i = 0; i < 1000; ++i) bomb += "  p" + std::to_string(i) + ": {endpoints: *e}\n";
+  e = Err(bomb);
+  EXPECT_NE(e.find("more than 200,000 YAML nodes (reached at network_policies.p"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(e.rfind("p.yaml:", 0), 0u) << e;
+
+  e = Err("version: 1\nx: &c [a, *c]\n");
+  EXPECT_NE(e.find("nested more than 64 deep"), std::string::npos) << e;
+  EXPECT_NE(e.find("reached at x[1][1][1]"), std::string::npos) << e;
+
+  std::string big = "version: 1\nx: &s " + std::string(1 << 20, 'a') + "\ny: [";
+  for (int i = 0; i < 17; ++i) big += "*s, ";
+  e = Err(big + "]\n");
+  EXPECT_NE(e.find("more than 16 MiB of text"), std::string::npos) << e.substr(0, 300);
+}
+
 TEST(PolicyLoader, ReportsAllErrorsAtOnce) {
   auto e = Err("version: 1\na: 1\nb: 2\n");
   EXPECT_NE(e.find("p.yaml:2:1"), std::string::npos);
