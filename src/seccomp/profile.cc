@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -207,6 +208,54 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
   }
 }
 
+// Files whose mode carries S_ISUID or S_ISGID run with their owner's (or
+// group's) identity for whoever executes them: a sandbox that leaves one in
+// a place another user reaches (a shared /tmp, a group-writable tree) hands
+// out its uid. Every call that sets a mode from an argument is refused when
+// that argument holds either bit; the same call without them is allowed.
+// openat2 passes its mode inside a struct a filter cannot read: it is refused
+// with ENOSYS, which callers treat as "an old kernel" and fall back to
+// openat, whose arguments are checked. A directory created inside a setgid
+// directory still gets S_ISGID from the kernel (inheritance, not the mode
+// argument): that keeps group ownership, it grants nothing to an executor.
+void AddSetidRules(std::vector<Rule>& r) {
+  const std::string why =
+      "chmod/open/mkdir/mknod families: a mode with S_ISUID or S_ISGID -> EPERM (no setuid or "
+      "setgid files)";
+  const uint64_t kBits[] = {S_ISUID, S_ISGID};
+  // (system call, index of its mode argument)
+  const std::pair<const char*, unsigned> kModeArg[] = {
+      {"chmod", 1}, {"fchmod", 1},  {"fchmodat", 2}, {"fchmodat2", 2}, {"creat", 1},
+      {"mkdir", 1}, {"mkdirat", 2}, {"mknod", 1},    {"mknodat", 2},
+  };
+  for (const auto& [sc, arg] : kModeArg)
+    for (uint64_t bit : kBits) r.push_back(Deny(sc, {ArgCmp::Bits(arg, bit, bit)}, why));
+  // open/openat read the mode only when they create: O_CREAT, or O_TMPFILE
+  // (an unnamed file that linkat can give a name later). Without either the
+  // mode argument is ignored by the kernel and may hold anything.
+  const std::pair<const char*, std::pair<unsigned, unsigned>> kOpen[] = {{"open", {1, 2}},
+                                                                         {"openat", {2, 3}}};
+  for (const auto& [sc, args] : kOpen)
+    for (uint64_t creating : {uint64_t{O_CREAT}, uint64_t{__O_TMPFILE}})
+      for (uint64_t bit : kBits)
+        r.push_back(Deny(
+            sc, {ArgCmp::Bits(args.first, creating, creating), ArgCmp::Bits(args.second, bit, bit)},
+            why));
+  r.push_back(Deny("openat2", {},
+                   "openat2 -> ENOSYS (its mode is in memory a filter cannot read; libc and "
+                   "runtimes fall back to openat, whose mode is checked)",
+                   ENOSYS));
+}
+
+// System calls newer than the libseccomp this is built with may have no
+// name there: their x86_64 numbers.
+int SyscallNumber(const std::string& name) {
+  int nr = seccomp_syscall_resolve_name(name.c_str());
+  if (nr != __NR_SCMP_ERROR) return nr;
+  if (name == "fchmodat2") return 452;
+  return __NR_SCMP_ERROR;
+}
+
 struct CtxDeleter {
   void operator()(void* c) const { seccomp_release(c); }
 };
@@ -226,7 +275,7 @@ Result<Ctx> BuildCtx(const Profile& p) {
   // Binary tree of syscall numbers: fewer instructions per call.
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   for (const Rule& r : p.rules) {
-    int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+    int nr = SyscallNumber(r.syscall);
     if (nr == __NR_SCMP_ERROR) return Status::Error("unknown system call '" + r.syscall + "'");
     uint32_t action = SCMP_ACT_ERRNO(static_cast<uint32_t>(r.action.err));
     if (r.action.kind == Action::kNotify ||
@@ -403,6 +452,7 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // A lease makes the next open for writing, anywhere on the host, wait for
   // the lease-break time; the sandbox needs none (read-only grants included).
   r.push_back(Deny("fcntl", {ArgCmp::Eq32(1, F_SETLEASE)}, "fcntl: F_SETLEASE -> EPERM"));
+  AddSetidRules(r);
   if (o.notify_connect)
     r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});
   // Sharing the host's network namespace, listen() on a TCP socket never
@@ -503,7 +553,7 @@ std::vector<std::pair<int, int>> NotifiedDenials(const Profile& p) {
   if (!p.options.notify_denials) return out;
   for (const Rule& r : p.rules) {
     if (r.action.kind != Action::kErrno || r.action.err == 0 || r.action.err == ENOSYS) continue;
-    int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+    int nr = SyscallNumber(r.syscall);
     if (nr == __NR_SCMP_ERROR) continue;
     if (std::none_of(out.begin(), out.end(), [&](const auto& e) { return e.first == nr; }))
       out.push_back({nr, r.action.err});
@@ -514,7 +564,7 @@ std::vector<std::pair<int, int>> NotifiedDenials(const Profile& p) {
 int DenialErrno(const Profile& p, int syscall_nr) {
   for (const Rule& r : p.rules) {
     if (r.action.kind != Action::kErrno) continue;
-    if (seccomp_syscall_resolve_name(r.syscall.c_str()) == syscall_nr) return r.action.err;
+    if (SyscallNumber(r.syscall) == syscall_nr) return r.action.err;
   }
   return 0;
 }
