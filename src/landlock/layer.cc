@@ -76,6 +76,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   req.connect_ports = ctx.landlock_connect_ports;
   req.bind_ports = ctx.landlock_bind_ports;
   if (ctx.proc_remounted) req.reopen_after_mount = {"/proc"};
+  if (ctx.tmp_mounted) req.after_mount_only.push_back({"/tmp", landlock::Access::kReadWrite});
 
   auto prepared = landlock::Build(req, abi);
   if (!prepared.ok()) return prepared.status();

@@ -313,6 +313,12 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
     if (remounted(resolved->real)) late.push_back({resolved->real, access});
   };
   for (const auto& pr : req.paths) add_path(pr.path, WantedFsRights(pr.access));
+  for (const auto& pr : req.after_mount_only) {
+    const uint64_t access = WantedFsRights(pr.access) & st.handled_fs;
+    if (access == 0) continue;
+    late.push_back({pr.path, access});
+    st.rules.push_back({pr.path, "directory (mounted by the sandbox)", access, "", {}});
+  }
   // Host sockets the policy lists (network.unix_sockets) get RESOLVE_UNIX
   // (ABI 9); sockets the sandbox creates itself are reachable without a rule.
   if (st.handled_fs & kFsResolveUnix)

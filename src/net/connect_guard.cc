@@ -437,6 +437,16 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
   bool visible = false;
   for (const auto& r : cfg_.visible_roots) visible = visible || Beneath(path, r);
 
+  // The path names what the caller sees: in namespace mode its mount
+  // namespace has its own /tmp. Resolved under the caller's root directory
+  // (opened here, with the supervisor's rights; the connector thread may
+  // not open another process's /proc entries), as the caller would.
+  UniqueFd root(open(("/proc/" + std::to_string(req.pid) + "/root").c_str(),
+                     O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid() || !IdValid(listener, req.id)) {
+    Respond(listener, req.id, EACCES, false);
+    return;
+  }
   // Resolve once, ourselves (never again by path): no magic links, so
   // /proc/<pid>/root/... and /proc/self/fd/... forms cannot point elsewhere.
   UniqueFd target;
@@ -445,8 +455,8 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
   OnConnector([&] {
     struct open_how how {};
     how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = RESOLVE_NO_MAGICLINKS;
-    long r = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+    how.resolve = RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT;
+    long r = syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how);
     if (r < 0) {
       resolve_err = errno;
       return;
@@ -485,8 +495,8 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
       OnConnector([&] {
         struct open_how how {};
         how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-        long r = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT;
+        long r = syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how);
         struct stat gs;
         same = r >= 0 && fstat(static_cast<int>(r), &gs) == 0 && gs.st_dev == st.st_dev &&
                gs.st_ino == st.st_ino;

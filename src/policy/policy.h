@@ -24,6 +24,10 @@ struct FilesystemPolicy {
   bool include_workdir = true;
   std::vector<std::string> read_only;
   std::vector<std::string> read_write;
+  // ringfence: size of the sandbox's own tmpfs on /tmp (namespace mode), as
+  // tmpfs's size= option takes it ("512m", "2g", "25%"); empty: tmpfs's
+  // default (half of RAM).
+  std::string tmp_size;
   bool operator==(const FilesystemPolicy&) const = default;
 };
 

@@ -33,6 +33,9 @@ struct LayerContext {
   // The command mounts a /proc of its own PID namespace before confinement:
   // Landlock rules on /proc must be (re)added after that mount.
   bool proc_remounted = false;
+  // The command mounts its own tmpfs on /tmp (src/sandbox/private_tmp.h):
+  // Landlock grants that mount, added in the child after it exists.
+  bool tmp_mounted = false;
   // Build the full per-layer description for `policy show --effective`
   // (`run` only needs the steps, warnings and summary).
   bool describe = true;
