@@ -247,7 +247,8 @@ bool ValidTmpSize(const std::string& s) {
   if (s.find_first_not_of('0') >= digits) return false;
   const std::string rest = s.substr(digits);
   if (rest == "%") return std::stol(s.substr(0, digits)) <= 100;
-  return rest.empty() || (rest.size() == 1 && std::string("kKmMgG").find(rest) != std::string::npos);
+  return rest.empty() ||
+         (rest.size() == 1 && std::string("kKmMgG").find(rest) != std::string::npos);
 }
 
 void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
@@ -263,9 +264,11 @@ void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
                    auto s = c.String(v, "filesystem_policy.tmp_size");
                    if (!s) return;
                    if (!ValidTmpSize(*s)) {
-                     c.Error(v.Mark(), "filesystem_policy.tmp_size must be a positive size with an "
-                                       "optional k, m, g suffix or a percentage of RAM (512m, 2g, "
-                                       "25%), not '" + *s + "'");
+                     c.Error(v.Mark(),
+                             "filesystem_policy.tmp_size must be a positive size with an "
+                             "optional k, m, g suffix or a percentage of RAM (512m, 2g, "
+                             "25%), not '" +
+                                 *s + "'");
                      return;
                    }
                    p.filesystem.tmp_size = *s;

@@ -254,6 +254,9 @@ Status AddPrivateTmp(const PlanOptions& opts, LayerContext& ctx, Plan& plan) {
       granted.insert(granted.end(), fs.read_write.begin(), fs.read_write.end());
       for (auto& r : landlock::UnixResolveRoots(ctx.policy.network.unix_sockets))
         granted.push_back(std::move(r));
+      // The command starts in the working directory even when it is not
+      // granted (Landlock then refuses what is in it, as before).
+      if (!opts.workdir.empty()) granted.push_back(opts.workdir);
       auto binds = PathsUnderTmp(granted);
       st = {{"kind", "tmpfs"},
             {"status", "a fresh tmpfs on /tmp in the sandbox's mount namespace (nosuid, nodev)"},

@@ -233,8 +233,8 @@ Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
       d->name_ = name;
       d->path_ = root + "/" + name;
       // From here on the destructor removes it.
-      UniqueFd fd(openat(d->parent_.get(), name.c_str(),
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd fd(
+          openat(d->parent_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd.valid()) return Status::Errno("open " + d->path_);
       if (owner && fchown(fd.get(), owner->first, owner->second) != 0)
         return Status::Errno("chown " + d->path_);

@@ -62,7 +62,8 @@ class PrivateTmpDir {
   // $XDG_RUNTIME_DIR/ringfence or /tmp/ringfence-<uid> otherwise (mode
   // 0711, owned by the caller, checked without following links), then a
   // random name inside, mode 0700, owned by `owner` when given (root).
-  static Result<std::unique_ptr<PrivateTmpDir>> Create(std::optional<std::pair<uid_t, gid_t>> owner);
+  static Result<std::unique_ptr<PrivateTmpDir>> Create(
+      std::optional<std::pair<uid_t, gid_t>> owner);
   ~PrivateTmpDir();
   PrivateTmpDir(const PrivateTmpDir&) = delete;
   PrivateTmpDir& operator=(const PrivateTmpDir&) = delete;

@@ -95,7 +95,7 @@ class Base:
             os.unlink("/tmp/.X11-unix/X55")
 
     def run_probe(self, confined, policy=None, extra=()):
-        with rf.TempDir() as d:
+        with rf.TempDir(root="/tmp") as d:  # a workdir under /tmp: bound in
             cmd = [rf.PY, "-c", PROBE, self.tok]
             if confined:
                 pre = [rf.BIN, "run", "-q", "--mode", self.mode] + list(extra)
@@ -176,7 +176,7 @@ class NamespaceAsRoot(Base, unittest.TestCase):
         self.assertIsNone(out["tmpdir"], out)
 
     def test_policy_listing_a_path_under_tmp_binds_it_in(self):
-        sub = rf.TempDir()
+        sub = rf.TempDir(root="/tmp")
         try:
             policy = ("version: 1\nfilesystem_policy:\n  include_workdir: false\n"
                       "  read_only: [/usr, /lib, /lib64, /etc]\n"
