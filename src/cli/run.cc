@@ -90,6 +90,7 @@ int RunMain(const RunOptions& o) {
 
   PlanOptions popts{
       workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, !o.audit_file.empty()};
+  popts.make_private_tmp = true;
   auto plan = BuildPlan(*policy, popts);
   if (!plan.ok()) return SetupFailure(*audit, subject, plan.status().reason());
 

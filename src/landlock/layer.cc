@@ -82,6 +82,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   req.connect_ports = ctx.landlock_connect_ports;
   req.bind_ports = ctx.landlock_bind_ports;
   if (ctx.proc_remounted) req.reopen_after_mount = {"/proc"};
+  if (ctx.tmp_mounted) req.after_mount_only.push_back({"/tmp", landlock::Access::kReadWrite});
 
   auto prepared = landlock::Build(req, abi);
   if (!prepared.ok()) return prepared.status();
@@ -138,11 +139,20 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
     // (src/landlock/metadata_guard.h); unconfined without Landlock.
     auto& m = plan.net.guard_config.metadata;
     m.enforce = prepared->step != nullptr;
-    for (const auto& r : st.rules)
-      if (r.access & (landlock::kFsReadFile | landlock::kFsReadDir | landlock::kFsWriteFile |
-                      landlock::kFsExecute))
-        m.grants.push_back(
-            {r.dev, r.ino, r.kind == "directory", (r.access & landlock::kFsWriteFile) != 0});
+    for (const auto& r : st.rules) {
+      if (!(r.access & (landlock::kFsReadFile | landlock::kFsReadDir | landlock::kFsWriteFile |
+                        landlock::kFsExecute)))
+        continue;
+      MetadataGrant g{r.dev, r.ino, r.kind == "directory", (r.access & landlock::kFsWriteFile) != 0,
+                      ""};
+      // What the sandbox mounts itself (its tmpfs on /tmp, its /proc) is
+      // known by inode only once it has: the guard looks it up at start.
+      bool remounted = r.dev == 0 && r.ino == 0;
+      for (const auto& m : req.reopen_after_mount)
+        remounted = remounted || r.path == m || r.path.rfind(m + "/", 0) == 0;
+      if (remounted) g.sandbox_path = r.path;
+      m.grants.push_back(std::move(g));
+    }
   }
   if (prepared->step) plan.confine_steps.push_back(std::move(prepared->step));
   return Status::Ok();

@@ -743,4 +743,17 @@ void MetadataGuard::Handle(const struct seccomp_notif& req) {
   Answer(listener, req.id, err, val);
 }
 
+void ResolveSandboxGrants(std::vector<MetadataGrant>& grants, pid_t pid) {
+  for (auto& g : grants) {
+    if (g.sandbox_path.empty()) continue;
+    std::string path = "/proc/" + std::to_string(pid) + "/root" + g.sandbox_path;
+    UniqueFd fd(open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (!fd.valid() || fstat(fd.get(), &st) != 0) continue;
+    g.dev = st.st_dev;
+    g.ino = st.st_ino;
+    g.dir = S_ISDIR(st.st_mode);
+  }
+}
+
 }  // namespace rf

@@ -43,7 +43,16 @@ struct MetadataGrant {
   ino_t ino = 0;
   bool dir = false;    // a directory: everything beneath it
   bool write = false;  // a read-write rule
+  // A rule the sandbox re-adds after mounting something there itself (its
+  // /proc, its /tmp): the inode is only known once it has, found at start
+  // through the sandbox's root (ResolveSandboxGrants).
+  std::string sandbox_path;
 };
+
+// Fills in the inode of each grant with a `sandbox_path`, as the sandbox's
+// process `pid` sees that path (/proc/PID/root). A grant that cannot be
+// found keeps inode 0 and grants nothing.
+void ResolveSandboxGrants(std::vector<MetadataGrant>& grants, pid_t pid);
 
 struct MetadataGuardConfig {
   // Landlock is enforced: calls are decided against `grants`. Otherwise the

@@ -314,6 +314,12 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
   };
   for (const auto& pr : req.paths)
     add_path(pr.path, pr.rights ? pr.rights : WantedFsRights(pr.access));
+  for (const auto& pr : req.after_mount_only) {
+    const uint64_t access = WantedFsRights(pr.access) & st.handled_fs;
+    if (access == 0) continue;
+    late.push_back({pr.path, access});
+    st.rules.push_back({pr.path, "directory (mounted by the sandbox)", access, 0, 0, "", {}});
+  }
   // Host sockets the policy lists (network.unix_sockets) get RESOLVE_UNIX
   // (ABI 9); sockets the sandbox creates itself are reachable without a rule.
   if (st.handled_fs & kFsResolveUnix)

@@ -68,6 +68,10 @@ struct Request {
   // rules are added again, in the child, right before restrict_self, so
   // they bind the new mount's inodes.
   std::vector<std::string> reopen_after_mount;
+  // Directories that exist only after the child's own mounts (the
+  // sandbox's tmpfs on /tmp): opened and added in the child alone, never
+  // on the host path they cover.
+  std::vector<PathRule> after_mount_only;
   // network.unix_sockets: with ABI 9 they get LANDLOCK_ACCESS_FS_RESOLVE_UNIX
   // (see UnixResolveRoots); "@name" entries are ignored here.
   std::vector<std::string> unix_sockets;

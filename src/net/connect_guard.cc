@@ -175,6 +175,7 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   });
   if (connector.ok()) g->connector_ = std::move(connector).value();
   MetadataGuardConfig meta = g->cfg_.metadata;
+  ResolveSandboxGrants(meta.grants, sandbox_root);
   meta.switch_creds = g->cfg_.switch_creds;
   meta.uid = g->cfg_.uid;
   meta.gid = g->cfg_.gid;
@@ -459,6 +460,16 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
   bool visible = false;
   for (const auto& r : cfg_.visible_roots) visible = visible || Beneath(path, r);
 
+  // The path names what the caller sees: in namespace mode its mount
+  // namespace has its own /tmp. Resolved under the caller's root directory
+  // (opened here, with the supervisor's rights; the connector thread may
+  // not open another process's /proc entries), as the caller would.
+  UniqueFd root(open(("/proc/" + std::to_string(req.pid) + "/root").c_str(),
+                     O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid() || !IdValid(listener, req.id)) {
+    Respond(listener, req.id, EACCES, false);
+    return;
+  }
   // Resolve once, ourselves (never again by path): no magic links, so
   // /proc/<pid>/root/... and /proc/self/fd/... forms cannot point elsewhere.
   UniqueFd target;
@@ -467,8 +478,8 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
   OnConnector([&] {
     struct open_how how {};
     how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = RESOLVE_NO_MAGICLINKS;
-    long r = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+    how.resolve = RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT;
+    long r = syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how);
     if (r < 0) {
       resolve_err = errno;
       return;
@@ -507,8 +518,8 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
       OnConnector([&] {
         struct open_how how {};
         how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-        long r = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT;
+        long r = syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how);
         struct stat gs;
         same = r >= 0 && fstat(static_cast<int>(r), &gs) == 0 && gs.st_dev == st.st_dev &&
                gs.st_ino == st.st_ino;

@@ -57,8 +57,9 @@ std::vector<std::string> ListPrefixed(const std::string& root, const std::string
 void AddProxyBaseline(FilesystemPolicy& fs, const std::string& root) {
   for (const char* p : {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/dev/urandom"})
     if (ExistsUnder(root, p)) fs.read_only.push_back(p);
-  for (const char* p : {"/dev/null", "/tmp"})
-    if (ExistsUnder(root, p)) fs.read_write.push_back(p);
+  // Not /tmp: the sandbox gets its own (src/sandbox/private_tmp.h); the
+  // host's only when the policy lists it.
+  if (ExistsUnder(root, "/dev/null")) fs.read_write.push_back("/dev/null");
 }
 
 // GPU baseline; docs/gpu.md explains each path.
@@ -134,6 +135,7 @@ nlohmann::json PolicyToJson(const Policy& p) {
                             {"read_write", p.filesystem.read_write},
                             {"protected", p.filesystem.protected_paths},
                             {"deny_read", p.filesystem.deny_read}};
+  if (!p.filesystem.tmp_size.empty()) j["filesystem_policy"]["tmp_size"] = p.filesystem.tmp_size;
   j["landlock"] = {{"compatibility", ToString(p.compatibility)}};
   j["process"] = {{"run_as_user", p.process.run_as_user},
                   {"run_as_group", p.process.run_as_group},

@@ -26,8 +26,8 @@ struct EffectivePolicy {
 };
 
 // Adds the workdir (include_workdir), the proxy baseline (namespace and
-// platform modes: system directories read-only, /tmp and /dev/null
-// read-write), the GPU baseline (`gpu: on`, or `gpu: auto` with
+// platform modes: system directories read-only, /dev/null read-write; not
+// /tmp, which is the sandbox's own unless listed), the GPU baseline (`gpu: on`, or `gpu: auto` with
 // /dev/nvidiactl or /dev/dxg present: device nodes read-write, /proc
 // read-write, what NVML reads read-only; see docs/gpu.md), and removes
 // duplicate paths. Baseline paths are added only when they exist. A path

@@ -293,16 +293,43 @@ std::optional<std::string> ProtectPattern(Checker& c, const YAML::Node& n,
   return p;
 }
 
+// tmpfs's size= syntax, kept to what is unambiguous: digits, then k, m, g
+// (any case) or %; never zero (tmpfs reads size=0 as "unlimited").
+bool ValidTmpSize(const std::string& s) {
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return false;
+  if (s.find_first_not_of('0') >= digits) return false;
+  const std::string rest = s.substr(digits);
+  if (rest == "%") return std::stol(s.substr(0, digits)) <= 100;
+  return rest.empty() ||
+         (rest.size() == 1 && std::string("kKmMgG").find(rest) != std::string::npos);
+}
+
 void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
   p.filesystem.include_workdir = false;  // OpenShell: false once the section exists
   std::vector<std::string> extra;
   c.ForEachKey(
       n, "filesystem_policy",
-      {"include_workdir", "read_only", "read_write", "protected", "protected_extra", "deny_read"},
+      {"include_workdir", "read_only", "read_write", "protected", "protected_extra", "deny_read",
+       "tmp_size"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "include_workdir") {
           if (auto b = c.Bool(v, "filesystem_policy.include_workdir"))
             p.filesystem.include_workdir = *b;
+          return;
+        }
+        if (key == "tmp_size") {
+          auto s = c.String(v, "filesystem_policy.tmp_size");
+          if (!s) return;
+          if (!ValidTmpSize(*s)) {
+            c.Error(v.Mark(),
+                    "filesystem_policy.tmp_size must be a positive size with an optional k, m, "
+                    "g suffix or a percentage of RAM (512m, 2g, 25%), not '" +
+                        *s + "'");
+            return;
+          }
+          p.filesystem.tmp_size = *s;
           return;
         }
         if (key == "protected" || key == "protected_extra" || key == "deny_read") {
@@ -802,7 +829,9 @@ Policy DefaultPolicy() {
   p.filesystem.include_workdir = true;
   p.filesystem.read_only = {"/usr", "/bin", "/sbin", "/lib",         "/lib32",      "/lib64",
                             "/etc", "/opt", "/proc", "/dev/urandom", "/dev/random", "/dev/zero"};
-  p.filesystem.read_write = {"/tmp", "/dev/null", "/dev/tty"};
+  // /tmp is the sandbox's own without being listed (a tmpfs or a per-run
+  // directory); listing it would grant the host's.
+  p.filesystem.read_write = {"/dev/null", "/dev/tty"};
   p.compatibility = Compatibility::kBestEffort;
   p.process.run_as_user = "nobody";
   p.process.run_as_group = "nogroup";

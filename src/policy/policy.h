@@ -35,6 +35,10 @@ struct FilesystemPolicy {
   // absolute ones name host paths.
   std::vector<std::string> protected_paths = DefaultProtectedPaths();
   std::vector<std::string> deny_read;
+  // ringfence: size of the sandbox's own tmpfs on /tmp (namespace mode), as
+  // tmpfs's size= option takes it ("512m", "2g", "25%"); empty: tmpfs's
+  // default (half of RAM).
+  std::string tmp_size;
   bool operator==(const FilesystemPolicy&) const = default;
 };
 

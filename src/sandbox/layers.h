@@ -36,6 +36,9 @@ struct LayerContext {
   // deny_read entries (src/sandbox/protect.h) that Landlock must keep
   // unreadable itself (no mount namespace to mask them).
   std::vector<std::string> landlock_deny_read = {};
+  // The command mounts its own tmpfs on /tmp (src/sandbox/private_tmp.h):
+  // Landlock grants that mount, added in the child after it exists.
+  bool tmp_mounted = false;
   // Build the full per-layer description for `policy show --effective`
   // (`run` only needs the steps, warnings and summary).
   bool describe = true;

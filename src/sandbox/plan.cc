@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -236,6 +237,59 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
   return Status::Ok();
 }
 
+// The sandbox's own /tmp (src/sandbox/private_tmp.h), decided after the
+// network layer (which says whether there is a mount namespace) and before
+// Landlock (which grants it).
+Status AddPrivateTmp(const PlanOptions& opts, LayerContext& ctx, Plan& plan) {
+  FilesystemPolicy& fs = plan.effective.policy.filesystem;
+  nlohmann::json st;
+  if (PolicyListsTmp(fs)) {
+    st = {{"kind", "host"},
+          {"status", "the host's /tmp, as the policy lists it (shared with every host process)"}};
+  } else {
+    struct stat tmp;
+    const bool tmp_dir = lstat("/tmp", &tmp) == 0 && S_ISDIR(tmp.st_mode);
+    if ((plan.init_namespaces & CLONE_NEWNS) && tmp_dir) {
+      std::vector<std::string> granted = fs.read_only;
+      granted.insert(granted.end(), fs.read_write.begin(), fs.read_write.end());
+      for (auto& r : landlock::UnixResolveRoots(ctx.policy.network.unix_sockets))
+        granted.push_back(std::move(r));
+      // The command starts in the working directory even when it is not
+      // granted (Landlock then refuses what is in it, as before).
+      if (!opts.workdir.empty()) granted.push_back(opts.workdir);
+      auto binds = PathsUnderTmp(granted);
+      st = {{"kind", "tmpfs"},
+            {"status", "a fresh tmpfs on /tmp in the sandbox's mount namespace (nosuid, nodev)"},
+            {"size", fs.tmp_size.empty() ? "tmpfs default (half of RAM)" : fs.tmp_size}};
+      if (!binds.empty()) st["bound_in"] = binds;
+      plan.privileged_steps.push_back(PrivateTmpfsStep::Create(fs.tmp_size, std::move(binds)));
+      ctx.tmp_mounted = true;
+    } else {
+      st = {{"kind", "directory"},
+            {"status",
+             "a directory made for this run (mode 0700, the sandbox user's), in TMPDIR, TMP and "
+             "TEMP, removed after the run; the host's /tmp is not granted"}};
+      if (!fs.tmp_size.empty())
+        st["size"] = "filesystem_policy.tmp_size applies to namespace mode's tmpfs only";
+      if (opts.make_private_tmp) {
+        std::optional<std::pair<uid_t, gid_t>> owner;
+        if (plan.run_as) owner = std::make_pair(plan.run_as->uid, plan.run_as->gid);
+        auto dir = PrivateTmpDir::Create(owner);
+        if (!dir.ok()) return dir.status();
+        plan.private_tmp = std::move(dir).value();
+        const std::string& path = plan.private_tmp->path();
+        st["path"] = path;
+        fs.read_write.push_back(path);
+        plan.net.guard_config.visible_roots.push_back(path);
+        for (const char* name : {"TMPDIR", "TMP", "TEMP"})
+          plan.env_additions.push_back(std::string(name) + "=" + path);
+      }
+    }
+  }
+  if (ctx.describe) plan.effective.layers["tmp"] = st;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
@@ -306,6 +360,7 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   ctx.describe = opts.describe;
   if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
     return s.With("network");
+  if (Status s = AddPrivateTmp(opts, ctx, plan); !s.ok()) return s.With("private /tmp");
   // Protected paths and deny_read are found before the Landlock layer:
   // without a mount namespace, Landlock itself keeps deny_read unreadable.
   {

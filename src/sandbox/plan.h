@@ -16,6 +16,7 @@
 #include "policy/effective.h"
 #include "process/spawn.h"
 #include "sandbox/protect.h"
+#include "sandbox/private_tmp.h"
 
 namespace rf {
 
@@ -27,6 +28,9 @@ struct PlanOptions {
   bool describe = true;       // full layer descriptions (policy show); run: false
   // run --audit: seccomp refusals are answered and logged by the supervisor.
   bool audit_denials = false;
+  // run: make the per-run private /tmp directory where there is no mount
+  // namespace (policy show only describes it).
+  bool make_private_tmp = false;
 };
 
 // How the command reaches the network (src/net/).
@@ -59,6 +63,9 @@ struct Plan {
   // Landlock handles RESOLVE_UNIX (ABI 9): host pathname sockets need a rule.
   bool landlock_resolve_unix = false;
   std::string uid_map, gid_map;
+  // The per-run private /tmp directory (modes without a mount namespace),
+  // removed when the plan is destroyed, after the run.
+  std::unique_ptr<PrivateTmpDir> private_tmp;
   std::string summary;  // one line: what is enforced
   // filesystem_policy.protected and deny_read (src/sandbox/protect.h): run
   // calls Prepare before the spawn, adds its step after the privileged ones

@@ -208,13 +208,52 @@ void AddSocketRules(const ProfileOptions& o, std::vector<Rule>& r) {
   }
 }
 
+// Files whose mode carries S_ISUID or S_ISGID run with their owner's (or
+// group's) identity for whoever executes them: a sandbox that leaves one in
+// a place another user reaches (a shared /tmp, a group-writable tree) hands
+// out its uid. Every call that sets a mode from an argument is refused when
+// that argument holds either bit; the same call without them is allowed.
+// openat2 passes its mode inside a struct a filter cannot read: it is refused
+// with ENOSYS, which callers treat as "an old kernel" and fall back to
+// openat, whose arguments are checked. A directory created inside a setgid
+// directory still gets S_ISGID from the kernel (inheritance, not the mode
+// argument): that keeps group ownership, it grants nothing to an executor.
+void AddSetidRules(std::vector<Rule>& r) {
+  const std::string why =
+      "chmod/open/mkdir/mknod families: a mode with S_ISUID or S_ISGID -> EPERM (no setuid or "
+      "setgid files)";
+  const uint64_t kBits[] = {S_ISUID, S_ISGID};
+  // (system call, index of its mode argument)
+  const std::pair<const char*, unsigned> kModeArg[] = {
+      {"chmod", 1}, {"fchmod", 1},  {"fchmodat", 2}, {"fchmodat2", 2}, {"creat", 1},
+      {"mkdir", 1}, {"mkdirat", 2}, {"mknod", 1},    {"mknodat", 2},
+  };
+  for (const auto& [sc, arg] : kModeArg)
+    for (uint64_t bit : kBits) r.push_back(Deny(sc, {ArgCmp::Bits(arg, bit, bit)}, why));
+  // open/openat read the mode only when they create: O_CREAT, or O_TMPFILE
+  // (an unnamed file that linkat can give a name later). Without either the
+  // mode argument is ignored by the kernel and may hold anything.
+  const std::pair<const char*, std::pair<unsigned, unsigned>> kOpen[] = {{"open", {1, 2}},
+                                                                         {"openat", {2, 3}}};
+  for (const auto& [sc, args] : kOpen)
+    for (uint64_t creating : {uint64_t{O_CREAT}, uint64_t{__O_TMPFILE}})
+      for (uint64_t bit : kBits)
+        r.push_back(Deny(
+            sc, {ArgCmp::Bits(args.first, creating, creating), ArgCmp::Bits(args.second, bit, bit)},
+            why));
+  r.push_back(Deny("openat2", {},
+                   "openat2 -> ENOSYS (its mode is in memory a filter cannot read; libc and "
+                   "runtimes fall back to openat, whose mode is checked)",
+                   ENOSYS));
+}
+
 // ---- Metadata and watches outside the policy ----------------------------
 // Landlock does not check chmod, chown, utimes, the xattr calls or
 // inotify_add_watch: with the supervisor's listener they go to it, which
 // decides against the Landlock rules and makes the call on the command's
-// behalf (src/landlock/metadata_guard.h). Kept apart from the setuid/setgid
-// mode rules: a chmod-family call with S_ISUID or S_ISGID in its mode is
-// refused here (EPERM) and never notified, whoever else refuses it too.
+// behalf (src/landlock/metadata_guard.h). A chmod-family call with
+// S_ISUID or S_ISGID in its mode is refused by AddSetidRules (EPERM) and
+// never notified.
 
 // System calls newer than the libseccomp this builds with knows by name
 // (x86_64 numbers).
@@ -228,9 +267,6 @@ void AddMetadataRules(const ProfileOptions& o, std::vector<Rule>& r) {
   const std::pair<const char*, unsigned> kChmod[] = {
       {"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2}};
   for (const auto& [sc, arg] : kChmod) {
-    for (uint32_t bit : {static_cast<uint32_t>(S_ISUID), static_cast<uint32_t>(S_ISGID)})
-      r.push_back(Deny(sc, {ArgCmp::Bits(arg, bit, bit)},
-                       "chmod family: S_ISUID or S_ISGID in the mode -> EPERM"));
     if (o.notify_connect)
       r.push_back(Rule{sc,
                        {ArgCmp::Bits(arg, S_ISUID | S_ISGID, 0)},
@@ -459,6 +495,7 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // A lease makes the next open for writing, anywhere on the host, wait for
   // the lease-break time; the sandbox needs none (read-only grants included).
   r.push_back(Deny("fcntl", {ArgCmp::Eq32(1, F_SETLEASE)}, "fcntl: F_SETLEASE -> EPERM"));
+  AddSetidRules(r);
   AddMetadataRules(o, r);
   if (o.notify_connect)
     r.push_back(Rule{"connect", {}, Action::Notify(), "connect -> user notification"});

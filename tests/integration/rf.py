@@ -89,11 +89,18 @@ def wait_exec(proc, path, timeout=30):
     raise AssertionError(f"{proc.args} did not exec {path} within {timeout} s")
 
 
+# Fixtures live outside /tmp: the sandbox's /tmp is its own (a tmpfs in
+# namespace mode), so a host file under /tmp is invisible there unless the
+# policy grants it, and a test meant to see Landlock refuse it would see
+# ENOENT instead. Tests about /tmp itself use /tmp explicitly.
+FIXTURE_ROOT = "/var/tmp" if os.path.isdir("/var/tmp") else "/tmp"
+
+
 class TempDir:
     """A temporary directory that the sandbox user (nobody) can use."""
 
-    def __init__(self, mode=0o777):
-        self.path = tempfile.mkdtemp(prefix="rf-it-", dir="/tmp")
+    def __init__(self, mode=0o777, root=None):
+        self.path = tempfile.mkdtemp(prefix="rf-it-", dir=root or FIXTURE_ROOT)
         os.chmod(self.path, mode)
 
     def __enter__(self):

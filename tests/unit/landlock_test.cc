@@ -389,7 +389,8 @@ TEST(LandlockEnrich, ProxyBaselineOnlyWithTheProxyAndOnlyExistingPaths) {
     auto e = Enrich(p, EnrichContext{"", m, t.root()});
     EXPECT_EQ(e.policy.filesystem.read_only,
               (std::vector<std::string>{"/usr", "/lib", "/etc", "/proc"}));
-    EXPECT_EQ(e.policy.filesystem.read_write, (std::vector<std::string>{"/dev/null", "/tmp"}));
+    // The host's /tmp is never part of it: the sandbox gets its own.
+    EXPECT_EQ(e.policy.filesystem.read_write, (std::vector<std::string>{"/dev/null"}));
   }
   for (NetMode m : {NetMode::kNone, NetMode::kHost}) {
     auto e = Enrich(p, EnrichContext{"", m, t.root()});
@@ -410,8 +411,9 @@ TEST(LandlockEnrich, ProxyBaselineIsEveryPathWithItsAccess) {
     EXPECT_EQ(e.policy.filesystem.read_only,
               (std::vector<std::string>{"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc",
                                         "/dev/urandom"}));
-    // Only /dev/null and /tmp are writable; /dev/zero is not part of it.
-    EXPECT_EQ(e.policy.filesystem.read_write, (std::vector<std::string>{"/dev/null", "/tmp"}));
+    // Only /dev/null is writable; /dev/zero is not part of it, nor the
+    // host's /tmp (the sandbox gets its own).
+    EXPECT_EQ(e.policy.filesystem.read_write, (std::vector<std::string>{"/dev/null"}));
   }
 }
 

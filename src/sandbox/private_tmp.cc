@@ -1,0 +1,262 @@
+#include "sandbox/private_tmp.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace rf {
+
+namespace {
+
+constexpr const char kTmp[] = "/tmp";
+// Deeper trees than this are left in place (and reported): each level holds
+// a descriptor while it is emptied.
+constexpr int kMaxRemoveDepth = 256;
+
+bool Under(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+// Empties the directory `dirfd` without following symbolic links. The
+// sandbox has exited (its whole process tree is reaped before this runs),
+// so nothing changes the tree meanwhile; a directory it made unreadable
+// (chmod 0) is made readable first, which only the owner or root can do.
+bool RemoveContents(int dirfd, int depth) {
+  if (depth > kMaxRemoveDepth) return false;
+  int dup = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup < 0) return false;
+  DIR* d = fdopendir(dup);
+  if (!d) {
+    close(dup);
+    return false;
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    names.emplace_back(e->d_name);
+  }
+  closedir(d);
+  bool ok = true;
+  for (const auto& name : names) {
+    struct stat st;
+    if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISDIR(st.st_mode)) {
+      ok = unlinkat(dirfd, name.c_str(), 0) == 0 && ok;
+      continue;
+    }
+    int sub = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0 && errno == EACCES) {
+      fchmodat(dirfd, name.c_str(), 0700, 0);  // a directory (checked above), not a link
+      sub = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (sub < 0) {
+      ok = false;
+      continue;
+    }
+    struct stat sst;
+    // The sandbox may have left it without write or search permission.
+    if (fstat(sub, &sst) == 0 && (sst.st_mode & 0700) != 0700) fchmod(sub, 0700);
+    ok = RemoveContents(sub, depth + 1) && ok;
+    close(sub);
+    ok = unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) == 0 && ok;
+  }
+  return ok;
+}
+
+// The root the per-run directories go under: made if missing, then checked
+// through a descriptor opened without following links (a link or another
+// user's directory planted there is refused, never used).
+Result<UniqueFd> OpenPrivateRoot(const std::string& path) {
+  if (mkdir(path.c_str(), 0711) != 0 && errno != EEXIST) return Status::Errno("mkdir " + path);
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return Status::Errno("open " + path);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Status::Errno("fstat " + path);
+  if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+    return Status::Error(path + " is not a directory of uid " + std::to_string(geteuid()) +
+                         " that only it can write");
+  // Searchable by the sandbox user (root runs it as another uid), not
+  // listable: the names inside are random.
+  if ((st.st_mode & 07777) != 0711 && fchmod(fd.get(), 0711) != 0)
+    return Status::Errno("chmod " + path);
+  return fd;
+}
+
+std::string RandomName() {
+  unsigned char r[8];
+  if (getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) return "";
+  static const char kHex[] = "0123456789abcdef";
+  std::string s = "run-";
+  for (unsigned char c : r) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
+// "/proc/self/fd/N" into buf, without allocating (async-signal-safe).
+void FdPath(int fd, char* buf, size_t size) {
+  static const char kPrefix[] = "/proc/self/fd/";
+  char digits[16];
+  int n = 0;
+  unsigned v = static_cast<unsigned>(fd);
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v && n < 15);
+  size_t pos = 0;
+  for (size_t i = 0; kPrefix[i] && pos + 1 < size; ++i) buf[pos++] = kPrefix[i];
+  while (n > 0 && pos + 1 < size) buf[pos++] = digits[--n];
+  buf[pos] = '\0';
+}
+
+}  // namespace
+
+bool PolicyListsTmp(const FilesystemPolicy& fs) {
+  for (const auto* list : {&fs.read_only, &fs.read_write})
+    for (const auto& p : *list)
+      if (p == kTmp || p == "/tmp/") return true;
+  return false;
+}
+
+std::vector<std::string> PathsUnderTmp(const std::vector<std::string>& paths) {
+  std::vector<std::string> in;
+  for (const auto& p : paths)
+    if (Under(p, kTmp)) in.push_back(p);
+  std::sort(in.begin(), in.end());
+  in.erase(std::unique(in.begin(), in.end()), in.end());
+  std::vector<std::string> out;
+  for (const auto& p : in)
+    if (out.empty() || !Under(p, out.back())) out.push_back(p);
+  return out;
+}
+
+std::unique_ptr<PrivateTmpfsStep> PrivateTmpfsStep::Create(const std::string& size,
+                                                           std::vector<std::string> binds) {
+  std::unique_ptr<PrivateTmpfsStep> s(new PrivateTmpfsStep());
+  s->options_ = "mode=1777";
+  if (!size.empty()) s->options_ += ",size=" + size;
+  for (auto& b : binds) {
+    Bind bind{std::move(b), {}};
+    for (size_t slash = bind.path.find('/', sizeof kTmp); slash != std::string::npos;
+         slash = bind.path.find('/', slash + 1))
+      bind.parents.push_back(bind.path.substr(0, slash));
+    s->binds_.push_back(std::move(bind));
+  }
+  s->fds_.reset(new int[s->binds_.size() + 1]);
+  return s;
+}
+
+int PrivateTmpfsStep::Apply() const noexcept {
+  const size_t n = binds_.size();
+  // The host paths to show inside, opened before the tmpfs hides them. The
+  // last component is not followed: a link is not bound (Landlock's rule
+  // for it, if any, binds what the supervisor resolved).
+  for (size_t i = 0; i < n; ++i)
+    fds_[i] = open(binds_[i].path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int err = 0;
+  if (mount("tmpfs", kTmp, "tmpfs", MS_NOSUID | MS_NODEV, options_.c_str()) != 0) err = errno;
+  for (size_t i = 0; i < n && err == 0; ++i) {
+    if (fds_[i] < 0) continue;  // missing on the host: nothing to show
+    struct stat st;
+    if (fstat(fds_[i], &st) != 0) {
+      err = errno;
+      break;
+    }
+    if (S_ISLNK(st.st_mode)) continue;
+    for (const auto& parent : binds_[i].parents) {
+      if (mkdir(parent.c_str(), 0755) == 0) {
+        chmod(parent.c_str(), 0755);  // whatever the umask: the sandbox user searches it
+      } else if (errno != EEXIST) {
+        err = errno;
+        break;
+      }
+    }
+    if (err) break;
+    const char* at = binds_[i].path.c_str();
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdir(at, 0700) != 0 && errno != EEXIST) err = errno;
+    } else {
+      int f = open(at, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (f < 0) {
+        err = errno;
+      } else {
+        close(f);
+      }
+    }
+    if (err) break;
+    char src[40];
+    FdPath(fds_[i], src, sizeof src);
+    if (mount(src, at, nullptr, MS_BIND | MS_REC, nullptr) != 0) err = errno;
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (fds_[i] >= 0) close(fds_[i]);
+  return err;
+}
+
+Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
+    std::optional<std::pair<uid_t, gid_t>> owner) {
+  std::vector<std::string> roots;
+  if (geteuid() == 0) {
+    roots.push_back("/run/ringfence");
+  } else if (const char* xdg = getenv("XDG_RUNTIME_DIR"); xdg && xdg[0] == '/') {
+    roots.push_back(std::string(xdg) + "/ringfence");
+  }
+  roots.push_back("/tmp/ringfence-" + std::to_string(geteuid()));
+  std::string why;
+  for (const auto& root : roots) {
+    auto parent = OpenPrivateRoot(root);
+    if (!parent.ok()) {
+      why += (why.empty() ? "" : "; ") + parent.status().reason();
+      continue;
+    }
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      std::string name = RandomName();
+      if (name.empty()) return Status::Errno("getrandom");
+      if (mkdirat(parent->get(), name.c_str(), 0700) != 0) {
+        if (errno == EEXIST) continue;
+        why += (why.empty() ? "" : "; ") + Status::Errno("mkdir " + root + "/" + name).reason();
+        break;
+      }
+      std::unique_ptr<PrivateTmpDir> d(new PrivateTmpDir());
+      d->parent_ = std::move(parent).value();
+      d->name_ = name;
+      d->path_ = root + "/" + name;
+      // From here on the destructor removes it.
+      UniqueFd fd(
+          openat(d->parent_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd.valid()) return Status::Errno("open " + d->path_);
+      if (owner && fchown(fd.get(), owner->first, owner->second) != 0)
+        return Status::Errno("chown " + d->path_);
+      if (fchmod(fd.get(), 0700) != 0) return Status::Errno("chmod " + d->path_);
+      return d;
+    }
+  }
+  return Status::Error("cannot make the sandbox's private /tmp directory: " + why);
+}
+
+PrivateTmpDir::~PrivateTmpDir() {
+  if (!parent_.valid() || name_.empty()) return;
+  int fd = openat(parent_.get(), name_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  bool ok = fd >= 0;
+  if (fd >= 0) {
+    ok = RemoveContents(fd, 0);
+    close(fd);
+  }
+  ok = unlinkat(parent_.get(), name_.c_str(), AT_REMOVEDIR) == 0 && ok;
+  if (!ok)
+    fprintf(stderr, "ringfence: warning: the sandbox's private /tmp %s was not fully removed\n",
+            path_.c_str());
+}
+
+}  // namespace rf

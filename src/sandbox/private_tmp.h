@@ -1,0 +1,79 @@
+// The sandbox's own /tmp. The host's /tmp is shared by every user and
+// every process: what a sandbox leaves there (a symbolic link a host program
+// follows, a file another user runs, a listener a host client connects to)
+// acts outside it. Unless the policy lists /tmp itself, the sandbox gets:
+//   namespace mode: a fresh tmpfs on /tmp in its mount namespace (nosuid,
+//     nodev, mode 1777, filesystem_policy.tmp_size); paths under /tmp that
+//     the policy grants (the workdir included) are bound into it;
+//   other modes (no mount namespace): a directory made for this run (mode
+//     0700, the sandbox user's), granted read-write and exported as TMPDIR,
+//     TMP and TEMP, removed after the run.
+// docs/threat-model.md says what each leaves open.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+#include "policy/policy.h"
+#include "process/spawn.h"
+
+namespace rf {
+
+// The policy lists /tmp itself (read-only or read-write): the host's /tmp.
+bool PolicyListsTmp(const FilesystemPolicy& fs);
+
+// Paths strictly under /tmp among `paths`, without those under another of
+// them (binding the outer one shows the inner one), sorted.
+std::vector<std::string> PathsUnderTmp(const std::vector<std::string>& paths);
+
+// Namespace mode: mounts the tmpfs on /tmp and binds the host paths in. A
+// privileged step: it runs after the namespace step (mounts private) and
+// before the privilege drop.
+class PrivateTmpfsStep : public ChildStep {
+ public:
+  // `binds`: host paths under /tmp to show inside (PathsUnderTmp).
+  static std::unique_ptr<PrivateTmpfsStep> Create(const std::string& size,
+                                                  std::vector<std::string> binds);
+  const char* name() const override { return "private /tmp"; }
+  int Apply() const noexcept override;
+
+ private:
+  struct Bind {
+    std::string path;
+    std::vector<std::string> parents;  // to create inside the tmpfs, outermost first
+  };
+  PrivateTmpfsStep() = default;
+  std::string options_;  // tmpfs mount data
+  std::vector<Bind> binds_;
+  std::unique_ptr<int[]> fds_;  // one slot per bind, written in the child
+};
+
+// Other modes: the per-run directory, removed (with everything in it) when
+// this object is destroyed.
+class PrivateTmpDir {
+ public:
+  // Made under a root the sandbox cannot write: /run/ringfence as root,
+  // $XDG_RUNTIME_DIR/ringfence or /tmp/ringfence-<uid> otherwise (mode
+  // 0711, owned by the caller, checked without following links), then a
+  // random name inside, mode 0700, owned by `owner` when given (root).
+  static Result<std::unique_ptr<PrivateTmpDir>> Create(
+      std::optional<std::pair<uid_t, gid_t>> owner);
+  ~PrivateTmpDir();
+  PrivateTmpDir(const PrivateTmpDir&) = delete;
+  PrivateTmpDir& operator=(const PrivateTmpDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  PrivateTmpDir() = default;
+  std::string path_;
+  std::string name_;
+  UniqueFd parent_;
+};
+
+}  // namespace rf
