@@ -314,12 +314,6 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
   };
   for (const auto& pr : req.paths)
     add_path(pr.path, pr.rights ? pr.rights : WantedFsRights(pr.access));
-  for (const auto& pr : req.after_mount_only) {
-    const uint64_t access = WantedFsRights(pr.access) & st.handled_fs;
-    if (access == 0) continue;
-    late.push_back({pr.path, access});
-    st.rules.push_back({pr.path, "directory (mounted by the sandbox)", access, 0, 0, "", {}});
-  }
   // Host sockets the policy lists (network.unix_sockets) get RESOLVE_UNIX
   // (ABI 9); sockets the sandbox creates itself are reachable without a rule.
   if (st.handled_fs & kFsResolveUnix)
@@ -331,6 +325,14 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
                          (why.empty() ? std::string("the policy lists no path") : why) +
                          "); refusing to apply an empty ruleset, which would deny every file "
                          "including the command itself");
+  }
+  // The sandbox's own mounts (its tmpfs on /tmp) never make an empty policy
+  // non-empty: they grant nothing of the host's.
+  for (const auto& pr : req.after_mount_only) {
+    const uint64_t access = WantedFsRights(pr.access) & st.handled_fs;
+    if (access == 0) continue;
+    late.push_back({pr.path, access});
+    st.rules.push_back({pr.path, "directory (mounted by the sandbox)", access, 0, 0, "", {}});
   }
 
   auto add_ports = [&](const std::optional<std::vector<uint16_t>>& ports, uint64_t right,

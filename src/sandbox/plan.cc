@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "landlock/resolve.h"
 #include "landlock/ruleset.h"
 #include "net/connect_guard.h"
 #include "net/mode.h"
@@ -249,26 +250,35 @@ Status AddPrivateTmp(const PlanOptions& opts, LayerContext& ctx, Plan& plan) {
   } else {
     struct stat tmp;
     const bool tmp_dir = lstat("/tmp", &tmp) == 0 && S_ISDIR(tmp.st_mode);
+    std::vector<std::string> visible;  // host paths under /tmp the sandbox must see
     if ((plan.init_namespaces & CLONE_NEWNS) && tmp_dir) {
-      std::vector<std::string> granted = fs.read_only;
-      granted.insert(granted.end(), fs.read_write.begin(), fs.read_write.end());
+      std::vector<std::string> needed = fs.read_only;
+      needed.insert(needed.end(), fs.read_write.begin(), fs.read_write.end());
       for (auto& r : landlock::UnixResolveRoots(ctx.policy.network.unix_sockets))
-        granted.push_back(std::move(r));
-      // The command starts in the working directory even when it is not
-      // granted (Landlock then refuses what is in it, as before).
-      if (!opts.workdir.empty()) granted.push_back(opts.workdir);
-      auto binds = PathsUnderTmp(granted);
+        needed.push_back(std::move(r));
+      if (!opts.workdir.empty()) needed.push_back(opts.workdir);
+      // A grant reached through a link into /tmp counts by what Landlock's
+      // rule binds (the link's target, when the checked walk follows it).
+      for (size_t i = 0, n = needed.size(); i < n; ++i)
+        if (auto r = landlock::ResolveRulePath(needed[i], getuid()); r.ok())
+          needed.push_back(r->real);
+      visible = PathsUnderTmp(needed);
+    }
+    if ((plan.init_namespaces & CLONE_NEWNS) && tmp_dir && visible.empty()) {
       st = {{"kind", "tmpfs"},
             {"status", "a fresh tmpfs on /tmp in the sandbox's mount namespace (nosuid, nodev)"},
             {"size", fs.tmp_size.empty() ? "tmpfs default (half of RAM)" : fs.tmp_size}};
-      if (!binds.empty()) st["bound_in"] = binds;
-      plan.privileged_steps.push_back(PrivateTmpfsStep::Create(fs.tmp_size, std::move(binds)));
+      plan.privileged_steps.push_back(PrivateTmpfsStep::Create(fs.tmp_size));
       ctx.tmp_mounted = true;
     } else {
       st = {{"kind", "directory"},
             {"status",
              "a directory made for this run (mode 0700, the sandbox user's), in TMPDIR, TMP and "
              "TEMP, removed after the run; the host's /tmp is not granted"}};
+      if (!visible.empty())
+        st["why_not_tmpfs"] = "paths under the host's /tmp must stay visible (" + visible.front() +
+                              (visible.size() > 1 ? ", ..." : "") +
+                              "); a tmpfs over /tmp would hide them";
       if (!fs.tmp_size.empty())
         st["size"] = "filesystem_policy.tmp_size applies to namespace mode's tmpfs only";
       if (opts.make_private_tmp) {

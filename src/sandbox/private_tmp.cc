@@ -104,22 +104,6 @@ std::string RandomName() {
   return s;
 }
 
-// "/proc/self/fd/N" into buf, without allocating (async-signal-safe).
-void FdPath(int fd, char* buf, size_t size) {
-  static const char kPrefix[] = "/proc/self/fd/";
-  char digits[16];
-  int n = 0;
-  unsigned v = static_cast<unsigned>(fd);
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v && n < 15);
-  size_t pos = 0;
-  for (size_t i = 0; kPrefix[i] && pos + 1 < size; ++i) buf[pos++] = kPrefix[i];
-  while (n > 0 && pos + 1 < size) buf[pos++] = digits[--n];
-  buf[pos] = '\0';
-}
-
 }  // namespace
 
 bool PolicyListsTmp(const FilesystemPolicy& fs) {
@@ -141,67 +125,15 @@ std::vector<std::string> PathsUnderTmp(const std::vector<std::string>& paths) {
   return out;
 }
 
-std::unique_ptr<PrivateTmpfsStep> PrivateTmpfsStep::Create(const std::string& size,
-                                                           std::vector<std::string> binds) {
+std::unique_ptr<PrivateTmpfsStep> PrivateTmpfsStep::Create(const std::string& size) {
   std::unique_ptr<PrivateTmpfsStep> s(new PrivateTmpfsStep());
   s->options_ = "mode=1777";
   if (!size.empty()) s->options_ += ",size=" + size;
-  for (auto& b : binds) {
-    Bind bind{std::move(b), {}};
-    for (size_t slash = bind.path.find('/', sizeof kTmp); slash != std::string::npos;
-         slash = bind.path.find('/', slash + 1))
-      bind.parents.push_back(bind.path.substr(0, slash));
-    s->binds_.push_back(std::move(bind));
-  }
-  s->fds_.reset(new int[s->binds_.size() + 1]);
   return s;
 }
 
 int PrivateTmpfsStep::Apply() const noexcept {
-  const size_t n = binds_.size();
-  // The host paths to show inside, opened before the tmpfs hides them. The
-  // last component is not followed: a link is not bound (Landlock's rule
-  // for it, if any, binds what the supervisor resolved).
-  for (size_t i = 0; i < n; ++i)
-    fds_[i] = open(binds_[i].path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  int err = 0;
-  if (mount("tmpfs", kTmp, "tmpfs", MS_NOSUID | MS_NODEV, options_.c_str()) != 0) err = errno;
-  for (size_t i = 0; i < n && err == 0; ++i) {
-    if (fds_[i] < 0) continue;  // missing on the host: nothing to show
-    struct stat st;
-    if (fstat(fds_[i], &st) != 0) {
-      err = errno;
-      break;
-    }
-    if (S_ISLNK(st.st_mode)) continue;
-    for (const auto& parent : binds_[i].parents) {
-      if (mkdir(parent.c_str(), 0755) == 0) {
-        chmod(parent.c_str(), 0755);  // whatever the umask: the sandbox user searches it
-      } else if (errno != EEXIST) {
-        err = errno;
-        break;
-      }
-    }
-    if (err) break;
-    const char* at = binds_[i].path.c_str();
-    if (S_ISDIR(st.st_mode)) {
-      if (mkdir(at, 0700) != 0 && errno != EEXIST) err = errno;
-    } else {
-      int f = open(at, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (f < 0) {
-        err = errno;
-      } else {
-        close(f);
-      }
-    }
-    if (err) break;
-    char src[40];
-    FdPath(fds_[i], src, sizeof src);
-    if (mount(src, at, nullptr, MS_BIND | MS_REC, nullptr) != 0) err = errno;
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (fds_[i] >= 0) close(fds_[i]);
-  return err;
+  return mount("tmpfs", kTmp, "tmpfs", MS_NOSUID | MS_NODEV, options_.c_str()) != 0 ? errno : 0;
 }
 
 Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(

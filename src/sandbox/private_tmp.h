@@ -29,29 +29,23 @@ namespace rf {
 bool PolicyListsTmp(const FilesystemPolicy& fs);
 
 // Paths strictly under /tmp among `paths`, without those under another of
-// them (binding the outer one shows the inner one), sorted.
+// them, sorted.
 std::vector<std::string> PathsUnderTmp(const std::vector<std::string>& paths);
 
-// Namespace mode: mounts the tmpfs on /tmp and binds the host paths in. A
-// privileged step: it runs after the namespace step (mounts private) and
-// before the privilege drop.
+// Namespace mode, when no host path under /tmp must stay visible: mounts a
+// fresh tmpfs on /tmp. A privileged step: it runs after the namespace step
+// (mounts private) and before the privilege drop. Host paths are never bound
+// into it: Landlock's rule on the tmpfs covers whatever is mounted beneath
+// it, so a read-only grant bound there would become writable.
 class PrivateTmpfsStep : public ChildStep {
  public:
-  // `binds`: host paths under /tmp to show inside (PathsUnderTmp).
-  static std::unique_ptr<PrivateTmpfsStep> Create(const std::string& size,
-                                                  std::vector<std::string> binds);
+  static std::unique_ptr<PrivateTmpfsStep> Create(const std::string& size);
   const char* name() const override { return "private /tmp"; }
   int Apply() const noexcept override;
 
  private:
-  struct Bind {
-    std::string path;
-    std::vector<std::string> parents;  // to create inside the tmpfs, outermost first
-  };
   PrivateTmpfsStep() = default;
   std::string options_;  // tmpfs mount data
-  std::vector<Bind> binds_;
-  std::unique_ptr<int[]> fds_;  // one slot per bind, written in the child
 };
 
 // Other modes: the per-run directory, removed (with everything in it) when

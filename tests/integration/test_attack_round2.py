@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import unittest
 
 import netfixtures
@@ -560,12 +561,28 @@ network:
                 with open(audit) as f:
                     self.assertEqual(f.read(), "earlier run\n")
 
-    def test_audit_in_tmp_refused(self):
-        # /tmp is read-write in the default policy and the proxy baseline.
-        with rf.TempDir() as d, rf.OutsideDir() as w:
+    def test_audit_in_tmp_refused_when_the_policy_lists_tmp(self):
+        # A policy that lists /tmp grants the host's /tmp read-write.
+        d = tempfile.mkdtemp(prefix="rf-it-audit-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o777)
+        with rf.OutsideDir() as w:
+            audit = os.path.join(d, "audit.jsonl")
+            r = self.forge(audit, w, policy=self.POLICY_RW.format(rw="/dev/zero", mode="platform"))
+            self.assertRefused(r, audit, "/tmp")
+            self.assertNotForged(audit)
+
+    def test_audit_in_hosts_tmp_is_safe_with_a_private_tmp(self):
+        # The default policy's /tmp is the sandbox's own: the host's is not
+        # granted, so a log there is accepted and cannot be forged.
+        d = tempfile.mkdtemp(prefix="rf-it-audit-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o777)
+        with rf.TempDir() as w:  # the workdir, writable by the sandbox user
             audit = os.path.join(d, "audit.jsonl")
             r = self.forge(audit, w)
-            self.assertRefused(r, audit, "/tmp")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.ran)
             self.assertNotForged(audit)
 
     def test_variants_refused(self):

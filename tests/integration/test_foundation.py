@@ -142,7 +142,8 @@ class Signals(unittest.TestCase):
             with open(script, "w") as f:
                 f.write(self.SCRIPT)
             os.chmod(script, 0o644)
-            p = subprocess.Popen([rf.BIN, "run", "-q", "--", rf.PY, script],
+            # The script is in the working directory: the default policy grants it.
+            p = subprocess.Popen([rf.BIN, "run", "-q", "--", rf.PY, script], cwd=d,
                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
             try:
                 self.assertEqual(self._line(p), "ready")

@@ -95,7 +95,9 @@ class Base:
             os.unlink("/tmp/.X11-unix/X55")
 
     def run_probe(self, confined, policy=None, extra=()):
-        with rf.TempDir(root="/tmp") as d:  # a workdir under /tmp: bound in
+        # The workdir is outside /tmp: one under it keeps the host's /tmp
+        # visible (test_policy_listing_a_path_under_tmp_keeps_it_visible).
+        with rf.TempDir() as d:
             cmd = [rf.PY, "-c", PROBE, self.tok]
             if confined:
                 pre = [rf.BIN, "run", "-q", "--mode", self.mode] + list(extra)
@@ -175,15 +177,22 @@ class NamespaceAsRoot(Base, unittest.TestCase):
         self.assertEqual(out["mkstemp_dir"], "/tmp", out)
         self.assertIsNone(out["tmpdir"], out)
 
-    def test_policy_listing_a_path_under_tmp_binds_it_in(self):
+    def test_policy_listing_a_path_under_tmp_keeps_it_visible(self):
+        # A tmpfs over /tmp would hide a granted path under it, and a host
+        # path bound into the tmpfs would take the tmpfs's read-write rule
+        # (Landlock rules cover what is mounted beneath them). So the run
+        # gets a private directory in TMPDIR instead, as in platform mode:
+        # the grant works, the rest of the host's /tmp stays out of reach.
         sub = rf.TempDir(root="/tmp")
         try:
             policy = ("version: 1\nfilesystem_policy:\n  include_workdir: false\n"
                       "  read_only: [/usr, /lib, /lib64, /etc]\n"
                       f"  read_write: [{sub.path}]\n")
-            script = ("import sys\nopen(sys.argv[1] + '/in', 'w').write('x')\n"
-                      "open('/tmp/rf-pt-file-' + sys.argv[2], 'w').write('x')\nprint('done')\n")
-            cmd = [rf.BIN, "run", "-q", "--mode", self.mode, "--policy", "-"]
+            script = ("import os, sys\nopen(sys.argv[1] + '/in', 'w').write('x')\n"
+                      "try:\n    open('/tmp/rf-pt-file-' + sys.argv[2], 'w').write('x')\n"
+                      "    print('host tmp written')\nexcept PermissionError:\n"
+                      "    print('host tmp refused')\n"
+                      "open(os.environ['TMPDIR'] + '/t', 'w').write('x')\nprint('done')\n")
             with open(os.path.join(sub.path, "p.yaml"), "w") as f:
                 f.write(policy)
             os.chmod(os.path.join(sub.path, "p.yaml"), 0o644)
@@ -194,8 +203,36 @@ class NamespaceAsRoot(Base, unittest.TestCase):
                 cmd = AS_USER + cmd
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/")
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stdout.split(), ["host", "tmp", "refused", "done"], r.stderr)
             self.assertTrue(os.path.exists(os.path.join(sub.path, "in")))
             self.assertFalse(self.host_has(HOST_NAMES[0]))
+        finally:
+            shutil.rmtree(sub.path, ignore_errors=True)
+
+    def test_read_only_grant_under_tmp_stays_read_only(self):
+        sub = rf.TempDir(root="/tmp")
+        try:
+            target = os.path.join(sub.path, "f")
+            with open(target, "w") as f:
+                f.write("orig")
+            os.chmod(target, 0o666)
+            policy = ("version: 1\nfilesystem_policy:\n  include_workdir: false\n"
+                      f"  read_only: [/usr, /lib, /lib64, /etc, {sub.path}]\n")
+            out = rf.OutsideDir()
+            self.addCleanup(out.__exit__)
+            pf = os.path.join(out.path, "p.yaml")
+            with open(pf, "w") as f:
+                f.write(policy)
+            os.chmod(pf, 0o644)
+            os.chmod(os.path.dirname(pf), 0o755)
+            cmd = [rf.BIN, "run", "-q", "--mode", self.mode, "--policy", pf, "--", "/bin/sh",
+                   "-c", f"cat {target}; echo pwned > {target}"]
+            if self.as_user:
+                cmd = AS_USER + cmd
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/")
+            self.assertEqual(r.stdout, "orig", r.stderr)
+            with open(target) as f:
+                self.assertEqual(f.read(), "orig")
         finally:
             shutil.rmtree(sub.path, ignore_errors=True)
 
