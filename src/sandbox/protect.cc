@@ -235,7 +235,11 @@ class MountStep : public ChildStep {
   int Apply() const noexcept override {
     for (const Mount& m : *mounts_) {
       struct statfs sf;
-      if (statfs(m.target.c_str(), &sf) != 0) return errno;
+      // Gone since the scan (a host program removed it): nothing to hold.
+      if (statfs(m.target.c_str(), &sf) != 0) {
+        if (errno == ENOENT) continue;
+        return errno;
+      }
       if (mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
         return errno;
       // The remount keeps the flags a user namespace may not clear.
