@@ -538,12 +538,14 @@ Status Protection::Prepare() {
         if (fd >= 0) close(fd);
         return fd < 0 ? -1 : 0;
       }();
-      if (rc != 0) {
+      if (rc != 0 && errno != EEXIST) {
         Status s = Status::Errno("creating the placeholder for protected " + e.path);
         Finish(nullptr);
         return s;
       }
-      impl_->placeholders.push_back(e.path);
+      // EEXIST: made since the scan (another run's placeholder in the same
+      // repository): held as it is, and left for its maker to remove.
+      if (rc == 0) impl_->placeholders.push_back(e.path);
     }
     impl_->mounts.push_back({e.path, e.path, 0});
   }
