@@ -177,7 +177,8 @@ Result<ModeDecision> ResolveMode(NetMode requested) {
 }
 
 std::vector<std::string> ProxyEnvironment(uint16_t proxy_port,
-                                          const std::vector<uint16_t>& loopback_ports) {
+                                          const std::vector<uint16_t>& loopback_ports,
+                                          const char* java_tool_options) {
   const std::string url = "http://127.0.0.1:" + std::to_string(proxy_port);
   // Only loopback bypasses the proxy (direct connects are allowed to the
   // policy's loopback ports; everything else is refused anyway).
@@ -193,7 +194,19 @@ std::vector<std::string> ProxyEnvironment(uint16_t proxy_port,
   env.push_back("NODE_USE_ENV_PROXY=1");     // Node.js >= 24 fetch/http
   env.push_back("npm_config_proxy=" + url);  // npm
   env.push_back("npm_config_https_proxy=" + url);
-  env.push_back("PIP_PROXY=" + url);  // pip
+  env.push_back("PIP_PROXY=" + url);        // pip
+  env.push_back("YARN_HTTP_PROXY=" + url);  // yarn >= 2 ignores the variables above
+  env.push_back("YARN_HTTPS_PROXY=" + url);
+  env.push_back("CARGO_HTTP_PROXY=" + url);  // cargo (also reads https_proxy; explicit wins)
+  // The JVM reads no proxy variable: its properties, after the caller's own
+  // options (the last definition of a property wins, so these hold).
+  const std::string port = std::to_string(proxy_port);
+  std::string java = java_tool_options && *java_tool_options ? std::string(java_tool_options) + " "
+                                                             : std::string();
+  java += "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + port +
+          " -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=" + port +
+          " -Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]";
+  env.push_back("JAVA_TOOL_OPTIONS=" + java);
   env.push_back("RINGFENCE_PROXY=" + url);
   return env;
 }

@@ -37,8 +37,11 @@ struct ModeDecision {
 Result<ModeDecision> ResolveMode(NetMode requested);
 
 // HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (and lowercase), NO_PROXY/no_proxy,
-// NODE_USE_ENV_PROXY and friends, pointing at http://127.0.0.1:port.
+// NODE_USE_ENV_PROXY and friends, pointing at http://127.0.0.1:port, and
+// JAVA_TOOL_OPTIONS: `java_tool_options` (the caller's, or null) followed by
+// the JVM's proxy properties (docs/proxy.md, "Clients").
 std::vector<std::string> ProxyEnvironment(uint16_t proxy_port,
-                                          const std::vector<uint16_t>& loopback_ports);
+                                          const std::vector<uint16_t>& loopback_ports,
+                                          const char* java_tool_options = nullptr);
 
 }  // namespace rf

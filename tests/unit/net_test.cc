@@ -54,6 +54,19 @@ bool Has(const std::vector<std::string>& env, const std::string& kv) {
   return std::find(env.begin(), env.end(), kv) != env.end();
 }
 
+TEST(ProxyEnvironment, JavaKeepsTheCallersOptionsAndEndsWithTheProxy) {
+  auto env = ProxyEnvironment(3129, {}, "-Xmx1g -Dhttp.proxyHost=elsewhere");
+  EXPECT_TRUE(Has(env,
+                  "JAVA_TOOL_OPTIONS=-Xmx1g -Dhttp.proxyHost=elsewhere -Dhttp.proxyHost=127.0.0.1 "
+                  "-Dhttp.proxyPort=3129 -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=3129 "
+                  "-Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]"));
+  auto bare = ProxyEnvironment(3129, {});
+  EXPECT_TRUE(Has(bare,
+                  "JAVA_TOOL_OPTIONS=-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=3129 "
+                  "-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=3129 "
+                  "-Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]"));
+}
+
 TEST(ProxyEnvironment, PointsEveryClientAtTheProxy) {
   auto env = ProxyEnvironment(3129, {});
   EXPECT_TRUE(Has(env, "HTTP_PROXY=http://127.0.0.1:3129"));
