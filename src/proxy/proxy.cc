@@ -182,11 +182,19 @@ class Worker {
     epoll_event events[128];
     int64_t last_sweep = NowMs();
     while (!s_->stopping.load(std::memory_order_relaxed)) {
-      int timeout = accept_paused_until_ ? kAcceptPauseMs : 200;
+      // Idle (no connection, no pooled pipe, no lookup): no timeout at all,
+      // so a sandbox that has used the network once costs nothing while it
+      // waits. Otherwise deadlines are checked every 200 ms.
+      int timeout = accept_paused_until_ ? kAcceptPauseMs
+                    : !conns_.empty()    ? 200
+                    : !pipes_.empty()    ? static_cast<int>(std::max<int64_t>(
+                                            1, pipes_.front().released_ms + kPipeIdleMs - NowMs()))
+                                         : -1;
       timeval tv{}, maxtv{0, 200000};
-      if (queries_ > 0 && channel_ && ares_timeout(channel_, &maxtv, &tv))
-        timeout =
-            std::min<int>(timeout, static_cast<int>(tv.tv_sec * 1000 + tv.tv_usec / 1000) + 1);
+      if (queries_ > 0 && channel_ && ares_timeout(channel_, &maxtv, &tv)) {
+        int ares_ms = static_cast<int>(tv.tv_sec * 1000 + tv.tv_usec / 1000) + 1;
+        timeout = timeout < 0 ? ares_ms : std::min(timeout, ares_ms);
+      }
       int n = epoll_wait(epoll_.get(), events, 128, timeout);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) Dispatch(events[i]);
@@ -194,7 +202,7 @@ class Worker {
         ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
       int64_t now = NowMs();
       ResumeAccepting(now);
-      if (now - last_sweep >= 200) {
+      if (now - last_sweep >= 200 || (conns_.empty() && !pipes_.empty())) {
         Sweep(now);
         last_sweep = now;
       }
