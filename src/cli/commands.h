@@ -12,14 +12,14 @@ struct RunOptions {
   std::string mode;         // empty = from policy
   std::string audit_file;
   std::string workdir;  // empty = current directory
-  bool quiet = false;
+  bool quiet = false;  // -q, or RINGFENCE_QUIET set (RunMain reads it)
   std::vector<std::string> command;
 };
 
 int RunMain(const RunOptions& o);
 int ConnectMain(const std::string& host, int port);
 
-int PolicyValidateMain(const std::string& file);
+int PolicyValidateMain(const std::string& file, bool json);
 int PolicyShowMain(const std::string& file, bool effective, bool json, const std::string& mode);
 
 }  // namespace rf

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ namespace {
 // option) returns false and goes through CLI11, which gives the messages.
 bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
   if (argc < 2 || std::string(argv[1]) != "run") return false;
+  std::vector<const std::string*> seen;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     std::string* target = nullptr;
@@ -40,6 +42,9 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
       }
     }
     if (target) {
+      // Given twice: the slow path refuses it with a message.
+      if (std::find(seen.begin(), seen.end(), target) != seen.end()) return false;
+      seen.push_back(target);
       *target = value;
       continue;
     }
@@ -56,6 +61,51 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
     return true;
   }
   return false;
+}
+
+// The options that take one value and must be given at most once: a second
+// `--mode` silently winning (even `host`) is how a wrapper's flag overrides
+// the one a person typed. Returns the complaint, or "".
+std::string RepeatedOption(const std::vector<std::string>& args) {
+  const char* kSingle[] = {"--policy", "--mode", "--audit", "--workdir"};
+  std::vector<std::pair<std::string, std::string>> given;  // name, value
+  for (size_t i = 0; i < args.size(); ++i) {
+    for (const char* n : kSingle) {
+      const std::string name(n);
+      std::string value;
+      if (args[i] == name) {
+        value = i + 1 < args.size() ? args[i + 1] : "";
+      } else if (args[i].rfind(name + "=", 0) == 0) {
+        value = args[i].substr(name.size() + 1);
+      } else {
+        continue;
+      }
+      for (const auto& [prev, prev_value] : given)
+        if (prev == name)
+          return name + " given twice ('" + prev_value + "', then '" + value + "'): give it once";
+      given.push_back({name, value});
+    }
+  }
+  return "";
+}
+
+// The first word of `args` that names no subcommand of `app` (descending
+// into the subcommands it does name), or "".
+std::string UnknownSubcommand(CLI::App& app, const std::vector<std::string>& args) {
+  const std::function<bool(CLI::App*)> all;  // no filter: every subcommand
+  CLI::App* at = &app;
+  std::string path;
+  for (const auto& a : args) {
+    if (a.empty() || a[0] == '-') return "";
+    if (at->get_subcommands(all).empty()) return "";
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : at->get_subcommands(all))
+      if (sub->check_name(a)) next = sub;
+    if (!next) return path + (path.empty() ? "" : " ") + a;
+    path += (path.empty() ? "" : " ") + a;
+    at = next;
+  }
+  return "";
 }
 
 }  // namespace
@@ -105,7 +155,9 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"ringfence: a sandbox for AI agents and GPU workloads", "ringfence"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", RINGFENCE_VERSION);
+  // `ringfence --version` and `ringfence version` print the same line.
+  const std::string version_line = std::string("ringfence ") + RINGFENCE_VERSION;
+  app.set_version_flag("--version", version_line);
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "Run a command inside the sandbox");
@@ -123,9 +175,12 @@ int main(int argc, char** argv) {
   auto* policy_cmd = app.add_subcommand("policy", "Validate or show policies");
   policy_cmd->require_subcommand(1);
   std::string validate_file;
+  bool validate_json = false;
   auto* validate =
       policy_cmd->add_subcommand("validate", "Validate a policy file (exit 0 valid, 1 invalid)");
   validate->add_option("file", validate_file, "Policy file")->required();
+  validate->add_flag("--json", validate_json,
+                     "JSON on stdout: {file, valid, errors[], warnings[]} with line and column");
   std::string show_file, show_mode;
   bool show_effective = false, show_json = false;
   auto* show = policy_cmd->add_subcommand("show", "Print a policy (after defaults and enrichment)");
@@ -172,6 +227,17 @@ int main(int argc, char** argv) {
       }
     }
   }
+  const bool in_run = !args.empty() && args[0] == "run";
+  if (std::string bad = UnknownSubcommand(app, args); !bad.empty()) {
+    fprintf(stderr, "ringfence: unknown subcommand '%s' (see ringfence --help)\n", bad.c_str());
+    return in_run ? kExitSetupFailed : 2;
+  }
+  if (in_run || (args.size() > 1 && args[0] == "policy" && args[1] == "show")) {
+    if (std::string bad = RepeatedOption(args); !bad.empty()) {
+      fprintf(stderr, "ringfence: %s\n", bad.c_str());
+      return in_run ? kExitSetupFailed : 2;
+    }
+  }
   std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
   try {
     app.parse(args);
@@ -186,11 +252,11 @@ int main(int argc, char** argv) {
     run.command = std::move(command);
     return RunMain(run);
   }
-  if (validate->parsed()) return PolicyValidateMain(validate_file);
+  if (validate->parsed()) return PolicyValidateMain(validate_file, validate_json);
   if (connect_cmd->parsed()) return ConnectMain(connect_host, connect_port);
   if (show->parsed()) return PolicyShowMain(show_file, show_effective, show_json, show_mode);
   if (version->parsed()) {
-    printf("ringfence %s\n", RINGFENCE_VERSION);
+    printf("%s\n", version_line.c_str());
     return 0;
   }
   return 2;

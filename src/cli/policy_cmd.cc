@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "common/json_text.h"
@@ -12,13 +13,69 @@
 
 namespace rf {
 
-int PolicyValidateMain(const std::string& file) {
-  auto p = LoadPolicyFile(file);
-  if (!p.ok()) {
-    fprintf(stderr, "%s\n", p.status().reason().c_str());
-    return 1;
+namespace {
+
+// One "FILE:LINE:COL: [warning: ]message" line as JSON. The file name is
+// known (and may hold ':'), so it is stripped as a prefix, not split on.
+nlohmann::json MessageJson(const std::string& line, const std::string& file) {
+  nlohmann::json j = {{"file", file}, {"line", nullptr}, {"column", nullptr}, {"text", line}};
+  std::string rest = line;
+  if (rest.rfind(file + ":", 0) == 0) {
+    rest = rest.substr(file.size() + 1);
+    size_t a = rest.find(':');
+    size_t b = a == std::string::npos ? a : rest.find(':', a + 1);
+    if (b != std::string::npos) {
+      const std::string l = rest.substr(0, a), c = rest.substr(a + 1, b - a - 1);
+      auto digits = [](const std::string& s) {
+        return !s.empty() && s.size() < 10 &&
+               s.find_first_not_of("0123456789") == std::string::npos;
+      };
+      if (digits(l) && digits(c)) {
+        j["line"] = std::stol(l);
+        j["column"] = std::stol(c);
+        rest = rest.substr(b + 1);
+        if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+      }
+    }
   }
-  for (const auto& w : p->warnings) fprintf(stderr, "%s\n", w.c_str());
+  if (rest.rfind("warning: ", 0) == 0) rest.erase(0, 9);
+  j["message"] = rest;
+  return j;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+}  // namespace
+
+int PolicyValidateMain(const std::string& file, bool json) {
+  nlohmann::json out = {{"file", file},
+                        {"valid", false},
+                        {"errors", nlohmann::json::array()},
+                        {"warnings", nlohmann::json::array()}};
+  auto finish = [&](int rc) {
+    if (json) std::cout << JsonText(out, 2) << "\n";
+    return rc;
+  };
+  auto text = ReadPolicyText(file);
+  if (!text.ok()) {
+    // Not an invalid policy: there is none to judge.
+    out["errors"].push_back(MessageJson(text.status().reason(), file));
+    if (!json) fprintf(stderr, "ringfence: %s\n", text.status().reason().c_str());
+    return finish(1);
+  }
+  auto p = LoadPolicyString(*text, file);
+  if (!p.ok()) {
+    for (const auto& l : Lines(p.status().reason())) out["errors"].push_back(MessageJson(l, file));
+    if (!json) fprintf(stderr, "%s\n", p.status().reason().c_str());
+    return finish(1);
+  }
+  std::vector<std::string> warnings = p->warnings;
   // Policies move between hosts: an account this host lacks is worth a
   // warning here, and only `run` as root (which needs the ids) refuses it.
   const std::pair<const char*, Result<unsigned>> accounts[] = {
@@ -27,16 +84,34 @@ int PolicyValidateMain(const std::string& file) {
   for (const auto& [field, id] : accounts) {
     if (id.ok()) continue;
     auto at = p->marks.at.find(field);
-    fprintf(stderr, "%s: warning: %s; `ringfence run` as root exits 125 on this host\n",
-            at == p->marks.at.end() ? file.c_str() : at->second.c_str(),
-            id.status().reason().c_str());
+    warnings.push_back((at == p->marks.at.end() ? file : at->second) + ": warning: " +
+                       id.status().reason() + "; `ringfence run` as root exits 125 on this host");
   }
-  printf("%s: valid\n", file.c_str());
-  return 0;
+  for (const auto& w : warnings) {
+    out["warnings"].push_back(MessageJson(w, file));
+    if (!json) fprintf(stderr, "%s\n", w.c_str());
+  }
+  out["valid"] = true;
+  if (!json) printf("%s: valid\n", file.c_str());
+  return finish(0);
 }
 
 int PolicyShowMain(const std::string& file, bool effective, bool json, const std::string& mode) {
-  auto p = file.empty() ? Result<Policy>(DefaultPolicy()) : LoadPolicyFile(file);
+  // Checked whether or not --effective uses it: a typo must not pass.
+  if (!mode.empty() && !ParseNetMode(mode)) {
+    fprintf(stderr, "ringfence: --mode must be auto, namespace, platform, none or host, not '%s'\n",
+            mode.c_str());
+    return 2;
+  }
+  Result<Policy> p = DefaultPolicy();
+  if (!file.empty()) {
+    auto text = ReadPolicyText(file);
+    if (!text.ok()) {
+      fprintf(stderr, "ringfence: %s\n", text.status().reason().c_str());
+      return 1;
+    }
+    p = LoadPolicyString(*text, file);
+  }
   if (!p.ok()) {
     fprintf(stderr, "%s\n", p.status().reason().c_str());
     return 1;
@@ -50,6 +125,8 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
       fprintf(stderr, "ringfence: %s\n", plan.status().reason().c_str());
       return 1;
     }
+    for (const auto& w : plan->effective.warnings)
+      fprintf(stderr, "ringfence: warning: %s\n", w.c_str());
     out = EffectiveToJson(plan->effective);
   } else {
     out = PolicyToJson(*p);

@@ -155,7 +155,8 @@ CLI::App* AddProxyCommand(CLI::App& app) {
   cmd->add_option("--connect-timeout-ms", o->config.connect_timeout_ms, "Upstream connect timeout");
   cmd->add_option("--idle-timeout-ms", o->config.idle_timeout_ms, "Idle tunnel timeout");
   cmd->add_option("--dns-timeout-ms", o->config.dns_timeout_ms, "DNS lookup timeout");
-  cmd->add_option("--pipe-size", o->config.pipe_size, "Tunnel pipe size in bytes (default 1 MiB; 0 = kernel default)");
+  cmd->add_option("--pipe-size", o->config.pipe_size,
+                  "Tunnel pipe size in bytes (default 1 MiB; 0 = kernel default)");
   cmd->add_flag("!--no-nodelay", o->config.tcp_nodelay, "Leave Nagle on for tunnel sockets");
   cmd->add_flag("--no-splice", o->no_splice, "Move tunnel bytes with read/write instead of splice");
   cmd->add_flag("!--no-identify-always", o->config.identify_always,

@@ -56,8 +56,18 @@ int RunMain(const RunOptions& o) {
                         "run: no command given (usage: ringfence run [OPTIONS] -- CMD [ARGS...])");
   const std::string subject = Join(o.command);
 
-  auto policy =
-      o.policy_file.empty() ? Result<Policy>(DefaultPolicy()) : LoadPolicyFile(o.policy_file);
+  Result<Policy> policy = DefaultPolicy();
+  if (!o.policy_file.empty()) {
+    // A file that cannot be read is not an invalid policy: say which it is.
+    auto text = ReadPolicyText(o.policy_file);
+    if (!text.ok()) {
+      fprintf(stderr, "ringfence: %s: the command was not started\n",
+              TerminalText(text.status().reason()).c_str());
+      audit->Emit({"policy", "unreadable", o.policy_file, text.status().reason(), {}});
+      return kExitSetupFailed;
+    }
+    policy = LoadPolicyString(*text, o.policy_file);
+  }
   if (!policy.ok()) {
     fprintf(stderr, "%s\nringfence: invalid policy: the command was not started\n",
             policy.status().reason().c_str());
@@ -127,7 +137,11 @@ int RunMain(const RunOptions& o) {
     return denied ? kExitNotExecutable : kExitNotFound;
   }
 
-  if (!o.quiet) fprintf(stderr, "ringfence: %s\n", TerminalText(plan->summary).c_str());
+  // RINGFENCE_QUIET: for agents and wrappers that cannot add -q to the
+  // command line; any value but empty or "0".
+  const char* quiet_env = getenv("RINGFENCE_QUIET");
+  const bool quiet = o.quiet || (quiet_env && *quiet_env && std::string(quiet_env) != "0");
+  if (!quiet) fprintf(stderr, "ringfence: %s\n", TerminalText(plan->summary).c_str());
   for (const auto& w : plan->effective.warnings)
     fprintf(stderr, "ringfence: warning: %s\n", TerminalText(w).c_str());
 

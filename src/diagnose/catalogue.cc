@@ -120,8 +120,8 @@ std::vector<KnownFailure> BuildCatalogue() {
        "user.max_user_namespaces=0, Ubuntu's AppArmor restriction "
        "(kernel.apparmor_restrict_unprivileged_userns=1), or a container seccomp profile. "
        "ringfence's namespace network mode needs them when not run as root.",
-       {R"(No permissions to create new namespace)", R"(unshare failed: Operation not permitted)",
-        R"(setting up uid map: Permission denied)",
+       {R"(No permissions to creat(e|ing) new namespace)",
+        R"(unshare failed: Operation not permitted)", R"(setting up uid map: Permission denied)",
         R"(user namespaces? (are|is) (not (enabled|available|permitted|supported)|disabled))",
         R"(operation="userns_create")"},
        {{"Read the relevant sysctls",
@@ -247,6 +247,169 @@ std::vector<KnownFailure> BuildCatalogue() {
          "ringfence gpu list"}},
        false,
        "No: the library stays missing until installed or granted."},
+
+      {"nvml-unknown-error",
+       "NVML lost the GPU devices (Failed to initialize NVML: Unknown Error)",
+       "The device nodes are still visible but opening them fails. In a container this is the "
+       "classic symptom of `systemctl daemon-reload` (or any systemd unit change) rewriting the "
+       "container's device cgroup: with the systemd cgroup driver the rules the NVIDIA runtime "
+       "hook added for /dev/nvidia* are dropped, so a container that worked loses its GPUs. It "
+       "also appears when the /dev/char symlinks systemd needs are missing. Outside containers: a "
+       "sandbox that lists the nodes but cannot open them.",
+       {R"(Failed to initialize NVML: Unknown Error)"},
+       {{"Confirm the nodes are there but refused", "ls -l /dev/nvidia*; nvidia-smi -L"},
+        {"Restart the container to get the device rules back (until the next daemon-reload)",
+         "docker restart CONTAINER"},
+        {"Fix it for good: create the /dev/char symlinks systemd resolves device rules through",
+         "sudo nvidia-ctk system create-dev-char-symlinks --create-all"},
+        {"Or request the GPUs through CDI, which systemd reloads do not drop", kGenerateCdi},
+        {"Or switch Docker to the cgroupfs driver (/etc/docker/daemon.json), then restart docker",
+         "{\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]}"},
+        {"Under ringfence, check the nodes are granted read-write (`gpu: on`)",
+         "ringfence policy show --effective --policy POLICY.yaml"}},
+       true,
+       "Yes, once: a container restart restores the rules until the next systemd reload."},
+
+      {"cuda-no-device",
+       "CUDA sees no GPU (CUDA_ERROR_NO_DEVICE)",
+       "The driver loaded but found no usable device: CUDA_VISIBLE_DEVICES is empty or names no "
+       "GPU, the container was started without a GPU (no --gpus/CDI device), the GPU nodes "
+       "(/dev/nvidia0...) do not exist in this mount namespace or are not granted, or the kernel "
+       "module has no device bound (dmesg).",
+       {R"(CUDA_ERROR_NO_DEVICE)", R"(no CUDA-capable device is detected)", R"(cudaErrorNoDevice)"},
+       {{"List the GPUs the driver sees on the host", "nvidia-smi -L"},
+        {"Check the variable that hides devices",
+         "echo \"CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\""},
+        {"Check the device nodes where the job runs", "ls -l /dev/nvidia*"},
+        {"Under ringfence, turn the GPU baseline on and check every node is granted",
+         "ringfence gpu list; ringfence policy show --effective --policy POLICY.yaml"},
+        {"In containers, request the GPU", "docker run --rm --gpus all IMAGE nvidia-smi -L"},
+        {"If the host sees none either, look at the driver's kernel messages",
+         "sudo dmesg | grep -iE 'nvidia|NVRM'"}},
+       false,
+       "No: the same environment sees no device until it changes."},
+
+      {"nvml-driver-mismatch",
+       "NVIDIA kernel module and user-space libraries are different versions",
+       "The driver was upgraded (or partially installed) without reloading the kernel module: the "
+       "loaded module still has the old version while libnvidia-ml/libcuda are the new one. In a "
+       "container, the libraries injected by the runtime (or a CDI spec generated for another "
+       "driver) do not match the host's module.",
+       {R"(Driver/library version mismatch)"},
+       {{"Compare the loaded module with the installed libraries",
+         "cat /proc/driver/nvidia/version; ls /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.*"},
+        {"Reload the module (stop every GPU user first), or reboot",
+         "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia"},
+        {"Regenerate the CDI spec for the installed driver", kGenerateCdi}},
+       false,
+       "No: it persists until the module is reloaded or the host rebooted."},
+
+      {"nvidia-smi-no-driver",
+       "nvidia-smi cannot talk to the NVIDIA kernel driver",
+       "The nvidia kernel module is not loaded (not built for the running kernel after an "
+       "upgrade, refused by Secure Boot as unsigned, blacklisted), or /dev/nvidiactl cannot be "
+       "opened where nvidia-smi runs (a container or sandbox without the node).",
+       {R"(NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver)"},
+       {{"Is the module loaded?", "lsmod | grep nvidia; ls -l /dev/nvidiactl"},
+        {"Load it and read why it fails",
+         "sudo modprobe nvidia; sudo dmesg | grep -iE 'nvidia|NVRM'"},
+        {"After a kernel upgrade, rebuild the module for it", "sudo dkms autoinstall"},
+        {"With Secure Boot on, sign and enroll the module (or install the signed driver package)",
+         "mokutil --sb-state"},
+        {"Under ringfence, grant the nodes (`gpu: on`) and check", "ringfence gpu list"}},
+       false,
+       "No: the driver stays unreachable until the module is loaded or the node granted."},
+
+      {"cuda-driver-too-old",
+       "The CUDA runtime needs a newer driver than the one installed (or found)",
+       "The application's CUDA runtime (e.g. the one bundled with PyTorch) is newer than the "
+       "CUDA version the installed driver supports (nvidia-smi shows that version in its header). "
+       "The runtime reports the same error when it cannot load libcuda.so.1 at all: a container "
+       "or sandbox without the driver's user-space library.",
+       {R"(CUDA driver version is insufficient for CUDA runtime version)",
+        R"(cudaErrorInsufficientDriver)", R"(CUDA_ERROR_SYSTEM_DRIVER_MISMATCH)"},
+       {{"Compare the driver's CUDA version with the application's",
+         "nvidia-smi | head -4; python3 -c 'import torch; print(torch.version.cuda)'"},
+        {"Check libcuda is present and readable where the job runs",
+         "ldconfig -p | grep libcuda.so.1"},
+        {"Upgrade the driver, or install a build of the application for the older CUDA", ""},
+        {"Datacenter GPUs: the CUDA forward-compatibility package lets a newer runtime use an "
+         "older driver",
+         "sudo apt-get install cuda-compat-12-4  # then LD_LIBRARY_PATH=/usr/local/cuda/compat"},
+        {"Under ringfence, check the driver libraries are readable (`gpu: on`)",
+         "ringfence policy show --effective --policy POLICY.yaml"}},
+       false,
+       "No: the versions do not change by themselves."},
+
+      {"dns-resolution-failed",
+       "A host name could not be resolved (EAI_AGAIN)",
+       "Inside a ringfence sandbox there is no DNS: namespace mode has no network at all and "
+       "platform mode refuses UDP. Names are resolved by ringfence's proxy, so a program that "
+       "resolves them itself (it ignores HTTPS_PROXY/HTTP_PROXY, or the host is in NO_PROXY) "
+       "fails with EAI_AGAIN / \"Could not resolve host\". If the name reached the proxy, the "
+       "host's own resolver failed (then the proxy answers 502, not this).",
+       {R"(\bEAI_AGAIN\b)", R"(Could not resolve host)", R"(Temporary failure in name resolution)",
+        R"(getaddrinfo ENOTFOUND)"},
+       {{"See the proxy settings the program got", "ringfence run -- env | grep -i _proxy"},
+        {"Make the program use them (curl, pip, npm, git read HTTPS_PROXY; others need their "
+         "own setting)",
+         "curl -x \"$HTTPS_PROXY\" https://HOST/"},
+        {"Check the name resolves on the host, where the proxy resolves it", "getent hosts HOST"},
+        {"Or give a fixed address in the policy (the proxy uses it instead of DNS)",
+         "network:\n  hosts: {HOST: ADDRESS}"},
+        {"Check which rule decides for the destination",
+         "ringfence why HOST:443 --policy POLICY.yaml"}},
+       true,
+       "Only when the host's resolver was briefly down; a sandboxed program that bypasses the "
+       "proxy fails every time."},
+
+      {"git-dubious-ownership",
+       "git refuses a repository owned by another user (dubious ownership)",
+       "git (2.35.2+) does not work in a repository whose directory belongs to another user than "
+       "the one running git. ringfence started as root runs the command as `process.run_as_user` "
+       "(nobody by default), so a repository owned by a person or by root is \"dubious\" inside.",
+       {R"(detected dubious ownership in repository)"},
+       {{"See who owns the repository", "stat -c '%U %u' REPO"},
+        {"Run the sandbox as that user (policy)", "process:\n  run_as_user: OWNER"},
+        {"Or trust the directory for this run only, without writing a git config",
+         "ringfence run -- env GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory "
+         "GIT_CONFIG_VALUE_0=REPO git status"}},
+       false,
+       "No: git decides from the owner every time."},
+
+      {"docker-daemon-unreachable",
+       "The Docker daemon's socket cannot be reached",
+       "The Docker client talks to the daemon through /var/run/docker.sock (or DOCKER_HOST). "
+       "Either the daemon is not running, or the client runs in a ringfence sandbox: host unix "
+       "sockets are refused unless `network.unix_sockets` lists them, and access to docker.sock "
+       "is root on the host.",
+       {R"(Cannot connect to the Docker daemon)"},
+       {{"Outside the sandbox: is the daemon running?",
+         "systemctl status docker; ls -l /var/run/docker.sock"},
+        {"Check which socket the client uses", "echo \"$DOCKER_HOST\"; docker context ls"},
+        {"Only if the sandboxed program may control Docker (equivalent to root on the host): "
+         "grant the socket",
+         "network:\n  unix_sockets: [/var/run/docker.sock]"}},
+       true,
+       "Yes, if the daemon was starting; a sandbox that does not grant the socket refuses every "
+       "time."},
+
+      {"sandbox-permission-denied",
+       "Permission denied inside the sandbox (a path the policy does not grant)",
+       "Landlock refuses with EACCES (\"Permission denied\") every file access outside the "
+       "policy's read_only/read_write grants, and writes in read-only ones; file permissions "
+       "still apply to the sandbox user as well. Reported only when no more specific entry "
+       "matched.",
+       {R"(: Permission denied\b)", R"(\bEACCES\b)", R"(PermissionError: \[Errno 13\])"},
+       {{"Ask which rule decides for the path", "ringfence why PATH --policy POLICY.yaml"},
+        {"See every path the policy grants, baselines included",
+         "ringfence policy show --effective --policy POLICY.yaml"},
+        {"Grant it (read_write only if the program must write there), then validate",
+         "filesystem_policy:\n  read_only: [PATH]"},
+        {"Check the file's own permissions for the sandbox user", "ls -ld PATH"}},
+       false,
+       "No: the same access is refused until the policy grants it.",
+       true},
   };
 }
 
@@ -362,6 +525,12 @@ std::vector<Diagnosis> Diagnose(std::string_view text) {
     if (nl == text.size()) break;
     pos = nl + 1;
   }
+  const bool specific = std::any_of(out.begin(), out.end(),
+                                    [](const Diagnosis& d) { return !d.failure->only_alone; });
+  if (specific)
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [](const Diagnosis& d) { return d.failure->only_alone; }),
+              out.end());
   return out;
 }
 

@@ -24,6 +24,9 @@ struct KnownFailure {
   std::vector<RecoveryStep> steps;
   bool retry_helps = false;
   std::string retry_note;
+  // A broad entry (a bare "Permission denied"): reported only when no other
+  // entry matched, since a specific cause explains the same line better.
+  bool only_alone = false;
 };
 
 // The whole catalogue, in match-priority order.

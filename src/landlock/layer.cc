@@ -112,8 +112,8 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
         why);
   }
   for (const auto& d : degradations) {
+    // Printed once by the caller, with every other warning of the plan.
     plan.effective.warnings.push_back("landlock: " + d.text);
-    fprintf(stderr, "ringfence: warning: landlock: %s\n", TerminalText(d.text).c_str());
     ctx.audit->Emit({"landlock",
                      "degraded",
                      d.subject,

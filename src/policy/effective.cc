@@ -94,7 +94,17 @@ void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
     for (const auto& x : j) EmitYaml(out, x);
     out << YAML::EndSeq;
   } else if (j.is_string()) {
-    out << j.get<std::string>();
+    // YAML 1.1 readers take these as booleans or null: `gpu: off` must stay
+    // the string it is for any tool that reads the output.
+    static const char* kAmbiguous[] = {"y",   "n",    "yes",   "no",   "on",
+                                       "off", "true", "false", "null", "~"};
+    std::string s = j.get<std::string>();
+    std::string lower = s;
+    for (auto& ch : lower) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+    bool quote = std::any_of(std::begin(kAmbiguous), std::end(kAmbiguous),
+                             [&](const char* a) { return lower == a; });
+    if (quote) out << YAML::DoubleQuoted;
+    out << s;
   } else if (j.is_boolean()) {
     out << j.get<bool>();
   } else if (j.is_number_integer()) {
@@ -158,7 +168,10 @@ nlohmann::json PolicyToJson(const Policy& p) {
   for (const auto& np : p.network_policies) {
     json eps = json::array();
     for (const auto& ep : np.endpoints) {
-      json e = {{"host", ep.host}, {"ports", ep.ports}};
+      // A hostless endpoint (allowed_ips alone) has no host to show: an
+      // empty one would not load again.
+      json e = {{"ports", ep.ports}};
+      if (!ep.host.empty()) e["host"] = ep.host;
       if (!ep.allowed_ips.empty()) e["allowed_ips"] = ep.allowed_ips;
       if (!ep.protocol.empty()) e["protocol"] = ep.protocol;
       if (!ep.enforcement.empty()) e["enforcement"] = ep.enforcement;

@@ -1,14 +1,17 @@
 #include "policy/loader.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
 
+#include "common/fd.h"
 #include "policy/cidr.h"
 #include "proxy/ssrf.h"
 #include "proxy/upstream.h"
@@ -41,6 +44,29 @@ std::string Thousands(size_t n) {
   for (int at = static_cast<int>(s.size()) - 3; at > 0; at -= 3)
     s.insert(static_cast<size_t>(at), ",");
   return s;
+}
+
+// Why `h` is refused as an address-looking name ("" when it is not one).
+// Resolvers read `127.1`, `0x7f.1`, `0177.0.0.1` and `2130706433` as
+// 127.0.0.1 (inet_aton's forms), so such a "name" would reach an address the
+// policy never spells; and no top-level domain is all digits.
+std::string AddressLikeNote(const std::string& h) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1)
+    return "";
+  struct in_addr a;
+  if (h.find('\0') == std::string::npos && inet_aton(h.c_str(), &a) == 1) {
+    char canonical[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &a, canonical, sizeof canonical);
+    return "is an IPv4 address in a non-canonical form; write it as " + std::string(canonical);
+  }
+  std::string rest = h;
+  if (!rest.empty() && rest.back() == '.') rest.pop_back();
+  const std::string last =
+      rest.substr(rest.rfind('.') == std::string::npos ? 0 : rest.rfind('.') + 1);
+  if (!last.empty() && last.find_first_not_of("0123456789") == std::string::npos)
+    return "is neither an IP address nor a host name (its last label is all digits)";
+  return "";
 }
 
 class Checker {
@@ -437,6 +463,10 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
         } else if (key == "hosts") {
           c.ForEachKey(v, "network.hosts", {},
                        [&](const std::string& name, const YAML::Node& k, const YAML::Node& addr) {
+                         if (std::string note = AddressLikeNote(name); !note.empty()) {
+                           c.Error(k.Mark(), "network.hosts key '" + name + "' " + note);
+                           return;
+                         }
                          if (!ValidHostPattern(name) || name.find('*') != std::string::npos) {
                            c.Error(k.Mark(), "network.hosts key '" + name + "' is not a host name");
                            return;
@@ -501,12 +531,23 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
         if (key == "host") {
           auto s = c.String(v, where + ".host");
           if (!s) return;
+          if (std::string note = AddressLikeNote(*s); !note.empty()) {
+            c.Error(v.Mark(), where + ".host '" + *s + "' " + note);
+            return;
+          }
           if (!ValidHostPattern(*s)) {
             c.Error(v.Mark(), where + ".host '" + *s +
                                   "' is not a host name, IP address or '*.'-wildcard of one");
             return;
           }
           e.host = *s;
+        } else if ((key == "port" && n["ports"]) || (key == "ports" && n["port"])) {
+          // Both: which one the author meant is unknown; merging them
+          // would grant ports nobody wrote down on purpose.
+          if (key == "ports")
+            c.Error(k.Mark(),
+                    where + " has both port and ports: give one (ports: [A, B] for several)");
+          have_port = true;
         } else if (key == "port") {
           if (auto port = c.Port(v, where + ".port")) e.ports.push_back(*port);
           have_port = true;
@@ -713,6 +754,7 @@ bool ValidHostPattern(const std::string& h) {
   if (inet_pton(AF_INET6, h.c_str(), buf) == 1) return true;
   std::string rest = h;
   if (rest.back() == '.') rest.pop_back();
+  if (!AddressLikeNote(h).empty()) return false;
   std::vector<std::string> labels;
   std::istringstream in(rest);
   for (std::string label; std::getline(in, label, '.');) labels.push_back(label);
@@ -756,7 +798,7 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
   try {
     c.ForEachKey(root, "the policy",
                  {"version", "filesystem_policy", "landlock", "process", "network", "gpu",
-                  "network_policies", "network_middlewares"},
+                  "network_policies", "network_middlewares", "source", "enforcement", "warnings"},
                  [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
                    if (key == "version") {
                      have_version = true;
@@ -783,6 +825,17 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
                        c.Error(v.Mark(), "gpu must be auto, on or off, not '" + *s + "'");
                    } else if (key == "network_policies") {
                      LoadNetworkPolicies(c, v, p);
+                   } else if (key == "source" || key == "enforcement" || key == "warnings") {
+                     // What `policy show` adds beside the policy (where it
+                     // came from, each layer's status): its output is a
+                     // policy again. Read by no one, so only the shape is
+                     // checked.
+                     if (key == "source" && !v.IsScalar())
+                       c.Error(v.Mark(), "source (informational) must be a string");
+                     if (key == "enforcement" && !v.IsMap())
+                       c.Error(v.Mark(), "enforcement (informational) must be a mapping");
+                     if (key == "warnings" && !v.IsSequence())
+                       c.Error(v.Mark(), "warnings (informational) must be a list");
                    } else if (key == "network_middlewares") {
                      c.Error(k.Mark(),
                              "network_middlewares: not supported yet: supervisor middleware "
@@ -798,16 +851,32 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
   return p;
 }
 
-Result<Policy> LoadPolicyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Errno("cannot open policy " + path);
+Result<std::string> ReadPolicyText(const std::string& path) {
+  const std::string what = "cannot read policy file " + path;
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd.valid()) return Status::Errno(what);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Status::Errno(what);
+  // A FIFO or a device would block or never end: a policy is a file.
+  if (S_ISDIR(st.st_mode)) return Status::Error(what + ": is a directory");
+  if (!S_ISREG(st.st_mode)) return Status::Error(what + ": not a regular file");
   std::string text;
   char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Errno(what);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
     if (text.size() > kMaxPolicyBytes) return Status::Error(path + ": policy is larger than 4 MiB");
   }
-  return LoadPolicyString(text, path);
+  return text;
+}
+
+Result<Policy> LoadPolicyFile(const std::string& path) {
+  auto text = ReadPolicyText(path);
+  if (!text.ok()) return text.status();
+  return LoadPolicyString(*text, path);
 }
 
 const std::string& DefaultPolicyText() {

@@ -16,7 +16,11 @@ namespace rf {
 
 // Parses and validates `text`; `source` names it in error messages.
 Result<Policy> LoadPolicyString(const std::string& text, const std::string& source);
-// Reads `path` (at most 4 MiB) and parses it.
+// The text of the policy file `path`: a regular file of at most 4 MiB. The
+// reason of a failure starts "cannot read policy file PATH" (missing,
+// unreadable, a directory), so that callers can tell it from an invalid one.
+Result<std::string> ReadPolicyText(const std::string& path);
+// Reads `path` with ReadPolicyText and parses it.
 Result<Policy> LoadPolicyFile(const std::string& path);
 // The policy that applies when no --policy is given (src/policy/default.yaml).
 Policy DefaultPolicy();

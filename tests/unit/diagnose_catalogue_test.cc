@@ -53,7 +53,7 @@ const Sample kSamples[] = {
      "prepending \"landlock,\" to the content of CONFIG_LSM, or at boot time by setting the same "
      "content to the \"lsm\" kernel parameter."},
     {"userns-disabled", 0,
-     "bwrap: No permissions to create new namespace, likely because the kernel does not allow "
+     "bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
      "non-privileged user namespaces. On e.g. debian this can be enabled with 'sysctl "
      "kernel.unprivileged_userns_clone=1'."},
     {"userns-disabled", 1, "unshare: unshare failed: Operation not permitted"},
@@ -113,6 +113,39 @@ const Sample kSamples[] = {
      "open shared object file: no such file or directory: unknown."},
     {"driver-libraries-missing", 1,
      "ImportError: libnvidia-ml.so.1: cannot open shared object file: No such file or directory"},
+    {"nvml-unknown-error", 0, "Failed to initialize NVML: Unknown Error"},
+    {"cuda-no-device", 0, "cuInit failed: CUDA_ERROR_NO_DEVICE"},
+    {"cuda-no-device", 1,
+     "RuntimeError: CUDA error: no CUDA-capable device is detected\nCUDA kernel errors might be "
+     "asynchronously reported at some other API call"},
+    {"cuda-no-device", 2, "cudaGetDeviceCount returned 100 -> cudaErrorNoDevice"},
+    {"nvml-driver-mismatch", 0, "Failed to initialize NVML: Driver/library version mismatch"},
+    {"nvidia-smi-no-driver", 0,
+     "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure "
+     "that the latest NVIDIA driver is installed and running."},
+    {"cuda-driver-too-old", 0,
+     "RuntimeError: The NVIDIA driver on your system is too old (found version 11040). CUDA "
+     "driver version is insufficient for CUDA runtime version"},
+    {"cuda-driver-too-old", 1, "CUDA error: cudaErrorInsufficientDriver at train.cu:17"},
+    {"cuda-driver-too-old", 2,
+     "cuInit failed: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH: system has unsupported display driver / "
+     "cuda driver combination"},
+    {"dns-resolution-failed", 0, "Error: getaddrinfo EAI_AGAIN registry.npmjs.org"},
+    {"dns-resolution-failed", 1, "curl: (6) Could not resolve host: example.org"},
+    {"dns-resolution-failed", 2,
+     "socket.gaierror: [Errno -3] Temporary failure in name resolution"},
+    {"dns-resolution-failed", 3,
+     "npm ERR! request failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org"},
+    {"git-dubious-ownership", 0,
+     "fatal: detected dubious ownership in repository at '/home/alice/project'"},
+    {"docker-daemon-unreachable", 0,
+     "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon "
+     "running?"},
+    {"sandbox-permission-denied", 0, "cat: /home/alice/.aws/credentials: Permission denied"},
+    {"sandbox-permission-denied", 1,
+     "openat(AT_FDCWD, \"/srv/data/x\", O_RDONLY) = -1 EACCES (Permission denied)"},
+    {"sandbox-permission-denied", 2,
+     "PermissionError: [Errno 13] Permission denied: '/srv/data/train.csv'"},
 };
 
 const KnownFailure* Find(const std::string& id) {
