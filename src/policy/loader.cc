@@ -853,13 +853,19 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
 
 Result<std::string> ReadPolicyText(const std::string& path) {
   const std::string what = "cannot read policy file " + path;
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd.valid()) return Status::Errno(what);
+  // What the path is, before anything is read: a directory is refused; a
+  // pipe (`--policy /dev/stdin`, `--policy <(generate)`) or a terminal is
+  // read to its end like a file, waiting for its writer as any reader does;
+  // the size limit below ends an endless one.
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return Status::Errno(what);
-  // A FIFO or a device would block or never end: a policy is a file.
+  if (stat(path.c_str(), &st) != 0) return Status::Errno(what);
   if (S_ISDIR(st.st_mode)) return Status::Error(what + ": is a directory");
-  if (!S_ISREG(st.st_mode)) return Status::Error(what + ": not a regular file");
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+    return Status::Error(what + ": not a file, pipe or terminal");
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd.valid()) return Status::Errno(what);
+  if (fstat(fd.get(), &st) != 0) return Status::Errno(what);
+  if (S_ISDIR(st.st_mode)) return Status::Error(what + ": is a directory");
   std::string text;
   char buf[65536];
   for (;;) {

@@ -65,7 +65,11 @@ NAME_CASES = [
 
 def _policy(port):
     eps = []
-    for _, host, _ in LITERAL_CASES:
+    for _, host, why in LITERAL_CASES:
+        # The validator refuses a non-canonical literal as an endpoint; the
+        # proxy refuses it in a request whatever the policy says.
+        if why == "non-canonical":
+            continue
         eps.append("      - { host: \"%s\", port: %d }" % (host, port))
     hosts = []
     for _, host, addr, extra, _ in NAME_CASES:
