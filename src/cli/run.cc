@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -26,6 +27,17 @@ extern char** environ;
 namespace rf {
 
 namespace {
+
+// Proxied connections the supervisor's descriptor limit leaves room for:
+// up to 6 descriptors each (client, upstream, two splice pipes), after what
+// the supervisor itself holds (listeners, epoll and event descriptors, the
+// guard, the audit log, c-ares). At least one.
+constexpr rlim_t kSupervisorDescriptors = 48;
+constexpr int kLowProxyCapacity = 64;
+int ProxyCapacity(rlim_t hard) {
+  if (hard <= kSupervisorDescriptors + 6) return 1;
+  return static_cast<int>(std::min<rlim_t>((hard - kSupervisorDescriptors) / 6, 1 << 20));
+}
 
 int SetupFailure(AuditSink& audit, const std::string& subject, const std::string& reason) {
   fprintf(stderr, "ringfence: %s\n", TerminalText(reason).c_str());
@@ -145,11 +157,33 @@ int RunMain(const RunOptions& o) {
   for (const auto& w : plan->effective.warnings)
     fprintf(stderr, "ringfence: warning: %s\n", TerminalText(w).c_str());
 
+  // A tunnel costs the proxy up to 6 descriptors: the supervisor takes the
+  // hard limit for itself (the command gets the caller's limit back), and
+  // the proxy serves as many connections as that leaves room for, answering
+  // 503 past it rather than failing on a missing descriptor.
+  struct rlimit nofile;
+  const bool have_nofile = getrlimit(RLIMIT_NOFILE, &nofile) == 0;
+  if (have_nofile) {
+    struct rlimit raised = {nofile.rlim_max, nofile.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &raised);
+  }
   // The egress proxy runs in the supervisor on its own threads.
   std::unique_ptr<proxy::Proxy> px;
   if (plan->net.proxy) {
     proxy::ProxyConfig config;
     config.sandbox_only = true;  // it listens where every local process can reach it
+    if (have_nofile && nofile.rlim_max != RLIM_INFINITY) {
+      const int capacity = ProxyCapacity(nofile.rlim_max);
+      if (capacity < config.max_connections) {
+        config.max_connections = capacity;
+        if (capacity < kLowProxyCapacity)
+          fprintf(stderr,
+                  "ringfence: warning: the descriptor limit (%llu) leaves room for %d proxied "
+                  "connection(s) at once; past that the proxy answers 503 (raise it with "
+                  "ulimit -Hn)\n",
+                  static_cast<unsigned long long>(nofile.rlim_max), capacity);
+      }
+    }
     auto made = proxy::Proxy::Create(config, plan->effective.policy, audit);
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
     px = std::move(made).value();
@@ -164,14 +198,7 @@ int RunMain(const RunOptions& o) {
   std::unique_ptr<ConnectGuard> guard;
 
   SpawnSpec spec;
-  // A tunnel costs the proxy up to 6 descriptors: the supervisor takes the
-  // hard limit for itself; the command gets the caller's limit back.
-  struct rlimit nofile;
-  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
-    spec.caller_nofile = nofile;
-    struct rlimit raised = {nofile.rlim_max, nofile.rlim_max};
-    setrlimit(RLIMIT_NOFILE, &raised);
-  }
+  if (have_nofile) spec.caller_nofile = nofile;
   spec.exe = *exe;
   spec.argv = o.command;
   spec.env = std::move(env);

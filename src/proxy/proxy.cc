@@ -324,7 +324,11 @@ class Worker {
           conns_.erase(raw->id);
           continue;
         }
-        Respond(raw, 503, "text/plain", "proxy connection limit reached\n", "over capacity");
+        const std::string why =
+            "the proxy is at capacity: " + std::to_string(s_->config.max_connections) +
+            " connection(s) at once (its limit, set from the descriptor limit)";
+        s_->audit->Emit({"proxy", "over_capacity", "-", why, {{"status", 503}}});
+        Respond(raw, 503, "text/plain", why + "\n", "over capacity");
         continue;
       }
       raw->deadline = NowMs() + s_->config.header_timeout_ms;
