@@ -14,7 +14,7 @@ import rf
 
 RUNTIME = shutil.which("runc", path=os.environ.get("PATH", "") + ":/usr/sbin") or "runc"
 BUSYBOX = "/bin/busybox"
-APPLETS = ["sh", "true", "echo", "cat", "grep", "nc", "sleep", "id", "ls"]
+APPLETS = ["sh", "true", "echo", "cat", "grep", "nc", "sleep", "id", "ls", "ps"]
 
 
 @unittest.skipIf(rf.podman_missing(), rf.podman_missing())
@@ -102,6 +102,42 @@ class RestrictedContainer(unittest.TestCase):
             self.assertRegex(r.stdout, r"rc=[1-9]", f"{mode}: {r.stdout} {r.stderr}")
             self.assertIn("Permission denied", r.stderr, mode)
             self.assertIn("served\ncontrol-ok", r.stdout, mode)
+
+
+    def test_ringfence_as_the_containers_pid_1(self):
+        # Entry point = ringfence (no --init): a stop (SIGTERM to pid 1, which
+        # the kernel drops for a pid 1 that neither handles nor blocks it)
+        # reaches the command at once, the exit code is the command's, and
+        # the orphans the command leaves are reaped, not left as zombies.
+        name = "rf-pid1-%d" % os.getpid()
+        script = ("(sleep 0.2 &) ; (sleep 0.2 &) ; (sleep 0.2 &) ; "
+                  "trap 'exit 143' TERM; while :; do sleep 0.1; done")
+        cmd = ["podman", "run", "-d", "--name", name, "--runtime", RUNTIME, "--network", "none",
+               "--user", "65534:65534", "--cap-drop", "all",
+               "--security-opt", "no-new-privileges", "-w", "/work", "--rootfs", self.root,
+               "/usr/local/bin/ringfence", "run", "-q", "--mode", "platform", "--",
+               "/bin/sh", "-c", script]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            import time
+            time.sleep(2)  # the orphans have exited
+            ps = subprocess.run(["podman", "exec", name, "ps", "-o", "pid,stat,comm"],
+                                capture_output=True, text=True, timeout=60, env=self.env)
+            self.assertIn("ringfence", ps.stdout, ps.stderr)
+            zombies = [l for l in ps.stdout.splitlines()[1:] if l.split()[1].startswith("Z")]
+            self.assertEqual(zombies, [], ps.stdout)
+            t0 = time.monotonic()
+            stop = subprocess.run(["podman", "stop", "-t", "20", name], capture_output=True,
+                                  text=True, timeout=120, env=self.env)
+            self.assertEqual(stop.returncode, 0, stop.stderr)
+            self.assertLess(time.monotonic() - t0, 15, "the stop waited for SIGKILL")
+            code = subprocess.run(["podman", "inspect", "-f", "{{.State.ExitCode}}", name],
+                                  capture_output=True, text=True, timeout=60, env=self.env)
+            self.assertEqual(code.stdout.strip(), "143", code.stderr)
+        finally:
+            subprocess.run(["podman", "rm", "-f", name], capture_output=True, timeout=120,
+                           env=self.env)
 
 
 if __name__ == "__main__":
