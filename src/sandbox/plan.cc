@@ -312,6 +312,17 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     const bool own_netns = plan.net.listener_channel.valid();
     plan.net.guard_config.check_abstract = !own_netns;
     plan.net.guard_config.abstract_scoped = !own_netns && plan.landlock_abstract_scope;
+    if (!own_netns && !plan.landlock_abstract_scope && ctx.policy.network.unix_datagram) {
+      // A datagram's destination is in memory: sendto() is notified and
+      // mapped, but sendmsg() cannot be (the command hands the listener to
+      // the supervisor with sendmsg() itself), so only Landlock's scope
+      // keeps one off host abstract names. Without it: no datagram sockets.
+      ctx.seccomp_refuse_unix_dgram = true;
+      plan.effective.warnings.push_back(
+          "network.unix_datagram: AF_UNIX datagram sockets stay refused: without Landlock's "
+          "abstract-socket scope (ABI 6) a datagram could reach the host's abstract unix "
+          "sockets in this mode");
+    }
   }
   if (plan.net.guard && opts.describe) {
     const bool own_netns = plan.net.listener_channel.valid();
