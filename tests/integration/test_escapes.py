@@ -715,6 +715,43 @@ except OSError as e:
 print(json.dumps(out), flush=True)
 """
 
+DATAGRAM_RACE = r"""
+import ctypes, os, socket, sys, threading
+host, rounds = sys.argv[1], int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+n = 3 + len(host)  # family, NUL, name: the path below is padded to the same length
+own = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+own.bind("d.sock")
+own.setblocking(False)
+path = b"\x01\x00d.sock".ljust(n, b"\0")
+abstract = b"\x01\x00\x00" + host.encode()
+buf = ctypes.create_string_buffer(path, n)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+stop = False
+def flip():
+    while not stop:
+        ctypes.memmove(buf, abstract, n)
+        ctypes.memmove(buf, path, n)
+t = threading.Thread(target=flip)
+t.start()
+sent = refused = got = 0
+MSG_DONTWAIT = 0x40
+for i in range(rounds):
+    if libc.sendto(c.fileno(), b"r", 1, MSG_DONTWAIT, buf, n) == 1:
+        sent += 1
+    else:
+        refused += 1
+    while True:  # drained as it goes: a full queue would refuse the path too
+        try:
+            own.recv(4)
+            got += 1
+        except BlockingIOError:
+            break
+stop = True
+t.join()
+print("sent=%d refused=%d own=%d" % (sent, refused, got), flush=True)
+"""
+
 DATAGRAM_POLICY = POLICY + """  unix_datagram: true
   unix_sockets: ["@{listed}"]
 """
@@ -816,6 +853,39 @@ class AbstractDatagrams:
         self.assertEqual(out, {"socket": "ERR EPERM"})
         for l in (self.host_own, self.host, self.listed):
             self.assertEqual(got[l], 0, (l.path, out))
+
+    def race(self, ringfence=True):
+        inner = [rf.PY, "-c", DATAGRAM_RACE, self.host.path[1:], "3000"]
+        if ringfence:
+            cmd = [rf.BIN, "run", "-q", "--policy", self.policy, "--workdir", self.dir, "--"]
+            cmd = (AS_USER if self.UNPRIVILEGED else []) + cmd + inner
+        else:
+            cmd = (AS_USER if rf.IS_ROOT else []) + inner
+        with tempfile.TemporaryDirectory(dir=self.dir) as d:
+            os.chmod(d, 0o777)
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=d)
+
+    def test_control_racing_flip_reaches_the_host_without_ringfence(self):
+        before = self.host.count
+        r = self.race(ringfence=False)
+        self.assertRegex(r.stdout, r"sent=\d+", r.stderr)
+        self.assertGreater(rf.wait_count(lambda: self.host.count, before + 1), before, r.stdout)
+
+    def test_racing_path_to_abstract_flip_never_reaches_a_host_name(self):
+        # Not a regression test (0642c6d left sendto() to the kernel): the
+        # guard answers "continue" for a pathname destination, and a thread
+        # flips the address to a host abstract name between that check and
+        # the kernel's second reading; Landlock's scope refuses it then.
+        before = self.host.count
+        r = self.race()
+        m = re.search(r"sent=(\d+) refused=(\d+) own=(\d+)", r.stdout)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        self.assertEqual(rf.wait_count(lambda: self.host.count, before + 1, timeout=1.0), before,
+                         r.stdout)
+        # Both ways really ran: datagrams to the path and refusals.
+        self.assertGreater(int(m.group(1)), 0, r.stdout)
+        self.assertGreater(int(m.group(2)), 0, r.stdout)
+        self.assertEqual(m.group(1), m.group(3), r.stdout)
 
     @unittest.skipUnless(rf.IS_ROOT and os.path.exists(MOBY), "needs root to enter the pod")
     def test_without_pidfd_getfd_refused_not_leaked(self):
