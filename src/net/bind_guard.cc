@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,23 +34,6 @@ namespace {
 // Sockets bound and never listened on that the guard keeps at most (where
 // pidfd_getfd is refused): each is one of the supervisor's descriptors.
 constexpr size_t kMaxKeptBound = 4096;
-
-// An abstract name as audit lines show it and "@..." entries match it:
-// NULs inside the name (legal) shown as '@', like /proc/net/unix does.
-std::string ShownAbstract(const std::string& name) {
-  std::string shown = "@" + name;
-  std::replace(shown.begin() + 1, shown.end(), '\0', '@');
-  return shown;
-}
-
-bool ListedAbstract(const std::vector<std::string>& allowed, const std::string& shown) {
-  for (const auto& entry : allowed) {
-    if (entry.empty() || entry[0] != '@') continue;
-    const bool glob = entry.find_first_of("*?[") != std::string::npos;
-    if (entry == shown || (glob && proxy::GlobMatch(entry, shown))) return true;
-  }
-  return false;
-}
 
 sockaddr_un AbstractAddress(const std::string& name, socklen_t* len) {
   sockaddr_un to{};
@@ -145,9 +129,9 @@ void ConnectGuard::HandleBind(const struct seccomp_notif& req) {
   sockaddr_un un;
   memcpy(&un, &a.addr, sizeof un);
   if (a.len == off) {
-    // Autobind: the kernel picks a random name of 5 hex digits, which no
-    // host client expects (docs/unix-sockets.md).
-    BindOnBehalf(req, a.addr, a.len, "unix:(autobind)");
+    // Autobind: the kernel's own choice would be a name of the host's
+    // (@xxxxx, 5 hex digits); the guard picks one under the prefix instead.
+    BindOnBehalf(req, a.addr, a.len, "unix:(autobind)", !abstract_prefix_.empty());
     return;
   }
   if (un.sun_path[0] != '\0') {
@@ -177,8 +161,40 @@ void ConnectGuard::HandleBind(const struct seccomp_notif& req) {
   BindOnBehalf(req, to, to_len, "unix:" + ShownAbstract(name));
 }
 
+int ConnectGuard::AutobindUnderPrefix(int sock) const {
+  // As the kernel's unix_autobind: five hex digits from a random start,
+  // the next one while a name is taken, every one tried at most once.
+  sockaddr_storage own{};
+  socklen_t own_len = sizeof own;
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(&own), &own_len) == 0 &&
+      own_len > offsetof(sockaddr_un, sun_path))
+    return 0;  // named already: the kernel's autobind does nothing then either
+  uint32_t start = 0;
+  if (getrandom(&start, sizeof start, GRND_NONBLOCK) != sizeof start)
+    start =
+        static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&start) ^ static_cast<uint32_t>(sock));
+  for (uint32_t i = 0; i <= 0xfffff; ++i) {
+    char suffix[8];
+    snprintf(suffix, sizeof suffix, "%05x", (start + i) & 0xfffff);
+    socklen_t len = 0;
+    const sockaddr_un to = AbstractAddress(abstract_prefix_ + suffix, &len);
+    if (bind(sock, reinterpret_cast<const sockaddr*>(&to), len) == 0) return 0;
+    if (errno != EADDRINUSE) return errno;
+  }
+  return ENOSPC;  // what the kernel answers once every name is taken
+}
+
+int ConnectGuard::AutobindOnBinder(int sock) {
+  if (abstract_prefix_.empty()) return 0;
+  SandboxThread* binder = Binder();
+  if (!binder) return EACCES;
+  int err = EACCES;  // stays so if the thread is gone
+  binder->Run([&] { err = AutobindUnderPrefix(sock); });
+  return err;
+}
+
 void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_storage& to,
-                                socklen_t to_len, const std::string& subject) {
+                                socklen_t to_len, const std::string& subject, bool autobind) {
   const int listener = listener_.get();
   const int fd = static_cast<int>(req.data.args[0]);
   const bool is_unix = to.ss_family == AF_UNIX;
@@ -236,7 +252,10 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
     int bind_err = EACCES;  // stays so if the thread is gone
     binder->Run([&] {
       bind_err = enter_cwd();
-      if (bind_err == 0)
+      if (bind_err != 0) return;
+      if (autobind)
+        bind_err = AutobindUnderPrefix(sock.get());
+      else
         bind_err =
             bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), addr_len) == 0 ? 0 : errno;
     });
@@ -270,6 +289,10 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
     // address; a unix socket binds once.
     refuse = ru.type == 0 ? EAFNOSUPPORT : ru.bound ? EINVAL : 0;
     type = ru.type;
+    if (autobind && ru.type != 0 && ru.bound) {
+      Respond(listener, req.id, 0, false);  // the kernel's autobind of a named socket
+      return;
+    }
   } else if (ru.type != 0) {
     refuse = EINVAL;  // a unix socket given another family's address
   } else if (domain == AF_NETLINK) {
@@ -317,8 +340,11 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
       int one = 1;
       setsockopt(mine.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
-    bind_err =
-        bind(mine.get(), reinterpret_cast<const sockaddr*>(&addr), addr_len) == 0 ? 0 : errno;
+    if (autobind)
+      bind_err = AutobindUnderPrefix(mine.get());
+    else
+      bind_err =
+          bind(mine.get(), reinterpret_cast<const sockaddr*>(&addr), addr_len) == 0 ? 0 : errno;
   });
   if (!mine.valid() || bind_err) {
     Respond(listener, req.id, bind_err ? bind_err : EACCES, false);

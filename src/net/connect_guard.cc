@@ -237,6 +237,16 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     HandleBind(req);
     return;
   }
+  if (req.data.nr == __NR_setsockopt && static_cast<int>(req.data.args[1]) == SOL_SOCKET &&
+      IsPassCredentialsOption(static_cast<int>(req.data.args[2]))) {
+    HandleSetsockopt(req);
+    return;
+  }
+  // MSG_FASTOPEN sends are refusals sent here to be audited (below).
+  if (req.data.nr == __NR_sendto && !(req.data.args[3] & MSG_FASTOPEN)) {
+    HandleSendto(req);
+    return;
+  }
   if (req.data.nr != __NR_connect) {
     // A refusal sent here to be audited (run --audit); anything else is not
     // routed here: refuse rather than guess.

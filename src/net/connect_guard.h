@@ -113,6 +113,11 @@ struct ConnectGuardConfig {
 // refuse it): without it the guard cannot check listen() (docs/threat-model.md).
 bool PidfdGetfdWorks();
 
+// SO_PASSCRED or SO_PASSPIDFD: the socket options (level SOL_SOCKET) with
+// which the kernel autobinds an unbound unix socket on its next connect or
+// send (src/net/send_guard.cc).
+bool IsPassCredentialsOption(int optname);
+
 // What the guard decides for one inet destination (exposed for unit tests).
 // `addr` points at a sockaddr_in or sockaddr_in6 of `len` bytes.
 bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len);
@@ -149,8 +154,37 @@ class ConnectGuard {
   // sandbox (Binder()). Abstract names get the sandbox's prefix unless
   // network.unix_sockets lists them.
   void HandleBind(const struct seccomp_notif& req);
+  // `autobind`: `to` is the family alone, and the socket gets a fresh name
+  // under the prefix (AutobindUnderPrefix) instead of the kernel's.
   void BindOnBehalf(const struct seccomp_notif& req, const struct sockaddr_storage& to,
-                    socklen_t to_len, const std::string& subject);
+                    socklen_t to_len, const std::string& subject, bool autobind = false);
+  // Binds unbound unix socket `sock` to a fresh name under the prefix, of
+  // the form the kernel's autobind picks ("%05x"): 0 or an errno. Runs on
+  // the binder thread.
+  int AutobindUnderPrefix(int sock) const;
+  // The same from the guard's thread (through the binder); 0 without a
+  // prefix (the sandbox's own network namespace).
+  int AutobindOnBinder(int sock);
+  // setsockopt(SOL_SOCKET, SO_PASSCRED or SO_PASSPIDFD) where abstract
+  // names are the host's (src/net/send_guard.cc): the kernel autobinds an
+  // unbound unix socket with either option on its next connect or send,
+  // outside the prefix; the guard names it under the prefix first, then
+  // sets the option on the command's own socket.
+  void HandleSetsockopt(const struct seccomp_notif& req);
+  // sendto() with an address where abstract names are the host's and
+  // network.unix_datagram allows datagram sockets (src/net/send_guard.cc):
+  // a datagram to @NAME goes to the sandbox's own @<prefix>NAME, never
+  // elsewhere. Other destinations: "continue", which Landlock's abstract
+  // scope (required for datagram sockets here) makes safe.
+  void HandleSendto(const struct seccomp_notif& req);
+  // Sends `data` on the command's own socket (pidfd_getfd) to `to` (none
+  // when null), with the sandbox's credentials, and answers the call.
+  void SendOnBehalf(const struct seccomp_notif& req, const std::string& data, int flags,
+                    const struct sockaddr_storage* to, socklen_t to_len,
+                    const std::string& subject);
+  // Refuses the call with `err`, counted and written to the audit log.
+  void DenySend(const struct seccomp_notif& req, const std::string& subject, const std::string& why,
+                int err);
   // The abstract name a bind of `name` (no leading NUL) really gets.
   std::string AbstractBindName(const std::string& name) const;
   // A connect to abstract `name` that a listener of the sandbox holds under

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "net/sockaddr_parse.h"
+#include "proxy/matcher.h"
 
 namespace rf {
 
@@ -33,6 +35,21 @@ void Respond(int listener, uint64_t id, int error, bool cont) {
   resp.flags = cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
   // ENOENT: the call was interrupted or the process died; nothing to do.
   ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+void RespondValue(int listener, uint64_t id, int64_t val) {
+  struct seccomp_notif_resp resp;
+  memset(&resp, 0, sizeof resp);
+  resp.id = id;
+  resp.val = val;
+  ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+bool ReadRemote(pid_t pid, uint64_t addr, void* out, size_t len) {
+  if (len == 0) return true;
+  struct iovec local = {out, len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), len};
+  return process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
 int InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, int call_err) {
@@ -161,6 +178,21 @@ SockaddrCopy ReadSockaddr(pid_t pid, uint64_t addr_ptr, uint64_t len_arg) {
   ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
   if (got != static_cast<ssize_t>(len)) c.err = EFAULT;
   return c;
+}
+
+std::string ShownAbstract(const std::string& name) {
+  std::string shown = "@" + name;
+  std::replace(shown.begin() + 1, shown.end(), '\0', '@');
+  return shown;
+}
+
+bool ListedAbstract(const std::vector<std::string>& allowed, const std::string& shown) {
+  for (const auto& entry : allowed) {
+    if (entry.empty() || entry[0] != '@') continue;
+    const bool glob = entry.find_first_of("*?[") != std::string::npos;
+    if (entry == shown || (glob && proxy::GlobMatch(entry, shown))) return true;
+  }
+  return false;
 }
 
 std::string RandomAbstractPrefix() {

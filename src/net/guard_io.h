@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rf {
 
@@ -20,6 +21,13 @@ bool IdValid(int listener, uint64_t id);
 // Answers notification `id` with `error` (0 = success), or "continue" when
 // `cont` (the kernel then reads the caller's arguments again).
 void Respond(int listener, uint64_t id, int error, bool cont);
+
+// Answers notification `id` with the return value `val` (a byte count).
+void RespondValue(int listener, uint64_t id, int64_t val);
+
+// Reads `len` bytes at `addr` in process `pid`; false unless all were read.
+// Check IdValid() after reading, before acting on it.
+bool ReadRemote(pid_t pid, uint64_t addr, void* out, size_t len);
 
 // Installs our socket `sock` over the caller's descriptor `fd` (same number,
 // its O_CLOEXEC from `flags` kept) and answers the call with `call_err`.
@@ -72,6 +80,14 @@ struct SockaddrCopy {
   int err = 0;
 };
 SockaddrCopy ReadSockaddr(pid_t pid, uint64_t addr_ptr, uint64_t len_arg);
+
+// An abstract name (no leading NUL) as audit lines show it and "@..."
+// entries of network.unix_sockets match it: NULs inside the name (legal)
+// shown as '@', as /proc/net/unix does.
+std::string ShownAbstract(const std::string& name);
+
+// Whether an "@..." entry of `allowed` matches `shown` (exactly or as a glob).
+bool ListedAbstract(const std::vector<std::string>& allowed, const std::string& shown);
 
 // A fresh prefix for the abstract names one sandbox binds ("rf-" and 16
 // random hex digits and "/"): unguessable before the run, and distinct for

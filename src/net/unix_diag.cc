@@ -24,10 +24,11 @@ Result<UniqueFd> OpenUnixDiag() {
 
 namespace {
 
-// Dumps the listening unix sockets with the attribute `show` and calls
-// `each(socket inode, attribute)` for every attribute of that type.
+// Dumps the unix sockets in `states` (a bit per TCP state) with the
+// attribute `show` and calls `each(socket inode, attribute)` for every
+// attribute of that type.
 template <typename F>
-Status DumpListeners(int diag_fd, uint32_t show, int attr_type, F each) {
+Status DumpSockets(int diag_fd, uint32_t states, uint32_t show, int attr_type, F each) {
   struct {
     nlmsghdr nlh;
     unix_diag_req req;
@@ -38,7 +39,7 @@ Status DumpListeners(int diag_fd, uint32_t show, int attr_type, F each) {
   msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   msg.nlh.nlmsg_seq = 1;
   msg.req.sdiag_family = AF_UNIX;
-  msg.req.udiag_states = 1u << 10;  // TCP_LISTEN
+  msg.req.udiag_states = states;
   msg.req.udiag_show = show;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
@@ -66,34 +67,47 @@ Status DumpListeners(int diag_fd, uint32_t show, int attr_type, F each) {
   return Status::Error("sock_diag: no end of dump");
 }
 
+constexpr uint32_t kListening = 1u << 10;  // TCP_LISTEN
+
+Result<std::vector<uint64_t>> SocketsNamed(int diag_fd, uint32_t states, const std::string& name) {
+  std::vector<uint64_t> found;
+  Status s =
+      DumpSockets(diag_fd, states, UDIAG_SHOW_NAME, UNIX_DIAG_NAME, [&](uint64_t sock, rtattr* a) {
+        // The payload is sun_path as bound: a NUL then the abstract name.
+        const char* p = static_cast<const char*>(RTA_DATA(a));
+        size_t n = RTA_PAYLOAD(a);
+        if (n == name.size() + 1 && p[0] == '\0' && memcmp(p + 1, name.data(), name.size()) == 0)
+          found.push_back(sock);
+      });
+  if (!s.ok()) return s;
+  return found;
+}
+
 }  // namespace
 
 Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino) {
   // The kernel reports the VFS device in its internal encoding.
   const uint32_t want_major = major(dev), want_minor = minor(dev);
   std::vector<uint64_t> found;
-  Status s = DumpListeners(diag_fd, UDIAG_SHOW_VFS, UNIX_DIAG_VFS, [&](uint64_t sock, rtattr* a) {
-    if (RTA_PAYLOAD(a) < sizeof(unix_diag_vfs)) return;
-    unix_diag_vfs v;
-    memcpy(&v, RTA_DATA(a), sizeof v);
-    uint32_t kmaj = v.udiag_vfs_dev >> 20, kmin = v.udiag_vfs_dev & 0xfffff;
-    if (v.udiag_vfs_ino == ino && kmaj == want_major && kmin == want_minor) found.push_back(sock);
-  });
+  Status s = DumpSockets(diag_fd, kListening, UDIAG_SHOW_VFS, UNIX_DIAG_VFS,
+                         [&](uint64_t sock, rtattr* a) {
+                           if (RTA_PAYLOAD(a) < sizeof(unix_diag_vfs)) return;
+                           unix_diag_vfs v;
+                           memcpy(&v, RTA_DATA(a), sizeof v);
+                           uint32_t kmaj = v.udiag_vfs_dev >> 20, kmin = v.udiag_vfs_dev & 0xfffff;
+                           if (v.udiag_vfs_ino == ino && kmaj == want_major && kmin == want_minor)
+                             found.push_back(sock);
+                         });
   if (!s.ok()) return s;
   return found;
 }
 
 Result<std::vector<uint64_t>> ListenersNamed(int diag_fd, const std::string& name) {
-  std::vector<uint64_t> found;
-  Status s = DumpListeners(diag_fd, UDIAG_SHOW_NAME, UNIX_DIAG_NAME, [&](uint64_t sock, rtattr* a) {
-    // The payload is sun_path as bound: a NUL then the abstract name.
-    const char* p = static_cast<const char*>(RTA_DATA(a));
-    size_t n = RTA_PAYLOAD(a);
-    if (n == name.size() + 1 && p[0] == '\0' && memcmp(p + 1, name.data(), name.size()) == 0)
-      found.push_back(sock);
-  });
-  if (!s.ok()) return s;
-  return found;
+  return SocketsNamed(diag_fd, kListening, name);
+}
+
+Result<std::vector<uint64_t>> SocketsBoundNamed(int diag_fd, const std::string& name) {
+  return SocketsNamed(diag_fd, ~0u, name);
 }
 
 bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes) {

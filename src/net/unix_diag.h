@@ -26,6 +26,10 @@ Result<std::vector<uint64_t>> ListenersBoundTo(int diag_fd, dev_t dev, ino_t ino
 // `name` (without the leading NUL).
 Result<std::vector<uint64_t>> ListenersNamed(int diag_fd, const std::string& name);
 
+// The socket inodes of unix sockets of any state (datagram ones included)
+// bound to the abstract name `name`.
+Result<std::vector<uint64_t>> SocketsBoundNamed(int diag_fd, const std::string& name);
+
 // Whether any process among `pids` holds one of the socket inodes.
 bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes);
 

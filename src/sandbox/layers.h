@@ -52,6 +52,10 @@ struct LayerContext {
   bool seccomp_inet_sockets =
       true;  // false: AF_INET/AF_INET6 sockets refused (mode none, no netns)
   UniqueFd* seccomp_listener_channel = nullptr;
+  // AF_UNIX datagram sockets refused although network.unix_datagram allows
+  // them: abstract names are the host's and no Landlock scope keeps a
+  // sendmsg() off host abstract names (src/sandbox/plan.cc).
+  bool seccomp_refuse_unix_dgram = false;
 };
 
 Status AddLandlockLayer(const LayerContext& ctx, Plan& plan);  // src/landlock/layer.cc

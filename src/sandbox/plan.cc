@@ -130,7 +130,9 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
                            "socket the supervisor bound): refused on a TCP socket never bound";
       st["bind"] =
           "made by the supervisor with the sandbox's Landlock rules and credentials; abstract unix "
-          "names under a per-run prefix unless network.unix_sockets lists them";
+          "names under a per-run prefix unless network.unix_sockets lists them, autobound ones "
+          "too (bind() with the family alone; SO_PASSCRED/SO_PASSPIDFD named by the supervisor "
+          "first)";
       break;
     }
     case NetMode::kHost:
@@ -391,6 +393,25 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     const bool own_netns = plan.net.listener_channel.valid();
     plan.net.guard_config.check_abstract = !own_netns;
     plan.net.guard_config.abstract_scoped = !own_netns && plan.landlock_abstract_scope;
+    if (!own_netns && !plan.landlock_abstract_scope && ctx.policy.network.unix_datagram) {
+      // A datagram's destination is in memory: sendto() is notified and
+      // mapped, but sendmsg() cannot be (the command hands the listener to
+      // the supervisor with sendmsg() itself), so only Landlock's scope
+      // keeps one off host abstract names. Without it: no datagram sockets.
+      ctx.seccomp_refuse_unix_dgram = true;
+      plan.effective.warnings.push_back(
+          "network.unix_datagram: AF_UNIX datagram sockets stay refused: without Landlock's "
+          "abstract-socket scope (ABI 6) a datagram could reach the host's abstract unix "
+          "sockets in this mode");
+      if (opts.describe)
+        plan.effective.layers["network"]["unix_sockets"]["datagram"] =
+            "AF_UNIX SOCK_DGRAM refused (seccomp): network.unix_datagram needs Landlock's "
+            "abstract-socket scope (ABI 6) in this mode";
+    } else if (!own_netns && ctx.policy.network.unix_datagram && opts.describe) {
+      plan.effective.layers["network"]["unix_sockets"]["datagram"] =
+          "allowed (network.unix_datagram: weakened boundary); sendto(@NAME) goes to the "
+          "sandbox's own prefixed name (seccomp user notification)";
+    }
   }
   if (plan.net.guard && opts.describe) {
     const bool own_netns = plan.net.listener_channel.valid();

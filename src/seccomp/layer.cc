@@ -47,7 +47,7 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
   o.sysv_ipc = ctx.policy.process.sysv_ipc;
   o.notify_connect = ctx.seccomp_notify_connect;
   o.notify_denials = ctx.seccomp_notify_denials;
-  o.unix_dgram = ctx.policy.network.unix_datagram;
+  o.unix_dgram = ctx.policy.network.unix_datagram && !ctx.seccomp_refuse_unix_dgram;
   o.inet_sockets = ctx.seccomp_inet_sockets;
   // The rules are only built when they must be compiled now (no
   // precompiled program) or described (`policy show`), not on every run.

@@ -24,6 +24,12 @@ namespace rf::seccomp {
 
 namespace {
 
+#ifdef SO_PASSPIDFD
+constexpr int kSoPassPidfd = SO_PASSPIDFD;
+#else
+constexpr int kSoPassPidfd = 76;  // Linux 6.5; older headers lack it
+#endif
+
 constexpr int kSockTypeMask = 0xf;         // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
 constexpr uint32_t kIoprioWhoProcess = 1;  // IOPRIO_WHO_PROCESS (linux/ioprio.h)
 
@@ -508,9 +514,31 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // inside is one host clients connect to (a squatted X11 or D-Bus name):
   // the supervisor makes every bind, abstract names under the sandbox's
   // prefix. Not answerable in the filter: the address is in memory.
-  if (o.notify_connect &&
-      (o.mode == NetMode::kPlatform || (o.mode == NetMode::kNone && !o.inet_sockets)))
+  const bool notify_bind = o.notify_connect && (o.mode == NetMode::kPlatform ||
+                                                (o.mode == NetMode::kNone && !o.inet_sockets));
+  if (notify_bind) {
     r.push_back(Rule{"bind", {}, Action::Notify(), "bind -> user notification"});
+    // The kernel autobinds an unbound unix socket with either option on its
+    // next connect or send, to a name of the host's: the supervisor names
+    // it under the sandbox's prefix first.
+    for (int opt : {SO_PASSCRED, kSoPassPidfd})
+      r.push_back(Rule{"setsockopt",
+                       {ArgCmp::Eq32(1, SOL_SOCKET), ArgCmp::Eq32(2, static_cast<uint32_t>(opt))},
+                       Action::Notify(),
+                       "setsockopt SO_PASSCRED/SO_PASSPIDFD -> user notification"});
+  }
+  if (notify_bind && o.unix_dgram) {
+    // A datagram sendto() names its destination in memory: one to an
+    // abstract name must go to the sandbox's own prefixed name. (Not
+    // sendmsg(): the command hands the listener over with sendmsg() after
+    // this filter is in force; Landlock's scope, which the plan requires
+    // here for datagram sockets, keeps those off host names.) Conditions
+    // disjoint from the MSG_FASTOPEN refusal.
+    r.push_back(Rule{"sendto",
+                     {ArgCmp::Bits(3, MSG_FASTOPEN, 0), ArgCmp::Gt64(4, 0)},
+                     Action::Notify(),
+                     "sendto with an address -> user notification (network.unix_datagram)"});
+  }
   if (o.notify_connect || o.notify_denials) {
     // Calls this program sends to the supervisor must stay with it: a filter
     // of the command's own with a listener could answer them "continue".

@@ -15,7 +15,7 @@ import time
 import unittest
 
 import rf
-from test_unix_sockets import HostAbstractListener
+from test_unix_sockets import HostAbstractListener, HostUnixListener
 
 AS_USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
            "--inh-caps=-all", "--bounding-set=-all"]
@@ -480,7 +480,8 @@ class OwnAbstractNames:
         # connects still find it.
         self.assertRegex(out["own_bound_as"], r"^\x00rf-[0-9a-f]{16}/" + re.escape(self.name) + "$")
         self.assertEqual(out["own_child"], 0, out)
-        self.assertRegex(out["autobind"], r"^\x00[0-9a-f]{5}$")
+        # Autobind too: a name under the prefix, never the kernel's @xxxxx.
+        self.assertRegex(out["autobind"], r"^\x00rf-[0-9a-f]{16}/[0-9a-f]{5}$")
 
     def test_bind_keeps_the_sandbox_rules(self):
         out, _ = self.own(self.name + "-rules")
@@ -518,6 +519,396 @@ class PlatformRootOwnAbstract(OwnAbstractNames, unittest.TestCase):
 
 @unittest.skipUnless(rf.IS_ROOT, "needs root to drop to uid 65534")
 class PlatformUserOwnAbstract(OwnAbstractNames, unittest.TestCase):
+    UNPRIVILEGED = True
+
+
+AUTOBOUND = r"""
+import errno, json, socket, sys
+name = sys.argv[1]
+out = {}
+SO_PASSPIDFD = 76
+def err(e):
+    return "ERR " + errno.errorcode.get(e.errno, str(e.errno))
+def named(s):
+    n = s.getsockname()  # bytes for an abstract name, str otherwise ("" unbound)
+    return n.decode("latin-1") if isinstance(n, bytes) else n
+# bind() with the family alone: the kernel would pick @xxxxx (5 hex digits).
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    l.bind("")
+    l.listen(4)
+    out["explicit"] = named(l)
+except OSError as e:
+    out["explicit"] = err(e)
+# Implicit autobind: an unbound socket passing credentials is named by the
+# kernel when it sends (SOCK_SEQPACKET sends are datagram sends) or connects.
+for key, opt in (("passcred_send", socket.SO_PASSCRED), ("passpidfd_send", SO_PASSPIDFD)):
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        a.setsockopt(socket.SOL_SOCKET, opt, 1)
+        a.send(b"x")
+        out[key] = named(a) if b.recv(1) == b"x" else "ERR nodata"
+    except OSError as e:
+        out[key] = err(e)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    s.settimeout(5)
+    s.connect(l.getsockname())
+    out["passcred_connect"] = named(s)
+except OSError as e:
+    out["passcred_connect"] = err(e)
+if name != "-":  # network.unix_datagram: an unbound datagram socket sending
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind("\0" + name)
+    srv.settimeout(5)
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        d.sendto(b"d", "\0" + name)
+        out["dgram_passcred"] = named(d) if srv.recv(1) == b"d" else "ERR nodata"
+    except OSError as e:
+        out["dgram_passcred"] = err(e)
+print(json.dumps(out), flush=True)
+sys.stdin.readline()
+"""
+
+AUTOBOUND_POLICY = POLICY + """  unix_datagram: true
+"""
+
+
+class AutoboundNames:
+    """Finding 8, left open after the prefix (on 95c39b3 and on 0642c6d):
+    in platform mode an autobound abstract name was the kernel's @xxxxx,
+    outside the sandbox's prefix; a host client that learnt it (from
+    /proc/net/unix, getpeername or a datagram's sender address) reached the
+    sandbox. Autobind explicit (bind() with the family alone) and implicit
+    (SO_PASSCRED / SO_PASSPIDFD, then a send or connect) now names the
+    socket under the prefix."""
+    MODE = "platform"
+    UNPRIVILEGED = False
+    PREFIXED = r"^\x00rf-[0-9a-f]{16}/[0-9a-f]{5}$"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rf-auto-", dir="/tmp")
+        os.chmod(self.dir, 0o777)
+        self.policy = os.path.join(self.dir, "p.yaml")
+        with open(self.policy, "w") as f:
+            f.write(AUTOBOUND_POLICY.format(mode=self.MODE))
+        os.chmod(self.policy, 0o644)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def names(self, ringfence=True):
+        """The probe's names, and for each whether a host client reaches
+        the name the kernel's autobind would have given (its last 5 hex
+        digits) while the probe still holds its sockets."""
+        dgram = f"rf-auto-{os.getpid()}-{int(self.UNPRIVILEGED)}-{int(ringfence)}"
+        inner = [rf.PY, "-c", AUTOBOUND, dgram]
+        if ringfence:
+            cmd = [rf.BIN, "run", "-q", "--policy", self.policy, "--workdir", self.dir, "--"] + inner
+            if self.UNPRIVILEGED:
+                cmd = AS_USER + cmd
+        else:
+            cmd = (AS_USER if rf.IS_ROOT else []) + inner
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        try:
+            line = p.stdout.readline()
+            try:
+                out = json.loads(line)
+            except ValueError:
+                p.kill()
+                raise AssertionError("no result: " + line + p.stderr.read())
+            explicit = out.get("explicit", "")
+            reached = bool(re.match(r"^\x00[0-9a-f]{5}$", explicit)) and host_reaches(explicit[1:])
+            suffix = explicit[-5:]
+            reached_suffix = bool(re.match(r"^[0-9a-f]{5}$", suffix)) and host_reaches(suffix)
+            p.stdin.write("\n")
+            p.stdin.flush()
+            p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            for f in (p.stdin, p.stdout, p.stderr):
+                f.close()
+        return out, reached or reached_suffix
+
+    def test_control_without_ringfence_the_host_reaches_the_autobound_name(self):
+        out, reached = self.names(ringfence=False)
+        self.assertRegex(out["explicit"], r"^\x00[0-9a-f]{5}$", out)
+        self.assertTrue(reached, out)
+        for key in ("passcred_send", "passpidfd_send", "passcred_connect", "dgram_passcred"):
+            self.assertRegex(out[key], r"^\x00[0-9a-f]{5}$", (key, out))
+
+    def test_autobound_names_are_under_the_prefix(self):
+        out, reached = self.names()
+        self.assertFalse(reached, out)
+        self.assertRegex(out["explicit"], self.PREFIXED, out)
+        for key in ("passcred_send", "passpidfd_send", "dgram_passcred"):
+            self.assertRegex(out[key], self.PREFIXED, (key, out))
+        # The guard's own socket for an on-behalf connect is unnamed (and
+        # the command's, had the kernel connected it, would be prefixed).
+        self.assertRegex(out["passcred_connect"], r"^$|" + self.PREFIXED, out)
+        # All under one prefix, the sandbox's.
+        prefixes = {out[k][:21] for k in ("explicit", "passcred_send", "passpidfd_send",
+                                           "dgram_passcred")}
+        self.assertEqual(len(prefixes), 1, out)
+
+
+class PlatformRootAutobound(AutoboundNames, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(rf.IS_ROOT, "needs root to drop to uid 65534")
+class PlatformUserAutobound(AutoboundNames, unittest.TestCase):
+    UNPRIVILEGED = True
+
+
+DATAGRAMS = r"""
+import errno, json, socket, sys
+own, host, listed = sys.argv[1:4]
+out = {}
+def err(e):
+    return "ERR " + errno.errorcode.get(e.errno, str(e.errno))
+try:
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+except OSError as e:  # no datagram sockets at all
+    print(json.dumps({"socket": err(e)}), flush=True)
+    sys.exit(0)
+srv.settimeout(3)
+try:
+    srv.bind("\0" + own)
+except OSError as e:
+    out["bind"] = err(e)
+def own_got(want):
+    try:
+        return "OK" if srv.recv(16) == want else "ERR other"
+    except OSError as e:
+        return err(e)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for key, send in (("sendto", lambda a, d: c.sendto(d, a)),
+                  ("sendmsg", lambda a, d: c.sendmsg([d[:1], d[1:]], [], 0, a))):
+    for dest, name in (("own", own), ("host", host), ("listed", listed)):
+        data = (key + dest).encode()[:16]
+        try:
+            send("\0" + name, data)
+            out[key + "_" + dest] = own_got(data) if dest == "own" else "SENT"
+        except OSError as e:
+            out[key + "_" + dest] = err(e)
+try:  # a pathname destination still works (what network.unix_datagram allows)
+    p = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    p.bind("./dg-%d.sock" % __import__("os").getpid())
+    c.sendto(b"path", p.getsockname())
+    p.settimeout(3)
+    out["path"] = "OK" if p.recv(16) == b"path" else "ERR other"
+except OSError as e:
+    out["path"] = err(e)
+try:  # implicit autobind in the pod: refused there, never the kernel's name
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    d.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    out["passcred"] = "set"
+except OSError as e:
+    out["passcred"] = err(e)
+print(json.dumps(out), flush=True)
+"""
+
+DATAGRAM_RACE = r"""
+import ctypes, os, socket, sys, threading
+host, rounds = sys.argv[1], int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+n = 3 + len(host)  # family, NUL, name: the path below is padded to the same length
+own = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+own.bind("d.sock")
+own.setblocking(False)
+path = b"\x01\x00d.sock".ljust(n, b"\0")
+abstract = b"\x01\x00\x00" + host.encode()
+buf = ctypes.create_string_buffer(path, n)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+stop = False
+def flip():
+    while not stop:
+        ctypes.memmove(buf, abstract, n)
+        ctypes.memmove(buf, path, n)
+t = threading.Thread(target=flip)
+t.start()
+sent = refused = got = 0
+MSG_DONTWAIT = 0x40
+for i in range(rounds):
+    if libc.sendto(c.fileno(), b"r", 1, MSG_DONTWAIT, buf, n) == 1:
+        sent += 1
+    else:
+        refused += 1
+    while True:  # drained as it goes: a full queue would refuse the path too
+        try:
+            own.recv(4)
+            got += 1
+        except BlockingIOError:
+            break
+stop = True
+t.join()
+# And once without a race: straight to the host's name.
+ctypes.memmove(buf, abstract, n)
+direct = "OK" if libc.sendto(c.fileno(), b"r", 1, MSG_DONTWAIT, buf, n) == 1 else "ERR"
+print("sent=%d refused=%d own=%d direct=%s" % (sent, refused, got, direct), flush=True)
+"""
+
+DATAGRAM_POLICY = POLICY + """  unix_datagram: true
+  unix_sockets: ["@{listed}"]
+"""
+
+MOBY = os.path.join(rf.SHARED, "fixtures", "moby-default-seccomp.json")
+
+
+class AbstractDatagrams:
+    """Finding 8, left open after the prefix (on 95c39b3 and on 0642c6d):
+    with network.unix_datagram, a datagram sendto() @NAME was not mapped to
+    the sandbox's prefix. The sandbox's own datagram server (bound as
+    @<prefix>NAME) never got it; below Landlock ABI 6 it went to the host's
+    @NAME instead. Now sendto() @NAME goes to the sandbox's own name, never
+    to a host name; sendmsg() is not mapped, and Landlock's scope refuses
+    it a host name; without the scope (ABI < 6) datagram sockets stay
+    refused; where pidfd_getfd is refused the mapped send is refused."""
+    MODE = "platform"
+    UNPRIVILEGED = False
+
+    @classmethod
+    def setUpClass(cls):
+        tag = f"rf-dg-{os.getpid()}-{int(cls.UNPRIVILEGED)}"
+        cls.own = tag + "-own"
+        # The host holds the sandbox's own name too: a datagram not mapped
+        # to the prefix lands here.
+        cls.host_own = HostUnixListener("\0" + cls.own, socket.SOCK_DGRAM)
+        cls.host = HostUnixListener("\0" + tag + "-host", socket.SOCK_DGRAM)
+        cls.listed = HostUnixListener("\0" + tag + "-listed", socket.SOCK_DGRAM)
+        cls.dir = tempfile.mkdtemp(prefix="rf-dg-", dir="/tmp")
+        os.chmod(cls.dir, 0o777)
+        cls.policy = os.path.join(cls.dir, "p.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(DATAGRAM_POLICY.format(mode=cls.MODE, listed=cls.listed.path[1:]))
+        os.chmod(cls.policy, 0o644)
+
+    @classmethod
+    def tearDownClass(cls):
+        for l in (cls.host_own, cls.host, cls.listed):
+            l.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def probe(self, abi=None, ringfence=True, pod=False):
+        inner = [rf.PY, "-c", DATAGRAMS, self.own, self.host.path[1:], self.listed.path[1:]]
+        env = dict(os.environ)
+        if abi is not None:
+            env["RINGFENCE_TEST_LANDLOCK_ABI"] = str(abi)
+        if ringfence:
+            cmd = [rf.BIN, "run", "-q", "--policy", self.policy, "--workdir", self.dir, "--"] + inner
+            if pod:
+                cmd = [rf.helper("pod_exec"), MOBY] + cmd
+            elif self.UNPRIVILEGED:
+                cmd = AS_USER + cmd
+        else:
+            cmd = (AS_USER if rf.IS_ROOT else []) + inner
+        counts = {l: l.count for l in (self.host_own, self.host, self.listed)}
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, cwd=self.dir)
+        try:
+            out = json.loads(r.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise AssertionError("no result: " + r.stdout + r.stderr)
+        # Datagrams a host listener got, once the expected ones are counted
+        # (its thread reads them after the send returned) or at a deadline.
+        # Where none is expected, a second for a stray one to show.
+        got = {}
+        for l, n in counts.items():
+            suffix = "_host" if l is self.host else "_listed" if l is self.listed else "_own"
+            sent = sum(1 for k, v in out.items() if v == "SENT" and k.endswith(suffix))
+            got[l] = rf.wait_count(lambda l=l: l.count, n + max(sent, 1),
+                                   timeout=10.0 if sent else 1.0) - n
+        return out, got
+
+    def test_control_without_ringfence_datagrams_reach_host_names(self):
+        out, got = self.probe(ringfence=False)
+        self.assertEqual(out["sendto_host"], "SENT", out)
+        self.assertEqual(out["sendmsg_listed"], "SENT", out)
+        self.assertEqual(got[self.host], 2, out)
+        self.assertEqual(got[self.listed], 2, out)
+
+    def test_with_landlock_scope(self):
+        out, got = self.probe(7)
+        self.assertEqual(out.get("bind"), None, out)
+        # The sandbox's own server gets what the sandbox sends to its name.
+        self.assertEqual(out["sendto_own"], "OK", out)
+        # Host names: refused, listed or not (with the scope a listed name
+        # is only the sandbox's own, as for connect()).
+        for key in ("sendto_host", "sendto_listed", "sendmsg_host", "sendmsg_listed"):
+            self.assertEqual(out[key], "ERR EPERM", (key, out))
+        # sendmsg() is not mapped: it gets the host's twin of the name,
+        # which Landlock's scope refuses (docs/unix-sockets.md).
+        self.assertEqual(out["sendmsg_own"], "ERR EPERM", out)
+        self.assertEqual(out["path"], "OK", out)
+        # No host name got anything, the host's twin of the sandbox's own
+        # name included.
+        for l in (self.host_own, self.host, self.listed):
+            self.assertEqual(got[l], 0, (l.path, out))
+
+    def test_below_abi_6_no_datagram_sockets(self):
+        out, got = self.probe(5)
+        self.assertEqual(out, {"socket": "ERR EPERM"})
+        for l in (self.host_own, self.host, self.listed):
+            self.assertEqual(got[l], 0, (l.path, out))
+
+    def race(self, ringfence=True):
+        inner = [rf.PY, "-c", DATAGRAM_RACE, self.host.path[1:], "3000"]
+        if ringfence:
+            cmd = [rf.BIN, "run", "-q", "--policy", self.policy, "--workdir", self.dir, "--"]
+            cmd = (AS_USER if self.UNPRIVILEGED else []) + cmd + inner
+        else:
+            cmd = (AS_USER if rf.IS_ROOT else []) + inner
+        with tempfile.TemporaryDirectory(dir=self.dir) as d:
+            os.chmod(d, 0o777)
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=d)
+
+    def test_control_racing_flip_reaches_the_host_without_ringfence(self):
+        before = self.host.count
+        r = self.race(ringfence=False)
+        self.assertIn("direct=OK", r.stdout, r.stderr)
+        self.assertGreater(rf.wait_count(lambda: self.host.count, before + 1), before, r.stdout)
+
+    def test_racing_path_to_abstract_flip_never_reaches_a_host_name(self):
+        # Not a regression test (0642c6d left sendto() to the kernel): the
+        # guard answers "continue" for a pathname destination, and a thread
+        # flips the address to a host abstract name between that check and
+        # the kernel's second reading; Landlock's scope refuses it then.
+        before = self.host.count
+        r = self.race()
+        m = re.search(r"sent=(\d+) refused=(\d+) own=(\d+) direct=ERR", r.stdout)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        self.assertEqual(rf.wait_count(lambda: self.host.count, before + 1, timeout=1.0), before,
+                         r.stdout)
+        # Both ways really ran: datagrams to the path and refusals.
+        self.assertGreater(int(m.group(1)), 0, r.stdout)
+        self.assertGreater(int(m.group(2)), 0, r.stdout)
+        self.assertEqual(m.group(1), m.group(3), r.stdout)
+
+    @unittest.skipUnless(rf.IS_ROOT and os.path.exists(MOBY), "needs root to enter the pod")
+    def test_without_pidfd_getfd_refused_not_leaked(self):
+        if self.UNPRIVILEGED:
+            self.skipTest("the pod's identity is its own")
+        out, got = self.probe(7, pod=True)
+        for key in ("sendto_own", "sendto_host", "sendmsg_own", "sendmsg_host"):
+            self.assertEqual(out[key], "ERR EPERM", (key, out))
+        # Implicit autobind cannot be put under the prefix there: refused.
+        self.assertEqual(out["passcred"], "ERR EPERM", out)
+        for l in (self.host_own, self.host, self.listed):
+            self.assertEqual(got[l], 0, (l.path, out))
+
+
+class PlatformRootDatagrams(AbstractDatagrams, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(rf.IS_ROOT, "needs root to drop to uid 65534")
+class PlatformUserDatagrams(AbstractDatagrams, unittest.TestCase):
     UNPRIVILEGED = True
 
 

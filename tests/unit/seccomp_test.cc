@@ -368,6 +368,40 @@ TEST(SeccompProfile, NoSecondListenerWhenOursIsThere) {
   }
 }
 
+TEST(SeccompProfile, AutobindAndDatagramCallsNotifiedWhereAbstractNamesAreTheHosts) {
+  constexpr uint64_t kSolSocket = SOL_SOCKET, kPassCred = SO_PASSCRED, kPassPidfd = 76;
+  for (NetMode mode : {NetMode::kPlatform, NetMode::kNamespace}) {
+    for (bool dgram : {false, true}) {
+      ProfileOptions o;
+      o.mode = mode;
+      o.notify_connect = true;
+      o.unix_dgram = dgram;
+      auto prog = Compile(DefaultProfile(o));
+      ASSERT_TRUE(prog.ok()) << prog.status().reason();
+      const bool platform = mode == NetMode::kPlatform;
+      const uint32_t notify = SECCOMP_RET_USER_NOTIF;
+      // The options with which the kernel autobinds an unbound unix socket.
+      for (uint64_t opt : {kPassCred, kPassPidfd})
+        EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_setsockopt, {3, kSolSocket, opt, 0x1000, 4, 0}}),
+                  platform ? notify : SECCOMP_RET_ALLOW);
+      EXPECT_EQ(
+          RunBpf(*prog, FakeCall{SYS_setsockopt, {3, kSolSocket, SO_REUSEADDR, 0x1000, 4, 0}}),
+          SECCOMP_RET_ALLOW);
+      EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_setsockopt, {3, IPPROTO_TCP, kPassCred, 0x1000, 4, 0}}),
+                SECCOMP_RET_ALLOW);
+      // A datagram's destination: sendto() with an address only.
+      EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_sendto, {3, 0x1000, 1, 0, 0x2000, 110}}),
+                platform && dgram ? notify : SECCOMP_RET_ALLOW);
+      EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_sendto, {3, 0x1000, 1, 0, 0, 0}}), SECCOMP_RET_ALLOW);
+      EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_sendto, {3, 0x1000, 1, MSG_FASTOPEN, 0x2000, 16}}),
+                SECCOMP_RET_ERRNO | EPERM);
+      // Never sendmsg(): the command hands its listener over with it.
+      EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_sendmsg, {3, 0x1000, 0, 0, 0, 0}}), SECCOMP_RET_ALLOW);
+      EXPECT_EQ(RunBpf(*prog, FakeCall{SYS_sendmmsg, {3, 0x1000, 1, 0, 0, 0}}), SECCOMP_RET_ALLOW);
+    }
+  }
+}
+
 // Runs `body` in a forked child after installing `step` (no_new_privs set
 // first, as the spawn sequence does). Returns the child's exit code, or
 // 1000 + signal.
