@@ -88,6 +88,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   if (!prepared.ok()) return prepared.status();
   const auto& st = prepared->status;
 
+  plan.landlock_fs = prepared->step != nullptr && st.handled_fs != 0;
   plan.landlock_abstract_scope =
       prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   plan.landlock_resolve_unix =
