@@ -77,6 +77,8 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
       terminal.push_back(p);
     }
   }
+  if (plan.home.own) req.sandbox_own.push_back(plan.home.path);
+  if (plan.private_tmp) req.sandbox_own.push_back(plan.private_tmp->path());
   req.unix_sockets = ctx.policy.network.unix_sockets;
   req.trusted_uid = getuid();
   req.connect_ports = ctx.landlock_connect_ports;

@@ -105,7 +105,7 @@ Result<SandboxHome> MakeHome(const std::string& setting, const std::string& work
                              std::optional<std::pair<uid_t, gid_t>> owner) {
   SandboxHome h;
   if (setting == "per_run") {
-    auto d = PrivateTmpDir::Create(owner, "home-", "per-run home");
+    auto d = PrivateTmpDir::Create(owner, "home-", "per-run home", true);
     if (!d.ok()) return d.status();
     h.per_run = std::move(d).value();
     h.path = h.per_run->path();

@@ -4,8 +4,9 @@
 // The sandbox gets a home of its own, granted read-write, with HOME and the
 // XDG base directories pointing into it:
 //   per_run (default): a directory made for the run under the same private
-//     root as the per-run /tmp (src/sandbox/private_tmp.h), mode 0700, the
-//     sandbox user's, removed after the run;
+//     root as the per-run /tmp (src/sandbox/private_tmp.h; /var/tmp rather
+//     than /tmp as the last resort, out of the way of a tmpfs on /tmp),
+//     mode 0700, the sandbox user's, removed after the run;
 //   persistent: one per working directory and sandbox uid, kept between
 //     runs, under /var/lib/ringfence/homes as root, else
 //     $XDG_STATE_HOME/ringfence/homes (~/.local/state/ringfence/homes);

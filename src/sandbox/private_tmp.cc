@@ -134,13 +134,15 @@ int PrivateTmpfsStep::Apply() const noexcept {
 }
 
 Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
-    std::optional<std::pair<uid_t, gid_t>> owner, const char* prefix, const char* what) {
+    std::optional<std::pair<uid_t, gid_t>> owner, const char* prefix, const char* what,
+    bool outside_tmp) {
   std::vector<std::string> roots;
   if (geteuid() == 0) {
     roots.push_back("/run/ringfence");
   } else if (const char* xdg = getenv("XDG_RUNTIME_DIR"); xdg && xdg[0] == '/') {
     roots.push_back(std::string(xdg) + "/ringfence");
   }
+  if (outside_tmp) roots.push_back("/var/tmp/ringfence-" + std::to_string(geteuid()));
   roots.push_back("/tmp/ringfence-" + std::to_string(geteuid()));
   std::string why;
   for (const auto& root : roots) {

@@ -57,10 +57,13 @@ class PrivateTmpDir {
   // 0711, owned by the caller, checked without following links), then a
   // random name inside, mode 0700, owned by `owner` when given (root).
   // `prefix` starts the random name ("run-": the /tmp directory, "home-":
-  // the per-run home, src/sandbox/home.h).
+  // the per-run home, src/sandbox/home.h). `outside_tmp`: try
+  // /var/tmp/ringfence-<uid> before /tmp (namespace mode's tmpfs on /tmp
+  // would otherwise give way to a directory there).
   static Result<std::unique_ptr<PrivateTmpDir>> Create(std::optional<std::pair<uid_t, gid_t>> owner,
                                                        const char* prefix = "run-",
-                                                       const char* what = "private /tmp");
+                                                       const char* what = "private /tmp",
+                                                       bool outside_tmp = false);
   ~PrivateTmpDir();
   PrivateTmpDir(const PrivateTmpDir&) = delete;
   PrivateTmpDir& operator=(const PrivateTmpDir&) = delete;
