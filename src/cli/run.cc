@@ -19,6 +19,7 @@
 #include "process/spawn.h"
 #include "proxy/proxy.h"
 #include "sandbox/audit_path.h"
+#include "sandbox/command_lookup.h"
 #include "sandbox/plan.h"
 #include "seccomp/notify.h"
 
@@ -137,16 +138,22 @@ int RunMain(const RunOptions& o) {
   std::string path_env;
   for (const auto& kv : env)
     if (kv.rfind("PATH=", 0) == 0) path_env = kv.substr(5);
-  auto exe = ResolveCommand(o.command[0], path_env);
-  if (!exe.ok()) {
-    fprintf(stderr, "ringfence: %s\n", TerminalText(exe.status().reason()).c_str());
-    bool denied = exe.status().reason().find("permission denied") != std::string::npos;
+  // Looked up as a shell would, for the sandbox's user and grants.
+  CommandLookup how;
+  how.run_as = plan->run_as;
+  how.landlock = plan->landlock_fs;
+  how.granted = plan->effective.policy.filesystem.read_only;
+  for (const auto& g : plan->effective.policy.filesystem.read_write) how.granted.push_back(g);
+  how.workdir = workdir;
+  CommandPath exe = LookupCommand(o.command[0], path_env, how);
+  if (exe.failure) {
+    fprintf(stderr, "ringfence: %s\n", TerminalText(exe.failure->message).c_str());
     audit->Emit({"process",
                  "exit",
                  subject,
-                 exe.status().reason(),
-                 {{"exit_code", denied ? kExitNotExecutable : kExitNotFound}}});
-    return denied ? kExitNotExecutable : kExitNotFound;
+                 exe.failure->message,
+                 {{"exit_code", exe.failure->exit_code}}});
+    return exe.failure->exit_code;
   }
 
   // RINGFENCE_QUIET: for agents and wrappers that cannot add -q to the
@@ -199,7 +206,7 @@ int RunMain(const RunOptions& o) {
 
   SpawnSpec spec;
   if (have_nofile) spec.caller_nofile = nofile;
-  spec.exe = *exe;
+  spec.exe = exe.exe;
   spec.argv = o.command;
   spec.env = std::move(env);
   spec.workdir = workdir;

@@ -77,6 +77,8 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
       terminal.push_back(p);
     }
   }
+  if (plan.home.own) req.sandbox_own.push_back(plan.home.path);
+  if (plan.private_tmp) req.sandbox_own.push_back(plan.private_tmp->path());
   req.unix_sockets = ctx.policy.network.unix_sockets;
   req.trusted_uid = getuid();
   req.connect_ports = ctx.landlock_connect_ports;
@@ -88,6 +90,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   if (!prepared.ok()) return prepared.status();
   const auto& st = prepared->status;
 
+  plan.landlock_fs = prepared->step != nullptr && st.handled_fs != 0;
   plan.landlock_abstract_scope =
       prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   plan.landlock_resolve_unix =

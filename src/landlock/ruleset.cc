@@ -318,7 +318,10 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
   // (ABI 9); sockets the sandbox creates itself are reachable without a rule.
   if (st.handled_fs & kFsResolveUnix)
     for (const auto& root : UnixResolveRoots(req.unix_sockets)) add_path(root, kFsResolveUnix);
-  if (st.rules.empty()) {
+  if (std::all_of(st.rules.begin(), st.rules.end(), [&](const AddedRule& r) {
+        return std::find(req.sandbox_own.begin(), req.sandbox_own.end(), r.path) !=
+               req.sandbox_own.end();
+      })) {
     std::string why;
     for (const auto& s : st.skipped) why += (why.empty() ? "" : "; ") + s.path + ": " + s.reason;
     return Status::Error("no filesystem rule could be added (" +

@@ -72,6 +72,10 @@ struct Request {
   // sandbox's tmpfs on /tmp): opened and added in the child alone, never
   // on the host path they cover.
   std::vector<PathRule> after_mount_only;
+  // Paths among `paths` that are the sandbox's own (its per-run home and
+  // /tmp directory): granted, but they never make an empty policy
+  // non-empty, as they grant nothing of the host's.
+  std::vector<std::string> sandbox_own;
   // network.unix_sockets: with ABI 9 they get LANDLOCK_ACCESS_FS_RESOLVE_UNIX
   // (see UnixResolveRoots); "@name" entries are ignored here.
   std::vector<std::string> unix_sockets;

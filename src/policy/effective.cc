@@ -149,7 +149,8 @@ nlohmann::json PolicyToJson(const Policy& p) {
   j["landlock"] = {{"compatibility", ToString(p.compatibility)}};
   j["process"] = {{"run_as_user", p.process.run_as_user},
                   {"run_as_group", p.process.run_as_group},
-                  {"sysv_ipc", p.process.sysv_ipc}};
+                  {"sysv_ipc", p.process.sysv_ipc},
+                  {"home", p.process.home}};
   json net = {{"mode", ToString(p.network.mode)},
               {"proxy_port", p.network.proxy_port},
               {"loopback_ports", p.network.loopback_ports},

@@ -417,22 +417,35 @@ void LoadLandlock(Checker& c, const YAML::Node& n, Policy& p) {
 }
 
 void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
-  c.ForEachKey(n, "process", {"run_as_user", "run_as_group", "sysv_ipc"},
-               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-                 if (key == "sysv_ipc") {
-                   if (auto b = c.Bool(v, "process.sysv_ipc")) p.process.sysv_ipc = *b;
-                   return;
-                 }
-                 auto s = c.String(v, "process." + key);
-                 if (!s) return;
-                 if (*s == "root" || *s == "0") {
-                   c.Error(v.Mark(), "process." + key +
-                                         " must not be root: the sandbox never runs as uid/gid 0");
-                   return;
-                 }
-                 (key == "run_as_user" ? p.process.run_as_user : p.process.run_as_group) = *s;
-                 p.marks.at["process." + key] = c.Where(v.Mark());
-               });
+  c.ForEachKey(
+      n, "process", {"run_as_user", "run_as_group", "sysv_ipc", "home"},
+      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+        if (key == "sysv_ipc") {
+          if (auto b = c.Bool(v, "process.sysv_ipc")) p.process.sysv_ipc = *b;
+          return;
+        }
+        if (key == "home") {
+          auto s = c.String(v, "process.home");
+          if (!s) return;
+          if (Status ok = CheckHomeSetting(*s); !ok.ok()) {
+            c.Error(v.Mark(), ok.reason());
+            return;
+          }
+          p.process.home = *s;
+          p.marks.at["process.home"] = c.Where(v.Mark());
+          return;
+        }
+        auto s = c.String(v, "process." + key);
+        if (!s) return;
+        if (*s == "root" || *s == "0") {
+          c.Error(v.Mark(),
+                  "process." + key + " must not be root: the sandbox never runs as uid/gid 0");
+          return;
+        }
+        (key == "run_as_user" ? p.process.run_as_user : p.process.run_as_group) = *s;
+        (key == "run_as_user" ? p.process.run_as_user_given : p.process.run_as_group_given) = true;
+        p.marks.at["process." + key] = c.Where(v.Mark());
+      });
 }
 
 void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
@@ -888,6 +901,27 @@ Result<Policy> LoadPolicyFile(const std::string& path) {
 const std::string& DefaultPolicyText() {
   static const std::string text(rf_default_policy_yaml);
   return text;
+}
+
+Status CheckHomeSetting(const std::string& home) {
+  if (home == "per_run" || home == "persistent") return Status::Ok();
+  const std::string what = "process.home must be per_run, persistent or an absolute path";
+  if (home.empty() || home[0] != '/') return Status::Error(what + ", not '" + home + "'");
+  // Granted read-write by name: the same spelling rules as read_write.
+  auto ends_with = [&](std::string_view tail) {
+    return home.size() >= tail.size() &&
+           home.compare(home.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (home.find("//") != std::string::npos || home.find('\0') != std::string::npos ||
+      home.find("/./") != std::string::npos || home.find("/../") != std::string::npos ||
+      (home.size() > 1 && home.back() == '/') || ends_with("/..") || ends_with("/."))
+    return Status::Error("process.home '" + home +
+                         "' must be a plain absolute path (no '.', '..', '//' or trailing '/')");
+  for (const auto& r : RefusedReadWritePaths())
+    if (home == r.path)
+      return Status::Error("process.home must not be '" + std::string(r.path) + "' (" + r.why +
+                           ": the home is granted read-write)");
+  return Status::Ok();
 }
 
 const std::vector<RefusedReadWrite>& RefusedReadWritePaths() {

@@ -35,6 +35,10 @@ struct RefusedReadWrite {
 };
 const std::vector<RefusedReadWrite>& RefusedReadWritePaths();
 
+// process.home: per_run, persistent, or a plain absolute path other than
+// the refused read_write paths. The error names the field and the value.
+Status CheckHomeSetting(const std::string& home);
+
 // Whether `h` is an endpoint host the loader accepts: a DNS name, an IP
 // literal, or a name with wildcards in its first label only (`*.`, `**.`,
 // or `*` inside the label), leaving at least two labels.

@@ -45,6 +45,15 @@ struct FilesystemPolicy {
 struct ProcessPolicy {
   std::string run_as_user = "nobody";
   std::string run_as_group = "nogroup";
+  // Given in the policy (not the default): started as root in a working
+  // directory owned by another user, the sandbox runs as that owner unless
+  // the policy names the user (docs/policy.md, "process").
+  bool run_as_user_given = false;
+  bool run_as_group_given = false;
+  // The command's HOME: "per_run" (a directory made for the run, removed
+  // after), "persistent" (one per working directory and sandbox user, kept
+  // between runs) or an absolute path.
+  std::string home = "per_run";
   bool sysv_ipc = false;
   bool operator==(const ProcessPolicy&) const = default;
 };

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "landlock/resolve.h"
@@ -14,6 +16,7 @@
 #include "net/connect_guard.h"
 #include "net/mode.h"
 #include "net/netns.h"
+#include "sandbox/access_as.h"
 #include "sandbox/layers.h"
 #include "sandbox/user_lookup.h"
 #include "sandbox/workdir.h"
@@ -303,6 +306,83 @@ Status AddPrivateTmp(const PlanOptions& opts, LayerContext& ctx, Plan& plan) {
   return Status::Ok();
 }
 
+// The command's home: made for a run (policy show only describes it),
+// granted read-write, in HOME and the XDG base directories.
+Status AddHome(const PlanOptions& opts, Plan& plan) {
+  const std::string& setting = plan.effective.policy.process.home;
+  nlohmann::json st = {{"setting", setting}};
+  if (setting == "per_run") {
+    st["status"] =
+        "a directory made for this run (mode 0700, the sandbox user's), removed after "
+        "the run; protected paths do not apply there (the sandbox's own)";
+  } else if (setting == "persistent") {
+    st["status"] =
+        "one directory per working directory and sandbox uid, kept between runs; "
+        "protected paths do not apply there (only sandboxes use it)";
+    st["path"] = PersistentHomePath(opts.workdir, plan.run_as ? plan.run_as->uid : geteuid());
+  } else {
+    st["status"] = "the directory process.home names, granted read-write; protected paths apply";
+    st["path"] = setting;
+  }
+  st["environment"] = {"HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
+                       "XDG_STATE_HOME"};
+  if (opts.make_private_tmp) {
+    std::optional<std::pair<uid_t, gid_t>> owner;
+    if (plan.run_as) owner = std::make_pair(plan.run_as->uid, plan.run_as->gid);
+    auto h = MakeHome(setting, opts.workdir, owner);
+    if (!h.ok()) return h.status();
+    plan.home = std::move(h).value();
+    st["path"] = plan.home.path;
+    auto& rw = plan.effective.policy.filesystem.read_write;
+    if (std::find(rw.begin(), rw.end(), plan.home.path) == rw.end()) rw.push_back(plan.home.path);
+    for (auto& kv : HomeEnvironment(plan.home.path)) plan.env_additions.push_back(std::move(kv));
+  }
+  if (opts.describe) plan.effective.layers["process"]["home"] = st;
+  return Status::Ok();
+}
+
+// A read-write grant the sandbox's user cannot write fails at the first
+// write, with a bare "Permission denied" the user cannot trace: said at
+// start, with the fix (fatal under hard_requirement).
+Status CheckWritableGrants(const PlanOptions& opts, Plan& plan) {
+  const auto& fs = plan.effective.policy.filesystem;
+  std::vector<AccessCheck> checks;
+  std::vector<struct stat> stats;
+  for (const auto& g : fs.read_write) {
+    if (g == plan.home.path || (plan.private_tmp && g == plan.private_tmp->path())) continue;
+    struct stat st;
+    if (stat(g.c_str(), &st) != 0) continue;  // a missing path is reported elsewhere
+    checks.push_back({g, W_OK | (S_ISDIR(st.st_mode) ? X_OK : 0)});
+    stats.push_back(st);
+  }
+  std::vector<int> res = AccessAs(plan.run_as, checks);
+  const uid_t uid = plan.run_as ? plan.run_as->uid : geteuid();
+  const gid_t gid = plan.run_as ? plan.run_as->gid : getegid();
+  for (size_t i = 0; i < checks.size(); ++i) {
+    if (res[i] == 0) continue;
+    const auto& st = stats[i];
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    const bool is_workdir = checks[i].path == opts.workdir;
+    std::string fix =
+        "make it writable for uid " + std::to_string(uid) + " (chown, chmod or setfacl)";
+    if (plan.run_as)
+      fix += ", or set process.run_as_user to a user who can write it (its owner is uid " +
+             std::to_string(st.st_uid) + ")";
+    if (is_workdir) fix += ", or pass --workdir with a directory that user can write";
+    std::string text = std::string("filesystem: the sandbox runs as uid ") + std::to_string(uid) +
+                       " (gid " + std::to_string(gid) + "), which cannot write the read-write " +
+                       (is_workdir ? "working directory " : "grant ") + checks[i].path +
+                       " (owner uid " + std::to_string(st.st_uid) + ", gid " +
+                       std::to_string(st.st_gid) + ", mode " + mode +
+                       "): writes there fail with 'Permission denied'; fix: " + fix;
+    if (plan.effective.policy.compatibility == Compatibility::kHardRequirement)
+      return Status::Error(text + "; landlock.compatibility is hard_requirement");
+    plan.effective.warnings.push_back(std::move(text));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
@@ -340,16 +420,37 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   const ProcessPolicy& process = plan.effective.policy.process;
 
   if (geteuid() == 0) {
-    auto uid = LookupUser(process.run_as_user);
+    // A person's repository: run as that person, so that the command can
+    // write it and git trusts it (docs/policy.md, "process"), unless the
+    // policy names the user.
+    struct stat wd;
+    const bool as_owner = !process.run_as_user_given && !opts.workdir.empty() &&
+                          stat(opts.workdir.c_str(), &wd) == 0 && wd.st_uid != 0;
+    auto uid = as_owner ? Result<uid_t>(wd.st_uid) : LookupUser(process.run_as_user);
     if (!uid.ok()) return uid.status();
-    auto gid = LookupGroup(process.run_as_group);
+    Result<gid_t> gid = Status::Error("");
+    if (as_owner && !process.run_as_group_given) {
+      // The owner's primary group, else the directory's group, else the
+      // policy's default group: never root's.
+      std::optional<gid_t> g = PrimaryGidOf(*uid);
+      if (!g || *g == 0) g = wd.st_gid;
+      gid = *g != 0 ? Result<gid_t>(*g) : LookupGroup(process.run_as_group);
+    } else {
+      gid = LookupGroup(process.run_as_group);
+    }
     if (!gid.ok()) return gid.status();
     if (*uid == 0 || *gid == 0) return Status::Error("the sandbox never runs as uid/gid 0");
     plan.run_as = RunAs{*uid, *gid};
+    plan.run_as_why = as_owner ? "owner of the working directory" : "process.run_as_user";
   }
   if (opts.describe) {
     nlohmann::json proc = nlohmann::json::object();
-    if (plan.run_as) {
+    if (plan.run_as && plan.run_as_why != "process.run_as_user") {
+      proc["user"] = "uid " + std::to_string(plan.run_as->uid) + " (the " + plan.run_as_why + " " +
+                     opts.workdir + "; process.run_as_user chooses another)";
+      proc["group"] = "gid " + std::to_string(plan.run_as->gid);
+      proc["capabilities"] = "none (bounding, ambient and inheritable sets cleared)";
+    } else if (plan.run_as) {
       proc["user"] = process.run_as_user + " (uid " + std::to_string(plan.run_as->uid) + ")";
       proc["group"] = process.run_as_group + " (gid " + std::to_string(plan.run_as->gid) + ")";
       proc["capabilities"] = "none (bounding, ambient and inheritable sets cleared)";
@@ -363,21 +464,34 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     proc["status"] = "enforced";
     plan.effective.layers["process"] = proc;
   }
-  plan.summary = std::string("process: ") +
-                 (plan.run_as ? "uid " + std::to_string(plan.run_as->uid) : "caller uid") +
-                 ", no_new_privs";
+  plan.summary =
+      std::string("process: ") +
+      (plan.run_as
+           ? "uid " + std::to_string(plan.run_as->uid) +
+                 (plan.run_as_why == "process.run_as_user" ? "" : " (" + plan.run_as_why + ")")
+           : "caller uid") +
+      ", no_new_privs";
 
   AuditSink no_audit;
   LayerContext ctx{plan.effective.policy, mode, opts.workdir, opts.has_terminal,
                    opts.audit ? opts.audit : &no_audit};
   ctx.describe = opts.describe;
+  if (Status s = AddHome(opts, plan); !s.ok()) return s.With("process.home");
   if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
     return s.With("network");
   if (Status s = AddPrivateTmp(opts, ctx, plan); !s.ok()) return s.With("private /tmp");
+  if (Status s = CheckWritableGrants(opts, plan); !s.ok()) return s;
   // Protected paths and deny_read are found before the Landlock layer:
   // without a mount namespace, Landlock itself keeps deny_read unreadable.
   {
-    ProtectScan scan = ScanProtected(plan.effective.policy.filesystem);
+    // The home ringfence made is the sandbox's own: only sandboxed programs
+    // read it (src/sandbox/home.h).
+    FilesystemPolicy scanned = plan.effective.policy.filesystem;
+    if (plan.home.own)
+      scanned.read_write.erase(
+          std::remove(scanned.read_write.begin(), scanned.read_write.end(), plan.home.path),
+          scanned.read_write.end());
+    ProtectScan scan = ScanProtected(scanned);
     for (auto& w : scan.warnings) plan.effective.warnings.push_back(std::move(w));
     const bool mount_ns = (plan.init_namespaces & CLONE_NEWNS) != 0;
     if (!mount_ns)

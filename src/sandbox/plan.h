@@ -15,8 +15,9 @@
 #include "net/connect_guard.h"
 #include "policy/effective.h"
 #include "process/spawn.h"
-#include "sandbox/protect.h"
+#include "sandbox/home.h"
 #include "sandbox/private_tmp.h"
+#include "sandbox/protect.h"
 
 namespace rf {
 
@@ -54,6 +55,14 @@ struct Plan {
   EffectivePolicy effective;
   NetworkSetup net;
   std::optional<RunAs> run_as;
+  // Why run_as is what it is: "process.run_as_user" or "owner of the
+  // working directory" (started as root only).
+  std::string run_as_why;
+  // The command's home (src/sandbox/home.h); a per-run one is removed with
+  // the plan, after the run. Empty path for `policy show`.
+  SandboxHome home;
+  // Landlock confines the filesystem: only granted paths can be executed.
+  bool landlock_fs = false;
   std::vector<std::unique_ptr<ChildStep>> privileged_steps;
   std::vector<std::unique_ptr<ChildStep>> confine_steps;
   std::vector<std::string> env_additions;  // NAME=value for the child

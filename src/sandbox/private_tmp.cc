@@ -73,9 +73,20 @@ bool RemoveContents(int dirfd, int depth) {
   return ok;
 }
 
-// The root the per-run directories go under: made if missing, then checked
-// through a descriptor opened without following links (a link or another
-// user's directory planted there is refused, never used).
+std::string RandomName(const char* prefix) {
+  unsigned char r[8];
+  if (getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) return "";
+  static const char kHex[] = "0123456789abcdef";
+  std::string s = prefix;
+  for (unsigned char c : r) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
+}  // namespace
+
 Result<UniqueFd> OpenPrivateRoot(const std::string& path) {
   if (mkdir(path.c_str(), 0711) != 0 && errno != EEXIST) return Status::Errno("mkdir " + path);
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -91,20 +102,6 @@ Result<UniqueFd> OpenPrivateRoot(const std::string& path) {
     return Status::Errno("chmod " + path);
   return fd;
 }
-
-std::string RandomName() {
-  unsigned char r[8];
-  if (getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) return "";
-  static const char kHex[] = "0123456789abcdef";
-  std::string s = "run-";
-  for (unsigned char c : r) {
-    s += kHex[c >> 4];
-    s += kHex[c & 15];
-  }
-  return s;
-}
-
-}  // namespace
 
 bool PolicyListsTmp(const FilesystemPolicy& fs) {
   for (const auto* list : {&fs.read_only, &fs.read_write})
@@ -137,13 +134,15 @@ int PrivateTmpfsStep::Apply() const noexcept {
 }
 
 Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
-    std::optional<std::pair<uid_t, gid_t>> owner) {
+    std::optional<std::pair<uid_t, gid_t>> owner, const char* prefix, const char* what,
+    bool outside_tmp) {
   std::vector<std::string> roots;
   if (geteuid() == 0) {
     roots.push_back("/run/ringfence");
   } else if (const char* xdg = getenv("XDG_RUNTIME_DIR"); xdg && xdg[0] == '/') {
     roots.push_back(std::string(xdg) + "/ringfence");
   }
+  if (outside_tmp) roots.push_back("/var/tmp/ringfence-" + std::to_string(geteuid()));
   roots.push_back("/tmp/ringfence-" + std::to_string(geteuid()));
   std::string why;
   for (const auto& root : roots) {
@@ -153,7 +152,7 @@ Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
       continue;
     }
     for (int attempt = 0; attempt < 8; ++attempt) {
-      std::string name = RandomName();
+      std::string name = RandomName(prefix);
       if (name.empty()) return Status::Errno("getrandom");
       if (mkdirat(parent->get(), name.c_str(), 0700) != 0) {
         if (errno == EEXIST) continue;
@@ -163,6 +162,7 @@ Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
       std::unique_ptr<PrivateTmpDir> d(new PrivateTmpDir());
       d->parent_ = std::move(parent).value();
       d->name_ = name;
+      d->what_ = what;
       d->path_ = root + "/" + name;
       // From here on the destructor removes it.
       UniqueFd fd(
@@ -174,7 +174,7 @@ Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
       return d;
     }
   }
-  return Status::Error("cannot make the sandbox's private /tmp directory: " + why);
+  return Status::Error(std::string("cannot make the sandbox's ") + what + " directory: " + why);
 }
 
 PrivateTmpDir::~PrivateTmpDir() {
@@ -187,8 +187,8 @@ PrivateTmpDir::~PrivateTmpDir() {
   }
   ok = unlinkat(parent_.get(), name_.c_str(), AT_REMOVEDIR) == 0 && ok;
   if (!ok)
-    fprintf(stderr, "ringfence: warning: the sandbox's private /tmp %s was not fully removed\n",
-            path_.c_str());
+    fprintf(stderr, "ringfence: warning: the sandbox's %s %s was not fully removed\n",
+            what_.c_str(), path_.c_str());
 }
 
 }  // namespace rf

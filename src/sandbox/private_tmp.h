@@ -56,8 +56,14 @@ class PrivateTmpDir {
   // $XDG_RUNTIME_DIR/ringfence or /tmp/ringfence-<uid> otherwise (mode
   // 0711, owned by the caller, checked without following links), then a
   // random name inside, mode 0700, owned by `owner` when given (root).
-  static Result<std::unique_ptr<PrivateTmpDir>> Create(
-      std::optional<std::pair<uid_t, gid_t>> owner);
+  // `prefix` starts the random name ("run-": the /tmp directory, "home-":
+  // the per-run home, src/sandbox/home.h). `outside_tmp`: try
+  // /var/tmp/ringfence-<uid> before /tmp (namespace mode's tmpfs on /tmp
+  // would otherwise give way to a directory there).
+  static Result<std::unique_ptr<PrivateTmpDir>> Create(std::optional<std::pair<uid_t, gid_t>> owner,
+                                                       const char* prefix = "run-",
+                                                       const char* what = "private /tmp",
+                                                       bool outside_tmp = false);
   ~PrivateTmpDir();
   PrivateTmpDir(const PrivateTmpDir&) = delete;
   PrivateTmpDir& operator=(const PrivateTmpDir&) = delete;
@@ -67,7 +73,14 @@ class PrivateTmpDir {
   PrivateTmpDir() = default;
   std::string path_;
   std::string name_;
+  std::string what_;
   UniqueFd parent_;
 };
+
+// A directory ringfence keeps its per-run or persistent directories under:
+// made (mode 0711) if missing, then checked through a descriptor opened
+// without following links: a link, or a directory another user owns or can
+// write, planted there is refused, never used.
+Result<UniqueFd> OpenPrivateRoot(const std::string& path);
 
 }  // namespace rf

@@ -57,6 +57,13 @@ bool EndsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+bool IsHomeOnlyName(std::string_view name) {
+  for (const char* n : {".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc",
+                        ".zprofile", ".zshenv", ".gitconfig", ".ssh"})
+    if (name == n) return true;
+  return false;
+}
+
 bool HasGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 bool Under(std::string_view path, std::string_view root) {
@@ -188,12 +195,15 @@ struct Walker {
 
   // Protected names that do not exist yet, where their parent does below a
   // read-write grant root: creating them must fail too.
-  void Absent(const std::string& grant) {
+  void Absent(const std::string& grant, bool home) {
     UniqueFd root(open(grant.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root.valid()) return;
     for (const auto& p : fs.protected_paths) {
       std::string_view body = Body(p);
       if (HasGlob(body) || body.find("**") != std::string_view::npos) continue;
+      // A shell's or ssh's files run from a home directory only: in a
+      // repository they would be placeholders git lists, guarding nothing.
+      if (!home && IsHomeOnlyName(body)) continue;
       std::string rel;
       if (body[0] == '/') {
         std::string abs(body);
@@ -412,7 +422,7 @@ ProtectScan ScanProtected(const FilesystemPolicy& fs, const ProtectLimits& limit
       bool repo = lstat((g + "/.git").c_str(), &st) == 0;
       bool is_home =
           (home && g == home) || g == "/root" || (Under(g, "/home") && Split(g).size() == 2);
-      if (repo || is_home) w.Absent(g);
+      if (repo || is_home) w.Absent(g, is_home);
     }
   }
   if (!fs.deny_read.empty()) {

@@ -76,6 +76,43 @@ std::optional<unsigned long> IdInFilesDatabase(std::string_view text, std::strin
   return id;
 }
 
+std::optional<unsigned long> PrimaryGidInPasswd(std::string_view text, unsigned long uid) {
+  auto number = [](std::string_view f) -> std::optional<unsigned long> {
+    if (f.empty() || f.size() > 10 || f.find_first_not_of("0123456789") != std::string_view::npos)
+      return std::nullopt;
+    unsigned long v = 0;
+    for (char ch : f) v = v * 10 + static_cast<unsigned long>(ch - '0');
+    if (v >= 0xffffffffUL) return std::nullopt;
+    return v;
+  };
+  std::optional<unsigned long> gid;
+  AnyLine(text, [&](std::string_view line) {
+    std::string_view f[4];
+    for (int i = 0; i < 4; ++i) {
+      size_t c = line.find(':');
+      if (c == std::string_view::npos) {
+        if (i < 3) return false;
+        f[i] = line;
+        break;
+      }
+      f[i] = line.substr(0, c);
+      line.remove_prefix(c + 1);
+    }
+    if (number(f[2]) != uid) return false;
+    gid = number(f[3]);
+    return true;
+  });
+  return gid;
+}
+
+std::optional<gid_t> PrimaryGidOf(uid_t uid) {
+  auto text = ReadSmallFile("/etc/passwd", 64u << 20);
+  if (!text.ok()) return std::nullopt;
+  auto gid = PrimaryGidInPasswd(*text, uid);
+  if (!gid) return std::nullopt;
+  return static_cast<gid_t>(*gid);
+}
+
 Result<uid_t> LookupUser(const std::string& name) {
   auto id = LookupId(name, "process.run_as_user", "/etc/passwd");
   if (!id.ok()) return id.status();

@@ -24,6 +24,11 @@ namespace rf {
 // /etc/passwd or /etc/group, if any.
 std::optional<unsigned long> IdInFilesDatabase(std::string_view text, std::string_view name);
 
+// The primary group (fourth field) of the first /etc/passwd entry whose uid
+// is `uid`, if any.
+std::optional<unsigned long> PrimaryGidInPasswd(std::string_view text, unsigned long uid);
+std::optional<gid_t> PrimaryGidOf(uid_t uid);
+
 // A name or a decimal id. Errors name the policy field and the value.
 Result<uid_t> LookupUser(const std::string& name);
 Result<gid_t> LookupGroup(const std::string& name);

@@ -284,3 +284,16 @@ TEST(PolicyLoader, UnixSocketEntriesArePathsOrAbstractNames) {
 
 }  // namespace
 }  // namespace rf
+
+TEST(PolicyLoader, ProcessHomeAndExplicitUser) {
+  auto p = rf::LoadPolicyString("version: 1\nprocess: {home: persistent, run_as_user: nobody}\n",
+                                "t.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().reason();
+  EXPECT_EQ(p->process.home, "persistent");
+  EXPECT_TRUE(p->process.run_as_user_given);
+  EXPECT_FALSE(p->process.run_as_group_given);
+  EXPECT_FALSE(rf::DefaultPolicy().process.run_as_user_given);
+  for (const char* bad : {"rel", "/", "/a/../b", "/a/", "//a", "temp"})
+    EXPECT_FALSE(rf::CheckHomeSetting(bad).ok()) << bad;
+  EXPECT_TRUE(rf::CheckHomeSetting("/srv/agent-home").ok());
+}

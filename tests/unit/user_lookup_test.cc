@@ -56,3 +56,11 @@ TEST(UserLookup, AgreesWithNss) {
 
 }  // namespace
 }  // namespace rf
+
+TEST(PrimaryGidInPasswd, FindsTheEntryByUid) {
+  const std::string text = "root:x:0:0::/root:/bin/sh\nme:x:1000:1001::/home/me:/bin/bash\n";
+  EXPECT_EQ(rf::PrimaryGidInPasswd(text, 1000), std::optional<unsigned long>(1001));
+  EXPECT_EQ(rf::PrimaryGidInPasswd(text, 0), std::optional<unsigned long>(0));
+  EXPECT_EQ(rf::PrimaryGidInPasswd(text, 42), std::nullopt);
+  EXPECT_EQ(rf::PrimaryGidInPasswd("bad:x:7:notanumber::/:/bin/sh\n", 7), std::nullopt);
+}
