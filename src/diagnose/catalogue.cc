@@ -21,6 +21,12 @@ constexpr char kSelinuxRun[] =
     "docker run --rm --gpus all --cap-drop=ALL --security-opt=no-new-privileges "
     "--security-opt label=type:nvidia_container_t IMAGE nvidia-smi";
 
+// An endpoint on the host's loopback, whole: the SSRF rule refuses loopback
+// unless allowed_ips covers it.
+constexpr char kLoopbackRecipe[] =
+    "network_policies:\n  local_api:\n    endpoints:\n      - { host: 127.0.0.1, port: PORT, "
+    "allowed_ips: [127.0.0.1/32] }";
+
 std::vector<KnownFailure> BuildCatalogue() {
   return {
       {"cdi-specs-missing",
@@ -212,16 +218,44 @@ std::vector<KnownFailure> BuildCatalogue() {
        "ringfence refused a direct connection that bypassed its proxy",
        "In platform mode the sandboxed program may connect only to ringfence's proxy and the "
        "policy's loopback_ports; anything else fails with EACCES (Permission denied) and a "
-       "network deny event. The program ignored HTTP_PROXY/HTTPS_PROXY, which ringfence sets, or "
-       "tried a local port the policy does not list.",
+       "network deny event. In namespace mode the sandbox's loopback is its own: a connect to "
+       "a loopback port nothing in the sandbox listens on fails with ECONNREFUSED and the same "
+       "event. The program ignored HTTP_PROXY/HTTPS_PROXY, which ringfence sets, or tried a "
+       "service of the host's loopback (a local API server), which only the proxy reaches, "
+       "and only with an endpoint whose allowed_ips cover loopback.",
        {R"(("action"\s*:\s*"deny"[^\n]*"layer"\s*:\s*"network")|("layer"\s*:\s*"network"[^\n]*"action"\s*:\s*"deny"))"},
        {{"See the proxy settings the program got", "ringfence run -- env | grep -i _proxy"},
         {"Make the program use them (most tools read HTTPS_PROXY; some need their own setting, "
          "e.g. git config http.proxy or a JVM's -Dhttps.proxyHost)",
          ""},
-        {"For a local dev server, list its port", "network:\n  loopback_ports: [PORT]"}},
+        {"For a service the host runs on its loopback (a local API server): an endpoint on the "
+         "loopback host with allowed_ips covering loopback (the SSRF rule refuses loopback "
+         "without them); the proxy then carries that host (it leaves NO_PROXY)",
+         kLoopbackRecipe},
+        {"For a server the sandbox runs itself (platform mode), list its port",
+         "network:\n  loopback_ports: [PORT]"}},
        false,
        "No: the same connect is refused until the program uses the proxy or the port is listed."},
+
+      {"host-loopback-refused",
+       "A connection to a loopback port was refused (a host service the sandbox cannot see?)",
+       "Under ringfence, 127.0.0.1 and ::1 are not the host's loopback unless the policy says so: "
+       "in namespace mode the sandbox has a loopback of its own, and platform mode refuses direct "
+       "connects outside network.loopback_ports. A service the host runs there (a local API "
+       "server, a database) is reached through ringfence's proxy, with an endpoint naming the "
+       "loopback host and allowed_ips covering loopback; without ringfence, nothing listens on "
+       "that port.",
+       {R"(Failed to connect to (127\.0\.0\.1|localhost|::1) port [0-9]+)",
+        R"(ECONNREFUSED (127\.0\.0\.1|::1):[0-9]+)",
+        R"((127\.0\.0\.1|localhost)[^\n]*Connection refused)"},
+       {{"If the service runs on the host, let the proxy carry it (allowed_ips is required for "
+         "loopback; the host then leaves NO_PROXY, so the program needs no change)",
+         kLoopbackRecipe},
+        {"Check the service listens on the host", "ss -ltn 'sport = :PORT'"},
+        {"Run with an audit log: the denial's hint names the endpoint to add",
+         "ringfence run --audit /var/tmp/rf.jsonl -- CMD; grep deny /var/tmp/rf.jsonl"}},
+       false,
+       "No: until the policy carries the host, or the service is started."},
 
       {"nvidia-runtime-missing",
        "Docker has no GPU device driver (NVIDIA Container Toolkit not configured)",
@@ -465,7 +499,22 @@ std::optional<std::pair<std::string, std::string>> RefusedDestination(std::strin
 std::vector<RecoveryStep> ExtraSteps(const KnownFailure& f, std::string_view text,
                                      const std::string& evidence) {
   std::vector<RecoveryStep> out;
-  if (f.id == "ringfence-policy-denied") {
+  if (f.id == "ringfence-direct-connect-denied" || f.id == "host-loopback-refused") {
+    // The port of the refused loopback destination, filled into the recipe.
+    static const std::regex kLoopback(
+        R"re((?:"subject"\s*:\s*"|Failed to connect to |ECONNREFUSED )(127\.0\.0\.1|localhost|\[?::1\]?)(?::| port )([0-9]{1,5}))re");
+    std::smatch m;
+    std::string head(text.substr(0, 1 << 20));
+    if (std::regex_search(head, m, kLoopback)) {
+      const bool v6 = m[1].str().find(':') != std::string::npos;
+      const std::string host = v6 ? "::1" : "127.0.0.1";
+      out.push_back({"The refused destination: a service of the host on " + m[1].str() + ":" +
+                         m[2].str() + " is reached with this endpoint",
+                     "network_policies:\n  local_api:\n    endpoints:\n      - { host: " + host +
+                         ", port: " + m[2].str() + ", allowed_ips: [" +
+                         (v6 ? "::1/128" : "127.0.0.1/32") + "] }"});
+    }
+  } else if (f.id == "ringfence-policy-denied") {
     auto dest = RefusedDestination(text);
     std::string host = dest ? dest->first : "HOST";
     std::string port = dest ? dest->second : "443";
@@ -475,13 +524,26 @@ std::vector<RecoveryStep> ExtraSteps(const KnownFailure& f, std::string_view tex
     std::smatch m;
     std::string head(text.substr(0, 1 << 20));
     std::string binaries;
+    // A loopback (or this host's) destination needs allowed_ips: the proxy's
+    // hint names them; a loopback host literal implies them.
+    static const std::regex kIps(R"(allowed_ips: \[([0-9a-fA-F.:/, ]+)\])");
+    std::string ips;
+    if (std::regex_search(head, m, kIps))
+      ips = ", allowed_ips: [" + m[1].str() + "]";
+    else if (host == "localhost")
+      ips = ", allowed_ips: [127.0.0.1/32, ::1/128]";
+    else if (host == "::1")
+      ips = ", allowed_ips: [::1/128]";
+    else if (host.rfind("127.", 0) == 0)
+      ips = ", allowed_ips: [" + host + "/32]";
     if (std::regex_search(head, m, kBinary))
       binaries = "\n    binaries:\n      - { path: " + m[1].str() + " }";
     out.push_back(
         {"Add the destination to the policy (narrow it with `binaries:` to the program "
          "that needs it)",
          "network_policies:\n  " + key + ":\n    name: " + key +
-             "\n    endpoints:\n      - { host: " + host + ", port: " + port + " }" + binaries});
+             "\n    endpoints:\n      - { host: " + host + ", port: " + port + ips + " }" +
+             binaries});
   } else if (f.id == "proxy-port-in-use") {
     static const std::regex kPort(R"(:([0-9]{2,5})\b)");
     std::smatch m;
@@ -538,8 +600,13 @@ namespace {
 
 std::vector<RecoveryStep> AllSteps(const Diagnosis& d) {
   std::vector<RecoveryStep> steps = d.failure->steps;
-  // Derived steps go before the generic validation step at the end.
-  size_t at = d.failure->id == "ringfence-policy-denied" ? 1 : steps.size();
+  // Derived steps go before the generic validation step at the end; a
+  // filled-in loopback recipe goes first.
+  const std::string& id = d.failure->id;
+  size_t at = id == "ringfence-policy-denied" ? 1
+              : id == "ringfence-direct-connect-denied" || id == "host-loopback-refused"
+                  ? 0
+                  : steps.size();
   steps.insert(steps.begin() + static_cast<std::ptrdiff_t>(at), d.extra_steps.begin(),
                d.extra_steps.end());
   return steps;

@@ -105,6 +105,39 @@ std::string Describe(const void* addr, size_t len) {
   return "family " + std::to_string(fam);
 }
 
+// The endpoint that lets the proxy carry a connect to the host's loopback
+// (kind 4: 127.0.0.1, 6: ::1): the whole recipe, allowed_ips included (the
+// SSRF rule refuses loopback without it).
+std::string LoopbackEndpoint(int kind, uint16_t port) {
+  const bool v6 = kind == 6;
+  return std::string("{host: ") + (v6 ? "::1" : "127.0.0.1") + ", port: " + std::to_string(port) +
+         ", allowed_ips: [" + (v6 ? "::1/128" : "127.0.0.1/32") + "]}";
+}
+
+// Whether a TCP socket of `pid`'s network namespace listens on `port` (any
+// address: a wildcard listener answers on loopback too), from its
+// /proc/<pid>/net/tcp and tcp6. Unreadable: "yes" (nothing is claimed).
+bool ListensInNamespaceOf(pid_t pid, uint16_t port) {
+  char want[8];
+  snprintf(want, sizeof want, ":%04X", port);
+  for (const char* file : {"tcp", "tcp6"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + file);
+    if (!in) return true;
+    std::string line;
+    std::getline(in, line);  // the header
+    // Bounded: one line per socket of the namespace.
+    for (int n = 0; n < (1 << 20) && std::getline(in, line); ++n) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      if (!(fields >> slot >> local >> remote >> state)) continue;
+      if (state == "0A" && local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0)
+        return true;
+    }
+    if (in.bad()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool ConnectAllowed(const ConnectGuardConfig& cfg, const void* addr, size_t len) {
@@ -317,20 +350,51 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
     Respond(listener, req.id, EAFNOSUPPORT, false);
     return;
   }
+  uint16_t port = 0;
+  const int loopback = LoopbackKind(&ss, addr_len, &port);
   if (!cfg_.check_inet) {
-    // Namespace mode: the network namespace holds nothing but the proxy.
+    // Namespace mode: the network namespace holds nothing but the proxy and
+    // the command's own servers. A loopback port nothing listens on is
+    // almost always a host service the command expected to see there: say
+    // so (the kernel's ECONNREFUSED alone is silent), and how to reach it.
+    if (loopback != 0 && port != 0 && port != cfg_.proxy_port &&
+        !ListensInNamespaceOf(req.pid, port)) {
+      ++denied_;
+      const std::string hint =
+          cfg_.proxy_port == 0
+              ? "network.mode none: the sandbox has no network"
+              : "the sandbox's loopback is its own; for a service of the host add an endpoint " +
+                    LoopbackEndpoint(loopback, port) +
+                    " to network_policies and let the client use the proxy (HTTP_PROXY)";
+      audit_->Emit({"network",
+                    "deny",
+                    Describe(&ss, addr_len),
+                    "nothing in the sandbox listens there (the host's loopback is not the "
+                    "sandbox's)",
+                    {{"pid", req.pid}, {"hint", hint}}});
+      if (IdValid(listener, req.id)) Respond(listener, req.id, ECONNREFUSED, false);
+      return;
+    }
     ConnectOwnSocket(req, ss, static_cast<socklen_t>(addr_len));
     return;
   }
   const std::string target = Describe(&ss, addr_len);
   if (!ConnectAllowed(cfg_, &ss, addr_len)) {
     ++denied_;
+    const std::string hint =
+        loopback != 0 && port != 0
+            ? "for a service of the host add an endpoint " + LoopbackEndpoint(loopback, port) +
+                  " to network_policies and let the client use the proxy (HTTP_PROXY); for a "
+                  "server the sandbox runs itself: network.loopback_ports: [" +
+                  std::to_string(port) + "]"
+            : "connect through the proxy (HTTP_PROXY, HTTPS_PROXY) with an endpoint for it in "
+              "network_policies";
     audit_->Emit(
         {"network",
          "deny",
          target,
          "platform mode: only the proxy and the policy's loopback ports may be connected to",
-         {{"pid", req.pid}}});
+         {{"pid", req.pid}, {"hint", hint}}});
     Respond(listener, req.id, EACCES, false);
     return;
   }

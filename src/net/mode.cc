@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -176,14 +178,50 @@ Result<ModeDecision> ResolveMode(NetMode requested) {
   return d;
 }
 
+namespace {
+
+constexpr const char* kLoopbackNames[] = {"localhost", "127.0.0.1", "::1"};
+
+bool Carried(const std::vector<std::string>& carried, const char* name) {
+  return std::find(carried.begin(), carried.end(), name) != carried.end();
+}
+
+}  // namespace
+
+std::vector<std::string> LoopbackHostsCarried(const std::vector<NetworkPolicy>& policies) {
+  std::vector<std::string> out;
+  for (const char* name : kLoopbackNames) {
+    bool named = false;
+    for (const auto& p : policies)
+      for (const auto& e : p.endpoints) {
+        std::string host = e.host;
+        for (auto& ch : host) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+        if (host == "[::1]") host = "::1";
+        named = named || host == name;
+      }
+    if (named) out.push_back(name);
+  }
+  return out;
+}
+
 std::vector<std::string> ProxyEnvironment(uint16_t proxy_port,
-                                          const std::vector<uint16_t>& loopback_ports,
+                                          const std::vector<std::string>& carried,
                                           const char* java_tool_options) {
   const std::string url = "http://127.0.0.1:" + std::to_string(proxy_port);
-  // Only loopback bypasses the proxy (direct connects are allowed to the
-  // policy's loopback ports; everything else is refused anyway).
-  std::string no_proxy = "localhost,127.0.0.1,::1";
-  (void)loopback_ports;  // NO_PROXY has no port syntax understood by all clients
+  // Loopback bypasses the proxy: the sandbox's own servers are there
+  // (namespace mode: its own loopback; platform mode: the policy's
+  // loopback_ports). A loopback name an endpoint names is the host's service
+  // instead, which only the proxy reaches (namespace mode) or may reach
+  // (platform mode: direct connects are refused outside loopback_ports), so
+  // it is left out. NO_PROXY has no port syntax all clients understand: a
+  // name is carried on every port.
+  std::string no_proxy, java_non_proxy;
+  for (const char* name : kLoopbackNames) {
+    if (Carried(carried, name)) continue;
+    no_proxy += (no_proxy.empty() ? "" : ",") + std::string(name);
+    const std::string java_name = std::string(name) == "::1" ? "[::1]" : name;
+    java_non_proxy += (java_non_proxy.empty() ? "" : "|") + java_name;
+  }
   std::vector<std::string> env;
   for (const char* name : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
                            "all_proxy", "FTP_PROXY", "ftp_proxy", "GRPC_PROXY", "grpc_proxy"}) {
@@ -205,7 +243,7 @@ std::vector<std::string> ProxyEnvironment(uint16_t proxy_port,
                                                              : std::string();
   java += "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + port +
           " -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=" + port +
-          " -Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]";
+          " -Dhttp.nonProxyHosts=" + java_non_proxy;  // empty: none (unset: the JVM's 127.*)
   env.push_back("JAVA_TOOL_OPTIONS=" + java);
   env.push_back("RINGFENCE_PROXY=" + url);
   return env;

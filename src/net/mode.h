@@ -36,12 +36,19 @@ struct ModeDecision {
 // `namespace` that cannot be set up is an error.
 Result<ModeDecision> ResolveMode(NetMode requested);
 
+// The loopback names NO_PROXY lists by default ("localhost", "127.0.0.1",
+// "::1") that an endpoint of `policies` names as its host (case-insensitive;
+// "[::1]" counts as "::1"), in that order. These are carried by the proxy
+// instead: the host's service, not the sandbox's own loopback.
+std::vector<std::string> LoopbackHostsCarried(const std::vector<NetworkPolicy>& policies);
+
 // HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (and lowercase), NO_PROXY/no_proxy,
 // NODE_USE_ENV_PROXY and friends, pointing at http://127.0.0.1:port, and
 // JAVA_TOOL_OPTIONS: `java_tool_options` (the caller's, or null) followed by
-// the JVM's proxy properties (docs/proxy.md, "Clients").
+// the JVM's proxy properties (docs/proxy.md, "Clients"). NO_PROXY (and the
+// JVM's nonProxyHosts) list the loopback names except `carried`.
 std::vector<std::string> ProxyEnvironment(uint16_t proxy_port,
-                                          const std::vector<uint16_t>& loopback_ports,
+                                          const std::vector<std::string>& carried,
                                           const char* java_tool_options = nullptr);
 
 }  // namespace rf

@@ -171,12 +171,27 @@ std::vector<int> Matcher::HostCandidates(const std::string& host) const {
   return out;
 }
 
+namespace {
+
+// The allowed_ips a loopback host needs (the SSRF rule refuses loopback
+// without them), as written in an endpoint; empty for any other host.
+std::string LoopbackAllowedIps(const std::string& host) {
+  if (host == "localhost") return "127.0.0.1/32, ::1/128";  // it may resolve to both
+  auto ip = ParseIpLiteral(host);
+  if (!ip || Classify(*ip) != AddrClass::kLoopback) return "";
+  return ip->ToString() + (ip->family == AF_INET ? "/32" : "/128");
+}
+
+}  // namespace
+
 Stage Matcher::MatchHostPort(const std::string& host, uint16_t port) const {
   Stage s;
   auto cands = HostCandidates(host);
   if (cands.empty()) {
     s.reason = "no network policy allows host " + host;
+    const std::string ips = LoopbackAllowedIps(host);
     s.hint = "add an endpoint {host: " + host + ", port: " + std::to_string(port) +
+             (ips.empty() ? "" : ", allowed_ips: [" + ips + "]") +
              "} to an entry of network_policies";
     return s;
   }

@@ -227,8 +227,8 @@ Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerConte
   }
   if (net.proxy) {
     st["proxy"] = "http://127.0.0.1:" + std::to_string(net.proxy_port);
-    auto env =
-        ProxyEnvironment(net.proxy_port, p.network.loopback_ports, getenv("JAVA_TOOL_OPTIONS"));
+    auto env = ProxyEnvironment(net.proxy_port, LoopbackHostsCarried(p.network_policies),
+                                getenv("JAVA_TOOL_OPTIONS"));
     plan.env_additions.insert(plan.env_additions.end(), env.begin(), env.end());
   }
   // The layer descriptions are for `policy show`; a run does not read them.

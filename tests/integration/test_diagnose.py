@@ -20,7 +20,7 @@ EXPECTED_IDS = [
     "nvidia-runtime-missing", "driver-libraries-missing", "nvml-unknown-error",
     "cuda-no-device", "nvml-driver-mismatch", "nvidia-smi-no-driver", "cuda-driver-too-old",
     "dns-resolution-failed", "git-dubious-ownership", "docker-daemon-unreachable",
-    "sandbox-permission-denied",
+    "sandbox-permission-denied", "host-loopback-refused",
 ]
 
 # The real messages users paste (as the tools print them), with the entry
@@ -48,6 +48,8 @@ REAL_MESSAGES = [
      "registry.npmjs.org", "dns-resolution-failed", "ringfence run -- env | grep -i _proxy"),
     ("curl: (6) Could not resolve host: example.org", "dns-resolution-failed",
      "getent hosts HOST"),
+    ("curl: (7) Failed to connect to 127.0.0.1 port 18080 after 0 ms: Couldn't connect to server",
+     "host-loopback-refused", "- { host: 127.0.0.1, port: 18080, allowed_ips: [127.0.0.1/32] }"),
     ("fatal: detected dubious ownership in repository at '/home/alice/project'",
      "git-dubious-ownership", "run_as_user: OWNER"),
     ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon "

@@ -105,6 +105,16 @@ const Sample kSamples[] = {
      "the proxy and the policy's loopback ports may be connected "
      "to\",\"subject\":\"10.0.0.7:5432\","
      "\"time\":\"2026-11-23T18:00:00.000Z\"}"},
+    {"host-loopback-refused", 0,
+     "curl: (7) Failed to connect to 127.0.0.1 port 18080 after 0 ms: Couldn't connect to "
+     "server"},
+    {"host-loopback-refused", 1,
+     "TypeError: fetch failed\n  [cause]: Error: connect ECONNREFUSED 127.0.0.1:18080"},
+    {"host-loopback-refused", 2,
+     "requests.exceptions.ConnectionError: HTTPConnectionPool(host='localhost', port=18080): Max "
+     "retries exceeded with url: / (Caused by NewConnectionError('<urllib3.connection."
+     "HTTPConnection object at 0x7f>: Failed to establish a new connection: [Errno 111] "
+     "Connection refused'))"},
     {"nvidia-runtime-missing", 0,
      "docker: Error response from daemon: could not select device driver \"\" with capabilities: "
      "[[gpu]]."},
@@ -210,6 +220,29 @@ TEST(Catalogue, CdiFixNamesNvidiaCtk) {
             std::string::npos);
   EXPECT_NE(report.find("$ nvidia-ctk cdi list"), std::string::npos);
   EXPECT_NE(report.find("Retry: No"), std::string::npos);
+}
+
+TEST(Catalogue, LoopbackAdviceIsTheWholeRecipe) {
+  // A host service refused on loopback: the endpoint with its allowed_ips
+  // (without them the SSRF rule refuses loopback), the port filled in.
+  for (const char* text :
+       {"curl: (7) Failed to connect to 127.0.0.1 port 18080 after 0 ms: Couldn't connect to "
+        "server",
+        "{\"action\":\"deny\",\"layer\":\"network\",\"subject\":\"127.0.0.1:18080\"}"}) {
+    std::string report = FormatDiagnoses(Diagnose(text));
+    EXPECT_NE(report.find("- { host: 127.0.0.1, port: 18080, allowed_ips: [127.0.0.1/32] }"),
+              std::string::npos)
+        << report;
+  }
+  // A proxy denial of a loopback host: the added entry carries allowed_ips.
+  std::string proxy =
+      "{\"action\":\"deny\",\"layer\":\"proxy\",\"subject\":\"127.0.0.1:8080\",\"hint\":\"add "
+      "an endpoint {host: 127.0.0.1, port: 8080, allowed_ips: [127.0.0.1/32]} to an entry of "
+      "network_policies\"}";
+  std::string report = FormatDiagnoses(Diagnose(proxy));
+  EXPECT_NE(report.find("- { host: 127.0.0.1, port: 8080, allowed_ips: [127.0.0.1/32] }"),
+            std::string::npos)
+      << report;
 }
 
 TEST(Catalogue, UnknownTextGivesGenericAnswer) {

@@ -76,6 +76,32 @@ TEST(ProxyEnvironment, PointsEveryClientAtTheProxy) {
   EXPECT_TRUE(Has(env, "NO_PROXY=localhost,127.0.0.1,::1"));
 }
 
+TEST(ProxyEnvironment, LoopbackHostsAnEndpointNamesAreCarriedByTheProxy) {
+  NetworkPolicy p;
+  p.endpoints.push_back({});
+  p.endpoints.back().host = "127.0.0.1";
+  p.endpoints.push_back({});
+  p.endpoints.back().host = "LocalHost";
+  EXPECT_EQ(LoopbackHostsCarried({p}), (std::vector<std::string>{"localhost", "127.0.0.1"}));
+  auto env = ProxyEnvironment(3129, LoopbackHostsCarried({p}));
+  EXPECT_TRUE(Has(env, "NO_PROXY=::1"));
+  EXPECT_TRUE(Has(env, "no_proxy=::1"));
+  p.endpoints.push_back({});
+  p.endpoints.back().host = "[::1]";
+  env = ProxyEnvironment(3129, LoopbackHostsCarried({p}));
+  EXPECT_TRUE(Has(env, "NO_PROXY="));
+  // The JVM's own default (127.*) must not come back: an empty list.
+  auto java = std::find_if(env.begin(), env.end(), [](const std::string& kv) {
+    return kv.rfind("JAVA_TOOL_OPTIONS=", 0) == 0;
+  });
+  ASSERT_NE(java, env.end());
+  EXPECT_TRUE(java->ends_with(" -Dhttp.nonProxyHosts=")) << *java;
+  NetworkPolicy other;
+  other.endpoints.push_back({});
+  other.endpoints.back().host = "api.local";  // a name in network.hosts: never in NO_PROXY
+  EXPECT_TRUE(LoopbackHostsCarried({other}).empty());
+}
+
 TEST(ChildEnvironment, DropsOursAddsTheProxyAndLetsLaterAdditionsWin) {
   std::vector<std::string> caller = {"PATH=/usr/bin",
                                      "HTTP_PROXY=http://evil:1",
