@@ -206,7 +206,7 @@ std::vector<KnownFailure> BuildCatalogue() {
        "Nothing is wrong with the network: the policy has to grant the destination.",
        {R"(("action"\s*:\s*"deny"[^\n]*"layer"\s*:\s*"proxy")|("layer"\s*:\s*"proxy"[^\n]*"action"\s*:\s*"deny"))",
         R"(CONNECT tunnel failed, response 403)", R"(Tunnel connection failed: 403)",
-        R"(ringfence[^\n]*(denied|not allowed|forbidden))", R"(forbidden by ringfence policy)"},
+        R"(ringfence: proxy[^\n]*denied)", R"(forbidden by ringfence policy)"},
        {{"Find the refused destinations in the audit log (run with --audit FILE)",
          "grep '\"action\":\"deny\"' AUDIT.jsonl"},
         {"Validate the policy after adding the entry, then run again",

@@ -353,28 +353,8 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
   uint16_t port = 0;
   const int loopback = LoopbackKind(&ss, addr_len, &port);
   if (!cfg_.check_inet) {
-    // Namespace mode: the network namespace holds nothing but the proxy and
-    // the command's own servers. A loopback port nothing listens on is
-    // almost always a host service the command expected to see there: say
-    // so (the kernel's ECONNREFUSED alone is silent), and how to reach it.
-    if (loopback != 0 && port != 0 && port != cfg_.proxy_port &&
-        !ListensInNamespaceOf(req.pid, port)) {
-      ++denied_;
-      const std::string hint =
-          cfg_.proxy_port == 0
-              ? "network.mode none: the sandbox has no network"
-              : "the sandbox's loopback is its own; for a service of the host add an endpoint " +
-                    LoopbackEndpoint(loopback, port) +
-                    " to network_policies and let the client use the proxy (HTTP_PROXY)";
-      audit_->Emit({"network",
-                    "deny",
-                    Describe(&ss, addr_len),
-                    "nothing in the sandbox listens there (the host's loopback is not the "
-                    "sandbox's)",
-                    {{"pid", req.pid}, {"hint", hint}}});
-      if (IdValid(listener, req.id)) Respond(listener, req.id, ECONNREFUSED, false);
-      return;
-    }
+    // Namespace mode: the command's own socket, connected by the kernel
+    // after the checks in ConnectOwnSocket.
     ConnectOwnSocket(req, ss, static_cast<socklen_t>(addr_len));
     return;
   }
@@ -709,6 +689,36 @@ void ConnectGuard::HandleListen(const struct seccomp_notif& req) {
   Respond(listener, req.id, listen_err, false);
 }
 
+bool ConnectGuard::RefusedUnservedLoopback(const struct seccomp_notif& req,
+                                           const struct sockaddr_storage& to, socklen_t to_len) {
+  const int listener = listener_.get();
+  uint16_t port = 0;
+  const int loopback = LoopbackKind(&to, to_len, &port);
+  // Namespace mode: the network namespace holds nothing but the proxy and
+  // the command's own servers. A loopback port nothing listens on is
+  // almost always a host service the command expected to see there: say
+  // so (the kernel's ECONNREFUSED alone is silent), and how to reach it.
+  if (loopback != 0 && port != 0 && port != cfg_.proxy_port &&
+      !ListensInNamespaceOf(req.pid, port)) {
+    ++denied_;
+    const std::string hint =
+        cfg_.proxy_port == 0
+            ? "network.mode none: the sandbox has no network"
+            : "the sandbox's loopback is its own; for a service of the host add an endpoint " +
+                  LoopbackEndpoint(loopback, port) +
+                  " to network_policies and let the client use the proxy (HTTP_PROXY)";
+    audit_->Emit({"network",
+                  "deny",
+                  Describe(&to, to_len),
+                  "nothing in the sandbox listens there (the host's loopback is not the "
+                  "sandbox's)",
+                  {{"pid", req.pid}, {"hint", hint}}});
+    if (IdValid(listener, req.id)) Respond(listener, req.id, ECONNREFUSED, false);
+    return true;
+  }
+  return false;
+}
+
 bool ConnectGuard::InSandboxNetns(int sock) const {
   if (sandbox_netns_ == 0) return true;
   auto ns = SocketNetns(sock);
@@ -751,6 +761,9 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
     Respond(listener, req.id, EACCES, false);
     return;
   }
+  if (!cfg_.check_inet && (to.ss_family == AF_INET || to.ss_family == AF_INET6) &&
+      RefusedUnservedLoopback(req, to, to_len))
+    return;
   // Who is calling, read before the socket is connected: a signal that
   // interrupts the call during these reads leaves nothing connected.
   ProxyCallerInfo caller = ProxyCaller(req, to);

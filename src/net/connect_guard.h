@@ -224,6 +224,11 @@ class ConnectGuard {
   // Records the caller for the connection made on `sock`.
   void RecordProxyCaller(int sock, ProxyCallerInfo caller);
   // `allowed_event`, when given, is written to the audit log once connected.
+  // Namespace mode: a connect to a loopback port nothing in the sandbox
+  // listens on is answered ECONNREFUSED (as the kernel would) and audited
+  // with the hint for a host service. True when it answered.
+  bool RefusedUnservedLoopback(const struct seccomp_notif& req, const struct sockaddr_storage& to,
+                               socklen_t to_len);
   void ConnectOwnSocket(const struct seccomp_notif& req, const struct sockaddr_storage& to,
                         socklen_t to_len, const AuditEvent* allowed_event = nullptr);
   void HandleAbstract(const struct seccomp_notif& req, const std::string& name);
