@@ -76,11 +76,13 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   req.connect_ports = ctx.landlock_connect_ports;
   req.bind_ports = ctx.landlock_bind_ports;
   if (ctx.proc_remounted) req.reopen_after_mount = {"/proc"};
+  req.own_task_dir = fs.own_task_dir_writable && !ctx.proc_remounted;
 
   auto prepared = landlock::Build(req, abi);
   if (!prepared.ok()) return prepared.status();
   const auto& st = prepared->status;
 
+  plan.hold_command_task_dir = prepared->step != nullptr && req.own_task_dir;
   plan.landlock_abstract_scope =
       prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   plan.landlock_resolve_unix =

@@ -35,6 +35,9 @@ struct FilesystemPolicy {
   // absolute ones name host paths.
   std::vector<std::string> protected_paths = DefaultProtectedPaths();
   std::vector<std::string> deny_read;
+  // Set by the GPU baseline on the host's /proc, never from YAML: the
+  // command's own /proc/<pid>/task is writable (thread names), not /proc.
+  bool own_task_dir_writable = false;
   bool operator==(const FilesystemPolicy&) const = default;
 };
 

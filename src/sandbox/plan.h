@@ -59,7 +59,8 @@ struct Plan {
   // Landlock handles RESOLVE_UNIX (ABI 9): host pathname sockets need a rule.
   bool landlock_resolve_unix = false;
   std::string uid_map, gid_map;
-  std::string summary;  // one line: what is enforced
+  bool hold_command_task_dir = false;  // SpawnSpec::hold_task_dir
+  std::string summary;                 // one line: what is enforced
   // filesystem_policy.protected and deny_read (src/sandbox/protect.h): run
   // calls Prepare before the spawn, adds its step after the privileged ones
   // and calls Finish once the sandbox is gone.
