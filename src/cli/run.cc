@@ -214,6 +214,7 @@ int RunMain(const RunOptions& o) {
   spec.init_namespaces = plan->init_namespaces;
   spec.uid_map = plan->uid_map;
   spec.gid_map = plan->gid_map;
+  spec.hold_task_dir = plan->hold_command_task_dir;
   for (const auto& s : plan->privileged_steps) spec.privileged_steps.push_back(s.get());
   for (const auto& s : plan->confine_steps) spec.confine_steps.push_back(s.get());
   if (plan->protection) {

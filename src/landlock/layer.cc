@@ -85,12 +85,14 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   req.bind_ports = ctx.landlock_bind_ports;
   if (ctx.proc_remounted) req.reopen_after_mount = {"/proc"};
   if (ctx.tmp_mounted) req.after_mount_only.push_back({"/tmp", landlock::Access::kReadWrite});
+  req.own_task_dir = fs.own_task_dir_writable && !ctx.proc_remounted;
 
   auto prepared = landlock::Build(req, abi);
   if (!prepared.ok()) return prepared.status();
   const auto& st = prepared->status;
 
   plan.landlock_fs = prepared->step != nullptr && st.handled_fs != 0;
+  plan.hold_command_task_dir = prepared->step != nullptr && req.own_task_dir;
   plan.landlock_abstract_scope =
       prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   plan.landlock_resolve_unix =

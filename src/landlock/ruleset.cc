@@ -204,6 +204,17 @@ nlohmann::json LandlockStatus::ToJson() const {
     rs.push_back(one);
   }
   j["rules"] = rs;
+  if (!command_rules.empty()) {
+    json cr = json::array();
+    for (const auto& r : command_rules)
+      cr.push_back({{"path", r.path},
+                    {"kind", r.kind},
+                    {"access", FsRightNames(r.access)},
+                    {"binds",
+                     "the command's own /proc/<pid>/task (its threads only), added by "
+                     "the command before restrict_self"}});
+    j["command_rules"] = cr;
+  }
   json sk = json::array();
   for (const auto& s : skipped) sk.push_back({{"path", s.path}, {"reason", s.reason}});
   j["skipped_paths"] = sk;
@@ -213,13 +224,15 @@ nlohmann::json LandlockStatus::ToJson() const {
 
 int RestrictStep::Apply() const noexcept {
   for (const LateRule& r : late_) {
+    // Closed at exec (O_CLOEXEC), see late_.
     int pfd = open(r.path.c_str(), O_PATH | O_CLOEXEC);
     if (pfd < 0) return errno;
     PathBeneathAttr pb{r.access, pfd};
-    long rc = AddRule(fd_.get(), kRulePathBeneath, &pb);
-    int err = errno;
-    close(pfd);
-    if (rc != 0) return err;
+    if (AddRule(fd_.get(), kRulePathBeneath, &pb) != 0) {
+      int err = errno;
+      close(pfd);
+      return err;
+    }
   }
   if (RestrictSelf(fd_.get(), flags_) != 0) return errno;
   return 0;
@@ -318,6 +331,13 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
   // (ABI 9); sockets the sandbox creates itself are reachable without a rule.
   if (st.handled_fs & kFsResolveUnix)
     for (const auto& root : UnixResolveRoots(req.unix_sockets)) add_path(root, kFsResolveUnix);
+  if (req.own_task_dir) {
+    // Reading, writing and truncating files: what a thread name needs.
+    // Nothing is created, removed or linked in procfs.
+    const uint64_t access = (kFsReadFile | kFsReadDir | kFsWriteFile | kFsTruncate) & st.handled_fs;
+    late.push_back({"/proc/self/task", access});
+    st.command_rules.push_back({"/proc/self/task", "directory", access, 0, 0, "", {}});
+  }
   if (std::all_of(st.rules.begin(), st.rules.end(), [&](const AddedRule& r) {
         return std::find(req.sandbox_own.begin(), req.sandbox_own.end(), r.path) !=
                req.sandbox_own.end();

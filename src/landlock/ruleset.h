@@ -76,6 +76,10 @@ struct Request {
   // /tmp directory): granted, but they never make an empty policy
   // non-empty, as they grant nothing of the host's.
   std::vector<std::string> sandbox_own;
+  // The command's own /proc/<pid>/task, read and written (thread names),
+  // by a rule the command adds to the ruleset itself: prepared here, its
+  // path names the supervisor. Only its threads are below it.
+  bool own_task_dir = false;
   // network.unix_sockets: with ABI 9 they get LANDLOCK_ACCESS_FS_RESOLVE_UNIX
   // (see UnixResolveRoots); "@name" entries are ignored here.
   std::vector<std::string> unix_sockets;
@@ -126,6 +130,8 @@ struct LandlockStatus {
   std::vector<uint16_t> connect_ports, bind_ports;
   std::vector<SkippedPath> skipped;
   std::vector<std::string> degraded;  // one line per right/scope not enforced
+  // Rules the command adds before restrict_self (Request::own_task_dir).
+  std::vector<AddedRule> command_rules;
   Enforcement enforcement = Enforcement::kNot;
 
   // One line per degradation (degraded rights, unusable Landlock, skipped
@@ -151,7 +157,11 @@ class RestrictStep : public ChildStep {
  private:
   UniqueFd fd_;
   uint32_t flags_;
-  std::vector<LateRule> late_;  // opened and added in the child (paths prepared before fork)
+  // Opened and added in the child (paths prepared before fork); their
+  // descriptors stay open until exec, so that the directory entries the
+  // rules bind are in use until init holds them (procfs makes a new inode
+  // when an unused entry is looked up again).
+  std::vector<LateRule> late_;
 };
 
 struct Prepared {

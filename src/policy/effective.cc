@@ -63,11 +63,22 @@ void AddProxyBaseline(FilesystemPolicy& fs, const std::string& root) {
 }
 
 // GPU baseline; docs/gpu.md explains each path.
-void AddGpuBaseline(FilesystemPolicy& fs, const std::string& root) {
+void AddGpuBaseline(FilesystemPolicy& fs, const std::string& root, bool own_proc) {
   for (const auto& node : FindGpuDeviceNodes(root)) fs.read_write.push_back(node.path);
-  // CUDA writes /proc/<pid>/task/<tid>/comm in cuInit; a rule binds an
-  // inode, so only /proc itself covers the sandboxed processes.
-  if (ExistsUnder(root, "/proc")) fs.read_write.push_back("/proc");
+  // CUDA writes /proc/<pid>/task/<tid>/comm in cuInit (and fails when it
+  // cannot). A rule binds an inode, so only /proc itself covers every
+  // sandboxed process; on the host's /proc that also opens the per-process
+  // files of every other process of the sandbox's uid (oom_score_adj,
+  // clear_refs...), so there only the command's own task directory is
+  // writable, by a rule the command adds before confining itself.
+  if (ExistsUnder(root, "/proc")) {
+    if (own_proc) {
+      fs.read_write.push_back("/proc");
+    } else {
+      fs.read_only.push_back("/proc");
+      fs.own_task_dir_writable = true;
+    }
+  }
   std::vector<std::string> ro = {"/run/nvidia-persistenced", "/usr/lib/wsl",
                                  "/sys/bus/pci/devices",     "/sys/devices/system/cpu",
                                  "/sys/devices/system/node", "/sys/module/nvidia",
@@ -127,9 +138,14 @@ EffectivePolicy Enrich(Policy p, const EnrichContext& ctx) {
   if (ctx.mode == NetMode::kNamespace || ctx.mode == NetMode::kPlatform)
     AddProxyBaseline(fs, ctx.root);
   if (in.gpu == GpuMode::kOn || (in.gpu == GpuMode::kAuto && GpuPresent(ctx.root))) {
-    AddGpuBaseline(fs, ctx.root);
+    AddGpuBaseline(fs, ctx.root, ctx.own_proc);
     if (FindGpuDeviceNodes(ctx.root).empty())
       e.warnings.push_back("gpu: on, but no GPU device node was found");
+    if (fs.own_task_dir_writable)
+      e.warnings.push_back(
+          "gpu: /proc is the host's here (no PID namespace): only the command's own threads can "
+          "be named through /proc/<pid>/task/<tid>/comm; CUDA (driver 570+) in a process the "
+          "command starts fails in cuInit (docs/gpu.md)");
   }
   Dedup(fs.read_write, {});
   Dedup(fs.read_only, fs.read_write);

@@ -17,6 +17,10 @@ struct EnrichContext {
   // Where baseline paths are looked up (tests point it at a stand-in tree);
   // the paths added to the policy are host paths, without this prefix.
   std::string root = "/";
+  // The command mounts a /proc of its own PID namespace (namespace mode,
+  // and `none` with an empty network namespace): only the sandbox's
+  // processes are in it.
+  bool own_proc = false;
 };
 
 struct EffectivePolicy {
@@ -29,7 +33,9 @@ struct EffectivePolicy {
 // platform modes: system directories read-only, /dev/null read-write; not
 // /tmp, which is the sandbox's own unless listed), the GPU baseline (`gpu: on`, or `gpu: auto` with
 // /dev/nvidiactl or /dev/dxg present: device nodes read-write, /proc
-// read-write, what NVML reads read-only; see docs/gpu.md), and removes
+// read-write when it is the sandbox's own, else read-only with the
+// command's own /proc/<pid>/task writable, what NVML reads read-only; see
+// docs/gpu.md), and removes
 // duplicate paths. Baseline paths are added only when they exist. A path
 // granted read-write is not also listed read-only.
 EffectivePolicy Enrich(Policy p, const EnrichContext& ctx);

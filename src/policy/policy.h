@@ -39,6 +39,9 @@ struct FilesystemPolicy {
   // tmpfs's size= option takes it ("512m", "2g", "25%"); empty: tmpfs's
   // default (half of RAM).
   std::string tmp_size;
+  // Set by the GPU baseline on the host's /proc, never from YAML: the
+  // command's own /proc/<pid>/task is writable (thread names), not /proc.
+  bool own_task_dir_writable = false;
   bool operator==(const FilesystemPolicy&) const = default;
 };
 

@@ -99,6 +99,7 @@ struct Prepared {
   const char* uid_map;  // written by init when init_ns has CLONE_NEWUSER
   const char* gid_map;
   char* command_stack;  // top of the command's stack (mapped before init)
+  bool hold_task_dir;   // SpawnSpec::hold_task_dir
 };
 
 // What init reports on the status pipe after the command's pid.
@@ -207,6 +208,23 @@ long Wait4(pid_t pid, int* status, int options) noexcept {
   if (sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) FailChild(p.err_w, kStageSignals, errno);
   execve(p.exe, p.argv, p.envp);
   FailChild(p.err_w, kStageExec, errno);
+}
+
+// Opens /proc/PID/task and never closes it (init's descriptors go when init
+// exits), see SpawnSpec::hold_task_dir. Called as soon as the command has
+// exec'ed: the command's own descriptor on it is closed by that exec, later
+// than init is resumed. Async-signal-safe.
+void HoldTaskDir(pid_t pid) noexcept {
+  char digits[16];
+  size_t n = 0;
+  for (unsigned long v = static_cast<unsigned long>(pid); n < sizeof digits && (n == 0 || v);
+       v /= 10)
+    digits[n++] = static_cast<char>('0' + v % 10);
+  char path[48] = "/proc/";
+  size_t len = 6;
+  while (n) path[len++] = digits[--n];
+  memcpy(path + len, "/task", 6);
+  sys::OpenAt(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 // SIGKILLs every pid listed in /proc/self/task/*/children. Returns how many.
@@ -408,6 +426,7 @@ int CommandEntry(void* arg) {
   if (cmd < 0) FailChild(p.err_w, kStageFork, errno);
   // The command has exec'ed or exited by now (CLONE_VFORK).
   RawSyscall(SYS_setpgid, cmd, cmd);  // done by the command already; fails after its exec
+  if (p.hold_task_dir && !(p.init_ns & CLONE_NEWPID)) HoldTaskDir(cmd);
   sys::Close(p.err_w);
   // The supervisor needs the command's pid in its own PID namespace. In a
   // new one, `cmd` is namespace-relative; /proc (the host's procfs) lists
@@ -640,6 +659,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   p.init_ns = spec.init_namespaces;
   p.uid_map = spec.uid_map.c_str();
   p.gid_map = spec.gid_map.c_str();
+  p.hold_task_dir = spec.hold_task_dir;
 
   struct termios saved_tty;
   bool have_tty_state = p.tty_fd >= 0 && tcgetattr(p.tty_fd, &saved_tty) == 0;

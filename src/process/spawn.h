@@ -62,6 +62,10 @@ struct SpawnSpec {
   // its own for the proxy); rlim_cur == 0: leave it.
   struct rlimit caller_nofile = {0, 0};
   std::string uid_map, gid_map;
+  // init keeps the command's /proc/<pid>/task open for the whole run: the
+  // command's Landlock rule on it binds that directory's inode, which
+  // procfs replaces when an unused entry is dropped and looked up again.
+  bool hold_task_dir = false;
   std::vector<const ChildStep*> privileged_steps;  // before the privilege drop
   std::vector<const ChildStep*> confine_steps;     // after no_new_privs, in order
   // Called in the supervisor once the command has been exec'ed (pid given).

@@ -415,7 +415,10 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   std::vector<std::string> workdir_warnings;
   if (p.filesystem.include_workdir && !opts.workdir.empty())
     if (Status s = CheckWorkdirGrant(opts.workdir, workdir_warnings); !s.ok()) return s;
-  plan.effective = Enrich(std::move(p), EnrichContext{opts.workdir, mode});
+  EnrichContext enrich{opts.workdir, mode};
+  // Where the command mounts its own /proc (AddNetworkLayer: proc_remounted).
+  enrich.own_proc = mode == NetMode::kNamespace || (mode == NetMode::kNone && none_in_namespace);
+  plan.effective = Enrich(std::move(p), enrich);
   for (auto& w : workdir_warnings) plan.effective.warnings.push_back(std::move(w));
   const ProcessPolicy& process = plan.effective.policy.process;
 

@@ -75,7 +75,8 @@ struct Plan {
   // The per-run private /tmp directory (modes without a mount namespace),
   // removed when the plan is destroyed, after the run.
   std::unique_ptr<PrivateTmpDir> private_tmp;
-  std::string summary;  // one line: what is enforced
+  bool hold_command_task_dir = false;  // SpawnSpec::hold_task_dir
+  std::string summary;                 // one line: what is enforced
   // filesystem_policy.protected and deny_read (src/sandbox/protect.h): run
   // calls Prepare before the spawn, adds its step after the privileged ones
   // and calls Finish once the sandbox is gone.

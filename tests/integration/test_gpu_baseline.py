@@ -10,9 +10,11 @@ import shlex
 import subprocess
 import unittest
 
-from rf import BIN, HELPERS, IS_ROOT, TempDir, effective, helper
+from rf import BIN, HELPERS, IS_ROOT, TempDir, effective, helper, run, wait_count, wait_exec
 
 FSOP = helper("ll_fsop")
+GPPROC = helper("gp_proc")
+AS_NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]
 GPU_NODES = ["nvidiactl", "nvidia0", "nvidia1", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset",
              "kfd", "dri/renderD128"]
 NOT_GPU = ["sdz", "nvidia0x", "nvidia-fake"]  # not granted: sdz, and names the baseline must not match
@@ -208,6 +210,153 @@ class GpuBaselineWsl(StandInResults, unittest.TestCase):
         fs_off = self.eff("off")["filesystem_policy"]
         self.assertNotIn("/dev/dxg", fs_off["read_write"] + fs_off["read_only"])
         self.assertNotIn("/proc", fs_off["read_write"])
+
+
+# Per-process /proc files whose open for writing another same-uid process
+# passes the kernel's permission check (the file mode alone, or a ptrace
+# check Landlock's own ptrace restriction does not stop between equals), with
+# a value that changes something. docs/gpu.md lists what each one does.
+PER_PROCESS = [("oom_adj", "15"), ("oom_score_adj", "1000"), ("clear_refs", "1"), ("sched", "0"),
+               ("comm", "pwned"), ("coredump_filter", "0x7f"), ("autogroup", "19"),
+               ("attr/current", "x"), ("attr/exec", "x"), ("attr/fscreate", "x"),
+               ("attr/keycreate", "x"), ("attr/sockcreate", "x"), ("uid_map", "0 0 1"),
+               ("gid_map", "0 0 1"), ("projid_map", "0 0 1"), ("loginuid", "1"),
+               ("timerslack_ns", "1"), ("timens_offsets", "monotonic 1 0"), ("mem", "x")]
+# Files of /proc itself that the sandbox's uid may write.
+GLOBAL = [(p, v) for p, v in [("/proc/pressure/cpu", "some 500000 2000000")] if os.path.exists(p)]
+PER_THREAD = [("oom_adj", "15"), ("oom_score_adj", "1000"), ("clear_refs", "1"), ("sched", "0"),
+              ("comm", "pwned"), ("attr/current", "x"), ("uid_map", "0 0 1"), ("loginuid", "1"),
+              ("mem", "x")]
+
+
+def gpu_on_policy():
+    ro = [p for p in ("/usr", "/lib", "/lib64", "/etc") if os.path.exists(p)] + [HELPERS]
+    return ("version: 1\n"
+            f"filesystem_policy: {{include_workdir: false, read_only: {json.dumps(ro)}, read_write: []}}\n"
+            "network: {mode: none}\n"
+            "gpu: \"on\"\n")
+
+
+class Target:
+    """A process of uid 65534 outside any sandbox, with a second thread: the
+    files of another same-uid process that a sandbox must not write."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(AS_NOBODY + [GPPROC, "target", "60"])
+        wait_exec(self.proc, GPPROC)
+        task = f"/proc/{self.proc.pid}/task"
+        n = wait_count(lambda: len(os.listdir(task)), 2)
+        assert n == 2, f"target has {n} threads"
+        self.tid = int([t for t in os.listdir(task) if t != str(self.proc.pid)][0])
+        return self
+
+    def __exit__(self, *a):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def paths(self):
+        pid = self.proc.pid
+        out = [(f"/proc/{pid}/{f}", v) for f, v in PER_PROCESS]
+        for tid in (pid, self.tid):
+            out += [(f"/proc/{pid}/task/{tid}/{f}", v) for f, v in PER_THREAD]
+        return out
+
+    def read(self, name):
+        with open(f"/proc/{self.proc.pid}/{name}") as f:
+            return f.read().strip()
+
+
+def put_script(paths):
+    """A shell command running `gp_proc put` on each (path, value), one
+    "PATH RESULT" line each."""
+    q = shlex.quote
+    return "; ".join(f"printf '%s ' {q(p)}; {q(GPPROC)} put {q(p)} {q(v)}" for p, v in paths)
+
+
+def results(stdout):
+    out = {}
+    for line in stdout.splitlines():
+        path, _, res = line.partition(" ")
+        out[path] = res
+    return out
+
+
+@unittest.skipUnless(IS_ROOT and os.path.exists("/usr/bin/setpriv"),
+                     "needs root (a target and the sandbox as uid 65534) and setpriv")
+class GpuProcWrites(unittest.TestCase):
+    """gpu: on must not open another same-uid process's /proc files for
+    writing; the sandbox still names its own threads (the only /proc write a
+    GPU driver needs)."""
+
+    def sandboxed(self, mode, script):
+        r = run(["/bin/sh", "-c", script], policy=gpu_on_policy(), extra=["--mode", mode])
+        self.assertNotEqual(r.returncode, 125, r.stderr)
+        return r
+
+    def test_control_a_same_uid_process_can_write_them(self):
+        with Target() as t:
+            before = t.read("oom_score_adj")
+            r = subprocess.run(AS_NOBODY + ["/bin/sh", "-c", put_script(t.paths() + GLOBAL)],
+                               capture_output=True, text=True, timeout=60)
+            res = results(r.stdout)
+            for path, _ in t.paths() + GLOBAL:
+                # The open is what Landlock refuses; the kernel may still
+                # refuse the value itself (attr/*, comm of another process).
+                self.assertTrue(res.get(path, "").startswith(("OK", "ERR-WRITE")),
+                                f"{path}: {res.get(path)}")
+            self.assertEqual(res[f"/proc/{t.proc.pid}/oom_score_adj"], "OK")
+            self.assertEqual(res[f"/proc/{t.proc.pid}/clear_refs"], "OK")
+            self.assertNotEqual(t.read("oom_score_adj"), before)
+
+    def test_platform_mode_refuses_another_processes_proc_files(self):
+        with Target() as t:
+            before = {f: t.read(f) for f in ("oom_score_adj", "coredump_filter", "autogroup")}
+            r = self.sandboxed("platform", put_script(t.paths() + GLOBAL))
+            res = results(r.stdout)
+            for path, _ in t.paths() + GLOBAL:
+                self.assertEqual(res.get(path), "ERR-OPEN EACCES", path)
+            self.assertEqual({f: t.read(f) for f in before}, before)
+
+    def test_namespace_mode_does_not_see_host_processes(self):
+        with Target() as t:
+            r = self.sandboxed("namespace", put_script(t.paths()))
+            res = results(r.stdout)
+            for path, _ in t.paths():
+                self.assertEqual(res.get(path), "ERR-OPEN ENOENT", path)
+            # init, PID 1 of the sandbox's namespace, is not dumpable: its
+            # files belong to root.
+            r = self.sandboxed("namespace", put_script([("/proc/1/oom_score_adj", "1000"),
+                                                        ("/proc/1/clear_refs", "1")]))
+            res = results(r.stdout)
+            self.assertEqual(res.get("/proc/1/oom_score_adj"), "ERR-OPEN EACCES")
+            self.assertEqual(res.get("/proc/1/clear_refs"), "ERR-OPEN EACCES")
+
+    def test_own_thread_names_work(self):
+        for mode in ("platform", "namespace"):
+            for how in ("self", "thread"):
+                r = self.sandboxed(mode, f"exec {shlex.quote(GPPROC)} name {how} rf-gpu-{how}")
+                self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK"), f"{mode} {how}: {r.stderr}")
+
+    def test_thread_names_in_processes_the_command_starts(self):
+        # Namespace mode: the sandbox's own /proc, every process of it.
+        # Platform mode: the host's /proc; only the command's own
+        # /proc/<pid>/task is writable, a process it starts can name only
+        # its calling thread (prctl), docs/gpu.md.
+        r = self.sandboxed("namespace", f"exec {shlex.quote(GPPROC)} name child rf-gpu-child")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK"), r.stderr)
+        r = self.sandboxed("platform", f"exec {shlex.quote(GPPROC)} name child rf-gpu-child")
+        self.assertEqual((r.returncode, r.stdout.strip()), (1, "ERR EACCES"), r.stderr)
+        r = self.sandboxed("platform", f"{shlex.quote(GPPROC)} name self rf-gpu-self")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK"), r.stderr)
+
+    def test_effective_policy_says_where_proc_is_writable(self):
+        e = effective(gpu_on_policy(), mode="platform")
+        fs = e["filesystem_policy"]
+        self.assertNotIn("/proc", fs["read_write"])
+        self.assertIn("/proc", fs["read_only"])
+        self.assertIn("/proc/self/task", json.dumps(e["enforcement"]["landlock"]))
+        e = effective(gpu_on_policy(), mode="namespace")
+        self.assertIn("/proc", e["filesystem_policy"]["read_write"])
 
 
 class NoGpuHere(unittest.TestCase):

@@ -273,13 +273,21 @@ network_policies:
         self.assertTrue(self.result("supervisor_mem").startswith("ERR"))
 
     def test_supervisor_out_of_reach_with_gpu_baseline(self):
-        # gpu: on promotes /proc to read-write (CUDA writes its comm files).
+        # gpu: on makes /proc writable (CUDA writes its comm files): all of
+        # the sandbox's own /proc in namespace mode, only the command's
+        # /proc/<pid>/task on the host's (docs/gpu.md).
         gpu_policy = self.policy_file + ".gpu.yaml"
         with open(gpu_policy, "w") as f:
             f.write(self.policy + "gpu: \"on\"\n")
         os.chmod(gpu_policy, 0o644)
         eff = rf.effective(self.policy + "gpu: \"on\"\n", mode=self.MODE)
-        self.assertIn("/proc", eff["filesystem_policy"]["read_write"])
+        if self.MODE == "namespace":
+            self.assertIn("/proc", eff["filesystem_policy"]["read_write"])
+        else:
+            self.assertNotIn("/proc", eff["filesystem_policy"]["read_write"])
+            self.assertIn("/proc", eff["filesystem_policy"]["read_only"])
+            rules = eff["enforcement"]["landlock"]["command_rules"]
+            self.assertEqual([r["path"] for r in rules], ["/proc/self/task"])
         inner = ("i=0; while [ ! -s sup.pid ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
                  "SUP=$(cat sup.pid); ./nt_probe read /proc/$SUP/environ; "
                  "./nt_probe read /proc/$SUP/mem; ./nt_probe read /proc/$PPID/environ; "

@@ -337,12 +337,14 @@ TEST(LandlockEnrich, GpuBaselineFromStandInTree) {
   t.Dir("/sys/devices/pci0000:00");
   t.Dir("/sys/devices/system/cpu");
   t.Dir("/sys/devices/virtual");
-  auto e = Enrich(MinimalPolicy(GpuMode::kAuto), EnrichContext{"", NetMode::kNone, t.root()});
+  auto e = Enrich(MinimalPolicy(GpuMode::kAuto),
+                  EnrichContext{"", NetMode::kNone, t.root(), /*own_proc=*/true});
   const auto& rw = e.policy.filesystem.read_write;
   const auto& ro = e.policy.filesystem.read_only;
   for (const char* p : {"/dev/nvidiactl", "/dev/nvidia0", "/dev/nvidia12", "/dev/nvidia-uvm",
                         "/dev/nvidia-caps/nvidia-cap1", "/proc"})
     EXPECT_TRUE(Has(rw, p)) << p;
+  EXPECT_FALSE(e.policy.filesystem.own_task_dir_writable);
   for (const char* p : {"/dev/nvidiaX", "/dev/nvidia0a", "/dev/sdz"}) {
     EXPECT_FALSE(Has(rw, p)) << p;
     EXPECT_FALSE(Has(ro, p)) << p;
@@ -355,6 +357,19 @@ TEST(LandlockEnrich, GpuBaselineFromStandInTree) {
   EXPECT_FALSE(Has(ro, "/usr/lib/wsl"));  // absent in the tree
 }
 
+TEST(LandlockEnrich, GpuBaselineOnTheHostsProcWritesOnlyTheCommandsTasks) {
+  TempTree t;
+  t.File("/dev/nvidiactl");
+  t.Dir("/proc/self");
+  auto e = Enrich(MinimalPolicy(GpuMode::kAuto), EnrichContext{"", NetMode::kPlatform, t.root()});
+  EXPECT_FALSE(Has(e.policy.filesystem.read_write, "/proc"));
+  EXPECT_TRUE(Has(e.policy.filesystem.read_only, "/proc"));
+  EXPECT_TRUE(e.policy.filesystem.own_task_dir_writable);
+  bool warned = false;
+  for (const auto& w : e.warnings) warned = warned || w.find("cuInit") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
 TEST(LandlockEnrich, NoGpuNoBaseline) {
   TempTree t;
   t.File("/dev/kfd");  // AMD alone does not trigger `gpu: auto`
@@ -365,7 +380,11 @@ TEST(LandlockEnrich, NoGpuNoBaseline) {
   // `gpu: on` adds what exists, AMD included.
   auto on = Enrich(MinimalPolicy(GpuMode::kOn), EnrichContext{"", NetMode::kNone, t.root()});
   EXPECT_TRUE(Has(on.policy.filesystem.read_write, "/dev/kfd"));
-  EXPECT_TRUE(Has(on.policy.filesystem.read_write, "/proc"));
+  EXPECT_FALSE(Has(on.policy.filesystem.read_write, "/proc"));
+  EXPECT_TRUE(on.policy.filesystem.own_task_dir_writable);
+  auto own = Enrich(MinimalPolicy(GpuMode::kOn),
+                    EnrichContext{"", NetMode::kNone, t.root(), /*own_proc=*/true});
+  EXPECT_TRUE(Has(own.policy.filesystem.read_write, "/proc"));
   // `gpu: off` never.
   t.File("/dev/nvidiactl");
   auto off = Enrich(MinimalPolicy(GpuMode::kOff), EnrichContext{"", NetMode::kNone, t.root()});
@@ -422,7 +441,8 @@ TEST(LandlockEnrich, WslDxgAloneTurnsGpuAutoOn) {
   for (const char* f : {"/dev/dxg", "/dev/kfd", "/dev/dri/renderD128", "/dev/dri/card0"}) t.File(f);
   t.Dir("/proc");
   t.Dir("/usr/lib/wsl");
-  auto e = Enrich(MinimalPolicy(GpuMode::kAuto), EnrichContext{"", NetMode::kNone, t.root()});
+  auto e = Enrich(MinimalPolicy(GpuMode::kAuto),
+                  EnrichContext{"", NetMode::kNone, t.root(), /*own_proc=*/true});
   const auto& rw = e.policy.filesystem.read_write;
   const auto& ro = e.policy.filesystem.read_only;
   for (const char* p : {"/dev/dxg", "/dev/kfd", "/dev/dri/renderD128", "/proc"})
