@@ -31,6 +31,13 @@ struct RefusedReadWrite {
 };
 const std::vector<RefusedReadWrite>& RefusedReadWritePaths();
 
+// One value of process.limits (or of the matching `run` flag) from its
+// text: `key` is memory, processes, cpu, wall_time, file_size or open_files.
+// Sizes take a k, m, g or t suffix (powers of 1024), wall_time an s, m, h or
+// d suffix (plain numbers are seconds), cpu a decimal number of cores.
+// Fails with what is expected, without naming where (the caller does).
+Status ParseLimit(const std::string& key, const std::string& text, ProcessLimits& out);
+
 // Whether `h` is an endpoint host the loader accepts: a DNS name, an IP
 // literal, or a name with wildcards in its first label only (`*.`, `**.`,
 // or `*` inside the label), leaving at least two labels.

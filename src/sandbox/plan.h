@@ -15,8 +15,9 @@
 #include "net/connect_guard.h"
 #include "policy/effective.h"
 #include "process/spawn.h"
-#include "sandbox/protect.h"
+#include "sandbox/limits.h"
 #include "sandbox/private_tmp.h"
+#include "sandbox/protect.h"
 
 namespace rf {
 
@@ -31,6 +32,8 @@ struct PlanOptions {
   // run: make the per-run private /tmp directory where there is no mount
   // namespace (policy show only describes it).
   bool make_private_tmp = false;
+  // process.limits.processes is the default policy's cap (SandboxLimits).
+  bool default_processes = false;
 };
 
 // How the command reaches the network (src/net/).
@@ -71,6 +74,11 @@ struct Plan {
   // calls Prepare before the spawn, adds its step after the privileged ones
   // and calls Finish once the sandbox is gone.
   std::unique_ptr<Protection> protection;
+  // process.limits: the sandbox's cgroups (removed when the plan is
+  // destroyed), its rlimits and its deadline. Run puts the join step first
+  // among the privileged steps and the rlimit step first among the
+  // confinement ones.
+  std::unique_ptr<SandboxLimits> limits;
 };
 
 Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts);
