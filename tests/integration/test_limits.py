@@ -328,6 +328,36 @@ class Limits(unittest.TestCase):
         self.assertEqual(r.returncode, 125)
         self.assertRegex(r.stderr, r":\d+:\d+: process.limits.memory must be a size")
 
+    def test_nproc_is_per_uid_without_a_user_namespace(self):
+        """The documented caveat of the rlimit fallback: RLIMIT_NPROC counts
+        every process of the uid on the host. 60 processes of uid 65534
+        outside the sandbox leave a --pids 40 sandbox no fork in platform
+        mode; in namespace mode (a user namespace of its own) the count is
+        the sandbox's own."""
+        outside = subprocess.Popen(AS_USER + ["/bin/sh", "-c",
+                                              "for i in $(seq 60); do sleep 30 & done; wait"],
+                                   start_new_session=True)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                n = subprocess.run(["pgrep", "-c", "-s", str(outside.pid)],
+                                   capture_output=True, text=True).stdout.strip()
+                if n and int(n) >= 61:
+                    break
+                time.sleep(0.05)
+            with rf.TempDir() as d:
+                r = run_limited([rf.PY, "-c", BOMB, "300"], ["--pids", "40"], mode="platform",
+                                as_user=True, cwd=d)
+                self.assertEqual(r.stdout.split(), ["0", "11"], r.stderr)
+                r = run_limited([rf.PY, "-c", BOMB, "300"], ["--pids", "40"], mode="namespace",
+                                as_user=True, cwd=d)
+                made, refused = r.stdout.split()
+                self.assertGreater(int(made), 30, r.stdout)
+                self.assertLess(int(made), 40, r.stdout)
+        finally:
+            os.killpg(outside.pid, 9)
+            outside.wait()
+
     def test_no_cgroup_left_behind(self):
         before = set(os.listdir("/sys/fs/cgroup/pids"))
         for mode in MODES:
