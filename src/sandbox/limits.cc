@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -123,8 +124,11 @@ std::string FormatSize(uint64_t bytes) {
 }
 
 int CgroupJoinStep::Apply() const noexcept {
-  for (const auto& fd : procs)
-    if (RawSyscall(SYS_write, fd.get(), reinterpret_cast<long>("0"), 1) != 1) return errno ?: EIO;
+  // Raw: the command shares the supervisor's memory until exec, errno too.
+  for (const auto& fd : procs) {
+    long r = RawSyscall(SYS_write, fd.get(), reinterpret_cast<long>("0"), 1);
+    if (r != 1) return r < 0 ? static_cast<int>(-r) : EIO;
+  }
   return 0;
 }
 
@@ -143,6 +147,9 @@ Result<const SandboxLimits::Cgroup*> SandboxLimits::CgroupFor(
   };
   std::string why;
   const auto mounts = CgroupMounts();
+  bool bound_to_v1 = false;
+  for (const auto& m : mounts)
+    bound_to_v1 = bound_to_v1 || (!m.v2 && HasWord(m.options, controller, ','));
   // cgroup v2: the caller's own cgroup as parent, or as root the root of
   // the hierarchy (the only cgroup exempt from "no processes in a cgroup
   // that hands controllers to its children").
@@ -155,7 +162,7 @@ Result<const SandboxLimits::Cgroup*> SandboxLimits::CgroupFor(
     for (const auto& parent : parents) {
       if (!HasWord(ReadSmallFile(parent + "/cgroup.controllers"), controller, ' ')) {
         why = "cgroup v2 (" + parent + ") has no " + controller + " controller" +
-              (mounts.size() > 1 ? " (a cgroup v1 hierarchy holds it: hybrid mode)" : "");
+              (bound_to_v1 ? " (a cgroup v1 hierarchy holds it: hybrid mode)" : "");
         continue;
       }
       if (!HasWord(ReadSmallFile(parent + "/cgroup.subtree_control"), controller, ' ')) {
@@ -232,13 +239,18 @@ std::unique_ptr<SandboxLimits> SandboxLimits::Prepare(const ProcessLimits& l, bo
   out->name_ = name;
   // The cgroups cannot cover more than the rlimits the caller could set:
   // an rlimit is never raised above the caller's hard limit.
-  auto add_rlimit = [&](int resource, uint64_t value) {
+  // `grace`: the hard limit is that much above the soft one (RLIMIT_CPU:
+  // SIGXCPU at the soft limit, SIGKILL at the hard one; equal, the kill
+  // comes first and the report cannot say why).
+  auto add_rlimit = [&](int resource, uint64_t value, uint64_t grace = 0) {
     struct rlimit cur;
-    rlim_t v = static_cast<rlim_t>(value);
+    rlim_t v = static_cast<rlim_t>(value), h = static_cast<rlim_t>(value + grace);
     if (getrlimit(static_cast<__rlimit_resource>(resource), &cur) == 0 &&
-        cur.rlim_max != RLIM_INFINITY && cur.rlim_max < v)
-      v = cur.rlim_max;
-    out->rlimits_.entries.push_back({resource, {v, v}});
+        cur.rlim_max != RLIM_INFINITY && cur.rlim_max < h) {
+      h = cur.rlim_max;
+      v = std::min(v, h);
+    }
+    out->rlimits_.entries.push_back({resource, {v, h}});
   };
   auto cgroup_mech = [](const Cgroup& c, const std::string& file) {
     return std::string(c.v2 ? "cgroup v2 " : "cgroup v1 ") + file + " (" + c.dir + ")";
@@ -327,10 +339,11 @@ std::unique_ptr<SandboxLimits> SandboxLimits::Prepare(const ProcessLimits& l, bo
     if (!c.ok()) {
       if (l.wall_time) {
         const auto secs = static_cast<uint64_t>(std::ceil(*l.cpu * *l.wall_time));
-        add_rlimit(RLIMIT_CPU, secs);
+        add_rlimit(RLIMIT_CPU, secs, 1);
         st.mechanism = "RLIMIT_CPU";
         st.note = "approximate: " + std::to_string(secs) +
-                  " s of CPU time per process (cpu x wall_time), killed by SIGXCPU past it; "
+                  " s of CPU time per process (cpu x wall_time), SIGXCPU past it, SIGKILL a "
+                  "second later; "
                   "not a rate (no cgroup: " +
                   c.status().reason() + ")";
       } else {

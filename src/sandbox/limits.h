@@ -64,7 +64,7 @@ class CgroupJoinStep : public ChildStep {
   std::vector<UniqueFd> procs;
 };
 
-// Sets the prepared rlimits (soft = hard) in the command. A confinement
+// Sets the prepared rlimits (soft = hard, but for RLIMIT_CPU) in the command. A confinement
 // step, run after the privilege drop and after the caller's RLIMIT_NOFILE is
 // restored (which it would otherwise undo).
 class RlimitStep : public ChildStep {

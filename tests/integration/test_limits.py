@@ -251,6 +251,28 @@ class Limits(unittest.TestCase):
                     ex = [e for e in events(audit) if e.get("action") == "exit"]
                     self.assertEqual(ex[-1]["exit_code"], 124)
 
+    def test_cpu(self):
+        """As root a cgroup throttles the sandbox to its CPUs' worth of time;
+        as uid 65534 (no cgroup) cpu x wall_time seconds of RLIMIT_CPU end a
+        busy loop with SIGXCPU, reported."""
+        spin = ("import time\nt = time.monotonic()\nwhile time.monotonic() - t < %s: pass\n"
+                "print(round(time.process_time(), 2))")
+        for mode in MODES:
+            with self.subTest(who="root", mode=mode), rf.TempDir() as d:
+                ctl = run_limited([rf.PY, "-c", spin % 2], mode=mode, cwd=d)
+                self.assertGreater(float(ctl.stdout), 0.6, ctl.stderr)
+                r = run_limited([rf.PY, "-c", spin % 2], ["--cpus", "0.2"], mode=mode, cwd=d)
+                self.assertLess(float(r.stdout), 0.55, r.stderr)
+            with self.subTest(who="uid 65534", mode=mode), rf.TempDir() as d:
+                ctl = run_limited([rf.PY, "-c", spin % 3], ["--timeout", "10"], mode=mode,
+                                  as_user=True, cwd=d)
+                self.assertEqual(ctl.returncode, 0, ctl.stderr)
+                # 0.1 CPU x 10 s: 1 s of CPU time per process.
+                r = run_limited([rf.PY, "-c", spin % 3], ["--cpus", "0.1", "--timeout", "10"],
+                                mode=mode, as_user=True, cwd=d)
+                self.assertEqual(r.returncode, 128 + 24, r.stderr)  # SIGXCPU
+                self.assertIn("ringfence: limit: CPU time limit reached", r.stderr)
+
     def test_open_files(self):
         for as_user, who in self.users():
             for mode in MODES:
@@ -359,14 +381,25 @@ class Limits(unittest.TestCase):
             outside.wait()
 
     def test_no_cgroup_left_behind(self):
-        before = set(os.listdir("/sys/fs/cgroup/pids"))
+        """Each run's cgroups (ringfence-<supervisor pid>-<random>) are gone
+        after it, also when the sandbox was killed at its deadline."""
         for mode in MODES:
-            r = run_limited(["/bin/sh", "-c", "sleep 30 & sleep 30"],
-                            ["--pids", "20", "--memory", "64m", "--timeout", "1"], mode=mode)
-            self.assertEqual(r.returncode, 124, r.stderr)
-        left = [n for n in set(os.listdir("/sys/fs/cgroup/pids")) - before
-                if n.startswith("ringfence-")]
-        self.assertEqual(left, [])
+            with self.subTest(mode=mode), rf.TempDir() as d:
+                p = subprocess.Popen([rf.BIN, "run", "--mode", mode, "--pids", "20",
+                                      "--memory", "64m", "--cpus", "1", "--timeout", "2", "--",
+                                      "/bin/sh", "-c", "sleep 30 & cat /proc/self/cgroup; wait"],
+                                     cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+                out, err = p.communicate(timeout=30)
+                self.assertEqual(p.returncode, 124, err)
+                mine = "ringfence-%d-" % p.pid
+                # The sandbox was inside its cgroups while it ran.
+                self.assertEqual(len([l for l in out.splitlines() if mine in l]), 3, out)
+                for hier in ("pids", "memory", "cpu"):
+                    for root, dirs, _ in os.walk("/sys/fs/cgroup/" + hier):
+                        left = [n for n in dirs if n.startswith(mine)]
+                        self.assertEqual(left, [], root)
+                        dirs[:] = [n for n in dirs if not n.startswith("ringfence-")]
 
 
 @unittest.skipUnless(rf.IS_ROOT and os.path.isfile("/sys/fs/cgroup/pids/cgroup.procs"),
