@@ -12,9 +12,20 @@ struct RunOptions {
   std::string mode;         // empty = from policy
   std::string audit_file;
   std::string workdir;  // empty = current directory
-  bool quiet = false;  // -q, or RINGFENCE_QUIET set (RunMain reads it)
+  bool quiet = false;   // -q, or RINGFENCE_QUIET set (RunMain reads it)
+  // Resource limits overriding process.limits, as given (validated by
+  // RunMain): --memory, --pids, --cpus, --timeout, --file-size, --open-files.
+  std::string memory, pids, cpus, timeout, file_size, open_files;
   std::vector<std::string> command;
 };
+
+// The `run` options that take a value, and the RunOptions field of each.
+struct RunValueOption {
+  const char* name;
+  std::string RunOptions::*field;
+  const char* help;
+};
+const std::vector<RunValueOption>& RunValueOptions();
 
 int RunMain(const RunOptions& o);
 int ConnectMain(const std::string& host, int port);

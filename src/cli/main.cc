@@ -28,16 +28,14 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
     std::string a = argv[i];
     std::string* target = nullptr;
     std::string value;
-    for (auto [name, field] :
-         {std::pair{"--policy", &o->policy_file}, std::pair{"--mode", &o->mode},
-          std::pair{"--audit", &o->audit_file}, std::pair{"--workdir", &o->workdir}}) {
-      std::string n(name);
+    for (const auto& opt : rf::RunValueOptions()) {
+      std::string n(opt.name);
       if (a == n) {
         if (i + 1 >= argc) return false;
-        target = field;
+        target = &(o->*opt.field);
         value = argv[++i];
       } else if (a.rfind(n + "=", 0) == 0) {
-        target = field;
+        target = &(o->*opt.field);
         value = a.substr(n.size() + 1);
       }
     }
@@ -161,16 +159,13 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "Run a command inside the sandbox");
-  run_cmd->add_option("--policy", run.policy_file, "Policy file (YAML); default: embedded policy");
-  run_cmd->add_option("--mode", run.mode, "Network mode: auto|namespace|platform|none|host");
-  run_cmd->add_option("--audit", run.audit_file, "Write audit events (JSON Lines) to FILE");
-  run_cmd->add_option("--workdir", run.workdir, "Working directory of the command (default: cwd)");
+  for (const auto& opt : RunValueOptions()) run_cmd->add_option(opt.name, run.*opt.field, opt.help);
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only print warnings and errors");
   run_cmd->add_option("command", run.command,
                       "CMD [ARGS...] (everything after `--` or the first non-option)");
   run_cmd->footer(
-      "Exit codes: the command's own; 128+N if killed by signal N; 125 ringfence failed;\n"
-      "126 command not executable; 127 command not found.");
+      "Exit codes: the command's own; 128+N if killed by signal N; 124 killed at --timeout;\n"
+      "125 ringfence failed; 126 command not executable; 127 command not found.");
 
   auto* policy_cmd = app.add_subcommand("policy", "Validate or show policies");
   policy_cmd->require_subcommand(1);
@@ -210,7 +205,8 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "run") {
     for (size_t i = 1; i < args.size(); ++i) {
       const std::string& a = args[i];
-      bool takes_value = a == "--policy" || a == "--mode" || a == "--audit" || a == "--workdir";
+      bool takes_value = false;
+      for (const auto& opt : RunValueOptions()) takes_value = takes_value || a == opt.name;
       if (takes_value) {
         ++i;
         continue;

@@ -120,7 +120,9 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
   if (effective) {
     char cwd[PATH_MAX];
     std::string wd = getcwd(cwd, sizeof cwd) ? cwd : "/";
-    auto plan = BuildPlan(*p, PlanOptions{wd, mode, nullptr});
+    PlanOptions popts{wd, mode, nullptr};
+    popts.default_processes = file.empty();
+    auto plan = BuildPlan(*p, popts);
     if (!plan.ok()) {
       fprintf(stderr, "ringfence: %s\n", plan.status().reason().c_str());
       return 1;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <tuple>
 
 #include "audit/audit.h"
 #include "cli/commands.h"
@@ -54,6 +55,23 @@ std::string Join(const std::vector<std::string>& v) {
 
 }  // namespace
 
+const std::vector<RunValueOption>& RunValueOptions() {
+  static const std::vector<RunValueOption> kOptions = {
+      {"--policy", &RunOptions::policy_file, "Policy file (YAML); default: embedded policy"},
+      {"--mode", &RunOptions::mode, "Network mode: auto|namespace|platform|none|host"},
+      {"--audit", &RunOptions::audit_file, "Write audit events (JSON Lines) to FILE"},
+      {"--workdir", &RunOptions::workdir, "Working directory of the command (default: cwd)"},
+      {"--memory", &RunOptions::memory, "Memory limit of the sandbox (512m, 2g)"},
+      {"--pids", &RunOptions::pids, "Processes and threads the sandbox may have at once"},
+      {"--cpus", &RunOptions::cpus, "CPU time limit, in CPUs (1.5)"},
+      {"--timeout", &RunOptions::timeout,
+       "Wall time limit (3600, 90m, 1h): the sandbox is killed, exit 124"},
+      {"--file-size", &RunOptions::file_size, "Largest file the sandbox may write (1g)"},
+      {"--open-files", &RunOptions::open_files, "Open descriptors per process (4096)"},
+  };
+  return kOptions;
+}
+
 int RunMain(const RunOptions& o) {
   AuditSink no_audit;
   std::unique_ptr<AuditSink> audit_owner;
@@ -88,6 +106,20 @@ int RunMain(const RunOptions& o) {
     return kExitSetupFailed;
   }
 
+  // The limit flags override process.limits, each checked as the policy's
+  // value would be.
+  bool default_processes = o.policy_file.empty();
+  for (auto [flag, key, text] :
+       {std::tuple{"--memory", "memory", &o.memory}, std::tuple{"--pids", "processes", &o.pids},
+        std::tuple{"--cpus", "cpu", &o.cpus}, std::tuple{"--timeout", "wall_time", &o.timeout},
+        std::tuple{"--file-size", "file_size", &o.file_size},
+        std::tuple{"--open-files", "open_files", &o.open_files}}) {
+    if (text->empty()) continue;
+    if (Status s = ParseLimit(key, *text, policy->process.limits); !s.ok())
+      return SetupFailure(*audit, subject, std::string(flag) + " " + s.reason());
+    if (std::string(key) == "processes") default_processes = false;
+  }
+
   std::string workdir = o.workdir;
   if (workdir.empty() || workdir[0] != '/') {
     char cwd[PATH_MAX];
@@ -114,6 +146,7 @@ int RunMain(const RunOptions& o) {
   PlanOptions popts{
       workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, !o.audit_file.empty()};
   popts.make_private_tmp = true;
+  popts.default_processes = default_processes;
   auto plan = BuildPlan(*policy, popts);
   if (!plan.ok()) return SetupFailure(*audit, subject, plan.status().reason());
 
@@ -215,6 +248,13 @@ int RunMain(const RunOptions& o) {
   spec.uid_map = plan->uid_map;
   spec.gid_map = plan->gid_map;
   spec.hold_task_dir = plan->hold_command_task_dir;
+  if (plan->limits) {
+    // Joined before anything else, so all the command starts is inside;
+    // rlimits set before the confinement, after the caller's are restored.
+    if (const ChildStep* join = plan->limits->join_step()) spec.privileged_steps.push_back(join);
+    if (const ChildStep* rl = plan->limits->rlimit_step()) spec.confine_steps.push_back(rl);
+    spec.timeout_ms = plan->limits->wall_time_ms();
+  }
   for (const auto& s : plan->privileged_steps) spec.privileged_steps.push_back(s.get());
   for (const auto& s : plan->confine_steps) spec.confine_steps.push_back(s.get());
   if (plan->protection) {
@@ -293,6 +333,13 @@ int RunMain(const RunOptions& o) {
   };
   SpawnResult r = SpawnAndWait(spec);
   if (guard) guard->Stop();
+  // Limits the sandbox ran into: on stderr, one line each, and as events.
+  std::vector<LimitHit> hits;
+  if (plan->limits) hits = plan->limits->Hits(r.wait_status, r.started, r.timed_out);
+  for (const auto& h : hits) {
+    fprintf(stderr, "ringfence: limit: %s\n", TerminalText(h.reason).c_str());
+    audit->Emit({"limits", h.event, subject, h.reason, {{"limit", h.key}, {"count", h.count}}});
+  }
   if (plan->protection) {
     for (const auto& line : plan->protection->Finish(audit))
       fprintf(stderr, "ringfence: %s\n", TerminalText(line).c_str());
@@ -314,7 +361,14 @@ int RunMain(const RunOptions& o) {
   }
   nlohmann::json extra = {{"pid", r.pid}, {"exit_code", r.exit_code}};
   std::string reason;
-  if (WIFSIGNALED(r.wait_status)) {
+  if (!hits.empty()) {
+    nlohmann::json reached = nlohmann::json::array();
+    for (const auto& h : hits) reached.push_back(h.key);
+    extra["limits_reached"] = reached;
+  }
+  if (r.timed_out) {
+    reason = "killed at the wall_time limit";
+  } else if (WIFSIGNALED(r.wait_status)) {
     extra["signal"] = WTERMSIG(r.wait_status);
     reason = std::string("killed by signal ") + strsignal(WTERMSIG(r.wait_status));
   } else {

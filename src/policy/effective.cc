@@ -167,6 +167,18 @@ nlohmann::json PolicyToJson(const Policy& p) {
                   {"run_as_group", p.process.run_as_group},
                   {"sysv_ipc", p.process.sysv_ipc},
                   {"home", p.process.home}};
+  if (!p.process.limits.empty()) {
+    // Bytes and seconds: what the loader reads back unchanged.
+    const ProcessLimits& l = p.process.limits;
+    json limits = json::object();
+    if (l.memory) limits["memory"] = *l.memory;
+    if (l.processes) limits["processes"] = *l.processes;
+    if (l.cpu) limits["cpu"] = *l.cpu;
+    if (l.wall_time) limits["wall_time"] = *l.wall_time;
+    if (l.file_size) limits["file_size"] = *l.file_size;
+    if (l.open_files) limits["open_files"] = *l.open_files;
+    j["process"]["limits"] = limits;
+  }
   json net = {{"mode", ToString(p.network.mode)},
               {"proxy_port", p.network.proxy_port},
               {"loopback_ports", p.network.loopback_ports},

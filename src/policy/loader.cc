@@ -416,10 +416,25 @@ void LoadLandlock(Checker& c, const YAML::Node& n, Policy& p) {
                });
 }
 
+void LoadLimits(Checker& c, const YAML::Node& n, Policy& p) {
+  c.ForEachKey(n, "process.limits",
+               {"memory", "processes", "cpu", "wall_time", "file_size", "open_files"},
+               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+                 auto s = c.String(v, "process.limits." + key);
+                 if (!s) return;
+                 Status st = ParseLimit(key, *s, p.process.limits);
+                 if (!st.ok()) c.Error(v.Mark(), "process.limits." + key + " " + st.reason());
+               });
+}
+
 void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
   c.ForEachKey(
-      n, "process", {"run_as_user", "run_as_group", "sysv_ipc", "home"},
+      n, "process", {"run_as_user", "run_as_group", "sysv_ipc", "home", "limits"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+        if (key == "limits") {
+          LoadLimits(c, v, p);
+          return;
+        }
         if (key == "sysv_ipc") {
           if (auto b = c.Bool(v, "process.sysv_ipc")) p.process.sysv_ipc = *b;
           return;
@@ -944,9 +959,91 @@ Policy DefaultPolicy() {
   p.compatibility = Compatibility::kBestEffort;
   p.process.run_as_user = "nobody";
   p.process.run_as_group = "nogroup";
+  p.process.limits.processes = kDefaultProcessesLimit;
   p.network.mode = NetMode::kAuto;
   p.gpu = GpuMode::kAuto;
   return p;
+}
+
+namespace {
+
+// Digits with an optional fraction (cpu only), then a suffix from
+// `suffixes` (each with its multiplier). Bounded so nothing overflows.
+std::optional<double> ParseNumber(const std::string& text, bool fraction,
+                                  const std::vector<std::pair<std::string, double>>& suffixes,
+                                  double max) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0 || i > 15) return std::nullopt;
+  size_t end = i;
+  if (fraction && end < text.size() && text[end] == '.') {
+    size_t f = end + 1;
+    while (f < text.size() && text[f] >= '0' && text[f] <= '9') ++f;
+    if (f == end + 1 || f - end > 7) return std::nullopt;
+    end = f;
+  }
+  double v = std::stod(text.substr(0, end));
+  std::string rest = text.substr(end);
+  double mult = rest.empty() ? 1 : 0;
+  for (const auto& [suffix, m] : suffixes)
+    if (rest.size() == suffix.size() &&
+        std::equal(rest.begin(), rest.end(), suffix.begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      mult = m;
+  if (mult == 0 || v <= 0 || v * mult > max) return std::nullopt;
+  return v * mult;
+}
+
+}  // namespace
+
+Status ParseLimit(const std::string& key, const std::string& text, ProcessLimits& out) {
+  const std::vector<std::pair<std::string, double>> sizes = {
+      {"k", 1024.0}, {"m", 1048576.0}, {"g", 1073741824.0}, {"t", 1099511627776.0}};
+  if (key == "memory" || key == "file_size") {
+    // At least a page: anything less is a typo for a bigger unit.
+    auto v = ParseNumber(text, false, sizes, 1125899906842624.0);  // 1 PiB
+    if (!v || *v < 4096)
+      return Status::Error(
+          "must be a size of at least 4k with an optional k, m, g or t suffix "
+          "(512m, 2g), not '" +
+          text + "'");
+    (key == "memory" ? out.memory : out.file_size) = static_cast<uint64_t>(*v);
+    return Status::Ok();
+  }
+  if (key == "processes" || key == "open_files") {
+    // The kernel's own ceilings: pid_max's and nr_open's largest values.
+    const double max = key == "processes" ? 4194304 : 1048576;
+    auto v = ParseNumber(text, false, {}, max);
+    if (!v || (key == "open_files" && *v < 16))
+      return Status::Error("must be a whole number from " +
+                           std::string(key == "processes" ? "1" : "16") + " to " +
+                           std::to_string(static_cast<long long>(max)) + ", not '" + text + "'");
+    (key == "processes" ? out.processes : out.open_files) = static_cast<uint64_t>(*v);
+    return Status::Ok();
+  }
+  if (key == "cpu") {
+    // cpu.max cannot take less than a hundredth of a CPU (1 ms per 100 ms).
+    auto v = ParseNumber(text, true, {}, 4096);
+    if (!v || *v < 0.01)
+      return Status::Error("must be a number of CPUs from 0.01 to 4096 (1, 1.5, 0.25), not '" +
+                           text + "'");
+    out.cpu = *v;
+    return Status::Ok();
+  }
+  if (key == "wall_time") {
+    auto v =
+        ParseNumber(text, false, {{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}}, 366.0 * 86400);
+    if (!v)
+      return Status::Error(
+          "must be a duration in seconds, or with an s, m, h or d suffix "
+          "(3600, 90m, 1h), of at most 366d, not '" +
+          text + "'");
+    out.wall_time = static_cast<uint64_t>(*v);
+    return Status::Ok();
+  }
+  return Status::Error(
+      "is not a limit (memory, processes, cpu, wall_time, file_size, "
+      "open_files)");
 }
 
 const char* ToString(Compatibility c) {

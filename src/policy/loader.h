@@ -38,6 +38,12 @@ const std::vector<RefusedReadWrite>& RefusedReadWritePaths();
 // process.home: per_run, persistent, or a plain absolute path other than
 // the refused read_write paths. The error names the field and the value.
 Status CheckHomeSetting(const std::string& home);
+// One value of process.limits (or of the matching `run` flag) from its
+// text: `key` is memory, processes, cpu, wall_time, file_size or open_files.
+// Sizes take a k, m, g or t suffix (powers of 1024), wall_time an s, m, h or
+// d suffix (plain numbers are seconds), cpu a decimal number of cores.
+// Fails with what is expected, without naming where (the caller does).
+Status ParseLimit(const std::string& key, const std::string& text, ProcessLimits& out);
 
 // Whether `h` is an endpoint host the loader accepts: a DNS name, an IP
 // literal, or a name with wildcards in its first label only (`*.`, `**.`,

@@ -45,6 +45,26 @@ struct FilesystemPolicy {
   bool operator==(const FilesystemPolicy&) const = default;
 };
 
+// ringfence: resource limits of the whole sandbox (docs/long-runs.md,
+// "Limits"). Unset = no limit. How each is held (a cgroup of the sandbox's
+// own, an rlimit, the supervisor) is decided at run time (src/sandbox/limits.h).
+struct ProcessLimits {
+  std::optional<uint64_t> memory;      // bytes
+  std::optional<uint64_t> processes;   // tasks (processes and threads)
+  std::optional<double> cpu;           // cores (1.5 = one and a half CPUs' time)
+  std::optional<uint64_t> wall_time;   // seconds
+  std::optional<uint64_t> file_size;   // bytes, largest file the sandbox may write
+  std::optional<uint64_t> open_files;  // descriptors per process
+  bool empty() const {
+    return !memory && !processes && !cpu && !wall_time && !file_size && !open_files;
+  }
+  bool operator==(const ProcessLimits&) const = default;
+};
+
+// The default policy's cap on the sandbox's processes and threads (a fork
+// bomb stops there); docs/long-runs.md says why this figure.
+inline constexpr uint64_t kDefaultProcessesLimit = 4096;
+
 struct ProcessPolicy {
   std::string run_as_user = "nobody";
   std::string run_as_group = "nogroup";
@@ -58,6 +78,7 @@ struct ProcessPolicy {
   // between runs) or an absolute path.
   std::string home = "per_run";
   bool sysv_ipc = false;
+  ProcessLimits limits;
   bool operator==(const ProcessPolicy&) const = default;
 };
 

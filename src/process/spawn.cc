@@ -16,8 +16,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -775,10 +777,30 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   bool have_status = false;
   int init_status = 0;
   bool init_reaped = false;
+  // The wall time limit counts from the command's start. At the deadline
+  // the supervisor closes its end of the life pipe: init then kills and
+  // reaps the whole tree exactly as when the supervisor dies, and exits.
+  struct timespec started_at;
+  clock_gettime(CLOCK_MONOTONIC, &started_at);
+  const bool has_deadline = res.started && spec.timeout_ms > 0;
   while (!have_status && !init_reaped) {
     std::vector<struct pollfd> fds = {{sigfd.get(), POLLIN, 0}, {status_r.get(), POLLIN, 0}};
     for (const auto& w : watches) fds.push_back({w.fd, POLLIN, 0});
-    int n = poll(fds.data(), fds.size(), -1);
+    int wait_ms = -1;
+    if (has_deadline && !res.timed_out) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      const int64_t elapsed =
+          (now.tv_sec - started_at.tv_sec) * 1000 + (now.tv_nsec - started_at.tv_nsec) / 1000000;
+      const int64_t left = spec.timeout_ms - elapsed;
+      if (left <= 0) {
+        res.timed_out = true;
+        life_w.reset();
+        continue;
+      }
+      wait_ms = static_cast<int>(std::min<int64_t>(left, 1 << 30));
+    }
+    int n = poll(fds.data(), fds.size(), wait_ms);
     if (n < 0 && errno != EINTR) break;
     if (n > 0) {
       // Watches first: a service the command is waiting for starts before
@@ -851,6 +873,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
     res.wait_status = init_status;
     res.exit_code = ExitCodeFromWaitStatus(init_status);
   }
+  if (res.timed_out) res.exit_code = kExitTimedOut;
   return res;
 }
 

@@ -78,15 +78,23 @@ struct SpawnSpec {
     std::function<void()> ready;
   };
   std::function<void(pid_t, std::vector<Watch>&)> on_started;
+  // Wall time limit from the command's start, in milliseconds (0 = none):
+  // at the deadline the whole sandbox is killed and the result is 124.
+  int64_t timeout_ms = 0;
 };
 
 struct SpawnResult {
-  int exit_code = 125;   // what `ringfence run` returns
-  int wait_status = 0;   // raw status of the command, when it ran
-  bool started = false;  // exec succeeded
-  pid_t pid = -1;        // the command's pid (in the supervisor's pid namespace)
-  std::string failure;   // why the command never started, when !started
+  int exit_code = 125;     // what `ringfence run` returns
+  int wait_status = 0;     // raw status of the command, when it ran
+  bool started = false;    // exec succeeded
+  pid_t pid = -1;          // the command's pid (in the supervisor's pid namespace)
+  std::string failure;     // why the command never started, when !started
+  bool timed_out = false;  // killed at SpawnSpec::timeout_ms (exit_code 124)
 };
+
+// What `run` returns when the sandbox was killed at its wall time limit
+// (what timeout(1) returns).
+inline constexpr int kExitTimedOut = 124;
 
 // Runs the command and waits for it. Never returns an exit code from the
 // child before it is reaped together with its whole process tree.

@@ -562,6 +562,23 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     }
   }
   if (Status s = AddSeccompLayer(ctx, plan); !s.ok()) return s.With("seccomp");
+  const ProcessLimits& limits = plan.effective.policy.process.limits;
+  if (!limits.empty()) {
+    plan.limits = SandboxLimits::Prepare(limits, (plan.init_namespaces & CLONE_NEWUSER) != 0,
+                                         opts.default_processes);
+    if (opts.describe) plan.effective.layers["limits"] = plan.limits->Describe();
+    for (const auto& why : plan.limits->NotHeld()) {
+      // The default cap is the policy's own best effort, never fatal.
+      if (plan.effective.policy.compatibility == Compatibility::kHardRequirement &&
+          !(opts.default_processes && why.rfind("processes ", 0) == 0))
+        return Status::Error("limits: " + why +
+                             "; landlock.compatibility is hard_requirement, so a limit that "
+                             "cannot be held is fatal");
+      if (!(opts.default_processes && why.rfind("processes ", 0) == 0))
+        plan.effective.warnings.push_back("limit not held: " + why);
+    }
+    plan.summary += ", limits: " + plan.limits->Summary();
+  }
   return plan;
 }
 

@@ -16,6 +16,7 @@
 #include "policy/effective.h"
 #include "process/spawn.h"
 #include "sandbox/home.h"
+#include "sandbox/limits.h"
 #include "sandbox/private_tmp.h"
 #include "sandbox/protect.h"
 
@@ -32,6 +33,8 @@ struct PlanOptions {
   // run: make the per-run private /tmp directory where there is no mount
   // namespace (policy show only describes it).
   bool make_private_tmp = false;
+  // process.limits.processes is the default policy's cap (SandboxLimits).
+  bool default_processes = false;
 };
 
 // How the command reaches the network (src/net/).
@@ -81,6 +84,11 @@ struct Plan {
   // calls Prepare before the spawn, adds its step after the privileged ones
   // and calls Finish once the sandbox is gone.
   std::unique_ptr<Protection> protection;
+  // process.limits: the sandbox's cgroups (removed when the plan is
+  // destroyed), its rlimits and its deadline. Run puts the join step first
+  // among the privileged steps and the rlimit step first among the
+  // confinement ones.
+  std::unique_ptr<SandboxLimits> limits;
 };
 
 Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts);

@@ -24,6 +24,54 @@ TEST(PolicyLoader, DefaultPolicyStructEqualsTheEmbeddedYaml) {
   EXPECT_TRUE(*parsed == DefaultPolicy());
 }
 
+TEST(PolicyLoader, Limits) {
+  auto r = LoadPolicyString(R"(version: 1
+process:
+  limits: {memory: 2g, processes: 512, cpu: 1.5, wall_time: 1h, file_size: 1G, open_files: 4096}
+)",
+                            "p.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().reason();
+  const ProcessLimits& l = r->process.limits;
+  EXPECT_EQ(*l.memory, 2ull << 30);
+  EXPECT_EQ(*l.processes, 512u);
+  EXPECT_DOUBLE_EQ(*l.cpu, 1.5);
+  EXPECT_EQ(*l.wall_time, 3600u);
+  EXPECT_EQ(*l.file_size, 1ull << 30);
+  EXPECT_EQ(*l.open_files, 4096u);
+  EXPECT_EQ(*DefaultPolicy().process.limits.processes, kDefaultProcessesLimit);
+  for (auto [key, bad] : {std::pair{"memory", "12"},
+                          {"memory", "1x"},
+                          {"memory", "-1g"},
+                          {"memory", "2P"},
+                          {"processes", "0"},
+                          {"processes", "1.5"},
+                          {"processes", "99999999"},
+                          {"cpu", "0"},
+                          {"cpu", "0.001"},
+                          {"cpu", "1e3"},
+                          {"cpu", "1."},
+                          {"wall_time", "1w"},
+                          {"wall_time", "0"},
+                          {"wall_time", "400d"},
+                          {"open_files", "8"},
+                          {"file_size", ""},
+                          {"memory", "99999999999999999999"}}) {
+    ProcessLimits out;
+    EXPECT_FALSE(ParseLimit(key, bad, out).ok()) << key << "=" << bad;
+    EXPECT_TRUE(out.empty()) << key << "=" << bad;
+  }
+  ProcessLimits out;
+  ASSERT_TRUE(ParseLimit("wall_time", "90m", out).ok());
+  EXPECT_EQ(*out.wall_time, 5400u);
+  ASSERT_TRUE(ParseLimit("cpu", "0.25", out).ok());
+  EXPECT_DOUBLE_EQ(*out.cpu, 0.25);
+  EXPECT_NE(Err("version: 1\nprocess: {limits: {memory: 2x}}\n")
+                .find("p.yaml:2:28: process.limits.memory must be a size"),
+            std::string::npos);
+  EXPECT_NE(Err("version: 1\nprocess: {limits: {swap: 1g}}\n").find("unknown key 'swap'"),
+            std::string::npos);
+}
+
 TEST(PolicyLoader, FullExample) {
   auto r = LoadPolicyString(R"(version: 1
 filesystem_policy:
