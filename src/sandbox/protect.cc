@@ -202,8 +202,9 @@ struct Walker {
       std::string_view body = Body(p);
       if (HasGlob(body) || body.find("**") != std::string_view::npos) continue;
       // A shell's or ssh's files run from a home directory only: in a
-      // repository they would be placeholders git lists, guarding nothing.
-      if (!home && IsHomeOnlyName(body)) continue;
+      // repository a placeholder would be listed by git; one created there
+      // is moved aside after the run instead.
+      const bool restore_only = !home && IsHomeOnlyName(body);
       std::string rel;
       if (body[0] == '/') {
         std::string abs(body);
@@ -222,6 +223,7 @@ struct Walker {
         continue;
       Record((grant == "/" ? "" : grant) + "/" + rel, p, ProtectedEntry::Kind::kProtected,
              ProtectedEntry::Type::kAbsent, grant);
+      out.entries.back().restore_only = restore_only;
     }
   }
 };
@@ -475,6 +477,10 @@ std::vector<std::string> Protection::Describe() const {
                  : "unreadable: Landlock grants the directories above it without read_file "
                    "and their other entries one by one (files created in those directories "
                    "during the run cannot be read back; names stay listable)";
+    } else if (mount_namespace_ && e.restore_only) {
+      what =
+          "snapshot: created during the run, it is moved aside after the run and reported "
+          "(no placeholder: in a repository git would list it)";
     } else if (mount_namespace_) {
       what = e.type == ProtectedEntry::Type::kAbsent
                  ? "cannot be created: an empty read-only placeholder is mounted there for the "
@@ -496,9 +502,10 @@ std::vector<std::string> Protection::Describe() const {
 }
 
 Status Protection::Prepare() {
-  if (!mount_namespace_) {
+  {
     for (const auto& e : scan_.entries) {
       if (e.kind != ProtectedEntry::Kind::kProtected) continue;
+      if (mount_namespace_ && !e.restore_only) continue;  // held by a mount
       size_t slash = e.path.rfind('/');
       UniqueFd dir(open(e.path.substr(0, slash).empty() ? "/" : e.path.substr(0, slash).c_str(),
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -510,7 +517,7 @@ Status Protection::Prepare() {
                              "use namespace mode");
       impl_->snapshots.push_back(std::move(snap));
     }
-    return Status::Ok();
+    if (!mount_namespace_) return Status::Ok();
   }
   bool need_masks = std::any_of(scan_.entries.begin(), scan_.entries.end(), [](const auto& e) {
     return e.kind == ProtectedEntry::Kind::kDenyRead;
@@ -536,7 +543,7 @@ Status Protection::Prepare() {
     fchmod(f.get(), 0);
   }
   for (const auto& e : scan_.entries) {
-    if (e.type == ProtectedEntry::Type::kSymlink) continue;  // said by Describe
+    if (e.type == ProtectedEntry::Type::kSymlink || e.restore_only) continue;  // see Describe
     if (e.kind == ProtectedEntry::Kind::kDenyRead) {
       bool is_dir = e.type == ProtectedEntry::Type::kDir;
       impl_->mounts.push_back({impl_->scratch + (is_dir ? "/dir" : "/file"), e.path, 0});

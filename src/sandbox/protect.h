@@ -30,6 +30,10 @@ struct ProtectedEntry {
   Type type = Type::kAbsent;
   bool dir_pattern = false;  // the pattern ends with '/': a directory
   std::string grant;         // the grant root it was found below
+  // Absent, and held by the snapshot after the run even with a mount
+  // namespace: a placeholder would only be noise there (a shell's file in a
+  // repository that is not a home).
+  bool restore_only = false;
 };
 
 struct ProtectLimits {

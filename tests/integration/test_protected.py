@@ -234,6 +234,59 @@ class PlatformMode(unittest.TestCase):
             self.assertIn("not", config[0])  # says what it does not guarantee
 
 
+DEFAULT_NAMES = [".git/hooks/", ".git/config", ".gitmodules", ".gitconfig", ".bashrc",
+                 ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zshenv",
+                 ".ssh/", ".vscode/", ".idea/", ".claude/", ".codex/", ".mcp.json", ".cursor/"]
+
+PLANT_ALL = r"""
+import os, sys
+for name in sys.argv[1:]:
+    try:
+        if name.endswith("/"):
+            os.makedirs(name, exist_ok=True)
+            with open(name + "planted", "w") as f:
+                f.write("evil")
+        else:
+            with open(name, "a") as f:
+                f.write("evil")
+        print(name, "OK")
+    except OSError as e:
+        print(name, e.errno)
+"""
+
+
+class EveryDefaultName(unittest.TestCase):
+    """Each name of the default list, written where it exists and created
+    where it does not, at a repository root: after the run the host has
+    each exactly as before (refused by the mount namespace, or undone by the
+    snapshot and reported), in both modes."""
+
+    def test_every_default_name_is_refused_or_undone(self):
+        for mode in ("namespace", "platform"):
+            with self.subTest(mode), rf.TempDir() as d:
+                repo, _ = make_repo(d)
+                before = snapshot(repo)
+                pf = os.path.join(d, "p.yaml")
+                with open(pf, "w") as f:
+                    f.write(POLICY.format(mode=mode))
+                os.chmod(pf, 0o644)
+                r = subprocess.run([rf.BIN, "run", "-q", "--policy", pf, "--", rf.PY, "-c",
+                                    PLANT_ALL] + DEFAULT_NAMES, cwd=repo, capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                after = snapshot(repo)
+                for name in DEFAULT_NAMES:
+                    rel = name.rstrip("/")
+                    self.assertEqual(after.get(rel), before.get(rel), (mode, name, r.stdout))
+                    self.assertNotIn(rel + "/planted", after, (mode, name))
+                # What the sandbox did make is kept aside, renamed, and reported.
+                for line in r.stdout.splitlines():
+                    name, result = line.split(" ", 1)
+                    if result == "OK":
+                        self.assertIn(os.path.join(repo, name.rstrip("/")), r.stderr,
+                                      (mode, name))
+
+
 class Validation(unittest.TestCase):
     def test_bad_patterns_refused(self):
         for bad in ("../x", "a//b", "./x", ""):
