@@ -10,9 +10,10 @@ namespace rf {
 struct RunOptions {
   std::string policy_file;  // empty = embedded default
   std::string mode;         // empty = from policy
-  std::string audit_file;
-  std::string workdir;  // empty = current directory
-  bool quiet = false;  // -q, or RINGFENCE_QUIET set (RunMain reads it)
+  std::string audit_file;   // --audit: a path, "-" (stderr), /dev/stderr...
+  std::string audit_fd;     // --audit-fd: an inherited descriptor's number
+  std::string workdir;      // empty = current directory
+  bool quiet = false;       // -q, or RINGFENCE_QUIET set (RunMain reads it)
   std::vector<std::string> command;
 };
 

@@ -30,7 +30,8 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
     std::string value;
     for (auto [name, field] :
          {std::pair{"--policy", &o->policy_file}, std::pair{"--mode", &o->mode},
-          std::pair{"--audit", &o->audit_file}, std::pair{"--workdir", &o->workdir}}) {
+          std::pair{"--audit", &o->audit_file}, std::pair{"--audit-fd", &o->audit_fd},
+          std::pair{"--workdir", &o->workdir}}) {
       std::string n(name);
       if (a == n) {
         if (i + 1 >= argc) return false;
@@ -67,7 +68,7 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
 // `--mode` silently winning (even `host`) is how a wrapper's flag overrides
 // the one a person typed. Returns the complaint, or "".
 std::string RepeatedOption(const std::vector<std::string>& args) {
-  const char* kSingle[] = {"--policy", "--mode", "--audit", "--workdir"};
+  const char* kSingle[] = {"--policy", "--mode", "--audit", "--audit-fd", "--workdir"};
   std::vector<std::pair<std::string, std::string>> given;  // name, value
   for (size_t i = 0; i < args.size(); ++i) {
     for (const char* n : kSingle) {
@@ -163,7 +164,11 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run a command inside the sandbox");
   run_cmd->add_option("--policy", run.policy_file, "Policy file (YAML); default: embedded policy");
   run_cmd->add_option("--mode", run.mode, "Network mode: auto|namespace|platform|none|host");
-  run_cmd->add_option("--audit", run.audit_file, "Write audit events (JSON Lines) to FILE");
+  run_cmd->add_option("--audit", run.audit_file,
+                      "Write audit events (JSON Lines) to FILE (a file, a FIFO, - or /dev/stderr "
+                      "for stderr, /dev/stdout)");
+  run_cmd->add_option("--audit-fd", run.audit_fd,
+                      "Write audit events to inherited descriptor N (not passed to the command)");
   run_cmd->add_option("--workdir", run.workdir, "Working directory of the command (default: cwd)");
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only print warnings and errors");
   run_cmd->add_option("command", run.command,
@@ -210,7 +215,8 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "run") {
     for (size_t i = 1; i < args.size(); ++i) {
       const std::string& a = args[i];
-      bool takes_value = a == "--policy" || a == "--mode" || a == "--audit" || a == "--workdir";
+      bool takes_value = a == "--policy" || a == "--mode" || a == "--audit" || a == "--audit-fd" ||
+                         a == "--workdir";
       if (takes_value) {
         ++i;
         continue;
