@@ -12,6 +12,8 @@ import unittest
 
 import rf
 
+AS_USER = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
 # Refused calls (ptrace) each make a seccomp/deny event of about 250 bytes.
 DENIALS = ("import ctypes\n"
            "l = ctypes.CDLL(None)\n"
@@ -136,13 +138,37 @@ class Streams(unittest.TestCase):
     def test_dev_stderr(self):
         self.check_stderr_log("/dev/stderr")
 
+    def test_dev_stdout_when_asked_for(self):
+        with rf.OutsideDir() as d:
+            r = subprocess.run([rf.BIN, "run", "-q", "--audit", "/dev/stdout", "--", "/bin/echo",
+                                "on-stdout"], capture_output=True, text=True, timeout=60, cwd=d)
+            self.assertEqual(os.listdir(d), [])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.split("\n")
+        self.assertIn("on-stdout", lines)
+        evs = events("".join(l + "\n" for l in lines if l.startswith("{")))
+        self.assertEqual(lifecycle(evs, "on-stdout"), ["start", "exit"], r.stdout)
+
     def test_audit_fd_pipe_is_not_inherited(self):
+        self.check_audit_fd([])
+
+    def test_audit_fd_pipe_platform_mode(self):
+        self.check_audit_fd([], ["--mode", "platform"])
+
+    def test_audit_fd_pipe_as_an_ordinary_user(self):
+        for mode in ("namespace", "platform"):
+            with self.subTest(mode=mode):
+                self.check_audit_fd(AS_USER, ["--mode", mode])
+
+    def check_audit_fd(self, prefix, extra=()):
+        work = rf.TempDir()
+        self.addCleanup(work.__exit__)
         r_end, w_end = os.pipe()
         try:
-            p = subprocess.Popen([rf.BIN, "run", "-q", "--audit-fd", str(w_end), "--",
-                                  rf.PY, "-c", FD_PROBE, str(w_end)],
+            p = subprocess.Popen(prefix + [rf.BIN, "run", "-q", "--audit-fd", str(w_end)] +
+                                 list(extra) + ["--", rf.PY, "-c", FD_PROBE, str(w_end)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 pass_fds=[w_end])
+                                 pass_fds=[w_end], cwd=work.path)
             os.close(w_end)
             w_end = -1
             chunks = []
@@ -265,14 +291,14 @@ class Streams(unittest.TestCase):
             self.assertIn("(%s) is inside the read-write grant" % err, said)
 
     def test_stderr_file_outside_grants_starts_a_fresh_line(self):
-        with rf.OutsideDir() as d:
+        with rf.OutsideDir() as d, rf.TempDir() as work:
             err = os.path.join(d, "err.log")
             with open(err, "w") as f:
                 f.write("unfinished")
             with open(err, "a") as f:
                 r = subprocess.run([rf.BIN, "run", "-q", "--audit", "-", "--", "/bin/echo",
                                     "fresh"], stdout=subprocess.PIPE, stderr=f, text=True,
-                                   timeout=60)
+                                   timeout=60, cwd=work)
             with open(err) as f:
                 said = f.read()
         self.assertEqual(r.returncode, 0, said)
