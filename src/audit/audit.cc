@@ -66,7 +66,7 @@ Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
                            " is not open");
     UniqueFd fd(fcntl(n, F_DUPFD_CLOEXEC, 3));
     if (!fd.valid()) return Status::Errno("--audit " + path);
-    return Adopt(std::move(fd), path);
+    return Adopt(std::move(fd), "--audit " + path);
   }
   // Not through a symlink: one the sandbox planted in a directory it can
   // write would make a later run (as root) append to any file.
