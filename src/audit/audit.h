@@ -38,8 +38,22 @@ class AuditSink {
     uint64_t written = 0;  // of which written (the rest: past the cap)
   };
 
+  // What the log is written to. A regular file takes each event with one
+  // write and, when the disk fills mid-line, is cut back to before it; a
+  // stream (pipe, FIFO, socket, terminal) cannot be cut back, so its
+  // events are kept within PIPE_BUF, the size the kernel writes to a pipe
+  // whole, never interleaved with another writer's bytes.
+  enum class Kind { kFile, kStream };
+
   AuditSink() = default;
+  // `path` is a file (not followed through a symbolic link), a FIFO (a
+  // reader is waited for, bounded), or a name for one of ringfence's own
+  // descriptors: "-" and /dev/stderr (2), /dev/stdout (1), /dev/fd/N and
+  // /proc/self/fd/N, which take that descriptor instead of opening a path.
   static Result<std::unique_ptr<AuditSink>> Open(const std::string& path);
+  // An inherited descriptor (`--audit-fd N`): kept close-on-exec, so the
+  // command never gets it (unless it is one of its stdio).
+  static Result<std::unique_ptr<AuditSink>> FromFd(const std::string& number);
 
   void Emit(const AuditEvent& e);
   // Per source ("layer action"), in name order.
@@ -50,18 +64,32 @@ class AuditSink {
   int fd() const { return fd_.get(); }
   // Whether Open made the file (it did not exist before this run).
   bool created() const { return created_; }
-  // Number of events that could not be written (e.g. disk full).
+  // Number of events that could not be written (e.g. disk full): each
+  // is missing whole, never left as part of a line.
   uint64_t write_failures() const;
+  Kind kind() const { return kind_; }
   static std::string Format(const AuditEvent& e);
+  // Format(e) within `limit` bytes: past it, the longest fields are
+  // shortened and the event carries "truncated": true.
+  static std::string FormatWithin(const AuditEvent& e, size_t limit);
 
  private:
   mutable std::mutex mu_;
   UniqueFd fd_;
+  Kind kind_ = Kind::kFile;
   uint64_t failures_ = 0;
   bool warned_ = false;
   bool created_ = false;
+  // Whether to look at the file's last byte before the next write: a line
+  // another run (or an older version) left unfinished is ended first, so
+  // this run's events start on a line of their own.
+  bool check_line_start_ = true;
   std::map<std::string, SourceCount> counts_;
+  static Result<std::unique_ptr<AuditSink>> Adopt(UniqueFd fd, const std::string& shown);
   void Write(const std::string& line);
+  bool WriteFile(const std::string& line);
+  bool WriteStream(const std::string& line);
+  void Failed(int err);
 };
 
 }  // namespace rf

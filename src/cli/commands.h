@@ -10,9 +10,10 @@ namespace rf {
 struct RunOptions {
   std::string policy_file;  // empty = embedded default
   std::string mode;         // empty = from policy
-  std::string audit_file;
-  std::string workdir;  // empty = current directory
-  bool quiet = false;   // -q, or RINGFENCE_QUIET set (RunMain reads it)
+  std::string audit_file;   // --audit: a path, "-" (stderr), /dev/stderr...
+  std::string audit_fd;     // --audit-fd: an inherited descriptor's number
+  std::string workdir;      // empty = current directory
+  bool quiet = false;       // -q, or RINGFENCE_QUIET set (RunMain reads it)
   // Resource limits overriding process.limits, as given (validated by
   // RunMain): --memory, --pids, --cpus, --timeout, --file-size, --open-files.
   std::string memory, pids, cpus, timeout, file_size, open_files;

@@ -65,7 +65,7 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
 // `--mode` silently winning (even `host`) is how a wrapper's flag overrides
 // the one a person typed. Returns the complaint, or "".
 std::string RepeatedOption(const std::vector<std::string>& args) {
-  const char* kSingle[] = {"--policy", "--mode", "--audit", "--workdir"};
+  const char* kSingle[] = {"--policy", "--mode", "--audit", "--audit-fd", "--workdir"};
   std::vector<std::pair<std::string, std::string>> given;  // name, value
   for (size_t i = 0; i < args.size(); ++i) {
     for (const char* n : kSingle) {

@@ -59,7 +59,11 @@ const std::vector<RunValueOption>& RunValueOptions() {
   static const std::vector<RunValueOption> kOptions = {
       {"--policy", &RunOptions::policy_file, "Policy file (YAML); default: embedded policy"},
       {"--mode", &RunOptions::mode, "Network mode: auto|namespace|platform|none|host"},
-      {"--audit", &RunOptions::audit_file, "Write audit events (JSON Lines) to FILE"},
+      {"--audit", &RunOptions::audit_file,
+       "Write audit events (JSON Lines) to FILE (a file, a FIFO, - or /dev/stderr for stderr, "
+       "/dev/stdout)"},
+      {"--audit-fd", &RunOptions::audit_fd,
+       "Write audit events to inherited descriptor N (not passed to the command)"},
       {"--workdir", &RunOptions::workdir, "Working directory of the command (default: cwd)"},
       {"--memory", &RunOptions::memory, "Memory limit of the sandbox (512m, 2g)"},
       {"--pids", &RunOptions::pids, "Processes and threads the sandbox may have at once"},
@@ -76,8 +80,14 @@ int RunMain(const RunOptions& o) {
   AuditSink no_audit;
   std::unique_ptr<AuditSink> audit_owner;
   AuditSink* audit = &no_audit;
-  if (!o.audit_file.empty()) {
-    auto sink = AuditSink::Open(o.audit_file);
+  if (!o.audit_file.empty() && !o.audit_fd.empty())
+    return SetupFailure(no_audit, "",
+                        "--audit " + o.audit_file + " and --audit-fd " + o.audit_fd +
+                            " both given: the log goes to one place, give one of them");
+  const std::string audit_shown =
+      o.audit_fd.empty() ? "--audit " + o.audit_file : "--audit-fd " + o.audit_fd;
+  if (!o.audit_file.empty() || !o.audit_fd.empty()) {
+    auto sink = o.audit_fd.empty() ? AuditSink::Open(o.audit_file) : AuditSink::FromFd(o.audit_fd);
     if (!sink.ok()) return SetupFailure(no_audit, "", sink.status().reason());
     audit_owner = std::move(sink).value();
     audit = audit_owner.get();
@@ -144,7 +154,7 @@ int RunMain(const RunOptions& o) {
   workdir = resolved->real;
 
   PlanOptions popts{
-      workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, !o.audit_file.empty()};
+      workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, audit_owner != nullptr};
   popts.make_private_tmp = true;
   popts.default_processes = default_processes;
   auto plan = BuildPlan(*policy, popts);
@@ -155,7 +165,7 @@ int RunMain(const RunOptions& o) {
   // events; the command never started).
   if (audit_owner) {
     Status where =
-        CheckAuditOutsideGrants(audit_owner->fd(), o.audit_file,
+        CheckAuditOutsideGrants(audit_owner->fd(), audit_shown,
                                 plan->effective.policy.filesystem.read_write, workdir, getuid());
     if (!where.ok()) {
       struct stat made, now;
@@ -384,6 +394,13 @@ int RunMain(const RunOptions& o) {
           (not_written.empty() ? "" : ", ") + source + " " + std::to_string(c.total - c.written);
   }
   if (!counts.empty()) extra["audit_counts"] = counts;
+  // Events the log could not take (a full disk, a reader gone): each is
+  // missing whole. Said here and on stderr, which may be the only record.
+  if (uint64_t dropped = audit->write_failures(); dropped > 0) {
+    extra["audit_dropped"] = dropped;
+    fprintf(stderr, "ringfence: audit: %llu events could not be written to the log\n",
+            static_cast<unsigned long long>(dropped));
+  }
   if (!not_written.empty())
     fprintf(stderr,
             "ringfence: audit: events past the per-source cap of %llu were counted, not "

@@ -56,18 +56,23 @@ Status CheckAuditOutsideGrants(int fd, const std::string& shown,
                                const std::vector<std::string>& writable, const std::string& workdir,
                                uid_t trusted_uid) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return Status::Errno("--audit " + shown);
+  if (fstat(fd, &st) != 0) return Status::Errno(shown);
   // Another name of the same file could be inside a grant; nothing lists
   // a file's names, so a log with more than one is refused.
   if (st.st_nlink > 1)
-    return Status::Error("--audit " + shown + " has " + std::to_string(st.st_nlink) +
+    return Status::Error(shown + " has " + std::to_string(st.st_nlink) +
                          " names (hard links): another may be inside a read-write grant, "
                          "where the command could rewrite the log; use a file with one name");
   char real[PATH_MAX];
   ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), real, sizeof real - 1);
-  if (n <= 0 || real[0] != '/') return Status::Errno("--audit " + shown + ": its real path");
+  if (n <= 0) return Status::Errno(shown + ": its real path");
   real[n] = '\0';
-  const std::string named = shown == real ? shown : shown + " (" + real + ")";
+  // An anonymous pipe or a socket ("pipe:[...]", "socket:[...]") has no
+  // name the command could open: it reaches it only through an inherited
+  // descriptor, and it inherits none but its stdio (docs/audit.md).
+  if (real[0] != '/') return Status::Ok();
+  const std::string named =
+      shown == "--audit " + std::string(real) ? shown : shown + " (" + real + ")";
 
   // Each writable grant by identity, and the mounts placed inside one: what
   // the command reaches through a grant includes what is mounted below it.
@@ -98,7 +103,7 @@ Status CheckAuditOutsideGrants(int fd, const std::string& shown,
   for (int depth = 0; depth < 4096; ++depth) {
     if (auto it = grants.find({cur.st_dev, cur.st_ino}); it != grants.end()) {
       const std::string& g = it->second.first;
-      return Status::Error("--audit " + named + " is inside the read-write grant " + g +
+      return Status::Error(named + " is inside the read-write grant " + g +
                            (g == workdir ? " (the working directory, include_workdir)" : "") +
                            ": the command could truncate the log and forge its events; "
                            "write it outside every read-write grant");
@@ -106,7 +111,7 @@ Status CheckAuditOutsideGrants(int fd, const std::string& shown,
     if (path == "/") break;
     size_t slash = path.rfind('/');
     path = slash == 0 ? "/" : path.substr(0, slash);
-    if (stat(path.c_str(), &cur) != 0) return Status::Errno("--audit " + shown + ": " + path);
+    if (stat(path.c_str(), &cur) != 0) return Status::Errno(shown + ": " + path);
   }
   return Status::Ok();
 }

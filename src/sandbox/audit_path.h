@@ -18,7 +18,8 @@
 
 namespace rf {
 
-// `fd` is the open audit log, `shown` its path as given. `writable` are the
+// `fd` is the open audit log, `shown` the option that named it as given
+// ("--audit FILE", "--audit-fd N"). `writable` are the
 // effective policy's read_write paths, resolved as the Landlock layer
 // resolves them (links followed only when `trusted_uid` or root owns them);
 // `workdir` names the working directory's grant in the message. An error
