@@ -3,6 +3,7 @@ effective policy allows or refuses an access and what to add; exit 0
 allowed, 1 refused, 2 usage. Its verdict on a path is checked against a
 real run of the same policy. And the end-of-run summary: every class of
 refusal the supervisor saw, one line each, not only the proxy's."""
+import json
 import os
 import re
 import shutil
@@ -258,6 +259,54 @@ class DenialSummary(unittest.TestCase):
             r = rf.run(["/bin/true"], policy=POLICY.format(mode="platform"), cwd=wd)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("not counted", r.stderr)
+
+
+BIND_PROBE = r"""
+import socket, sys
+for port in sys.argv[1:]:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", int(port)))
+        print(port, "OK")
+    except OSError as e:
+        print(port, e.errno)
+    s.close()
+"""
+
+
+class BindRefusalLogged(unittest.TestCase):
+    """Platform mode: a bind() Landlock refuses (a port outside
+    network.bind_ports) is a network deny event and in the summary; a port
+    the policy lists binds and is not reported."""
+
+    def test_refused_bind_is_audited(self):
+        free = []
+        for _ in range(2):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            free.append(s.getsockname()[1])
+            s.close()
+        refused, allowed = free
+        policy = POLICY.format(mode="platform\n  bind_ports: [%d]" % allowed)
+        with rf.TempDir() as wd, rf.OutsideDir() as od:
+            probe = os.path.join(wd, "bind.py")
+            with open(probe, "w") as f:
+                f.write(BIND_PROBE)
+            c = subprocess.run([rf.PY, probe, str(refused), str(allowed)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertIn("%d OK" % refused, c.stdout, c.stderr)  # control
+            log = os.path.join(od, "audit.jsonl")
+            r = rf.run([rf.PY, probe, str(refused), str(allowed)], policy=policy, cwd=wd,
+                       extra=["--audit", log])
+            self.assertIn("%d 13" % refused, r.stdout, r.stderr)
+            self.assertIn("%d OK" % allowed, r.stdout, r.stderr)
+            with open(log) as f:
+                events = [json.loads(l) for l in f if l.strip()]
+        denies = [e for e in events if e["layer"] == "network" and e["action"] == "deny"]
+        self.assertEqual([e["subject"] for e in denies], ["bind 127.0.0.1:%d" % refused], events)
+        self.assertIn("network.bind_ports", denies[0]["reason"])
+        self.assertIn("ringfence: network: 1 direct connection(s) or bind(s) refused", r.stderr)
+        self.assertIn("first: bind 127.0.0.1:%d" % refused, r.stderr)
 
 
 if __name__ == "__main__":
