@@ -114,6 +114,22 @@ class WhyPath(unittest.TestCase):
             r = why(".git/config", "--policy", p, cwd=self.wd)
             self.assertEqual(r.returncode, 0, r.stdout)
 
+    def test_deny_read_path(self):
+        env = os.path.join(self.wd, ".env")
+        with open(env, "w") as f:
+            f.write("SECRET=1\n")
+        os.chmod(env, 0o644)
+        p = os.path.join(self.od, "deny.yaml")
+        with open(p, "w") as f:
+            f.write(POLICY.format(mode="platform").replace(
+                "  read_write: [/dev/null]\n", "  read_write: [/dev/null]\n  deny_read: [.env]\n"))
+        os.chmod(p, 0o644)
+        r = why(".env", "--policy", p, cwd=self.wd)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("deny_read: " + os.path.realpath(env) + " (pattern '.env'", r.stdout)
+        self.assertIn("fix: remove '.env' from filesystem_policy.deny_read", r.stdout)
+        self.assertFalse(rf.run(["/bin/cat", env], policy=p, cwd=self.wd).returncode == 0)
+
     def test_usage(self):
         self.assertEqual(why(cwd=self.wd).returncode, 2)
         r = why("--write", "a.test:443", "--policy", self.policy, cwd=self.wd)
@@ -174,8 +190,9 @@ class WhyNetwork(unittest.TestCase):
         self.assertIn("network.mode none", r.stdout)
 
 
-# Three refusals of three classes: a destination the proxy refuses, a direct
-# connection to a host port (platform mode), a chmod outside the grants.
+# Four refusals of four classes: a destination the proxy refuses, a direct
+# connection to a host port (platform mode), a chmod outside the grants, a
+# host unix socket the policy does not list.
 PROBE = r"""
 import os, socket, sys, urllib.request, urllib.error
 port, target = int(sys.argv[1]), sys.argv[2]
@@ -197,6 +214,12 @@ try:
     print("chmod: OK")
 except OSError as e:
     print("chmod:", e.errno)
+u = socket.socket(socket.AF_UNIX)
+try:
+    u.connect(sys.argv[3])
+    print("unix: OK")
+except OSError as e:
+    print("unix:", e.errno)
 """
 
 
@@ -225,19 +248,26 @@ class DenialSummary(unittest.TestCase):
                     f.write("x")
                 os.chown(target, 65534, 65534)
                 os.chmod(target, 0o644)
+                sock_path = os.path.join(od, "host.sock")
+                usrv = socket.socket(socket.AF_UNIX)
+                usrv.bind(sock_path)
+                usrv.listen(8)
+                os.chmod(sock_path, 0o777)
                 probe = os.path.join(wd, "probe.py")
                 with open(probe, "w") as f:
                     f.write(PROBE)
                 # Control: as the sandbox user, without ringfence, both work.
                 c = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534",
-                                    "--clear-groups", rf.PY, probe, str(port), target],
+                                    "--clear-groups", rf.PY, probe, str(port), target, sock_path],
                                    capture_output=True, text=True, timeout=60,
                                    env={"PATH": "/usr/bin:/bin"})
                 self.assertIn("connect: OK", c.stdout, c.stderr)
                 self.assertIn("chmod: OK", c.stdout, c.stderr)
+                self.assertIn("unix: OK", c.stdout, c.stderr)
                 os.chmod(target, 0o644)
-                r = rf.run([rf.PY, probe, str(port), target],
+                r = rf.run([rf.PY, probe, str(port), target, sock_path],
                            policy=POLICY.format(mode="platform"), cwd=wd)
+                usrv.close()
             self.assertIn("proxy: 403", r.stdout, r.stderr)
             self.assertNotIn("connect: OK", r.stdout, r.stderr)
             self.assertNotIn("chmod: OK", r.stdout, r.stderr)
@@ -246,6 +276,9 @@ class DenialSummary(unittest.TestCase):
                                        r"refused .*; first: 127\.0\.0\.1:%d" % port)
             self.assertRegex(r.stderr, r"ringfence: filesystem: 1 metadata call\(s\) refused "
                                        r"outside the grants .*; first: .*" + re.escape(target))
+            self.assertNotIn("unix: OK", r.stdout, r.stderr)
+            self.assertRegex(r.stderr, r"ringfence: unix sockets: 1 unix socket connection\(s\) or "
+                                       r"bind\(s\) refused .*; first: unix:" + re.escape(sock_path))
             self.assertIn("file accesses refused by Landlock are not counted", r.stderr)
             self.assertIn("system calls refused by seccomp are counted only with --audit",
                           r.stderr)
