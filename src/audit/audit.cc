@@ -192,6 +192,15 @@ std::string AuditSink::FormatWithin(const AuditEvent& e, size_t limit) {
 }
 
 void AuditSink::Emit(const AuditEvent& e) {
+  if (e.action == "deny") {
+    // A unix socket is refused by the network guards too; the user looks
+    // for it as its own class.
+    const std::string cls =
+        e.layer == "network" && e.subject.rfind("unix:", 0) == 0 ? "unix sockets" : e.layer;
+    std::lock_guard<std::mutex> lock(mu_);
+    DenialClass& d = denials_[cls];
+    if (d.count++ == 0) d.example = e.subject + ": " + e.reason;
+  }
   if (!fd_.valid()) return;
   bool cap_line = false;
   if (e.layer != "process") {
@@ -304,6 +313,11 @@ std::map<std::string, AuditSink::SourceCount> AuditSink::Counts() const {
   // `written` is derived: the cap line stands in for the rest.
   for (auto& [k, c] : out) c.written = std::min(c.total, kCapPerSource);
   return out;
+}
+
+std::map<std::string, AuditSink::DenialClass> AuditSink::Denials() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return denials_;
 }
 
 uint64_t AuditSink::write_failures() const {

@@ -58,6 +58,14 @@ class AuditSink {
   void Emit(const AuditEvent& e);
   // Per source ("layer action"), in name order.
   std::map<std::string, SourceCount> Counts() const;
+  // Refusals ("deny" events) by class, counted with or without a log file,
+  // for the end-of-run summary: "network", "unix sockets", "filesystem",
+  // "seccomp", "proxy", or the layer's name. `example` is the first one.
+  struct DenialClass {
+    uint64_t count = 0;
+    std::string example;  // "subject: reason"
+  };
+  std::map<std::string, DenialClass> Denials() const;
   bool enabled() const { return fd_.valid(); }
   // The log's descriptor (-1 without one), held from before the command
   // starts to after it ends: the path is not opened again.
@@ -85,6 +93,7 @@ class AuditSink {
   // this run's events start on a line of their own.
   bool check_line_start_ = true;
   std::map<std::string, SourceCount> counts_;
+  std::map<std::string, DenialClass> denials_;
   static Result<std::unique_ptr<AuditSink>> Adopt(UniqueFd fd, const std::string& shown);
   void Write(const std::string& line);
   bool WriteFile(const std::string& line);

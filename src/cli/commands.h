@@ -51,6 +51,8 @@ CLI::App* AddGpuCommand(CLI::App& app);       // gpu list (src/cli/gpu_cmd.cc)
 CLI::App* AddDoctorCommand(CLI::App& app);    // doctor (src/cli/doctor_cmd.cc)
 CLI::App* AddDiagnoseCommand(CLI::App& app);  // diagnose (src/cli/diagnose_cmd.cc)
 CLI::App* AddSelinuxCommand(CLI::App& app);   // selinux module (src/cli/selinux_cmd.cc)
+// why PATH | HOST:PORT (src/cli/why_cmd.cc): exit 0 allowed, 1 refused, 2 usage.
+CLI::App* AddWhyCommand(CLI::App& app);
 int GpuListMain(bool json, const std::string& root);
 int DoctorMain(bool json, const std::string& root);
 int DiagnoseMain(const std::string& file, bool json);

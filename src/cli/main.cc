@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
   AddDoctorCommand(app);
   AddDiagnoseCommand(app);
   AddSelinuxCommand(app);
+  AddWhyCommand(app);  // `ringfence why`: runs and exits from within app.parse()
 
   // `run`: the command and its arguments are split off before parsing, so
   // that they reach the command verbatim (CLI11 would parse `--` and flags).
@@ -228,7 +229,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "ringfence: unknown subcommand '%s' (see ringfence --help)\n", bad.c_str());
     return in_run ? kExitSetupFailed : 2;
   }
-  if (in_run || (args.size() > 1 && args[0] == "policy" && args[1] == "show")) {
+  if (in_run || (args.size() > 1 && args[0] == "policy" && args[1] == "show") ||
+      (!args.empty() && args[0] == "why")) {
     if (std::string bad = RepeatedOption(args); !bad.empty()) {
       fprintf(stderr, "ringfence: %s\n", bad.c_str());
       return in_run ? kExitSetupFailed : 2;

@@ -41,6 +41,38 @@ int ProxyCapacity(rlim_t hard) {
   return static_cast<int>(std::min<rlim_t>((hard - kSupervisorDescriptors) / 6, 1 << 20));
 }
 
+// The end-of-run lines for every class of refusal but the proxy's (it
+// lists its own destinations), one line each with the first one as an
+// example; "" when nothing was refused.
+std::string DenialSummary(const std::map<std::string, AuditSink::DenialClass>& denials,
+                          bool proxy_denied, bool seccomp_audited) {
+  std::string out;
+  for (const auto& [cls, d] : denials) {
+    if (cls == "proxy") continue;
+    std::string what;
+    if (cls == "network") {
+      what = "direct connection(s) or bind(s) refused (the connect and bind guards)";
+    } else if (cls == "unix sockets") {
+      what = "unix socket connection(s) or bind(s) refused (network.unix_sockets)";
+    } else if (cls == "filesystem") {
+      what = "metadata call(s) refused outside the grants (chmod, chown, xattr, inotify)";
+    } else if (cls == "seccomp") {
+      what = "system call(s) refused (seccomp)";
+    } else {
+      what = "refusal(s)";
+    }
+    out += "ringfence: " + cls + ": " + std::to_string(d.count) + " " + what +
+           "; first: " + TerminalText(d.example, false) + "\n";
+  }
+  if (out.empty() && !proxy_denied) return "";
+  out +=
+      "ringfence: file accesses refused by Landlock are not counted (Landlock reports them to "
+      "the kernel audit log only)\n";
+  if (!seccomp_audited)
+    out += "ringfence: system calls refused by seccomp are counted only with --audit\n";
+  return out;
+}
+
 int SetupFailure(AuditSink& audit, const std::string& subject, const std::string& reason) {
   fprintf(stderr, "ringfence: %s\n", TerminalText(reason).c_str());
   audit.Emit({"process", "setup_failed", subject, reason, {}});
@@ -354,11 +386,14 @@ int RunMain(const RunOptions& o) {
     for (const auto& line : plan->protection->Finish(audit))
       fprintf(stderr, "ringfence: %s\n", TerminalText(line).c_str());
   }
+  bool proxy_denied = false;
   if (px) {
     px->Stop();
     std::string summary = proxy::Proxy::FormatDenialSummary(px->DenialSummary());
     if (!summary.empty()) fputs(summary.c_str(), stderr);
+    proxy_denied = !summary.empty();
   }
+  fputs(DenialSummary(audit->Denials(), proxy_denied, !o.audit_file.empty()).c_str(), stderr);
   if (!late_failure.empty()) return SetupFailure(*audit, subject, late_failure);
   if (!r.started) {
     fprintf(stderr, "ringfence: %s\n", TerminalText(r.failure).c_str());

@@ -1,6 +1,7 @@
 // bind() where abstract unix names are the host's (platform mode, and mode
 // none without a network namespace): the connect guard's handler for it.
 // docs/unix-sockets.md ("Binding") says what it decides and why.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <stddef.h>
@@ -43,7 +44,45 @@ sockaddr_un AbstractAddress(const std::string& name, socklen_t* len) {
   return to;
 }
 
+// "IP:PORT" of an inet address, for messages.
+std::string InetShown(const sockaddr_storage& a, uint16_t* port) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (a.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&a);
+    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    *port = ntohs(in->sin_port);
+    return std::string(buf) + ":" + std::to_string(*port);
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a);
+  inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+  *port = ntohs(in6->sin6_port);
+  return "[" + std::string(buf) + "]:" + std::to_string(*port);
+}
+
 }  // namespace
+
+void ConnectGuard::AuditInetBindRefusal(const struct seccomp_notif& req, const sockaddr_storage& to,
+                                        socklen_t to_len, int err) {
+  // Landlock refuses in the kernel without a trace: the binder thread
+  // carries the sandbox's rules, so its EACCES is the policy's refusal and
+  // is the only place it can be seen.
+  if ((to.ss_family != AF_INET && to.ss_family != AF_INET6) || (err != EACCES && err != EPERM))
+    return;
+  if (to_len < (to.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6))) return;
+  uint16_t port = 0;
+  const std::string shown = InetShown(to, &port);
+  ++denied_;
+  audit_->Emit({"network",
+                "deny",
+                "bind " + shown,
+                "bind() to port " + std::to_string(port) + " refused (" +
+                    (err == EACCES ? "EACCES" : "EPERM") +
+                    "): only the ports in network.bind_ports may be bound (Landlock)" +
+                    (port != 0 && port < 1024
+                         ? "; a port below 1024 also needs a privilege the sandbox does not have"
+                         : ""),
+                {{"pid", req.pid}, {"port", port}}});
+}
 
 std::string ConnectGuard::AbstractBindName(const std::string& name) const {
   // A listed name is one the policy lets host and sandbox share.
@@ -260,6 +299,7 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
             bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), addr_len) == 0 ? 0 : errno;
     });
     Respond(listener, req.id, bind_err, false);
+    AuditInetBindRefusal(req, to, to_len, bind_err);
     if (bind_err == 0 && is_unix)
       audit_->Emit({"network", "allow", subject, "bind made by the guard", {{"pid", req.pid}}});
     return;
@@ -348,6 +388,7 @@ void ConnectGuard::BindOnBehalf(const struct seccomp_notif& req, const sockaddr_
   });
   if (!mine.valid() || bind_err) {
     Respond(listener, req.id, bind_err ? bind_err : EACCES, false);
+    AuditInetBindRefusal(req, to, to_len, bind_err);
     return;
   }
   if (InstallAndRespond(listener, req.id, mine.get(), fd, flags, 0) != 0) return;

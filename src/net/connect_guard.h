@@ -186,6 +186,10 @@ class ConnectGuard {
   void DenySend(const struct seccomp_notif& req, const std::string& subject, const std::string& why,
                 int err);
   // The abstract name a bind of `name` (no leading NUL) really gets.
+  // A refused inet bind() made on the command's behalf, as a network deny
+  // event (nothing for other families and errors).
+  void AuditInetBindRefusal(const struct seccomp_notif& req, const sockaddr_storage& to,
+                            socklen_t to_len, int err);
   std::string AbstractBindName(const std::string& name) const;
   // A connect to abstract `name` that a listener of the sandbox holds under
   // its prefix: connected on the command's behalf to the prefixed name and
