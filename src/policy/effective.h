@@ -31,12 +31,11 @@ struct EffectivePolicy {
 
 // Adds the workdir (include_workdir), the proxy baseline (namespace and
 // platform modes: system directories read-only, /dev/null read-write; not
-// /tmp, which is the sandbox's own unless listed), the GPU baseline (`gpu: on`, or `gpu: auto` with
-// /dev/nvidiactl or /dev/dxg present: device nodes read-write, /proc
-// read-write when it is the sandbox's own, else read-only with the
-// command's own /proc/<pid>/task writable, what NVML reads read-only; see
-// docs/gpu.md), and removes
-// duplicate paths. Baseline paths are added only when they exist. A path
+// /tmp, which is the sandbox's own unless listed), the GPU baseline
+// (`gpu: on`, or `gpu: auto` with /dev/nvidiactl or /dev/dxg present: device
+// nodes read-write, /proc read-write when it is the sandbox's own, else
+// read-only with the command's own /proc/<pid>/task writable, what NVML
+// reads read-only; see docs/gpu.md), and removes duplicate paths. Baseline paths are added only when they exist. A path
 // granted read-write is not also listed read-only.
 EffectivePolicy Enrich(Policy p, const EnrichContext& ctx);
 
