@@ -35,8 +35,9 @@ struct EffectivePolicy {
 // (`gpu: on`, or `gpu: auto` with /dev/nvidiactl or /dev/dxg present: device
 // nodes read-write, /proc read-write when it is the sandbox's own, else
 // read-only with the command's own /proc/<pid>/task writable, what NVML
-// reads read-only; see docs/gpu.md), and removes duplicate paths. Baseline paths are added only when they exist. A path
-// granted read-write is not also listed read-only.
+// reads read-only; see docs/gpu.md), and removes duplicate paths. Baseline
+// paths are added only when they exist. A path granted read-write is not
+// also listed read-only.
 EffectivePolicy Enrich(Policy p, const EnrichContext& ctx);
 
 nlohmann::json PolicyToJson(const Policy& p);
