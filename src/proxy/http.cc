@@ -5,25 +5,18 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/ascii.h"
 #include "policy/cidr.h"
 
 namespace rf::proxy {
 
 namespace {
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
+using rf::AsciiIEquals;
 
-std::string Lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return r;
-}
+bool IEquals(std::string_view a, std::string_view b) { return AsciiIEquals(a, b); }
+
+std::string Lower(std::string_view s) { return AsciiLowered(s); }
 
 bool IsTchar(char c) {
   return isalnum(static_cast<unsigned char>(c)) ||
@@ -115,26 +108,33 @@ bool ValidHostSyntax(const std::string& host) {
   return label > 0;
 }
 
-ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
+RawHead SplitHead(std::string_view buf, size_t max_head, HeadKind kind) {
+  RawHead h;
+  auto fail = [&h](int status, std::string msg) {
+    h.state = ParseState::kError;
+    h.status = status;
+    h.message = std::move(msg);
+    return h;
+  };
   static constexpr std::string_view kH2 = "PRI * HTTP/2.0";
-  if (buf.substr(0, std::min(buf.size(), kH2.size())) ==
-      kH2.substr(0, std::min(buf.size(), kH2.size()))) {
+  if (kind == HeadKind::kRequest && buf.substr(0, std::min(buf.size(), kH2.size())) ==
+                                        kH2.substr(0, std::min(buf.size(), kH2.size()))) {
     if (buf.size() >= kH2.size())
-      return Fail(400, "HTTP/2 is not supported by the proxy; use HTTP/1.1");
-    return {};
+      return fail(400, "HTTP/2 is not supported by the proxy; use HTTP/1.1");
+    return h;
   }
   size_t end = buf.find("\r\n\r\n");
   if (end == std::string_view::npos) {
     if (buf.size() >= max_head)
-      return Fail(431, "request head larger than " + std::to_string(max_head) + " bytes");
+      return fail(431, "request head larger than " + std::to_string(max_head) + " bytes");
     // A bare LF line ending in what has arrived so far is an error already.
     for (size_t i = 0; i < buf.size(); ++i)
       if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
-        return Fail(400, "bare LF in request head");
-    return {};
+        return fail(400, "bare LF in request head");
+    return h;
   }
   if (end + 4 > max_head)
-    return Fail(431, "request head larger than " + std::to_string(max_head) + " bytes");
+    return fail(431, "request head larger than " + std::to_string(max_head) + " bytes");
   std::string_view head = buf.substr(0, end + 2);  // every line ends in CRLF
   std::vector<std::string_view> lines;
   for (size_t pos = 0; pos < head.size();) {
@@ -142,24 +142,85 @@ ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
     std::string_view line = head.substr(pos, eol - pos);
     if (line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos ||
         line.find('\0') != std::string_view::npos)
-      return Fail(400, "bare CR, LF or NUL in request head");
+      return fail(400, "bare CR, LF or NUL in request head");
     lines.push_back(line);
     pos = eol + 2;
   }
-  // Request line: method SP target SP version.
-  std::string_view rl = lines[0];
-  auto sp1 = rl.find(' ');
-  auto sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
-  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
-      rl.find(' ', sp2 + 1) != std::string_view::npos)
-    return Fail(400, "malformed request line");
-  std::string_view method = rl.substr(0, sp1), target = rl.substr(sp1 + 1, sp2 - sp1 - 1),
-                   version = rl.substr(sp2 + 1);
-  if (method.empty() || target.empty()) return Fail(400, "malformed request line");
-  for (char c : method)
-    if (!IsTchar(c)) return Fail(400, "malformed method");
-  if (version != "HTTP/1.1" && version != "HTTP/1.0")
-    return Fail(400, "unsupported HTTP version; the proxy speaks HTTP/1.1");
+  std::string_view first = lines[0];
+  if (kind == HeadKind::kResponse) {
+    // Status line: version SP 3DIGIT SP reason (the reason may be empty).
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (first.size() < 12 || first.substr(0, 7) != "HTTP/1." ||
+        (first[7] != '1' && first[7] != '0') || first[8] != ' ' || !digit(first[9]) ||
+        !digit(first[10]) || !digit(first[11]) || (first.size() > 12 && first[12] != ' '))
+      return fail(502, "malformed status line from the upstream");
+    h.version = first.substr(0, 8);
+    h.status_code = (first[9] - '0') * 100 + (first[10] - '0') * 10 + (first[11] - '0');
+    if (h.status_code < 100) return fail(502, "malformed status code from the upstream");
+  } else {
+    // Request line: method SP target SP version.
+    auto sp1 = first.find(' ');
+    auto sp2 = sp1 == std::string_view::npos ? sp1 : first.find(' ', sp1 + 1);
+    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
+        first.find(' ', sp2 + 1) != std::string_view::npos)
+      return fail(400, "malformed request line");
+    h.method = first.substr(0, sp1), h.target = first.substr(sp1 + 1, sp2 - sp1 - 1),
+    h.version = first.substr(sp2 + 1);
+    if (h.method.empty() || h.target.empty()) return fail(400, "malformed request line");
+    for (char c : h.method)
+      if (!IsTchar(c)) return fail(400, "malformed method");
+    if (h.version != "HTTP/1.1" && h.version != "HTTP/1.0")
+      return fail(400, "unsupported HTTP version; the proxy speaks HTTP/1.1");
+  }
+  h.head_length = end + 4;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::string_view l = lines[i];
+    if (l.empty()) return fail(400, "malformed header");
+    if (l.front() == ' ' || l.front() == '\t')
+      return fail(400, "obsolete line folding is not accepted");
+    auto colon = l.find(':');
+    if (colon == std::string_view::npos || colon == 0) return fail(400, "malformed header line");
+    std::string_view name = l.substr(0, colon);
+    for (char c : name)
+      if (!IsTchar(c)) return fail(400, "malformed header name");
+    h.fields.push_back({name, Trim(l.substr(colon + 1))});
+  }
+  h.state = ParseState::kDone;
+  return h;
+}
+
+BodyFraming ReadBodyFraming(const std::vector<HeadField>& fields) {
+  BodyFraming b;
+  int64_t content_length = -2;
+  bool chunked = false;
+  for (const auto& f : fields) {
+    if (IEquals(f.name, "content-length")) {
+      if (f.value.empty() || f.value.size() > 15) return {0, 400, "invalid Content-Length"};
+      int64_t v = 0;
+      for (char c : f.value) {
+        if (!isdigit(static_cast<unsigned char>(c))) return {0, 400, "invalid Content-Length"};
+        v = v * 10 + (c - '0');
+      }
+      if (content_length != -2 && content_length != v)
+        return {0, 400, "conflicting Content-Length"};
+      content_length = v;
+    } else if (IEquals(f.name, "transfer-encoding")) {
+      std::string v = Lower(f.value);
+      if (v != "chunked") return {0, 501, "only Transfer-Encoding: chunked is supported"};
+      if (chunked) return {0, 400, "repeated Transfer-Encoding"};
+      chunked = true;
+    }
+  }
+  if (chunked && content_length != -2) return {0, 400, "both Content-Length and Transfer-Encoding"};
+  b.body_length = chunked ? -1 : (content_length == -2 ? 0 : content_length);
+  return b;
+}
+
+ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
+  RawHead h = SplitHead(buf, max_head, HeadKind::kRequest);
+  if (h.state == ParseState::kIncomplete) return {};
+  if (h.state == ParseState::kError) return Fail(h.status, std::move(h.message));
+  std::string_view method = h.method, target = h.target, version = h.version;
   bool known = false;
   for (const char* m : kMethods) known = known || method == m;
   if (!known) return Fail(405, "method " + std::string(method) + " is not supported by the proxy");
@@ -167,25 +228,8 @@ ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
   ParseResult r;
   Request& req = r.request;
   req.method = std::string(method);
-  req.head_length = end + 4;
-
-  // Header fields.
-  struct Field {
-    std::string_view name, value;
-  };
-  std::vector<Field> fields;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    std::string_view l = lines[i];
-    if (l.empty()) return Fail(400, "malformed header");
-    if (l.front() == ' ' || l.front() == '\t')
-      return Fail(400, "obsolete line folding is not accepted");
-    auto colon = l.find(':');
-    if (colon == std::string_view::npos || colon == 0) return Fail(400, "malformed header line");
-    std::string_view name = l.substr(0, colon);
-    for (char c : name)
-      if (!IsTchar(c)) return Fail(400, "malformed header name");
-    fields.push_back({name, Trim(l.substr(colon + 1))});
-  }
+  req.head_length = h.head_length;
+  const std::vector<HeadField>& fields = h.fields;
 
   if (method == "CONNECT") {
     req.kind = ReqKind::kConnect;
@@ -237,32 +281,12 @@ ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
       v.remove_prefix(comma + 1);
     }
   }
-  int64_t content_length = -2;
-  bool chunked = false;
-  for (const auto& f : fields) {
-    if (IEquals(f.name, "content-length")) {
-      if (f.value.empty() || f.value.size() > 15) return Fail(400, "invalid Content-Length");
-      int64_t v = 0;
-      for (char c : f.value) {
-        if (!isdigit(static_cast<unsigned char>(c))) return Fail(400, "invalid Content-Length");
-        v = v * 10 + (c - '0');
-      }
-      if (content_length != -2 && content_length != v)
-        return Fail(400, "conflicting Content-Length");
-      content_length = v;
-    } else if (IEquals(f.name, "transfer-encoding")) {
-      std::string v = Lower(f.value);
-      if (v != "chunked") return Fail(501, "only Transfer-Encoding: chunked is supported");
-      if (chunked) return Fail(400, "repeated Transfer-Encoding");
-      chunked = true;
-    }
-  }
-  if (chunked && content_length != -2)
-    return Fail(400, "both Content-Length and Transfer-Encoding");
-  req.body_length = chunked ? -1 : (content_length == -2 ? 0 : content_length);
+  BodyFraming framing = ReadBodyFraming(fields);
+  if (framing.status != 0) return Fail(framing.status, framing.error);
+  req.body_length = framing.body_length;
 
   std::string& out = req.upstream_head;
-  out.reserve(head.size() + 64);
+  out.reserve(h.head_length + 64);
   out += req.method + " " + origin + " " + std::string(version) + "\r\n";
   std::string host_field =
       req.host.find(':') != std::string::npos ? "[" + req.host + "]" : req.host;
@@ -292,6 +316,8 @@ const char* StatusText(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 417:
+      return "Expectation Failed";
     case 431:
       return "Request Header Fields Too Large";
     case 501:

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rf::proxy {
 
@@ -40,6 +41,36 @@ struct ParseResult {
 };
 
 ParseResult ParseRequestHead(std::string_view buf, size_t max_head);
+
+// The syntax layer under ParseRequestHead, shared with the inspected-HTTP
+// relay (l7/): a head split into its first line and fields, strictly (the
+// refusals listed at the top, except method and target checks, which are
+// the caller's). A response head has a status line instead of a request
+// line (errors are then 502: the upstream is at fault). Views point into
+// `buf`.
+enum class HeadKind { kRequest, kResponse };
+struct HeadField {
+  std::string_view name, value;  // value without surrounding whitespace
+};
+struct RawHead {
+  ParseState state = ParseState::kIncomplete;
+  int status = 0;  // on kError
+  std::string message;
+  std::string_view method, target, version;
+  int status_code = 0;  // responses
+  std::vector<HeadField> fields;
+  size_t head_length = 0;
+};
+RawHead SplitHead(std::string_view buf, size_t max_head, HeadKind kind);
+
+// Body framing from the fields (RFC 9112 6.3): Content-Length (repeats must
+// agree) or `Transfer-Encoding: chunked` (nothing else), never both.
+struct BodyFraming {
+  int64_t body_length = 0;  // -1: chunked
+  int status = 0;           // non-zero: refused with this status
+  std::string error;
+};
+BodyFraming ReadBodyFraming(const std::vector<HeadField>& fields);
 
 // Incremental, strict validator of a chunked request body (RFC 9112 7.1).
 // Feed it the bytes that follow the head, in order. It says how many of them

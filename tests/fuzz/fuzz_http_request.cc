@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/ascii.h"
+#include "fuzz_check.h"
 #include "proxy/http.h"
 
 namespace {
@@ -36,16 +38,9 @@ using rf::proxy::ParseResult;
 using rf::proxy::ParseState;
 using rf::proxy::ReqKind;
 
-void Check(bool ok) {
-  if (!ok) abort();
-}
+using rf::fuzz::Check;
 
-std::string Lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return r;
-}
+std::string Lower(std::string_view s) { return rf::AsciiLowered(s); }
 
 bool Same(const ParseResult& a, const ParseResult& b) {
   return a.state == b.state && a.status == b.status && a.request.kind == b.request.kind &&
@@ -56,19 +51,7 @@ bool Same(const ParseResult& a, const ParseResult& b) {
 }
 
 void CheckUpstreamHead(const rf::proxy::Request& req) {
-  const std::string& h = req.upstream_head;
-  Check(h.size() >= 4 && h.compare(h.size() - 4, 4, "\r\n\r\n") == 0);
-  Check(h.find("\r\n\r\n") == h.size() - 4);  // exactly one end of head
-  std::vector<std::string_view> lines;
-  std::string_view rest(h.data(), h.size() - 2);  // drop the final empty line
-  while (!rest.empty()) {
-    size_t eol = rest.find("\r\n");
-    Check(eol != std::string_view::npos);
-    std::string_view line = rest.substr(0, eol);
-    Check(line.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos);
-    lines.push_back(line);
-    rest.remove_prefix(eol + 2);
-  }
+  std::vector<std::string_view> lines = rf::fuzz::CleanHeadLines(req.upstream_head);
   Check(lines.size() >= 3);  // request line, Host, Connection: close
   Check(lines[0].rfind(req.method + " /", 0) == 0);
   Check(lines.back() == "Connection: close");

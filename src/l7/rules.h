@@ -1,0 +1,73 @@
+// L7 rules of one endpoint and their verdict on one request, with
+// OpenShell's semantics (its policy-schema reference is the authority):
+//
+// - `access` presets: read-only = GET, HEAD, OPTIONS; read-write adds POST,
+//   PUT, PATCH; full = every method. For WebSocket endpoints the upgrade is
+//   the method GET and each client text message the synthetic method
+//   WEBSOCKET_TEXT: read-only allows the upgrade only, read-write and full
+//   the upgrade and text messages.
+// - `rules`: allow entries {method, path, query}; `deny_rules` win over any
+//   allow. Methods compare case-insensitively, `*` is any method.
+// - Query matchers, keyed by decoded name, a list of globs (one glob, or
+//   `{any: [...]}`). An allow matcher needs the parameter present and every
+//   one of its values to match (a second `tag=` cannot smuggle a value); a
+//   deny matcher matches when any value matches.
+// - `enforcement: audit` forwards what would be refused and says so.
+//
+// Everything here is a pure function of the request: no sockets, so it is
+// unit-tested directly and cheap to call per request.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "l7/target.h"
+
+namespace rf::l7 {
+
+enum class Protocol { kRest, kWebSocket };
+enum class Access { kNone, kReadOnly, kReadWrite, kFull };
+
+inline constexpr std::string_view kWebSocketText = "WEBSOCKET_TEXT";
+
+struct QueryMatcher {
+  std::string name;
+  std::vector<std::string> globs;  // the value must match one of them
+};
+
+struct Rule {
+  std::string method;  // "*" or a method name
+  std::string path;    // glob
+  std::vector<QueryMatcher> query;
+};
+
+struct EndpointRules {
+  Protocol protocol = Protocol::kRest;
+  Access access = Access::kNone;
+  std::vector<Rule> allow;
+  std::vector<Rule> deny;
+  bool audit_only = false;  // enforcement: audit
+  bool allow_encoded_slash = false;
+  std::string where;  // "policy NAME endpoint N", for messages
+};
+
+// OpenShell's load-time checks: access xor rules, one of them present, no
+// empty lists, deny needs a base allow set, globs well formed, methods are
+// tokens, WebSocket rule methods are GET, WEBSOCKET_TEXT or `*`.
+Status Validate(const EndpointRules& rules);
+
+struct Verdict {
+  bool allowed = false;     // forwarded (also true for an audit-mode would-deny)
+  bool would_deny = false;  // enforcement: audit and the rules refuse it
+  std::string rule;         // which rule decided: "access: read-only", "rules[2]", "deny_rules[0]"
+  std::string reason;       // why it was refused (empty when allowed)
+  std::string hint;         // a rule that would allow it (empty when a deny rule refused)
+};
+
+Verdict Evaluate(const EndpointRules& rules, std::string_view method, const Target& target);
+
+std::string AccessName(Access a);
+
+}  // namespace rf::l7

@@ -1,0 +1,93 @@
+#include "l7/websocket.h"
+
+#include <algorithm>
+
+namespace rf::l7 {
+
+ClientFrameScanner::Step ClientFrameScanner::Fail(Step s, std::string why) {
+  failed_ = true;
+  why_ = std::move(why);
+  s.error = true;
+  return s;
+}
+
+ClientFrameScanner::Step ClientFrameScanner::Feed(std::string_view in) {
+  Step s;
+  if (failed_) return Fail(s, why_);
+  size_t i = 0;
+  while (i < in.size()) {
+    if (payload_left_ > 0) {
+      auto n = static_cast<size_t>(std::min<uint64_t>(payload_left_, in.size() - i));
+      i += n;
+      payload_left_ -= n;
+      s.used = i;
+      continue;
+    }
+    // A header is parsed only when all of it is here; otherwise the caller
+    // keeps the tail and feeds it again with what follows.
+    std::string_view h = in.substr(i);
+    if (h.size() < 2) break;
+    auto b0 = static_cast<unsigned char>(h[0]), b1 = static_cast<unsigned char>(h[1]);
+    size_t need = 2;
+    uint8_t len7 = b1 & 0x7f;
+    if (len7 == 126) need += 2;
+    if (len7 == 127) need += 8;
+    if (b1 & 0x80) need += 4;
+    if (h.size() < need) break;
+
+    bool fin = b0 & 0x80;
+    uint8_t rsv = b0 & 0x70, opcode = b0 & 0x0f;
+    if (rsv) return Fail(s, "reserved bits set (no extension was negotiated)");
+    if (!(b1 & 0x80)) return Fail(s, "unmasked client frame");
+    uint64_t len = len7;
+    if (len7 == 126)
+      len = (uint64_t{static_cast<unsigned char>(h[2])} << 8) | static_cast<unsigned char>(h[3]);
+    if (len7 == 127) {
+      len = 0;
+      for (int k = 0; k < 8; ++k) len = (len << 8) | static_cast<unsigned char>(h[2 + k]);
+      if (len >> 63) return Fail(s, "frame length with the top bit set");
+    }
+    bool control = opcode & 0x8;
+    if (control) {
+      if (opcode > 0xA) return Fail(s, "unknown control opcode");
+      if (!fin || len > 125) return Fail(s, "fragmented or long control frame");
+      if (opcode == 0x8) s.closed = true;
+    } else if (opcode == 0x0) {
+      if (!in_message_) return Fail(s, "continuation frame outside a message");
+      if (fin) in_message_ = false;
+    } else if (opcode == 0x1 || opcode == 0x2) {
+      if (in_message_) return Fail(s, "new message inside a fragmented message");
+      if (opcode == 0x1) {
+        if (!text_allowed_) {
+          failed_ = true;
+          why_ = "text message refused";
+          s.refused = true;
+          return s;  // `used` stops in front of this header
+        }
+        ++s.text_messages;
+      } else {
+        ++s.binary_messages;
+      }
+      in_message_ = !fin;
+    } else {
+      return Fail(s, "unknown data opcode");
+    }
+    i += need;
+    payload_left_ = len;
+    s.used = i;
+  }
+  return s;
+}
+
+std::string CloseFrame(uint16_t code, std::string_view reason) {
+  reason = reason.substr(0, 123);
+  std::string f;
+  f.push_back(static_cast<char>(0x88));
+  f.push_back(static_cast<char>(2 + reason.size()));
+  f.push_back(static_cast<char>(code >> 8));
+  f.push_back(static_cast<char>(code & 0xff));
+  f += reason;
+  return f;
+}
+
+}  // namespace rf::l7
