@@ -1,0 +1,318 @@
+#include "l7/inspector.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/ascii.h"
+#include "l7/glob.h"
+
+namespace rf::l7 {
+
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+std::string RefusalBody(const RequestEvent& ev) {
+  nlohmann::json j = {{"error", "policy_denied"}, {"detail", ev.reason},     {"method", ev.method},
+                      {"path", ev.path},          {"endpoint", ev.endpoint}, {"rule", ev.rule}};
+  if (!ev.hint.empty()) j["allow_with"] = ev.hint;
+  // Replacement of invalid UTF-8: a path is bytes, JSON is text.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+bool Inspector::HostMatches(const std::string& field) const {
+  std::string_view f = field, host, port;
+  if (!f.empty() && f.front() == '[') {
+    size_t close = f.find(']');
+    if (close == std::string_view::npos) return false;
+    host = f.substr(1, close - 1);
+    std::string_view rest = f.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else {
+    size_t colon = f.rfind(':');
+    host = f.substr(0, colon);
+    if (colon != std::string_view::npos) port = f.substr(colon + 1);
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  std::string_view want = config_.host;
+  if (!want.empty() && want.back() == '.') want.remove_suffix(1);
+  if (!AsciiIEquals(host, want)) return false;
+  uint16_t default_port = config_.tls ? 443 : 80;
+  if (port.empty()) return config_.port == default_port;
+  return port == std::to_string(config_.port);
+}
+
+RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view method,
+                               bool* audit_only_deny) {
+  RequestEvent ev;
+  ev.method = std::string(method);
+  ev.path = q.target.path;
+  *audit_only_deny = false;
+  const InspectedEndpoint* first = nullptr;
+  Verdict first_verdict, allow_verdict, audit_verdict;
+  const InspectedEndpoint *allow_by = nullptr, *audit_by = nullptr;
+  bool encoded_slash = q.target.path.find("%2F") != std::string::npos;
+  for (const auto& e : config_.endpoints) {
+    if (!e.path.empty() && !GlobMatch(e.path, q.target.path)) continue;
+    Verdict v;
+    if (encoded_slash && !e.rules.allow_encoded_slash) {
+      v.rule = "allow_encoded_slash";
+      v.reason = "encoded '/' (%2F) in the path; the endpoint can set allow_encoded_slash: true";
+      if (e.rules.audit_only) v.allowed = v.would_deny = true;
+    } else {
+      v = Evaluate(e.rules, method, q.target);
+    }
+    if (!first) first = &e, first_verdict = v;
+    if (StartsWith(v.rule, "deny_rules") && !v.allowed) {
+      ev.endpoint = e.label, ev.rule = v.rule, ev.reason = v.reason;
+      return ev;  // an enforced deny of any selected endpoint wins
+    }
+    if (v.allowed && !v.would_deny && !allow_by) allow_by = &e, allow_verdict = v;
+    if (v.allowed && v.would_deny && !audit_by) audit_by = &e, audit_verdict = v;
+  }
+  if (allow_by) {
+    ev.allowed = true, ev.endpoint = allow_by->label, ev.rule = allow_verdict.rule;
+    return ev;
+  }
+  if (audit_by) {
+    ev.allowed = ev.would_deny = true;
+    ev.endpoint = audit_by->label, ev.rule = audit_verdict.rule;
+    ev.reason = audit_verdict.reason, ev.hint = audit_verdict.hint;
+    *audit_only_deny = true;
+    return ev;
+  }
+  if (!first) {
+    ev.reason = "no endpoint of " + config_.host + ":" + std::to_string(config_.port) +
+                " covers the path " + q.target.path;
+    ev.hint = "path: \"" + q.target.path + "\" on an endpoint (or no path selector)";
+    return ev;
+  }
+  ev.endpoint = first->label, ev.rule = first_verdict.rule;
+  ev.reason = first_verdict.reason, ev.hint = first_verdict.hint;
+  return ev;
+}
+
+void Inspector::Refuse(InspectorOutput* out, RequestEvent ev, bool close_after) {
+  ev.status = 403;
+  Pending p;
+  p.local = true;
+  p.close_after = close_after;
+  p.response = LocalResponse(403, RefusalBody(ev), close_after);
+  pending_.push_back(std::move(p));
+  out->events.push_back(std::move(ev));
+  if (close_after) {
+    client_stopped_ = true;
+    client_buf_.clear();
+  }
+}
+
+void Inspector::FlushLocal(InspectorOutput* out) {
+  while (!pending_.empty() && pending_.front().local) {
+    out->to_client += pending_.front().response;
+    if (pending_.front().close_after) out->close = true;
+    pending_.pop_front();
+  }
+}
+
+void Inspector::FromClient(std::string_view bytes, InspectorOutput* out) {
+  if (client_stopped_) return;  // after a refusal that closes: nothing more is read
+  client_buf_.append(bytes);
+  ClientBytes(out);
+  FlushLocal(out);
+}
+
+void Inspector::ClientBytes(InspectorOutput* out) {
+  while (!client_buf_.empty() && !client_stopped_) {
+    if (websocket_) {
+      auto s = frames_->Feed(client_buf_);
+      out->to_upstream.append(client_buf_, 0, s.used);
+      client_buf_.erase(0, s.used);
+      if (websocket_audit_) {
+        for (size_t i = 0; i < s.text_messages; ++i) {
+          RequestEvent ev;
+          ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+          ev.allowed = ev.would_deny = true, ev.endpoint = websocket_endpoint_;
+          ev.reason = "WebSocket text messages are not allowed on this endpoint";
+          out->events.push_back(std::move(ev));
+        }
+      }
+      if (s.refused || s.error) {
+        RequestEvent ev;
+        ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+        ev.endpoint = websocket_endpoint_;
+        ev.reason = s.refused ? "WebSocket text messages are not allowed on this endpoint"
+                              : "WebSocket protocol error: " + frames_->why();
+        ev.hint = s.refused ? "rules: [{allow: {method: WEBSOCKET_TEXT, path: \"" +
+                                  websocket_path_ + "\"}}]"
+                            : "";
+        out->events.push_back(std::move(ev));
+        out->to_client += CloseFrame(s.refused ? 1008 : 1002, s.refused ? "policy" : "protocol");
+        out->close = true;
+        client_stopped_ = true;
+        client_buf_.clear();
+      }
+      return;  // the rest is an incomplete frame header
+    }
+    if (request_body_) {
+      auto s = request_body_->Feed(client_buf_);
+      out->to_upstream.append(client_buf_, 0, s.used);
+      client_buf_.erase(0, s.used);
+      if (s.error) {
+        // The upstream has part of a body it cannot finish: both go.
+        out->close = true;
+        client_stopped_ = true;
+        client_buf_.clear();
+        return;
+      }
+      if (!s.done) return;
+      request_body_.reset();
+      continue;
+    }
+    // Nothing is parsed while a WebSocket upgrade waits for its answer:
+    // what follows belongs to the protocol the answer decides.
+    if (!pending_.empty() && pending_.back().websocket) {
+      if (client_buf_.size() > config_.max_head) {
+        out->close = true;
+        client_stopped_ = true;
+      }
+      return;
+    }
+    bool any_encoded_slash = false;
+    for (const auto& e : config_.endpoints)
+      any_encoded_slash = any_encoded_slash || e.rules.allow_encoded_slash;
+    RequestParse r = ParseInspectedRequest(client_buf_, config_.max_head, any_encoded_slash);
+    if (r.state == proxy::ParseState::kIncomplete) return;
+    if (r.state == proxy::ParseState::kError) {
+      RequestEvent ev;
+      ev.reason = r.message;
+      ev.status = r.status;
+      Pending p;
+      p.local = true;
+      p.close_after = true;
+      p.response = LocalResponse(r.status, RefusalBody(ev), true);
+      pending_.push_back(std::move(p));
+      out->events.push_back(std::move(ev));
+      client_stopped_ = true;
+      client_buf_.clear();
+      return;
+    }
+    InspectedRequest& q = r.request;
+    client_buf_.erase(0, q.head_length);
+    if (!HostMatches(q.host)) {
+      RequestEvent ev;
+      ev.method = q.method, ev.path = q.target.path;
+      ev.reason = "Host '" + q.host + "' is not the tunnel's destination " + config_.host + ":" +
+                  std::to_string(config_.port);
+      Refuse(out, std::move(ev), true);
+      return;
+    }
+    bool audit_deny = false;
+    RequestEvent ev = Decide(q, q.method, &audit_deny);
+    if (!ev.allowed) {
+      Refuse(out, std::move(ev), q.body_length != 0 || q.close);
+      continue;
+    }
+    Pending p;
+    p.method = q.method;
+    if (q.websocket_upgrade) {
+      p.websocket = true;
+      // Text messages are judged once for the connection: the rules see
+      // the upgrade's path and the method WEBSOCKET_TEXT, never content.
+      bool text_audit = false;
+      RequestEvent text = Decide(q, kWebSocketText, &text_audit);
+      p.websocket_text_allowed = text.allowed;
+      p.websocket_text_audit = text_audit;
+      websocket_path_ = q.target.path;
+      websocket_endpoint_ = text.endpoint.empty() ? ev.endpoint : text.endpoint;
+    }
+    pending_.push_back(std::move(p));
+    out->to_upstream += q.forward_head;
+    out->events.push_back(std::move(ev));
+    if (q.body_length != 0) request_body_.emplace(q.body_length);
+    if (q.close) {
+      // Whatever follows a request that closes the connection is not a
+      // request the upstream will read: it is dropped, not relayed.
+      if (!request_body_) {
+        client_stopped_ = true;
+        client_buf_.clear();
+      }
+    }
+  }
+}
+
+void Inspector::FromUpstream(std::string_view bytes, InspectorOutput* out) {
+  upstream_buf_.append(bytes);
+  UpstreamBytes(out);
+  FlushLocal(out);
+}
+
+void Inspector::UpstreamBytes(InspectorOutput* out) {
+  while (!upstream_buf_.empty()) {
+    if (websocket_) {
+      out->to_client += upstream_buf_;
+      upstream_buf_.clear();
+      return;
+    }
+    if (pending_.empty() || pending_.front().local) {
+      // Bytes nobody asked for: the upstream is not speaking HTTP/1.1
+      // responses in order, so nothing it says can be attributed.
+      out->close = true;
+      upstream_buf_.clear();
+      return;
+    }
+    Pending& front = pending_.front();
+    if (response_body_) {
+      auto s = response_body_->Feed(upstream_buf_);
+      out->to_client.append(upstream_buf_, 0, s.used);
+      upstream_buf_.erase(0, s.used);
+      if (s.error) {
+        out->close = true;
+        upstream_buf_.clear();
+        return;
+      }
+      if (!s.done) return;
+      response_body_.reset();
+      bool resume = front.websocket;  // a refused upgrade: HTTP goes on
+      pending_.pop_front();
+      FlushLocal(out);
+      if (resume) ClientBytes(out);
+      continue;
+    }
+    ResponseParse r =
+        ParseResponseHead(upstream_buf_, config_.max_head, front.method, front.websocket);
+    if (r.state == proxy::ParseState::kIncomplete) return;
+    if (r.state == proxy::ParseState::kError) {
+      out->close = true;
+      upstream_buf_.clear();
+      return;
+    }
+    const ResponseInfo& info = r.response;
+    out->to_client.append(upstream_buf_, 0, info.head_length);
+    upstream_buf_.erase(0, info.head_length);
+    if (info.interim) continue;
+    if (info.switched) {
+      websocket_ = true;
+      websocket_audit_ = front.websocket_text_audit;
+      frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit);
+      pending_.pop_front();
+      out->to_client += upstream_buf_;
+      upstream_buf_.clear();
+      ClientBytes(out);
+      return;
+    }
+    bool was_websocket = front.websocket;
+    if (info.body_length != 0) {
+      response_body_.emplace(info.body_length);
+    } else {
+      pending_.pop_front();
+      FlushLocal(out);
+    }
+    if (was_websocket && !response_body_) ClientBytes(out);
+  }
+}
+
+}  // namespace rf::l7

@@ -1,0 +1,107 @@
+// The HTTP conversation on one inspected connection, without sockets: the
+// proxy feeds it the plaintext each side sent (after TLS, when there is TLS)
+// and sends what it returns. Every request is checked against the
+// endpoints selected for it before a byte of it goes upstream; a refused
+// request is answered with a 403 in its place in the response order
+// (pipelining), and the upstream never sees it.
+//
+// Endpoint selection: the candidates are the endpoints that matched host,
+// port and caller at L4. Those whose `path` glob matches the request path
+// (an empty `path` matches all) are selected. A deny rule of any selected
+// endpoint refuses the request (audit-only endpoints log it instead); else
+// an allow of any selected endpoint passes it; else it is refused with the
+// first endpoint's reason and a rule that would allow it.
+//
+// A refused request that carries a body is answered and the connection
+// closed after the answer: the body is never relayed, and skipping it
+// would mean reading an attacker-sized body for nothing.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "l7/message.h"
+#include "l7/rules.h"
+#include "l7/websocket.h"
+
+namespace rf::l7 {
+
+struct InspectedEndpoint {
+  std::string path;  // selector glob; empty: every path
+  EndpointRules rules;
+  std::string label;  // "policy NAME endpoint N", for events
+};
+
+struct InspectorConfig {
+  std::vector<InspectedEndpoint> endpoints;
+  std::string host;  // the CONNECT (or forward) authority's host
+  uint16_t port = 0;
+  bool tls = false;  // the default port of the Host field is 443, else 80
+  size_t max_head = 16384;
+};
+
+// One per request (and one per refused WebSocket text message).
+struct RequestEvent {
+  std::string method;
+  std::string path;  // normalised; never the query (values may be secrets)
+  bool allowed = false;
+  bool would_deny = false;
+  int status = 0;  // the proxy's own answer, 0 when forwarded
+  std::string endpoint;
+  std::string rule;
+  std::string reason;
+  std::string hint;
+};
+
+struct InspectorOutput {
+  std::string to_upstream;
+  std::string to_client;
+  std::vector<RequestEvent> events;
+  bool close = false;  // flush to_client, then close both sides
+};
+
+class Inspector {
+ public:
+  explicit Inspector(InspectorConfig config) : config_(std::move(config)) {}
+
+  void FromClient(std::string_view bytes, InspectorOutput* out);
+  void FromUpstream(std::string_view bytes, InspectorOutput* out);
+  // Bytes the inspector holds (a head not complete yet), for the proxy's
+  // memory bound: never more than the head limit.
+  size_t buffered() const { return client_buf_.size() + upstream_buf_.size(); }
+
+ private:
+  struct Pending {
+    bool local = false;    // answered by the proxy
+    std::string response;  // when local
+    bool close_after = false;
+    std::string method;      // when forwarded
+    bool websocket = false;  // forwarded WebSocket upgrade
+    bool websocket_text_allowed = false;
+    bool websocket_text_audit = false;
+  };
+  void ClientBytes(InspectorOutput* out);
+  void UpstreamBytes(InspectorOutput* out);
+  void FlushLocal(InspectorOutput* out);
+  RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny);
+  bool HostMatches(const std::string& host_field) const;
+  void Refuse(InspectorOutput* out, RequestEvent ev, bool close_after);
+
+  InspectorConfig config_;
+  std::string client_buf_, upstream_buf_;
+  std::deque<Pending> pending_;
+  std::optional<BodyCounter> request_body_, response_body_;
+  bool response_head_done_ = false;
+  bool client_stopped_ = false;  // no more client bytes are read
+  bool websocket_ = false;       // the connection switched to WebSocket
+  std::optional<ClientFrameScanner> frames_;
+  bool websocket_audit_ = false;
+  std::string websocket_path_;
+  std::string websocket_endpoint_;
+};
+
+}  // namespace rf::l7
