@@ -12,7 +12,10 @@
 #include <sstream>
 
 #include "common/fd.h"
+#include "l7/glob.h"
+#include "l7/rules.h"
 #include "policy/cidr.h"
+#include "policy/l7_rules.h"
 #include "proxy/ssrf.h"
 #include "proxy/upstream.h"
 
@@ -280,7 +283,6 @@ constexpr NotYet kEndpointNotYet[] = {
     {"credential_signing", "credential signing, SigV4 (issue 26: credentials)"},
     {"signing_service", "credential signing, SigV4 (issue 26: credentials)"},
     {"signing_region", "credential signing, SigV4 (issue 26: credentials)"},
-    {"allow_encoded_slash", "L7 path parsing, allow_encoded_slash (issue 25: L7 policy)"},
     {"mcp", "MCP inspection (issue 27: agent protocols)"},
     {"json_rpc", "JSON-RPC inspection (issue 27: agent protocols)"},
     {"persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
@@ -468,7 +470,7 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
   c.ForEachKey(
       n, "network",
       {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets",
-       "unix_datagram", "upstream_proxy"},
+       "unix_datagram", "upstream_proxy", "upstream_ca"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "mode") {
           auto s = c.String(v, "network.mode");
@@ -520,6 +522,8 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
             }
           }
           net.upstream_proxy = *u == "off" ? "" : *u;
+        } else if (key == "upstream_ca") {
+          if (auto path = c.Path(v, "network.upstream_ca")) net.upstream_ca = *path;
         } else if (key == "unix_datagram") {
           if (auto b = c.Bool(v, "network.unix_datagram")) net.unix_datagram = *b;
         } else if (key == "unix_sockets") {
@@ -540,13 +544,81 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
       });
 }
 
+// `rules: [{allow: {method, path, query}}]` (allow) or
+// `deny_rules: [{method, path, query}]`. Query values: a glob or {any: [..]}.
+void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool allow,
+                 std::vector<L7Rule>& out) {
+  if (n.IsSequence() && n.size() == 0) {
+    c.Error(n.Mark(), where + ": an empty list is invalid (" +
+                          (allow ? "use access: full, or remove rules" : "remove deny_rules") +
+                          ")");
+    return;
+  }
+  int i = 0;
+  c.Sequence(n, where, [&](const YAML::Node& item) {
+    const std::string at = where + "[" + std::to_string(i++) + "]";
+    YAML::Node body = item;
+    std::string body_at = at;
+    if (allow) {
+      bool have = false;
+      c.ForEachKey(item, at, {"allow"},
+                   [&](const std::string&, const YAML::Node&, const YAML::Node& v) {
+                     body.reset(v);  // rebinds; `=` would overwrite the item in the document
+                     have = true;
+                   });
+      if (!have) {
+        if (item.IsMap()) c.Error(item.Mark(), at + " needs an allow entry");
+        return;
+      }
+      body_at = at + ".allow";
+    }
+    L7Rule r;
+    bool have_method = false, have_path = false;
+    c.ForEachKey(
+        body, body_at, {"method", "path", "query"},
+        [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+          if (key == "method") {
+            if (auto s = c.String(v, body_at + ".method")) r.method = *s, have_method = true;
+          } else if (key == "path") {
+            if (auto s = c.String(v, body_at + ".path")) r.path = *s, have_path = true;
+          } else {
+            c.ForEachKey(
+                v, body_at + ".query", {},
+                [&](const std::string& name, const YAML::Node&, const YAML::Node& m) {
+                  L7QueryMatcher q;
+                  q.name = name;
+                  const std::string qat = body_at + ".query." + name;
+                  if (m.IsMap()) {
+                    c.ForEachKey(
+                        m, qat, {"any"},
+                        [&](const std::string&, const YAML::Node&, const YAML::Node& list) {
+                          c.Sequence(list, qat + ".any", [&](const YAML::Node& g) {
+                            if (auto s = c.String(g, qat + ".any entry")) q.globs.push_back(*s);
+                          });
+                        });
+                    if (q.globs.empty()) c.Error(m.Mark(), qat + " needs a glob or any: [globs]");
+                  } else if (auto s = c.String(m, qat)) {
+                    q.globs.push_back(*s);
+                  }
+                  r.query.push_back(std::move(q));
+                });
+          }
+        });
+    if (body.IsMap()) {
+      if (!have_method) c.Error(body.Mark(), body_at + " needs a method");
+      if (!have_path) c.Error(body.Mark(), body_at + " needs a path");
+    }
+    out.push_back(std::move(r));
+  });
+}
+
 void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
   bool have_port = false;
   YAML::Mark l7_mark, protocol_mark;
   std::string l7_field;
-  std::set<std::string> keys = {"host",     "port",        "ports",     "allowed_ips",
-                                "protocol", "enforcement", "access",    "tls",
-                                "path",     "rules",       "deny_rules"};
+  std::set<std::string> keys = {"host",     "port",        "ports",      "allowed_ips",
+                                "protocol", "enforcement", "access",     "tls",
+                                "path",     "rules",       "deny_rules", "allow_encoded_slash"};
   for (const auto& ny : kEndpointNotYet) keys.insert(ny.key);
   c.ForEachKey(
       n, where, keys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
@@ -608,6 +680,11 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
         } else if (key == "rules" || key == "deny_rules") {
           e.has_l7_rules = true;
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+          LoadL7Rules(c, v, where + "." + key, key == "rules",
+                      key == "rules" ? e.rules : e.deny_rules);
+        } else if (key == "allow_encoded_slash") {
+          if (auto b = c.Bool(v, where + ".allow_encoded_slash")) e.allow_encoded_slash = *b;
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
         } else {
           auto s = c.String(v, where + "." + key);
           if (!s) return;
@@ -623,9 +700,33 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
             e.protocol = *s;
             protocol_mark = k.Mark();
           }
-          if (key == "access") e.access = *s;
-          if (key == "tls") e.tls = *s;
-          if (key == "path") e.path = *s;
+          if (key == "access") {
+            if (*s != "read-only" && *s != "read-write" && *s != "full") {
+              c.Error(v.Mark(), where + ".access must be read-only, read-write or full");
+              return;
+            }
+            e.access = *s;
+          }
+          if (key == "tls") {
+            if (*s == "terminate" || *s == "passthrough") {
+              c.Warning(v.Mark(), where + ".tls: " + *s +
+                                      " is deprecated and has no effect (TLS is detected; "
+                                      "`skip` turns detection off)");
+            } else if (*s != "skip") {
+              c.Error(v.Mark(), where +
+                                    ".tls must be skip (terminate and passthrough are "
+                                    "deprecated no-ops)");
+              return;
+            }
+            e.tls = *s;
+          }
+          if (key == "path") {
+            if (Status g = l7::ValidateGlob(*s); !g.ok()) {
+              c.Error(v.Mark(), where + ".path: " + g.reason());
+              return;
+            }
+            e.path = *s;
+          }
           if ((key == "protocol" || key == "access" || key == "path") && l7_field.empty())
             l7_field = key, l7_mark = k.Mark();
         }
@@ -635,6 +736,14 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   if (e.host.empty() && !n["host"] && !n["allowed_ips"])
     c.Error(n.Mark(), where + " needs a host, or allowed_ips for any host");
   if (!have_port) c.Error(n.Mark(), where + " needs a port or ports");
+  if (e.protocol == "rest" || e.protocol == "websocket") {
+    if (Status st = l7::Validate(ToL7Rules(e, where)); !st.ok())
+      c.Error(l7_mark.is_null() ? n.Mark() : l7_mark, st.reason());
+  } else if (e.protocol.empty() && (e.has_l7_rules || !e.access.empty() || e.allow_encoded_slash)) {
+    c.Error(l7_mark, where +
+                         ": access, rules, deny_rules and allow_encoded_slash need a protocol "
+                         "(rest or websocket)");
+  }
   if (e.protocol == "tcp") {
     c.Error(protocol_mark, where +
                                ".protocol: not supported yet: protocol: tcp, transparent TCP "

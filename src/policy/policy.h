@@ -91,19 +91,38 @@ struct NetworkSettings {
   std::vector<std::string> unix_sockets;
   bool unix_datagram = false;  // allow AF_UNIX SOCK_DGRAM (see docs/unix-sockets.md)
   std::string upstream_proxy;  // "" (off), "from_env" or an http:// URL (src/proxy/upstream.h)
+  // An extra trust anchor (PEM file) for the inspecting proxy's TLS to
+  // destinations, beside the system roots (docs/l7.md).
+  std::string upstream_ca;
   bool operator==(const NetworkSettings&) const = default;
+};
+
+// One L7 rule (OpenShell's REST/WebSocket allow or deny entry).
+struct L7QueryMatcher {
+  std::string name;
+  std::vector<std::string> globs;  // a value matches one of them
+  bool operator==(const L7QueryMatcher&) const = default;
+};
+struct L7Rule {
+  std::string method;
+  std::string path;
+  std::vector<L7QueryMatcher> query;
+  bool operator==(const L7Rule&) const = default;
 };
 
 struct Endpoint {
   std::string host;
   std::vector<uint16_t> ports;           // from `port` or `ports`
   std::vector<std::string> allowed_ips;  // CIDRs
-  std::string protocol;                  // L7 (only with enforcement: audit)
+  std::string protocol;                  // "" (L4), rest, websocket (docs/l7.md)
   std::string enforcement;               // "", "enforce" or "audit"
-  std::string access;
-  std::string tls;
-  std::string path;
-  bool has_l7_rules = false;  // rules / deny_rules present
+  std::string access;                    // "", read-only, read-write, full
+  std::string tls;                       // "", skip (terminate/passthrough: no effect)
+  std::string path;                      // selector glob between endpoints of a host:port
+  bool has_l7_rules = false;             // rules / deny_rules present
+  std::vector<L7Rule> rules;             // allow rules
+  std::vector<L7Rule> deny_rules;
+  bool allow_encoded_slash = false;
   bool operator==(const Endpoint&) const = default;
 };
 

@@ -249,8 +249,10 @@ TEST(PolicyLoader, L7RulesNeedAuditEnforcement) {
   // With `enforcement: audit` (before or after the rules) both are accepted.
   auto ok = LoadPolicyString(
       "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
-      "      - {host: x.test, port: 443, rules: [{allow: {method: GET}}], enforcement: audit}\n"
-      "      - {host: y.test, port: 443, enforcement: audit, deny_rules: [{method: POST}]}\n",
+      "      - {host: x.test, port: 443, protocol: rest, rules: [{allow: {method: GET, path: "
+      "/a}}], enforcement: audit}\n"
+      "      - {host: y.test, port: 443, protocol: rest, access: full, enforcement: audit, "
+      "deny_rules: [{method: POST, path: /b}]}\n",
       "p.yaml");
   ASSERT_TRUE(ok.ok()) << ok.status().reason();
   ASSERT_EQ(ok->network_policies.size(), 1u);
@@ -259,6 +261,50 @@ TEST(PolicyLoader, L7RulesNeedAuditEnforcement) {
     EXPECT_TRUE(e.has_l7_rules) << e.host;
     EXPECT_EQ(e.enforcement, "audit") << e.host;
   }
+  const auto& eps = ok->network_policies[0].endpoints;
+  ASSERT_EQ(eps[0].rules.size(), 1u);
+  EXPECT_EQ(eps[0].rules[0].method, "GET");
+  EXPECT_EQ(eps[0].rules[0].path, "/a");
+  ASSERT_EQ(eps[1].deny_rules.size(), 1u);
+  EXPECT_EQ(eps[1].access, "full");
+}
+
+TEST(PolicyLoader, L7RulesValidatedAsOpenShellDoes) {
+  auto E = [](const std::string& endpoint) {
+    return Err(
+        "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - {host: x.test, "
+        "port: 443, enforcement: audit, " +
+        endpoint + "}\n");
+  };
+  EXPECT_NE(E("protocol: rest, access: full, rules: [{allow: {method: GET, path: /}}]")
+                .find("mutually exclusive"),
+            std::string::npos);
+  EXPECT_NE(E("protocol: rest").find("needs `access` or `rules`"), std::string::npos);
+  EXPECT_NE(E("protocol: rest, rules: []").find("empty list is invalid"), std::string::npos);
+  EXPECT_NE(E("protocol: rest, access: full, deny_rules: []").find("empty list is invalid"),
+            std::string::npos);
+  EXPECT_NE(E("protocol: rest, rules: [{deny: {method: GET, path: /}}]").find("unknown key 'deny'"),
+            std::string::npos);
+  EXPECT_NE(E("protocol: rest, access: all").find("access must be read-only"), std::string::npos);
+  EXPECT_NE(E("protocol: rest, rules: [{allow: {method: GET, path: \"/a[\"}}]").find("unclosed"),
+            std::string::npos);
+  EXPECT_NE(E("protocol: websocket, rules: [{allow: {method: POST, path: /ws}}]")
+                .find("GET, WEBSOCKET_TEXT or *"),
+            std::string::npos);
+  EXPECT_NE(E("protocol: rest, access: full, tls: bogus").find(".tls must be skip"),
+            std::string::npos);
+  EXPECT_NE(E("access: full").find("need a protocol"), std::string::npos);
+  auto q = LoadPolicyString(
+      "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - host: x.test\n        "
+      "port: 443\n        protocol: rest\n        enforcement: audit\n        rules:\n"
+      "          - allow: {method: GET, path: /s, query: {tag: \"foo-*\", q: {any: [a, b]}}}\n",
+      "p.yaml");
+  ASSERT_TRUE(q.ok()) << q.status().reason();
+  const auto& rule = q->network_policies[0].endpoints[0].rules[0];
+  ASSERT_EQ(rule.query.size(), 2u);
+  EXPECT_EQ(rule.query[0].name, "tag");  // document order
+  EXPECT_EQ(rule.query[0].globs, (std::vector<std::string>{"foo-*"}));
+  EXPECT_EQ(rule.query[1].globs, (std::vector<std::string>{"a", "b"}));
 }
 
 TEST(PolicyLoader, ExpandedSizeIsBounded) {

@@ -1,0 +1,16 @@
+// An endpoint's L7 fields (policy.h) in the form the proxy evaluates
+// (l7/rules.h): one conversion, used by the loader for OpenShell's
+// validation and by the proxy.
+#pragma once
+
+#include <string>
+
+#include "l7/rules.h"
+#include "policy/policy.h"
+
+namespace rf {
+
+// `where` names the endpoint in messages ("network_policies.P.endpoints[N]").
+l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where);
+
+}  // namespace rf
