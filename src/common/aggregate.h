@@ -15,7 +15,7 @@ namespace aggregate_detail {
 // while there are no more initialisers than fields.
 struct AnyField {
   template <class U>
-  constexpr operator U() const;  // never defined: only used unevaluated
+  operator U() const;  // never defined: only used unevaluated
 };
 
 template <class T, class... Fields>
