@@ -36,30 +36,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import idle_wakeups  # noqa: E402  (the wake-up count, shared)
 from lib import pct  # noqa: E402
 
-POLICY = """version: 1
-filesystem_policy:
-  include_workdir: false
-  read_only: [/usr, /lib, /lib64, /bin, /etc]
-network:
-  mode: %s
-  hosts: {many.test: 127.0.0.1}
-network_policies:
-  p:
-    endpoints: [{host: many.test, port: %d, allowed_ips: [127.0.0.1]}]
-"""
-
-SCRIPT = r"""
-import os, socket, sys
-port = int(sys.argv[1])
-proxy = int(os.environ["HTTP_PROXY"].rsplit(":", 1)[1])
-s = socket.create_connection(("127.0.0.1", proxy))
-s.sendall(b"CONNECT many.test:%d HTTP/1.1\r\nHost: many.test\r\n\r\n" % port)
-reply = s.recv(100)
-s.close()
-print("connected" if reply.startswith(b"HTTP/1.1 200") else "refused", flush=True)
-sys.stdin.read()
-sys.exit(int(sys.argv[2]))
-"""
+# The policy (a loopback endpoint) and the program that connects through the
+# proxy once are idle_wakeups.py's: with a second argument the program waits
+# for the end of its stdin and exits with that code.
+POLICY = idle_wakeups.POLICY
+SCRIPT = idle_wakeups.SCRIPT
 
 
 def serve(srv, stop):
@@ -126,7 +107,7 @@ def run_mode(binary, mode, count, idle_seconds, deadline_s):
     t = threading.Thread(target=serve, args=(srv, stop), daemon=True)
     t.start()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(POLICY % (mode, port))
+        f.write(POLICY % {"mode": mode, "port": port})
     os.chmod(f.name, 0o644)
     procs, spawned, lines, buf = [], [], [], []
     sel = selectors.DefaultSelector()
