@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   // The name the policy's messages and `policy show` give it.
   auto policy = rf::LoadPolicyString(text, "<embedded default policy>");
   if (!policy.ok()) {
-    fprintf(stderr, "%s\n", policy.status().reason().c_str());
+    fprintf(stderr, "%s is not a valid policy:\n%s\n", argv[1], policy.status().reason().c_str());
     return 1;
   }
   if (!policy->warnings.empty()) {
