@@ -20,11 +20,11 @@ filesystem_policy:
   include_workdir: false
   read_only: [/usr, /lib, /lib64, /bin, /etc]
 network:
-  mode: platform
+  mode: %(mode)s
   hosts: {idle.test: 127.0.0.1}
 network_policies:
   p:
-    endpoints: [{host: idle.test, port: %d, allowed_ips: [127.0.0.1]}]
+    endpoints: [{host: idle.test, port: %(port)d, allowed_ips: [127.0.0.1]}]
 """
 
 SCRIPT = r"""
@@ -33,9 +33,12 @@ port = int(sys.argv[1])
 proxy = int(os.environ["HTTP_PROXY"].rsplit(":", 1)[1])
 s = socket.create_connection(("127.0.0.1", proxy))
 s.sendall(b"CONNECT idle.test:%d HTTP/1.1\r\nHost: idle.test\r\n\r\n" % port)
-s.recv(100)
+reply = s.recv(100)
 s.close()
-print("connected", flush=True)
+print("connected" if reply.startswith(b"HTTP/1.1 200") else "refused", flush=True)
+if len(sys.argv) > 2:  # bench/concurrent: wait for the end of stdin, exit with this code
+    sys.stdin.read()
+    sys.exit(int(sys.argv[2]))
 time.sleep(3600)
 """
 
@@ -64,7 +67,7 @@ def measure(binary, seconds):
             c.close()  # the tunnel ends: nothing is left for the proxy to watch
     threading.Thread(target=serve, daemon=True).start()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(POLICY % port)
+        f.write(POLICY % {"mode": "platform", "port": port})
     os.chmod(f.name, 0o644)
     p = subprocess.Popen([binary, "run", "-q", "--policy", f.name, "--", "/usr/bin/python3", "-c",
                           SCRIPT, str(port)], stdout=subprocess.PIPE, text=True, cwd="/")

@@ -39,6 +39,11 @@ fi
 section proxy /usr/bin/python3 "$HERE/proxy/run_bench.py" --ringfence "$RF"
 section unix "$HERE/unix/run.sh" "$RF" 2000
 section soak /usr/bin/python3 "$HERE/soak/run.py" "$BUILD"
+# Namespace mode needs root here; as an ordinary user, platform mode only.
+CONCURRENT_MODES=platform
+[ "$(id -u)" = 0 ] && CONCURRENT_MODES=platform,namespace
+section concurrent /usr/bin/python3 "$HERE/concurrent/run.py" "$RF" \
+  --count "${CONCURRENT_COUNT:-100}" --modes "$CONCURRENT_MODES" --markdown
 {
   echo "### Seccomp filter cost (bench/seccomp/run.sh)"
   echo

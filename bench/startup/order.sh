@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes src/startup-order.txt: the functions ringfence runs while it starts
+# Writes bench/startup/order.txt: the functions ringfence runs while it starts
 # a sandbox, in the order perf first samples them. CMakeLists.txt links
 # ringfence with lld and this list, so that start-up touches a few 64 KiB
 # windows of text (each page fault maps one) instead of most of the 3 MiB.
@@ -14,7 +14,7 @@
 set -euo pipefail
 rf=$(readlink -f "$1")
 runs=${2:-1500}
-out=$(dirname "$0")/../../src/startup-order.txt
+out=$(dirname "$0")/order.txt
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/loop.sh" <<EOF

@@ -20,13 +20,17 @@ struct RunOptions {
   std::vector<std::string> command;
 };
 
-// The `run` options that take a value, and the RunOptions field of each.
-struct RunValueOption {
-  const char* name;
-  std::string RunOptions::*field;
-  const char* help;
+// Every `run` option, spelled once: the start-up parser (main.cc), the
+// CLI11 definition that gives --help and the error messages, the split of
+// the command's own arguments and the given-twice check all read it.
+struct RunOption {
+  const char* name;                          // "--policy"
+  const char* short_name = nullptr;          // "-q", or none
+  std::string RunOptions::*value = nullptr;  // takes one value, given at most once
+  bool RunOptions::*flag = nullptr;          // or a flag (exactly one of the two)
+  const char* help = "";
 };
-const std::vector<RunValueOption>& RunValueOptions();
+const std::vector<RunOption>& RunOptionTable();
 
 int RunMain(const RunOptions& o);
 int ConnectMain(const std::string& host, int port);

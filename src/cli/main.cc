@@ -28,26 +28,29 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
     std::string a = argv[i];
     std::string* target = nullptr;
     std::string value;
-    for (const auto& opt : rf::RunValueOptions()) {
+    bool flag = false;
+    for (const auto& opt : rf::RunOptionTable()) {
       std::string n(opt.name);
-      if (a == n) {
+      if (opt.flag) {
+        if (a == n || (opt.short_name && a == opt.short_name)) {
+          o->*opt.flag = true;
+          flag = true;
+        }
+      } else if (a == n) {
         if (i + 1 >= argc) return false;
-        target = &(o->*opt.field);
+        target = &(o->*opt.value);
         value = argv[++i];
       } else if (a.rfind(n + "=", 0) == 0) {
-        target = &(o->*opt.field);
+        target = &(o->*opt.value);
         value = a.substr(n.size() + 1);
       }
     }
+    if (flag) continue;
     if (target) {
       // Given twice: the slow path refuses it with a message.
       if (std::find(seen.begin(), seen.end(), target) != seen.end()) return false;
       seen.push_back(target);
       *target = value;
-      continue;
-    }
-    if (a == "-q" || a == "--quiet") {
-      o->quiet = true;
       continue;
     }
     if (a == "--") {
@@ -61,15 +64,16 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
   return false;
 }
 
-// The options that take one value and must be given at most once: a second
-// `--mode` silently winning (even `host`) is how a wrapper's flag overrides
-// the one a person typed. Returns the complaint, or "".
-std::string RepeatedOption(const std::vector<std::string>& args) {
-  const char* kSingle[] = {"--policy", "--mode", "--audit", "--audit-fd", "--workdir"};
+// The options of `run` that take one value must be given at most once: a
+// second `--mode` silently winning (even `host`) is how a wrapper's flag
+// overrides the one a person typed. `policy show` and `why` (`cmd`) are
+// checked for the ones of these they have. Returns the complaint, or "".
+std::string RepeatedOption(const std::vector<std::string>& args, CLI::App& cmd) {
   std::vector<std::pair<std::string, std::string>> given;  // name, value
   for (size_t i = 0; i < args.size(); ++i) {
-    for (const char* n : kSingle) {
-      const std::string name(n);
+    for (const auto& opt : rf::RunOptionTable()) {
+      const std::string name(opt.name);
+      if (!opt.value || !cmd.get_option_no_throw(name)) continue;
       std::string value;
       if (args[i] == name) {
         value = i + 1 < args.size() ? args[i + 1] : "";
@@ -159,8 +163,15 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "Run a command inside the sandbox");
-  for (const auto& opt : RunValueOptions()) run_cmd->add_option(opt.name, run.*opt.field, opt.help);
-  run_cmd->add_flag("-q,--quiet", run.quiet, "Only print warnings and errors");
+  for (const auto& opt : RunOptionTable()) {
+    if (opt.value) {
+      run_cmd->add_option(opt.name, run.*opt.value, opt.help);
+    } else {
+      const std::string names =
+          opt.short_name ? std::string(opt.short_name) + "," + opt.name : std::string(opt.name);
+      run_cmd->add_flag(names, run.*opt.flag, opt.help);
+    }
+  }
   run_cmd->add_option("command", run.command,
                       "CMD [ARGS...] (everything after `--` or the first non-option)");
   run_cmd->footer(
@@ -207,7 +218,8 @@ int main(int argc, char** argv) {
     for (size_t i = 1; i < args.size(); ++i) {
       const std::string& a = args[i];
       bool takes_value = false;
-      for (const auto& opt : RunValueOptions()) takes_value = takes_value || a == opt.name;
+      for (const auto& opt : RunOptionTable())
+        takes_value = takes_value || (opt.value && a == opt.name);
       if (takes_value) {
         ++i;
         continue;
@@ -229,9 +241,12 @@ int main(int argc, char** argv) {
     fprintf(stderr, "ringfence: unknown subcommand '%s' (see ringfence --help)\n", bad.c_str());
     return in_run ? kExitSetupFailed : 2;
   }
-  if (in_run || (args.size() > 1 && args[0] == "policy" && args[1] == "show") ||
-      (!args.empty() && args[0] == "why")) {
-    if (std::string bad = RepeatedOption(args); !bad.empty()) {
+  CLI::App* checked = in_run                                                        ? run_cmd
+                      : args.size() > 1 && args[0] == "policy" && args[1] == "show" ? show
+                      : !args.empty() && args[0] == "why" ? app.get_subcommand("why")
+                                                          : nullptr;
+  if (checked) {
+    if (std::string bad = RepeatedOption(args, *checked); !bad.empty()) {
       fprintf(stderr, "ringfence: %s\n", bad.c_str());
       return in_run ? kExitSetupFailed : 2;
     }

@@ -87,23 +87,27 @@ std::string Join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-const std::vector<RunValueOption>& RunValueOptions() {
-  static const std::vector<RunValueOption> kOptions = {
-      {"--policy", &RunOptions::policy_file, "Policy file (YAML); default: embedded policy"},
-      {"--mode", &RunOptions::mode, "Network mode: auto|namespace|platform|none|host"},
-      {"--audit", &RunOptions::audit_file,
+const std::vector<RunOption>& RunOptionTable() {
+  using O = RunOptions;
+  static const std::vector<RunOption> kOptions = {
+      {"--policy", nullptr, &O::policy_file, nullptr,
+       "Policy file (YAML); default: embedded policy"},
+      {"--mode", nullptr, &O::mode, nullptr, "Network mode: auto|namespace|platform|none|host"},
+      {"--audit", nullptr, &O::audit_file, nullptr,
        "Write audit events (JSON Lines) to FILE (a file, a FIFO, - or /dev/stderr for stderr, "
        "/dev/stdout)"},
-      {"--audit-fd", &RunOptions::audit_fd,
+      {"--audit-fd", nullptr, &O::audit_fd, nullptr,
        "Write audit events to inherited descriptor N (not passed to the command)"},
-      {"--workdir", &RunOptions::workdir, "Working directory of the command (default: cwd)"},
-      {"--memory", &RunOptions::memory, "Memory limit of the sandbox (512m, 2g)"},
-      {"--pids", &RunOptions::pids, "Processes and threads the sandbox may have at once"},
-      {"--cpus", &RunOptions::cpus, "CPU time limit, in CPUs (1.5)"},
-      {"--timeout", &RunOptions::timeout,
+      {"--workdir", nullptr, &O::workdir, nullptr,
+       "Working directory of the command (default: cwd)"},
+      {"--memory", nullptr, &O::memory, nullptr, "Memory limit of the sandbox (512m, 2g)"},
+      {"--pids", nullptr, &O::pids, nullptr, "Processes and threads the sandbox may have at once"},
+      {"--cpus", nullptr, &O::cpus, nullptr, "CPU time limit, in CPUs (1.5)"},
+      {"--timeout", nullptr, &O::timeout, nullptr,
        "Wall time limit (3600, 90m, 1h): the sandbox is killed, exit 124"},
-      {"--file-size", &RunOptions::file_size, "Largest file the sandbox may write (1g)"},
-      {"--open-files", &RunOptions::open_files, "Open descriptors per process (4096)"},
+      {"--file-size", nullptr, &O::file_size, nullptr, "Largest file the sandbox may write (1g)"},
+      {"--open-files", nullptr, &O::open_files, nullptr, "Open descriptors per process (4096)"},
+      {"--quiet", "-q", nullptr, &O::quiet, "Only print warnings and errors"},
   };
   return kOptions;
 }

@@ -21,14 +21,19 @@
 #include <string>
 
 #include "common/fd.h"
+#include "landlock/path_walk.h"
 #include "net/guard_io.h"
 
 namespace rf {
 
 namespace {
 
+using landlock::kMaxLinks;
+using landlock::PathComponents;
+using landlock::QueueLinkTarget;
+using landlock::ReadLinkTarget;
+
 constexpr int kNrFchmodat2 = 452;  // Linux 6.6; newer than this libc's headers
-constexpr int kMaxLinks = 40;      // the kernel's limit on links in one lookup
 constexpr int kMaxDepth = 4096;    // bound on the walk up to the root
 constexpr size_t kXattrNameMax = 255;
 constexpr size_t kXattrSizeMax = 65536;
@@ -240,18 +245,6 @@ int ReadString(pid_t pid, uint64_t ptr, size_t max, int too_long, std::string* o
   return too_long;
 }
 
-std::deque<std::string> Components(const std::string& path) {
-  std::deque<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 bool SameInode(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -300,7 +293,7 @@ Resolved Walk(int root, int start, const std::string& path, bool follow, const C
     return out;
   }
   const bool must_dir = !path.empty() && path.back() == '/';
-  std::deque<std::string> todo = Components(path);
+  std::deque<std::string> todo = PathComponents(path);
   int links = 0;
   while (!todo.empty()) {
     const std::string name = std::move(todo.front());
@@ -338,13 +331,10 @@ Resolved Walk(int root, int start, const std::string& path, bool follow, const C
         // The caller's own /proc entry, not the supervisor's.
         target = name == "self" ? ids.tgid : ids.tgid + "/task/" + ids.tid;
       } else {
-        char buf[PATH_MAX];
-        ssize_t n = readlinkat(next.get(), "", buf, sizeof buf);
-        if (n < 0 || static_cast<size_t>(n) >= sizeof buf) {
-          out.err = n < 0 ? errno : ENAMETOOLONG;
+        if (int err = ReadLinkTarget(next.get(), &target)) {
+          out.err = err;
           return out;
         }
-        target.assign(buf, static_cast<size_t>(n));
       }
       if (target.empty() || (target[0] != '/' && target.find(':') != std::string::npos &&
                              target.find('/') == std::string::npos)) {
@@ -358,8 +348,7 @@ Resolved Walk(int root, int start, const std::string& path, bool follow, const C
         cur = std::move(r);
         cur_st = root_st;
       }
-      std::deque<std::string> more = Components(target);
-      todo.insert(todo.begin(), more.begin(), more.end());
+      QueueLinkTarget(target, todo);
       continue;
     }
     if (last) {

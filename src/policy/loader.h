@@ -22,7 +22,11 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
 Result<std::string> ReadPolicyText(const std::string& path);
 // Reads `path` with ReadPolicyText and parses it.
 Result<Policy> LoadPolicyFile(const std::string& path);
-// The policy that applies when no --policy is given (src/policy/default.yaml).
+// The policy that applies when no --policy is given: src/policy/default.yaml,
+// loaded at build time (tools/default_policy_gen.cc writes both functions;
+// binaries link build/default_policy.cc). DefaultPolicy() builds the loaded
+// struct directly: parsing the YAML would cost about a million instructions
+// on every run.
 Policy DefaultPolicy();
 const std::string& DefaultPolicyText();
 

@@ -56,10 +56,7 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
     if (!profile) profile = seccomp::DefaultProfile(o);
     return *profile;
   };
-  seccomp::ProgramView pre = seccomp::PrecompiledProgram(o);
-  auto prog = pre.len ? Result<std::vector<sock_filter>>(
-                            std::vector<sock_filter>(pre.insns, pre.insns + pre.len))
-                      : seccomp::Compile(rules());
+  auto prog = seccomp::CompileCached(o, rules);
   if (!prog.ok()) return prog.status();
   const bool needs_listener = o.notify_connect || o.notify_denials;
 
@@ -75,8 +72,8 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
 
   if (ctx.describe) {
     nlohmann::json desc = seccomp::Describe(rules());
-    desc["bpf_instructions"] = prog->size();
-    desc["precompiled"] = pre.len > 0;
+    desc["bpf_instructions"] = prog->insns.size();
+    desc["precompiled"] = prog->precompiled;
     plan.effective.layers["seccomp"] = desc;
   } else {
     plan.effective.layers["seccomp"] = {{"status", "enforced"}, {"mode", ToString(o.mode)}};
@@ -91,7 +88,7 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
                   (needs_listener ? ", user notification" : "") +
                   (o.notify_denials ? ", refusals audited" : "") + ")";
   plan.confine_steps.push_back(
-      std::make_unique<seccomp::FilterStep>(std::move(prog).value(), std::move(child_end)));
+      std::make_unique<seccomp::FilterStep>(std::move(prog->insns), std::move(child_end)));
   return Status::Ok();
 }
 

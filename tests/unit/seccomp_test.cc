@@ -540,6 +540,8 @@ TEST(SeccompNotify, ClosedChannelIsReported) {
 }  // namespace
 }  // namespace rf::seccomp
 
+#include <set>
+
 #include "seccomp/precompiled.h"
 
 namespace rf::seccomp {
@@ -551,7 +553,9 @@ TEST(SeccompPrecompiled, EveryCombinationMatchesARuntimeCompile) {
   // 4 modes x sysv x notify_connect x notify_denials x unix_dgram, and mode
   // none once more without inet sockets.
   ASSERT_EQ(all.size(), 80u);
+  std::set<uint32_t> keys;
   for (const auto& o : all) {
+    EXPECT_TRUE(keys.insert(ProfileKey(o)).second) << "two combinations share a key";
     ProgramView v = PrecompiledProgram(o);
     ASSERT_GT(v.len, 0u) << "no precompiled program for mode " << ToString(o.mode);
     auto fresh = Compile(DefaultProfile(o));
@@ -559,6 +563,25 @@ TEST(SeccompPrecompiled, EveryCombinationMatchesARuntimeCompile) {
     ASSERT_EQ(fresh->size(), v.len) << ToString(o.mode);
     EXPECT_EQ(memcmp(fresh->data(), v.insns, v.len * sizeof(sock_filter)), 0) << ToString(o.mode);
   }
+  EXPECT_EQ(PrecompiledTable().size(), all.size());
+}
+
+// The key covers every field: options that differ in one field alone get
+// different keys (a field the key skipped would share another's program).
+TEST(SeccompPrecompiled, KeyCoversEveryField) {
+  ProfileOptions base;
+  base.mode = NetMode::kPlatform;
+  auto differ = [&](auto change) {
+    ProfileOptions o = base;
+    change(o);
+    return ProfileKey(o) != ProfileKey(base);
+  };
+  EXPECT_TRUE(differ([](ProfileOptions& o) { o.mode = NetMode::kNamespace; }));
+  EXPECT_TRUE(differ([](ProfileOptions& o) { o.sysv_ipc = !o.sysv_ipc; }));
+  EXPECT_TRUE(differ([](ProfileOptions& o) { o.notify_connect = !o.notify_connect; }));
+  EXPECT_TRUE(differ([](ProfileOptions& o) { o.notify_denials = !o.notify_denials; }));
+  EXPECT_TRUE(differ([](ProfileOptions& o) { o.unix_dgram = !o.unix_dgram; }));
+  EXPECT_TRUE(differ([](ProfileOptions& o) { o.inet_sockets = !o.inet_sockets; }));
 }
 
 }  // namespace
