@@ -17,6 +17,7 @@
 #include "landlock/resolve.h"
 #include "net/connect_guard.h"
 #include "policy/loader.h"
+#include "process/caller.h"
 #include "process/spawn.h"
 #include "proxy/proxy.h"
 #include "sandbox/audit_path.h"
@@ -275,7 +276,7 @@ int RunMain(const RunOptions& o) {
     px = std::move(made).value();
     if (plan->net.guard) {
       // The connect guard tells the proxy who made each connection.
-      auto ledger = std::make_shared<proxy::ConnectLedger>();
+      auto ledger = std::make_shared<ConnectLedger>();
       px->SetConnectLedger(ledger);
       plan->net.guard_config.ledger = std::move(ledger);
     }

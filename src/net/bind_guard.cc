@@ -26,7 +26,6 @@
 #include "net/connect_guard.h"
 #include "net/guard_io.h"
 #include "net/unix_diag.h"
-#include "proxy/matcher.h"
 
 namespace rf {
 

@@ -28,7 +28,7 @@
 #include "net/guard_io.h"
 #include "net/sockaddr_parse.h"
 #include "net/unix_diag.h"
-#include "proxy/matcher.h"
+#include "policy/glob.h"
 #include "seccomp/notify.h"
 
 namespace rf {
@@ -185,7 +185,7 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   if (!g->stop_.valid()) return Status::Errno("eventfd");
   // The sandbox's init (the command's parent), where callers' chains stop,
   // also once the command itself has exited.
-  g->init_ = proxy::ParentOfPid(sandbox_root);
+  g->init_ = ParentOfPid(sandbox_root);
   g->cfg_ = std::move(cfg);
   if (g->cfg_.sandbox_diag.valid()) {
     auto ns = SocketNetns(g->cfg_.sandbox_diag.get());
@@ -414,7 +414,7 @@ ConnectGuard::ProxyCallerInfo ConnectGuard::ProxyCaller(const struct seccomp_not
   info.to_proxy = true;
   // The caller as it is now, while it waits in connect(): its executable
   // cannot change before we answer.
-  auto id = proxy::ChainOf(req.pid, root_, "/proc", init_);
+  auto id = ChainOf(req.pid, root_, "/proc", init_);
   if (!IdValid(listener_.get(), req.id)) {
     info.gone = true;
     return info;
@@ -458,7 +458,7 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
   std::string why_allowed;
   for (const auto& entry : cfg_.unix_allowed) {
     if (entry.empty() || entry[0] != '@') continue;
-    if (entry == shown || (HasGlob(entry) && proxy::GlobMatch(entry, shown))) {
+    if (entry == shown || (HasGlob(entry) && GlobMatch(entry, shown))) {
       why_allowed = "network.unix_sockets: " + entry;
       break;
     }
@@ -565,7 +565,7 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
         same = stat(entry.c_str(), &es) == 0 && es.st_dev == st.st_dev && es.st_ino == st.st_ino;
       });
       if (same) why_allowed = "network.unix_sockets: " + entry;
-    } else if (proxy::GlobMatch(entry, path)) {
+    } else if (GlobMatch(entry, path)) {
       // A glob matches the path as written; it must also be the path itself
       // (no symlink redirecting it elsewhere).
       bool same = false;

@@ -41,7 +41,7 @@
 #include "common/status.h"
 #include "landlock/metadata_guard.h"
 #include "net/sandbox_thread.h"
-#include "proxy/identity.h"
+#include "process/caller.h"
 
 namespace rf {
 
@@ -91,7 +91,7 @@ struct ConnectGuardConfig {
   std::vector<std::pair<int, int>> audited_denials;
   // Where the identity of each process that connects to the proxy
   // (proxy_port, on loopback) is recorded for the proxy; may be null.
-  std::shared_ptr<proxy::ConnectLedger> ledger;
+  std::shared_ptr<ConnectLedger> ledger;
   // PidfdGetfdWorks(), when the plan already asked (platform mode; namespace
   // mode needs it to be chosen at all); asked on first use otherwise.
   std::optional<bool> pidfd_getfd_works;
@@ -222,7 +222,7 @@ class ConnectGuard {
   struct ProxyCallerInfo {
     bool to_proxy = false;
     bool gone = false;
-    std::optional<proxy::CallerIdentity> id;
+    std::optional<CallerIdentity> id;
   };
   ProxyCallerInfo ProxyCaller(const struct seccomp_notif& req, const sockaddr_storage& to);
   // Records the caller for the connection made on `sock`.

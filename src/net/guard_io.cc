@@ -18,7 +18,7 @@
 #include <string>
 
 #include "net/sockaddr_parse.h"
-#include "proxy/matcher.h"
+#include "policy/glob.h"
 
 namespace rf {
 
@@ -190,7 +190,7 @@ bool ListedAbstract(const std::vector<std::string>& allowed, const std::string& 
   for (const auto& entry : allowed) {
     if (entry.empty() || entry[0] != '@') continue;
     const bool glob = entry.find_first_of("*?[") != std::string::npos;
-    if (entry == shown || (glob && proxy::GlobMatch(entry, shown))) return true;
+    if (entry == shown || (glob && GlobMatch(entry, shown))) return true;
   }
   return false;
 }

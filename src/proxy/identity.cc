@@ -20,10 +20,15 @@
 #include <thread>
 
 #include "common/fd.h"
+#include "common/file.h"
 
 namespace rf::proxy {
 
 namespace {
+
+// The most read of one /proc file (a /proc/net/tcp of many
+// thousands of sockets stays far below it).
+constexpr size_t kProcReadLimit = 64u << 20;
 
 // "%08X:%04X" (IPv4) or 4 x "%08X" + ":%04X" (IPv6) as the kernel prints a
 // socket address in /proc/net/tcp{,6}: each 32-bit word in host byte order.
@@ -54,20 +59,6 @@ std::string ProcAddr(const sockaddr_storage& ss, bool want_v6) {
     return buf;
   }
   return "";
-}
-
-bool ReadSmallFile(const std::string& path, std::string* out) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return false;
-  out->clear();
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0) return false;
-    if (n == 0) return true;
-    out->append(buf, static_cast<size_t>(n));
-    if (out->size() > (64u << 20)) return false;
-  }
 }
 
 // sock_diag exact lookup by 4-tuple: O(1) in the kernel, unlike reading
@@ -126,18 +117,6 @@ ino_t NetNsInode(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-pid_t ParentPid(const std::string& proc, pid_t pid) {
-  std::string stat;
-  if (!ReadSmallFile(proc + "/" + std::to_string(pid) + "/stat", &stat)) return 0;
-  // pid (comm) state ppid: comm may contain spaces and ')'.
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  int ppid = 0;
-  char state;
-  if (sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
-  return ppid;
-}
-
 }  // namespace
 
 Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client,
@@ -151,8 +130,9 @@ Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client
   for (bool v6 : {false, true}) {
     std::string local = ProcAddr(client, v6), remote = ProcAddr(proxy, v6);
     if (local.empty() || remote.empty()) continue;
-    std::string text;
-    if (!ReadSmallFile(proc_ + "/" + ns + "/net/" + (v6 ? "tcp6" : "tcp"), &text)) continue;
+    auto read = ReadSmallFile(proc_ + "/" + ns + "/net/" + (v6 ? "tcp6" : "tcp"), kProcReadLimit);
+    if (!read.ok()) continue;
+    const std::string& text = *read;
     size_t pos = text.find('\n');  // skip the header line
     while (pos != std::string::npos && pos + 1 < text.size()) {
       size_t eol = text.find('\n', pos + 1);
@@ -170,91 +150,7 @@ Result<unsigned long> IdentityResolver::FindInode(const sockaddr_storage& client
   return Status::Error("client socket not found in /proc net tables");
 }
 
-pid_t IdentityResolver::ParentOf(pid_t pid) const { return ParentPid(proc_, pid); }
-
-namespace {
-
-// The variables with which whoever starts a process makes the dynamic
-// loader or libc run code of their choosing inside it, whatever the binary:
-// a library loaded first (LD_PRELOAD), an auditor (LD_AUDIT), a library
-// found before the real one (LD_LIBRARY_PATH), an iconv module (GCONV_PATH).
-constexpr std::string_view kLoaderVariables[] = {"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH",
-                                                 "GCONV_PATH"};
-
-// Why the process is not its binary for the policy: the first loader
-// variable set (non-empty) in its environment, "environ unreadable", or ""
-// (none). /proc/<pid>/environ is the process's own memory, where execve put
-// the environment the dynamic loader read: best effort, since the loaded
-// code can rewrite it (docs/threat-model.md).
-std::string LoaderInjection(const std::string& proc, pid_t pid) {
-  std::string env;
-  // Unreadable (it made itself non-dumpable, and we may not look): it does
-  // not count as that binary either.
-  if (!ReadSmallFile(proc + "/" + std::to_string(pid) + "/environ", &env))
-    return "environ unreadable";
-  for (size_t at = 0; at < env.size();) {
-    size_t end = env.find('\0', at);
-    if (end == std::string::npos) end = env.size();
-    std::string_view var(env.data() + at, end - at);
-    for (std::string_view name : kLoaderVariables)
-      if (var.size() > name.size() + 1 && var.substr(0, name.size()) == name &&
-          var[name.size()] == '=')
-        return std::string(name);
-    at = end + 1;
-  }
-  return "";
-}
-
-}  // namespace
-
-pid_t ParentOfPid(pid_t pid) { return ParentPid("/proc", pid); }
-
-Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc, pid_t init) {
-  CallerIdentity id;
-  id.pid = pid;
-  const pid_t self = getpid();
-  if (init < 0) init = root > 0 ? ParentPid(proc, root) : 0;
-  for (pid_t p = pid; p > 1 && p != self && p != init && id.chain.size() < 256;) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink((proc + "/" + std::to_string(p) + "/exe").c_str(), exe, sizeof exe - 1);
-    if (n <= 0) {
-      if (p == pid) return Status::Errno("readlink /proc/" + std::to_string(p) + "/exe");
-      break;
-    }
-    exe[n] = '\0';
-    id.chain.push_back(p);
-    id.exes.emplace_back(exe);
-    // Every process of the chain, since a grant is taken from any of them:
-    // code loaded into an allowed binary forks a child that sheds the
-    // variable, and the child would otherwise run below that binary. Each
-    // loses only its own grant: what runs below a clean allowed binary has
-    // its grant anyway (ancestors count), whatever was loaded into it.
-    if (std::string why = LoaderInjection(proc, p); !why.empty())
-      id.exes.back() += " (" + why + ")";
-    if (p == root) break;
-    p = ParentPid(proc, p);
-  }
-  return id;
-}
-
-void ConnectLedger::Record(unsigned long inode, CallerIdentity id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (by_inode_.insert_or_assign(inode, std::move(id)).second) order_.push_back(inode);
-  while (order_.size() > 4096) {
-    by_inode_.erase(order_.front());
-    order_.pop_front();
-  }
-}
-
-bool ConnectLedger::Take(unsigned long inode, CallerIdentity* out) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_inode_.find(inode);
-  if (it == by_inode_.end()) return false;
-  *out = std::move(it->second);
-  by_inode_.erase(it);
-  order_.erase(std::remove(order_.begin(), order_.end(), inode), order_.end());
-  return true;
-}
+pid_t IdentityResolver::ParentOf(pid_t pid) const { return ParentOfPid(pid, proc_); }
 
 bool IdentityResolver::InSandbox(pid_t pid) const {
   if (pid <= 1) return false;
@@ -335,8 +231,9 @@ void IdentityResolver::Descendants(pid_t root, std::vector<pid_t>* out) const {
     if (!d) continue;
     while (dirent* e = readdir(d)) {
       if (e->d_name[0] == '.') continue;
-      std::string kids;
-      if (!ReadSmallFile(dir + "/" + e->d_name + "/children", &kids)) continue;
+      auto read = ReadSmallFile(dir + "/" + e->d_name + "/children", kProcReadLimit);
+      if (!read.ok()) continue;
+      const std::string& kids = *read;
       const char* c = kids.c_str();
       char* end;
       for (long v = strtol(c, &end, 10); end != c; c = end, v = strtol(c, &end, 10)) {

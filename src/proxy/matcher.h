@@ -28,7 +28,6 @@ namespace rf::proxy {
 
 // Lower-case, trailing dot removed, IPv6 literals canonicalised.
 std::string NormalizeHost(const std::string& host);
-bool GlobMatch(const std::string& pattern, const std::string& path);
 
 struct CompiledEndpoint {
   int policy = 0;    // index into the matcher's policies

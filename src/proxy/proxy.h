@@ -11,29 +11,23 @@
 // (network.hosts, then c-ares: /etc/hosts and resolv.conf), every resulting
 // address passes the SSRF filter, and the proxy connects only to an address
 // it checked. Denials answer 403 with a JSON body; every decision is an audit
-// event. See docs/proxy.md.
+// event. See docs/proxy.md; the parts: worker.h (the loop), connection.h,
+// decision.h, resolver.h, tunnel.h, epoll_tag.h.
 #pragma once
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "audit/audit.h"
 #include "common/fd.h"
 #include "common/status.h"
 #include "policy/policy.h"
-#include "proxy/identity.h"
-#include "proxy/matcher.h"
-#include "proxy/upstream.h"
+#include "process/caller.h"
 
 namespace rf::proxy {
 
@@ -83,7 +77,7 @@ class Proxy {
   // Caller identity is looked up among descendants of `root` (0: any process
   // but pid 1), in root's network namespace view of /proc/<root>/net/tcp.
   void SetSandboxRoot(pid_t root);
-  // Who connected, recorded by the connect guard (identity.h); set before
+  // Who connected, recorded by the connect guard (process/caller.h); set before
   // Start(). With it, a connection it has no entry for names nobody (no
   // search for the socket's holders).
   void SetConnectLedger(std::shared_ptr<ConnectLedger> ledger);
@@ -94,23 +88,8 @@ class Proxy {
   static std::string FormatDenialSummary(const std::vector<DenialCount>& d);
   ProxyCounters Counters() const;
 
-  // Internal, for the workers.
-  struct Shared {
-    ProxyConfig config;
-    Matcher matcher;
-    std::map<std::string, std::string> hosts;  // normalised name -> address
-    std::optional<UpstreamProxy> upstream;     // network.upstream_proxy
-    AuditSink* audit = nullptr;
-    std::atomic<pid_t> sandbox_root{0};
-    std::shared_ptr<ConnectLedger> ledger;
-    std::atomic<int> active{0};
-    std::atomic<uint64_t> accepted{0}, allowed{0}, denied{0}, errors{0}, over_capacity{0};
-    std::atomic<bool> stopping{false};
-    mutable std::mutex mu;
-    std::map<std::pair<std::string, std::string>, uint64_t> denials;
-    explicit Shared(const ProxyConfig& c, const Policy& p)
-        : config(c), matcher(p.network_policies) {}
-  };
+  // What the worker threads share (proxy/shared.h, internal).
+  struct Shared;
 
  private:
   Proxy(const ProxyConfig& config, const Policy& policy, AuditSink* audit);

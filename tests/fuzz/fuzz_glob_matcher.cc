@@ -21,6 +21,7 @@
 
 #include "policy/loader.h"
 #include "policy/policy.h"
+#include "policy/glob.h"
 #include "proxy/matcher.h"
 
 namespace {
@@ -185,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (lines.size() >= 2) {
     const std::string& pattern = lines[0];
     const std::string& path = lines[1];
-    bool got = rf::proxy::GlobMatch(pattern, path);
+    bool got = rf::GlobMatch(pattern, path);
     bool embedded_nul = (pattern + path).find('\0') != std::string::npos;
     if (!embedded_nul) {
       Check(got == ReferenceGlob(pattern, path));

@@ -84,18 +84,6 @@ TEST(ProxyMatcher, Binaries) {
   EXPECT_FALSE(m.MatchBinary(any.endpoints, {}, "").endpoints.empty());
 }
 
-TEST(ProxyMatcher, Glob) {
-  EXPECT_TRUE(GlobMatch("/usr/bin/git", "/usr/bin/git"));
-  EXPECT_FALSE(GlobMatch("/usr/bin/git", "/usr/bin/git2"));
-  EXPECT_TRUE(GlobMatch("/usr/bin/*", "/usr/bin/curl"));
-  EXPECT_FALSE(GlobMatch("/usr/bin/*", "/usr/bin/x/curl"));
-  EXPECT_TRUE(GlobMatch("/usr/lib/**", "/usr/lib/git-core/git"));
-  EXPECT_TRUE(GlobMatch("/usr/**/git", "/usr/lib/git-core/git"));
-  EXPECT_TRUE(GlobMatch("/usr/**/git", "/usr/git"));
-  EXPECT_TRUE(GlobMatch("**/python3*", "/usr/bin/python3.11"));
-  EXPECT_FALSE(GlobMatch("/usr/bin/py?", "/usr/bin/py/"));
-}
-
 // MatchAddress for host:port and the literal `ip` (the endpoint index, or
 // a negative value with *reason and *hint set).
 int AddressVerdict(const Matcher& m, const std::string& host, uint16_t port, const char* ip,
