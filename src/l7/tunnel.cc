@@ -20,7 +20,10 @@ std::string ErrorBody(const std::string& error, const std::string& detail) {
 }  // namespace
 
 Tunnel::Tunnel(TunnelSetup setup)
-    : setup_(std::move(setup)), inspector_(setup_.inspector), initial_(std::move(setup_.initial)) {}
+    : setup_(std::move(setup)),
+      inspector_(setup_.inspector),
+      initial_(std::move(setup_.initial)),
+      preamble_(std::move(setup_.preamble)) {}
 
 bool Tunnel::Detect(Readiness& ready) {
   unsigned char first = 0;
@@ -216,6 +219,16 @@ void Tunnel::Absorb(InspectorOutput& o, std::vector<RequestEvent>* events) {
 }
 
 Tunnel::Step Tunnel::Pump(Readiness& ready, std::vector<RequestEvent>* events) {
+  if (preamble_off_ < preamble_.size()) {
+    // The CONNECT answer goes out before the command may start TLS.
+    Mode saved = mode_;
+    mode_ = Mode::kPlain;
+    bool progressed = false;
+    bool ok = WriteSide(Side::kClient, ready, preamble_, preamble_off_, &progressed);
+    mode_ = saved;
+    if (!ok) return Step::kDone;
+    if (!preamble_.empty()) return Step::kContinue;
+  }
   if (mode_ == Mode::kUnknown) {
     if (!Detect(ready)) return Step::kContinue;
     if (client_eof_ && mode_ == Mode::kUnknown) return Step::kDone;

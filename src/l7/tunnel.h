@@ -33,7 +33,8 @@ struct TunnelSetup {
   SSL_CTX* tls_server = nullptr;  // toward the command
   SSL_CTX* tls_client = nullptr;  // toward the destination
   tls::Authority* authority = nullptr;
-  std::string initial;  // client bytes already read after the CONNECT head
+  std::string initial;   // client bytes already read after the CONNECT head
+  std::string preamble;  // sent to the command first, in the clear (the CONNECT answer)
 };
 
 struct Readiness {
@@ -76,6 +77,8 @@ class Tunnel {
   std::string to_client_, to_upstream_;
   size_t to_client_off_ = 0, to_upstream_off_ = 0;
   std::string initial_;
+  std::string preamble_;
+  size_t preamble_off_ = 0;
   bool client_eof_ = false, upstream_eof_ = false, upstream_shut_ = false;
   bool closing_ = false;  // flush to the client, then done
   std::string error_;

@@ -14,10 +14,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/fd.h"
+#include "l7/tunnel.h"
 #include "policy/cidr.h"
 #include "proxy/decision.h"
 #include "proxy/http.h"
@@ -51,6 +53,9 @@ struct Conn {
   bool via_upstream = false;  // dialed through network.upstream_proxy
   std::string handshake;      // our CONNECT to the upstream proxy, not yet sent
   std::string upstream_why;   // the upstream proxy's last refusal
+  // Inspected (L7): the tunnel through TLS termination and the inspector,
+  // instead of `tunnel`.
+  std::unique_ptr<l7::Tunnel> inspected;
 };
 
 }  // namespace rf::proxy

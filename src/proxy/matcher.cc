@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "policy/glob.h"
+#include "policy/l7_rules.h"
 #include "proxy/ssrf.h"
 
 namespace rf::proxy {
@@ -51,9 +52,17 @@ Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
       if (realpath(b.path.c_str(), real) && b.path != real) cp.binaries.push_back(real);
     }
     policies_.push_back(std::move(cp));
+    int index_in_policy = 0;
     for (const auto& ep : np.endpoints) {
       CompiledEndpoint ce;
       ce.policy = pi;
+      ce.label = "policy " + policies_[pi].name + " endpoint " + std::to_string(index_in_policy++);
+      if (ep.protocol == "rest" || ep.protocol == "websocket") {
+        ce.inspect = true;
+        ce.tls_skip = ep.tls == "skip";
+        ce.path_selector = ep.path;
+        ce.rules = ToL7Rules(ep, ce.label);
+      }
       ce.ports = ep.ports;
       std::sort(ce.ports.begin(), ce.ports.end());
       for (const auto& c : ep.allowed_ips)
@@ -80,6 +89,12 @@ Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
       endpoints_.push_back(std::move(ce));
     }
   }
+}
+
+bool Matcher::Inspects(const std::vector<int>& endpoints) const {
+  for (int i : endpoints)
+    if (endpoints_[i].inspect) return true;
+  return false;
 }
 
 std::vector<int> Matcher::HostCandidates(const std::string& host) const {

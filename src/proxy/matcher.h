@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "l7/rules.h"
 #include "policy/cidr.h"
 #include "policy/policy.h"
 
@@ -35,6 +36,12 @@ struct CompiledEndpoint {
   bool exact = true;
   std::vector<uint16_t> ports;
   std::vector<Cidr> allowed_ips;
+  // L7 (docs/l7.md): an endpoint with a protocol has its requests inspected.
+  bool inspect = false;
+  bool tls_skip = false;
+  std::string path_selector;
+  l7::EndpointRules rules;
+  std::string label;  // "policy NAME endpoint N"
 };
 
 struct CompiledPolicy {
@@ -71,6 +78,9 @@ class Matcher {
   // loopback, only by an exact-host endpoint's allowed_ips.
   int MatchAddress(const std::vector<int>& endpoints, const std::string& host, const IpAddr& addr,
                    std::string* reason, std::string* hint, bool host_address = false) const;
+
+  // Whether any of `endpoints` has its requests inspected (L7).
+  bool Inspects(const std::vector<int>& endpoints) const;
 
   const CompiledEndpoint& endpoint(int i) const { return endpoints_[i]; }
   const CompiledPolicy& policy(int i) const { return policies_[i]; }

@@ -49,10 +49,29 @@ Result<std::unique_ptr<Proxy>> Proxy::Create(const ProxyConfig& config, const Po
   if (!upstream.ok()) return upstream.status();
   std::unique_ptr<Proxy> proxy(new Proxy(config, policy, audit));
   proxy->shared_->upstream = std::move(*upstream);
+  bool inspects = false;
+  for (const auto& np : policy.network_policies)
+    for (const auto& ep : np.endpoints) inspects = inspects || !ep.protocol.empty();
+  if (inspects) {
+    Shared& sh = *proxy->shared_;
+    auto authority = tls::Authority::Create(config.ca_label);
+    if (!authority.ok()) return authority.status().With("the inspecting proxy's CA");
+    sh.authority = std::move(*authority);
+    auto server = tls::MakeServerContext();
+    if (!server.ok()) return server.status();
+    auto client = tls::MakeClientContext(policy.network.upstream_ca);
+    if (!client.ok()) return client.status();
+    sh.tls_server = std::move(*server);
+    sh.tls_client = std::move(*client);
+  }
   return proxy;
 }
 
-Proxy::~Proxy() { Stop(); }  // Worker and Shared are complete here
+Proxy::~Proxy() { Stop(); }
+
+const tls::Authority* Proxy::authority() const {
+  return shared_->authority.get();
+}  // Worker and Shared are complete here
 
 Status Proxy::Start(UniqueFd listener) {
   if (!threads_.empty()) return Status::Error("proxy already started");

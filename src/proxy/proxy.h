@@ -48,6 +48,8 @@ struct ProxyConfig {
   // record, or a holder below the sandbox root): `run` sets it, since its
   // proxy listens where every local process can reach it.
   bool sandbox_only = false;
+  // Names the run in the inspecting proxy's CA certificate (docs/l7.md).
+  std::string ca_label = "standalone";
 };
 
 struct DenialCount {
@@ -62,6 +64,11 @@ struct ProxyCounters {
 };
 
 class Worker;
+}  // namespace rf::proxy
+namespace rf::tls {
+class Authority;
+}  // namespace rf::tls
+namespace rf::proxy {
 
 class Proxy {
  public:
@@ -69,6 +76,9 @@ class Proxy {
                                                AuditSink* audit);
   ~Proxy();
   Proxy(const Proxy&) = delete;
+  // The certificate authority the inspecting proxy signs with, or null when
+  // no endpoint inspects (the command must trust it: docs/l7.md).
+  const tls::Authority* authority() const;
   Proxy& operator=(const Proxy&) = delete;
 
   // Serves on `listener` (a bound, listening TCP socket; made non-blocking)

@@ -20,6 +20,8 @@
 #include "proxy/matcher.h"
 #include "proxy/proxy.h"
 #include "proxy/upstream.h"
+#include "tls/authority.h"
+#include "tls/session.h"
 
 namespace rf::proxy {
 
@@ -34,6 +36,10 @@ struct Proxy::Shared {
   std::atomic<int> active{0};
   std::atomic<uint64_t> accepted{0}, allowed{0}, denied{0}, errors{0}, over_capacity{0};
   std::atomic<bool> stopping{false};
+  // L7 inspection (docs/l7.md), made only when some endpoint inspects: the
+  // run's certificate authority and the TLS contexts of both sides.
+  std::unique_ptr<tls::Authority> authority;
+  tls::SslCtxPtr tls_server, tls_client;
   mutable std::mutex mu;
   std::map<std::pair<std::string, std::string>, uint64_t> denials;
   explicit Shared(const ProxyConfig& c, const Policy& p) : config(c), matcher(p.network_policies) {}

@@ -629,6 +629,10 @@ void Worker::StartTunnel(Conn* c) {
   std::string rest = c->inbuf.substr(c->req.head_length);
   c->inbuf.clear();
   c->inbuf.shrink_to_fit();
+  if (s_->matcher.Inspects(c->verdict.endpoints)) {
+    StartInspected(c, std::move(rest));
+    return;
+  }
   Tunnel& t = c->tunnel;
   t.connect = c->req.kind == ReqKind::kConnect;
   if (t.connect) {
@@ -650,7 +654,97 @@ void Worker::StartTunnel(Conn* c) {
   Pump(c);
 }
 
+// Every endpoint still in play takes part in the verdict on each request:
+// an inspected one with its rules and path selector, an L4 one as "every
+// request" (so a deny rule of an inspected endpoint still holds beside it).
+void Worker::StartInspected(Conn* c, std::string rest) {
+  l7::TunnelSetup setup;
+  setup.client_fd = c->client.get();
+  setup.upstream_fd = c->upstream.get();
+  setup.inspector.host = c->host;
+  setup.inspector.port = c->req.port;
+  setup.inspector.max_head = s_->config.max_head_bytes;
+  bool all_skip = true;
+  for (int i : c->verdict.endpoints) {
+    const CompiledEndpoint& ce = s_->matcher.endpoint(i);
+    l7::InspectedEndpoint e;
+    e.label = ce.label;
+    if (ce.inspect) {
+      e.path = ce.path_selector;
+      e.rules = ce.rules;
+      all_skip = all_skip && ce.tls_skip;
+    } else {
+      e.rules.access = l7::Access::kFull;
+    }
+    setup.inspector.endpoints.push_back(std::move(e));
+  }
+  setup.tls_skip = all_skip;
+  setup.tls_server = s_->tls_server.get();
+  setup.tls_client = s_->tls_client.get();
+  setup.authority = s_->authority.get();
+  if (c->req.kind == ReqKind::kConnect) {
+    setup.preamble = "HTTP/1.1 200 Connection established\r\n\r\n";
+    setup.initial = std::move(rest);
+  } else {
+    // A forward request: its head, already rebuilt in origin form for the
+    // upstream, is the inspector's first request (and its only one: the
+    // forward proxy closes after each).
+    setup.initial = c->req.upstream_head + rest;
+  }
+  c->inspected = std::make_unique<l7::Tunnel>(std::move(setup));
+  c->ready.c_wr = true;
+  c->ready.u_rd = true;
+  c->ready.u_wr = true;
+  PumpInspected(c);
+}
+
+void Worker::PumpInspected(Conn* c) {
+  l7::Readiness r{c->ready.c_rd, c->ready.c_wr, c->ready.u_rd, c->ready.u_wr};
+  std::vector<l7::RequestEvent> events;
+  l7::Tunnel::Step step = c->inspected->Pump(r, &events);
+  c->ready.c_rd = r.client_read, c->ready.c_wr = r.client_write;
+  c->ready.u_rd = r.upstream_read, c->ready.u_wr = r.upstream_write;
+  for (const auto& ev : events) EmitRequest(c, ev);
+  if (step == l7::Tunnel::Step::kDone) {
+    if (!c->inspected->error().empty()) {
+      AuditEvent e{"http", "error", Target(c->host, c->req.port), c->inspected->error(), {}};
+      e.extra = {{"host", c->host}, {"port", c->req.port}};
+      s_->audit->Emit(e);
+    }
+    Close(c);
+    return;
+  }
+  c->deadline = NowMs() + s_->config.idle_timeout_ms;
+}
+
+void Worker::EmitRequest(Conn* c, const l7::RequestEvent& ev) {
+  const bool refused = !ev.allowed;
+  const char* action = ev.status >= 500 ? "error"
+                       : refused        ? "deny"
+                       : ev.would_deny  ? "would_deny"
+                                        : "allow";
+  std::string bin = c->caller.binary.empty() ? "unknown" : c->caller.binary;
+  std::string target = Target(c->host, c->req.port);
+  std::string subject = (ev.method.empty() ? std::string("-") : ev.method) + " " + target + ev.path;
+  AuditEvent e{"http", action, subject, ev.reason.empty() ? ev.rule : ev.reason, {}};
+  e.extra = {{"host", c->host}, {"port", c->req.port}, {"method", ev.method},
+             {"path", ev.path}, {"rule", ev.rule},     {"policy", ev.endpoint},
+             {"binary", bin},   {"pid", c->caller_pid}};
+  if (ev.status) e.extra["status"] = ev.status;
+  if (!ev.hint.empty()) e.extra["hint"] = ev.hint;
+  s_->audit->Emit(e);
+  if (refused && ev.status < 500) {
+    s_->denied++;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->denials[{ev.method + " " + target + ev.path, bin}]++;
+  }
+}
+
 void Worker::Pump(Conn* c) {
+  if (c->inspected) {
+    PumpInspected(c);
+    return;
+  }
   bool progressed = false;
   switch (
       proxy::Pump(c->tunnel, c->client.get(), c->upstream.get(), c->ready, pipes_, &progressed)) {

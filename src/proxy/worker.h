@@ -69,7 +69,10 @@ class Worker {
   void NextAddress(Conn* c, const std::string& why);
   void CheckConnect(Conn* c);
   void StartTunnel(Conn* c);
+  void StartInspected(Conn* c, std::string rest);
   void Pump(Conn* c);
+  void PumpInspected(Conn* c);
+  void EmitRequest(Conn* c, const l7::RequestEvent& ev);
 
   static constexpr int kAcceptPauseMs = 100;
 
