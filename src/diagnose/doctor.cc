@@ -131,7 +131,9 @@ DoctorCheck LandlockCheck(const HostProbe& p) {
     c.detail += ": " + costs;
     if (abi < 6) {
       c.status = CheckStatus::kDegraded;
-      c.fix = "upgrade to Linux 6.12+ (Landlock ABI 6) for full enforcement";
+      c.fix = p.landlock.cap && abi < p.landlock.kernel
+                  ? "unset RINGFENCE_TEST_LANDLOCK_ABI (a test knob)"
+                  : "upgrade to Linux 6.12+ (Landlock ABI 6) for full enforcement";
     }
   }
   return c;
@@ -221,10 +223,14 @@ DoctorCheck UsernsCheck(const std::string& root, const HostProbe& p) {
     c.status = CheckStatus::kDegraded;
     c.detail =
         "namespace mode cannot be set up here: " + ns->reason + "; auto mode uses platform mode";
-    c.fix =
-        "none needed: platform mode enforces the policy here. For namespace mode the runtime "
-        "must allow every step (a masked /proc forbids mounting a new one: "
-        "--security-opt unmask=/proc/*, which weakens the container's own isolation)";
+    // The namespaces can be made, but the connect guard cannot work there.
+    const bool guard = p.namespaces && p.namespaces->possible;
+    c.fix = guard ? "none needed: platform mode enforces the policy here. For namespace mode "
+                    "allow pidfd_getfd (see the pidfd_getfd check) and, as root, keep "
+                    "CAP_SYS_PTRACE"
+                  : "none needed: platform mode enforces the policy here. For namespace mode the "
+                    "runtime must allow every step (a masked /proc forbids mounting a new one: "
+                    "--security-opt unmask=/proc/*, which weakens the container's own isolation)";
     return c;
   }
   if (p.userns_errno > 0) {

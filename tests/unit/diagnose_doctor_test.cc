@@ -93,6 +93,17 @@ TEST(Doctor, LandlockLevels) {
   c = Get(RunDoctor(t.root(), p), "landlock");
   EXPECT_EQ(c.status, CheckStatus::kOk);
   EXPECT_NE(c.detail.find("ABI 7"), std::string::npos);  // audit records missing, still ok
+  // The test knob lowers what run uses: the doctor reports that, and says so.
+  p.landlock = landlock::AbiFromKernelAnswer(7, 3);
+  c = Get(RunDoctor(t.root(), p), "landlock");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_EQ(c.detail.find("Landlock ABI 3 (ABI capped to 3 by RINGFENCE_TEST_LANDLOCK_ABI"), 0u)
+      << c.detail;
+  EXPECT_NE(c.fix.find("unset RINGFENCE_TEST_LANDLOCK_ABI"), std::string::npos);
+  p.landlock = landlock::AbiFromKernelAnswer(7, 0);
+  c = Get(RunDoctor(t.root(), p), "landlock");
+  EXPECT_EQ(c.status, CheckStatus::kMissing);
+  EXPECT_NE(c.detail.find("not used"), std::string::npos) << c.detail;
 }
 
 TEST(Doctor, SeccompAndPidfdGetfd) {
@@ -125,6 +136,35 @@ TEST(Doctor, UserNamespaceSysctls) {
   EXPECT_EQ(Get(RunDoctor(ok.root(), p), "userns").status, CheckStatus::kOk);
   p.userns_nobody_errno = EPERM;
   EXPECT_EQ(Get(RunDoctor(ok.root(), p), "userns").status, CheckStatus::kDegraded);
+}
+
+TEST(Doctor, NamespaceModeAsRunDecidesIt) {
+  TempTree t;
+  HostProbe p = GoodKernel();
+  p.uid = 1000;
+  p.namespaces = NamespaceSupport{true, true, ""};
+  auto c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_EQ(c.status, CheckStatus::kOk);
+  EXPECT_NE(c.detail.find("namespace mode available"), std::string::npos) << c.detail;
+  // The namespaces can be made, the connect guard cannot take the sockets.
+  p.pidfd_getfd = false;
+  c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_NE(c.detail.find("pidfd_getfd"), std::string::npos) << c.detail;
+  EXPECT_NE(c.fix.find("allow pidfd_getfd"), std::string::npos) << c.fix;
+  EXPECT_EQ(Get(RunDoctor(t.root(), p), "pidfd_getfd").status, CheckStatus::kDegraded);
+  // Root without CAP_SYS_PTRACE: the same decision as run's.
+  p.pidfd_getfd = true;
+  p.uid = 0;
+  p.cap_eff = 1ULL << 21;  // CAP_SYS_ADMIN only
+  c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_NE(c.detail.find("CAP_SYS_PTRACE"), std::string::npos) << c.detail;
+  // The set-up itself refused.
+  p.namespaces = NamespaceSupport{false, true, "mounting /proc fails here"};
+  c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_NE(c.detail.find("mounting /proc fails here"), std::string::npos) << c.detail;
+  EXPECT_NE(c.fix.find("masked /proc"), std::string::npos) << c.fix;
 }
 
 TEST(Doctor, CdiDockerWithoutAndWithSpec) {
