@@ -11,7 +11,13 @@
 namespace rf {
 
 int DoctorMain(bool json, const std::string& root) {
-  auto checks = RunDoctor(root.empty() ? "/" : root, ProbeKernel());
+  // The probe `run` decides by, with every part asked.
+  auto host = ProbeHost({.namespaces = true, .doctor = true});
+  if (!host.ok()) {
+    fprintf(stderr, "ringfence: %s\n", host.status().reason().c_str());
+    return 1;
+  }
+  auto checks = RunDoctor(root.empty() ? "/" : root, *host);
   if (json)
     printf("%s\n", JsonText(DoctorToJson(checks), 2).c_str());
   else

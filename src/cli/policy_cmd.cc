@@ -122,13 +122,16 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
     std::string wd = getcwd(cwd, sizeof cwd) ? cwd : "/";
     PlanOptions popts{wd, mode, nullptr};
     popts.default_processes = file.empty();
-    auto plan = BuildPlan(*p, popts);
+    auto host = ProbeHostFor(*p, popts);
+    auto plan = host.ok() ? BuildPlan(*p, popts, *host) : Result<Plan>(host.status());
     if (!plan.ok()) {
       fprintf(stderr, "ringfence: %s\n", plan.status().reason().c_str());
       return 1;
     }
     for (const auto& w : plan->effective.warnings)
       fprintf(stderr, "ringfence: warning: %s\n", w.c_str());
+    // The layers' descriptions are rendered here only (a run never needs them).
+    plan->effective.layers = RenderStatus(*plan);
     out = EffectiveToJson(plan->effective);
   } else {
     out = PolicyToJson(*p);

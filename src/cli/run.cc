@@ -12,7 +12,6 @@
 
 #include "audit/audit.h"
 #include "cli/commands.h"
-#include "common/scm.h"
 #include "common/terminal_text.h"
 #include "landlock/resolve.h"
 #include "net/connect_guard.h"
@@ -23,7 +22,6 @@
 #include "sandbox/audit_path.h"
 #include "sandbox/command_lookup.h"
 #include "sandbox/plan.h"
-#include "seccomp/notify.h"
 
 extern char** environ;
 
@@ -190,11 +188,13 @@ int RunMain(const RunOptions& o) {
   }
   workdir = resolved->real;
 
-  PlanOptions popts{
-      workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2), false, audit_owner != nullptr};
+  PlanOptions popts{workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2),
+                    audit_owner != nullptr};
   popts.make_private_tmp = true;
   popts.default_processes = default_processes;
-  auto plan = BuildPlan(*policy, popts);
+  auto host = ProbeHostFor(*policy, popts);
+  if (!host.ok()) return SetupFailure(*audit, subject, host.status().reason());
+  auto plan = BuildPlan(*policy, popts, *host);
   if (!plan.ok()) return SetupFailure(*audit, subject, plan.status().reason());
 
   // A log the command could write is one it could rewrite: refused, and
@@ -319,37 +319,14 @@ int RunMain(const RunOptions& o) {
   };
   spec.on_started = [&](pid_t pid, std::vector<SpawnSpec::Watch>& watches) {
     auto fail = [&](const std::string& why) { fail_started(pid, why); };
-    if (px) {
-      px->SetSandboxRoot(pid);
-      if (plan->net.listener.valid()) {
-        proxy_listener = std::move(plan->net.listener);
-      } else if (plan->net.listener_channel.valid()) {
-        // Sent by the command before exec, from inside its namespace.
-        auto l = ReceiveFd(plan->net.listener_channel.get());
-        if (l.ok()) {
-          proxy_listener = std::move(l).value();
-        } else {
-          fail(l.status().With("proxy").reason());
-        }
-      }
-    }
-    if (plan->net.listener_channel.valid() && late_failure.empty()) {
-      // Then the sock_diag socket of the sandbox's network namespace.
-      auto d = ReceiveFd(plan->net.listener_channel.get());
-      if (d.ok()) {
-        plan->net.guard_config.sandbox_diag = std::move(d).value();
-      } else {
-        fail(d.status().With("network namespace").reason());
-      }
-    }
-    if (plan->net.seccomp_channel.valid() && late_failure.empty()) {
-      // The filter's listener, sent by the command before exec.
-      auto l = seccomp::ReceiveListener(plan->net.seccomp_channel.get(), 5000);
-      if (l.ok()) {
-        guard_listener = std::move(l).value();
-      } else {
-        fail(l.status().With("connect guard").reason());
-      }
+    if (px) px->SetSandboxRoot(pid);
+    auto handoff = ReceiveHandoff(plan->net);
+    if (handoff.ok()) {
+      proxy_listener = std::move(handoff->proxy_listener);
+      plan->net.guard_config.sandbox_diag = std::move(handoff->sandbox_diag);
+      guard_listener = std::move(handoff->seccomp_listener);
+    } else {
+      fail(handoff.status().reason());
     }
     // The proxy's threads and the connect guard start when the command first
     // connects (a pending connection on the listener, a pending connect()

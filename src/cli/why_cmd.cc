@@ -383,7 +383,8 @@ int WhyMain(const WhyOptions& o) {
   std::string wd = getcwd(cwd, sizeof cwd) ? cwd : "/";
   PlanOptions popts{wd, o.mode, nullptr};
   popts.default_processes = o.policy_file.empty();
-  auto plan = BuildPlan(*p, popts);
+  auto probe = ProbeHostFor(*p, popts);
+  auto plan = probe.ok() ? BuildPlan(*p, popts, *probe) : Result<Plan>(probe.status());
   if (!plan.ok()) {
     fprintf(stderr, "ringfence: %s\n", TerminalText(plan.status().reason()).c_str());
     return kUsage;

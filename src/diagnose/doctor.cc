@@ -26,21 +26,10 @@
 #include "gpu/host_files.h"
 #include "net/mode.h"
 
-#ifndef __NR_landlock_create_ruleset
-#define __NR_landlock_create_ruleset 444
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd 438
-#endif
-
 namespace rf {
 
 namespace {
 
-constexpr unsigned kLandlockCreateRulesetVersion = 1u << 0;
 constexpr char kSelinuxBuild[] =
     "ringfence selinux module --flavor container-selinux --out nvidia-selinux, then build and "
     "install it as its README says (checkmodule, semodule_package, semodule -i)";
@@ -90,42 +79,28 @@ bool EndsWith(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
-// Runs unshare(CLONE_NEWUSER|CLONE_NEWNET) in a forked child (as uid 65534
-// when `as_nobody`); returns 0 or the errno. Only raw syscalls in the child.
-int ProbeUnshare(bool as_nobody) {
-  pid_t pid = fork();
-  if (pid < 0) return errno;
-  if (pid == 0) {
-    if (as_nobody) {
-      if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
-          syscall(SYS_setresgid, 65534, 65534, 65534) != 0 ||
-          syscall(SYS_setresuid, 65534, 65534, 65534) != 0)
-        _exit(errno & 0x7f);
-    }
-    if (syscall(SYS_unshare, CLONE_NEWUSER | CLONE_NEWNET) != 0) _exit(errno & 0x7f);
-    _exit(0);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return errno;
-  if (!WIFEXITED(status)) return EINVAL;
-  return WEXITSTATUS(status);
-}
-
 std::string Errno(int e) { return e == 0 ? "ok" : std::strerror(e); }
 
-DoctorCheck LandlockCheck(const KernelProbe& p) {
+DoctorCheck LandlockCheck(const HostProbe& p) {
   DoctorCheck c{"landlock", CheckStatus::kOk, "", ""};
-  if (p.landlock_abi <= 0) {
+  const int abi = p.landlock.used;
+  if (abi <= 0 && p.landlock.kernel > 0) {
+    // The test knob: what `run` uses here is what this check reports.
     c.status = CheckStatus::kMissing;
-    if (p.landlock_errno == EOPNOTSUPP) {
+    c.detail = "Landlock is not used: " + p.landlock.reason + ": no filesystem confinement";
+    c.fix = "unset RINGFENCE_TEST_LANDLOCK_ABI";
+    return c;
+  }
+  if (abi <= 0) {
+    c.status = CheckStatus::kMissing;
+    if (p.landlock.error == EOPNOTSUPP) {
       c.detail = "Landlock is built in but disabled at boot: no filesystem confinement";
       c.fix =
           "prepend landlock to the lsm= boot parameter (see cat /sys/kernel/security/lsm), "
           "e.g. lsm=landlock,lockdown,yama,integrity,apparmor,bpf, and reboot";
     } else {
       c.detail =
-          "the kernel has no Landlock (" + Errno(p.landlock_errno) + "): no filesystem confinement";
+          "the kernel has no Landlock (" + Errno(p.landlock.error) + "): no filesystem confinement";
       c.fix = "use Linux 5.13+ built with CONFIG_SECURITY_LANDLOCK=y (6.12+ for every feature)";
     }
     return c;
@@ -147,22 +122,24 @@ DoctorCheck LandlockCheck(const KernelProbe& p) {
       {7, "ABI 7 (6.15): no Landlock audit records"}};
   std::string costs;
   for (const auto& l : kLevels)
-    if (p.landlock_abi < l.abi)
-      costs += std::string(costs.empty() ? "" : "; ") + "missing " + l.cost;
-  c.detail = "Landlock ABI " + std::to_string(p.landlock_abi);
+    if (abi < l.abi) costs += std::string(costs.empty() ? "" : "; ") + "missing " + l.cost;
+  c.detail = "Landlock ABI " + std::to_string(abi);
+  if (p.landlock.cap && abi < p.landlock.kernel) c.detail += " (" + p.landlock.reason + ")";
   if (costs.empty()) {
     c.detail += ": filesystem, TCP ports, device ioctl and scopes all enforced";
   } else {
     c.detail += ": " + costs;
-    if (p.landlock_abi < 6) {
+    if (abi < 6) {
       c.status = CheckStatus::kDegraded;
-      c.fix = "upgrade to Linux 6.12+ (Landlock ABI 6) for full enforcement";
+      c.fix = p.landlock.cap && abi < p.landlock.kernel
+                  ? "unset RINGFENCE_TEST_LANDLOCK_ABI (a test knob)"
+                  : "upgrade to Linux 6.12+ (Landlock ABI 6) for full enforcement";
     }
   }
   return c;
 }
 
-std::vector<DoctorCheck> SeccompChecks(const KernelProbe& p) {
+std::vector<DoctorCheck> SeccompChecks(const HostProbe& p) {
   std::vector<DoctorCheck> out;
   DoctorCheck s{"seccomp", CheckStatus::kOk, "", ""};
   if (!p.seccomp_filter) {
@@ -176,34 +153,45 @@ std::vector<DoctorCheck> SeccompChecks(const KernelProbe& p) {
   }
   out.push_back(s);
   DoctorCheck n{"seccomp_user_notif", CheckStatus::kOk, "", ""};
-  if (p.seccomp_user_notif) {
+  if (p.user_notification.ok()) {
     n.detail = "seccomp user notification available: platform mode checks every connect()";
   } else {
+    // What `run` does without it (src/sandbox/network_layer.cc).
     n.status = CheckStatus::kDegraded;
-    n.detail =
-        "seccomp user notification unavailable: platform mode cannot check connect() "
-        "destinations, only Landlock's port rule applies";
+    n.detail = "seccomp user notification unavailable (" + p.user_notification.reason() +
+               "): platform mode cannot check connect() destinations, only Landlock's port "
+               "rule applies (best_effort runs degraded, hard_requirement refuses to start)";
+    if (p.landlock.used < 4)
+      n.detail += "; with Landlock ABI " + std::to_string(p.landlock.used) +
+                  " (no TCP port rules) platform mode cannot run at all";
     n.fix = "use Linux 5.9+ and a container seccomp profile that allows seccomp(2)";
   }
   out.push_back(n);
   DoctorCheck g{"pidfd_getfd", CheckStatus::kOk, "", ""};
-  if (p.pidfd_getfd_errno == 0) {
+  if (p.pidfd_getfd_errno == 0 && p.pidfd_getfd) {
     g.detail = "pidfd_getfd allowed";
   } else {
+    // The connect guard takes the command's sockets with it: namespace mode
+    // needs it (src/net/mode.h, NamespaceModeSupport).
     g.status = CheckStatus::kDegraded;
-    g.detail = "pidfd_getfd fails (" + Errno(p.pidfd_getfd_errno) +
-               "): usually a container's default seccomp profile; ringfence does not need it, "
-               "tools that copy descriptors from other processes fail";
-    g.fix = p.pidfd_getfd_errno == ENOSYS
-                ? "use Linux 5.6+"
-                : "give the container CAP_SYS_PTRACE (docker run --cap-add=SYS_PTRACE) or a "
-                  "seccomp profile that allows pidfd_getfd";
+    g.detail = (p.pidfd_getfd_errno != 0 ? "pidfd_getfd fails (" + Errno(p.pidfd_getfd_errno) +
+                                               "): usually a container's default seccomp profile"
+                                         : "pidfd_getfd is refused by kernel.yama.ptrace_scope=" +
+                                               std::to_string(p.yama_ptrace_scope)) +
+               ": namespace mode is unavailable (the connect guard takes the command's sockets "
+               "with it; auto uses platform mode), and platform mode checks listen() on a socket "
+               "the supervisor bound";
+    g.fix = p.pidfd_getfd_errno == ENOSYS ? "use Linux 5.6+"
+            : p.pidfd_getfd_errno != 0
+                ? "give the container CAP_SYS_PTRACE (docker run --cap-add=SYS_PTRACE) or a "
+                  "seccomp profile that allows pidfd_getfd"
+                : "sudo sysctl -w kernel.yama.ptrace_scope=1";
   }
   out.push_back(g);
   return out;
 }
 
-DoctorCheck UsernsCheck(const std::string& root, const KernelProbe& p) {
+DoctorCheck UsernsCheck(const std::string& root, const HostProbe& p) {
   DoctorCheck c{"userns", CheckStatus::kOk, "", ""};
   std::vector<std::string> limits, fixes;
   if (ReadLine(Join(root, "/proc/sys/kernel/unprivileged_userns_clone")) == "0") {
@@ -229,14 +217,20 @@ DoctorCheck UsernsCheck(const std::string& root, const KernelProbe& p) {
     c.fix += "; persist it in /etc/sysctl.d/";
     return c;
   }
-  if (p.namespace_mode_error && !p.namespace_mode_error->empty()) {
+  // What `run` decides by: the set-up and what the connect guard needs.
+  const std::optional<NamespaceSupport> ns = NamespaceMode(p);
+  if (ns && !ns->possible) {
     c.status = CheckStatus::kDegraded;
-    c.detail = "namespace mode cannot be set up here: " + *p.namespace_mode_error +
-               "; auto mode uses platform mode";
-    c.fix =
-        "none needed: platform mode enforces the policy here. For namespace mode the runtime "
-        "must allow every step (a masked /proc forbids mounting a new one: "
-        "--security-opt unmask=/proc/*, which weakens the container's own isolation)";
+    c.detail =
+        "namespace mode cannot be set up here: " + ns->reason + "; auto mode uses platform mode";
+    // The namespaces can be made, but the connect guard cannot work there.
+    const bool guard = p.namespaces && p.namespaces->possible;
+    c.fix = guard ? "none needed: platform mode enforces the policy here. For namespace mode "
+                    "allow pidfd_getfd (see the pidfd_getfd check) and, as root, keep "
+                    "CAP_SYS_PTRACE"
+                  : "none needed: platform mode enforces the policy here. For namespace mode the "
+                    "runtime must allow every step (a masked /proc forbids mounting a new one: "
+                    "--security-opt unmask=/proc/*, which weakens the container's own isolation)";
     return c;
   }
   if (p.userns_errno > 0) {
@@ -259,11 +253,12 @@ DoctorCheck UsernsCheck(const std::string& root, const KernelProbe& p) {
   return c;
 }
 
-DoctorCheck IdentityCheck(const KernelProbe& p) {
+DoctorCheck IdentityCheck(const HostProbe& p) {
   char buf[256];
   snprintf(buf, sizeof buf,
-           "uid %u, effective capabilities 0x%llx, no_new_privs %d, seccomp mode %d", p.uid,
-           p.cap_eff, p.no_new_privs ? 1 : 0, p.seccomp_mode);
+           "uid %u, effective capabilities 0x%llx, no_new_privs %d, seccomp mode %d",
+           static_cast<unsigned>(p.uid), static_cast<unsigned long long>(p.cap_eff),
+           p.no_new_privs ? 1 : 0, p.seccomp_mode);
   DoctorCheck c{"identity", CheckStatus::kOk, buf, ""};
   if (p.uid == 0)
     c.detail += ": root, commands run as process.run_as_user";
@@ -486,41 +481,7 @@ const char* ToString(CheckStatus s) {
   return "?";
 }
 
-KernelProbe ProbeKernel() {
-  KernelProbe p;
-  long abi = syscall(__NR_landlock_create_ruleset, nullptr, 0, kLandlockCreateRulesetVersion);
-  if (abi > 0)
-    p.landlock_abi = static_cast<int>(abi);
-  else
-    p.landlock_errno = errno;
-  uint32_t action = SECCOMP_RET_ERRNO;
-  p.seccomp_filter = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
-  action = SECCOMP_RET_USER_NOTIF;
-  p.seccomp_user_notif = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
-  UniqueFd pidfd(static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0)));
-  if (!pidfd.valid()) {
-    p.pidfd_getfd_errno = errno;
-  } else {
-    UniqueFd copy(static_cast<int>(syscall(__NR_pidfd_getfd, pidfd.get(), pidfd.get(), 0)));
-    p.pidfd_getfd_errno = copy.valid() ? 0 : errno;
-  }
-  p.userns_errno = ProbeUnshare(false);
-  p.uid = geteuid();
-  if (p.uid == 0) p.userns_nobody_errno = ProbeUnshare(true);
-  p.namespace_mode_error = ProbeNamespaceSupport().reason;
-  p.no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
-  if (auto status = ReadAll("/proc/self/status")) {
-    std::istringstream lines(*status);
-    std::string l;
-    while (std::getline(lines, l)) {
-      if (l.rfind("CapEff:", 0) == 0) p.cap_eff = std::strtoull(l.c_str() + 7, nullptr, 16);
-      if (l.rfind("Seccomp:", 0) == 0) p.seccomp_mode = std::atoi(l.c_str() + 8);
-    }
-  }
-  return p;
-}
-
-std::vector<DoctorCheck> RunDoctor(const std::string& root, const KernelProbe& probe) {
+std::vector<DoctorCheck> RunDoctor(const std::string& root, const HostProbe& probe) {
   std::vector<DoctorCheck> out;
   out.push_back(LandlockCheck(probe));
   for (auto& c : SeccompChecks(probe)) out.push_back(std::move(c));

@@ -85,7 +85,8 @@ Abi AbiFromKernelAnswer(long answer, std::optional<int> cap) {
   Abi a;
   a.cap = cap;
   if (answer < 0) {
-    a.reason = ProbeErrorReason(static_cast<int>(-answer));
+    a.error = static_cast<int>(-answer);
+    a.reason = ProbeErrorReason(a.error);
     return a;
   }
   a.kernel = static_cast<int>(answer);

@@ -8,7 +8,7 @@
 // and one of "fully enforced" / "partially enforced" / "not enforced".
 //
 // Model: rust-landlock's CompatLevel and RulesetStatus. Whether a degradation
-// is fatal is the caller's decision (see src/landlock/layer.cc).
+// is fatal is the caller's decision (see src/sandbox/landlock_layer.cc).
 #pragma once
 
 #include <sys/types.h>
@@ -33,6 +33,7 @@ struct Abi {
   std::string reason;      // why Landlock is unusable or capped; empty otherwise
   std::optional<int> cap;  // RINGFENCE_TEST_LANDLOCK_ABI, when set
   long errata = -1;        // ABI >= 7: the kernel's errata bits; -1 = unknown
+  int error = 0;           // the probe's errno when the kernel refused it (kernel == 0)
 };
 
 // Maps an errno of landlock_create_ruleset(NULL, 0, VERSION) to a reason.

@@ -92,8 +92,9 @@ struct ConnectGuardConfig {
   // Where the identity of each process that connects to the proxy
   // (proxy_port, on loopback) is recorded for the proxy; may be null.
   std::shared_ptr<ConnectLedger> ledger;
-  // PidfdGetfdWorks(), when the plan already asked (platform mode; namespace
-  // mode needs it to be chosen at all); asked on first use otherwise.
+  // PidfdGetfdWorks(), as the host probe answered it (src/sandbox/host_probe.h;
+  // namespace mode needs it to be chosen at all); asked on first use when
+  // unset.
   std::optional<bool> pidfd_getfd_works;
   // The Landlock ruleset the command is restricted with (a duplicate of its
   // descriptor; invalid when Landlock is not enforced). binds the guard makes

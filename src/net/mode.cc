@@ -1,7 +1,6 @@
 #include "net/mode.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -16,7 +15,6 @@
 
 #include "common/fd.h"
 #include "common/file.h"
-#include "net/connect_guard.h"
 #include "net/netns.h"
 
 namespace rf {
@@ -30,13 +28,6 @@ long ReadSysctl(const char* path, long missing) {
   errno = 0;
   long v = strtol(text->c_str(), &end, 10);
   return end == text->c_str() || errno != 0 ? missing : v;
-}
-
-bool HaveCap(int cap) {
-  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &hdr, data) != 0) return false;
-  return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
 }
 
 // The throwaway child of TrySandboxNamespaces: the namespaces `run` makes,
@@ -103,10 +94,10 @@ std::string TrySandboxNamespaces(bool userns) {
   return std::string(result.step) + " fails here (" + strerror(result.err) + ")";
 }
 
-// Whether the kernel lets us make the namespaces at all.
-NamespaceSupport ProbeKernelNamespaceSupport() {
+}  // namespace
+
+NamespaceSupport ProbeNamespaceSetup(bool privileged) {
   NamespaceSupport s;
-  const bool privileged = geteuid() == 0 && HaveCap(CAP_SYS_ADMIN);
   if (!privileged) {
     s.needs_userns = true;
     if (ReadSysctl("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0) {
@@ -132,38 +123,35 @@ NamespaceSupport ProbeKernelNamespaceSupport() {
   return s;
 }
 
-}  // namespace
-
-NamespaceSupport ProbeNamespaceSupport() {
-  NamespaceSupport s = ProbeKernelNamespaceSupport();
+NamespaceSupport NamespaceModeSupport(const NamespaceSupport& setup, bool pidfd_getfd, bool root,
+                                      bool cap_sys_ptrace) {
+  NamespaceSupport s = setup;
   if (!s.possible) return s;
-  // The connect guard makes every connect of the sandbox on the command's
-  // own socket (docs/unix-sockets.md): without pidfd_getfd there is no safe
-  // way to do that in the command's network namespace. (Asked only when a
-  // namespace could be made: platform mode asks in its own plan.)
-  if (!PidfdGetfdWorks()) {
+  if (!pidfd_getfd) {
     s.possible = false;
     s.reason =
         "the connect guard cannot take the command's sockets (pidfd_getfd refused, or "
         "kernel.yama.ptrace_scope too strict)";
     return s;
   }
-  // As root the command runs as another uid: taking its sockets needs
-  // CAP_SYS_PTRACE (a container may grant CAP_SYS_ADMIN without it).
-  if (geteuid() == 0 && !HaveCap(CAP_SYS_PTRACE)) {
+  if (root && !cap_sys_ptrace) {
     s.possible = false;
     s.reason = "the connect guard cannot take the command's sockets (no CAP_SYS_PTRACE)";
   }
   return s;
 }
 
-Result<ModeDecision> ResolveMode(NetMode requested) {
+bool NeedsNamespaceProbe(NetMode requested) {
+  return requested == NetMode::kAuto || requested == NetMode::kNamespace ||
+         requested == NetMode::kNone;
+}
+
+Result<ModeDecision> ResolveMode(NetMode requested, const NamespaceSupport& ns) {
   ModeDecision d{requested, false, ""};
   if (requested != NetMode::kAuto && requested != NetMode::kNamespace) {
     d.why = std::string(ToString(requested)) + " (requested)";
     return d;
   }
-  NamespaceSupport ns = ProbeNamespaceSupport();
   if (ns.possible) {
     d.mode = NetMode::kNamespace;
     d.use_userns = ns.needs_userns;

@@ -18,13 +18,25 @@ struct NamespaceSupport {
   std::string reason;         // why not, when !possible
 };
 
-// Can this process give the command a fresh network namespace? As root with
-// CAP_SYS_ADMIN directly, otherwise through an unprivileged user namespace
-// (first the sysctls that disable it). Either way a short-lived child then
-// does what `run` does (user and PID namespaces, the id maps, network, IPC
-// and mount namespaces, a /proc of its own, loopback up), so the answer is
-// the set-up's. `run` (auto and namespace mode) and `doctor` ask this.
-NamespaceSupport ProbeNamespaceSupport();
+// Can this process make the namespaces `run` gives the command? Directly when
+// `privileged` (root with CAP_SYS_ADMIN), otherwise through an unprivileged
+// user namespace (first the sysctls that disable it). Either way a
+// short-lived child then does what `run` does (user and PID namespaces, the
+// id maps, network, IPC and mount namespaces, a /proc of its own, loopback
+// up), so the answer is the set-up's. Part of the host probe
+// (src/sandbox/host_probe.h); NamespaceModeSupport adds what the connect
+// guard needs on top.
+NamespaceSupport ProbeNamespaceSetup(bool privileged);
+
+// Whether namespace mode can run: the set-up (`setup`) works and the connect
+// guard can take the command's sockets, which it needs to make every connect
+// on the command's own socket in the command's network namespace
+// (docs/unix-sockets.md): pidfd_getfd must work (`pidfd_getfd`, Yama
+// included) and, as root (`root`), the command runs as another uid, so
+// CAP_SYS_PTRACE is needed too (a container may grant CAP_SYS_ADMIN without
+// it). A pure function: `run`, `policy show` and `doctor` all decide by it.
+NamespaceSupport NamespaceModeSupport(const NamespaceSupport& setup, bool pidfd_getfd, bool root,
+                                      bool cap_sys_ptrace);
 
 struct ModeDecision {
   NetMode mode;  // never kAuto
@@ -32,9 +44,14 @@ struct ModeDecision {
   std::string why;  // "auto: namespace (running as root)"
 };
 
-// `auto` becomes namespace when possible, else platform. An explicit
-// `namespace` that cannot be set up is an error.
-Result<ModeDecision> ResolveMode(NetMode requested);
+// `auto` becomes namespace when `ns` (NamespaceModeSupport) says possible,
+// else platform. An explicit `namespace` that cannot be set up is an error.
+// Other modes are kept as requested (`ns` unread).
+Result<ModeDecision> ResolveMode(NetMode requested, const NamespaceSupport& ns);
+
+// Whether resolving `requested` needs the namespace probe: auto and
+// namespace do, and none (an empty network namespace when one can be had).
+bool NeedsNamespaceProbe(NetMode requested);
 
 // The loopback names NO_PROXY lists by default ("localhost", "127.0.0.1",
 // "::1") that an endpoint of `policies` names as its host (case-insensitive;

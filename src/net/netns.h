@@ -52,7 +52,7 @@ constexpr int kInitNamespaces = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLO
 // What NamespaceStep::Apply does before the listener, in the namespaces init
 // was created in (kInitNamespaces): mounts private, a /proc of the current PID namespace
 // (refused where a container runtime masks parts of /proc), loopback up.
-// The auto-mode probe (ProbeNamespaceSupport) runs this same function in a
+// The namespace probe (ProbeNamespaceSetup) runs this same function in a
 // throwaway child, so it passes exactly when the set-up would.
 // Async-signal-safe. `step` names what failed when `err` is not 0.
 struct NsSetup {

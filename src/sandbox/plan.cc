@@ -1,21 +1,15 @@
 #include "sandbox/plan.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sched.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 
+#include "common/scm.h"
 #include "landlock/resolve.h"
-#include "landlock/ruleset.h"
-#include "net/connect_guard.h"
 #include "net/mode.h"
-#include "net/netns.h"
 #include "sandbox/access_as.h"
 #include "sandbox/layers.h"
 #include "sandbox/user_lookup.h"
@@ -26,228 +20,12 @@ namespace rf {
 
 namespace {
 
-Result<UniqueFd> PlatformListener(uint16_t port, uint16_t* bound) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Status::Errno("proxy socket");
-  // A fixed proxy_port must be reusable while earlier connections linger in
-  // TIME_WAIT; SO_REUSEADDR never lets two listeners share it.
-  int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
-    return Status::Errno("proxy listener on 127.0.0.1:" + std::to_string(port) +
-                         (port ? " (network.proxy_port in use? use 0 for an ephemeral port)" : ""));
-  if (listen(fd.get(), 4096) != 0) return Status::Errno("proxy listen");
-  socklen_t len = sizeof a;
-  getsockname(fd.get(), reinterpret_cast<struct sockaddr*>(&a), &len);
-  *bound = ntohs(a.sin_port);
-  return fd;
-}
-
-// Network mode, proxy listener and the child's proxy environment.
-Status AddNetworkLayer(const ModeDecision& d, bool none_in_namespace, LayerContext& ctx,
-                       Plan& plan) {
-  const Policy& p = ctx.policy;
-  NetworkSetup& net = plan.net;
-  net.mode = d.mode;
-  nlohmann::json st = {{"mode", ToString(d.mode)}, {"decision", d.why}};
-  switch (d.mode) {
-    case NetMode::kNamespace:
-    case NetMode::kNone: {
-      if (d.mode == NetMode::kNone && !none_in_namespace) {
-        ctx.landlock_connect_ports = std::vector<uint16_t>{};
-        ctx.landlock_bind_ports = std::vector<uint16_t>{};
-        ctx.seccomp_notify_connect = true;
-        ctx.seccomp_listener_channel = &net.seccomp_channel;
-        // No inet socket at all: nothing to connect or bind, and no listen()
-        // whose implicit bind Landlock would not check.
-        ctx.seccomp_inet_sockets = false;
-        net.guard = true;
-        net.guard_config.check_inet =
-            true;  // no proxy, no loopback port: every inet connect refused
-        st["status"] = "enforced (no TCP connect or bind: Landlock; no inet sockets: seccomp)";
-        break;
-      }
-      int sp[2];
-      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
-        return Status::Errno("socketpair");
-      net.listener_channel.reset(sp[0]);
-      UniqueFd child_end(sp[1]);
-      net.proxy = d.mode == NetMode::kNamespace;
-      net.proxy_port = net.proxy ? NamespaceProxyPort(p.network.proxy_port) : 0;
-      auto step = NamespaceStep::Create(net.proxy_port, std::move(child_end), net.proxy);
-      // init is PID 1 of the sandbox's namespaces (and owns the user
-      // namespace when ringfence is not privileged).
-      plan.init_namespaces = kInitNamespaces | (d.use_userns ? CLONE_NEWUSER : 0);
-      plan.uid_map = IdentityMap(geteuid());
-      plan.gid_map = IdentityMap(getegid());
-      ctx.proc_remounted = true;
-      // Unix connects are checked by the supervisor here too (inet ones are
-      // made on the command's own socket: the namespace confines them).
-      ctx.seccomp_notify_connect = true;
-      ctx.seccomp_listener_channel = &net.seccomp_channel;
-      net.guard = true;
-      net.guard_config.check_inet = false;
-      net.guard_config.proxy_port = net.proxy_port;
-      // Checked by the mode's probe (ProbeNamespaceSupport).
-      net.guard_config.pidfd_getfd_works = true;
-      if (!step.ok()) return step.status();
-      plan.privileged_steps.push_back(std::move(step).value());
-      st["status"] =
-          net.proxy ? "enforced (fresh network namespace: loopback only; egress through the proxy)"
-                    : "enforced (empty network namespace: loopback only)";
-      st["ipc_namespace"] = true;
-      st["pid_namespace"] = "own /proc: host processes are invisible";
-      if (d.use_userns) st["user_namespace"] = "uid/gid mapped 1:1 (no root inside)";
-      break;
-    }
-    case NetMode::kPlatform: {
-      auto l = PlatformListener(p.network.proxy_port, &net.proxy_port);
-      if (!l.ok()) return l.status();
-      net.listener = std::move(l).value();
-      net.proxy = true;
-      std::vector<uint16_t> connect_ports = p.network.loopback_ports;
-      connect_ports.push_back(net.proxy_port);
-      ctx.landlock_connect_ports = connect_ports;
-      ctx.landlock_bind_ports = p.network.bind_ports;
-      // connect() goes to the supervisor's ConnectGuard (src/net/connect_guard.h).
-      ctx.seccomp_notify_connect = true;
-      ctx.seccomp_listener_channel = &net.seccomp_channel;
-      net.guard = true;
-      net.guard_config.check_inet = true;
-      net.guard_config.proxy_port = net.proxy_port;
-      net.guard_config.loopback_ports = p.network.loopback_ports;
-      st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
-      net.guard_config.pidfd_getfd_works = PidfdGetfdWorks();
-      net.guard_config.notify_listen = true;  // the profile's listen rule (platform)
-      // Landlock (ABI <= 7) does not check the implicit bind of listen():
-      // the guard refuses it, on the command's socket where it can take it,
-      // else on the socket it bound itself (src/net/bind_guard.cc).
-      st["listen"] = *net.guard_config.pidfd_getfd_works
-                         ? "checked by the supervisor: refused on a TCP socket never bound"
-                         : "checked by the supervisor (pidfd_getfd refused here: made on the "
-                           "socket the supervisor bound): refused on a TCP socket never bound";
-      st["bind"] =
-          "made by the supervisor with the sandbox's Landlock rules and credentials; abstract unix "
-          "names under a per-run prefix unless network.unix_sockets lists them, autobound ones "
-          "too (bind() with the family alone; SO_PASSCRED/SO_PASSPIDFD named by the supervisor "
-          "first)";
-      break;
-    }
-    case NetMode::kHost:
-      st["status"] = "not enforced (network.mode host: unrestricted network)";
-      plan.effective.warnings.push_back(
-          "network: mode host: the sandbox has unrestricted network access");
-      break;
-    case NetMode::kAuto:
-      return Status::Error("internal: unresolved network mode");
-  }
-  if (net.guard) {
-    // The connect guard needs seccomp user notification with on-behalf
-    // connects. Where it cannot exist (old kernel, a container profile that
-    // refuses the listener) the mode runs degraded only under best_effort,
-    // with the residual gap said in a warning and the effective policy.
-    if (Status n = seccomp::ProbeUserNotification(); !n.ok()) {
-      auto cap = landlock::ParseAbiCap(getenv("RINGFENCE_TEST_LANDLOCK_ABI"));
-      const int abi = landlock::ProbeAbi(cap.ok() ? *cap : std::nullopt).used;
-      std::vector<std::string> residual;
-      if (d.mode == NetMode::kPlatform) {
-        if (abi < 4)
-          return Status::Error(
-              "platform mode cannot confine TCP here: seccomp user notification is unavailable (" +
-              n.reason() + ") and Landlock has no TCP port rules (ABI " + std::to_string(abi) +
-              " < 4); use namespace mode (root or unprivileged user namespaces)");
-        residual.push_back(
-            "connect() is confined by Landlock's TCP port rules only: the proxy port and "
-            "network.loopback_ports are reachable on every address (127.0.0.2, ::1, other local "
-            "and remote hosts), not only on 127.0.0.1/::1");
-        if (abi < 6)
-          residual.push_back(
-              "host abstract unix sockets are reachable (no Landlock scope below ABI 6)");
-        // What the guard's bind() and listen() handling closes.
-        residual.push_back(
-            "abstract unix names the command binds are the host's (host clients connecting to "
-            "a well-known name reach them)");
-        residual.push_back(
-            "listen() on a TCP socket never bound gets an ephemeral port on every address");
-      }
-      residual.push_back(abi >= 9
-                             ? "host pathname unix sockets: refused by Landlock RESOLVE_UNIX only"
-                             : "host pathname unix sockets (docker.sock, D-Bus, X11, agents) are "
-                               "NOT refused (Landlock ABI < 9 cannot, and the connect check "
-                               "is missing)");
-      std::string gap;
-      for (const auto& r : residual) gap += "; " + r;
-      if (p.compatibility == Compatibility::kHardRequirement)
-        return Status::Error("seccomp user notification is unavailable (" + n.reason() +
-                             "): the connect() check cannot run" + gap +
-                             "; landlock.compatibility is hard_requirement");
-      net.guard = false;
-      ctx.seccomp_notify_connect = false;
-      ctx.seccomp_listener_channel = nullptr;
-      st["degraded"] = "best_effort: seccomp user notification unavailable: " + n.reason();
-      st["residual"] = residual;
-      st["unix_sockets"] = {{"allowed", p.network.unix_sockets}, {"mechanism", residual.back()}};
-      plan.effective.warnings.push_back(
-          "network: degraded: seccomp user notification unavailable (" + n.reason() + ")" + gap);
-    }
-  }
-  if (net.guard) {
-    auto& g = net.guard_config;
-    g.unix_allowed = p.network.unix_sockets;
-    g.visible_roots = p.filesystem.read_only;
-    g.visible_roots.insert(g.visible_roots.end(), p.filesystem.read_write.begin(),
-                           p.filesystem.read_write.end());
-    if (plan.run_as) {
-      g.switch_creds = true;
-      g.uid = plan.run_as->uid;
-      g.gid = plan.run_as->gid;
-    }
-    if (ctx.describe)
-      st["unix_sockets"] = {
-          {"allowed", p.network.unix_sockets},
-          {"rule",
-           "host pathname sockets only when listed in network.unix_sockets; sockets bound "
-           "by the sandbox itself are allowed; abstract sockets: see 'abstract'"},
-          {"mechanism",
-           "seccomp user notification on connect(): the supervisor resolves the path "
-           "itself (no magic links) and connects on the command's behalf (Landlock ABI "
-           "< 9 cannot refuse it)"},
-          {"datagram", p.network.unix_datagram
-                           ? "allowed (network.unix_datagram: weakened boundary)"
-                           : "AF_UNIX SOCK_DGRAM refused (seccomp)"}};
-    if (p.network.unix_datagram)
-      plan.effective.warnings.push_back(
-          "network.unix_datagram: true: datagrams can reach any host pathname socket the sandbox's "
-          "uid may write (e.g. /dev/log)");
-  }
-  if (net.proxy) {
-    st["proxy"] = "http://127.0.0.1:" + std::to_string(net.proxy_port);
-    auto env = ProxyEnvironment(net.proxy_port, LoopbackHostsCarried(p.network_policies),
-                                getenv("JAVA_TOOL_OPTIONS"));
-    plan.env_additions.insert(plan.env_additions.end(), env.begin(), env.end());
-  }
-  // The layer descriptions are for `policy show`; a run does not read them.
-  if (ctx.describe) {
-    plan.effective.layers["network"] = st;
-    plan.effective.layers["process"]["visibility"] =
-        plan.init_namespaces & CLONE_NEWPID
-            ? "own PID namespace and /proc: only the sandbox's processes are visible"
-            : "host processes are visible in /proc (pids, command lines, status); their environ, "
-              "mem and fds are refused by Landlock's ptrace restriction, signals by its scope";
-  }
-  plan.summary += std::string(", network: ") + d.why;
-  return Status::Ok();
-}
-
 // The sandbox's own /tmp (src/sandbox/private_tmp.h), decided after the
 // network layer (which says whether there is a mount namespace) and before
-// Landlock (which grants it).
-Status AddPrivateTmp(const PlanOptions& opts, LayerContext& ctx, Plan& plan) {
+// Landlock (which grants it). Returns whether the command mounts a tmpfs.
+Result<bool> AddPrivateTmp(const PlanOptions& opts, const NetworkDecision& net, uid_t trusted_uid,
+                           Plan& plan) {
+  bool tmp_mounted = false;
   FilesystemPolicy& fs = plan.effective.policy.filesystem;
   nlohmann::json st;
   if (PolicyListsTmp(fs)) {
@@ -257,25 +35,25 @@ Status AddPrivateTmp(const PlanOptions& opts, LayerContext& ctx, Plan& plan) {
     struct stat tmp;
     const bool tmp_dir = lstat("/tmp", &tmp) == 0 && S_ISDIR(tmp.st_mode);
     std::vector<std::string> visible;  // host paths under /tmp the sandbox must see
-    if ((plan.init_namespaces & CLONE_NEWNS) && tmp_dir) {
+    if (net.mount_namespace && tmp_dir) {
       std::vector<std::string> needed = fs.read_only;
       needed.insert(needed.end(), fs.read_write.begin(), fs.read_write.end());
-      for (auto& r : landlock::UnixResolveRoots(ctx.policy.network.unix_sockets))
+      for (auto& r : landlock::UnixResolveRoots(plan.effective.policy.network.unix_sockets))
         needed.push_back(std::move(r));
       if (!opts.workdir.empty()) needed.push_back(opts.workdir);
       // A grant reached through a link into /tmp counts by what Landlock's
       // rule binds (the link's target, when the checked walk follows it).
       for (size_t i = 0, n = needed.size(); i < n; ++i)
-        if (auto r = landlock::ResolveRulePath(needed[i], getuid()); r.ok())
+        if (auto r = landlock::ResolveRulePath(needed[i], trusted_uid); r.ok())
           needed.push_back(r->real);
       visible = PathsUnderTmp(needed);
     }
-    if ((plan.init_namespaces & CLONE_NEWNS) && tmp_dir && visible.empty()) {
+    if (net.mount_namespace && tmp_dir && visible.empty()) {
       st = {{"kind", "tmpfs"},
             {"status", "a fresh tmpfs on /tmp in the sandbox's mount namespace (nosuid, nodev)"},
             {"size", fs.tmp_size.empty() ? "tmpfs default (half of RAM)" : fs.tmp_size}};
       plan.privileged_steps.push_back(PrivateTmpfsStep::Create(fs.tmp_size));
-      ctx.tmp_mounted = true;
+      tmp_mounted = true;
     } else {
       st = {{"kind", "directory"},
             {"status",
@@ -302,13 +80,13 @@ Status AddPrivateTmp(const PlanOptions& opts, LayerContext& ctx, Plan& plan) {
       }
     }
   }
-  if (ctx.describe) plan.effective.layers["tmp"] = st;
-  return Status::Ok();
+  plan.status.push_back([st = std::move(st)](nlohmann::json& e) { e["tmp"] = st; });
+  return tmp_mounted;
 }
 
 // The command's home: made for a run (policy show only describes it),
 // granted read-write, in HOME and the XDG base directories.
-Status AddHome(const PlanOptions& opts, Plan& plan) {
+Status AddHome(const PlanOptions& opts, uid_t uid, Plan& plan) {
   const std::string& setting = plan.effective.policy.process.home;
   nlohmann::json st = {{"setting", setting}};
   if (setting == "per_run") {
@@ -319,7 +97,7 @@ Status AddHome(const PlanOptions& opts, Plan& plan) {
     st["status"] =
         "one directory per working directory and sandbox uid, kept between runs; "
         "protected paths do not apply there (only sandboxes use it)";
-    st["path"] = PersistentHomePath(opts.workdir, plan.run_as ? plan.run_as->uid : geteuid());
+    st["path"] = PersistentHomePath(opts.workdir, plan.run_as ? plan.run_as->uid : uid);
   } else {
     st["status"] = "the directory process.home names, granted read-write; protected paths apply";
     st["path"] = setting;
@@ -337,14 +115,14 @@ Status AddHome(const PlanOptions& opts, Plan& plan) {
     if (std::find(rw.begin(), rw.end(), plan.home.path) == rw.end()) rw.push_back(plan.home.path);
     for (auto& kv : HomeEnvironment(plan.home.path)) plan.env_additions.push_back(std::move(kv));
   }
-  if (opts.describe) plan.effective.layers["process"]["home"] = st;
+  plan.status.push_back([st = std::move(st)](nlohmann::json& e) { e["process"]["home"] = st; });
   return Status::Ok();
 }
 
 // A read-write grant the sandbox's user cannot write fails at the first
 // write, with a bare "Permission denied" the user cannot trace: said at
 // start, with the fix (fatal under hard_requirement).
-Status CheckWritableGrants(const PlanOptions& opts, Plan& plan) {
+Status CheckWritableGrants(const PlanOptions& opts, const HostProbe& host, Plan& plan) {
   const auto& fs = plan.effective.policy.filesystem;
   std::vector<AccessCheck> checks;
   std::vector<struct stat> stats;
@@ -356,8 +134,8 @@ Status CheckWritableGrants(const PlanOptions& opts, Plan& plan) {
     stats.push_back(st);
   }
   std::vector<int> res = AccessAs(plan.run_as, checks);
-  const uid_t uid = plan.run_as ? plan.run_as->uid : geteuid();
-  const gid_t gid = plan.run_as ? plan.run_as->gid : getegid();
+  const uid_t uid = plan.run_as ? plan.run_as->uid : host.uid;
+  const gid_t gid = plan.run_as ? plan.run_as->gid : host.gid;
   for (size_t i = 0; i < checks.size(); ++i) {
     if (res[i] == 0) continue;
     const auto& st = stats[i];
@@ -385,44 +163,116 @@ Status CheckWritableGrants(const PlanOptions& opts, Plan& plan) {
 
 }  // namespace
 
-Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
+Result<NetMode> RequestedMode(const Policy& policy, const std::string& mode) {
+  if (mode.empty()) return policy.network.mode;
+  auto m = ParseNetMode(mode);
+  if (!m)
+    return Status::Error("--mode must be auto, namespace, platform, none or host, not '" + mode +
+                         "'");
+  return *m;
+}
+
+Result<HostProbe> ProbeHostFor(const Policy& policy, const PlanOptions& opts) {
+  auto requested = RequestedMode(policy, opts.mode);
+  if (!requested.ok()) return requested.status();
+  return ProbeHost({.namespaces = NeedsNamespaceProbe(*requested), .doctor = false});
+}
+
+nlohmann::json RenderStatus(const Plan& plan) {
+  nlohmann::json e = nlohmann::json::object();
+  for (const auto& write : plan.status) write(e);
+  return e;
+}
+
+Result<Handoff> ReceiveHandoff(NetworkSetup& net) {
+  Handoff h;
+  if (net.listener.valid()) {
+    h.proxy_listener = std::move(net.listener);
+  } else if (net.proxy && net.listener_channel.valid()) {
+    // Sent by the command before exec, from inside its namespace.
+    auto l = ReceiveFd(net.listener_channel.get());
+    if (!l.ok()) return l.status().With("proxy");
+    h.proxy_listener = std::move(l).value();
+  }
+  if (net.listener_channel.valid()) {
+    // Then the sock_diag socket of the sandbox's network namespace.
+    auto d = ReceiveFd(net.listener_channel.get());
+    if (!d.ok()) return d.status().With("network namespace");
+    h.sandbox_diag = std::move(d).value();
+  }
+  if (net.seccomp_channel.valid()) {
+    // The filter's listener, sent by the command's last confinement step.
+    auto l = seccomp::ReceiveListener(net.seccomp_channel.get(), 5000);
+    if (!l.ok()) return l.status().With("connect guard");
+    h.seccomp_listener = std::move(l).value();
+  }
+  return h;
+}
+
+// The order, and why (each step reads only what the steps above decided):
+//  1. The network mode, from the host probe: whether the command gets
+//     namespaces decides what the policy is enriched with (its own /proc)
+//     and what every layer below does.
+//  2. Enrichment (src/policy/effective.cc): workdir and baselines.
+//  3. Identity: whom the command runs as (started as root), which the
+//     home, the grants check and the connect guard's credentials need.
+//  4. Home: a grant and environment of its own, before the layers grant it.
+//  5. Network layer: namespace step or platform listener, the guard's
+//     configuration; returns the NetworkDecision (ports, mount namespace,
+//     connect notification) the later steps take as input.
+//  6. Private /tmp: a tmpfs needs the mount namespace of step 5; before
+//     Landlock, which grants it.
+//  7. Writable grants check: after 4 and 6 added their grants.
+//  8. Protected paths and deny_read: before Landlock, which keeps deny_read
+//     unreadable itself where there is no mount namespace.
+//  9. Landlock layer: the rules, the TCP ports of step 5; returns its
+//     scopes, which decide 10.
+// 10. The guard's abstract-socket and datagram handling, from Landlock's
+//     scope.
+// 11. Seccomp layer: last, as its filter is the last confinement step and
+//     takes every notification decided above (connect, --audit refusals).
+// 12. Limits: cgroups and rlimits, which need to know about the user
+//     namespace of step 5.
+Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts, const HostProbe& host) {
   Plan plan;
   Policy p = policy;
+  // 1. Network mode.
+  auto requested = RequestedMode(p, opts.mode);
+  if (!requested.ok()) return requested.status();
+  p.network.mode = *requested;
   ModeDecision decision{NetMode::kNone, false, ""};
   bool none_in_namespace = false;
-  if (!opts.mode.empty()) {
-    auto m = ParseNetMode(opts.mode);
-    if (!m)
-      return Status::Error("--mode must be auto, namespace, platform, none or host, not '" +
-                           opts.mode + "'");
-    p.network.mode = *m;
-  }
-  NetMode requested = p.network.mode;
-  if (requested == NetMode::kNone) {
+  const std::optional<NamespaceSupport> ns_mode =
+      NeedsNamespaceProbe(*requested) ? NamespaceMode(host) : std::nullopt;
+  if (NeedsNamespaceProbe(*requested) && !ns_mode)
+    return Status::Error("internal: the host probe did not ask about namespaces");
+  if (*requested == NetMode::kNone) {
     // `none` wants an empty network namespace when one can be had.
-    auto ns = ResolveMode(NetMode::kAuto);
+    auto ns = ResolveMode(NetMode::kAuto, *ns_mode);
     if (!ns.ok()) return ns.status();
     decision = {NetMode::kNone, ns->mode == NetMode::kNamespace && ns->use_userns, ""};
     none_in_namespace = ns->mode == NetMode::kNamespace;
     decision.why = none_in_namespace ? "none (empty network namespace)"
                                      : "none (Landlock + seccomp: no sockets)";
   } else {
-    auto d = ResolveMode(requested);
+    auto d = ResolveMode(*requested, ns_mode.value_or(NamespaceSupport{}));
     if (!d.ok()) return d.status();
     decision = *d;
   }
   const NetMode mode = decision.mode;
+  // 2. Enrichment.
   std::vector<std::string> workdir_warnings;
   if (p.filesystem.include_workdir && !opts.workdir.empty())
     if (Status s = CheckWorkdirGrant(opts.workdir, workdir_warnings); !s.ok()) return s;
   EnrichContext enrich{opts.workdir, mode};
-  // Where the command mounts its own /proc (AddNetworkLayer: proc_remounted).
+  // Where the command mounts its own /proc (the network layer's proc_remounted).
   enrich.own_proc = mode == NetMode::kNamespace || (mode == NetMode::kNone && none_in_namespace);
   plan.effective = Enrich(std::move(p), enrich);
   for (auto& w : workdir_warnings) plan.effective.warnings.push_back(std::move(w));
   const ProcessPolicy& process = plan.effective.policy.process;
 
-  if (geteuid() == 0) {
+  // 3. Identity.
+  if (host.root()) {
     // A person's repository: run as that person, so that the command can
     // write it and git trusts it (docs/policy.md, "process"), unless the
     // policy names the user.
@@ -446,7 +296,7 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
     plan.run_as = RunAs{*uid, *gid};
     plan.run_as_why = as_owner ? "owner of the working directory" : "process.run_as_user";
   }
-  if (opts.describe) {
+  {
     nlohmann::json proc = nlohmann::json::object();
     if (plan.run_as && plan.run_as_why != "process.run_as_user") {
       proc["user"] = "uid " + std::to_string(plan.run_as->uid) + " (the " + plan.run_as_why + " " +
@@ -459,13 +309,13 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
       proc["capabilities"] = "none (bounding, ambient and inheritable sets cleared)";
     } else {
       proc["user"] =
-          "caller (uid " + std::to_string(geteuid()) + "; run_as_user applies only as root)";
+          "caller (uid " + std::to_string(host.uid) + "; run_as_user applies only as root)";
       proc["capabilities"] = "none gained (no_new_privs)";
     }
     proc["no_new_privs"] = true;
     proc["rlimit_core"] = 0;
     proc["status"] = "enforced";
-    plan.effective.layers["process"] = proc;
+    plan.status.push_back([proc = std::move(proc)](nlohmann::json& e) { e["process"] = proc; });
   }
   plan.summary =
       std::string("process: ") +
@@ -476,16 +326,25 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
       ", no_new_privs";
 
   AuditSink no_audit;
-  LayerContext ctx{plan.effective.policy, mode, opts.workdir, opts.has_terminal,
-                   opts.audit ? opts.audit : &no_audit};
-  ctx.describe = opts.describe;
-  if (Status s = AddHome(opts, plan); !s.ok()) return s.With("process.home");
-  if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
-    return s.With("network");
-  if (Status s = AddPrivateTmp(opts, ctx, plan); !s.ok()) return s.With("private /tmp");
-  if (Status s = CheckWritableGrants(opts, plan); !s.ok()) return s;
-  // Protected paths and deny_read are found before the Landlock layer:
-  // without a mount namespace, Landlock itself keeps deny_read unreadable.
+  const LayerInput in{plan.effective.policy,
+                      mode,
+                      opts.workdir,
+                      opts.has_terminal,
+                      opts.audit ? opts.audit : &no_audit,
+                      host,
+                      plan.run_as};
+  // 4. Home.
+  if (Status s = AddHome(opts, host.uid, plan); !s.ok()) return s.With("process.home");
+  // 5. Network layer.
+  auto net = AddNetworkLayer(in, decision, none_in_namespace, plan);
+  if (!net.ok()) return net.status().With("network");
+  // 6. Private /tmp.
+  auto tmp_mounted = AddPrivateTmp(opts, *net, host.real_uid, plan);
+  if (!tmp_mounted.ok()) return tmp_mounted.status().With("private /tmp");
+  // 7. Writable grants.
+  if (Status s = CheckWritableGrants(opts, host, plan); !s.ok()) return s;
+  // 8. Protected paths and deny_read.
+  LandlockInput ll{*net, {}, *tmp_mounted, {}, plan.net.guard};
   {
     // The home ringfence made is the sandbox's own: only sandboxed programs
     // read it (src/sandbox/home.h).
@@ -496,77 +355,106 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
           scanned.read_write.end());
     ProtectScan scan = ScanProtected(scanned);
     for (auto& w : scan.warnings) plan.effective.warnings.push_back(std::move(w));
-    const bool mount_ns = (plan.init_namespaces & CLONE_NEWNS) != 0;
-    if (!mount_ns)
+    if (!net->mount_namespace)
       for (const auto& e : scan.entries)
-        if (e.kind == ProtectedEntry::Kind::kDenyRead) ctx.landlock_deny_read.push_back(e.path);
-    plan.protection = std::make_unique<Protection>(std::move(scan), mount_ns);
-    if (opts.describe)
-      plan.effective.layers["filesystem"]["protected"] = plan.protection->Describe();
+        if (e.kind == ProtectedEntry::Kind::kDenyRead) ll.deny_read.push_back(e.path);
+    plan.protection = std::make_unique<Protection>(std::move(scan), net->mount_namespace);
+    // The plan owns the Protection (and the limits below) for as long as
+    // its status can be rendered.
+    plan.status.push_back([prot = plan.protection.get()](nlohmann::json& e) {
+      e["filesystem"]["protected"] = prot->Describe();
+    });
   }
-  if (Status s = AddLandlockLayer(ctx, plan); !s.ok()) return s.With("landlock");
+  // 9. Landlock layer.
+  if (plan.home.own) ll.sandbox_own.push_back(plan.home.path);
+  if (plan.private_tmp) ll.sandbox_own.push_back(plan.private_tmp->path());
+  auto landlock = AddLandlockLayer(in, ll, plan);
+  if (!landlock.ok()) return landlock.status().With("landlock");
+  plan.landlock_fs = landlock->fs;
+  plan.hold_command_task_dir = landlock->hold_task_dir;
+  // 10. The guard's abstract sockets and datagrams, by Landlock's scope.
+  SeccompInput sc{net->notify_connect, false, net->inet_sockets, false};
   if (plan.net.guard) {
+    auto& g = plan.net.guard_config;
+    // The connect guard binds on the command's behalf on a thread restricted
+    // by the same ruleset (src/net/bind_guard.cc), and decides metadata
+    // calls against the same rules (src/landlock/metadata_guard.h);
+    // unconfined without Landlock.
+    g.landlock_ruleset = std::move(landlock->ruleset);
+    g.metadata.enforce = landlock->step != nullptr;
+    g.metadata.grants = std::move(landlock->metadata);
     // Abstract unix sockets: who confines them on this kernel and mode.
-    const bool own_netns = plan.net.listener_channel.valid();
-    plan.net.guard_config.check_abstract = !own_netns;
-    plan.net.guard_config.abstract_scoped = !own_netns && plan.landlock_abstract_scope;
-    if (!own_netns && !plan.landlock_abstract_scope && ctx.policy.network.unix_datagram) {
+    const bool own_netns = net->own_netns;
+    g.check_abstract = !own_netns;
+    g.abstract_scoped = !own_netns && landlock->abstract_scope;
+    const bool dgram = plan.effective.policy.network.unix_datagram;
+    std::string datagram;
+    if (!own_netns && !landlock->abstract_scope && dgram) {
       // A datagram's destination is in memory: sendto() is notified and
       // mapped, but sendmsg() cannot be (the command hands the listener to
       // the supervisor with sendmsg() itself), so only Landlock's scope
       // keeps one off host abstract names. Without it: no datagram sockets.
-      ctx.seccomp_refuse_unix_dgram = true;
+      sc.refuse_unix_dgram = true;
       plan.effective.warnings.push_back(
           "network.unix_datagram: AF_UNIX datagram sockets stay refused: without Landlock's "
           "abstract-socket scope (ABI 6) a datagram could reach the host's abstract unix "
           "sockets in this mode");
-      if (opts.describe)
-        plan.effective.layers["network"]["unix_sockets"]["datagram"] =
-            "AF_UNIX SOCK_DGRAM refused (seccomp): network.unix_datagram needs Landlock's "
-            "abstract-socket scope (ABI 6) in this mode";
-    } else if (!own_netns && ctx.policy.network.unix_datagram && opts.describe) {
-      plan.effective.layers["network"]["unix_sockets"]["datagram"] =
+      datagram =
+          "AF_UNIX SOCK_DGRAM refused (seccomp): network.unix_datagram needs Landlock's "
+          "abstract-socket scope (ABI 6) in this mode";
+    } else if (!own_netns && dgram) {
+      datagram =
           "allowed (network.unix_datagram: weakened boundary); sendto(@NAME) goes to the "
           "sandbox's own prefixed name (seccomp user notification)";
     }
-  }
-  if (plan.net.guard && opts.describe) {
-    const bool own_netns = plan.net.listener_channel.valid();
-    plan.effective.layers["network"]["unix_sockets"]["mechanism"] =
-        std::string(plan.landlock_resolve_unix
-                        ? "Landlock RESOLVE_UNIX (ABI 9): host pathname sockets only where "
-                          "network.unix_sockets grants them; and "
-                        : "") +
-        "seccomp user notification on connect(): the supervisor resolves the path itself (no "
-        "magic links) and connects on the command's behalf" +
-        (plan.landlock_resolve_unix ? "" : " (Landlock ABI < 9 cannot refuse it)");
-    plan.effective.layers["network"]["unix_sockets"]["abstract"] =
-        own_netns ? "the sandbox's own network namespace: host abstract sockets do not exist there"
-        : plan.landlock_abstract_scope
-            ? "Landlock scope (ABI 6): only abstract sockets created inside the sandbox"
-            : "seccomp user notification on connect() (no Landlock scope on this kernel): "
-              "refused unless listed as @name in network.unix_sockets or served by the "
-              "sandbox; connected on the command's behalf";
+    plan.status.push_back([datagram, own_netns, scoped = landlock->abstract_scope,
+                           resolve_unix = landlock->resolve_unix](nlohmann::json& e) {
+      auto& u = e["network"]["unix_sockets"];
+      if (!datagram.empty()) u["datagram"] = datagram;
+      u["mechanism"] =
+          std::string(resolve_unix ? "Landlock RESOLVE_UNIX (ABI 9): host pathname sockets only "
+                                     "where network.unix_sockets grants them; and "
+                                   : "") +
+          "seccomp user notification on connect(): the supervisor resolves the path itself (no "
+          "magic links) and connects on the command's behalf" +
+          (resolve_unix ? "" : " (Landlock ABI < 9 cannot refuse it)");
+      u["abstract"] =
+          own_netns
+              ? "the sandbox's own network namespace: host abstract sockets do not exist there"
+          : scoped ? "Landlock scope (ABI 6): only abstract sockets created inside the sandbox"
+                   : "seccomp user notification on connect() (no Landlock scope on this kernel): "
+                     "refused unless listed as @name in network.unix_sockets or served by the "
+                     "sandbox; connected on the command's behalf";
+    });
   }
   if (opts.audit_denials) {
     // run --audit: refused system calls go to the supervisor, which answers
     // with the rule's errno and writes an audit event (docs/seccomp.md).
-    // A listener kept by the network layer means its probe passed already.
-    Status s = ctx.seccomp_listener_channel ? Status::Ok() : seccomp::ProbeUserNotification();
-    if (s.ok()) {
-      ctx.seccomp_notify_denials = true;
-      if (!ctx.seccomp_listener_channel) ctx.seccomp_listener_channel = &plan.net.seccomp_channel;
+    // A connect notification kept by the network layer means the probe passed.
+    if (sc.notify_connect || host.user_notification.ok()) {
+      sc.notify_denials = true;
     } else {
       plan.effective.warnings.push_back(
-          "seccomp: refused system calls are not written to the audit log: " + s.reason());
+          "seccomp: refused system calls are not written to the audit log: " +
+          host.user_notification.reason());
     }
   }
-  if (Status s = AddSeccompLayer(ctx, plan); !s.ok()) return s.With("seccomp");
+  // 11. Seccomp layer.
+  auto seccomp = AddSeccompLayer(in, sc, plan);
+  if (!seccomp.ok()) return seccomp.status().With("seccomp");
+  plan.net.seccomp_channel = std::move(seccomp->listener_channel);
+  if (sc.notify_denials)
+    plan.net.guard_config.audited_denials = std::move(seccomp->audited_denials);
+  // The confinement steps in their order: Landlock, then seccomp.
+  if (landlock->step) plan.confine_steps.push_back(std::move(landlock->step));
+  plan.confine_steps.push_back(std::move(seccomp->step));
+  // 12. Limits.
   const ProcessLimits& limits = plan.effective.policy.process.limits;
   if (!limits.empty()) {
     plan.limits = SandboxLimits::Prepare(limits, (plan.init_namespaces & CLONE_NEWUSER) != 0,
                                          opts.default_processes);
-    if (opts.describe) plan.effective.layers["limits"] = plan.limits->Describe();
+    plan.status.push_back(
+        [limits = plan.limits.get()](nlohmann::json& e) { e["limits"] = limits->Describe(); });
     for (const auto& why : plan.limits->NotHeld()) {
       // The default cap is the policy's own best effort, never fatal.
       if (plan.effective.policy.compatibility == Compatibility::kHardRequirement &&

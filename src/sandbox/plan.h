@@ -1,8 +1,10 @@
 // The sandbox plan: everything decided and prepared before fork. `run`
 // executes it; `policy show --effective` prints it without running anything.
-// Each enforcement layer (Landlock, seccomp, network) adds its prepared child
-// steps and its status here; a layer that cannot be set up as the policy
-// demands makes BuildPlan fail, so the command is never started.
+// BuildPlan reads the host only through a HostProbe (src/sandbox/host_probe.h)
+// and calls the enforcement layers (network, Landlock, seccomp:
+// src/sandbox/layers.h) in the order its definition lists; a layer that
+// cannot be set up as the policy demands makes it fail, so the command is
+// never started. docs/architecture.md has the whole `run` sequence.
 #pragma once
 
 #include <memory>
@@ -16,6 +18,8 @@
 #include "policy/effective.h"
 #include "process/spawn.h"
 #include "sandbox/home.h"
+#include "sandbox/host_probe.h"
+#include "sandbox/layers.h"
 #include "sandbox/limits.h"
 #include "sandbox/private_tmp.h"
 #include "sandbox/protect.h"
@@ -27,7 +31,6 @@ struct PlanOptions {
   std::string mode;     // --mode override, empty = policy's
   AuditSink* audit = nullptr;
   bool has_terminal = false;  // the command will get a terminal
-  bool describe = true;       // full layer descriptions (policy show); run: false
   // run --audit: seccomp refusals are answered and logged by the supervisor.
   bool audit_denials = false;
   // run: make the per-run private /tmp directory where there is no mount
@@ -48,7 +51,8 @@ struct NetworkSetup {
   // sends the listener it created inside its network namespace.
   UniqueFd listener_channel;
   // Seccomp user notification listener channel: connect() checks by the
-  // supervisor's ConnectGuard (inet in platform mode, unix paths always).
+  // supervisor's ConnectGuard (inet in platform mode, unix paths always),
+  // refusals answered and audited (run --audit).
   UniqueFd seccomp_channel;
   bool guard = false;
   ConnectGuardConfig guard_config;
@@ -70,10 +74,6 @@ struct Plan {
   std::vector<std::unique_ptr<ChildStep>> confine_steps;
   std::vector<std::string> env_additions;  // NAME=value for the child
   int init_namespaces = 0;                 // SpawnSpec::init_namespaces
-  // Landlock confines abstract unix sockets (the scope of ABI 6 is applied).
-  bool landlock_abstract_scope = false;
-  // Landlock handles RESOLVE_UNIX (ABI 9): host pathname sockets need a rule.
-  bool landlock_resolve_unix = false;
   std::string uid_map, gid_map;
   // The per-run private /tmp directory (modes without a mount namespace),
   // removed when the plan is destroyed, after the run.
@@ -89,9 +89,41 @@ struct Plan {
   // among the privileged steps and the rlimit step first among the
   // confinement ones.
   std::unique_ptr<SandboxLimits> limits;
+  // Each layer's status, in the order the layers ran: rendered by
+  // RenderStatus for `policy show --effective` only.
+  std::vector<StatusWriter> status;
 };
 
-Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts);
+// The network mode `policy` asks for, with --mode (`mode`, may be empty)
+// over the policy's. Fails on a --mode that names no mode.
+Result<NetMode> RequestedMode(const Policy& policy, const std::string& mode);
+
+// The host probe BuildPlan needs for `policy` and `opts` (the namespace
+// set-up only where the requested mode may use a namespace).
+Result<HostProbe> ProbeHostFor(const Policy& policy, const PlanOptions& opts);
+
+Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts, const HostProbe& host);
+
+// The layers' status (the effective policy's "enforcement" object).
+nlohmann::json RenderStatus(const Plan& plan);
+
+// The descriptors the command sends the supervisor before its exec, all
+// from inside the sandbox (namespaces and filter already made). They travel
+// on the plan's channels in this order: the proxy listener and then a
+// sock_diag socket of the sandbox's network namespace (NamespaceStep, on
+// NetworkSetup::listener_channel), then the seccomp filter's listener
+// (seccomp::FilterStep, last confinement step, on
+// NetworkSetup::seccomp_channel). Each is invalid where the plan has none
+// (platform mode: the proxy listener is the one made before fork).
+struct Handoff {
+  UniqueFd proxy_listener;
+  UniqueFd sandbox_diag;
+  UniqueFd seccomp_listener;
+};
+
+// Receives the hand-off of a started command (its channels in `net`); an
+// error names the descriptor that did not arrive.
+Result<Handoff> ReceiveHandoff(NetworkSetup& net);
 
 // The caller's environment minus ringfence's own variables (RINGFENCE_*),
 // plus RINGFENCE_SANDBOX=1 and `additions` (which override).

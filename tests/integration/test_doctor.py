@@ -3,13 +3,15 @@ come from tests/fixtures/doctor; device nodes (mknod), the persistenced socket
 (a listening unix socket) and SELinux labels (xattrs) are made at test time."""
 import json
 import os
+import re
 import shutil
 import socket
 import stat
 import subprocess
 import unittest
 
-from rf import BIN, IS_ROOT, TempDir, ringfence
+from rf import BIN, IS_ROOT, TempDir, helper, ringfence
+from test_network_modes import MOBY, profile_refusing_listener
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/doctor")
 NVIDIA_NODES = [("/dev/nvidiactl", 195, 255), ("/dev/nvidia0", 195, 0), ("/dev/nvidia-uvm", 511, 0)]
@@ -254,6 +256,79 @@ class DoctorIdentityTest(unittest.TestCase):
                          f"uid 65534, effective capabilities 0x0, no_new_privs 1, "
                          f"seccomp mode {seccomp}: unprivileged, namespace mode needs user "
                          "namespaces, platform mode works anywhere")
+
+
+@unittest.skipUnless(IS_ROOT and os.path.exists(MOBY), "needs root to drop into the pod identity")
+class DoctorAgreesWithRun(unittest.TestCase):
+    """`doctor` renders the host probe `run` decides by: on a host where a
+    part is refused, the two reach the same conclusion (issue 24). Each case
+    runs both in the same restricted pod (tests/helpers/pod_exec)."""
+
+    def setUp(self):
+        self.tmp = TempDir()
+        self.dir = self.tmp.__enter__()
+
+    def tearDown(self):
+        self.tmp.__exit__(None, None, None)
+
+    def in_pod(self, profile, *args):
+        return subprocess.run([helper("pod_exec"), profile, BIN, *args], cwd=self.dir,
+                              capture_output=True, text=True, timeout=60)
+
+    def doctor_checks(self, profile):
+        r = self.in_pod(profile, "doctor", "--json", "--root", self.dir)
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        return {c["id"]: c for c in json.loads(r.stdout)["checks"]}
+
+    def test_user_notification_refused_by_the_container_profile(self):
+        profile = os.path.join(self.dir, "no-listener.json")
+        profile_refusing_listener(profile)
+        r = self.in_pod(profile, "run", "--mode", "platform", "--", "/bin/true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.search(r"network: degraded: seccomp user notification unavailable \((.*?)\);",
+                      r.stderr)
+        self.assertTrue(m, r.stderr)
+        c = self.doctor_checks(profile)["seccomp_user_notif"]
+        self.assertEqual(c["status"], "degraded", c)
+        self.assertIn(m.group(1), c["detail"])
+        # Control: the same pod with the runtime's own profile has the
+        # listener, and both say so.
+        r = self.in_pod(MOBY, "run", "--mode", "platform", "--", "/bin/true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("degraded", r.stderr)
+        self.assertEqual(self.doctor_checks(MOBY)["seccomp_user_notif"]["status"], "ok")
+
+    def test_pidfd_getfd_refused_means_no_namespace_mode(self):
+        # Everything allowed but pidfd_getfd: the namespaces can be made
+        # (unprivileged user namespaces), the connect guard cannot take the
+        # command's sockets, so `run` picks platform mode.
+        profile = os.path.join(self.dir, "no-pidfd-getfd.json")
+        with open(profile, "w") as f:
+            json.dump({"defaultAction": "SCMP_ACT_ALLOW",
+                       "syscalls": [{"names": ["pidfd_getfd"], "action": "SCMP_ACT_ERRNO"}]}, f)
+        os.chmod(profile, 0o644)
+        r = self.in_pod(profile, "run", "--", "/bin/true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.search(r"network: auto: platform \(no network namespace: (.*?)\);", r.stderr)
+        self.assertTrue(m, r.stderr)
+        self.assertIn("pidfd_getfd", m.group(1))
+        checks = self.doctor_checks(profile)
+        self.assertEqual(checks["pidfd_getfd"]["status"], "degraded")
+        self.assertNotIn("does not need", checks["pidfd_getfd"]["detail"])
+        self.assertIn("namespace mode is unavailable", checks["pidfd_getfd"]["detail"])
+        self.assertIn(m.group(1), checks["userns"]["detail"])
+        # Control: without that refusal the pod gets namespace mode, and the
+        # doctor says it is available.
+        allow = os.path.join(self.dir, "allow.json")
+        with open(allow, "w") as f:
+            json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}, f)
+        os.chmod(allow, 0o644)
+        r = self.in_pod(allow, "run", "--", "/bin/true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("network: auto: namespace", r.stderr)
+        checks = self.doctor_checks(allow)
+        self.assertEqual(checks["pidfd_getfd"]["status"], "ok")
+        self.assertIn("namespace mode available", checks["userns"]["detail"])
 
 
 if __name__ == "__main__":

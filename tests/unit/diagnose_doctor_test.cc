@@ -43,11 +43,11 @@ class TempTree {
 };
 
 // A kernel where everything works, so only the tree decides.
-KernelProbe GoodKernel() {
-  KernelProbe p;
-  p.landlock_abi = 7;
+HostProbe GoodKernel() {
+  HostProbe p;
+  p.landlock = landlock::AbiFromKernelAnswer(7, std::nullopt);
   p.seccomp_filter = true;
-  p.seccomp_user_notif = true;
+  p.user_notification = Status::Ok();
   p.userns_errno = 0;
   p.userns_nobody_errno = 0;
   return p;
@@ -78,28 +78,38 @@ TEST(Doctor, CleanTreeAndGoodKernelIsAllOk) {
 
 TEST(Doctor, LandlockLevels) {
   TempTree t;
-  KernelProbe p = GoodKernel();
-  p.landlock_abi = 0;
-  p.landlock_errno = EOPNOTSUPP;
+  HostProbe p = GoodKernel();
+  p.landlock = landlock::AbiFromKernelAnswer(-EOPNOTSUPP, std::nullopt);
   auto c = Get(RunDoctor(t.root(), p), "landlock");
   EXPECT_EQ(c.status, CheckStatus::kMissing);
   EXPECT_NE(c.fix.find("lsm="), std::string::npos);
-  p.landlock_abi = 3;
+  p.landlock = landlock::AbiFromKernelAnswer(3, std::nullopt);
   c = Get(RunDoctor(t.root(), p), "landlock");
   EXPECT_EQ(c.status, CheckStatus::kDegraded);
   for (const char* cost : {"ABI 4", "TCP port", "ABI 5", "ioctl", "ABI 6", "scopes"})
     EXPECT_NE(c.detail.find(cost), std::string::npos) << cost << " in " << c.detail;
   EXPECT_EQ(c.detail.find("ABI 3 ("), std::string::npos);
-  p.landlock_abi = 6;
+  p.landlock = landlock::AbiFromKernelAnswer(6, std::nullopt);
   c = Get(RunDoctor(t.root(), p), "landlock");
   EXPECT_EQ(c.status, CheckStatus::kOk);
   EXPECT_NE(c.detail.find("ABI 7"), std::string::npos);  // audit records missing, still ok
+  // The test knob lowers what run uses: the doctor reports that, and says so.
+  p.landlock = landlock::AbiFromKernelAnswer(7, 3);
+  c = Get(RunDoctor(t.root(), p), "landlock");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_EQ(c.detail.find("Landlock ABI 3 (ABI capped to 3 by RINGFENCE_TEST_LANDLOCK_ABI"), 0u)
+      << c.detail;
+  EXPECT_NE(c.fix.find("unset RINGFENCE_TEST_LANDLOCK_ABI"), std::string::npos);
+  p.landlock = landlock::AbiFromKernelAnswer(7, 0);
+  c = Get(RunDoctor(t.root(), p), "landlock");
+  EXPECT_EQ(c.status, CheckStatus::kMissing);
+  EXPECT_NE(c.detail.find("not used"), std::string::npos) << c.detail;
 }
 
 TEST(Doctor, SeccompAndPidfdGetfd) {
   TempTree t;
-  KernelProbe p = GoodKernel();
-  p.seccomp_user_notif = false;
+  HostProbe p = GoodKernel();
+  p.user_notification = Status::Error("no listener");
   p.pidfd_getfd_errno = EPERM;
   auto checks = RunDoctor(t.root(), p);
   EXPECT_EQ(Get(checks, "seccomp").status, CheckStatus::kOk);
@@ -122,10 +132,39 @@ TEST(Doctor, UserNamespaceSysctls) {
   EXPECT_NE(c.fix.find("apparmor_restrict_unprivileged_userns=0"), std::string::npos);
   TempTree ok;
   ok.File("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "0\n");
-  KernelProbe p = GoodKernel();
+  HostProbe p = GoodKernel();
   EXPECT_EQ(Get(RunDoctor(ok.root(), p), "userns").status, CheckStatus::kOk);
   p.userns_nobody_errno = EPERM;
   EXPECT_EQ(Get(RunDoctor(ok.root(), p), "userns").status, CheckStatus::kDegraded);
+}
+
+TEST(Doctor, NamespaceModeAsRunDecidesIt) {
+  TempTree t;
+  HostProbe p = GoodKernel();
+  p.uid = 1000;
+  p.namespaces = NamespaceSupport{true, true, ""};
+  auto c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_EQ(c.status, CheckStatus::kOk);
+  EXPECT_NE(c.detail.find("namespace mode available"), std::string::npos) << c.detail;
+  // The namespaces can be made, the connect guard cannot take the sockets.
+  p.pidfd_getfd = false;
+  c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_NE(c.detail.find("pidfd_getfd"), std::string::npos) << c.detail;
+  EXPECT_NE(c.fix.find("allow pidfd_getfd"), std::string::npos) << c.fix;
+  EXPECT_EQ(Get(RunDoctor(t.root(), p), "pidfd_getfd").status, CheckStatus::kDegraded);
+  // Root without CAP_SYS_PTRACE: the same decision as run's.
+  p.pidfd_getfd = true;
+  p.uid = 0;
+  p.cap_eff = 1ULL << 21;  // CAP_SYS_ADMIN only
+  c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_NE(c.detail.find("CAP_SYS_PTRACE"), std::string::npos) << c.detail;
+  // The set-up itself refused.
+  p.namespaces = NamespaceSupport{false, true, "mounting /proc fails here"};
+  c = Get(RunDoctor(t.root(), p), "userns");
+  EXPECT_NE(c.detail.find("mounting /proc fails here"), std::string::npos) << c.detail;
+  EXPECT_NE(c.fix.find("masked /proc"), std::string::npos) << c.fix;
 }
 
 TEST(Doctor, CdiDockerWithoutAndWithSpec) {
@@ -164,7 +203,7 @@ TEST(Doctor, CdiContainerdAndCustomDirs) {
 
 TEST(Doctor, IdentityReportsUidCapabilitiesAndNoNewPrivs) {
   TempTree t;
-  KernelProbe root = GoodKernel();
+  HostProbe root = GoodKernel();
   root.uid = 0;
   root.cap_eff = 0x1ffffffffffULL;
   root.no_new_privs = false;
@@ -177,7 +216,7 @@ TEST(Doctor, IdentityReportsUidCapabilitiesAndNoNewPrivs) {
             "commands run as process.run_as_user");
   EXPECT_TRUE(r.fix.empty());
 
-  KernelProbe nobody = GoodKernel();
+  HostProbe nobody = GoodKernel();
   nobody.uid = 65534;
   nobody.cap_eff = 0;
   nobody.no_new_privs = true;
@@ -187,7 +226,7 @@ TEST(Doctor, IdentityReportsUidCapabilitiesAndNoNewPrivs) {
             "namespace mode needs user namespaces, platform mode works anywhere");
 
   // Not root but holding capabilities: neither label applies.
-  KernelProbe capable = nobody;
+  HostProbe capable = nobody;
   capable.uid = 1000;
   capable.cap_eff = 0x200000;  // CAP_SYS_ADMIN
   EXPECT_EQ(Get(RunDoctor(t.root(), capable), "identity").detail,

@@ -148,14 +148,20 @@ TEST(ChildEnvironment, DropsOursAddsTheProxyAndLetsLaterAdditionsWin) {
 }
 
 TEST(ResolveMode, ExplicitModesAreKept) {
+  const NamespaceSupport yes{true, true, ""}, no{false, true, "refused"};
   for (NetMode m : {NetMode::kPlatform, NetMode::kNone, NetMode::kHost}) {
-    auto d = ResolveMode(m);
+    auto d = ResolveMode(m, yes);
     ASSERT_TRUE(d.ok());
     EXPECT_EQ(d->mode, m);
   }
-  auto a = ResolveMode(NetMode::kAuto);
-  ASSERT_TRUE(a.ok());
-  EXPECT_NE(a->mode, NetMode::kAuto);
+  for (const auto& ns : {yes, no}) {
+    auto a = ResolveMode(NetMode::kAuto, ns);
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(a->mode, ns.possible ? NetMode::kNamespace : NetMode::kPlatform);
+  }
+  auto n = ResolveMode(NetMode::kNamespace, no);
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().reason().find("refused"), std::string::npos);
 }
 
 }  // namespace
