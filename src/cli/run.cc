@@ -271,9 +271,14 @@ int RunMain(const RunOptions& o) {
                   static_cast<unsigned long long>(nofile.rlim_max), capacity);
       }
     }
+    config.ca_label = "run " + std::to_string(getpid());
     auto made = proxy::Proxy::Create(config, plan->effective.policy, audit);
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
     px = std::move(made).value();
+    if (plan->trust && px->authority()) {
+      if (Status st = WriteTrust(*plan->trust, *px->authority()); !st.ok())
+        return SetupFailure(*audit, subject, st.With("the CA trust for the command").reason());
+    }
     if (plan->net.guard) {
       // The connect guard tells the proxy who made each connection.
       auto ledger = std::make_shared<ConnectLedger>();

@@ -2,6 +2,8 @@
 
 namespace rf {
 
+bool Inspected(const Endpoint& e) { return e.protocol == "rest" || e.protocol == "websocket"; }
+
 l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where) {
   l7::EndpointRules r;
   r.protocol = e.protocol == "websocket" ? l7::Protocol::kWebSocket : l7::Protocol::kRest;

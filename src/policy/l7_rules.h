@@ -10,6 +10,9 @@
 
 namespace rf {
 
+// Whether the proxy inspects this endpoint's requests (rest, websocket).
+bool Inspected(const Endpoint& e);
+
 // `where` names the endpoint in messages ("network_policies.P.endpoints[N]").
 l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where);
 

@@ -752,7 +752,8 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
                                "with policy DNS (" +
                                std::string(ProtocolIssue("tcp")) +
                                "); without `protocol` the endpoint is reached through the proxy");
-  } else if (!l7_field.empty() && e.enforcement != "audit") {
+  } else if (!l7_field.empty() && e.enforcement != "audit" && !e.protocol.empty() &&
+             !Inspected(e)) {
     const std::string issue =
         e.protocol.empty() ? "issue 25: L7 policy" : ProtocolIssue(e.protocol);
     c.Error(l7_mark, where + "." + l7_field + ": not supported yet: L7 inspection (" + issue +

@@ -57,7 +57,7 @@ Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
       CompiledEndpoint ce;
       ce.policy = pi;
       ce.label = "policy " + policies_[pi].name + " endpoint " + std::to_string(index_in_policy++);
-      if (ep.protocol == "rest" || ep.protocol == "websocket") {
+      if (Inspected(ep)) {
         ce.inspect = true;
         ce.tls_skip = ep.tls == "skip";
         ce.path_selector = ep.path;

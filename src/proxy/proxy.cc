@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/terminal_text.h"
+#include "policy/l7_rules.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 
@@ -51,7 +52,7 @@ Result<std::unique_ptr<Proxy>> Proxy::Create(const ProxyConfig& config, const Po
   proxy->shared_->upstream = std::move(*upstream);
   bool inspects = false;
   for (const auto& np : policy.network_policies)
-    for (const auto& ep : np.endpoints) inspects = inspects || !ep.protocol.empty();
+    for (const auto& ep : np.endpoints) inspects = inspects || Inspected(ep);
   if (inspects) {
     Shared& sh = *proxy->shared_;
     auto authority = tls::Authority::Create(config.ca_label);

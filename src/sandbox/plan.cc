@@ -84,6 +84,34 @@ Result<bool> AddPrivateTmp(const PlanOptions& opts, const NetworkDecision& net, 
   return tmp_mounted;
 }
 
+// With an inspecting proxy the command trusts the run's CA: a directory
+// granted read-only (its files are written by run.cc), the variables that
+// name it, and the JVM's trust store after the caller's own options.
+Status AddTrust(const PlanOptions& opts, Plan& plan) {
+  const Policy& p = plan.effective.policy;
+  if (!plan.net.proxy || !PolicyInspects(p)) return Status::Ok();
+  nlohmann::json st = {{"tls", "terminated for inspected endpoints with a CA made for the run"}};
+  if (opts.make_private_tmp) {
+    std::optional<std::pair<uid_t, gid_t>> owner;
+    if (plan.run_as) owner = std::make_pair(plan.run_as->uid, plan.run_as->gid);
+    auto trust = MakeTrustDir(owner);
+    if (!trust.ok()) return trust.status();
+    plan.trust = std::move(trust).value();
+    const SandboxTrust& t = *plan.trust;
+    st["bundle"] = t.bundle;
+    plan.effective.policy.filesystem.read_only.push_back(t.dir->path());
+    for (auto& kv : TrustEnvironment(t.bundle)) plan.env_additions.push_back(std::move(kv));
+    for (auto& kv : plan.env_additions)
+      if (kv.rfind("JAVA_TOOL_OPTIONS=", 0) == 0) kv += " " + JavaTrustOptions(t.java_store);
+  }
+  st["environment"] = {"SSL_CERT_FILE",       "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                       "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO",     "PIP_CERT",
+                       "AWS_CA_BUNDLE",       "JAVA_TOOL_OPTIONS"};
+  plan.status.push_back(
+      [st = std::move(st)](nlohmann::json& e) { e["network"]["inspection"] = st; });
+  return Status::Ok();
+}
+
 // The command's home: made for a run (policy show only describes it),
 // granted read-write, in HOME and the XDG base directories.
 Status AddHome(const PlanOptions& opts, uid_t uid, Plan& plan) {
@@ -338,6 +366,9 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts, const Host
   // 5. Network layer.
   auto net = AddNetworkLayer(in, decision, none_in_namespace, plan);
   if (!net.ok()) return net.status().With("network");
+  // 5b. Trust for inspected TLS: after the network layer (the proxy's
+  // environment is there), before Landlock (the directory is granted).
+  if (Status s = AddTrust(opts, plan); !s.ok()) return s.With("L7 inspection");
   // 6. Private /tmp.
   auto tmp_mounted = AddPrivateTmp(opts, *net, host.real_uid, plan);
   if (!tmp_mounted.ok()) return tmp_mounted.status().With("private /tmp");

@@ -23,6 +23,7 @@
 #include "sandbox/limits.h"
 #include "sandbox/private_tmp.h"
 #include "sandbox/protect.h"
+#include "sandbox/trust.h"
 
 namespace rf {
 
@@ -78,6 +79,9 @@ struct Plan {
   // The per-run private /tmp directory (modes without a mount namespace),
   // removed when the plan is destroyed, after the run.
   std::unique_ptr<PrivateTmpDir> private_tmp;
+  // The trust the command gets when the proxy inspects TLS (sandbox/trust.h):
+  // run.cc writes its files once the proxy has made the CA.
+  std::optional<SandboxTrust> trust;
   bool hold_command_task_dir = false;  // SpawnSpec::hold_task_dir
   std::string summary;                 // one line: what is enforced
   // filesystem_policy.protected and deny_read (src/sandbox/protect.h): run

@@ -79,7 +79,11 @@ Result<SslCtxPtr> MakeServerContext() {
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return Status::Error("TLS server context: " + LastError());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // A peer that closes without close_notify (common: servers and clients
+  // that simply close) ends the stream; HTTP framing, not TLS, says whether
+  // a message was complete.
+  SSL_CTX_set_options(
+      ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // The callback runs for every ClientHello, also those without SNI.
   SSL_CTX_set_tlsext_servername_callback(ctx.get(), ServerNameCallback);
@@ -93,7 +97,11 @@ Result<SslCtxPtr> MakeClientContext(const std::string& upstream_ca_file) {
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return Status::Error("TLS client context: " + LastError());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // A peer that closes without close_notify (common: servers and clients
+  // that simply close) ends the stream; HTTP framing, not TLS, says whether
+  // a message was complete.
+  SSL_CTX_set_options(
+      ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1)
