@@ -50,6 +50,10 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
       o->quiet = true;
       continue;
     }
+    if (a == "--kernel-audit") {
+      o->kernel_audit = true;
+      continue;
+    }
     if (a == "--") {
       o->command.assign(argv + i + 1, argv + argc);
       return !o->command.empty();
@@ -161,6 +165,9 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run a command inside the sandbox");
   for (const auto& opt : RunValueOptions()) run_cmd->add_option(opt.name, run.*opt.field, opt.help);
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only print warnings and errors");
+  run_cmd->add_flag("--kernel-audit", run.kernel_audit,
+                    "Turn kernel auditing on (host-wide, it stays on) when it is off, so that "
+                    "file denials reach the audit log");
   run_cmd->add_option("command", run.command,
                       "CMD [ARGS...] (everything after `--` or the first non-option)");
   run_cmd->footer(

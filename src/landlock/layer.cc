@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "audit/kernel_audit.h"
 #include "common/terminal_text.h"
 #include "landlock/deny_read.h"
 #include "landlock/ruleset.h"
@@ -92,6 +93,7 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   const auto& st = prepared->status;
 
   plan.landlock_fs = prepared->step != nullptr && st.handled_fs != 0;
+  plan.landlock_abi = prepared->step != nullptr ? st.abi.used : 0;
   plan.hold_command_task_dir = prepared->step != nullptr && req.own_task_dir;
   plan.landlock_abstract_scope =
       prepared->step != nullptr && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
@@ -103,6 +105,8 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
     nlohmann::json j = st.ToJson();
     j["compatibility"] = ToString(ctx.policy.compatibility);
     if (!terminal.empty()) j["terminal_paths"] = terminal;
+    // Whether a run would see its file denials in the audit log.
+    j["file_denials"] = KernelAuditReader::Probe(plan.landlock_abi, plan.landlock_fs).Describe();
     plan.effective.layers["landlock"] = j;
   } else {
     plan.effective.layers["landlock"] = {{"status", landlock::ToString(st.enforcement)}};
