@@ -327,8 +327,6 @@ int RunMain(const RunOptions& o) {
       fprintf(stderr, "ringfence: %s\n", note.c_str());
       audit->Emit({"landlock", "kernel_audit_enabled", "kernel audit", note, {}});
     }
-    if (!files_unavailable.empty())
-      audit->Emit({"landlock", "file_denials_unavailable", "file denials", files_unavailable, {}});
   }
 
   SpawnSpec spec;
@@ -426,6 +424,9 @@ int RunMain(const RunOptions& o) {
       watches.push_back({kernel_audit->fd(), [&] { kernel_audit->Read(*audit); }, true});
     }
     nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}};
+    // Whether this log will hold the command's file denials, and if not why.
+    extra["file_denials"] =
+        files_unavailable.empty() ? "reported (kernel audit records)" : files_unavailable;
     if (plan->run_as) extra["uid"] = plan->run_as->uid;
     audit->Emit({"process", "start", subject, "sandboxed command started", extra});
   };
