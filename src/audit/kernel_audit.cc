@@ -15,6 +15,21 @@
 
 namespace rf {
 
+namespace {
+
+bool ParseDecimal(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
 const KernelRecord::Field* KernelRecord::Find(std::string_view key) const {
   for (const auto& f : fields)
     if (f.key == key) return &f;
@@ -64,11 +79,7 @@ Result<KernelRecord> ParseKernelRecord(int type, std::string_view text) {
   if (colon == std::string_view::npos || close == std::string_view::npos || colon > close)
     return Status::Error("malformed audit( stamp");
   std::string_view serial = text.substr(colon + 1, close - colon - 1);
-  if (serial.empty() || serial.size() > 19) return Status::Error("malformed audit serial");
-  for (char c : serial) {
-    if (c < '0' || c > '9') return Status::Error("malformed audit serial");
-    r.serial = r.serial * 10 + static_cast<uint64_t>(c - '0');
-  }
+  if (!ParseDecimal(serial, r.serial)) return Status::Error("malformed audit serial");
   size_t i = close + 3;
   while (i < text.size()) {
     while (i < text.size() && text[i] == ' ') ++i;
@@ -103,17 +114,6 @@ Result<KernelRecord> ParseKernelRecord(int type, std::string_view text) {
 }
 
 namespace {
-
-bool ParseDecimal(const std::string& s, uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  out = v;
-  return true;
-}
 
 std::string JoinAccess(const std::vector<std::string>& a) {
   std::string s;
@@ -477,7 +477,10 @@ void KernelAuditReader::Read(AuditSink& sink) {
   if (buf_.empty()) buf_.resize(kMaxRecordText + NLMSG_HDRLEN + 64);
   char* buf = buf_.data();
   for (int n = 0; n < kMaxPerCall; ++n) {
-    ssize_t got = recv(sock_.get(), buf, buf_.size(), MSG_DONTWAIT);
+    sockaddr_nl from{};
+    socklen_t from_len = sizeof from;
+    ssize_t got = recvfrom(sock_.get(), buf, buf_.size(), MSG_DONTWAIT,
+                           reinterpret_cast<sockaddr*>(&from), &from_len);
     if (got < 0) {
       if (errno == EINTR) continue;
       // Records arrived faster than the buffer could hold them.
@@ -489,6 +492,8 @@ void KernelAuditReader::Read(AuditSink& sink) {
     }
     // One record a datagram. Its header's length is trusted only within
     // what arrived (the kernel's unicast path counts it without the header).
+    // Only the kernel (port 0) speaks for the kernel.
+    if (from_len != sizeof from || from.nl_pid != 0) continue;
     if (static_cast<size_t>(got) < NLMSG_HDRLEN) continue;
     const auto* h = reinterpret_cast<const nlmsghdr*>(buf);
     size_t end = std::min<size_t>(static_cast<size_t>(got), h->nlmsg_len);

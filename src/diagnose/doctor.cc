@@ -21,6 +21,7 @@
 #include <regex>
 #include <sstream>
 
+#include "audit/kernel_audit.h"
 #include "common/fd.h"
 #include "gpu/devices.h"
 #include "gpu/host_files.h"
@@ -158,6 +159,24 @@ DoctorCheck LandlockCheck(const KernelProbe& p) {
       c.status = CheckStatus::kDegraded;
       c.fix = "upgrade to Linux 6.12+ (Landlock ABI 6) for full enforcement";
     }
+  }
+  return c;
+}
+
+DoctorCheck FileDenialsCheck(const KernelProbe& p) {
+  DoctorCheck c{"file_denials", CheckStatus::kOk, "", ""};
+  FileDenialReporting r{p.file_denials, p.file_denials_reason, p.file_denials_can_enable};
+  c.detail = "file denials: " + r.Describe();
+  if (p.file_denials) return c;
+  c.status = CheckStatus::kDegraded;
+  if (p.file_denials_can_enable) {
+    c.fix =
+        "turn kernel auditing on (`auditctl -e 1`), or run with `ringfence run --kernel-audit`, "
+        "which does it host-wide";
+  } else if (p.landlock_abi > 0 && p.landlock_abi < 7) {
+    c.fix = "upgrade to Linux 6.15+ (Landlock ABI 7)";
+  } else if (p.file_denials_reason.find("CAP_AUDIT_READ") != std::string::npos) {
+    c.fix = "run ringfence as root on the host (CAP_AUDIT_READ) to see file denials";
   }
   return c;
 }
@@ -509,6 +528,13 @@ KernelProbe ProbeKernel() {
   if (p.uid == 0) p.userns_nobody_errno = ProbeUnshare(true);
   p.namespace_mode_error = ProbeNamespaceSupport().reason;
   p.no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+  {
+    const FileDenialReporting r = KernelAuditReader::Probe(std::min(p.landlock_abi, 7), abi > 0);
+    p.file_denials_probed = true;
+    p.file_denials = r.available;
+    p.file_denials_reason = r.reason;
+    p.file_denials_can_enable = r.can_enable;
+  }
   if (auto status = ReadAll("/proc/self/status")) {
     std::istringstream lines(*status);
     std::string l;
@@ -523,6 +549,7 @@ KernelProbe ProbeKernel() {
 std::vector<DoctorCheck> RunDoctor(const std::string& root, const KernelProbe& probe) {
   std::vector<DoctorCheck> out;
   out.push_back(LandlockCheck(probe));
+  if (probe.file_denials_probed) out.push_back(FileDenialsCheck(probe));
   for (auto& c : SeccompChecks(probe)) out.push_back(std::move(c));
   out.push_back(UsernsCheck(root, probe));
   out.push_back(IdentityCheck(probe));

@@ -40,6 +40,12 @@ struct KernelProbe {
   unsigned long long cap_eff = 0;
   bool no_new_privs = false;
   int seccomp_mode = 0;  // of this process: 0 none, 1 strict, 2 filter
+  // Whether a run would see the command's file denials (Landlock's kernel
+  // audit records); not probed: no check.
+  bool file_denials_probed = false;
+  bool file_denials = false;
+  std::string file_denials_reason;       // why not, or a caveat
+  bool file_denials_can_enable = false;  // kernel auditing is off
 };
 
 KernelProbe ProbeKernel();

@@ -141,6 +141,13 @@ network:
 """
 
 
+def write(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
 def read_events(path):
     with open(path) as f:
         text = f.read()
@@ -164,26 +171,14 @@ class Fixture:
         self.secret_dir = os.path.join(self.out, "secret")
         os.mkdir(self.secret_dir, 0o755)
         os.chmod(self.secret_dir, 0o755)
-        self.secret = os.path.join(self.secret_dir, "token.txt")
-        with open(self.secret, "w") as f:
-            f.write("s3cret\n")
-        os.chmod(self.secret, 0o644)
+        self.secret = write(os.path.join(self.secret_dir, "token.txt"), "s3cret\n")
         self.ro_dir = os.path.join(self.out, "ro")
         os.mkdir(self.ro_dir)
         os.chmod(self.ro_dir, 0o777)
-        self.ro_file = os.path.join(self.ro_dir, "notes.txt")
-        with open(self.ro_file, "w") as f:
-            f.write("notes\n")
-        os.chmod(self.ro_file, 0o666)
-        self.probe = os.path.join(self.wd, "probe.py")
-        for name, text in (("probe.py", PROBE), ("flood.py", FLOOD), ("loop.py", LOOP)):
-            p = os.path.join(self.wd, name)
-            with open(p, "w") as f:
-                f.write(text)
-            os.chmod(p, 0o644)
-        with open(os.path.join(self.wd, "mine.txt"), "w") as f:
-            f.write("mine\n")
-        os.chmod(os.path.join(self.wd, "mine.txt"), 0o644)
+        self.ro_file = write(os.path.join(self.ro_dir, "notes.txt"), "notes\n", 0o666)
+        for name, text in (("probe.py", PROBE), ("flood.py", FLOOD), ("loop.py", LOOP),
+                           ("mine.txt", "mine\n")):
+            write(os.path.join(self.wd, name), text)
 
     def policy(self, mode="platform"):
         return POLICY.format(mode=mode, extra_ro=", " + self.ro_dir)
@@ -266,10 +261,7 @@ class Reported(Base):
 
     def test_hostile_path_is_reported_exactly_and_escaped(self):
         name = 'a b\n"c\x1b[31mred\\x\x07'
-        path = os.path.join(self.fx.secret_dir, name)
-        with open(path, "w") as f:
-            f.write("x")
-        os.chmod(path, 0o644)
+        path = write(os.path.join(self.fx.secret_dir, name), "x")
         r = self.run_probe(["r:" + path])
         self.assertEqual(r.stdout.split("\n")[0], "0 r EACCES", r.stderr)
         with open(self.fx.log) as f:
@@ -286,14 +278,9 @@ class Reported(Base):
 
     def test_concurrent_sandboxes_see_only_their_own(self):
         stop = os.path.join(self.fx.wd, "stop")
-        other = os.path.join(self.fx.secret_dir, "other.txt")
-        with open(other, "w") as f:
-            f.write("x")
-        os.chmod(other, 0o644)
+        other = write(os.path.join(self.fx.secret_dir, "other.txt"), "x")
         logs = [os.path.join(self.fx.out, "a.jsonl"), os.path.join(self.fx.out, "b.jsonl")]
-        pol = os.path.join(self.fx.out, "p.yaml")
-        with open(pol, "w") as f:
-            f.write(self.fx.policy())
+        pol = write(os.path.join(self.fx.out, "p.yaml"), self.fx.policy())
         procs = []
         for target, log in ((self.fx.secret, logs[0]), (other, logs[1])):
             procs.append(subprocess.Popen(
@@ -337,9 +324,12 @@ class Reported(Base):
         self.assertGreaterEqual(s["denials"] + s.get("records_lost", 0), 50000)
         self.assertRegex(r.stderr, r"ringfence: files: \d+ file access\(es\) refused")
 
-    def test_effective_policy_says_reported(self):
+    def test_effective_policy_and_doctor_say_reported(self):
         j = rf.effective(self.fx.policy())
         self.assertTrue(j["enforcement"]["landlock"]["file_denials"].startswith("reported"), j)
+        d = json.loads(rf.ringfence("doctor", "--json").stdout)
+        checks = {c["id"]: c for c in d["checks"]}
+        self.assertEqual(checks["file_denials"]["status"], "ok", checks["file_denials"])
 
 
 class NotReported(Base):
@@ -358,6 +348,10 @@ class NotReported(Base):
         j = rf.effective(self.fx.policy())
         self.assertTrue(j["enforcement"]["landlock"]["file_denials"].startswith(
             "not reported (kernel auditing is off"), j)
+        d = json.loads(rf.ringfence("doctor", "--json").stdout)
+        checks = {c["id"]: c for c in d["checks"]}
+        self.assertEqual(checks["file_denials"]["status"], "degraded", checks["file_denials"])
+        self.assertIn("not reported (kernel auditing is off", checks["file_denials"]["detail"])
         self.assertEqual(audit_enabled(), 0)  # left as it was
 
     def test_kernel_audit_flag_turns_it_on_and_says_so(self):
@@ -372,10 +366,7 @@ class NotReported(Base):
     def test_unprivileged_says_plainly_and_works(self):
         self.assertEqual(set_audit(1), 0)
         os.chmod(self.fx.out, 0o777)
-        pol = os.path.join(self.fx.out, "p.yaml")
-        with open(pol, "w") as f:
-            f.write(self.fx.policy("auto"))
-        os.chmod(pol, 0o644)
+        pol = write(os.path.join(self.fx.out, "p.yaml"), self.fx.policy("auto"))
         r = subprocess.run(AS_USER + [rf.BIN, "run", "-q", "--policy", pol, "--audit",
                                       self.fx.log, "--", rf.PY, "probe.py", "r:mine.txt",
                                       "r:" + self.fx.secret],

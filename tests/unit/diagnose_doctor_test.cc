@@ -259,5 +259,23 @@ TEST(Doctor, JsonAndTextAgree) {
   EXPECT_NE(text.find("| fix: sudo nvidia-ctk"), std::string::npos);
 }
 
+TEST(Doctor, FileDenialsSaysWhyNotAndTheFix) {
+  TempTree t;
+  KernelProbe p = GoodKernel();
+  p.file_denials_probed = true;
+  p.file_denials = false;
+  p.file_denials_can_enable = true;
+  p.file_denials_reason = "kernel auditing is off";
+  auto c = Get(RunDoctor(t.root(), p), "file_denials");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_EQ(c.detail, "file denials: not reported (kernel auditing is off)");
+  EXPECT_NE(c.fix.find("auditctl -e 1"), std::string::npos);
+  p.file_denials = true;
+  p.file_denials_reason = "";
+  c = Get(RunDoctor(t.root(), p), "file_denials");
+  EXPECT_EQ(c.status, CheckStatus::kOk);
+  EXPECT_EQ(c.detail, "file denials: reported (kernel audit records)");
+}
+
 }  // namespace
 }  // namespace rf
