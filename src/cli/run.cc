@@ -76,7 +76,7 @@ std::string DenialSummary(const std::map<std::string, AuditSink::DenialClass>& d
   if (files && files->denials > 0) {
     const std::string path = files->example.substr(0, files->example.rfind(": "));
     out += "ringfence: files: " + std::to_string(files->denials) +
-           " file access(es) refused by Landlock (outside the grants); first: " +
+           " file access(es) refused by Landlock (not granted by the policy); first: " +
            TerminalText(files->example, false) + " (ask: ringfence why " +
            TerminalText(path, false) + ")\n";
   }

@@ -8,6 +8,7 @@ Kernel auditing is host-wide state: each test sets it as it needs and the
 module puts the host's setting back at the end."""
 import json
 import os
+import re
 import select
 import socket
 import struct
@@ -258,6 +259,9 @@ class Reported(Base):
         self.assertIn("make_dir", by_access, denied)
         self.assertEqual(by_access["make_dir"]["path"], self.fx.ro_dir)
         self.assertNotIn("read_file", by_access)
+        self.assertRegex(r.stderr, r"ringfence: files: 2 file access\(es\) refused by Landlock "
+                                   r"\(not granted by the policy\); first: "
+                                   + re.escape(self.fx.ro_file) + ": write_file")
 
     def test_hostile_path_is_reported_exactly_and_escaped(self):
         name = 'a b\n"c\x1b[31mred\\x\x07'
