@@ -367,6 +367,15 @@ class NotReported(Base):
         self.assertEqual([e["path"] for e in file_denials(read_events(self.fx.log))],
                          [self.fx.secret])
 
+    def test_landlock_abi_below_7_says_plainly(self):
+        self.assertEqual(set_audit(1), 0)
+        env = dict(os.environ, RINGFENCE_TEST_LANDLOCK_ABI="6")
+        r = self.run_probe(["r:" + self.fx.secret], env=env)
+        self.assertEqual(r.stdout.split("\n")[0], "0 r EACCES", r.stderr)
+        self.assertIn("ringfence: file denials: not reported (Landlock ABI 6 writes no audit "
+                      "records; ABI 7 (Linux 6.15) does)", r.stderr)
+        self.assertFalse(file_denials(read_events(self.fx.log)))
+
     def test_unprivileged_says_plainly_and_works(self):
         self.assertEqual(set_audit(1), 0)
         os.chmod(self.fx.out, 0o777)
