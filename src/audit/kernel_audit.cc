@@ -193,11 +193,14 @@ void LandlockDenials::Feed(int type, std::string_view text, AuditSink& sink) {
   if (type == kAuditSyscall) {
     // Only kept for a group that holds a Landlock record.
     auto it = pending_.find(r.serial);
-    if (it == pending_.end()) return;
+    if (it == pending_.end() || it->second.records.size() >= kMaxGroupRecords) return;
     it->second.records.push_back(std::move(r));
     return;
   }
-  pending_[r.serial].records.push_back(std::move(r));
+  // One system call refuses one or two paths (rename, link): more in one
+  // group is not the kernel's doing, and is dropped.
+  Pending& group = pending_[r.serial];
+  if (group.records.size() < kMaxGroupRecords) group.records.push_back(std::move(r));
 }
 
 void LandlockDenials::Flush(AuditSink& sink) {

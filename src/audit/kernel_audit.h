@@ -90,6 +90,7 @@ struct FileDenial {
 class LandlockDenials {
  public:
   static constexpr size_t kMaxPending = 256;
+  static constexpr size_t kMaxGroupRecords = 16;
   static constexpr size_t kMaxDistinct = 1000;
   static constexpr size_t kMaxDomains = 64;
   static constexpr size_t kMaxRepeatsListed = 20;
