@@ -86,8 +86,9 @@ Result<KernelRecord> ParseKernelRecord(int type, std::string_view text) {
     if (i >= text.size()) break;
     size_t eq = i;
     while (eq < text.size() && text[eq] != '=' && text[eq] != ' ') ++eq;
-    if (eq >= text.size() || text[eq] != '=') {
-      // A word without a value: not a field.
+    if (eq >= text.size() || text[eq] != '=' || eq == i) {
+      // A word without a value, or a value without a name: not a field.
+      while (eq < text.size() && text[eq] != ' ') ++eq;
       i = eq;
       continue;
     }
@@ -307,6 +308,7 @@ struct AuditState {
   bool known = false;  // AUDIT_GET answered
   uint32_t enabled = 0;
   uint32_t lost = 0;
+  uint32_t backlog = 0;  // records queued in the kernel, not yet passed on
 };
 
 // Sends one request on a unicast audit socket and waits (bounded) for the
@@ -366,6 +368,7 @@ AuditState GetState() {
     st.known = true;
     st.enabled = s.enabled;
     st.lost = s.lost;
+    st.backlog = s.backlog;
   }
   return st;
 }
@@ -421,6 +424,10 @@ Result<UniqueFd> OpenMulticast() {
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   return fd;
 }
+
+// After the kernel's audit queue is seen empty: the record it was passing
+// on at that moment reaches the socket within this.
+constexpr int kDrainedQuietMs = 10;
 
 constexpr const char* kAuditOff =
     "kernel auditing is off; `ringfence run --kernel-audit` turns it on host-wide, as "
@@ -514,18 +521,33 @@ void KernelAuditReader::Finish(AuditSink& sink, int quiet_ms, int max_ms) {
   const int64_t start = now_ms();
   int64_t last = start;
   uint64_t seen = denials_.totals().denials + denials_.totals().released;
+  // Set once the kernel's audit queue was seen empty: what was queued
+  // before is in the socket (give or take the record being passed on).
+  int64_t drained_at = -1;
+  std::optional<uint32_t> lost_now;  // the kernel's count when drained
   while (!denials_.AllReleased()) {
     const int64_t now = now_ms();
     // Every refusal was queued in the kernel before the command's processes
     // were reaped; the kernel's audit thread passes them on shortly. The
     // record of a domain's release would mark the end, but it comes only
     // once the supervisor has closed the descriptors the command made (they
-    // hold its credentials), after this: a quiet spell ends the wait.
-    const int64_t until = std::min(start + max_ms, last + quiet_ms);
+    // hold its credentials), after this. So: until the kernel's queue is
+    // empty (when it can be asked) and a moment after, or a quiet spell.
+    if (have_lost_ && drained_at < 0) {
+      AuditState st = GetState();
+      if (st.known && st.backlog == 0) {
+        drained_at = now;
+        lost_now = st.lost;
+      }
+    }
+    int64_t until = std::min(start + max_ms, last + quiet_ms);
+    if (drained_at >= 0) until = std::min(until, drained_at + kDrainedQuietMs);
     const int64_t left = until - now;
     if (left <= 0) break;
     pollfd p{sock_.get(), POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
+    const int wait = drained_at >= 0 || !have_lost_ ? static_cast<int>(left)
+                                                    : static_cast<int>(std::min<int64_t>(left, 5));
+    if (poll(&p, 1, wait) < 0 && errno != EINTR) break;
     Read(sink);
     uint64_t now_seen = denials_.totals().denials + denials_.totals().released;
     if (now_seen != seen) {
@@ -536,12 +558,13 @@ void KernelAuditReader::Finish(AuditSink& sink, int quiet_ms, int max_ms) {
   Read(sink);
   denials_.Flush(sink);
   uint64_t lost = overflows_;
-  if (have_lost_) {
+  if (have_lost_ && !lost_now) {
     AuditState st = GetState();
-    // Dropped host-wide during the run (backlog or rate limit): only a hint
-    // that ours may be among them; the kernel's own count says for sure.
-    if (st.known && st.lost > kernel_lost_at_start_) lost += st.lost - kernel_lost_at_start_;
+    if (st.known) lost_now = st.lost;
   }
+  // Dropped host-wide during the run (backlog or rate limit): only a hint
+  // that ours may be among them; the kernel's own count says for sure.
+  if (lost_now && *lost_now > kernel_lost_at_start_) lost += *lost_now - kernel_lost_at_start_;
   records_lost_ = lost;
   denials_.EmitSummary(sink, lost);
 }

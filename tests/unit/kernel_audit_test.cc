@@ -85,6 +85,15 @@ TEST(KernelRecord, QuotedValuesAreNotDecoded) {
   EXPECT_EQ(r->Untrusted("key"), "(null)");
 }
 
+TEST(KernelRecord, AValueWithoutANameIsNoField) {
+  // Found by fuzz_kernel_audit: "=allocated" made a field with an empty name.
+  auto r = ParseKernelRecord(kAuditLandlockDomain, "audit(1.2:3): domain=d st =allocated pid=7");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->fields.size(), 2u);
+  EXPECT_EQ(r->fields[0].key, "domain");
+  EXPECT_EQ(r->fields[1].key, "pid");
+}
+
 TEST(KernelRecord, RefusesMalformedText) {
   for (std::string bad :
        {"", "domain=1", "audit(1.2): x=1", "audit(1.2:x): x=1", "audit(1.2:3) x=1",
