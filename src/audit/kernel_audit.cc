@@ -266,8 +266,9 @@ void LandlockDenials::Report(const FileDenial& d, AuditSink& sink) {
   sink.Emit(EventFor(d));
 }
 
-void LandlockDenials::EmitSummary(AuditSink& sink, uint64_t records_lost) const {
-  if (totals_.denials == 0 && records_lost == 0 && totals_.kernel == 0) return;
+void LandlockDenials::EmitSummary(AuditSink& sink, uint64_t records_lost,
+                                  uint64_t overflows) const {
+  if (totals_.denials == 0 && records_lost == 0 && overflows == 0 && totals_.kernel == 0) return;
   // The most repeated first.
   std::vector<const Seen*> repeated;
   for (const auto& [k, s] : seen_)
@@ -287,6 +288,8 @@ void LandlockDenials::EmitSummary(AuditSink& sink, uint64_t records_lost) const 
                           {"repeated", list}};
   if (totals_.kernel > 0) extra["kernel_count"] = totals_.kernel;
   if (records_lost > 0) extra["records_lost"] = records_lost;
+  // Each time the socket's buffer was full: an unknown number missing.
+  if (overflows > 0) extra["socket_overflows"] = overflows;
   std::string reason = std::to_string(totals_.denials) + " file access(es) refused by Landlock; " +
                        std::to_string(totals_.written) + " written, " + std::to_string(suppressed) +
                        " repeated or past the cap (counted only)";
@@ -557,16 +560,16 @@ void KernelAuditReader::Finish(AuditSink& sink, int quiet_ms, int max_ms) {
   }
   Read(sink);
   denials_.Flush(sink);
-  uint64_t lost = overflows_;
+  uint64_t lost = 0;
   if (have_lost_ && !lost_now) {
     AuditState st = GetState();
     if (st.known) lost_now = st.lost;
   }
   // Dropped host-wide during the run (backlog or rate limit): only a hint
   // that ours may be among them; the kernel's own count says for sure.
-  if (lost_now && *lost_now > kernel_lost_at_start_) lost += *lost_now - kernel_lost_at_start_;
+  if (lost_now && *lost_now > kernel_lost_at_start_) lost = *lost_now - kernel_lost_at_start_;
   records_lost_ = lost;
-  denials_.EmitSummary(sink, lost);
+  denials_.EmitSummary(sink, lost, overflows_);
 }
 
 }  // namespace rf

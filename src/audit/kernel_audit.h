@@ -101,7 +101,9 @@ class LandlockDenials {
   // Ends every group still open (the run is over).
   void Flush(AuditSink& sink);
   // The closing event (only when something was refused or lost).
-  void EmitSummary(AuditSink& sink, uint64_t records_lost) const;
+  // `records_lost`: what the kernel dropped; `overflows`: times the
+  // socket's buffer was full (an unknown number each).
+  void EmitSummary(AuditSink& sink, uint64_t records_lost, uint64_t overflows) const;
 
   struct Totals {
     uint64_t denials = 0;    // this sandbox's refusals received
@@ -170,8 +172,8 @@ class KernelAuditReader {
   // Records the socket could not take (its buffer overflowed): some
   // refusals may be missing. Counted once per overflow, not per record.
   uint64_t overflows() const { return overflows_; }
-  // After Finish: overflows plus the records the kernel dropped host-wide
-  // during the run (backlog or rate limit), when it could be asked.
+  // After Finish: the records the kernel dropped host-wide during the run
+  // (backlog or rate limit), when it could be asked.
   uint64_t records_lost() const { return records_lost_; }
 
  private:

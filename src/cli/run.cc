@@ -54,7 +54,8 @@ int ProxyCapacity(rlim_t hard) {
 std::string DenialSummary(const std::map<std::string, AuditSink::DenialClass>& denials,
                           bool proxy_denied, bool seccomp_audited,
                           const LandlockDenials::Totals* files, uint64_t files_lost,
-                          const std::string& files_unavailable, bool command_failed) {
+                          uint64_t files_overflows, const std::string& files_unavailable,
+                          bool command_failed) {
   std::string out;
   for (const auto& [cls, d] : denials) {
     if (cls == "proxy" || cls == "landlock") continue;
@@ -84,10 +85,15 @@ std::string DenialSummary(const std::map<std::string, AuditSink::DenialClass>& d
     out += "ringfence: files: the kernel counted " + std::to_string(files->kernel) +
            " refusals; the records of the others were dropped on the way (the kernel's audit "
            "backlog)\n";
-  } else if (files && files_lost > 0) {
-    out += "ringfence: files: " + std::to_string(files_lost) +
-           " kernel audit record(s) were dropped during the run (the kernel's audit backlog): "
-           "more file accesses may have been refused\n";
+  } else if (files && (files_lost > 0 || files_overflows > 0)) {
+    std::string how;
+    if (files_lost > 0)
+      how = std::to_string(files_lost) + " dropped by the kernel's audit backlog (host-wide)";
+    if (files_overflows > 0)
+      how += (how.empty() ? "" : ", ") + std::string("ringfence's buffer overflowed ") +
+             std::to_string(files_overflows) + " time(s)";
+    out += "ringfence: files: kernel audit records were lost during the run (" + how +
+           "): more file accesses may have been refused\n";
   }
   const bool any = !out.empty() || proxy_denied;
   if (!any && !command_failed) return "";
@@ -456,7 +462,8 @@ int RunMain(const RunOptions& o) {
   }
   fputs(DenialSummary(audit->Denials(), proxy_denied, !o.audit_file.empty(),
                       kernel_audit ? &kernel_audit->denials().totals() : nullptr,
-                      kernel_audit ? kernel_audit->records_lost() : 0, files_unavailable,
+                      kernel_audit ? kernel_audit->records_lost() : 0,
+                      kernel_audit ? kernel_audit->overflows() : 0, files_unavailable,
                       r.started && r.exit_code != 0)
             .c_str(),
         stderr);

@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     d.Feed(type, text, sink);
   }
   d.Flush(sink);
-  d.EmitSummary(sink, 0);
+  d.EmitSummary(sink, 0, 0);
   const auto& t = d.totals();
   Check(t.written <= t.denials);
   Check(t.written <= rf::LandlockDenials::kMaxDistinct);

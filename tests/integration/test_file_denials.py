@@ -101,18 +101,18 @@ for n, a in enumerate(sys.argv[1:]):
         failed.append(n)
 """
 
-# Opens `path` (denied) N times, every other time a fresh name.
+# Opens the files named in the list file argv[1] (all denied: the sandbox
+# cannot even list their directory) argv[2] times in turn.
 FLOOD = r"""
 import os, sys
-path, n = sys.argv[1], int(sys.argv[2])
+names = open(sys.argv[1]).read().split("\n")
+n = int(sys.argv[2])
 refused = 0
 for i in range(n):
     try:
-        os.open(path if i % 2 else "%s.%d" % (path, i), os.O_RDONLY)
+        os.close(os.open(names[i % len(names)], os.O_RDONLY))
     except PermissionError:
         refused += 1
-    except FileNotFoundError:
-        pass
 print("refused", refused, flush=True)
 """
 
@@ -306,13 +306,19 @@ class Reported(Base):
             self.assertEqual(paths, {target}, log)
 
     def test_flood_is_bounded(self):
-        flooded = self.fx.secret
+        # 100,000 refused opens over 2,000 different files: more distinct
+        # refusals than are written (1,000), each repeated.
+        flood_dir = os.path.join(self.fx.out, "flood")
+        os.mkdir(flood_dir)
+        os.chmod(flood_dir, 0o755)
+        listing = [write(os.path.join(flood_dir, "f%04d" % i), "") for i in range(2000)]
+        write(os.path.join(self.fx.wd, "names"), "\n".join(listing))
         start = time.monotonic()
-        r = rf.run([rf.PY, "flood.py", flooded, "100000"], policy=self.fx.policy(),
-                   cwd=self.fx.wd, extra=["--audit", self.fx.log], timeout=120)
+        r = rf.run([rf.PY, "flood.py", "names", "100000"], policy=self.fx.policy(),
+                   cwd=self.fx.wd, extra=["--audit", self.fx.log], timeout=180)
         took = time.monotonic() - start
-        self.assertIn("refused 50000", r.stdout, r.stderr)
-        self.assertLess(took, 60)
+        self.assertIn("refused 100000", r.stdout, r.stderr)
+        self.assertLess(took, 90)
         evs = read_events(self.fx.log)
         denied = file_denials(evs)
         self.assertLessEqual(len(denied), 1000)
@@ -321,11 +327,16 @@ class Reported(Base):
         summary = [e for e in evs if e.get("action") == "file_denials"]
         self.assertEqual(len(summary), 1, evs[-3:])
         s = summary[0]
-        self.assertGreater(s["suppressed"], 0)
+        self.assertEqual(s["written"], len(denied))
         self.assertEqual(s["denials"], s["written"] + s["suppressed"])
-        self.assertEqual(s["repeated"][0]["path"], flooded)
-        # Every refusal is accounted for: received, or lost on the way and said so.
-        self.assertGreaterEqual(s["denials"] + s.get("records_lost", 0), 50000)
+        self.assertGreater(s["suppressed"], 0)
+        self.assertLessEqual(len(s["repeated"]), 20)
+        # Every refusal is accounted for: received, or lost on the way and
+        # said so (the kernel's count, or the reader's buffer overflowing).
+        if not s.get("socket_overflows"):
+            self.assertGreaterEqual(s["denials"] + s.get("records_lost", 0), 100000, s)
+        if s["denials"] < 100000:
+            self.assertIn("kernel audit records were lost during the run", r.stderr)
         self.assertRegex(r.stderr, r"ringfence: files: \d+ file access\(es\) refused")
 
     def test_effective_policy_and_doctor_say_reported(self):

@@ -176,7 +176,7 @@ TEST(LandlockDenials, RepeatsAreCountedAndDistinctOnesCapped) {
   for (size_t i = 0; i < distinct; ++i)
     FeedDenial(d, *cap.sink, serial++, "d1", "\"/n" + std::to_string(i) + "\"", 7, 7, false);
   d.Flush(*cap.sink);
-  d.EmitSummary(*cap.sink, 3);
+  d.EmitSummary(*cap.sink, 3, 2);
   EXPECT_EQ(d.totals().denials, 51u + distinct);
   EXPECT_EQ(d.totals().written, LandlockDenials::kMaxDistinct);
   auto ev = cap.Events();
@@ -186,6 +186,7 @@ TEST(LandlockDenials, RepeatsAreCountedAndDistinctOnesCapped) {
   EXPECT_EQ(s["denials"], 51u + distinct);
   EXPECT_EQ(s["suppressed"], 51u + distinct - LandlockDenials::kMaxDistinct);
   EXPECT_EQ(s["records_lost"], 3);
+  EXPECT_EQ(s["socket_overflows"], 2);
   EXPECT_EQ(s["repeated"][0]["path"], "/same");
   EXPECT_EQ(s["repeated"][0]["count"], 51);
 }
