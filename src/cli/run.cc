@@ -438,8 +438,8 @@ int RunMain(const RunOptions& o) {
   };
   SpawnResult r = SpawnAndWait(spec);
   if (guard) guard->Stop();
-  // Records still on their way from the kernel: until the command's
-  // Landlock domains are freed, or a short quiet spell, bounded.
+  // Records still on their way from the kernel: until its audit queue is
+  // empty, or a short quiet spell, bounded (KernelAuditReader::Finish).
   if (kernel_audit && r.started)
     kernel_audit->Finish(*audit, kKernelAuditQuietMs, kKernelAuditMaxMs);
   // Limits the sandbox ran into: on stderr, one line each, and as events.

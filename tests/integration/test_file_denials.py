@@ -247,6 +247,20 @@ class Reported(Base):
     def test_read_outside_grants_namespace(self):
         self.check_read_denial("namespace")
 
+    def test_the_command_does_not_get_the_audit_socket(self):
+        probe = ("import os\n"
+                 "for e in os.listdir('/proc/self/fd'):\n"
+                 "    try: print(e, os.readlink('/proc/self/fd/' + e))\n"
+                 "    except OSError: pass\n")
+        r = rf.run([rf.PY, "-c", probe], policy=self.fx.policy(), cwd=self.fx.wd,
+                   extra=["--audit", self.fx.log])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fds = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+        self.assertFalse([f for f, link in fds.items() if int(f) > 2 and "socket" in link],
+                         fds)
+        start = [e for e in read_events(self.fx.log) if e["action"] == "start"]
+        self.assertEqual(start[0]["file_denials"], "reported (kernel audit records)")
+
     def test_write_and_mkdir_in_read_only_grant(self):
         r = self.run_probe(["r:" + self.fx.ro_file, "w:" + self.fx.ro_file,
                             "d:" + self.fx.ro_dir + "/sub"])
