@@ -14,6 +14,9 @@ struct RunOptions {
   std::string audit_fd;     // --audit-fd: an inherited descriptor's number
   std::string workdir;      // empty = current directory
   bool quiet = false;       // -q, or RINGFENCE_QUIET set (RunMain reads it)
+  // --kernel-audit: turn kernel auditing on (host-wide) when it is off, so
+  // that file denials can be reported.
+  bool kernel_audit = false;
   // Resource limits overriding process.limits, as given (validated by
   // RunMain): --memory, --pids, --cpus, --timeout, --file-size, --open-files.
   std::string memory, pids, cpus, timeout, file_size, open_files;

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "audit/audit.h"
+#include "audit/kernel_audit.h"
 #include "cli/commands.h"
 #include "common/terminal_text.h"
 #include "landlock/resolve.h"
@@ -35,6 +36,10 @@ namespace {
 // guard, the audit log, c-ares). At least one.
 constexpr rlim_t kSupervisorDescriptors = 48;
 constexpr int kLowProxyCapacity = 64;
+// After the command: how long to wait for the kernel's last records of its
+// file denials (they pass through the kernel's audit thread).
+constexpr int kKernelAuditQuietMs = 100;
+constexpr int kKernelAuditMaxMs = 2000;
 int ProxyCapacity(rlim_t hard) {
   if (hard <= kSupervisorDescriptors + 6) return 1;
   return static_cast<int>(std::min<rlim_t>((hard - kSupervisorDescriptors) / 6, 1 << 20));
@@ -42,12 +47,17 @@ int ProxyCapacity(rlim_t hard) {
 
 // The end-of-run lines for every class of refusal but the proxy's (it
 // lists its own destinations), one line each with the first one as an
-// example; "" when nothing was refused.
+// example; "" when nothing was refused. File denials come from the kernel's
+// audit records (`files`, when they could be read) or are said to be
+// unreported (`files_unavailable`), which matters once something failed.
 std::string DenialSummary(const std::map<std::string, AuditSink::DenialClass>& denials,
-                          bool proxy_denied, bool seccomp_audited) {
+                          bool proxy_denied, bool seccomp_audited,
+                          const LandlockDenials::Totals* files, uint64_t files_lost,
+                          uint64_t files_overflows, const std::string& files_unavailable,
+                          bool command_failed) {
   std::string out;
   for (const auto& [cls, d] : denials) {
-    if (cls == "proxy") continue;
+    if (cls == "proxy" || cls == "landlock") continue;
     std::string what;
     if (cls == "network") {
       what = "direct connection(s) or bind(s) refused (the connect and bind guards)";
@@ -63,11 +73,32 @@ std::string DenialSummary(const std::map<std::string, AuditSink::DenialClass>& d
     out += "ringfence: " + cls + ": " + std::to_string(d.count) + " " + what +
            "; first: " + TerminalText(d.example, false) + "\n";
   }
-  if (out.empty() && !proxy_denied) return "";
-  out +=
-      "ringfence: file accesses refused by Landlock are not counted (Landlock reports them to "
-      "the kernel audit log only)\n";
-  if (!seccomp_audited)
+  if (files && files->denials > 0) {
+    const std::string path = files->example.substr(0, files->example.rfind(": "));
+    out += "ringfence: files: " + std::to_string(files->denials) +
+           " file access(es) refused by Landlock (not granted by the policy); first: " +
+           TerminalText(files->example, false) + " (ask: ringfence why " +
+           TerminalText(path, false) + ")\n";
+  }
+  if (files && files->kernel > files->denials) {
+    out += "ringfence: files: the kernel counted " + std::to_string(files->kernel) +
+           " refusals; the records of the others were dropped on the way (the kernel's audit "
+           "backlog)\n";
+  } else if (files && (files_lost > 0 || files_overflows > 0)) {
+    std::string how;
+    if (files_lost > 0)
+      how = std::to_string(files_lost) + " dropped by the kernel's audit backlog (host-wide)";
+    if (files_overflows > 0)
+      how += (how.empty() ? "" : ", ") + std::string("ringfence's buffer overflowed ") +
+             std::to_string(files_overflows) + " time(s)";
+    out += "ringfence: files: kernel audit records were lost during the run (" + how +
+           "): more file accesses may have been refused\n";
+  }
+  const bool any = !out.empty() || proxy_denied;
+  if (!any && !command_failed) return "";
+  if (!files_unavailable.empty())
+    out += "ringfence: file denials: " + TerminalText(files_unavailable, false) + "\n";
+  if (any && !seccomp_audited)
     out += "ringfence: system calls refused by seccomp are counted only with --audit\n";
   return out;
 }
@@ -107,6 +138,9 @@ const std::vector<RunOption>& RunOptionTable() {
       {"--file-size", nullptr, &O::file_size, nullptr, "Largest file the sandbox may write (1g)"},
       {"--open-files", nullptr, &O::open_files, nullptr, "Open descriptors per process (4096)"},
       {"--quiet", "-q", nullptr, &O::quiet, "Only print warnings and errors"},
+      {"--kernel-audit", nullptr, nullptr, &O::kernel_audit,
+       "Turn kernel auditing on (host-wide, it stays on) when it is off, so that file denials "
+       "reach the audit log"},
   };
   return kOptions;
 }
@@ -289,6 +323,31 @@ int RunMain(const RunOptions& o) {
   std::string late_failure;
   std::unique_ptr<ConnectGuard> guard;
 
+  // The kernel's records of the command's file denials: the socket is
+  // open before the command starts, so none is missed.
+  std::unique_ptr<KernelAuditReader> kernel_audit;
+  std::string files_unavailable;
+  {
+    bool enabled_now = false;
+    auto reader = KernelAuditReader::Open(plan->landlock_abi, plan->landlock_fs, o.kernel_audit,
+                                          &enabled_now);
+    if (reader.ok()) {
+      kernel_audit = std::move(reader).value();
+    } else {
+      files_unavailable = "not reported (" + reader.status().reason() + ")";
+      if (o.kernel_audit)
+        fprintf(stderr, "ringfence: warning: --kernel-audit: file denials %s\n",
+                TerminalText(files_unavailable).c_str());
+    }
+    if (enabled_now) {
+      const std::string note =
+          "kernel auditing turned on host-wide for --kernel-audit (it stays on; `auditctl -e 0` "
+          "turns it off)";
+      fprintf(stderr, "ringfence: %s\n", note.c_str());
+      audit->Emit({"landlock", "kernel_audit_enabled", "kernel audit", note, {}});
+    }
+  }
+
   SpawnSpec spec;
   if (have_nofile) spec.caller_nofile = nofile;
   spec.exe = exe.exe;
@@ -356,12 +415,23 @@ int RunMain(const RunOptions& o) {
                            }
                          }});
     }
+    if (kernel_audit) {
+      kernel_audit->denials().SetSandboxPid(pid);
+      watches.push_back({kernel_audit->fd(), [&] { kernel_audit->Read(*audit); }, true});
+    }
     nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}};
+    // Whether this log will hold the command's file denials, and if not why.
+    extra["file_denials"] =
+        files_unavailable.empty() ? "reported (kernel audit records)" : files_unavailable;
     if (plan->run_as) extra["uid"] = plan->run_as->uid;
     audit->Emit({"process", "start", subject, "sandboxed command started", extra});
   };
   SpawnResult r = SpawnAndWait(spec);
   if (guard) guard->Stop();
+  // Records still on their way from the kernel: until its audit queue is
+  // empty, or a short quiet spell, bounded (KernelAuditReader::Finish).
+  if (kernel_audit && r.started)
+    kernel_audit->Finish(*audit, kKernelAuditQuietMs, kKernelAuditMaxMs);
   // Limits the sandbox ran into: on stderr, one line each, and as events.
   std::vector<LimitHit> hits;
   if (plan->limits) hits = plan->limits->Hits(r.wait_status, r.started, r.timed_out);
@@ -380,7 +450,13 @@ int RunMain(const RunOptions& o) {
     if (!summary.empty()) fputs(summary.c_str(), stderr);
     proxy_denied = !summary.empty();
   }
-  fputs(DenialSummary(audit->Denials(), proxy_denied, !o.audit_file.empty()).c_str(), stderr);
+  fputs(DenialSummary(audit->Denials(), proxy_denied, !o.audit_file.empty(),
+                      kernel_audit ? &kernel_audit->denials().totals() : nullptr,
+                      kernel_audit ? kernel_audit->records_lost() : 0,
+                      kernel_audit ? kernel_audit->overflows() : 0, files_unavailable,
+                      r.started && r.exit_code != 0)
+            .c_str(),
+        stderr);
   if (!late_failure.empty()) return SetupFailure(*audit, subject, late_failure);
   if (!r.started) {
     fprintf(stderr, "ringfence: %s\n", TerminalText(r.failure).c_str());

@@ -21,6 +21,7 @@
 #include <regex>
 #include <sstream>
 
+#include "audit/kernel_audit.h"
 #include "common/fd.h"
 #include "gpu/devices.h"
 #include "gpu/host_files.h"
@@ -135,6 +136,25 @@ DoctorCheck LandlockCheck(const HostProbe& p) {
                   ? "unset RINGFENCE_TEST_LANDLOCK_ABI (a test knob)"
                   : "upgrade to Linux 6.12+ (Landlock ABI 6) for full enforcement";
     }
+  }
+  return c;
+}
+
+DoctorCheck FileDenialsCheck(const HostProbe& p) {
+  DoctorCheck c{"file_denials", CheckStatus::kOk, "", ""};
+  const FileDenialReporting& r = *p.file_denials;
+  c.detail = "file denials: " + r.Describe();
+  if (r.available) return c;
+  c.status = CheckStatus::kDegraded;
+  const int abi = p.landlock.used;
+  if (r.can_enable) {
+    c.fix =
+        "turn kernel auditing on (`auditctl -e 1`), or run with `ringfence run --kernel-audit`, "
+        "which does it host-wide";
+  } else if (abi > 0 && abi < 7) {
+    c.fix = "upgrade to Linux 6.15+ (Landlock ABI 7)";
+  } else if (r.reason.find("CAP_AUDIT_READ") != std::string::npos) {
+    c.fix = "run ringfence as root on the host (CAP_AUDIT_READ) to see file denials";
   }
   return c;
 }
@@ -484,6 +504,7 @@ const char* ToString(CheckStatus s) {
 std::vector<DoctorCheck> RunDoctor(const std::string& root, const HostProbe& probe) {
   std::vector<DoctorCheck> out;
   out.push_back(LandlockCheck(probe));
+  if (probe.file_denials) out.push_back(FileDenialsCheck(probe));
   for (auto& c : SeccompChecks(probe)) out.push_back(std::move(c));
   out.push_back(UsernsCheck(root, probe));
   out.push_back(IdentityCheck(probe));

@@ -810,7 +810,10 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
       std::vector<std::function<void()>> fire;
       for (size_t i = 0; i < watches.size(); ++i) {
         short ev = fds[2 + i].revents;
-        if (ev & POLLIN) {
+        if (watches[i].repeat && (ev & (POLLIN | POLLERR))) {
+          fire.push_back(watches[i].ready);
+          keep.push_back(std::move(watches[i]));
+        } else if (ev & POLLIN) {
           fire.push_back(std::move(watches[i].ready));
         } else if (!(ev & (POLLHUP | POLLERR | POLLNVAL))) {
           keep.push_back(std::move(watches[i]));

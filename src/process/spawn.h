@@ -73,9 +73,12 @@ struct SpawnSpec {
   // the command runs, calling `ready` once, on the first POLLIN, and then
   // forgetting the descriptor. Services the command may never use (the
   // proxy's threads, the connect guard) start that way, on first use.
+  // A `repeat` watch is called on every wake-up with data (or an error to
+  // read, such as a socket's overflow) and kept: a stream of records.
   struct Watch {
     int fd;
     std::function<void()> ready;
+    bool repeat = false;
   };
   std::function<void(pid_t, std::vector<Watch>&)> on_started;
   // Wall time limit from the command's start, in milliseconds (0 = none):

@@ -86,6 +86,8 @@ Result<HostProbe> ProbeHost(const HostProbeScope& scope) {
     if (h.seccomp_mode < 0) h.seccomp_mode = 0;
     h.userns_errno = ProbeUnshare(false);
     if (h.root()) h.userns_nobody_errno = ProbeUnshare(true);
+    h.file_denials = KernelAuditReader::Probe(std::min(static_cast<int>(h.landlock.used), 7),
+                                              h.landlock.used > 0);
   }
   return h;
 }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/kernel_audit.h"
 #include "common/status.h"
 #include "landlock/ruleset.h"
 #include "net/mode.h"
@@ -48,6 +49,9 @@ struct HostProbe {
   // 1 strict, 2 filter).
   bool no_new_privs = false;
   int seccomp_mode = 0;
+  // Doctor only: whether a run would see the command's file denials
+  // (Landlock's kernel audit records, src/audit/kernel_audit.h).
+  std::optional<FileDenialReporting> file_denials;
 
   bool root() const { return uid == 0; }
   bool HasCap(int cap) const { return cap >= 0 && cap < 64 && ((cap_eff >> cap) & 1); }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "audit/kernel_audit.h"
 #include "landlock/deny_read.h"
 #include "landlock/ruleset.h"
 #include "landlock/uapi.h"
@@ -116,6 +117,7 @@ Result<LandlockDecision> AddLandlockLayer(const LayerInput& in, const LandlockIn
   LandlockDecision out;
   const bool enforced = prepared->step != nullptr;
   out.fs = enforced && st.handled_fs != 0;
+  out.abi = enforced ? st.abi.used : 0;
   out.hold_task_dir = enforced && req.own_task_dir;
   out.abstract_scope = enforced && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   out.resolve_unix = enforced && (st.handled_fs & landlock::kFsResolveUnix) != 0;
@@ -153,10 +155,13 @@ Result<LandlockDecision> AddLandlockLayer(const LayerInput& in, const LandlockIn
   // Every rule with its rights, rendered by `policy show --effective` only.
   auto described = std::make_shared<const landlock::LandlockStatus>(std::move(prepared->status));
   plan.status.push_back([described, compat = in.policy.compatibility,
-                         terminal = std::move(terminal)](nlohmann::json& e) {
+                         terminal = std::move(terminal), abi = out.abi,
+                         fs = out.fs](nlohmann::json& e) {
     nlohmann::json j = described->ToJson();
     j["compatibility"] = ToString(compat);
     if (!terminal.empty()) j["terminal_paths"] = terminal;
+    // Whether a run would see its file denials in the audit log.
+    j["file_denials"] = KernelAuditReader::Probe(abi, fs).Describe();
     e["landlock"] = std::move(j);
   });
   out.step = std::move(prepared->step);

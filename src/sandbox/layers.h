@@ -99,6 +99,7 @@ struct LandlockInput {
 struct LandlockDecision {
   std::unique_ptr<ChildStep> step;  // null: Landlock not enforced
   bool fs = false;                  // only granted paths can be executed
+  int abi = 0;                      // the ABI the ruleset is applied with (0: none)
   bool abstract_scope = false;      // the scope of ABI 6 is applied
   bool resolve_unix = false;        // RESOLVE_UNIX (ABI 9) handled
   bool hold_task_dir = false;       // SpawnSpec::hold_task_dir

@@ -402,6 +402,7 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts, const Host
   auto landlock = AddLandlockLayer(in, ll, plan);
   if (!landlock.ok()) return landlock.status().With("landlock");
   plan.landlock_fs = landlock->fs;
+  plan.landlock_abi = landlock->abi;
   plan.hold_command_task_dir = landlock->hold_task_dir;
   // 10. The guard's abstract sockets and datagrams, by Landlock's scope.
   SeccompInput sc{net->notify_connect, false, net->inet_sockets, false};

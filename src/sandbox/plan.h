@@ -71,6 +71,9 @@ struct Plan {
   SandboxHome home;
   // Landlock confines the filesystem: only granted paths can be executed.
   bool landlock_fs = false;
+  // The Landlock ABI the ruleset is applied with (0: none): from 7 the
+  // kernel can report the command's file denials (src/audit/kernel_audit.h).
+  int landlock_abi = 0;
   std::vector<std::unique_ptr<ChildStep>> privileged_steps;
   std::vector<std::unique_ptr<ChildStep>> confine_steps;
   std::vector<std::string> env_additions;  // NAME=value for the child

@@ -279,7 +279,15 @@ class DenialSummary(unittest.TestCase):
             self.assertNotIn("unix: OK", r.stdout, r.stderr)
             self.assertRegex(r.stderr, r"ringfence: unix sockets: 1 unix socket connection\(s\) or "
                                        r"bind\(s\) refused .*; first: unix:" + re.escape(sock_path))
-            self.assertIn("file accesses refused by Landlock are not counted", r.stderr)
+            # File denials: reported from the kernel's audit records, or the
+            # summary says plainly why not (what `policy show --effective` says).
+            files = rf.effective(POLICY.format(mode="platform"))["enforcement"]["landlock"][
+                "file_denials"]
+            if files.startswith("not reported"):
+                self.assertIn("ringfence: file denials: " + files, r.stderr)
+            else:
+                self.assertTrue(files.startswith("reported"), files)
+                self.assertNotIn("file denials: not reported", r.stderr)
             self.assertIn("system calls refused by seccomp are counted only with --audit",
                           r.stderr)
         finally:
@@ -292,6 +300,7 @@ class DenialSummary(unittest.TestCase):
             r = rf.run(["/bin/true"], policy=POLICY.format(mode="platform"), cwd=wd)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("not counted", r.stderr)
+        self.assertNotIn("file denials", r.stderr)
 
 
 BIND_PROBE = r"""

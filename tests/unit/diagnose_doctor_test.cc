@@ -298,5 +298,19 @@ TEST(Doctor, JsonAndTextAgree) {
   EXPECT_NE(text.find("| fix: sudo nvidia-ctk"), std::string::npos);
 }
 
+TEST(Doctor, FileDenialsSaysWhyNotAndTheFix) {
+  TempTree t;
+  HostProbe p = GoodKernel();
+  p.file_denials = FileDenialReporting{false, "kernel auditing is off", true};
+  auto c = Get(RunDoctor(t.root(), p), "file_denials");
+  EXPECT_EQ(c.status, CheckStatus::kDegraded);
+  EXPECT_EQ(c.detail, "file denials: not reported (kernel auditing is off)");
+  EXPECT_NE(c.fix.find("auditctl -e 1"), std::string::npos);
+  p.file_denials = FileDenialReporting{true, "", false};
+  c = Get(RunDoctor(t.root(), p), "file_denials");
+  EXPECT_EQ(c.status, CheckStatus::kOk);
+  EXPECT_EQ(c.detail, "file denials: reported (kernel audit records)");
+}
+
 }  // namespace
 }  // namespace rf
