@@ -19,6 +19,9 @@ import subprocess
 import threading
 import zipfile
 
+import rf
+from netfixtures import EchoServer
+
 BLOB_SIZE = 8 << 20
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
 NAMES = ("api.test", "other.test", "git.test", "pypi.test")
@@ -361,6 +364,10 @@ class L7Server:
                                        daemon=True)
         self.thread.start()
 
+    def paths(self, method=None):
+        """The request targets received, in order."""
+        return self.records.paths(method)
+
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
@@ -377,7 +384,7 @@ def _sha_file(path):
 CLIENT = r'''
 import hashlib, json, os, socket, ssl, struct, sys, urllib.parse, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from l7wire import ws_frame, ws_read
+from l7wire import read_head, ws_frame, ws_read
 
 def tunnel(host, port):
     """A socket to host:port, through the CONNECT proxy in HTTPS_PROXY if any."""
@@ -387,12 +394,7 @@ def tunnel(host, port):
     u = urllib.parse.urlsplit(proxy)
     s = socket.create_connection((u.hostname, u.port), timeout=20)
     s.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head and len(head) < 16384:
-        b = s.recv(1)
-        if not b:
-            break
-        head += b
+    head = read_head(s)
     if b" 200" not in head.split(b"\r\n")[0]:
         raise SystemExit("CONNECT refused: " + head.decode("latin-1"))
     return s
@@ -443,12 +445,7 @@ def main():
             out = {"handshake": "failed", "error": str(e)}
         else:
             s.sendall(f"GET /sni-probe HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while len(data) < 65536:
-                b = s.recv(4096)
-                if not b:
-                    break
-                data += b
+            data = read_head(s)
             out = {"handshake": "ok", "status_line": data.split(b"\r\n")[0].decode("latin-1")}
     elif what == "ws":
         host, port = sys.argv[2], int(sys.argv[3])
@@ -492,7 +489,66 @@ def write_client(directory):
     with open(os.path.join(directory, "l7client.py"), "w") as f:
         f.write(CLIENT)
     with open(os.path.join(directory, "l7wire.py"), "w") as f:
-        f.write("import os, struct\n\n" + inspect.getsource(ws_frame) + "\n\n" + inspect.getsource(ws_read))
+        f.write("import os, struct\n\n" + "\n\n".join(inspect.getsource(fn)
+                                                   for fn in (rf.read_head, ws_frame, ws_read)))
     for name in ("l7client.py", "l7wire.py"):
         os.chmod(os.path.join(directory, name), 0o644)
     return os.path.join(directory, "l7client.py")
+
+
+class ConnectProxy(EchoServer):
+    """A plain CONNECT relay on 127.0.0.1 (no inspection) for the control
+    runs: shows each client really goes through HTTPS_PROXY (Node's fetch
+    through the undici preload, git, pip, the hand-made CONNECT of
+    l7client.py) before the same run meets ringfence's proxy. The test
+    names resolve to 127.0.0.1; `targets` lists the CONNECT authorities."""
+
+    def __init__(self, names=NAMES):
+        self.names = set(names)
+        self.targets = Records()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _serve(self, c):
+        up = None
+        try:
+            c.settimeout(30)
+            head = rf.read_head(c)
+            if not head:
+                return
+            method, authority = head.split(b" ")[:2]
+            host, _, port = authority.decode("latin-1").rpartition(":")
+            self.targets.add(method=method.decode("latin-1"), authority=f"{host}:{port}")
+            if method != b"CONNECT" or host not in self.names:
+                c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return
+            up = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+            up.settimeout(30)
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            t = threading.Thread(target=_pump, args=(up, c), daemon=True)
+            t.start()
+            _pump(c, up)
+            t.join(60)
+        except (OSError, ValueError):
+            pass
+        finally:
+            c.close()
+            if up:
+                up.close()
+
+
+def _pump(src, dst):
+    """Copies src to dst until end of stream or an idle timeout, then
+    passes the end on."""
+    try:
+        while True:
+            data = src.recv(1 << 16)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    try:
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass

@@ -8,11 +8,9 @@ environment ringfence exports. Each probe also runs without ringfence
 (same client, same arguments, the test CA, names resolved in a private
 /etc/hosts): what the sandbox refuses works there, and the servers record
 what reached them, so refused requests are shown never to arrive."""
-import hashlib
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import unittest
 
@@ -87,6 +85,7 @@ class L7Case(unittest.TestCase):
         fx.write_client(cls.dir)
         cls.https = fx.L7Server(cls.ca)
         cls.http = fx.L7Server(None)
+        cls.proxy = fx.ConnectProxy()
         cls.port, cls.hport = cls.https.port, cls.http.port
         cls.seq = 0
 
@@ -94,12 +93,14 @@ class L7Case(unittest.TestCase):
     def tearDownClass(cls):
         cls.https.close()
         cls.http.close()
+        cls.proxy.close()
         cls.tmp.__exit__(None, None, None)
 
     def setUp(self):
         self.https.records.clear()
         self.http.records.clear()
         self.https.ws_messages.clear()
+        self.proxy.targets.clear()
 
     # -- running things ----------------------------------------------------
 
@@ -133,13 +134,30 @@ class L7Case(unittest.TestCase):
         r.audit_raw = raw
         return r, [e for e in events if e.get("layer") == "http"]
 
-    def control(self, argv, timeout=120, env=None):
+    def control(self, argv, timeout=120, proxy=False):
         """argv without ringfence: names from the private hosts file, the
-        test CA where the run's CA would be, no proxy."""
+        test CA where the run's CA would be; no proxy, or (proxy=True) the
+        test's plain CONNECT relay in HTTPS_PROXY."""
         if not rf.IS_ROOT:
             self.skipTest("the control's private /etc/hosts needs root")
+        env = fx.client_env(self.ca.ca)
+        if proxy:
+            env["HTTPS_PROXY"] = env["https_proxy"] = self.proxy.url
         return subprocess.run(self.hosts.prefix() + list(argv), cwd=self.dir, capture_output=True,
-                              text=True, timeout=timeout, env=env or fx.client_env(self.ca.ca))
+                              text=True, timeout=timeout, env=env)
+
+    def controls(self):
+        """The two control runners: direct, and through the CONNECT relay
+        (which must then have carried the run)."""
+        return (("direct", lambda argv: self.control(argv)),
+                ("connect-proxy", lambda argv: self.control(argv, proxy=True)))
+
+    def assert_proxied(self, how, authority):
+        got = [t["authority"] for t in self.proxy.targets.snapshot()]
+        if how == "direct":
+            self.assertEqual(got, [])
+        else:
+            self.assertIn(authority, got)
 
     def curl_script(self, requests):
         """A shell script running one curl per (name, args); each answer's
@@ -180,12 +198,20 @@ class L7Case(unittest.TestCase):
         self.assertEqual(sorted(res), sorted(n for n, _ in requests), r.stdout + r.stderr)
         return res, events, r
 
-    def curl_control(self, requests):
+    def curl_control(self, requests, proxy=False):
         out, argv = self.curl_script(requests)
-        r = self.control(argv)
+        r = self.control(argv, proxy=proxy)
         res = self.curl_results(out, r)
         self.assertEqual(sorted(res), sorted(n for n, _ in requests), r.stdout + r.stderr)
         return res
+
+    def client(self, run, args):
+        """(JSON output, CompletedProcess) of l7client.py `args` run by `run`."""
+        r = run([rf.PY, "l7client.py"] + list(args))
+        try:
+            return json.loads(r.stdout), r
+        except ValueError:
+            self.fail(f"l7client.py {args}: {r.stdout} {r.stderr}")
 
     def url(self, path, host="api.test"):
         return f"https://{host}:{self.port}{path}"
@@ -221,7 +247,7 @@ class L7Case(unittest.TestCase):
 class Curl(L7Case):
     """curl through the inspected endpoint: the contract's rules one by one."""
 
-    def test_fixture_control(self):
+    def test_control_direct(self):
         # Every request the sandboxed runs make reaches the servers directly.
         reqs = [("get", [self.url("/repos/a/issues")]),
                 ("post", ["-X", "POST", "-d", "x=1", self.url("/repos/a/pulls")]),
@@ -238,9 +264,20 @@ class Curl(L7Case):
         self.assertIn("other.test", [r["host"] for r in self.https.records.snapshot()])
         self.assertEqual(res["encoded"].json()["target"], "/repos/a/%72ulesets")
         # SNI other than the name connected to: the server accepts it.
-        r = self.control([rf.PY, "l7client.py", "sni", "api.test", str(self.port), "other.test"])
-        self.assertEqual(json.loads(r.stdout)["handshake"], "ok", r.stdout + r.stderr)
+        out, r = self.client(self.control, ["sni", "api.test", str(self.port), "other.test"])
+        self.assertEqual(out["handshake"], "ok", r.stdout + r.stderr)
         self.assertIn("other.test", [r["sni"] for r in self.https.records.snapshot()])
+
+    def test_control_through_a_connect_proxy(self):
+        res = self.curl_control([("get", [self.url("/c/get")]),
+                                 ("post", ["-X", "POST", "-d", "x", self.url("/c/post")])], proxy=True)
+        self.assertEqual((res["get"].code, res["post"].code), (200, 200), res)
+        self.assert_proxied("proxy", f"api.test:{self.port}")
+        self.proxy.targets.clear()
+        out, r = self.client(lambda argv: self.control(argv, proxy=True),
+                             ["sni", "api.test", str(self.port), "other.test"])
+        self.assertEqual(out["handshake"], "ok", r.stdout + r.stderr)
+        self.assert_proxied("proxy", f"api.test:{self.port}")
 
     def test_get_allowed_post_refused_with_json_and_audit(self):
         pols = policies(api=[endpoint("api.test", self.port, protocol="rest", access="read-only")])
@@ -270,12 +307,32 @@ class Curl(L7Case):
                 for e, method, path in ((allow[0], "GET", "/repos/a/issues"),
                                         (deny[0], "POST", "/repos/a/pulls")):
                     self.assertEqual(field(e, "host"), "api.test", e)
-                    self.assertEqual(field(e, "port"), self.port, e)
+                    self.assertEqual(str(field(e, "port")), str(self.port), e)
                     self.assertEqual(field(e, "method"), method, e)
                     self.assertEqual(field(e, "path"), path, e)
                     self.assertEqual(field(e, "policy"), "api", e)
                     self.assertEqual(field(e, "rule"), "access: read-only", e)
                 self.assertEqual(field(deny[0], "status"), 403, deny[0])
+
+    def keepalive_argv(self):
+        """One curl, two requests: status and new connections of each."""
+        return ["/bin/sh", "-c", f"{CURL} -s -m 20 -o /dev/null -o /dev/null "
+                "-w '%{http_code} %{num_connects}\\n' " + shlex.quote(self.url("/no")) + " "
+                + shlex.quote(self.url("/ok"))]
+
+    def test_control_keepalive(self):
+        r = self.control(self.keepalive_argv())
+        self.assertEqual(r.stdout.split("\n")[:2], ["200 1", "200 0"], r.stdout + r.stderr)
+
+    def test_refusal_without_a_body_keeps_the_connection(self):
+        pols = policies(api=[endpoint("api.test", self.port, protocol="rest",
+                                      rules=[{"allow": {"method": "GET", "path": "/ok"}}])])
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.setUp()
+                r, _ = self.sandbox(mode, pols, self.keepalive_argv())
+                self.assertEqual(r.stdout.split("\n")[:2], ["403 1", "200 0"], r.stdout + r.stderr)
+                self.assertEqual(self.https.paths(), ["/ok"])
 
     def test_deny_rules_win_over_allow(self):
         pols = policies(api=[endpoint("api.test", self.port, protocol="rest", access="read-write",
@@ -413,9 +470,8 @@ class Curl(L7Case):
                 self.assertEqual(res["hostport"].code, 403, res["hostport"])
                 # SNI: CONNECT api.test, ClientHello for other.test (itself
                 # an allowed host): the handshake is refused.
-                r, _ = self.sandbox(mode, pols, [rf.PY, "l7client.py", "sni", "api.test", str(self.port),
-                                                 "other.test"])
-                out = json.loads(r.stdout)
+                out, r = self.client(lambda argv: self.sandbox(mode, pols, argv)[0],
+                                     ["sni", "api.test", str(self.port), "other.test"])
                 self.assertEqual(out["handshake"], "failed", r.stdout + r.stderr)
                 self.assertEqual(self.https.paths(), ["/ok"])
 
@@ -486,17 +542,18 @@ class Clients(L7Case):
     # urllib -----------------------------------------------------------------
 
     def urllib(self, run, method, path, data=None):
-        argv = [rf.PY, "l7client.py", "urllib", method, self.url(path)] + ([data] if data else [])
-        r = run(argv)
-        try:
-            return json.loads(r.stdout), r
-        except ValueError:
-            self.fail(r.stdout + r.stderr)
+        return self.client(run, ["urllib", method, self.url(path)] + ([data] if data else []))
+
+    def test_control_urllib(self):
+        for how, run in self.controls():
+            with self.subTest(how=how):
+                self.setUp()
+                out, r = self.urllib(run, "POST", "/py/post", "x=1")
+                self.assertEqual(out["status"], 200, r.stderr)
+                self.assert_reached(self.https, "POST", "/py/post")
+                self.assert_proxied(how, f"api.test:{self.port}")
 
     def test_urllib(self):
-        out, r = self.urllib(self.control, "POST", "/py/post", "x=1")
-        self.assertEqual(out["status"], 200, r.stderr)
-        self.assert_reached(self.https, "POST", "/py/post")
         for mode in MODES:
             with self.subTest(mode=mode):
                 self.setUp()
@@ -546,16 +603,24 @@ if (proxy) {
         return [NODE, "--require", os.path.join(self.dir, "preload.js"), os.path.join(self.dir, "fetch.js"),
                 f"https://api.test:{self.port}"]
 
+    def test_control_node_fetch(self):
+        argv = self.node_setup()
+        for how, run in self.controls():
+            with self.subTest(how=how):
+                self.setUp()
+                r = run(argv)
+                out = json.loads(r.stdout or "{}")
+                self.assertEqual((out.get("get", {}).get("status"), out.get("post", {}).get("status")),
+                                 (200, 200), r.stdout + r.stderr)
+                self.assert_proxied(how, f"api.test:{self.port}")
+
     def test_node_fetch(self):
         argv = self.node_setup()
-        r = self.control(argv)
-        out = json.loads(r.stdout)
-        self.assertEqual((out["get"]["status"], out["post"]["status"]), (200, 200), r.stdout + r.stderr)
         for mode in MODES:
             with self.subTest(mode=mode):
                 self.setUp()
                 r, _ = self.sandbox(mode, self.api(access="read-only"), argv, extra_ro=[NODE_CACHE])
-                out = json.loads(r.stdout)
+                out = json.loads(r.stdout or "{}")
                 self.assertEqual(out.get("get", {}).get("status"), 200, r.stdout + r.stderr)
                 self.assertEqual(out["post"]["status"], 403, out)
                 self.assertEqual(json.loads(out["post"]["body"])["error"], "policy_denied")
@@ -591,12 +656,19 @@ if (proxy) {
                             "--format=%(refname)"], capture_output=True, text=True, timeout=30)
         return r.stdout.split()
 
+    def test_control_git_clone_and_push(self):
+        for how, run in self.controls():
+            with self.subTest(how=how):
+                self.setUp()
+                r = run(self.git_script("control-" + how))
+                self.assertIn("clone=0", r.stdout, r.stderr)
+                self.assertIn("cloned-through-l7", r.stdout)
+                self.assertIn("push=0", r.stdout, r.stderr)
+                self.assertIn("refs/heads/control-" + how, self.refs())
+                self.assert_reached(self.https, "POST", "/git/repo.git/git-receive-pack")
+                self.assert_proxied(how, f"git.test:{self.port}")
+
     def test_git_clone_allowed_push_refused(self):
-        r = self.control(self.git_script("control"))
-        self.assertIn("clone=0", r.stdout, r.stderr)
-        self.assertIn("cloned-through-l7", r.stdout)
-        self.assertIn("push=0", r.stdout, r.stderr)
-        self.assertIn("refs/heads/control", self.refs())
         for mode in MODES:
             for name, rules in self.GIT_RULES.items():
                 with self.subTest(mode=mode, rules=name):
@@ -621,11 +693,17 @@ if (proxy) {
                 "--no-input", "--index-url", f"https://pypi.test:{self.port}/simple/", "--target", target,
                 "rfdemo"]
 
+    def test_control_pip(self):
+        for how, run in self.controls():
+            with self.subTest(how=how):
+                self.setUp()
+                target = os.path.join(self.dir, "pip-control-" + how)
+                r = run(self.pip_argv(target))
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertTrue(os.path.exists(os.path.join(target, "rfdemo.py")))
+                self.assert_proxied(how, f"pypi.test:{self.port}")
+
     def test_pip_from_a_local_index(self):
-        target = os.path.join(self.dir, "pip-control")
-        r = self.control(self.pip_argv(target))
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertTrue(os.path.exists(os.path.join(target, "rfdemo.py")))
         rules = [{"allow": {"method": "GET", "path": "/simple/**"}},
                  {"allow": {"method": "GET", "path": "/files/*.whl"}}]
         pols = policies(pypi=[endpoint("pypi.test", self.port, protocol="rest", rules=rules)])
@@ -643,29 +721,39 @@ if (proxy) {
 class Bodies(L7Case):
     """8 MiB both ways through TLS, checksummed at the other end."""
 
-    def test_8mib_both_ways(self):
+    def check(self, run):
         up = [rf.PY, "l7client.py", "upload", self.url("/upload"), str(fx.BLOB_SIZE)]
         down = [rf.PY, "l7client.py", "download", self.url("/blob")]
-        runs = [("control", lambda argv: self.control(argv))]
+        r = run(up)
+        out = json.loads(r.stdout or "{}")
+        self.assertEqual(out.get("status"), 200, r.stdout + r.stderr)
+        self.assertEqual(out["length"], fx.BLOB_SIZE)
+        self.assertEqual(out["server"], out["sent"])
+        rec = self.https.records.snapshot()
+        self.assertEqual([(x["method"], x["length"]) for x in rec], [("POST", fx.BLOB_SIZE)])
+        r = run(down)
+        out = json.loads(r.stdout or "{}")
+        self.assertEqual(out.get("status"), 200, r.stdout + r.stderr)
+        self.assertEqual((out["length"], out["sha256"]), (fx.BLOB_SIZE, self.https.blob_sha))
+
+    def test_control_8mib_both_ways(self):
+        for how, run in self.controls():
+            with self.subTest(how=how):
+                self.setUp()
+                self.check(run)
+                self.assert_proxied(how, f"api.test:{self.port}")
+
+    def test_8mib_both_ways(self):
+        runs = []
         pols = policies(api=[endpoint("api.test", self.port, protocol="rest",
                                       rules=[{"allow": {"method": "POST", "path": "/upload"}},
                                              {"allow": {"method": "GET", "path": "/blob"}}])])
         for mode in MODES:
             runs.append((mode, lambda argv, m=mode: self.sandbox(m, pols, argv)[0]))
         for name, run in runs:
-            with self.subTest(run=name):
+            with self.subTest(mode=name):
                 self.setUp()
-                r = run(up)
-                out = json.loads(r.stdout or "{}")
-                self.assertEqual(out.get("status"), 200, r.stdout + r.stderr)
-                self.assertEqual(out["length"], fx.BLOB_SIZE)
-                self.assertEqual(out["server"], out["sent"])
-                rec = self.https.records.snapshot()
-                self.assertEqual([(x["method"], x["length"]) for x in rec], [("POST", fx.BLOB_SIZE)])
-                r = run(down)
-                out = json.loads(r.stdout or "{}")
-                self.assertEqual(out.get("status"), 200, r.stdout + r.stderr)
-                self.assertEqual((out["length"], out["sha256"]), (fx.BLOB_SIZE, self.https.blob_sha))
+                self.check(run)
 
 
 @unittest.skipUnless(rf.IS_ROOT, "the controls need root")
@@ -673,18 +761,20 @@ class WebSocket(L7Case):
     """RFC 6455 echo over TLS: the upgrade and text messages judged."""
 
     def ws(self, run):
-        r = run([rf.PY, "l7client.py", "ws", "api.test", str(self.port), "binary:bin-one", "text:hello",
-                 "binary:bin-two"])
-        try:
-            return json.loads(r.stdout), r
-        except ValueError:
-            self.fail(r.stdout + r.stderr)
+        return self.client(run, ["ws", "api.test", str(self.port), "binary:bin-one", "text:hello",
+                                 "binary:bin-two"])
 
     def test_control_echoes_text_and_binary(self):
-        out, r = self.ws(self.control)
-        self.assertIn("101", out["upgrade"], r.stderr)
-        self.assertEqual([(f["opcode"], f["data"]) for f in out["frames"]],
-                         [(2, "bin-one"), (1, "hello"), (2, "bin-two")])
+        for how, run in self.controls():
+            with self.subTest(how=how):
+                self.setUp()
+                out, r = self.ws(run)
+                self.assertIn("101", out["upgrade"], r.stderr)
+                self.assertEqual([(f["opcode"], f["data"]) for f in out["frames"]],
+                                 [(2, "bin-one"), (1, "hello"), (2, "bin-two")])
+                self.assertIn((1, b"hello"), [(m["opcode"], m["data"])
+                                              for m in self.https.ws_messages.snapshot()])
+                self.assert_proxied(how, f"api.test:{self.port}")
 
     def test_read_only_refuses_text_with_1008(self):
         pols = policies(api=[endpoint("api.test", self.port, protocol="websocket", access="read-only")])
