@@ -11,6 +11,7 @@ what reached them, so refused requests are shown never to arrive."""
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import unittest
 
@@ -486,6 +487,9 @@ class Curl(L7Case):
                 self.assertEqual(res["get"].json().get("error"), "upstream_tls", res["get"])
                 self.assertTrue(res["get"].json().get("detail"), res["get"])
                 self.assertEqual(self.https.paths(), [])
+                # Audited (docs/l7.md), in whichever layer the proxy uses.
+                self.assertIn(f"api.test:{self.port}", r.audit_raw)
+                self.assertTrue("upstream" in r.audit_raw or "502" in r.audit_raw, r.audit_raw)
 
     def test_plain_http_through_the_forward_proxy(self):
         pols = policies(api=[endpoint("api.test", self.hport, protocol="rest", access="read-only")])
@@ -506,10 +510,19 @@ class Curl(L7Case):
             with self.subTest(mode=mode):
                 env = dict(os.environ, JAVA_TOOL_OPTIONS="-Dcaller.option=kept")
                 pf = self.policy_file(mode, pols)
+                # The environment, then what the command can read of the
+                # bundle: the system roots and one more (the run's CA).
+                script = ("/usr/bin/env; echo certs=$(grep -c 'BEGIN CERTIFICATE' \"$SSL_CERT_FILE\"); "
+                          "store=$(echo \"$JAVA_TOOL_OPTIONS\" | tr ' ' '\\n' | "
+                          "sed -n 's/^-Djavax.net.ssl.trustStore=//p'); test -r \"$store\"; echo store=$?")
                 r = subprocess.run([rf.BIN, "run", "-q", "--policy", pf, "--workdir", self.dir, "--",
-                                    "/usr/bin/env"], cwd=self.dir, capture_output=True, text=True,
+                                    "/bin/sh", "-c", script], cwd=self.dir, capture_output=True, text=True,
                                    timeout=60, env=env)
                 got = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
+                with open("/etc/ssl/certs/ca-certificates.crt") as f:
+                    roots = f.read().count("BEGIN CERTIFICATE")
+                self.assertGreaterEqual(int(got.get("certs") or 0), roots + 1, r.stdout + r.stderr)
+                self.assertEqual(got.get("store"), "0", r.stdout + r.stderr)
                 bundle = got.get("SSL_CERT_FILE")
                 self.assertTrue(bundle, r.stdout + r.stderr)
                 for k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO",
@@ -625,6 +638,63 @@ if (proxy) {
                 self.assertEqual(out["post"]["status"], 403, out)
                 self.assertEqual(json.loads(out["post"]["body"])["error"], "policy_denied")
                 self.assertEqual(self.https.paths(), ["/node/get"])
+
+    # Java -------------------------------------------------------------------
+
+    JAVA_MAIN = """import java.net.*;
+// GET then POST with HttpsURLConnection: the proxy and the trust store come
+// from system properties (JAVA_TOOL_OPTIONS in the sandbox).
+public class Get {
+  public static void main(String[] a) throws Exception {
+    for (String m : new String[] {"GET", "POST"}) {
+      HttpURLConnection c = (HttpURLConnection) new URL(a[0] + "/java/" + m.toLowerCase()).openConnection();
+      c.setConnectTimeout(20000);
+      c.setReadTimeout(20000);
+      c.setRequestMethod(m);
+      if (m.equals("POST")) {
+        c.setDoOutput(true);
+        c.getOutputStream().write("x=1".getBytes());
+      }
+      System.out.println(m + " " + c.getResponseCode());
+    }
+  }
+}
+"""
+
+    def java_setup(self):
+        if not (shutil.which("java") and shutil.which("keytool")):
+            self.skipTest("needs java and keytool")
+        src = os.path.join(self.dir, "Get.java")
+        with open(src, "w") as f:
+            f.write(self.JAVA_MAIN)
+        os.chmod(src, 0o644)
+        return ["java", src, f"https://api.test:{self.port}"]
+
+    def test_control_java(self):
+        argv = self.java_setup()
+        store = os.path.join(self.dir, "test-ca.p12")
+        if not os.path.exists(store):
+            subprocess.run(["keytool", "-importcert", "-noprompt", "-storetype", "PKCS12", "-keystore", store,
+                            "-storepass", "changeit", "-alias", "l7test", "-file", self.ca.ca],
+                           check=True, capture_output=True, timeout=120)
+        props = [f"-Djavax.net.ssl.trustStore={store}", "-Djavax.net.ssl.trustStoreType=PKCS12",
+                 "-Djavax.net.ssl.trustStorePassword=changeit"]
+        for how, extra in (("direct", []), ("connect-proxy", ["-Dhttps.proxyHost=127.0.0.1",
+                                                             f"-Dhttps.proxyPort={self.proxy.port}"])):
+            with self.subTest(how=how):
+                self.setUp()
+                r = self.control(argv[:1] + props + extra + argv[1:])
+                self.assertEqual(r.stdout.split(), ["GET", "200", "POST", "200"], r.stdout + r.stderr)
+                self.assert_proxied(how, f"api.test:{self.port}")
+
+    def test_java(self):
+        argv = self.java_setup()
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.setUp()
+                r, _ = self.sandbox(mode, self.api(access="read-only"), argv)
+                self.assertEqual(r.stdout.split(), ["GET", "200", "POST", "403"], r.stdout + r.stderr)
+                self.assertEqual(self.https.paths(), ["/java/get"])
 
     # git --------------------------------------------------------------------
 
@@ -781,7 +851,12 @@ class WebSocket(L7Case):
         for mode in MODES:
             with self.subTest(mode=mode):
                 self.setUp()
-                out, r = self.ws(lambda argv: self.sandbox(mode, pols, argv)[0])
+                ran = {}
+
+                def run(argv):
+                    ran["r"], ran["events"] = self.sandbox(mode, pols, argv, audit=True)
+                    return ran["r"]
+                out, r = self.ws(run)
                 self.assertIn("101", out["upgrade"], r.stdout + r.stderr)
                 self.assertEqual(out["frames"][0], {"opcode": 2, "data": "bin-one"}, out)
                 self.assertEqual(out["frames"][1].get("opcode"), 8, out)
@@ -790,6 +865,12 @@ class WebSocket(L7Case):
                 got = [(m["opcode"], m["data"]) for m in self.https.ws_messages.snapshot()]
                 self.assertNotIn((1, b"hello"), got)
                 self.assertIn((2, b"bin-one"), got)
+                # The upgrade is a request (allowed); the refused text
+                # message is an event of its own, its content not logged.
+                acts = [(field(e, "method"), e.get("action")) for e in ran["events"]]
+                self.assertIn(("GET", "allow"), acts, ran["events"])
+                self.assertIn(("WEBSOCKET_TEXT", "deny"), acts, ran["events"])
+                self.assertNotIn("hello", ran["r"].audit_raw)
 
     def test_websocket_text_rule_lets_text_through(self):
         rules = [{"allow": {"method": "GET", "path": "/ws"}},
