@@ -8,6 +8,7 @@ environment ringfence exports. Each probe also runs without ringfence
 (same client, same arguments, the test CA, names resolved in a private
 /etc/hosts): what the sandbox refuses works there, and the servers record
 what reached them, so refused requests are shown never to arrive."""
+import hashlib
 import json
 import os
 import shlex
@@ -31,7 +32,7 @@ filesystem_policy:
   read_write: [/dev/null]
 network:
   mode: {mode}
-{upstream_ca}  hosts: {{api.test: 127.0.0.1, other.test: 127.0.0.1, git.test: 127.0.0.1, pypi.test: 127.0.0.1}}
+{upstream_ca}  hosts: {{api.test: 127.0.0.1, other.test: 127.0.0.1, git.test: 127.0.0.1, pypi.test: 127.0.0.1, wrong.test: 127.0.0.1}}
 network_policies:
 {policies}"""
 
@@ -82,7 +83,7 @@ class L7Case(unittest.TestCase):
         cls.tmp = rf.TempDir()
         cls.dir = cls.tmp.__enter__()
         cls.ca = fx.TestCA(cls.dir)
-        cls.hosts = fx.HostsView(cls.dir)
+        cls.hosts = fx.HostsView(cls.dir, fx.NAMES + ("wrong.test",))
         fx.write_client(cls.dir)
         cls.https = fx.L7Server(cls.ca)
         cls.http = fx.L7Server(None)
@@ -247,6 +248,18 @@ class L7Case(unittest.TestCase):
 @unittest.skipUnless(os.path.exists(CURL) and rf.IS_ROOT, "needs curl and root")
 class Curl(L7Case):
     """curl through the inspected endpoint: the contract's rules one by one."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # A destination whose certificate chains to another CA.
+        cls.rogue_ca = fx.TestCA(cls.dir, label="rogue")
+        cls.rogue = fx.L7Server(cls.rogue_ca)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rogue.close()
+        super().tearDownClass()
 
     def test_control_direct(self):
         # Every request the sandboxed runs make reaches the servers directly.
@@ -490,6 +503,35 @@ class Curl(L7Case):
                 # Audited (docs/l7.md), in whichever layer the proxy uses.
                 self.assertIn(f"api.test:{self.port}", r.audit_raw)
                 self.assertTrue("upstream" in r.audit_raw or "502" in r.audit_raw, r.audit_raw)
+
+    def test_control_untrusted_upstreams(self):
+        # The rogue server works for a client that trusts its own CA, and
+        # fails verification against the test CA; wrong.test is not a
+        # name in the test leaf.
+        rogue = f"https://api.test:{self.rogue.port}/rogue"
+        res = self.curl_control([("rogue_own_ca", ["--cacert", self.rogue_ca.ca, rogue]),
+                                 ("rogue_test_ca", [rogue]),
+                                 ("wrong_name", [f"https://wrong.test:{self.port}/wrong"]),
+                                 ("wrong_name_k", ["-k", f"https://wrong.test:{self.port}/wrong"])])
+        self.assertEqual(res["rogue_own_ca"].code, 200, res)
+        self.assertEqual(res["wrong_name_k"].code, 200, res)
+        self.assertEqual((res["rogue_test_ca"].rc, res["wrong_name"].rc), (60, 60), res)
+
+    def test_upstream_verified_against_upstream_ca_and_the_connect_host(self):
+        pols = policies(api=[endpoint("api.test", self.rogue.port, protocol="rest", access="read-only")],
+                        wrong=[endpoint("wrong.test", self.port, protocol="rest", access="read-only")])
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.setUp()
+                self.rogue.records.clear()
+                res, _, r = self.curl(mode, pols, [
+                    ("rogue", [f"https://api.test:{self.rogue.port}/rogue"]),
+                    ("wrong", [f"https://wrong.test:{self.port}/wrong"])])
+                for n in ("rogue", "wrong"):
+                    self.assertEqual(res[n].code, 502, (n, res[n], r.stderr))
+                    self.assertEqual(res[n].json().get("error"), "upstream_tls", res[n])
+                self.assertEqual(self.rogue.paths(), [])
+                self.assertEqual(self.https.paths(), [])
 
     def test_plain_http_through_the_forward_proxy(self):
         pols = policies(api=[endpoint("api.test", self.hport, protocol="rest", access="read-only")])
@@ -796,6 +838,15 @@ public class Get {
 class Bodies(L7Case):
     """8 MiB both ways through TLS, checksummed at the other end."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        data = os.urandom(fx.BLOB_SIZE)
+        cls.big_sha = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(cls.dir, "big.bin"), "wb") as f:
+            f.write(data)
+        os.chmod(os.path.join(cls.dir, "big.bin"), 0o644)
+
     def check(self, run):
         up = [rf.PY, "l7client.py", "upload", self.url("/upload"), str(fx.BLOB_SIZE)]
         down = [rf.PY, "l7client.py", "download", self.url("/blob")]
@@ -810,6 +861,11 @@ class Bodies(L7Case):
         out = json.loads(r.stdout or "{}")
         self.assertEqual(out.get("status"), 200, r.stdout + r.stderr)
         self.assertEqual((out["length"], out["sha256"]), (fx.BLOB_SIZE, self.https.blob_sha))
+        # curl from stdin: chunked, after Expect: 100-continue.
+        r = run(["/bin/sh", "-c", f"{CURL} -s -S -m 60 -X POST -T - {self.url('/upload')} < big.bin"])
+        out = json.loads(r.stdout or "{}")
+        self.assertEqual((out.get("length"), out.get("sha256")), (fx.BLOB_SIZE, self.big_sha),
+                         r.stdout + r.stderr)
 
     def test_control_8mib_both_ways(self):
         for how, run in self.controls():
