@@ -459,7 +459,7 @@ def main():
             pass
         out["upgrade"] = status
         out["frames"] = []
-        for kind in sys.argv[4:]:
+        for kind in (sys.argv[4:] if status.split()[1:2] == ["101"] else []):
             op = 1 if kind.startswith("text:") else 2
             s.sendall(ws_frame(op, kind.split(":", 1)[1].encode()))
             try:

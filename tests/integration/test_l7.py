@@ -936,14 +936,25 @@ class WebSocket(L7Case):
     def test_websocket_text_rule_lets_text_through(self):
         rules = [{"allow": {"method": "GET", "path": "/ws"}},
                  {"allow": {"method": "WEBSOCKET_TEXT", "path": "/ws"}}]
+        for mode in MODES:
+            for how, fields in (("rules", {"rules": rules}), ("read-write", {"access": "read-write"})):
+                pols = policies(api=[endpoint("api.test", self.port, protocol="websocket", **fields)])
+                with self.subTest(mode=mode, policy=how):
+                    self.setUp()
+                    out, r = self.ws(lambda argv: self.sandbox(mode, pols, argv)[0])
+                    self.assertIn("101", out["upgrade"], r.stdout + r.stderr)
+                    self.assertEqual([(f["opcode"], f["data"]) for f in out["frames"]],
+                                     [(2, "bin-one"), (1, "hello"), (2, "bin-two")])
+
+    def test_upgrade_on_a_path_no_rule_allows_is_refused(self):
+        rules = [{"allow": {"method": "GET", "path": "/other"}}]
         pols = policies(api=[endpoint("api.test", self.port, protocol="websocket", rules=rules)])
         for mode in MODES:
             with self.subTest(mode=mode):
                 self.setUp()
                 out, r = self.ws(lambda argv: self.sandbox(mode, pols, argv)[0])
-                self.assertIn("101", out["upgrade"], r.stdout + r.stderr)
-                self.assertEqual([(f["opcode"], f["data"]) for f in out["frames"]],
-                                 [(2, "bin-one"), (1, "hello"), (2, "bin-two")])
+                self.assertIn(" 403", out["upgrade"], r.stdout + r.stderr)
+                self.assertEqual(self.https.paths(), [])
 
 
 @unittest.skipUnless(rf.IS_ROOT and os.path.exists(CURL), "uid 65534 needs root to switch to it")
