@@ -577,6 +577,91 @@ class Curl(L7Case):
                 self.assertIn("-Djavax.net.ssl.trustStorePassword=", jto)
 
 
+    def test_plain_http_inside_a_connect_tunnel_is_inspected(self):
+        # TLS is detected from the first byte: plain HTTP in a CONNECT
+        # tunnel (curl -p) is parsed directly, with or without tls: skip.
+        base = f"http://api.test:{self.hport}"
+        for mode in MODES:
+            for skip in (False, True):
+                fields = {"tls": "skip"} if skip else {}
+                pols = policies(api=[endpoint("api.test", self.hport, protocol="rest", access="read-only",
+                                              **fields)])
+                with self.subTest(mode=mode, tls_skip=skip):
+                    self.setUp()
+                    res, _, r = self.curl(mode, pols, [
+                        ("get", ["-p", base + "/tunnel-get"]),
+                        ("post", ["-p", "-X", "POST", "-d", "x", base + "/tunnel-post"])])
+                    self.assertEqual(res["get"].code, 200, (res, r.stderr))
+                    self.assert_denied(res["post"], "POST", "/tunnel-post", rule="access: read-only")
+                    self.assertEqual(self.http.paths(), ["/tunnel-get"])
+
+    def test_tls_skip_refuses_tls(self):
+        # docs/l7.md: with tls: skip nothing is terminated, and TLS on an
+        # inspected endpoint does not parse as HTTP: refused, not relayed.
+        pols = policies(api=[endpoint("api.test", self.port, protocol="rest", access="read-only", tls="skip")])
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.setUp()
+                res, _, r = self.curl(mode, pols, [("get", [self.url("/skipped")])])
+                self.assertNotEqual(res["get"].code, 200, res)
+                self.assertEqual(self.https.records.snapshot(), [])
+
+
+class Validation(unittest.TestCase):
+    """OpenShell's load-time rules for L7 fields: a bad endpoint is an
+    error naming its place (validate exits 1, run exits 125 and starts
+    nothing); the same policy made right validates (the control)."""
+    GOOD = {"protocol": "rest", "access": "read-only"}
+    BAD = {
+        "access and rules": {"protocol": "rest", "access": "read-only",
+                             "rules": [{"allow": {"method": "GET", "path": "/**"}}]},
+        "neither access nor rules": {"protocol": "rest"},
+        "empty rules": {"protocol": "rest", "rules": []},
+        "deny without allow": {"protocol": "rest", "deny_rules": [{"method": "POST", "path": "/**"}]},
+        "unknown access": {"protocol": "rest", "access": "write-only"},
+        "unknown enforcement": {"protocol": "rest", "access": "read-only", "enforcement": "maybe"},
+        "websocket method": {"protocol": "websocket", "rules": [{"allow": {"method": "POST", "path": "/ws"}}]},
+        "unclosed class": {"protocol": "rest", "rules": [{"allow": {"method": "GET", "path": "/a[b"}}]},
+    }
+
+    def policy(self, d, fields):
+        path = os.path.join(d, "policy.yaml")
+        with open(path, "w") as f:
+            f.write("version: 1\nnetwork_policies:\n" + policies(api=[endpoint("api.test", 443, **fields)]))
+        os.chmod(path, 0o644)
+        return path
+
+    def test_control_good_policy_validates(self):
+        with rf.TempDir() as d:
+            r = rf.ringfence("policy", "validate", self.policy(d, self.GOOD))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_bad_endpoints_are_refused_naming_the_place(self):
+        # Audit mode is no way around the checks (today's loader takes audit
+        # L7 fields unchecked).
+        cases = [(name, enforcement, dict(fields, enforcement=fields.get("enforcement", enforcement)))
+                 for name, fields in self.BAD.items() for enforcement in ("enforce", "audit")]
+        for name, enforcement, fields in cases:
+            with self.subTest(case=name, enforcement=enforcement), rf.TempDir() as d:
+                path = self.policy(d, fields)
+                v = rf.ringfence("policy", "validate", path)
+                self.assertEqual(v.returncode, 1, v.stdout + v.stderr)
+                self.assertNotIn("not supported yet", v.stderr)
+                self.assertIn("network_policies.api.endpoints[0]", v.stderr)
+                self.assertIn(path + ":", v.stderr)
+                marker = os.path.join(d, "ran")
+                r = rf.run(["/bin/sh", "-c", f"touch {marker}"], policy=path, cwd=d)
+                self.assertEqual(r.returncode, 125, r.stderr)
+                self.assertFalse(os.path.exists(marker), "the command ran")
+
+    def test_tls_terminate_and_passthrough_are_deprecated_not_refused(self):
+        for value in ("terminate", "passthrough"):
+            with self.subTest(tls=value), rf.TempDir() as d:
+                v = rf.ringfence("policy", "validate", self.policy(d, dict(self.GOOD, tls=value)))
+                self.assertEqual(v.returncode, 0, v.stderr)
+                self.assertIn("deprecat", v.stderr.lower())
+
+
 @unittest.skipUnless(rf.IS_ROOT, "the controls need root")
 class Clients(L7Case):
     """Python's urllib, Node's fetch, git, pip: allowed and refused."""
