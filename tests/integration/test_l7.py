@@ -631,7 +631,7 @@ class Validation(unittest.TestCase):
         os.chmod(path, 0o644)
         return path
 
-    def test_control_good_policy_validates(self):
+    def test_the_corrected_policy_validates(self):
         with rf.TempDir() as d:
             r = rf.ringfence("policy", "validate", self.policy(d, self.GOOD))
         self.assertEqual(r.returncode, 0, r.stderr)
