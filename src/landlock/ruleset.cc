@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -324,7 +325,23 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
       for (const auto& l : resolved->links) rule.symlinks.push_back(l.link + " -> " + l.target);
     }
     st.rules.push_back(std::move(rule));
-    if (remounted(resolved->real)) late.push_back({resolved->real, access});
+    if (remounted(resolved->real)) {
+      // Reopened in the command after the mount: /proc/self there is the
+      // command's own entry (resolving it here named the supervisor's pid,
+      // which the sandbox's PID namespace does not have); another
+      // process's entry is not visible there at all.
+      const bool self = path == "/proc/self" || path.rfind("/proc/self/", 0) == 0 ||
+                        path == "/proc/thread-self" || path.rfind("/proc/thread-self/", 0) == 0;
+      const std::string& r = resolved->real;
+      const bool other_pid = !self && r.size() > 6 && r.rfind("/proc/", 0) == 0 &&
+                             isdigit(static_cast<unsigned char>(r[6]));
+      if (other_pid) {
+        st.skipped.push_back(
+            {path, "a host process's /proc entry is not visible in the sandbox's PID namespace"});
+      } else {
+        late.push_back({self ? path : r, access});
+      }
+    }
   };
   for (const auto& pr : req.paths)
     add_path(pr.path, pr.rights ? pr.rights : WantedFsRights(pr.access));

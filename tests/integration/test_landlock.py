@@ -180,6 +180,29 @@ class Robustness(LandlockTestCase):
         self.assertIn({"path": "/app", "reason": "does not exist"}, eff["skipped_paths"])
         self.assertIn(self.t.ro, [x["path"] for x in eff["rules"]])
 
+    def test_proc_self_grant_in_every_mode(self):
+        # OpenShell's own example policies grant /proc/self read-only. In
+        # namespace mode /proc is the sandbox's own, so the grant must name
+        # the command's entry there, not the supervisor's pid (which the
+        # sandbox's PID namespace does not have: the run failed with
+        # "landlock: No such file or directory"). A host process's entry
+        # named by number is skipped with its reason there.
+        pol = """version: 1
+filesystem_policy:
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc/self]
+  read_write: [/dev/null]
+"""
+        for mode in ("namespace", "platform"):
+            with self.subTest(mode=mode):
+                r = run(["/bin/sh", "-c", "head -1 /proc/self/status"], policy=pol,
+                           extra=["--mode", mode], cwd="/")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("Name:", r.stdout)
+        other = pol.replace("/proc/self]", f"/proc/self, /proc/{os.getpid()}]")
+        r = run(["/bin/true"], policy=other, extra=["--mode", "namespace"], cwd="/")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("not visible in the sandbox's PID namespace", r.stderr)
+
     def test_single_file_rule(self):
         d = os.path.join(self.base, "single")
         os.mkdir(d)
