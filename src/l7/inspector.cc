@@ -68,19 +68,20 @@ RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view metho
     }
     if (!first) first = &e, first_verdict = v;
     if (StartsWith(v.rule, "deny_rules") && !v.allowed) {
-      ev.endpoint = e.label, ev.rule = v.rule, ev.reason = v.reason;
+      ev.endpoint = e.label, ev.policy = e.policy, ev.rule = v.rule, ev.reason = v.reason;
       return ev;  // an enforced deny of any selected endpoint wins
     }
     if (v.allowed && !v.would_deny && !allow_by) allow_by = &e, allow_verdict = v;
     if (v.allowed && v.would_deny && !audit_by) audit_by = &e, audit_verdict = v;
   }
   if (allow_by) {
-    ev.allowed = true, ev.endpoint = allow_by->label, ev.rule = allow_verdict.rule;
+    ev.allowed = true, ev.endpoint = allow_by->label, ev.policy = allow_by->policy;
+    ev.rule = allow_verdict.rule;
     return ev;
   }
   if (audit_by) {
     ev.allowed = ev.would_deny = true;
-    ev.endpoint = audit_by->label, ev.rule = audit_verdict.rule;
+    ev.endpoint = audit_by->label, ev.policy = audit_by->policy, ev.rule = audit_verdict.rule;
     ev.reason = audit_verdict.reason, ev.hint = audit_verdict.hint;
     *audit_only_deny = true;
     return ev;
@@ -91,7 +92,7 @@ RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view metho
     ev.hint = "path: \"" + q.target.path + "\" on an endpoint (or no path selector)";
     return ev;
   }
-  ev.endpoint = first->label, ev.rule = first_verdict.rule;
+  ev.endpoint = first->label, ev.policy = first->policy, ev.rule = first_verdict.rule;
   ev.reason = first_verdict.reason, ev.hint = first_verdict.hint;
   return ev;
 }
@@ -136,6 +137,7 @@ void Inspector::ClientBytes(InspectorOutput* out) {
           RequestEvent ev;
           ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
           ev.allowed = ev.would_deny = true, ev.endpoint = websocket_endpoint_;
+          ev.policy = websocket_policy_;
           ev.reason = "WebSocket text messages are not allowed on this endpoint";
           out->events.push_back(std::move(ev));
         }
@@ -144,6 +146,7 @@ void Inspector::ClientBytes(InspectorOutput* out) {
         RequestEvent ev;
         ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
         ev.endpoint = websocket_endpoint_;
+        ev.policy = websocket_policy_;
         ev.reason = s.refused ? "WebSocket text messages are not allowed on this endpoint"
                               : "WebSocket protocol error: " + frames_->why();
         ev.hint = s.refused ? "rules: [{allow: {method: WEBSOCKET_TEXT, path: \"" +
@@ -228,6 +231,7 @@ void Inspector::ClientBytes(InspectorOutput* out) {
       p.websocket_text_audit = text_audit;
       websocket_path_ = q.target.path;
       websocket_endpoint_ = text.endpoint.empty() ? ev.endpoint : text.endpoint;
+      websocket_policy_ = text.policy.empty() ? ev.policy : text.policy;
     }
     pending_.push_back(std::move(p));
     out->to_upstream += q.forward_head;

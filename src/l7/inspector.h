@@ -33,7 +33,8 @@ namespace rf::l7 {
 struct InspectedEndpoint {
   std::string path;  // selector glob; empty: every path
   EndpointRules rules;
-  std::string label;  // "policy NAME endpoint N", for events
+  std::string label;   // "policy NAME endpoint N", for events
+  std::string policy;  // NAME: the network_policies entry
 };
 
 struct InspectorConfig {
@@ -50,8 +51,9 @@ struct RequestEvent {
   std::string path;  // normalised; never the query (values may be secrets)
   bool allowed = false;
   bool would_deny = false;
-  int status = 0;  // the proxy's own answer, 0 when forwarded
-  std::string endpoint;
+  int status = 0;        // the proxy's own answer, 0 when forwarded
+  std::string endpoint;  // its label
+  std::string policy;    // the network_policies entry it belongs to
   std::string rule;
   std::string reason;
   std::string hint;
@@ -102,6 +104,7 @@ class Inspector {
   bool websocket_audit_ = false;
   std::string websocket_path_;
   std::string websocket_endpoint_;
+  std::string websocket_policy_;
 };
 
 }  // namespace rf::l7

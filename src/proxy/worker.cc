@@ -669,6 +669,7 @@ void Worker::StartInspected(Conn* c, std::string rest) {
     const CompiledEndpoint& ce = s_->matcher.endpoint(i);
     l7::InspectedEndpoint e;
     e.label = ce.label;
+    e.policy = s_->matcher.policy(ce.policy).name;
     if (ce.inspect) {
       e.path = ce.path_selector;
       e.rules = ce.rules;
@@ -727,9 +728,9 @@ void Worker::EmitRequest(Conn* c, const l7::RequestEvent& ev) {
   std::string target = Target(c->host, c->req.port);
   std::string subject = (ev.method.empty() ? std::string("-") : ev.method) + " " + target + ev.path;
   AuditEvent e{"http", action, subject, ev.reason.empty() ? ev.rule : ev.reason, {}};
-  e.extra = {{"host", c->host}, {"port", c->req.port}, {"method", ev.method},
-             {"path", ev.path}, {"rule", ev.rule},     {"policy", ev.endpoint},
-             {"binary", bin},   {"pid", c->caller_pid}};
+  e.extra = {{"host", c->host},         {"port", c->req.port}, {"method", ev.method},
+             {"path", ev.path},         {"rule", ev.rule},     {"policy", ev.policy},
+             {"endpoint", ev.endpoint}, {"binary", bin},       {"pid", c->caller_pid}};
   if (ev.status) e.extra["status"] = ev.status;
   if (!ev.hint.empty()) e.extra["hint"] = ev.hint;
   s_->audit->Emit(e);
