@@ -24,11 +24,12 @@ int main() {
     const auto& o = all[i];
     printf(
         "  if (static_cast<int>(o.mode) == %d && o.sysv_ipc == %s && o.notify_connect == %s && "
-        "o.notify_denials == %s && o.unix_dgram == %s && o.inet_sockets == %s) return {kProg%zu, "
-        "sizeof kProg%zu / sizeof *kProg%zu};\n",
+        "o.notify_denials == %s && o.unix_dgram == %s && o.inet_sockets == %s && "
+        "o.private_terminal == %s) return {kProg%zu, sizeof kProg%zu / sizeof *kProg%zu};\n",
         static_cast<int>(o.mode), o.sysv_ipc ? "true" : "false",
         o.notify_connect ? "true" : "false", o.notify_denials ? "true" : "false",
-        o.unix_dgram ? "true" : "false", o.inet_sockets ? "true" : "false", i, i, i);
+        o.unix_dgram ? "true" : "false", o.inet_sockets ? "true" : "false",
+        o.private_terminal ? "true" : "false", i, i, i);
   }
   printf("  return {};\n}\n\n}  // namespace rf::seccomp\n");
   return 0;

@@ -14,6 +14,9 @@ struct RunOptions {
   std::string audit_fd;     // --audit-fd: an inherited descriptor's number
   std::string workdir;      // empty = current directory
   bool quiet = false;       // -q, or RINGFENCE_QUIET set (RunMain reads it)
+  // --tty: a terminal of the command's own whatever stdin is; --no-tty:
+  // none (the command gets the descriptors as they are). Neither: auto.
+  bool tty = false, no_tty = false;
   // Resource limits overriding process.limits, as given (validated by
   // RunMain): --memory, --pids, --cpus, --timeout, --file-size, --open-files.
   std::string memory, pids, cpus, timeout, file_size, open_files;

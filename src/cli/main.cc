@@ -50,6 +50,10 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
       o->quiet = true;
       continue;
     }
+    if (a == "--tty" || a == "--no-tty") {
+      (a == "--tty" ? o->tty : o->no_tty) = true;
+      continue;
+    }
     if (a == "--") {
       o->command.assign(argv + i + 1, argv + argc);
       return !o->command.empty();
@@ -161,6 +165,10 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run a command inside the sandbox");
   for (const auto& opt : RunValueOptions()) run_cmd->add_option(opt.name, run.*opt.field, opt.help);
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only print warnings and errors");
+  run_cmd->add_flag("--tty", run.tty,
+                    "Give the command a terminal of its own even when stdin is not a terminal");
+  run_cmd->add_flag("--no-tty", run.no_tty,
+                    "No terminal of its own: the command gets stdin/stdout/stderr as they are");
   run_cmd->add_option("command", run.command,
                       "CMD [ARGS...] (everything after `--` or the first non-option)");
   run_cmd->footer(

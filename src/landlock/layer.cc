@@ -58,12 +58,15 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   }
   // Interactive basics: /dev/tty and the terminal(s) on stdin/stdout/stderr
   // by name, not all of /dev/pts: the caller's other terminals (another
-  // shell of the same uid) must stay out of reach. New pseudo-terminals
-  // (/dev/ptmx, /dev/pts) need a policy grant (docs/landlock.md).
+  // shell of the same uid) must stay out of reach. With a terminal of its
+  // own, that one only: the caller's is never the command's. New
+  // pseudo-terminals (/dev/ptmx, /dev/pts) need a policy grant
+  // (docs/landlock.md).
   std::vector<std::string> terminal;
   if (ctx.has_terminal) {
     std::vector<std::string> candidates = {"/dev/tty"};
-    for (int fd = 0; fd <= 2; ++fd) {
+    if (!ctx.private_terminal.empty()) candidates.push_back(ctx.private_terminal);
+    for (int fd = 0; fd <= 2 && ctx.private_terminal.empty(); ++fd) {
       char name[64];
       if (ttyname_r(fd, name, sizeof name) == 0 &&
           std::find(candidates.begin(), candidates.end(), name) == candidates.end())

@@ -42,6 +42,10 @@ struct LayerContext {
   // Build the full per-layer description for `policy show --effective`
   // (`run` only needs the steps, warnings and summary).
   bool describe = true;
+  // The slave of the command's own terminal (/dev/pts/N), or "": the only
+  // terminal Landlock grants by name besides /dev/tty (the caller's stay
+  // out of reach), and seccomp allows tcsetpgrp on it.
+  std::string private_terminal = {};
   // Seccomp user notification (src/seccomp/notify.h), off by default. When
   // either flag is set the filter is installed with a listener, the command
   // sends it over a socketpair, and the supervisor end of that socketpair is

@@ -479,6 +479,7 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts) {
   LayerContext ctx{plan.effective.policy, mode, opts.workdir, opts.has_terminal,
                    opts.audit ? opts.audit : &no_audit};
   ctx.describe = opts.describe;
+  ctx.private_terminal = opts.private_terminal;
   if (Status s = AddHome(opts, plan); !s.ok()) return s.With("process.home");
   if (Status s = AddNetworkLayer(decision, none_in_namespace, ctx, plan); !s.ok())
     return s.With("network");

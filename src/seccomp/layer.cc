@@ -49,6 +49,7 @@ Status AddSeccompLayer(const LayerContext& ctx, Plan& plan) {
   o.notify_denials = ctx.seccomp_notify_denials;
   o.unix_dgram = ctx.policy.network.unix_datagram && !ctx.seccomp_refuse_unix_dgram;
   o.inet_sockets = ctx.seccomp_inet_sockets;
+  o.private_terminal = !ctx.private_terminal.empty() && ctx.mode != NetMode::kNamespace;
   // The rules are only built when they must be compiled now (no
   // precompiled program) or described (`policy show`), not on every run.
   std::optional<seccomp::Profile> profile;

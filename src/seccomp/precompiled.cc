@@ -13,17 +13,21 @@ std::vector<ProfileOptions> AllProfileOptions() {
       for (bool nc : {false, true})
         for (bool nd : {false, true})
           for (bool dgram : {false, true})
-            for (bool inet : {true, false}) {
-              if (!inet && m != NetMode::kNone) continue;  // only mode none drops them
-              ProfileOptions o;
-              o.mode = m;
-              o.sysv_ipc = sysv;
-              o.notify_connect = nc;
-              o.notify_denials = nd;
-              o.unix_dgram = dgram;
-              o.inet_sockets = inet;
-              all.push_back(o);
-            }
+            for (bool inet : {true, false})
+              for (bool pty : {false, true}) {
+                if (!inet && m != NetMode::kNone) continue;  // only mode none drops them
+                // Namespace mode allows tcsetpgrp anyway (the layer passes false).
+                if (pty && m == NetMode::kNamespace) continue;
+                ProfileOptions o;
+                o.mode = m;
+                o.sysv_ipc = sysv;
+                o.notify_connect = nc;
+                o.notify_denials = nd;
+                o.unix_dgram = dgram;
+                o.inet_sockets = inet;
+                o.private_terminal = pty;
+                all.push_back(o);
+              }
   return all;
 }
 
