@@ -29,7 +29,14 @@ TIOCSTI = 0x5412
 # Run in the sandbox: each console/injection request on each standard
 # descriptor and on /dev/tty, then the descriptors the process holds.
 PROBE = textwrap.dedent("""
-    import fcntl, os, struct
+    import fcntl, os, struct, sys
+    if len(sys.argv) > 1:
+        # The user's terminal by name (Landlock grants only the private one).
+        try:
+            os.close(os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY))
+            print("OPEN-USER-TTY", "OK")
+        except OSError as e:
+            print("OPEN-USER-TTY", e.strerror.replace(" ", "_"))
     def attempt(fd, req, arg):
         try:
             fcntl.ioctl(fd, req, arg)
@@ -329,6 +336,34 @@ class Relay(unittest.TestCase):
                 t.type("echo FG=$?")
                 t.wait_for(re.compile(r"^FG=143$", re.M))
 
+    def test_hang_up_of_the_users_terminal_reaches_the_command(self):
+        # The user's terminal goes away (the tmux server is killed). The
+        # shell's own SIGHUP is kept from ringfence (ignored, then exec), so
+        # only the relay can tell the command: it hangs up the command's
+        # terminal and sends SIGHUP, as a terminal would.
+        hup = ("import signal, sys, time\n"
+               "def hup(*a):\n"
+               "    open('hup.txt', 'w').write('HUP')\n"
+               "    sys.exit(0)\n"
+               "signal.signal(signal.SIGHUP, hup)\n"
+               "print('WAIT' + 'ING', flush=True)\n"
+               "time.sleep(100)\n")
+        for mode in MODES:
+            with self.subTest(mode=mode), Tmux(self) as t:
+                t.script("hup.py", hup)
+                marker = os.path.join(t.cwd, "hup.txt")
+                t.type(f"trap '' HUP; exec {rf.BIN} run -q --mode {mode} -- {rf.PY} hup.py")
+                t.wait_for("WAITING")
+                pid = t.pane_pid()  # ringfence itself (exec)
+                t.tmux("kill-server", check=False)
+                deadline = time.monotonic() + 10
+                while not os.path.exists(marker) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertTrue(os.path.exists(marker), "the command got no SIGHUP")
+                while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertFalse(os.path.exists(f"/proc/{pid}"), "ringfence still runs")
+
     def test_non_interactive_runs_keep_pipes(self):
         for mode in MODES:
             with self.subTest(mode=mode), Tmux(self) as t:
@@ -360,9 +395,11 @@ class UsersTerminalOutOfReach(unittest.TestCase):
                     script = t.script("probe.py", PROBE)
                     user_tty = t.pane_tty()
                     before = t.stty_g()
-                    t.type(f"{rf.BIN} run -q --mode {mode} -- {rf.PY} {script}; echo RC=$?")
+                    t.type(f"{rf.BIN} run -q --mode {mode} -- {rf.PY} {script} {user_tty}; "
+                           f"echo RC=$?")
                     s = t.wait_for(RC)
                     self.assertIn("PROBE-DONE", s)
+                    self.assertIn("OPEN-USER-TTY Permission_denied", s)
                     lines = [l for l in s.splitlines() if l.startswith(("PROBE ", "FD "))]
                     probes = [l for l in lines if l.startswith("PROBE ")]
                     self.assertEqual(len(probes), 4, s)  # 0, 1, 2 and /dev/tty
@@ -386,9 +423,10 @@ class UsersTerminalOutOfReach(unittest.TestCase):
             # Control: the probe itself, without ringfence, reads the pane's
             # terminal on its descriptors (the probe can see it).
             with Tmux(self) as t:
-                t.type(f"{rf.PY} {t.script('probe.py', PROBE)}; echo RC=$?")
+                t.type(f"{rf.PY} {t.script('probe.py', PROBE)} {t.pane_tty()}; echo RC=$?")
                 s = t.wait_for(RC)
                 self.assertIn(f"FD 0 {t.pane_tty()}", s)
+                self.assertIn("OPEN-USER-TTY OK", s)
 
     def vt_standin(self):
         """A virtual console this process may read modes of, or None."""
