@@ -364,6 +364,23 @@ class Relay(unittest.TestCase):
                     time.sleep(0.05)
                 self.assertFalse(os.path.exists(f"/proc/{pid}"), "ringfence still runs")
 
+    def test_forced_terminal_with_pipes(self):
+        # --tty: a terminal of its own whatever the descriptors are; input
+        # from a pipe ends with the end-of-file character (a line left
+        # unfinished is ended first), output comes back through the pipe.
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                r = rf.run(["/bin/sh", "-c", "tty; cat; echo CAT=$?; exit 3"],
+                           extra=["--mode", mode, "--tty"], input="one\ntwo", timeout=30)
+                self.assertEqual(r.returncode, 3, r.stderr)
+                # (The terminal echoes the input first.)
+                self.assertRegex(r.stdout, r"/dev/pts/\d+\n")
+                self.assertIn("one", r.stdout)
+                self.assertIn("CAT=0", r.stdout)
+        r = rf.run(["/bin/true"], extra=["--tty", "--no-tty"])
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("--tty and --no-tty both given", r.stderr)
+
     def test_non_interactive_runs_keep_pipes(self):
         for mode in MODES:
             with self.subTest(mode=mode), Tmux(self) as t:
