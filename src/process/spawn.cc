@@ -786,8 +786,6 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // terminal back if it is in the foreground and continues the command.
   struct termios cmd_tty;
   bool have_cmd_tty = false;
-  // Returns whether we were stopped and continued since (SIGCONT, blocked
-  // here, is then pending for the signalfd).
   // Stops the whole supervisor until SIGCONT. The kernel discards it in an
   // orphaned process group (no job-control shell that could resume us).
   auto stop_self = [&] {
@@ -802,6 +800,8 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
       pthread_sigmask(SIG_BLOCK, &tstp, nullptr);
     }
   };
+  // Returns whether we were stopped and continued since (SIGCONT, blocked
+  // here, is then pending for the signalfd).
   auto relay_stop = [&] {
     if (pty) {
       pty->Restore();
