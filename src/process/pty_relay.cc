@@ -43,7 +43,10 @@ TerminalChoice ChooseTerminal(TtyMode mode) {
     return c;
   }
   const bool tty[3] = {isatty(0) == 1, isatty(1) == 1, isatty(2) == 1};
-  if (!tty[0] || !(tty[1] || tty[2])) return c;
+  // Output to a pipe (`ringfence run -- cmd | less`): other programs of
+  // the pipeline share the caller's terminal, and raw mode for the run
+  // would change it under them.
+  if (!tty[0] || !tty[1]) return c;
   // Started in the background (`ringfence run ... &`): the caller's
   // terminal is their shell's; the command gets it as it is and is stopped
   // when it reads it (job control of the caller's shell, docs/process.md).

@@ -26,8 +26,9 @@ namespace rf {
 enum class TtyMode { kAuto, kOn, kOff };
 
 // Which standard descriptors get the private terminal. `auto`: one is made
-// when stdin is a terminal and stdout or stderr is; each of the three that
-// is a terminal is replaced by it, the others (pipes, files) are kept.
+// when stdin and stdout are terminals (and ringfence is the foreground);
+// each of the three that is a terminal is replaced by it, the others
+// (stderr to a file) are kept.
 // `on`: one is made whatever they are, and all three are replaced. `off`:
 // none (the command gets the descriptors as they are).
 struct TerminalChoice {

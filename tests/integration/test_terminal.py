@@ -390,6 +390,14 @@ class Relay(unittest.TestCase):
                 s = t.wait_for(RC)
                 self.assertRegex(s, r"IN pipe:\[\d+\] hello False")
                 self.assertIn("RC=0", s)
+        # Output to a pipe: other programs of the pipeline share the user's
+        # terminal; the command gets it as it is.
+        with Tmux(self) as t:
+            t.type(f"{rf.BIN} run -q -- {rf.PY} -c "
+                   f"\"import os; print('IN', os.readlink('/proc/self/fd/0'))\" | cat; "
+                   f"echo RC=$?")
+            s = t.wait_for(RC)
+            self.assertIn(f"IN {t.pane_tty()}\n", s)
         # --no-tty: the user's terminal as it is (job control of the
         # caller's shell only).
         with Tmux(self) as t:
