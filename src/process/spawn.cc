@@ -921,6 +921,9 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
           // terminal (its output waits in the buffers), the caller gets theirs.
           pty->Restore();
           stop_self();
+          // Continued (or never stopped: an orphaned group): raw again if
+          // we are the caller's foreground (not after `bg`).
+          pty->EnterRaw();
         } else if (cmd_pid > 0) {
           kill(-cmd_pid, sig);
           // A stopped command acts on a hang-up or termination only once

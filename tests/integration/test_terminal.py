@@ -336,6 +336,26 @@ class Relay(unittest.TestCase):
                 t.type("echo FG=$?")
                 t.wait_for(re.compile(r"^FG=143$", re.M))
 
+    def test_sigtstp_without_a_job_control_shell_changes_nothing(self):
+        # ringfence under a shell without job control (its process group is
+        # orphaned): the kernel discards SIGTSTP, so ringfence must not stay
+        # stopped nor leave the terminal cooked: keys are still bytes.
+        with Tmux(self) as t:
+            script = t.script("raw.py", RAW)
+            t.type(f"exec /bin/sh -c '{rf.BIN} run -q -- {rf.PY} {script}; echo RC=$?; sleep 100'")
+            t.wait_for("RAW-READY")
+            pid = ringfence_pid(t.pane_pid())
+            os.kill(pid, signal.SIGTSTP)
+            time.sleep(0.5)
+            with open(f"/proc/{pid}/stat") as f:
+                self.assertNotIn(f.read().rsplit(")", 1)[1].split()[0], ("T", "t"))
+            t.type("a", enter=False)
+            t.key("C-c")
+            t.key("C-d")
+            s = t.wait_for(RC)
+            self.assertIn("GOT [97, 3, 4]", s)
+            self.assertIn("RC=0", s)
+
     def test_hang_up_of_the_users_terminal_reaches_the_command(self):
         # The user's terminal goes away (the tmux server is killed). The
         # shell's own SIGHUP is kept from ringfence (ignored, then exec), so
