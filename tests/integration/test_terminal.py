@@ -287,6 +287,16 @@ class Relay(unittest.TestCase):
                 t.wait_for("RC=7Z", timeout=240)
                 self.assertLess(time.monotonic() - start, 240)
 
+    def type_raw_bytes(self, t):
+        """Types a, Ctrl-C, Ctrl-D to the RAW script, which reads them as
+        three bytes (raw mode) and exits 0."""
+        t.type("a", enter=False)
+        t.key("C-c")
+        t.key("C-d")
+        s = t.wait_for(RC)
+        self.assertIn("GOT [97, 3, 4]", s)
+        self.assertIn("RC=0", s)
+
     def test_raw_mode_inside_and_the_terminal_exactly_as_before(self):
         if True:
             for mode in MODES:
@@ -296,13 +306,7 @@ class Relay(unittest.TestCase):
                         before = t.stty_g()
                         t.type(f"{rf.BIN} run -q --mode {mode} -- {rf.PY} {script}; echo RC=$?")
                         t.wait_for("RAW-READY")
-                        # Ctrl-C and Ctrl-D are bytes in raw mode.
-                        t.type("a", enter=False)
-                        t.key("C-c")
-                        t.key("C-d")
-                        s = t.wait_for(RC)
-                        self.assertIn("GOT [97, 3, 4]", s)
-                        self.assertIn("RC=0", s)
+                        self.type_raw_bytes(t)
                         t.expect_prompt(count=2)
                         # The command left its terminal raw; the user's is as before.
                         self.assertEqual(t.stty_g(), before)
@@ -349,12 +353,7 @@ class Relay(unittest.TestCase):
             time.sleep(0.5)
             with open(f"/proc/{pid}/stat") as f:
                 self.assertNotIn(f.read().rsplit(")", 1)[1].split()[0], ("T", "t"))
-            t.type("a", enter=False)
-            t.key("C-c")
-            t.key("C-d")
-            s = t.wait_for(RC)
-            self.assertIn("GOT [97, 3, 4]", s)
-            self.assertIn("RC=0", s)
+            self.type_raw_bytes(t)
 
     def test_hang_up_of_the_users_terminal_reaches_the_command(self):
         # The user's terminal goes away (the tmux server is killed). The
