@@ -383,6 +383,23 @@ class Relay(unittest.TestCase):
                     time.sleep(0.05)
                 self.assertFalse(os.path.exists(f"/proc/{pid}"), "ringfence still runs")
 
+    @unittest.skipUnless(rf.IS_ROOT and shutil.which("unshare"), "needs root and unshare")
+    def test_no_pseudo_terminal_to_be_had(self):
+        # /dev/ptmx is not a pseudo-terminal multiplexer here (/dev/null
+        # mounted over it): auto warns and gives the command the user's
+        # terminal as before; --tty refuses to run (125).
+        with Tmux(self) as t:
+            t.script("in.py", "import os; print('IN', os.readlink('/proc/self/fd/0'))")
+            for flag in ("", "--tty"):
+                t.type(f"unshare -m /bin/sh -c 'mount --bind /dev/null /dev/ptmx && exec "
+                       f"{rf.BIN} run -q {flag} -- {rf.PY} in.py'; echo RC=$?")
+                t.wait_for(RC, count=1 if not flag else 2)
+            s = t.screen()
+            self.assertIn("ringfence: warning: a terminal for the command: unlockpt", s)
+            self.assertIn(f"IN {t.pane_tty()}\n", s)
+            self.assertIn("ringfence: --tty: a terminal for the command: unlockpt", s)
+            self.assertEqual(re.findall(r"^RC=(\d+)$", s, re.M), ["0", "125"])
+
     def test_forced_terminal_with_pipes(self):
         # --tty: a terminal of its own whatever the descriptors are; input
         # from a pipe ends with the end-of-file character (a line left
