@@ -17,6 +17,9 @@ struct RunOptions {
   // --kernel-audit: turn kernel auditing on (host-wide) when it is off, so
   // that file denials can be reported.
   bool kernel_audit = false;
+  // --tty: a terminal of the command's own whatever stdin is; --no-tty:
+  // none (the command gets the descriptors as they are). Neither: auto.
+  bool tty = false, no_tty = false;
   // Resource limits overriding process.limits, as given (validated by
   // RunMain): --memory, --pids, --cpus, --timeout, --file-size, --open-files.
   std::string memory, pids, cpus, timeout, file_size, open_files;

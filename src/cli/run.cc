@@ -18,6 +18,7 @@
 #include "net/connect_guard.h"
 #include "policy/loader.h"
 #include "process/caller.h"
+#include "process/pty_relay.h"
 #include "process/spawn.h"
 #include "proxy/proxy.h"
 #include "sandbox/audit_path.h"
@@ -138,6 +139,10 @@ const std::vector<RunOption>& RunOptionTable() {
       {"--file-size", nullptr, &O::file_size, nullptr, "Largest file the sandbox may write (1g)"},
       {"--open-files", nullptr, &O::open_files, nullptr, "Open descriptors per process (4096)"},
       {"--quiet", "-q", nullptr, &O::quiet, "Only print warnings and errors"},
+      {"--tty", nullptr, nullptr, &O::tty,
+       "Give the command a terminal of its own even when stdin is not a terminal"},
+      {"--no-tty", nullptr, nullptr, &O::no_tty,
+       "No terminal of its own: the command gets stdin/stdout/stderr as they are"},
       {"--kernel-audit", nullptr, nullptr, &O::kernel_audit,
        "Turn kernel auditing on (host-wide, it stays on) when it is off, so that file denials "
        "reach the audit log"},
@@ -222,8 +227,29 @@ int RunMain(const RunOptions& o) {
   }
   workdir = resolved->real;
 
-  PlanOptions popts{workdir, o.mode, audit, isatty(0) || isatty(1) || isatty(2),
+  // A terminal of the command's own (docs/process.md "Terminal"): made
+  // before the plan, whose Landlock and seccomp layers name it.
+  if (o.tty && o.no_tty)
+    return SetupFailure(*audit, subject, "--tty and --no-tty both given: give one of them");
+  const TerminalChoice tty_choice = ChooseTerminal(o.tty      ? TtyMode::kOn
+                                                   : o.no_tty ? TtyMode::kOff
+                                                              : TtyMode::kAuto);
+  std::unique_ptr<PtyRelay> pty;
+  std::string pty_warning;
+  if (tty_choice.pty) {
+    auto opened = PtyRelay::Open(tty_choice);
+    if (opened.ok()) {
+      pty = std::move(opened).value();
+    } else if (o.tty) {
+      return SetupFailure(*audit, subject, "--tty: " + opened.status().reason());
+    } else {
+      pty_warning = opened.status().reason() +
+                    "; the command gets the caller's terminal (job control inside is limited)";
+    }
+  }
+  PlanOptions popts{workdir, o.mode, audit, pty || isatty(0) || isatty(1) || isatty(2),
                     audit_owner != nullptr};
+  if (pty) popts.private_terminal = pty->slave_path();
   popts.make_private_tmp = true;
   popts.default_processes = default_processes;
   auto host = ProbeHostFor(*policy, popts);
@@ -277,6 +303,8 @@ int RunMain(const RunOptions& o) {
   if (!quiet) fprintf(stderr, "ringfence: %s\n", TerminalText(plan->summary).c_str());
   for (const auto& w : plan->effective.warnings)
     fprintf(stderr, "ringfence: warning: %s\n", TerminalText(w).c_str());
+  if (!pty_warning.empty())
+    fprintf(stderr, "ringfence: warning: %s\n", TerminalText(pty_warning).c_str());
 
   // A tunnel costs the proxy up to 6 descriptors: the supervisor takes the
   // hard limit for itself (the command gets the caller's limit back), and
@@ -349,6 +377,7 @@ int RunMain(const RunOptions& o) {
   }
 
   SpawnSpec spec;
+  spec.pty = pty.get();
   if (have_nofile) spec.caller_nofile = nofile;
   spec.exe = exe.exe;
   spec.argv = o.command;

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -26,6 +27,7 @@
 
 #include "common/fd.h"
 #include "common/raw_syscall.h"
+#include "process/pty_relay.h"
 
 namespace rf {
 
@@ -88,6 +90,11 @@ struct Prepared {
   uid_t uid;
   gid_t gid;
   int tty_fd;  // -1 = no terminal hand-off
+  // The command's own terminal (the slave of PtyRelay), -1 = none; the
+  // standard descriptors it replaces. The master is closed in init.
+  int pty_slave;
+  int pty_master;
+  bool pty_replace[3];
   pid_t supervisor;
   const ChildStep* const* priv_steps;
   size_t n_priv;
@@ -141,6 +148,12 @@ long Wait4(pid_t pid, int* status, int options) noexcept {
 [[noreturn]] void RunCommand(const Prepared& p) {
   const pid_t init = getppid();
   if (setpgid(0, 0) != 0) FailChild(p.err_w, kStageSetpgid, errno);
+  // The command's own terminal (init made it the controlling terminal of
+  // its session) instead of each standard descriptor that was a terminal.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (p.pty_slave >= 0 && p.pty_replace[fd] && dup2(p.pty_slave, fd) < 0)
+      FailChild(p.err_w, kStageTerminal, errno);
+  }
   if (p.tty_fd >= 0) {
     // From a background group, tcsetpgrp raises SIGTTOU: it is blocked here
     // (the whole mask is, inherited from init).
@@ -386,6 +399,19 @@ int CommandEntry(void* arg) {
   sys::Close(err_r);
   sys::Close(status_r);
   sys::Close(p.life_w);
+  // The supervisor's end of the command's terminal: a copy here would keep
+  // the terminal from hanging up when the supervisor closes it.
+  if (p.pty_master >= 0) sys::Close(p.pty_master);
+  if (p.pty_slave >= 0) {
+    // A session of init's with the command's terminal as its controlling
+    // terminal: the command's group, whose parent (init) is in the same
+    // session, is not orphaned, so Ctrl-Z on that terminal stops it and
+    // job control inside works; no process of the caller's session can
+    // become that terminal's foreground.
+    long err = RawSyscall(SYS_setsid);
+    if (err >= 0) err = RawSyscall(SYS_ioctl, p.pty_slave, TIOCSCTTY, 0);
+    if (err < 0) FailChild(p.err_w, kStageTerminal, static_cast<int>(-err));
+  }
   const uint64_t all = ~uint64_t{0};
   RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&all), 0, sizeof all);
   RawSyscall(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -426,7 +452,9 @@ int CommandEntry(void* arg) {
   // glibc's clone writes errno only when it fails, and then init exits.
   pid_t cmd = clone(CommandEntry, p.command_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   if (cmd < 0) FailChild(p.err_w, kStageFork, errno);
-  // The command has exec'ed or exited by now (CLONE_VFORK).
+  // The command has exec'ed or exited by now (CLONE_VFORK). Only it holds
+  // its terminal from now on: the last close shows on the master.
+  if (p.pty_slave >= 0) sys::Close(p.pty_slave);
   RawSyscall(SYS_setpgid, cmd, cmd);  // done by the command already; fails after its exec
   if (p.hold_task_dir && !(p.init_ns & CLONE_NEWPID)) HoldTaskDir(cmd);
   sys::Close(p.err_w);
@@ -641,8 +669,14 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // The controlling terminal, kept for job control even when we are in the
   // background; handed to the command at start only if we are in its
   // foreground.
-  const int job_tty = spec.take_terminal ? ControllingTerminal() : -1;
-  p.tty_fd = job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp() ? job_tty : -1;
+  PtyRelay* const pty = spec.pty;
+  p.pty_slave = pty ? pty->slave() : -1;
+  p.pty_master = pty ? pty->master() : -1;
+  for (int fd = 0; fd <= 2; ++fd) p.pty_replace[fd] = pty && pty->choice().replace[fd];
+  // With a terminal of its own, the command never gets the caller's: the
+  // supervisor's job control follows the caller's terminal on stdin.
+  const int job_tty = pty ? pty->user_terminal() : spec.take_terminal ? ControllingTerminal() : -1;
+  p.tty_fd = pty ? pty->slave() : job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp() ? job_tty : -1;
   p.supervisor = getpid();
   p.priv_steps = priv.data();
   p.n_priv = priv.size();
@@ -664,7 +698,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   p.hold_task_dir = spec.hold_task_dir;
 
   struct termios saved_tty;
-  bool have_tty_state = p.tty_fd >= 0 && tcgetattr(p.tty_fd, &saved_tty) == 0;
+  bool have_tty_state = !pty && p.tty_fd >= 0 && tcgetattr(p.tty_fd, &saved_tty) == 0;
 
   // Signals the supervisor handles are blocked before fork (the command
   // resets its mask before exec) and read from a signalfd.
@@ -672,6 +706,9 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   sigemptyset(&handled);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGCHLD, SIGTTOU, SIGTTIN, SIGCONT})
     sigaddset(&handled, s);
+  // With a terminal of its own, a stop of the supervisor itself must give
+  // the caller their terminal back first (it is in raw mode).
+  if (pty) sigaddset(&handled, SIGTSTP);
   pthread_sigmask(SIG_BLOCK, &handled, &old_mask);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
@@ -715,7 +752,7 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // Whether the command's group was last given the terminal (at start, or
   // by `fg` through job control below). Only then is it taken back: after
   // `bg` the caller's shell has it, and must keep it.
-  bool cmd_has_tty = p.tty_fd >= 0;
+  bool cmd_has_tty = !pty && p.tty_fd >= 0;
   auto restore_terminal = [&] {
     if (job_tty < 0 || !cmd_has_tty) return;
     // We are in the background now: SIGTTOU is blocked, so this succeeds.
@@ -749,23 +786,39 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // terminal back if it is in the foreground and continues the command.
   struct termios cmd_tty;
   bool have_cmd_tty = false;
+  // Stops the whole supervisor until SIGCONT. The kernel discards it in an
+  // orphaned process group (no job-control shell that could resume us).
+  auto stop_self = [&] {
+    raise(SIGTSTP);
+    if (pty) {
+      // Blocked (read from the signalfd): delivered when unblocked, and its
+      // default action is taken before the unblock returns.
+      sigset_t tstp;
+      sigemptyset(&tstp);
+      sigaddset(&tstp, SIGTSTP);
+      pthread_sigmask(SIG_UNBLOCK, &tstp, nullptr);
+      pthread_sigmask(SIG_BLOCK, &tstp, nullptr);
+    }
+  };
   // Returns whether we were stopped and continued since (SIGCONT, blocked
   // here, is then pending for the signalfd).
   auto relay_stop = [&] {
-    if (tcgetpgrp(job_tty) == cmd_pid) {
+    if (pty) {
+      pty->Restore();
+    } else if (tcgetpgrp(job_tty) == cmd_pid) {
       have_cmd_tty = tcgetattr(job_tty, &cmd_tty) == 0;
       cmd_has_tty = true;
       restore_terminal();
     }
-    // Stops the whole supervisor until SIGCONT. The kernel discards it in an
-    // orphaned process group (no job-control shell that could resume us).
-    raise(SIGTSTP);
+    stop_self();
     sigset_t pending;
     return sigpending(&pending) == 0 && sigismember(&pending, SIGCONT) == 1;
   };
   auto relay_continue = [&] {
     if (cmd_pid <= 0) return;
-    if (job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp()) {
+    if (pty) {
+      pty->EnterRaw();  // only when we are in the caller's foreground
+    } else if (job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp()) {
       if (have_cmd_tty) tcsetattr(job_tty, TCSADRAIN, &cmd_tty);
       tcsetpgrp(job_tty, cmd_pid);  // SIGTTOU is blocked
       cmd_has_tty = true;
@@ -783,9 +836,15 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   struct timespec started_at;
   clock_gettime(CLOCK_MONOTONIC, &started_at);
   const bool has_deadline = res.started && spec.timeout_ms > 0;
+  if (pty) {
+    pty->CloseSlave();
+    if (res.started) pty->EnterRaw();
+  }
   while (!have_status && !init_reaped) {
     std::vector<struct pollfd> fds = {{sigfd.get(), POLLIN, 0}, {status_r.get(), POLLIN, 0}};
     for (const auto& w : watches) fds.push_back({w.fd, POLLIN, 0});
+    const size_t n_watches = watches.size();
+    if (pty) pty->AddPollFds(fds);
     int wait_ms = -1;
     if (has_deadline && !res.timed_out) {
       struct timespec now;
@@ -808,7 +867,17 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
       // without data (the command is gone) just ends the watch.
       std::vector<SpawnSpec::Watch> keep;
       std::vector<std::function<void()>> fire;
-      for (size_t i = 0; i < watches.size(); ++i) {
+      if (pty) {
+        pty->Handle(fds);
+        // The caller's terminal hung up: the command's session leader gets
+        // SIGHUP from the kernel as its terminal goes; that is init here,
+        // so the command's group gets it instead (and SIGCONT, if stopped).
+        if (pty->TakeHangup() && cmd_pid > 0 && !have_status) {
+          kill(-cmd_pid, SIGHUP);
+          kill(-cmd_pid, SIGCONT);
+        }
+      }
+      for (size_t i = 0; i < n_watches; ++i) {
         short ev = fds[2 + i].revents;
         if (watches[i].repeat && (ev & (POLLIN | POLLERR))) {
           fire.push_back(watches[i].ready);
@@ -847,6 +916,17 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
         if (have_status) continue;
         if (sig == SIGCONT) {
           relay_continue();
+        } else if (pty && sig == SIGWINCH) {
+          // The kernel tells the command's foreground job, as on resize.
+          pty->Resize();
+        } else if (pty && sig == SIGTSTP) {
+          // Stopped as a job of the caller's shell: the command keeps its
+          // terminal (its output waits in the buffers), the caller gets theirs.
+          pty->Restore();
+          stop_self();
+          // Continued (or never stopped: an orphaned group): raw again if
+          // we are the caller's foreground (not after `bg`).
+          pty->EnterRaw();
         } else if (cmd_pid > 0) {
           kill(-cmd_pid, sig);
           // A stopped command acts on a hang-up or termination only once
@@ -862,6 +942,12 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // us, the subreaper. No group kill here: the command was reaped, its pid
   // may already belong to someone else.
   KillAndReapDescendants(0, -1, nullptr);
+  if (pty) {
+    // Everything the command wrote reaches the caller, unless the caller's
+    // side stops taking it.
+    pty->Drain(2000);
+    pty->Restore();
+  }
   restore_terminal();
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 

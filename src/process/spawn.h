@@ -28,6 +28,8 @@
 
 namespace rf {
 
+class PtyRelay;
+
 // One piece of sandbox setup that runs in the command's process between fork
 // and exec. Implementations hold only state prepared before fork; Apply must
 // be async-signal-safe: raw system calls on prepared data, no allocation, no
@@ -54,6 +56,10 @@ struct SpawnSpec {
   std::string workdir;           // chdir before confinement; empty = stay
   std::optional<RunAs> run_as;   // set when started as root
   bool take_terminal = true;     // give the terminal's foreground to the command
+  // A terminal of the command's own (docs/process.md "Terminal"): its slave
+  // replaces the chosen standard descriptors, the supervisor relays. Owned
+  // by the caller; nullptr = the command gets the descriptors as they are.
+  PtyRelay* pty = nullptr;
   // Namespaces init is created in (CLONE_NEWPID, CLONE_NEWUSER): init is
   // then PID 1 of the sandbox's PID namespace. With CLONE_NEWUSER init writes
   // uid_map/gid_map (prepared "inside outside 1" lines) first.

@@ -39,11 +39,13 @@ std::vector<Degradation> Degradations(const landlock::LandlockStatus& st) {
 
 // Interactive basics: /dev/tty and the terminal(s) on stdin/stdout/stderr
 // by name, not all of /dev/pts: the caller's other terminals (another shell
-// of the same uid) must stay out of reach. New pseudo-terminals (/dev/ptmx,
-// /dev/pts) need a policy grant (docs/landlock.md).
-std::vector<std::string> TerminalPaths() {
+// of the same uid) must stay out of reach. With a terminal of its own, that
+// one only: the caller's is never the command's. New pseudo-terminals
+// (/dev/ptmx, /dev/pts) need a policy grant (docs/landlock.md).
+std::vector<std::string> TerminalPaths(const std::string& private_terminal) {
   std::vector<std::string> candidates = {"/dev/tty"}, out;
-  for (int fd = 0; fd <= 2; ++fd) {
+  if (!private_terminal.empty()) candidates.push_back(private_terminal);
+  for (int fd = 0; fd <= 2 && private_terminal.empty(); ++fd) {
     char name[64];
     if (ttyname_r(fd, name, sizeof name) == 0 &&
         std::find(candidates.begin(), candidates.end(), name) == candidates.end())
@@ -95,7 +97,7 @@ Result<LandlockDecision> AddLandlockLayer(const LayerInput& in, const LandlockIn
   }
   std::vector<std::string> terminal;
   if (in.has_terminal) {
-    for (auto& p : TerminalPaths()) {
+    for (auto& p : TerminalPaths(in.private_terminal)) {
       if (std::find(fs.read_write.begin(), fs.read_write.end(), p) == fs.read_write.end())
         req.paths.push_back({p, landlock::Access::kReadWrite});
       terminal.push_back(std::move(p));

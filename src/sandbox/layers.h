@@ -46,6 +46,10 @@ struct LayerInput {
   AuditSink* audit;   // never null
   const HostProbe& host;
   const std::optional<RunAs>& run_as;  // started as root: whom the command runs as
+  // The slave of the command's own terminal (/dev/pts/N), or "": the only
+  // terminal Landlock grants by name besides /dev/tty (the caller's stay
+  // out of reach), and seccomp allows tcsetpgrp on it.
+  const std::string& private_terminal;
 };
 
 // --- network (src/sandbox/network_layer.cc, on src/net/) -----------------

@@ -360,7 +360,8 @@ Result<Plan> BuildPlan(const Policy& policy, const PlanOptions& opts, const Host
                       opts.has_terminal,
                       opts.audit ? opts.audit : &no_audit,
                       host,
-                      plan.run_as};
+                      plan.run_as,
+                      opts.private_terminal};
   // 4. Home.
   if (Status s = AddHome(opts, host.uid, plan); !s.ok()) return s.With("process.home");
   // 5. Network layer.

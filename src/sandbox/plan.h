@@ -39,6 +39,8 @@ struct PlanOptions {
   bool make_private_tmp = false;
   // process.limits.processes is the default policy's cap (SandboxLimits).
   bool default_processes = false;
+  // The command's own terminal, /dev/pts/N (src/process/pty_relay.h), or "".
+  std::string private_terminal = {};
 };
 
 // How the command reaches the network (src/net/).

@@ -23,6 +23,7 @@ Result<SeccompDecision> AddSeccompLayer(const LayerInput& in, const SeccompInput
   o.notify_denials = sc.notify_denials;
   o.unix_dgram = in.policy.network.unix_datagram && !sc.refuse_unix_dgram;
   o.inet_sockets = sc.inet_sockets;
+  o.private_terminal = !in.private_terminal.empty() && in.mode != NetMode::kNamespace;
   // The rules are only built when they must be compiled now (no
   // precompiled program) or described (`policy show`), not on every run.
   std::optional<seccomp::Profile> profile;

@@ -9,7 +9,7 @@ namespace rf::seccomp {
 // A new field must be enumerated in AllProfileOptions, or the table has no
 // program for its other values and every such run compiles at start-up (the
 // key itself covers every field without being told).
-static_assert(AggregateFieldCount<ProfileOptions>() == 6,
+static_assert(AggregateFieldCount<ProfileOptions>() == 7,
               "ProfileOptions has a new field: enumerate its values in AllProfileOptions "
               "(src/seccomp/precompiled.cc) and update the count in the equivalence test "
               "(tests/unit/seccomp_test.cc), then change this number");
@@ -45,17 +45,21 @@ std::vector<ProfileOptions> AllProfileOptions() {
       for (bool nc : {false, true})
         for (bool nd : {false, true})
           for (bool dgram : {false, true})
-            for (bool inet : {true, false}) {
-              if (!inet && m != NetMode::kNone) continue;  // only mode none drops them
-              ProfileOptions o;
-              o.mode = m;
-              o.sysv_ipc = sysv;
-              o.notify_connect = nc;
-              o.notify_denials = nd;
-              o.unix_dgram = dgram;
-              o.inet_sockets = inet;
-              all.push_back(o);
-            }
+            for (bool inet : {true, false})
+              for (bool pty : {false, true}) {
+                if (!inet && m != NetMode::kNone) continue;  // only mode none drops them
+                // Namespace mode allows tcsetpgrp anyway (the layer passes false).
+                if (pty && m == NetMode::kNamespace) continue;
+                ProfileOptions o;
+                o.mode = m;
+                o.sysv_ipc = sysv;
+                o.notify_connect = nc;
+                o.notify_denials = nd;
+                o.unix_dgram = dgram;
+                o.inet_sockets = inet;
+                o.private_terminal = pty;
+                all.push_back(o);
+              }
   return all;
 }
 

@@ -456,11 +456,28 @@ Profile DefaultProfile(const ProfileOptions& o) {
   // a host process group the terminal's foreground would let the terminal
   // signal it (SIGWINCH on a resize, SIGINT/SIGQUIT from keys the command
   // redefines), past Landlock's signal scope. Job control inside the
-  // sandbox is lost there; ringfence itself gives the command the terminal.
-  if (o.mode != NetMode::kNamespace)
+  // sandbox is lost there unless the command has a terminal of its own (a
+  // session of its own: no host group can be picked).
+  if (o.mode != NetMode::kNamespace && !o.private_terminal)
     r.push_back(Deny("ioctl", {ArgCmp::Eq32(1, TIOCSPGRP)},
                      "ioctl: TIOCSPGRP (tcsetpgrp: a host process group could become the "
                      "terminal's foreground; no PID namespace) -> EPERM"));
+
+  // The Linux console's keyboard and display (KD*: keyboard mode, key
+  // maps, text or graphics mode, fonts, the speaker) and virtual terminals
+  // (VT_*: switching, VT_SETMODE process control). Set on the caller's
+  // console they outlive the run (a keyboard switched off stays off). The
+  // command normally has a pseudo-terminal of its own, which has none of
+  // these; refused anyway for the descriptors it may have been given. Both
+  // families are the old numbering without direction or size bits, so the
+  // whole 0x4Bxx and 0x56xx blocks are matched (V4L2's 'V' requests carry
+  // a size and are not).
+  r.push_back(Deny("ioctl", {ArgCmp::Bits(1, 0xffffff00u, 0x4b00u)},
+                   "ioctl: console keyboard and display (KD*, 0x4Bxx) and virtual terminal "
+                   "(VT_*, 0x56xx) requests (the console keeps them after the run) -> EPERM"));
+  r.push_back(Deny("ioctl", {ArgCmp::Bits(1, 0xffffff00u, 0x5600u)},
+                   "ioctl: console keyboard and display (KD*, 0x4Bxx) and virtual terminal "
+                   "(VT_*, 0x56xx) requests (the console keeps them after the run) -> EPERM"));
 
   for (auto [mask, value] : ComplementOfSubsetsAndAllOnes32(kPersonalityFlags))
     r.push_back(

@@ -75,6 +75,12 @@ struct ProfileOptions {
   // every connect and bind) and one would still accept connections through
   // listen()'s unchecked implicit bind: refused there.
   bool inet_sockets = true;
+  // The command's terminal is a pseudo-terminal of its own, in a session
+  // that only init and the sandbox's processes are in (src/process/
+  // pty_relay.h): tcsetpgrp (TIOCSPGRP) can only pick one of those groups,
+  // so it is allowed again without a PID namespace. Only meaningful outside
+  // namespace mode (allowed there anyway).
+  bool private_terminal = false;
 };
 
 struct Profile {

@@ -304,6 +304,50 @@ TEST(SeccompProfile, SocketVerdictsMatchTheRulesInEveryMode) {
   }
 }
 
+TEST(SeccompProfile, TerminalIoctlVerdictsOfTheProgram) {
+  // Console (KD*) and VT (VT_*) requests are refused in every mode, with or
+  // without a terminal of the command's own, as are TIOCSTI and TIOCLINUX;
+  // tcsetpgrp (TIOCSPGRP) is refused without a PID namespace unless the
+  // terminal is the command's own. Other terminal requests, and V4L2's 'V'
+  // requests (a size in the number), are allowed.
+  const uint64_t kHigh = uint64_t{1} << 32;
+  const uint32_t kTiocspgrp = 0x5410, kTiocsti = 0x5412, kTioclinux = 0x541c;
+  std::vector<uint32_t> console;
+  for (uint32_t nr = 0; nr <= 0xff; ++nr) {
+    console.push_back(0x4b00 | nr);
+    console.push_back(0x5600 | nr);
+  }
+  const std::vector<uint32_t> allowed = {0x5401 /* TCGETS */,
+                                         0x5402 /* TCSETS */,
+                                         0x5413 /* TIOCGWINSZ */,
+                                         0x540f /* TIOCGPGRP */,
+                                         0xc0585609 /* VIDIOC_QUERYBUF */,
+                                         0x4b /* below */};
+  for (NetMode m : {NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost}) {
+    for (bool pty : {false, true}) {
+      ProfileOptions o;
+      o.mode = m;
+      o.private_terminal = pty;
+      auto prog = Compile(DefaultProfile(o));
+      ASSERT_TRUE(prog.ok()) << prog.status().reason();
+      auto verdict = [&](uint64_t req) {
+        return RunBpf(*prog, FakeCall{SYS_ioctl, {0, req, 0, 0, 0, 0}});
+      };
+      const uint32_t eperm = SECCOMP_RET_ERRNO | EPERM;
+      for (uint32_t req : console) {
+        EXPECT_EQ(verdict(req), eperm) << ToString(m) << std::hex << " " << req;
+        EXPECT_EQ(verdict(kHigh | req), eperm) << ToString(m) << std::hex << " " << req;
+      }
+      for (uint32_t req : {kTiocsti, kTioclinux}) EXPECT_EQ(verdict(req), eperm) << req;
+      for (uint32_t req : allowed)
+        EXPECT_EQ(verdict(req), SECCOMP_RET_ALLOW) << ToString(m) << std::hex << " " << req;
+      const bool pgrp_refused = m != NetMode::kNamespace && !pty;
+      EXPECT_EQ(verdict(kTiocspgrp), pgrp_refused ? eperm : SECCOMP_RET_ALLOW)
+          << ToString(m) << " private terminal " << pty;
+    }
+  }
+}
+
 TEST(SeccompProfile, PersonalityVerdictsOfTheProgram) {
   auto prog = Compile(DefaultProfile({}));
   ASSERT_TRUE(prog.ok()) << prog.status().reason();
@@ -551,8 +595,9 @@ namespace {
 TEST(SeccompPrecompiled, EveryCombinationMatchesARuntimeCompile) {
   auto all = AllProfileOptions();
   // 4 modes x sysv x notify_connect x notify_denials x unix_dgram, and mode
-  // none once more without inet sockets.
-  ASSERT_EQ(all.size(), 80u);
+  // none once more without inet sockets (80); every mode but namespace once
+  // more with a private terminal (64).
+  ASSERT_EQ(all.size(), 144u);
   std::set<uint32_t> keys;
   for (const auto& o : all) {
     EXPECT_TRUE(keys.insert(ProfileKey(o)).second) << "two combinations share a key";
@@ -582,6 +627,7 @@ TEST(SeccompPrecompiled, KeyCoversEveryField) {
   EXPECT_TRUE(differ([](ProfileOptions& o) { o.notify_denials = !o.notify_denials; }));
   EXPECT_TRUE(differ([](ProfileOptions& o) { o.unix_dgram = !o.unix_dgram; }));
   EXPECT_TRUE(differ([](ProfileOptions& o) { o.inet_sockets = !o.inet_sockets; }));
+  EXPECT_TRUE(differ([](ProfileOptions& o) { o.private_terminal = !o.private_terminal; }));
 }
 
 }  // namespace
