@@ -20,27 +20,6 @@
 
 namespace rf {
 
-namespace {
-
-struct Degradation {
-  std::string subject;  // path or right
-  std::string text;
-};
-
-std::vector<Degradation> Collect(const landlock::LandlockStatus& st) {
-  std::vector<Degradation> out;
-  if (st.abi.used == 0)
-    out.push_back({"landlock", "not enforced: " + (st.abi.reason.empty()
-                                                       ? std::string("Landlock is unavailable")
-                                                       : st.abi.reason)});
-  for (const auto& d : st.degraded) out.push_back({"landlock", d});
-  for (const auto& s : st.skipped)
-    out.push_back({s.path, "path " + s.path + " skipped: " + s.reason});
-  return out;
-}
-
-}  // namespace
-
 Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
   auto cap = landlock::ParseAbiCap(getenv("RINGFENCE_TEST_LANDLOCK_ABI"));
   if (!cap.ok()) return cap.status();
@@ -108,21 +87,22 @@ Status AddLandlockLayer(const LayerContext& ctx, Plan& plan) {
     plan.effective.layers["landlock"] = {{"status", landlock::ToString(st.enforcement)}};
   }
 
-  const auto degradations = Collect(st);
+  std::vector<std::string> subjects;
+  const std::vector<std::string> degradations = st.Degradations(&subjects);
   if (hard && !degradations.empty()) {
     std::string why;
-    for (const auto& d : degradations) why += (why.empty() ? "" : "; ") + d.text;
+    for (const auto& d : degradations) why += (why.empty() ? "" : "; ") + d;
     return Status::Error(
         "landlock.compatibility is hard_requirement, but the policy cannot be fully enforced: " +
         why);
   }
-  for (const auto& d : degradations) {
+  for (size_t i = 0; i < degradations.size(); ++i) {
     // Printed once by the caller, with every other warning of the plan.
-    plan.effective.warnings.push_back("landlock: " + d.text);
+    plan.effective.warnings.push_back("landlock: " + degradations[i]);
     ctx.audit->Emit({"landlock",
                      "degraded",
-                     d.subject,
-                     d.text,
+                     subjects[i],
+                     degradations[i],
                      {{"abi", st.abi.used},
                       {"kernel_abi", st.abi.kernel},
                       {"status", landlock::ToString(st.enforcement)}}});

@@ -28,10 +28,9 @@ constexpr size_t kMaxPolicyBytes = 4u << 20;
 // Bounds on what a policy stands for once its YAML aliases are expanded.
 // An alias shares the anchored node, but the loader (and the proxy's
 // matcher after it) reads it again each time it is used, so a small file
-// can name millions of endpoints (an anchored list of 2,000 endpoints
-// reused by 2,000 policies is 150 KB). These are far above what a policy
-// written by hand needs (docs/policy.md) and keep loading under a fraction
-// of a second and a few tens of MiB.
+// can name millions of endpoints. These are far above what a policy
+// written by hand needs and keep loading fast and small (docs/policy.md,
+// "Limits", has the figures).
 constexpr size_t kMaxNodes = 200000;           // YAML nodes, keys and values
 constexpr size_t kMaxScalarBytes = 16u << 20;  // text of all scalars together
 constexpr int kMaxDepth = 64;                  // nesting of mappings and lists

@@ -39,8 +39,10 @@ Result<UniqueFd> PlatformListener(uint16_t port, uint16_t* bound) {
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
-    return Status::Errno("proxy listener on 127.0.0.1:" + std::to_string(port) +
-                         (port ? " (network.proxy_port in use? use 0 for an ephemeral port)" : ""));
+    return Status::Errno(
+        "proxy listener on 127.0.0.1:",
+        std::to_string(port) +
+            (port ? " (network.proxy_port in use? use 0 for an ephemeral port)" : ""));
   if (listen(fd.get(), 4096) != 0) return Status::Errno("proxy listen");
   socklen_t len = sizeof a;
   getsockname(fd.get(), reinterpret_cast<struct sockaddr*>(&a), &len);
