@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/fd.h"
+#include "common/path.h"
 #include "net/guard_io.h"
 
 namespace rf {
@@ -240,18 +241,6 @@ int ReadString(pid_t pid, uint64_t ptr, size_t max, int too_long, std::string* o
   return too_long;
 }
 
-std::deque<std::string> Components(const std::string& path) {
-  std::deque<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 bool SameInode(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -300,7 +289,7 @@ Resolved Walk(int root, int start, const std::string& path, bool follow, const C
     return out;
   }
   const bool must_dir = !path.empty() && path.back() == '/';
-  std::deque<std::string> todo = Components(path);
+  std::deque<std::string> todo = PathComponents(path);
   int links = 0;
   while (!todo.empty()) {
     const std::string name = std::move(todo.front());
@@ -358,7 +347,7 @@ Resolved Walk(int root, int start, const std::string& path, bool follow, const C
         cur = std::move(r);
         cur_st = root_st;
       }
-      std::deque<std::string> more = Components(target);
+      std::deque<std::string> more = PathComponents(target);
       todo.insert(todo.begin(), more.begin(), more.end());
       continue;
     }

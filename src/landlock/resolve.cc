@@ -10,6 +10,8 @@
 #include <cstring>
 #include <deque>
 
+#include "common/path.h"
+
 namespace rf::landlock {
 
 namespace {
@@ -27,18 +29,6 @@ std::string JoinChain(const std::vector<Dir>& chain, size_t n) {
   std::string out;
   for (size_t i = 1; i < n; ++i) out += "/" + chain[i].name;
   return out.empty() ? "/" : out;
-}
-
-std::deque<std::string> Components(const std::string& path) {
-  std::deque<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
 }
 
 std::string Octal(mode_t m) {
@@ -76,7 +66,7 @@ UniqueFd OpenWithoutLinks(int root, const std::string& path) {
   std::string rel = path.substr(
       path.find_first_not_of('/') == std::string::npos ? path.size() : path.find_first_not_of('/'));
   if (rel.empty()) return UniqueFd(fcntl(root, F_DUPFD_CLOEXEC, 0));
-  for (const auto& c : Components(rel))
+  for (const auto& c : PathComponents(rel))
     if (c == "..") return UniqueFd();
   struct open_how how;
   memset(&how, 0, sizeof how);
@@ -88,7 +78,7 @@ UniqueFd OpenWithoutLinks(int root, const std::string& path) {
 
 std::string Normalised(const std::string& path) {
   std::string out;
-  for (const auto& c : Components(path))
+  for (const auto& c : PathComponents(path))
     if (c != ".") out += "/" + c;
   return out.empty() ? "/" : out;
 }
@@ -127,7 +117,7 @@ Result<ResolvedPath> ResolveRulePath(const std::string& path, uid_t trusted_uid,
   std::vector<Dir> chain;
   chain.push_back({std::move(root), "", {}});
   if (fstat(chain[0].fd.get(), &chain[0].st) != 0) return Status::Error(OpenFailure(errno));
-  std::deque<std::string> todo = Components(path);
+  std::deque<std::string> todo = PathComponents(path);
   int links = 0;
   while (!todo.empty()) {
     const std::string name = std::move(todo.front());
@@ -160,7 +150,7 @@ Result<ResolvedPath> ResolveRulePath(const std::string& path, uid_t trusted_uid,
                            ", which is not followed: " + why);
     out.links.push_back({at, target});
     if (!target.empty() && target[0] == '/') chain.resize(1);
-    std::deque<std::string> more = Components(target);
+    std::deque<std::string> more = PathComponents(target);
     todo.insert(todo.begin(), more.begin(), more.end());
   }
   out.real = JoinChain(chain, chain.size());

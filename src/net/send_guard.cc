@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/sockopt.h"
 #include "net/connect_guard.h"
 #include "net/guard_io.h"
 #include "net/unix_diag.h"
@@ -23,12 +24,6 @@
 namespace rf {
 
 namespace {
-
-#ifdef SO_PASSPIDFD
-constexpr int kSoPassPidfd = SO_PASSPIDFD;
-#else
-constexpr int kSoPassPidfd = 76;  // Linux 6.5; older headers lack it
-#endif
 
 // The most a datagram the guard sends for the command may hold (a unix
 // datagram is bounded by the socket's send buffer, wmem_max at most).
