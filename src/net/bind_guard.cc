@@ -22,6 +22,7 @@
 #include <set>
 #include <string>
 
+#include "common/thread_creds.h"
 #include "landlock/uapi.h"
 #include "net/connect_guard.h"
 #include "net/guard_io.h"
@@ -125,11 +126,7 @@ SandboxThread* ConnectGuard::Binder() {
     if (ruleset >= 0 && landlock::RestrictSelf(ruleset, 0) != 0) return errno;
     // The sandbox's credentials (raw calls: this thread only), so Unix
     // permissions on the directory and the socket file's owner are its own.
-    if (switch_creds &&
-        (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
-         syscall(SYS_setresuid, uid, uid, uid) != 0))
-      return errno;
-    return 0;
+    return switch_creds ? SwitchThreadCredentials(uid, gid) : 0;
   });
   if (!t.ok()) {
     binder_failed_ = true;

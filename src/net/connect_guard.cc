@@ -23,6 +23,7 @@
 #include <string>
 
 #include "common/file.h"
+#include "common/thread_creds.h"
 #include "net/guard_io.h"
 #include "net/sockaddr_parse.h"
 #include "net/unix_diag.h"
@@ -104,14 +105,10 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   // supervisor is root (raw system calls change the calling thread only;
   // glibc's wrappers would change every thread's). Without it no unix
   // connect is made (OnConnector runs nothing).
-  auto connector = SandboxThread::Start([switch_creds = g->cfg_.switch_creds, uid = g->cfg_.uid,
-                                         gid = g->cfg_.gid]() -> int {
-    if (switch_creds &&
-        (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
-         syscall(SYS_setresuid, uid, uid, uid) != 0))
-      return errno;
-    return 0;
-  });
+  auto connector = SandboxThread::Start(
+      [switch_creds = g->cfg_.switch_creds, uid = g->cfg_.uid, gid = g->cfg_.gid] {
+        return switch_creds ? SwitchThreadCredentials(uid, gid) : 0;
+      });
   if (connector.ok()) g->connector_ = std::move(connector).value();
   MetadataGuardConfig meta = g->cfg_.metadata;
   ResolveSandboxGrants(meta.grants, sandbox_root);
