@@ -17,7 +17,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <iterator>
 #include <set>
 #include <string>
@@ -403,17 +402,11 @@ void ConnectGuard::DropUnheldBound() {
   if (bound_.empty()) return;
   // One pass over the sandbox's descriptors, whatever the number kept.
   std::set<uint64_t> held;
-  for (pid_t pid : ProcessTree(root_)) {
-    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-      char link[64];
-      const ssize_t n = readlink(e.path().c_str(), link, sizeof link - 1);
-      if (n <= 8 || strncmp(link, "socket:[", 8) != 0) continue;
-      link[n] = 0;
-      held.insert(strtoull(link + 8, nullptr, 10));
-    }
-  }
+  for (pid_t pid : ProcessTree(root_))
+    ForEachSocketOf(pid, [&](uint64_t ino) {
+      held.insert(ino);
+      return false;
+    });
   for (auto it = bound_.begin(); it != bound_.end();)
     it = held.count(it->first) ? std::next(it) : bound_.erase(it);
 }

@@ -1,7 +1,9 @@
 #include "net/proc_read.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -162,6 +164,55 @@ bool ListensInNamespaceOf(pid_t pid, uint16_t port) {
     if (listens) return true;
   }
   return false;
+}
+
+bool ForEachSocketOf(pid_t pid, const std::function<bool(uint64_t)>& fn) {
+  DIR* d = opendir(ProcPath(pid, "fd").c_str());
+  if (!d) return false;
+  bool hit = false;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char link[64];
+    ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
+    if (n <= 8) continue;
+    link[n] = 0;
+    if (strncmp(link, "socket:[", 8) != 0) continue;
+    if (fn(strtoull(link + 8, nullptr, 10))) {
+      hit = true;
+      break;
+    }
+  }
+  closedir(d);
+  return hit;
+}
+
+bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes) {
+  for (pid_t pid : pids)
+    if (ForEachSocketOf(pid, [&](uint64_t ino) {
+          return std::find(socket_inodes.begin(), socket_inodes.end(), ino) != socket_inodes.end();
+        }))
+      return true;
+  return false;
+}
+
+std::vector<pid_t> ProcessTree(pid_t root, size_t max) {
+  std::vector<pid_t> out{root};
+  for (size_t i = 0; i < out.size() && out.size() < max; ++i) {
+    const std::string task_dir = ProcPath(out[i], "task");
+    DIR* d = opendir(task_dir.c_str());
+    if (!d) continue;
+    while (struct dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      // "123 456 ": the thread's children, a few bytes each.
+      auto children = ReadProc(task_dir + "/" + e->d_name + "/children", kMaxTable);
+      if (!children) continue;
+      std::istringstream in(*children);
+      long child;
+      while (out.size() < max && in >> child) out.push_back(static_cast<pid_t>(child));
+    }
+    closedir(d);
+  }
+  return out;
 }
 
 }  // namespace rf

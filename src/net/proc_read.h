@@ -6,7 +6,10 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 namespace rf {
 
@@ -52,5 +55,16 @@ RemoteSocketState RemoteSocketStateOf(pid_t pid, uint64_t ino);
 // address: a wildcard listener answers on loopback too), from its
 // /proc/<pid>/net/tcp and tcp6. Unreadable: "yes" (nothing is claimed).
 bool ListensInNamespaceOf(pid_t pid, uint16_t port);
+
+// Calls `fn` with the inode of each socket `pid` holds (its
+// /proc/<pid>/fd links "socket:[N]") until `fn` returns true; whether one
+// did. A process that cannot be read holds nothing.
+bool ForEachSocketOf(pid_t pid, const std::function<bool(uint64_t)>& fn);
+
+// Whether any process among `pids` holds one of the socket inodes.
+bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes);
+
+// `root` and all its descendants (via /proc/<pid>/task/*/children), bounded.
+std::vector<pid_t> ProcessTree(pid_t root, size_t max = 100000);
 
 }  // namespace rf
