@@ -65,7 +65,7 @@ Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
       return Status::Error("--audit " + path + ": descriptor " + std::to_string(n) +
                            " is not open");
     UniqueFd fd(fcntl(n, F_DUPFD_CLOEXEC, 3));
-    if (!fd.valid()) return Status::Errno("--audit " + path);
+    if (!fd.valid()) return Status::Errno("--audit ", path);
     return Adopt(std::move(fd), "--audit " + path);
   }
   // Not through a symlink: one the sandbox planted in a directory it can
@@ -95,9 +95,9 @@ Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
                              std::to_string(kFifoReaderWaitMs / 1000) + " s");
     }
   }
-  if (!fd.valid()) return Status::Errno("cannot open audit file " + path);
+  if (!fd.valid()) return Status::Errno("cannot open audit file ", path);
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return Status::Errno("cannot stat audit file " + path);
+  if (fstat(fd.get(), &st) != 0) return Status::Errno("cannot stat audit file ", path);
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !(S_ISCHR(st.st_mode) && isatty(fd.get())))
     return Status::Error("cannot open audit file " + path +
                          ": not a regular file, a FIFO or a terminal");
@@ -105,7 +105,7 @@ Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
   // like any writer's (the reader sets the pace), whole up to PIPE_BUF.
   int now = fcntl(fd.get(), F_GETFL);
   if (now < 0 || fcntl(fd.get(), F_SETFL, now & ~O_NONBLOCK) != 0)
-    return Status::Errno("audit file " + path);
+    return Status::Errno("audit file ", path);
   auto sink = Adopt(std::move(fd), path);
   if (sink.ok()) (*sink)->created_ = created;
   return sink;

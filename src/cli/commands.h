@@ -55,7 +55,7 @@ namespace rf {
 // Registers `ringfence proxy` (src/cli/proxy_cmd.cc); it runs from app.parse().
 CLI::App* AddProxyCommand(CLI::App& app);
 
-// GPU host tooling (issue 9): each registers its subcommand; it runs from
+// GPU host tooling: each registers its subcommand; it runs from
 // app.parse() and ends the process with its exit code.
 CLI::App* AddGpuCommand(CLI::App& app);       // gpu list (src/cli/gpu_cmd.cc)
 CLI::App* AddDoctorCommand(CLI::App& app);    // doctor (src/cli/doctor_cmd.cc)

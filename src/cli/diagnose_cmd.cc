@@ -25,7 +25,7 @@ Result<std::string> ReadInput(const std::string& file) {
   int fd = STDIN_FILENO;
   if (!file.empty() && file != "-") {
     owned.reset(open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!owned.valid()) return Status::Errno("open " + file);
+    if (!owned.valid()) return Status::Errno("open ", file);
     fd = owned.get();
   }
   std::string out;
@@ -34,7 +34,7 @@ Result<std::string> ReadInput(const std::string& file) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::Errno("read " + (file.empty() ? std::string("stdin") : file));
+      return Status::Errno("read ", (file.empty() ? std::string("stdin") : file));
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));

@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version");
   AddProxyCommand(app);  // `ringfence proxy`: runs and exits from within app.parse()
-  AddGpuCommand(app);    // gpu list, doctor, diagnose, selinux module: same (issue 9)
+  AddGpuCommand(app);    // gpu list, doctor, diagnose, selinux module: same
   AddDoctorCommand(app);
   AddDiagnoseCommand(app);
   AddSelinuxCommand(app);

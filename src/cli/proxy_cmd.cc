@@ -62,7 +62,7 @@ Result<UniqueFd> Listen(const std::string& spec) {
   int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    return Status::Errno("bind " + spec);
+    return Status::Errno("bind ", spec);
   if (listen(fd.get(), 4096) != 0) return Status::Errno("listen");
   return fd;
 }

@@ -285,15 +285,14 @@ int RunMain(const RunOptions& o) {
   how.granted = plan->effective.policy.filesystem.read_only;
   for (const auto& g : plan->effective.policy.filesystem.read_write) how.granted.push_back(g);
   how.workdir = workdir;
-  CommandPath exe = LookupCommand(o.command[0], path_env, how);
-  if (exe.failure) {
-    fprintf(stderr, "ringfence: %s\n", TerminalText(exe.failure->message).c_str());
-    audit->Emit({"process",
-                 "exit",
-                 subject,
-                 exe.failure->message,
-                 {{"exit_code", exe.failure->exit_code}}});
-    return exe.failure->exit_code;
+  Result<std::string> exe = LookupCommand(o.command[0], path_env, how);
+  if (!exe.ok()) {
+    // A shell's codes: found but not runnable is 126, nothing found 127.
+    const int code =
+        exe.status().code() == Status::Code::kPermission ? kExitNotExecutable : kExitNotFound;
+    fprintf(stderr, "ringfence: %s\n", TerminalText(exe.status().reason()).c_str());
+    audit->Emit({"process", "exit", subject, exe.status().reason(), {{"exit_code", code}}});
+    return code;
   }
 
   // RINGFENCE_QUIET: for agents and wrappers that cannot add -q to the
@@ -379,7 +378,7 @@ int RunMain(const RunOptions& o) {
   SpawnSpec spec;
   spec.pty = pty.get();
   if (have_nofile) spec.caller_nofile = nofile;
-  spec.exe = exe.exe;
+  spec.exe = *exe;
   spec.argv = o.command;
   spec.env = std::move(env);
   spec.workdir = workdir;

@@ -16,14 +16,14 @@ namespace rf {
 // than `limit` bytes).
 inline Result<std::string> ReadSmallFile(const std::string& path, size_t limit) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::Errno("open " + path);
+  if (!fd.valid()) return Status::Errno("open ", path);
   std::string out;
   char buf[65536];
   while (out.size() <= limit) {
     ssize_t n = read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::Errno("read " + path);
+      return Status::Errno("read ", path);
     }
     if (n == 0) return out;
     out.append(buf, static_cast<size_t>(n));

@@ -15,17 +15,29 @@
 namespace rf {
 
 // Returns 0 or an errno value. Async-signal-safe.
-inline int SendFd(int sock, int fd) noexcept {
+// A message of one byte with room for one descriptor, the same for both
+// ends. Async-signal-safe.
+struct OneFdMessage {
   char byte = 'F';
-  struct iovec iov = {&byte, 1};
+  struct iovec iov;
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
   struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  OneFdMessage() noexcept {
+    memset(control, 0, sizeof control);
+    memset(&msg, 0, sizeof msg);
+    iov = {&byte, 1};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  OneFdMessage(const OneFdMessage&) = delete;
+  OneFdMessage& operator=(const OneFdMessage&) = delete;
+};
+
+inline int SendFd(int sock, int fd) noexcept {
+  OneFdMessage m;
+  struct msghdr& msg = m.msg;
   struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -42,15 +54,8 @@ inline int SendFd(int sock, int fd) noexcept {
 // Receives one descriptor (made O_CLOEXEC). Blocks unless `sock` is
 // non-blocking.
 inline Result<UniqueFd> ReceiveFd(int sock) {
-  char byte;
-  struct iovec iov = {&byte, 1};
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  OneFdMessage m;
+  struct msghdr& msg = m.msg;
   ssize_t n;
   do {
     n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);

@@ -23,6 +23,7 @@
 
 #include "audit/kernel_audit.h"
 #include "common/fd.h"
+#include "common/path.h"
 #include "gpu/devices.h"
 #include "gpu/host_files.h"
 #include "net/mode.h"
@@ -34,11 +35,6 @@ namespace {
 constexpr char kSelinuxBuild[] =
     "ringfence selinux module --flavor container-selinux --out nvidia-selinux, then build and "
     "install it as its README says (checkmodule, semodule_package, semodule -i)";
-
-std::string Join(const std::string& root, const std::string& path) {
-  if (root.empty() || root == "/") return path;
-  return (root.back() == '/' ? root.substr(0, root.size() - 1) : root) + path;
-}
 
 bool Exists(const std::string& p) {
   struct stat st;
@@ -214,15 +210,15 @@ std::vector<DoctorCheck> SeccompChecks(const HostProbe& p) {
 DoctorCheck UsernsCheck(const std::string& root, const HostProbe& p) {
   DoctorCheck c{"userns", CheckStatus::kOk, "", ""};
   std::vector<std::string> limits, fixes;
-  if (ReadLine(Join(root, "/proc/sys/kernel/unprivileged_userns_clone")) == "0") {
+  if (ReadLine(UnderRoot(root, "/proc/sys/kernel/unprivileged_userns_clone")) == "0") {
     limits.push_back("kernel.unprivileged_userns_clone=0");
     fixes.push_back("sudo sysctl -w kernel.unprivileged_userns_clone=1");
   }
-  if (ReadLine(Join(root, "/proc/sys/user/max_user_namespaces")) == "0") {
+  if (ReadLine(UnderRoot(root, "/proc/sys/user/max_user_namespaces")) == "0") {
     limits.push_back("user.max_user_namespaces=0");
     fixes.push_back("sudo sysctl -w user.max_user_namespaces=15000");
   }
-  if (ReadLine(Join(root, "/proc/sys/kernel/apparmor_restrict_unprivileged_userns")) == "1") {
+  if (ReadLine(UnderRoot(root, "/proc/sys/kernel/apparmor_restrict_unprivileged_userns")) == "1") {
     limits.push_back("kernel.apparmor_restrict_unprivileged_userns=1 (AppArmor)");
     fixes.push_back(
         "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor "
@@ -326,7 +322,7 @@ std::vector<DoctorCheck> GpuChecks(const std::string& root) {
   const std::string sock = "/run/nvidia-persistenced/socket";
   if (!nvidia) {
     s.detail = "not applicable (no NVIDIA GPU)";
-  } else if (Exists(Join(root, sock)) || Exists(Join(root, "/var" + sock))) {
+  } else if (Exists(UnderRoot(root, sock)) || Exists(UnderRoot(root, "/var" + sock))) {
     s.detail = "nvidia-persistenced socket present (" + sock +
                "); sandboxed NVML clients reach it when network.unix_sockets lists it";
   } else {
@@ -344,7 +340,7 @@ DoctorCheck CdiCheck(const std::string& root) {
   std::vector<std::string> configured;
   std::vector<std::string> dirs;
   bool custom_dirs = false;
-  if (auto daemon = ReadAll(Join(root, "/etc/docker/daemon.json"))) {
+  if (auto daemon = ReadAll(UnderRoot(root, "/etc/docker/daemon.json"))) {
     auto j = nlohmann::json::parse(*daemon, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
       c.status = CheckStatus::kDegraded;
@@ -362,13 +358,13 @@ DoctorCheck CdiCheck(const std::string& root) {
     }
   }
   std::vector<std::string> containerd_files = {"/etc/containerd/config.toml"};
-  for (const auto& n : ListDir(Join(root, "/etc/containerd/conf.d")))
+  for (const auto& n : ListDir(UnderRoot(root, "/etc/containerd/conf.d")))
     if (EndsWith(n, ".toml")) containerd_files.push_back("/etc/containerd/conf.d/" + n);
   static const std::regex kEnable(R"(^\s*enable_cdi\s*=\s*true\b)");
   static const std::regex kDirs(R"re(^\s*cdi_spec_dirs\s*=\s*\[([^\]]*)\])re");
   static const std::regex kQuoted(R"re("([^"]+)")re");
   for (const auto& f : containerd_files) {
-    auto text = ReadAll(Join(root, f));
+    auto text = ReadAll(UnderRoot(root, f));
     if (!text) continue;
     std::istringstream lines(*text);
     std::string l;
@@ -390,7 +386,7 @@ DoctorCheck CdiCheck(const std::string& root) {
   for (const auto& d : dirs) {
     auto real = ResolveInRoot(root, d);
     if (!real) continue;
-    for (const auto& n : ListDir(Join(root, *real)))
+    for (const auto& n : ListDir(UnderRoot(root, *real)))
       if (EndsWith(n, ".yaml") || EndsWith(n, ".yml") || EndsWith(n, ".json"))
         specs.push_back(d + "/" + n);
   }
@@ -418,7 +414,7 @@ std::vector<DoctorCheck> SelinuxChecks(const std::string& root) {
   std::vector<DoctorCheck> out;
   DoctorCheck c{"selinux", CheckStatus::kOk, "", ""};
   DoctorCheck l{"selinux_labels", CheckStatus::kOk, "", ""};
-  auto enforce = ReadLine(Join(root, "/sys/fs/selinux/enforce"));
+  auto enforce = ReadLine(UnderRoot(root, "/sys/fs/selinux/enforce"));
   if (!enforce) {
     c.detail = "SELinux not enabled";
     l.detail = "not applicable (SELinux not enabled)";
@@ -428,7 +424,7 @@ std::vector<DoctorCheck> SelinuxChecks(const std::string& root) {
   }
   bool enforcing = *enforce == "1";
   std::string type = "targeted";
-  if (auto cfg = ReadAll(Join(root, "/etc/selinux/config"))) {
+  if (auto cfg = ReadAll(UnderRoot(root, "/etc/selinux/config"))) {
     static const std::regex kType(R"(^\s*SELINUXTYPE\s*=\s*([A-Za-z0-9_-]+))");
     std::istringstream lines(*cfg);
     std::string line;
@@ -438,9 +434,9 @@ std::vector<DoctorCheck> SelinuxChecks(const std::string& root) {
   }
   std::string module_at;
   const std::string modules = "/var/lib/selinux/" + type + "/active/modules";
-  for (const auto& prio : ListDir(Join(root, modules)))
+  for (const auto& prio : ListDir(UnderRoot(root, modules)))
     for (const char* name : {"nvidia-container", "nvidia_container"})
-      if (module_at.empty() && Exists(Join(root, modules + "/" + prio + "/" + name)))
+      if (module_at.empty() && Exists(UnderRoot(root, modules + "/" + prio + "/" + name)))
         module_at = modules + "/" + prio + "/" + name;
   auto nodes = FindGpuDeviceNodes(root);
   bool nvidia = std::any_of(nodes.begin(), nodes.end(), IsNvidiaNode);
@@ -464,7 +460,8 @@ std::vector<DoctorCheck> SelinuxChecks(const std::string& root) {
   for (const auto& n : nodes) {
     if (!IsNvidiaNode(n)) continue;
     char buf[512];
-    ssize_t len = lgetxattr(Join(root, n.path).c_str(), "security.selinux", buf, sizeof buf - 1);
+    ssize_t len =
+        lgetxattr(UnderRoot(root, n.path).c_str(), "security.selinux", buf, sizeof buf - 1);
     std::string ctx =
         len > 0 ? std::string(buf, strnlen(buf, static_cast<size_t>(len))) : "unlabeled";
     // user:role:type:level -> type

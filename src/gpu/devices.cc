@@ -5,25 +5,22 @@
 
 #include <algorithm>
 
+#include "common/path.h"
+
 namespace rf {
 
 namespace {
 
-std::string Join(const std::string& root, const std::string& path) {
-  if (root.empty() || root == "/") return path;
-  return (root.back() == '/' ? root.substr(0, root.size() - 1) : root) + path;
-}
-
 bool Exists(const std::string& root, const std::string& path) {
   struct stat st;
-  return lstat(Join(root, path).c_str(), &st) == 0;
+  return lstat(UnderRoot(root, path).c_str(), &st) == 0;
 }
 
 // Names in `dir` (a host path) accepted by `want`.
 template <typename F>
 void ListDir(const std::string& root, const std::string& dir, F&& want,
              std::vector<std::string>& out) {
-  DIR* d = opendir(Join(root, dir).c_str());
+  DIR* d = opendir(UnderRoot(root, dir).c_str());
   if (!d) return;
   while (struct dirent* e = readdir(d)) {
     std::string name = e->d_name;

@@ -13,6 +13,7 @@
 
 #include "common/fd.h"
 #include "common/file.h"
+#include "common/path.h"
 #include "gpu/devices.h"
 
 namespace rf {
@@ -31,11 +32,6 @@ uint32_t ReadU32(std::string_view d, size_t off) {
   uint32_t v;
   std::memcpy(&v, d.data() + off, sizeof v);
   return v;
-}
-
-std::string Join(const std::string& root, const std::string& path) {
-  if (root.empty() || root == "/") return path;
-  return (root.back() == '/' ? root.substr(0, root.size() - 1) : root) + path;
 }
 
 // NUL-terminated string at `off` of the string table, bounds-checked.
@@ -149,14 +145,14 @@ std::optional<std::string> ResolveInRoot(const std::string& root, const std::str
     for (const auto& d : done) cur += "/" + d;
     cur += "/" + c;
     struct stat st;
-    if (lstat(Join(root, cur).c_str(), &st) != 0) return std::nullopt;
+    if (lstat(UnderRoot(root, cur).c_str(), &st) != 0) return std::nullopt;
     if (!S_ISLNK(st.st_mode)) {
       done.push_back(std::move(c));
       continue;
     }
     if (++links > 40) return std::nullopt;
     char buf[PATH_MAX];
-    ssize_t n = readlink(Join(root, cur).c_str(), buf, sizeof buf - 1);
+    ssize_t n = readlink(UnderRoot(root, cur).c_str(), buf, sizeof buf - 1);
     if (n <= 0) return std::nullopt;
     std::string target(buf, static_cast<size_t>(n));
     if (target[0] == '/') done.clear();
@@ -171,7 +167,7 @@ Result<std::vector<GpuHostFile>> ListGpuHostFiles(const std::string& root) {
   std::vector<GpuHostFile> files;
   auto exists = [&](const std::string& p) {
     struct stat st;
-    return lstat(Join(root, p).c_str(), &st) == 0;
+    return lstat(UnderRoot(root, p).c_str(), &st) == 0;
   };
   auto add_resolved = [&](const std::string& p, GpuFileKind k) {
     if (auto r = ResolveInRoot(root, p)) files.push_back({*r, k});
@@ -180,10 +176,10 @@ Result<std::vector<GpuHostFile>> ListGpuHostFiles(const std::string& root) {
   for (const auto& n : FindGpuDeviceNodes(root)) files.push_back({n.path, GpuFileKind::kDevice});
   if (exists("/proc/driver/nvidia")) files.push_back({"/proc/driver/nvidia", GpuFileKind::kProcfs});
 
-  auto cache = ReadSmallFile(Join(root, "/etc/ld.so.cache"), kMaxCacheSize);
+  auto cache = ReadSmallFile(UnderRoot(root, "/etc/ld.so.cache"), kMaxCacheSize);
   if (cache.ok()) {
     auto entries = ParseLdCache(*cache);
-    if (!entries.ok()) return entries.status().With(Join(root, "/etc/ld.so.cache"));
+    if (!entries.ok()) return entries.status().With(UnderRoot(root, "/etc/ld.so.cache"));
     for (const auto& e : *entries)
       if (IsGpuDriverLibrary(e.name) && !e.path.empty() && e.path[0] == '/')
         add_resolved(e.path, GpuFileKind::kLibrary);
@@ -205,13 +201,13 @@ Result<std::vector<GpuHostFile>> ListGpuHostFiles(const std::string& root) {
 
   // GSP firmware: /lib/firmware/nvidia/<driver version>/*.bin
   if (auto fw = ResolveInRoot(root, "/lib/firmware/nvidia")) {
-    if (DIR* d = opendir(Join(root, *fw).c_str())) {
+    if (DIR* d = opendir(UnderRoot(root, *fw).c_str())) {
       std::vector<std::string> versions;
       while (struct dirent* e = readdir(d))
         if (e->d_name[0] != '.') versions.push_back(*fw + "/" + e->d_name);
       closedir(d);
       for (const auto& v : versions) {
-        DIR* vd = opendir(Join(root, v).c_str());
+        DIR* vd = opendir(UnderRoot(root, v).c_str());
         if (!vd) continue;
         while (struct dirent* e = readdir(vd)) {
           std::string_view n = e->d_name;

@@ -53,12 +53,12 @@ Result<std::vector<PathRule>> SplitForDenyRead(const std::vector<PathRule>& path
     for (const auto& dir : chain) {
       out.push_back({dir, rule.access, rights & ~kFsReadFile});
       UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd.valid()) return Status::Errno("deny_read: opening " + dir);
+      if (!fd.valid()) return Status::Errno("deny_read: opening ", dir);
       int copy = dup(fd.get());
       DIR* d = copy >= 0 ? fdopendir(copy) : nullptr;
       if (!d) {
         if (copy >= 0) close(copy);
-        return Status::Errno("deny_read: reading " + dir);
+        return Status::Errno("deny_read: reading ", dir);
       }
       std::vector<std::string> names;
       while (dirent* e = readdir(d))

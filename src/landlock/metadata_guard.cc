@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/fd.h"
+#include "common/thread_creds.h"
 #include "landlock/path_walk.h"
 #include "net/guard_io.h"
 
@@ -541,12 +542,8 @@ Result<std::unique_ptr<MetadataGuard>> MetadataGuard::Create(int listener, Metad
     // Lookups and the calls themselves with the sandbox's credentials (raw
     // system calls: this thread only), so search permission, ownership and
     // the kernel's own checks are the sandbox's.
-    auto t = SandboxThread::Start([uid = g->cfg_.uid, gid = g->cfg_.gid]() -> int {
-      if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
-          syscall(SYS_setresuid, uid, uid, uid) != 0)
-        return errno;
-      return 0;
-    });
+    auto t = SandboxThread::Start(
+        [uid = g->cfg_.uid, gid = g->cfg_.gid] { return SwitchThreadCredentials(uid, gid); });
     if (!t.ok()) return t.status();
     g->worker_ = std::move(t).value();
   }

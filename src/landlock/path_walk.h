@@ -13,23 +13,14 @@
 #include <deque>
 #include <string>
 
+#include "common/path.h"
+
 namespace rf::landlock {
 
 // As the kernel's path walk: more links than this in one lookup is a loop.
 inline constexpr int kMaxLinks = 40;
 
-// The non-empty names of `path` ("a//b/" gives a, b), in order.
-inline std::deque<std::string> PathComponents(const std::string& path) {
-  std::deque<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
+using rf::PathComponents;  // common/path.h
 
 // The target of the link `link_fd` (an O_PATH | O_NOFOLLOW descriptor of the
 // link itself: what is read is what was stat'ed). 0, or the errno

@@ -163,13 +163,17 @@ const char* ToString(Enforcement e) {
   return "?";
 }
 
-std::vector<std::string> LandlockStatus::Degradations() const {
+std::vector<std::string> LandlockStatus::Degradations(std::vector<std::string>* subjects) const {
   std::vector<std::string> out;
+  auto add = [&](const std::string& subject, std::string text) {
+    out.push_back(std::move(text));
+    if (subjects) subjects->push_back(subject);
+  };
   if (abi.used == 0)
-    out.push_back("not enforced: " +
-                  (abi.reason.empty() ? std::string("Landlock unavailable") : abi.reason));
-  for (const auto& d : degraded) out.push_back(d);
-  for (const auto& s : skipped) out.push_back("path " + s.path + " skipped: " + s.reason);
+    add("landlock", "not enforced: " +
+                        (abi.reason.empty() ? std::string("Landlock is unavailable") : abi.reason));
+  for (const auto& d : degraded) add("landlock", d);
+  for (const auto& s : skipped) add(s.path, "path " + s.path + " skipped: " + s.reason);
   return out;
 }
 
@@ -382,7 +386,7 @@ Result<Prepared> Build(const Request& req, const Abi& abi) {
     for (uint16_t port : *ports) {
       NetPortAttr np{right, port};
       if (AddRule(ruleset.get(), kRuleNetPort, &np) != 0)
-        return Status::Errno("landlock_add_rule (TCP port " + std::to_string(port) + ")");
+        return Status::Errno("landlock_add_rule (TCP port ", std::to_string(port), ")");
       record.push_back(port);
     }
     return Status::Ok();

@@ -136,8 +136,10 @@ struct LandlockStatus {
   Enforcement enforcement = Enforcement::kNot;
 
   // One line per degradation (degraded rights, unusable Landlock, skipped
-  // paths), without the "ringfence: warning: landlock: " prefix.
-  std::vector<std::string> Degradations() const;
+  // paths), without the "ringfence: warning: landlock: " prefix. With
+  // `subjects`, what each line is about, at the same index: the skipped
+  // path, else "landlock" (the audit event's subject).
+  std::vector<std::string> Degradations(std::vector<std::string>* subjects = nullptr) const;
   nlohmann::json ToJson() const;
 };
 

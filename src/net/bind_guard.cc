@@ -17,11 +17,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <iterator>
 #include <set>
 #include <string>
 
+#include "common/thread_creds.h"
 #include "landlock/uapi.h"
 #include "net/connect_guard.h"
 #include "net/guard_io.h"
@@ -124,11 +124,7 @@ SandboxThread* ConnectGuard::Binder() {
     if (ruleset >= 0 && landlock::RestrictSelf(ruleset, 0) != 0) return errno;
     // The sandbox's credentials (raw calls: this thread only), so Unix
     // permissions on the directory and the socket file's owner are its own.
-    if (switch_creds &&
-        (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
-         syscall(SYS_setresuid, uid, uid, uid) != 0))
-      return errno;
-    return 0;
+    return switch_creds ? SwitchThreadCredentials(uid, gid) : 0;
   });
   if (!t.ok()) {
     binder_failed_ = true;
@@ -405,17 +401,11 @@ void ConnectGuard::DropUnheldBound() {
   if (bound_.empty()) return;
   // One pass over the sandbox's descriptors, whatever the number kept.
   std::set<uint64_t> held;
-  for (pid_t pid : ProcessTree(root_)) {
-    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-      char link[64];
-      const ssize_t n = readlink(e.path().c_str(), link, sizeof link - 1);
-      if (n <= 8 || strncmp(link, "socket:[", 8) != 0) continue;
-      link[n] = 0;
-      held.insert(strtoull(link + 8, nullptr, 10));
-    }
-  }
+  for (pid_t pid : ProcessTree(root_))
+    ForEachSocketOf(pid, [&](uint64_t ino) {
+      held.insert(ino);
+      return false;
+    });
   for (auto it = bound_.begin(); it != bound_.end();)
     it = held.count(it->first) ? std::next(it) : bound_.erase(it);
 }

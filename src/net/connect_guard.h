@@ -137,6 +137,10 @@ class ConnectGuard {
   ConnectGuard() = default;
   void Loop();
   void Handle(const struct seccomp_notif& req);
+  // An inet destination (src/net/connect_inet.cc): checked and connected
+  // on the command's behalf in platform mode, the command's own socket
+  // connected in namespace mode.
+  void HandleInet(const struct seccomp_notif& req, sockaddr_storage ss, size_t addr_len);
   // A pathname unix address (relative ones are the caller's cwd's).
   void HandleUnix(const struct seccomp_notif& req, std::string path);
   // Namespace mode, where the kernel confines the destination (inet and
@@ -183,7 +187,8 @@ class ConnectGuard {
   void SendOnBehalf(const struct seccomp_notif& req, const std::string& data, int flags,
                     const struct sockaddr_storage* to, socklen_t to_len,
                     const std::string& subject);
-  // Refuses the call with `err`, counted and written to the audit log.
+  // Refuses the call with `err`, counted and written to the audit log as a
+  // network deny event (any call, not only sends).
   void DenySend(const struct seccomp_notif& req, const std::string& subject, const std::string& why,
                 int err);
   // The abstract name a bind of `name` (no leading NUL) really gets.
@@ -208,6 +213,12 @@ class ConnectGuard {
   // The command's descriptor `fd` as a socket of ours (pidfd_getfd), after
   // the id check; invalid with *err set when it cannot be had.
   UniqueFd TakeSocket(const struct seccomp_notif& req, int fd, int* err);
+  // Answers a call whose socket TakeSocket could not take (`err`): nothing
+  // when the caller is gone, EBADF passed on, otherwise refused with
+  // `answer` and a deny event about `subject` saying the socket could not
+  // be taken `purpose` ("to connect it").
+  void RefuseUntaken(const struct seccomp_notif& req, int err, const std::string& subject,
+                     const std::string& purpose, int answer);
   // cfg_.pidfd_getfd_works, probed here the first time when the plan did not.
   bool PidfdGetfdUsable();
   // Namespace mode: whether the command's socket `sock` belongs to the

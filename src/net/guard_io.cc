@@ -12,9 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 
 #include "net/sockaddr_parse.h"
@@ -69,104 +67,6 @@ int InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, in
   return 0;
 }
 
-int RemoteFdFlags(pid_t pid, int fd) {
-  // "flags: 02004002", octal.
-  std::ifstream in("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd));
-  std::string key;
-  while (in >> key) {
-    if (key == "flags:") {
-      std::string v;
-      in >> v;
-      return static_cast<int>(strtol(v.c_str(), nullptr, 8));
-    }
-  }
-  return -1;
-}
-
-namespace {
-
-// The socket inode the caller's descriptor names ("socket:[123]"), or empty.
-std::string RemoteSocketInode(pid_t pid, int fd) {
-  char link[64];
-  std::string p = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
-  ssize_t n = readlink(p.c_str(), link, sizeof link - 1);
-  if (n <= 9) return "";
-  link[n] = 0;
-  if (strncmp(link, "socket:[", 8) != 0) return "";
-  return std::string(link + 8, static_cast<size_t>(n) - 9);
-}
-
-}  // namespace
-
-bool RemoteIsSocket(pid_t pid, int fd) { return !RemoteSocketInode(pid, fd).empty(); }
-
-int64_t RemoteSocketIno(pid_t pid, int fd) {
-  char link[64];
-  std::string p = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
-  ssize_t n = readlink(p.c_str(), link, sizeof link - 1);
-  if (n < 0) return -1;
-  link[n] = 0;
-  if (strncmp(link, "socket:[", 8) != 0) return 0;
-  return static_cast<int64_t>(strtoull(link + 8, nullptr, 10));
-}
-
-RemoteSocketState RemoteSocketStateOf(pid_t pid, uint64_t ino) {
-  RemoteSocketState out;
-  const std::string net = "/proc/" + std::to_string(pid) + "/net/";
-  const std::string want = std::to_string(ino);
-  std::string line;
-  {
-    std::ifstream in(net + "unix");
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      // Num RefCount Protocol Flags Type St Inode [Path]
-      std::istringstream f(line);
-      std::string num, ref, proto, flags, type, st, inode, path;
-      if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode) || inode != want) continue;
-      out.is_unix = true;
-      out.bound = static_cast<bool>(f >> path);
-      out.listening = (strtoul(flags.c_str(), nullptr, 16) & 0x10000) != 0;  // __SO_ACCEPTCON
-      return out;
-    }
-  }
-  for (const char* file : {"tcp", "tcp6"}) {
-    std::ifstream in(net + file);
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-      std::istringstream f(line);
-      std::string sl, local, remote, st, q, tr, retr, uid, timeout, inode;
-      if (!(f >> sl >> local >> remote >> st >> q >> tr >> retr >> uid >> timeout >> inode) ||
-          inode != want)
-        continue;
-      out.bound = true;
-      out.listening = st == "0A";  // TCP_LISTEN
-      return out;
-    }
-  }
-  return out;
-}
-
-RemoteUnix RemoteUnixSocket(pid_t pid, int fd) {
-  RemoteUnix out;
-  const std::string ino = RemoteSocketInode(pid, fd);
-  if (ino.empty()) return out;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/net/unix");
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    // Num RefCount Protocol Flags Type St Inode [Path]
-    std::istringstream f(line);
-    std::string num, ref, proto, flags, type, st, inode, path;
-    if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode)) continue;
-    if (inode != ino) continue;
-    out.type = static_cast<int>(strtol(type.c_str(), nullptr, 16));
-    out.bound = static_cast<bool>(f >> path);
-    return out;
-  }
-  return out;
-}
-
 SockaddrCopy ReadSockaddr(pid_t pid, uint64_t addr_ptr, uint64_t len_arg) {
   SockaddrCopy c;
   size_t len = 0;
@@ -186,13 +86,14 @@ std::string ShownAbstract(const std::string& name) {
   return shown;
 }
 
-bool ListedAbstract(const std::vector<std::string>& allowed, const std::string& shown) {
+const std::string* FirstListedAbstract(const std::vector<std::string>& allowed,
+                                       const std::string& shown) {
   for (const auto& entry : allowed) {
     if (entry.empty() || entry[0] != '@') continue;
     const bool glob = entry.find_first_of("*?[") != std::string::npos;
-    if (entry == shown || (glob && GlobMatch(entry, shown))) return true;
+    if (entry == shown || (glob && GlobMatch(entry, shown))) return &entry;
   }
-  return false;
+  return nullptr;
 }
 
 std::string RandomAbstractPrefix() {

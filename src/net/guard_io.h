@@ -1,6 +1,7 @@
 // Small pieces the connect guard's handlers share: answering a seccomp
-// notification, installing a socket over the caller's descriptor, and what
-// /proc says about the caller's descriptor and the address it passed.
+// notification, installing a socket over the caller's descriptor, the
+// address it passed, and (net/proc_read.h) what /proc says about its
+// descriptors.
 #pragma once
 
 #include <linux/seccomp.h>
@@ -10,6 +11,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "net/proc_read.h"
 
 namespace rf {
 
@@ -35,40 +38,6 @@ bool ReadRemote(pid_t pid, uint64_t addr, void* out, size_t len);
 // error instead, which is returned.
 int InstallAndRespond(int listener, uint64_t id, int sock, int fd, int flags, int call_err);
 
-// O_NONBLOCK / O_CLOEXEC of the caller's descriptor, from fdinfo; -1 when
-// it cannot be read.
-int RemoteFdFlags(pid_t pid, int fd);
-
-// The caller's unix socket `fd` as /proc/<pid>/net/unix lists it: its type
-// (SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM; 0 = not a unix socket, or
-// unreadable) and whether it has an address already.
-struct RemoteUnix {
-  int type = 0;
-  bool bound = false;
-};
-RemoteUnix RemoteUnixSocket(pid_t pid, int fd);
-
-// The socket type of the caller's unix socket `fd`; 0 = unknown.
-inline int RemoteUnixType(pid_t pid, int fd) { return RemoteUnixSocket(pid, fd).type; }
-
-// Whether the caller's descriptor `fd` is a socket at all.
-bool RemoteIsSocket(pid_t pid, int fd);
-
-// The inode of the socket the caller's descriptor `fd` names: 0 when it is
-// not a socket, -1 when there is no such descriptor.
-int64_t RemoteSocketIno(pid_t pid, int fd);
-
-// What the kernel shows, in the caller's /proc/<pid>/net, of socket `ino`:
-// a unix socket (bound or not, listening or not); a TCP socket only once it
-// listens or is connected (one merely bound is not listed, like one never
-// bound).
-struct RemoteSocketState {
-  bool is_unix = false;
-  bool bound = false;
-  bool listening = false;
-};
-RemoteSocketState RemoteSocketStateOf(pid_t pid, uint64_t ino);
-
 // A socket address copied from the caller, under the kernel's length rules
 // (move_addr_to_kernel): a length that is negative as an int or larger than
 // sockaddr_storage is EINVAL before anything is read. `err` is the errno
@@ -86,8 +55,13 @@ SockaddrCopy ReadSockaddr(pid_t pid, uint64_t addr_ptr, uint64_t len_arg);
 // shown as '@', as /proc/net/unix does.
 std::string ShownAbstract(const std::string& name);
 
-// Whether an "@..." entry of `allowed` matches `shown` (exactly or as a glob).
-bool ListedAbstract(const std::vector<std::string>& allowed, const std::string& shown);
+// The first "@..." entry of `allowed` that matches `shown` (exactly or as a
+// glob); null when none does.
+const std::string* FirstListedAbstract(const std::vector<std::string>& allowed,
+                                       const std::string& shown);
+inline bool ListedAbstract(const std::vector<std::string>& allowed, const std::string& shown) {
+  return FirstListedAbstract(allowed, shown) != nullptr;
+}
 
 // A fresh prefix for the abstract names one sandbox binds ("rf-" and 16
 // random hex digits and "/"): unguessable before the run, and distinct for

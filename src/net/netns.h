@@ -23,8 +23,8 @@ namespace rf {
 class NamespaceStep : public ChildStep {
  public:
   // `to_supervisor`: the command's end of a socketpair (the step sends the
-  // listener over it). `use_userns`: map the caller's uid/gid 1:1 into a new
-  // user namespace (unprivileged mode).
+  // listener over it). The user namespace of unprivileged mode is not this
+  // step's: init is created in it (SpawnSpec's namespace fields).
   // `with_listener`: create the proxy listener on 127.0.0.1:proxy_port and
   // send it (false for mode none: an empty namespace, nothing listening).
   // The namespaces are made by init (kInitNamespaces, plus the user

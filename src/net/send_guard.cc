@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/sockopt.h"
 #include "net/connect_guard.h"
 #include "net/guard_io.h"
 #include "net/unix_diag.h"
@@ -23,12 +24,6 @@
 namespace rf {
 
 namespace {
-
-#ifdef SO_PASSPIDFD
-constexpr int kSoPassPidfd = SO_PASSPIDFD;
-#else
-constexpr int kSoPassPidfd = 76;  // Linux 6.5; older headers lack it
-#endif
 
 // The most a datagram the guard sends for the command may hold (a unix
 // datagram is bounded by the socket's send buffer, wmem_max at most).
@@ -90,19 +85,12 @@ void ConnectGuard::HandleSetsockopt(const struct seccomp_notif& req) {
   }
   int err = 0;
   UniqueFd sock = TakeSocket(req, fd, &err);
-  if (err == ENOENT) return;  // the caller is gone
   if (!sock.valid()) {
-    if (err == EBADF) {
-      Respond(listener, req.id, EBADF, false);
-      return;
-    }
     // Set on a socket we cannot look at, the option could make the kernel
     // give it a name of the host's at its next connect or send.
-    DenySend(req, optname == SO_PASSCRED ? "setsockopt SO_PASSCRED" : "setsockopt SO_PASSPIDFD",
-             "the command's socket could not be taken to name it under the sandbox's prefix "
-             "first (pidfd_getfd: " +
-                 std::string(strerror(err)) + ")",
-             EPERM);
+    RefuseUntaken(req, err,
+                  optname == SO_PASSCRED ? "setsockopt SO_PASSCRED" : "setsockopt SO_PASSPIDFD",
+                  "to name it under the sandbox's prefix first", EPERM);
     return;
   }
   const int domain = Domain(sock.get());
@@ -200,16 +188,8 @@ void ConnectGuard::SendOnBehalf(const struct seccomp_notif& req, const std::stri
   const int fd = static_cast<int>(req.data.args[0]);
   int err = 0;
   UniqueFd sock = TakeSocket(req, fd, &err);
-  if (err == ENOENT) return;  // the caller is gone
   if (!sock.valid()) {
-    if (err == EBADF) {
-      Respond(listener, req.id, EBADF, false);
-      return;
-    }
-    DenySend(req, subject,
-             "the command's socket could not be taken to send on it (pidfd_getfd: " +
-                 std::string(strerror(err)) + ")",
-             EPERM);
+    RefuseUntaken(req, err, subject, "to send on it", EPERM);
     return;
   }
   // The kernel would autobind an unbound socket passing credentials in

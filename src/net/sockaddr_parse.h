@@ -36,4 +36,17 @@ struct ConnectAddress {
 // SockaddrLengthError; below a family it is EINVAL, as connect() answers).
 ConnectAddress ClassifyConnectAddress(const void* addr, size_t len);
 
+// Classifies an inet destination: 4 = 127.0.0.1 (or ::ffff:127.0.0.1),
+// 6 = ::1, 0 = anything else. Sets *port.
+int LoopbackKind(const void* addr, size_t len, uint16_t* port);
+
+// An inet address as audit lines show it ("127.0.0.1:80", "[::1]:80"),
+// else "family N".
+std::string DescribeSockaddr(const void* addr, size_t len);
+
+// The endpoint that lets the proxy carry a connect to the host's loopback
+// (kind 4: 127.0.0.1, 6: ::1, as LoopbackKind says): the whole recipe,
+// allowed_ips included (the SSRF rule refuses loopback without it).
+std::string LoopbackEndpoint(int kind, uint16_t port);
+
 }  // namespace rf

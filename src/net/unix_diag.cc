@@ -1,6 +1,5 @@
 #include "net/unix_diag.h"
 
-#include <dirent.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -9,9 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 namespace rf {
@@ -108,48 +105,6 @@ Result<std::vector<uint64_t>> ListenersNamed(int diag_fd, const std::string& nam
 
 Result<std::vector<uint64_t>> SocketsBoundNamed(int diag_fd, const std::string& name) {
   return SocketsNamed(diag_fd, ~0u, name);
-}
-
-bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes) {
-  for (pid_t pid : pids) {
-    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    DIR* d = opendir(dir.c_str());
-    if (!d) continue;
-    bool hit = false;
-    while (struct dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      char link[64];
-      ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
-      if (n <= 8) continue;
-      link[n] = 0;
-      if (strncmp(link, "socket:[", 8) != 0) continue;
-      uint64_t ino = strtoull(link + 8, nullptr, 10);
-      if (std::find(socket_inodes.begin(), socket_inodes.end(), ino) != socket_inodes.end()) {
-        hit = true;
-        break;
-      }
-    }
-    closedir(d);
-    if (hit) return true;
-  }
-  return false;
-}
-
-std::vector<pid_t> ProcessTree(pid_t root, size_t max) {
-  std::vector<pid_t> out{root};
-  for (size_t i = 0; i < out.size() && out.size() < max; ++i) {
-    std::string task_dir = "/proc/" + std::to_string(out[i]) + "/task";
-    DIR* d = opendir(task_dir.c_str());
-    if (!d) continue;
-    while (struct dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream in(task_dir + "/" + e->d_name + "/children");
-      long child;
-      while (in >> child && out.size() < max) out.push_back(static_cast<pid_t>(child));
-    }
-    closedir(d);
-  }
-  return out;
 }
 
 }  // namespace rf

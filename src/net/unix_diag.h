@@ -12,6 +12,7 @@
 
 #include "common/fd.h"
 #include "common/status.h"
+#include "net/proc_read.h"  // HeldByAny, ProcessTree
 
 namespace rf {
 
@@ -29,11 +30,5 @@ Result<std::vector<uint64_t>> ListenersNamed(int diag_fd, const std::string& nam
 // The socket inodes of unix sockets of any state (datagram ones included)
 // bound to the abstract name `name`.
 Result<std::vector<uint64_t>> SocketsBoundNamed(int diag_fd, const std::string& name);
-
-// Whether any process among `pids` holds one of the socket inodes.
-bool HeldByAny(const std::vector<pid_t>& pids, const std::vector<uint64_t>& socket_inodes);
-
-// `root` and all its descendants (via /proc/<pid>/task/*/children), bounded.
-std::vector<pid_t> ProcessTree(pid_t root, size_t max = 100000);
 
 }  // namespace rf

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "common/path.h"
 #include "gpu/devices.h"
 
 namespace rf {
@@ -26,11 +27,6 @@ void Dedup(std::vector<std::string>& v, const std::vector<std::string>& exclude)
     ++kept;
   }
   v.resize(kept);
-}
-
-std::string UnderRoot(const std::string& root, const std::string& path) {
-  if (root.empty() || root == "/") return path;
-  return (root.back() == '/' ? root.substr(0, root.size() - 1) : root) + path;
 }
 
 bool ExistsUnder(const std::string& root, const std::string& path) {

@@ -1,23 +1,17 @@
 #include "policy/loader.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
-#include <functional>
-#include <set>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "common/fd.h"
-#include "l7/glob.h"
-#include "l7/rules.h"
-#include "policy/cidr.h"
-#include "policy/l7_rules.h"
-#include "proxy/ssrf.h"
-#include "proxy/upstream.h"
+#include "policy/sections.h"
+#include "policy/yaml_checker.h"
+
 
 namespace rf {
 
@@ -25,922 +19,38 @@ namespace {
 
 constexpr size_t kMaxPolicyBytes = 4u << 20;
 
-// Bounds on what a policy stands for once its YAML aliases are expanded.
-// An alias shares the anchored node, but the loader (and the proxy's
-// matcher after it) reads it again each time it is used, so a small file
-// can name millions of endpoints (an anchored list of 2,000 endpoints
-// reused by 2,000 policies is 150 KB). These are far above what a policy
-// written by hand needs (docs/policy.md) and keep loading under a fraction
-// of a second and a few tens of MiB.
-constexpr size_t kMaxNodes = 200000;           // YAML nodes, keys and values
-constexpr size_t kMaxScalarBytes = 16u << 20;  // text of all scalars together
-constexpr int kMaxDepth = 64;                  // nesting of mappings and lists
-constexpr size_t kMaxEndpoints = 10000;        // all network_policies together
-constexpr size_t kMaxBinaries = 10000;         // all network_policies together
-constexpr size_t kMaxPaths = 10000;            // filesystem_policy read_only + read_write
-
-std::string Thousands(size_t n) {
-  // Appended digit by digit: GCC 12 warns (-Wrestrict, wrongly) about
-  // std::string::insert here once it inlines it.
-  const std::string digits = std::to_string(n);
-  std::string s;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
-    s += digits[i];
-  }
-  return s;
-}
-
-// Why `h` is refused as an address-looking name ("" when it is not one).
-// Resolvers read `127.1`, `0x7f.1`, `0177.0.0.1` and `2130706433` as
-// 127.0.0.1 (inet_aton's forms), so such a "name" would reach an address the
-// policy never spells; and no top-level domain is all digits.
-std::string AddressLikeNote(const std::string& h) {
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1)
-    return "";
-  struct in_addr a;
-  if (h.find('\0') == std::string::npos && inet_aton(h.c_str(), &a) == 1) {
-    char canonical[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &a, canonical, sizeof canonical);
-    return "is an IPv4 address in a non-canonical form; write it as " + std::string(canonical);
-  }
-  std::string rest = h;
-  if (!rest.empty() && rest.back() == '.') rest.pop_back();
-  const std::string last =
-      rest.substr(rest.rfind('.') == std::string::npos ? 0 : rest.rfind('.') + 1);
-  if (!last.empty() && last.find_first_not_of("0123456789") == std::string::npos)
-    return "is neither an IP address nor a host name (its last label is all digits)";
-  return "";
-}
-
-class Checker {
- public:
-  explicit Checker(std::string source) : source_(std::move(source)) {}
-
-  // "file:line:col" of `m`.
-  std::string Where(const YAML::Mark& m) const {
-    std::ostringstream os;
-    os << source_ << ":" << (m.is_null() ? 0 : m.line + 1) << ":"
-       << (m.is_null() ? 0 : m.column + 1);
-    return os.str();
-  }
-  void Error(const YAML::Mark& m, const std::string& msg) {
-    errors_.push_back(Where(m) + ": " + msg);
-  }
-  void Warning(const YAML::Mark& m, const std::string& msg) {
-    warnings_.push_back(Where(m) + ": warning: " + msg);
-  }
-  std::vector<std::string> TakeWarnings() { return std::move(warnings_); }
-
-  // Counts one more entry of a bounded kind (endpoints, binaries, paths);
-  // false past `limit`, with one error for the first entry past it.
-  bool Within(size_t& count, size_t limit, const YAML::Mark& m, const std::string& what) {
-    if (++count <= limit) return true;
-    if (count == limit + 1)
-      Error(m, "more than " + Thousands(limit) + " " + what +
-                   " (aliases count each time they are used; docs/policy.md, \"Limits\")");
-    return false;
-  }
-  size_t endpoints = 0, binaries = 0, paths = 0;
-  bool has_errors() const { return !errors_.empty(); }
-  std::string Joined() const {
-    std::string out;
-    for (size_t i = 0; i < errors_.size(); ++i) out += (i ? "\n" : "") + errors_[i];
-    return out;
-  }
-
-  // Visits each key of a mapping, rejecting duplicates and keys not in
-  // `allowed` (when non-empty). Returns false if `node` is not a mapping.
-  bool ForEachKey(const YAML::Node& node, const std::string& where,
-                  const std::set<std::string>& allowed,
-                  const std::function<void(const std::string&, const YAML::Node& key,
-                                           const YAML::Node& value)>& fn) {
-    if (!node.IsMap()) {
-      Error(node.Mark(), where + " must be a mapping");
-      return false;
-    }
-    std::set<std::string> seen;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      // it-> yields a temporary pair: copy the (cheap, shared) node handles.
-      const YAML::Node k = it->first;
-      const YAML::Node v = it->second;
-      if (!k.IsScalar()) {
-        Error(k.Mark(), "keys in " + where + " must be plain strings");
-        continue;
-      }
-      std::string key = k.Scalar();
-      if (!seen.insert(key).second) {
-        Error(k.Mark(), "duplicate key '" + key + "' in " + where);
-        continue;
-      }
-      if (!allowed.empty() && !allowed.count(key)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        Error(k.Mark(), "unknown key '" + key + "' in " + where + " (allowed: " + list + ")");
-        continue;
-      }
-      fn(key, k, v);
-    }
-    return true;
-  }
-
-  std::optional<std::string> String(const YAML::Node& n, const std::string& what) {
-    if (!n.IsScalar() || n.Scalar().empty()) {
-      Error(n.Mark(), what + " must be a non-empty string");
-      return std::nullopt;
-    }
-    return n.Scalar();
-  }
-
-  std::optional<bool> Bool(const YAML::Node& n, const std::string& what) {
-    if (n.IsScalar() && n.Tag() != "!") {
-      if (n.Scalar() == "true") return true;
-      if (n.Scalar() == "false") return false;
-    }
-    Error(n.Mark(), what + " must be true or false");
-    return std::nullopt;
-  }
-
-  std::optional<long> Integer(const YAML::Node& n, const std::string& what, long lo, long hi) {
-    if (n.IsScalar() && n.Tag() != "!") {
-      const std::string& s = n.Scalar();
-      bool digits =
-          !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
-      if (digits) {
-        long v = std::stol(s);
-        if (v >= lo && v <= hi) return v;
-        Error(n.Mark(), what + " " + s + " is out of range (" + std::to_string(lo) + ".." +
-                            std::to_string(hi) + ")");
-        return std::nullopt;
-      }
-    }
-    Error(n.Mark(),
-          what + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
-    return std::nullopt;
-  }
-
-  std::optional<uint16_t> Port(const YAML::Node& n, const std::string& what) {
-    auto v = Integer(n, what, 1, 65535);
-    if (!v) return std::nullopt;
-    return static_cast<uint16_t>(*v);
-  }
-
-  template <typename F>
-  void Sequence(const YAML::Node& n, const std::string& what, F&& each) {
-    if (!n.IsSequence()) {
-      Error(n.Mark(), what + " must be a list");
-      return;
-    }
-    for (const auto& item : n) each(item);
-  }
-
-  // Absolute, no `..` component, no NUL. Trailing slashes are dropped.
-  std::optional<std::string> Path(const YAML::Node& n, const std::string& what) {
-    auto s = String(n, what);
-    if (!s) return std::nullopt;
-    std::string p = *s;
-    if (p[0] != '/') {
-      Error(n.Mark(), what + " '" + p + "' must be an absolute path");
-      return std::nullopt;
-    }
-    if (p.find('\0') != std::string::npos) {
-      Error(n.Mark(), what + " contains a NUL byte");
-      return std::nullopt;
-    }
-    std::string out;
-    std::istringstream parts(p);
-    std::string comp;
-    while (std::getline(parts, comp, '/')) {
-      if (comp.empty() || comp == ".") continue;
-      if (comp == "..") {
-        Error(n.Mark(), what + " '" + p + "' must not contain '..'");
-        return std::nullopt;
-      }
-      out += "/" + comp;
-    }
-    return out.empty() ? "/" : out;
-  }
-
-  std::vector<uint16_t> PortList(const YAML::Node& n, const std::string& what) {
-    std::vector<uint16_t> out;
-    Sequence(n, what, [&](const YAML::Node& item) {
-      if (auto p = Port(item, what + " entry")) out.push_back(*p);
-    });
-    return out;
-  }
-
- private:
-  std::string source_;
-  std::vector<std::string> errors_;
-  std::vector<std::string> warnings_;
-};
-
-bool ValidLabel(const std::string& label, bool wildcard_ok) {
-  if (label.empty() || label.size() > 63) return false;
-  if (wildcard_ok && (label == "*" || label == "**")) return true;
-  if (label.find("**") != std::string::npos) return false;
-  for (char c : label) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-          (wildcard_ok && c == '*')))
-      return false;
-  }
-  return true;
-}
-
-// Why an allowed_ips range deserves a second look (empty: it does not). Such
-// ranges are no real destination on most networks, yet some use them (a
-// VPN's fake-IP DNS answers from 198.18.0.0/15, test registries from the
-// documentation ranges), so naming them allows them.
-std::string ReservedRangeNote(const Cidr& c) {
-  using proxy::AddrClass;
-  const bool v4 = c.base.family == AF_INET;
-  if (c.prefix < (v4 ? 4 : 10)) return "";  // a wide range: mostly ordinary addresses
-  const IpAddr a = proxy::EmbeddedIpv4(c.base);
-  const uint8_t* b = a.bytes.data();
-  if (a.family == AF_INET && b[0] == 198 && (b[1] & 0xfe) == 18)
-    return "the benchmarking range 198.18.0.0/15: allowed because the policy names it";
-  const AddrClass cls = proxy::Classify(c.base);
-  if (cls == AddrClass::kReserved)
-    return "a reserved range (documentation, future use or deprecated): allowed because the "
-           "policy names it";
-  if (proxy::NeverAllowed(cls))
-    return std::string("a ") + proxy::ToString(cls) +
-           " range: never reachable, whatever allowed_ips says";
-  return "";
-}
-
-// What ringfence does not implement yet, by the OpenShell endpoint key that
-// asks for it, with the issue that tracks it.
-struct NotYet {
-  const char* key;
-  const char* feature;
-};
-constexpr NotYet kEndpointNotYet[] = {
-    {"credential_binding", "credential binding (issue 26: credentials)"},
-    {"allow_uninspected_credentials", "provider credentials (issue 26: credentials)"},
-    {"request_body_credential_rewrite", "credential rewriting in bodies (issue 26: credentials)"},
-    {"websocket_credential_rewrite",
-     "credential rewriting in WebSocket messages (issue 26: credentials)"},
-    {"credential_signing", "credential signing, SigV4 (issue 26: credentials)"},
-    {"signing_service", "credential signing, SigV4 (issue 26: credentials)"},
-    {"signing_region", "credential signing, SigV4 (issue 26: credentials)"},
-    {"mcp", "MCP inspection (issue 27: agent protocols)"},
-    {"json_rpc", "JSON-RPC inspection (issue 27: agent protocols)"},
-    {"persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
-    {"graphql_persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
-    {"graphql_max_body_bytes", "GraphQL inspection (issue 27: agent protocols)"},
-};
-
-// The protocols OpenShell documents, with the issue that brings each here.
-const char* ProtocolIssue(const std::string& protocol) {
-  if (protocol == "rest" || protocol == "websocket") return "issue 25: L7 policy";
-  if (protocol == "graphql" || protocol == "mcp" || protocol == "json-rpc")
-    return "issue 27: agent protocols";
-  if (protocol == "tcp") return "issue 28: policy DNS and transparent TCP";
-  return nullptr;
-}
-
-// A protected or deny_read pattern: a relative glob (matched at any depth
-// below a grant) or an absolute one; no '..' or '.' component, no NUL, no
-// empty component but a trailing '/' (a directory).
-std::optional<std::string> ProtectPattern(Checker& c, const YAML::Node& n,
-                                          const std::string& what) {
-  auto s = c.String(n, what);
-  if (!s) return std::nullopt;
-  const std::string& p = *s;
-  std::string body = p;
-  if (body.size() > 1 && body.back() == '/') body.pop_back();
-  bool bad = p.find('\0') != std::string::npos || body == "/";
-  std::istringstream parts(body[0] == '/' ? body.substr(1) : body);
-  std::string comp;
-  while (!bad && std::getline(parts, comp, '/')) bad = comp.empty() || comp == "." || comp == "..";
-  if (bad) {
-    c.Error(n.Mark(),
-            what + " '" + p + "' must be a path or glob without empty, '.' or '..' components");
-    return std::nullopt;
-  }
-  return p;
-}
-
-// tmpfs's size= syntax, kept to what is unambiguous: digits, then k, m, g
-// (any case) or %; never zero (tmpfs reads size=0 as "unlimited").
-bool ValidTmpSize(const std::string& s) {
-  size_t digits = 0;
-  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
-  if (digits == 0 || digits > 12) return false;
-  if (s.find_first_not_of('0') >= digits) return false;
-  const std::string rest = s.substr(digits);
-  if (rest == "%") return std::stol(s.substr(0, digits)) <= 100;
-  return rest.empty() ||
-         (rest.size() == 1 && std::string("kKmMgG").find(rest) != std::string::npos);
-}
-
-void LoadFilesystem(Checker& c, const YAML::Node& n, Policy& p) {
-  p.filesystem.include_workdir = false;  // OpenShell: false once the section exists
-  std::vector<std::string> extra;
-  c.ForEachKey(
-      n, "filesystem_policy",
-      {"include_workdir", "read_only", "read_write", "protected", "protected_extra", "deny_read",
-       "tmp_size"},
-      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-        if (key == "include_workdir") {
-          if (auto b = c.Bool(v, "filesystem_policy.include_workdir"))
-            p.filesystem.include_workdir = *b;
-          return;
-        }
-        if (key == "tmp_size") {
-          auto s = c.String(v, "filesystem_policy.tmp_size");
-          if (!s) return;
-          if (!ValidTmpSize(*s)) {
-            c.Error(v.Mark(),
-                    "filesystem_policy.tmp_size must be a positive size with an optional k, m, "
-                    "g suffix or a percentage of RAM (512m, 2g, 25%), not '" +
-                        *s + "'");
-            return;
-          }
-          p.filesystem.tmp_size = *s;
-          return;
-        }
-        if (key == "protected" || key == "protected_extra" || key == "deny_read") {
-          std::vector<std::string>* list = &extra;
-          if (key == "protected") {
-            list = &p.filesystem.protected_paths;
-            list->clear();
-          } else if (key == "deny_read") {
-            list = &p.filesystem.deny_read;
-          }
-          c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
-            if (!c.Within(c.paths, kMaxPaths, item.Mark(),
-                          "paths and patterns in filesystem_policy"))
-              return;
-            if (auto pat = ProtectPattern(c, item, "filesystem_policy." + key + " entry"))
-              list->push_back(*pat);
-          });
-          return;
-        }
-        auto& list = key == "read_only" ? p.filesystem.read_only : p.filesystem.read_write;
-        c.Sequence(v, "filesystem_policy." + key, [&](const YAML::Node& item) {
-          if (!c.Within(c.paths, kMaxPaths, item.Mark(),
-                        "paths in filesystem_policy read_only and read_write"))
-            return;
-          auto path = c.Path(item, "filesystem_policy." + key + " entry");
-          if (!path) return;
-          if (key == "read_write") {
-            for (const auto& r : RefusedReadWritePaths()) {
-              if (*path != r.path) continue;
-              c.Error(item.Mark(), "filesystem_policy.read_write must not grant '" +
-                                       std::string(r.path) + "' (" + r.why + ")");
-              return;
-            }
-          }
-          list.push_back(*path);
-        });
-      });
-  for (auto& e : extra)
-    if (std::find(p.filesystem.protected_paths.begin(), p.filesystem.protected_paths.end(), e) ==
-        p.filesystem.protected_paths.end())
-      p.filesystem.protected_paths.push_back(std::move(e));
-}
-
-void LoadLandlock(Checker& c, const YAML::Node& n, Policy& p) {
-  c.ForEachKey(n, "landlock", {"compatibility"},
-               [&](const std::string&, const YAML::Node&, const YAML::Node& v) {
-                 auto s = c.String(v, "landlock.compatibility");
-                 if (!s) return;
-                 if (*s == "best_effort") {
-                   p.compatibility = Compatibility::kBestEffort;
-                 } else if (*s == "hard_requirement") {
-                   p.compatibility = Compatibility::kHardRequirement;
-                 } else {
-                   c.Error(v.Mark(),
-                           "landlock.compatibility must be best_effort or hard_requirement, not '" +
-                               *s + "'");
-                 }
-               });
-}
-
-void LoadLimits(Checker& c, const YAML::Node& n, Policy& p) {
-  c.ForEachKey(n, "process.limits",
-               {"memory", "processes", "cpu", "wall_time", "file_size", "open_files"},
-               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-                 auto s = c.String(v, "process.limits." + key);
-                 if (!s) return;
-                 Status st = ParseLimit(key, *s, p.process.limits);
-                 if (!st.ok()) c.Error(v.Mark(), "process.limits." + key + " " + st.reason());
-               });
-}
-
-void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
-  c.ForEachKey(
-      n, "process", {"run_as_user", "run_as_group", "sysv_ipc", "home", "limits"},
-      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-        if (key == "limits") {
-          LoadLimits(c, v, p);
-          return;
-        }
-        if (key == "sysv_ipc") {
-          if (auto b = c.Bool(v, "process.sysv_ipc")) p.process.sysv_ipc = *b;
-          return;
-        }
-        if (key == "home") {
-          auto s = c.String(v, "process.home");
-          if (!s) return;
-          if (Status ok = CheckHomeSetting(*s); !ok.ok()) {
-            c.Error(v.Mark(), ok.reason());
-            return;
-          }
-          p.process.home = *s;
-          p.marks.at["process.home"] = c.Where(v.Mark());
-          return;
-        }
-        auto s = c.String(v, "process." + key);
-        if (!s) return;
-        if (*s == "root" || *s == "0") {
-          c.Error(v.Mark(),
-                  "process." + key + " must not be root: the sandbox never runs as uid/gid 0");
-          return;
-        }
-        (key == "run_as_user" ? p.process.run_as_user : p.process.run_as_group) = *s;
-        (key == "run_as_user" ? p.process.run_as_user_given : p.process.run_as_group_given) = true;
-        p.marks.at["process." + key] = c.Where(v.Mark());
-      });
-}
-
-void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
-  auto& net = p.network;
-  c.ForEachKey(
-      n, "network",
-      {"mode", "proxy_port", "loopback_ports", "bind_ports", "hosts", "unix_sockets",
-       "unix_datagram", "upstream_proxy", "upstream_ca"},
-      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-        if (key == "mode") {
-          auto s = c.String(v, "network.mode");
-          if (!s) return;
-          auto m = ParseNetMode(*s);
-          if (!m) {
-            c.Error(
-                v.Mark(),
-                "network.mode must be auto, namespace, platform, none or host, not '" + *s + "'");
-            return;
-          }
-          net.mode = *m;
-        } else if (key == "proxy_port") {
-          if (auto port = c.Integer(v, "network.proxy_port", 0, 65535))
-            net.proxy_port = static_cast<uint16_t>(*port);
-        } else if (key == "loopback_ports") {
-          net.loopback_ports = c.PortList(v, "network.loopback_ports");
-        } else if (key == "bind_ports") {
-          net.bind_ports = c.PortList(v, "network.bind_ports");
-        } else if (key == "hosts") {
-          c.ForEachKey(v, "network.hosts", {},
-                       [&](const std::string& name, const YAML::Node& k, const YAML::Node& addr) {
-                         if (std::string note = AddressLikeNote(name); !note.empty()) {
-                           c.Error(k.Mark(), "network.hosts key '" + name + "' " + note);
-                           return;
-                         }
-                         if (!ValidHostPattern(name) || name.find('*') != std::string::npos) {
-                           c.Error(k.Mark(), "network.hosts key '" + name + "' is not a host name");
-                           return;
-                         }
-                         auto a = c.String(addr, "network.hosts." + name);
-                         if (!a) return;
-                         if (!ParseIpLiteral(*a)) {
-                           c.Error(addr.Mark(), "network.hosts." + name +
-                                                    " must be an IPv4 or IPv6 address, not '" + *a +
-                                                    "'");
-                           return;
-                         }
-                         net.hosts[name] = *a;
-                       });
-        } else if (key == "upstream_proxy") {
-          auto u = c.String(v, "network.upstream_proxy");
-          if (!u) return;
-          if (*u != "off" && *u != "from_env") {
-            auto parsed = proxy::ParseUpstreamProxyUrl(*u, "network.upstream_proxy");
-            if (!parsed.ok()) {
-              c.Error(v.Mark(), parsed.status().reason() + " (or off, from_env)");
-              return;
-            }
-          }
-          net.upstream_proxy = *u == "off" ? "" : *u;
-        } else if (key == "upstream_ca") {
-          if (auto path = c.Path(v, "network.upstream_ca")) net.upstream_ca = *path;
-        } else if (key == "unix_datagram") {
-          if (auto b = c.Bool(v, "network.unix_datagram")) net.unix_datagram = *b;
-        } else if (key == "unix_sockets") {
-          c.Sequence(v, "network.unix_sockets", [&](const YAML::Node& item) {
-            // "@name": an abstract socket (docs/unix-sockets.md); else a path.
-            if (item.IsScalar() && item.Scalar().size() > 1 && item.Scalar()[0] == '@') {
-              if (auto name = c.String(item, "network.unix_sockets entry")) {
-                if (name->find('\0') != std::string::npos)
-                  c.Error(item.Mark(), "network.unix_sockets entry contains a NUL byte");
-                else
-                  net.unix_sockets.push_back(*name);
-              }
-            } else if (auto path = c.Path(item, "network.unix_sockets entry")) {
-              net.unix_sockets.push_back(*path);
-            }
-          });
-        }
-      });
-}
-
-// `rules: [{allow: {method, path, query}}]` (allow) or
-// `deny_rules: [{method, path, query}]`. Query values: a glob or {any: [..]}.
-void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool allow,
-                 std::vector<L7Rule>& out) {
-  if (n.IsSequence() && n.size() == 0) {
-    c.Error(n.Mark(), where + ": an empty list is invalid (" +
-                          (allow ? "use access: full, or remove rules" : "remove deny_rules") +
-                          ")");
-    return;
-  }
-  int i = 0;
-  c.Sequence(n, where, [&](const YAML::Node& item) {
-    const std::string at = where + "[" + std::to_string(i++) + "]";
-    YAML::Node body = item;
-    std::string body_at = at;
-    if (allow) {
-      bool have = false;
-      c.ForEachKey(item, at, {"allow"},
-                   [&](const std::string&, const YAML::Node&, const YAML::Node& v) {
-                     body.reset(v);  // rebinds; `=` would overwrite the item in the document
-                     have = true;
-                   });
-      if (!have) {
-        if (item.IsMap()) c.Error(item.Mark(), at + " needs an allow entry");
-        return;
-      }
-      body_at = at + ".allow";
-    }
-    L7Rule r;
-    bool have_method = false, have_path = false, not_yet = false;
-    c.ForEachKey(
-        body, body_at,
-        {"method", "path", "query", "operation_type", "operation_name", "fields", "tool", "params"},
-        [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-          if (key != "method" && key != "path" && key != "query") {
-            // GraphQL and MCP rule fields: OpenShell's, not built yet.
-            not_yet = true;
-            c.Error(k.Mark(), body_at + "." + key +
-                                  ": not supported yet: L7 inspection (issue 27: agent "
-                                  "protocols: GraphQL and MCP rules)");
-          } else if (key == "method") {
-            if (auto s = c.String(v, body_at + ".method")) r.method = *s, have_method = true;
-          } else if (key == "path") {
-            if (auto s = c.String(v, body_at + ".path")) r.path = *s, have_path = true;
-          } else {
-            c.ForEachKey(
-                v, body_at + ".query", {},
-                [&](const std::string& name, const YAML::Node&, const YAML::Node& m) {
-                  L7QueryMatcher q;
-                  q.name = name;
-                  const std::string qat = body_at + ".query." + name;
-                  if (m.IsMap()) {
-                    c.ForEachKey(
-                        m, qat, {"any"},
-                        [&](const std::string&, const YAML::Node&, const YAML::Node& list) {
-                          c.Sequence(list, qat + ".any", [&](const YAML::Node& g) {
-                            if (auto s = c.String(g, qat + ".any entry")) q.globs.push_back(*s);
-                          });
-                        });
-                    if (q.globs.empty()) c.Error(m.Mark(), qat + " needs a glob or any: [globs]");
-                  } else if (auto s = c.String(m, qat)) {
-                    q.globs.push_back(*s);
-                  }
-                  r.query.push_back(std::move(q));
-                });
-          }
-        });
-    if (body.IsMap() && !not_yet) {
-      if (!have_method) c.Error(body.Mark(), body_at + " needs a method");
-      if (!have_path) c.Error(body.Mark(), body_at + " needs a path");
-    }
-    out.push_back(std::move(r));
-  });
-}
-
-void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
-  bool have_port = false;
-  YAML::Mark l7_mark, protocol_mark;
-  std::string l7_field;
-  std::set<std::string> keys = {"host",     "port",        "ports",      "allowed_ips",
-                                "protocol", "enforcement", "access",     "tls",
-                                "path",     "rules",       "deny_rules", "allow_encoded_slash"};
-  for (const auto& ny : kEndpointNotYet) keys.insert(ny.key);
-  c.ForEachKey(
-      n, where, keys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-        for (const auto& ny : kEndpointNotYet) {
-          if (key == ny.key) {
-            c.Error(k.Mark(), where + "." + key + ": not supported yet: " + ny.feature);
-            return;
-          }
-        }
-        if (key == "host") {
-          auto s = c.String(v, where + ".host");
-          if (!s) return;
-          if (std::string note = AddressLikeNote(*s); !note.empty()) {
-            c.Error(v.Mark(), where + ".host '" + *s + "' " + note);
-            return;
-          }
-          if (!ValidHostPattern(*s)) {
-            c.Error(v.Mark(), where + ".host '" + *s +
-                                  "' is not a host name, IP address or '*.'-wildcard of one");
-            return;
-          }
-          e.host = *s;
-        } else if ((key == "port" && n["ports"]) || (key == "ports" && n["port"])) {
-          // Both: which one the author meant is unknown; merging them
-          // would grant ports nobody wrote down on purpose.
-          if (key == "ports")
-            c.Error(k.Mark(),
-                    where + " has both port and ports: give one (ports: [A, B] for several)");
-          have_port = true;
-        } else if (key == "port") {
-          if (auto port = c.Port(v, where + ".port")) e.ports.push_back(*port);
-          have_port = true;
-        } else if (key == "ports") {
-          auto ports = c.PortList(v, where + ".ports");
-          e.ports.insert(e.ports.end(), ports.begin(), ports.end());
-          have_port = true;
-        } else if (key == "allowed_ips") {
-          c.Sequence(v, where + ".allowed_ips", [&](const YAML::Node& item) {
-            auto s = c.String(item, where + ".allowed_ips entry");
-            if (!s) return;
-            auto cidr = ParseCidr(*s);
-            if (!cidr) {
-              c.Error(item.Mark(),
-                      where + ".allowed_ips entry '" + *s + "' is not an address or CIDR");
-              return;
-            }
-            if (auto note = ReservedRangeNote(*cidr); !note.empty())
-              c.Warning(item.Mark(), where + ".allowed_ips entry '" + *s + "' is " + note);
-            e.allowed_ips.push_back(*s);
-          });
-        } else if (key == "enforcement") {
-          auto s = c.String(v, where + ".enforcement");
-          if (!s) return;
-          if (*s != "enforce" && *s != "audit") {
-            c.Error(v.Mark(), where + ".enforcement must be enforce or audit");
-            return;
-          }
-          e.enforcement = *s;
-        } else if (key == "rules" || key == "deny_rules") {
-          e.has_l7_rules = true;
-          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
-          LoadL7Rules(c, v, where + "." + key, key == "rules",
-                      key == "rules" ? e.rules : e.deny_rules);
-        } else if (key == "allow_encoded_slash") {
-          if (auto b = c.Bool(v, where + ".allow_encoded_slash")) e.allow_encoded_slash = *b;
-          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
-        } else {
-          auto s = c.String(v, where + "." + key);
-          if (!s) return;
-          if (key == "protocol") {
-            const char* issue = ProtocolIssue(*s);
-            if (!issue) {
-              c.Error(v.Mark(), where +
-                                    ".protocol must be rest, websocket, graphql, "
-                                    "mcp, json-rpc or tcp, not '" +
-                                    *s + "'");
-              return;
-            }
-            e.protocol = *s;
-            protocol_mark = k.Mark();
-          }
-          if (key == "access") {
-            if (*s != "read-only" && *s != "read-write" && *s != "full") {
-              c.Error(v.Mark(), where + ".access must be read-only, read-write or full");
-              return;
-            }
-            e.access = *s;
-          }
-          if (key == "tls") {
-            if (*s == "terminate" || *s == "passthrough") {
-              c.Warning(v.Mark(), where + ".tls: " + *s +
-                                      " is deprecated and has no effect (TLS is detected; "
-                                      "`skip` turns detection off)");
-            } else if (*s != "skip") {
-              c.Error(v.Mark(), where +
-                                    ".tls must be skip (terminate and passthrough are "
-                                    "deprecated no-ops)");
-              return;
-            }
-            e.tls = *s;
-          }
-          if (key == "path") {
-            if (Status g = l7::ValidateGlob(*s); !g.ok()) {
-              c.Error(v.Mark(), where + ".path: " + g.reason());
-              return;
-            }
-            e.path = *s;
-          }
-          if ((key == "protocol" || key == "access" || key == "path") && l7_field.empty())
-            l7_field = key, l7_mark = k.Mark();
-        }
-      });
-  if (!n.IsMap()) return;
-  // OpenShell's legacy hostless form: allowed_ips alone names the destinations.
-  if (e.host.empty() && !n["host"] && !n["allowed_ips"])
-    c.Error(n.Mark(), where + " needs a host, or allowed_ips for any host");
-  if (!have_port) c.Error(n.Mark(), where + " needs a port or ports");
-  if (e.protocol == "rest" || e.protocol == "websocket") {
-    if (Status st = l7::Validate(ToL7Rules(e, where)); !st.ok())
-      c.Error(l7_mark.is_null() ? n.Mark() : l7_mark, st.reason());
-  } else if (e.protocol.empty() && (e.has_l7_rules || !e.access.empty() || e.allow_encoded_slash)) {
-    c.Error(l7_mark, where +
-                         ": access, rules, deny_rules and allow_encoded_slash need a protocol "
-                         "(rest or websocket)");
-  }
-  if (e.protocol == "tcp") {
-    c.Error(protocol_mark, where +
-                               ".protocol: not supported yet: protocol: tcp, transparent TCP "
-                               "with policy DNS (" +
-                               std::string(ProtocolIssue("tcp")) +
-                               "); without `protocol` the endpoint is reached through the proxy");
-  } else if (!l7_field.empty() && e.enforcement != "audit" && !e.protocol.empty() &&
-             !Inspected(e)) {
-    const std::string issue =
-        e.protocol.empty() ? "issue 25: L7 policy" : ProtocolIssue(e.protocol);
-    c.Error(l7_mark, where + "." + l7_field + ": not supported yet: L7 inspection (" + issue +
-                         "); the endpoint would be silently widened to L4. Remove the L7 "
-                         "fields or set `enforcement: audit`");
-  }
-}
-
-void LoadNetworkPolicies(Checker& c, const YAML::Node& n, Policy& p) {
-  c.ForEachKey(
-      n, "network_policies", {},
-      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-        NetworkPolicy np;
-        np.key = key;
-        np.name = key;
-        const std::string where = "network_policies." + key;
-        bool have_endpoints = false;
-        c.ForEachKey(
-            v, where, {"name", "endpoints", "binaries"},
-            [&](const std::string& f, const YAML::Node&, const YAML::Node& fv) {
-              if (f == "name") {
-                if (auto s = c.String(fv, where + ".name")) np.name = *s;
-              } else if (f == "endpoints") {
-                have_endpoints = true;
-                int i = 0;
-                c.Sequence(fv, where + ".endpoints", [&](const YAML::Node& item) {
-                  if (!c.Within(c.endpoints, kMaxEndpoints, item.Mark(),
-                                "endpoints in network_policies (all policies together)"))
-                    return;
-                  Endpoint e;
-                  LoadEndpoint(c, item, where + ".endpoints[" + std::to_string(i++) + "]", e);
-                  np.endpoints.push_back(std::move(e));
-                });
-              } else {
-                int i = 0;
-                c.Sequence(fv, where + ".binaries", [&](const YAML::Node& item) {
-                  if (!c.Within(c.binaries, kMaxBinaries, item.Mark(),
-                                "binaries in network_policies (all policies together)"))
-                    return;
-                  Binary b;
-                  const std::string bw = where + ".binaries[" + std::to_string(i++) + "]";
-                  c.ForEachKey(item, bw, {"path"},
-                               [&](const std::string&, const YAML::Node&, const YAML::Node& pv) {
-                                 if (auto path = c.Path(pv, bw + ".path")) b.path = *path;
-                               });
-                  if (item.IsMap() && !item["path"]) c.Error(item.Mark(), bw + " needs a path");
-                  np.binaries.push_back(std::move(b));
-                });
-              }
-            });
-        if (v.IsMap() && !have_endpoints) c.Error(v.Mark(), where + " needs endpoints");
-        // OpenShell documents an empty list as "any binary" (docs/sandboxes/
-        // policies.mdx) and ringfence follows that; OpenShell's engine with
-        // binary identity required, its default, matches no binary instead.
-        if (v.IsMap() && np.binaries.empty())
-          c.Warning(v.Mark(), where +
-                                  " has no binaries: any binary in the sandbox may use it "
-                                  "(OpenShell's default engine lets none; list the binaries)");
-        p.network_policies.push_back(std::move(np));
-      });
-}
-
-// Walks the document as the loader would read it, aliases expanded, and
-// stops at the first bound crossed: the walk costs at most kMaxNodes steps
-// however much the aliases multiply, and ends on a self-referencing anchor
-// (`&a [*a]`, which yaml-cpp builds as a cycle) at kMaxDepth.
-class Expansion {
-  inline static const std::string kNonScalarKey = "?";
-
- public:
-  // Empty when `root` is within the bounds; else why not, and where.
-  std::string Check(const YAML::Node& root) {
-    Walk(root, 0);
-    return error_;
-  }
-  const YAML::Mark& mark() const { return mark_; }
-
- private:
-  bool Fail(const YAML::Node& n, const std::string& what) {
-    std::string at;
-    for (const auto& [key, index] : path_)
-      at += key ? (at.empty() ? "" : ".") + key->substr(0, 64) : "[" + std::to_string(index) + "]";
-    // A self-referencing anchor repeats its path: the two ends say enough.
-    if (at.size() > 160) at = at.substr(0, 80) + "..." + at.substr(at.size() - 60);
-    error_ = "the policy is too large once its aliases are expanded: " + what +
-             (at.empty() ? "" : " (reached at " + at + ")") +
-             "; aliases (*name) count each time they are used (docs/policy.md, \"Limits\")";
-    mark_ = n.Mark();
-    return false;
-  }
-
-  bool Walk(const YAML::Node& n, int depth) {
-    if (++nodes_ > kMaxNodes) return Fail(n, "more than " + Thousands(kMaxNodes) + " YAML nodes");
-    if (depth > kMaxDepth)
-      return Fail(n, "mappings and lists nested more than " + std::to_string(kMaxDepth) + " deep");
-    if (n.IsScalar()) {
-      bytes_ += n.Scalar().size();
-      if (bytes_ > kMaxScalarBytes)
-        return Fail(n, "more than " + std::to_string(kMaxScalarBytes >> 20) + " MiB of text");
-    } else if (n.IsSequence()) {
-      size_t i = 0;
-      for (const auto& item : n) {
-        path_.emplace_back(nullptr, i++);
-        if (!Walk(item, depth + 1)) return false;
-        path_.pop_back();
-      }
-    } else if (n.IsMap()) {
-      for (auto it = n.begin(); it != n.end(); ++it) {
-        const YAML::Node k = it->first;
-        const YAML::Node v = it->second;
-        if (!Walk(k, depth + 1)) return false;
-        path_.emplace_back(k.IsScalar() ? &k.Scalar() : &kNonScalarKey, 0);
-        if (!Walk(v, depth + 1)) return false;
-        path_.pop_back();
-      }
-    }
-    return true;
-  }
-
-  size_t nodes_ = 0;
-  size_t bytes_ = 0;
-  // Where the walk is: a key (the string lives in the node, which the
-  // caller's frame holds) or, for a list item, its index.
-  std::vector<std::pair<const std::string*, size_t>> path_;
-  std::string error_;
-  YAML::Mark mark_;
-};
-
 }  // namespace
 
-// A DNS name, an IP literal, or (OpenShell's rule) a name with wildcards in
-// its first label only: `*.`/`**.` as the whole label, or `*` inside it
-// (`*-aiplatform.googleapis.com`). A wildcard must leave at least two labels
-// (no `*.com`).
-bool ValidHostPattern(const std::string& h) {
-  if (h.empty() || h.size() > 253) return false;
-  unsigned char buf[16];
-  if (inet_pton(AF_INET6, h.c_str(), buf) == 1) return true;
-  std::string rest = h;
-  if (rest.back() == '.') rest.pop_back();
-  if (!AddressLikeNote(h).empty()) return false;
-  std::vector<std::string> labels;
-  std::istringstream in(rest);
-  for (std::string label; std::getline(in, label, '.');) labels.push_back(label);
-  if (labels.empty() || rest.empty() || rest.back() == '.') return false;
-  for (size_t i = 0; i < labels.size(); ++i)
-    if (!ValidLabel(labels[i], i == 0)) return false;
-  return labels[0].find('*') == std::string::npos || labels.size() >= 3;
-}
-
 Result<Policy> LoadPolicyString(const std::string& text, const std::string& source) {
-  Checker c(source);
+  load::Checker c(source);
   if (text.size() > kMaxPolicyBytes) {
-    return Status::Error(source + ": policy is larger than 4 MiB");
+    return Status::Invalid(source + ": policy is larger than 4 MiB");
   }
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     c.Error(e.mark, "YAML syntax error: " + e.msg);
-    return Status::Error(c.Joined());
+    return Status::Invalid(c.Joined());
   } catch (const std::exception& e) {
-    return Status::Error(source + ":0:0: cannot parse YAML: " + e.what());
+    return Status::Invalid(source + ":0:0: cannot parse YAML: " + e.what());
   }
   // Before any other reading: the loader's own walk multiplies with aliases.
   try {
-    Expansion x;
-    if (std::string why = x.Check(root); !why.empty()) {
-      c.Error(x.mark(), why);
-      return Status::Error(c.Joined());
+    YAML::Mark mark;
+    if (std::string why = load::CheckExpansion(root, &mark); !why.empty()) {
+      c.Error(mark, why);
+      return Status::Invalid(c.Joined());
     }
   } catch (const std::exception& e) {
-    return Status::Error(source + ":0:0: cannot read policy: " + e.what());
+    return Status::Invalid(source + ":0:0: cannot read policy: " + e.what());
   }
   Policy p;
   p.source = source;
   bool have_version = false;
   if (!root.IsMap()) {
     c.Error(root.Mark(), "a policy must be a mapping with at least `version: 1`");
-    return Status::Error(c.Joined());
+    return Status::Invalid(c.Joined());
   }
   try {
     c.ForEachKey(root, "the policy",
@@ -952,13 +62,13 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
                      if (auto ver = c.Integer(v, "version", 1, 1))
                        p.version = static_cast<int>(*ver);
                    } else if (key == "filesystem_policy") {
-                     LoadFilesystem(c, v, p);
+                     load::LoadFilesystem(c, v, p);
                    } else if (key == "landlock") {
-                     LoadLandlock(c, v, p);
+                     load::LoadLandlock(c, v, p);
                    } else if (key == "process") {
-                     LoadProcess(c, v, p);
+                     load::LoadProcess(c, v, p);
                    } else if (key == "network") {
-                     LoadNetwork(c, v, p);
+                     load::LoadNetwork(c, v, p);
                    } else if (key == "gpu") {
                      auto s = c.String(v, "gpu");
                      if (!s) return;
@@ -971,7 +81,7 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
                      else
                        c.Error(v.Mark(), "gpu must be auto, on or off, not '" + *s + "'");
                    } else if (key == "network_policies") {
-                     LoadNetworkPolicies(c, v, p);
+                     load::LoadNetworkPolicies(c, v, p);
                    } else if (key == "source" || key == "enforcement" || key == "warnings") {
                      // What `policy show` adds beside the policy (where it
                      // came from, each layer's status): its output is a
@@ -993,7 +103,7 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
     c.Error(root.Mark(), std::string("cannot read policy: ") + e.what());
   }
   if (!have_version) c.Error(root.Mark(), "missing required key 'version' (must be 1)");
-  if (c.has_errors()) return Status::Error(c.Joined());
+  if (c.has_errors()) return Status::Invalid(c.Joined());
   p.warnings = c.TakeWarnings();
   return p;
 }
@@ -1006,13 +116,13 @@ Result<std::string> ReadPolicyText(const std::string& path) {
   // the size limit below ends an endless one.
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Status::Errno(what);
-  if (S_ISDIR(st.st_mode)) return Status::Error(what + ": is a directory");
+  if (S_ISDIR(st.st_mode)) return Status::Invalid(what + ": is a directory");
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
-    return Status::Error(what + ": not a file, pipe or terminal");
+    return Status::Invalid(what + ": not a file, pipe or terminal");
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd.valid()) return Status::Errno(what);
   if (fstat(fd.get(), &st) != 0) return Status::Errno(what);
-  if (S_ISDIR(st.st_mode)) return Status::Error(what + ": is a directory");
+  if (S_ISDIR(st.st_mode)) return Status::Invalid(what + ": is a directory");
   std::string text;
   char buf[65536];
   for (;;) {
@@ -1021,7 +131,8 @@ Result<std::string> ReadPolicyText(const std::string& path) {
     if (n < 0) return Status::Errno(what);
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxPolicyBytes) return Status::Error(path + ": policy is larger than 4 MiB");
+    if (text.size() > kMaxPolicyBytes)
+      return Status::Invalid(path + ": policy is larger than 4 MiB");
   }
   return text;
 }
@@ -1032,10 +143,11 @@ Result<Policy> LoadPolicyFile(const std::string& path) {
   return LoadPolicyString(*text, path);
 }
 
+
 Status CheckHomeSetting(const std::string& home) {
   if (home == "per_run" || home == "persistent") return Status::Ok();
   const std::string what = "process.home must be per_run, persistent or an absolute path";
-  if (home.empty() || home[0] != '/') return Status::Error(what + ", not '" + home + "'");
+  if (home.empty() || home[0] != '/') return Status::Invalid(what + ", not '" + home + "'");
   // Granted read-write by name: the same spelling rules as read_write.
   auto ends_with = [&](std::string_view tail) {
     return home.size() >= tail.size() &&
@@ -1044,12 +156,12 @@ Status CheckHomeSetting(const std::string& home) {
   if (home.find("//") != std::string::npos || home.find('\0') != std::string::npos ||
       home.find("/./") != std::string::npos || home.find("/../") != std::string::npos ||
       (home.size() > 1 && home.back() == '/') || ends_with("/..") || ends_with("/."))
-    return Status::Error("process.home '" + home +
-                         "' must be a plain absolute path (no '.', '..', '//' or trailing '/')");
+    return Status::Invalid("process.home '" + home +
+                           "' must be a plain absolute path (no '.', '..', '//' or trailing '/')");
   for (const auto& r : RefusedReadWritePaths())
     if (home == r.path)
-      return Status::Error("process.home must not be '" + std::string(r.path) + "' (" + r.why +
-                           ": the home is granted read-write)");
+      return Status::Invalid("process.home must not be '" + std::string(r.path) + "' (" + r.why +
+                             ": the home is granted read-write)");
   return Status::Ok();
 }
 
@@ -1058,130 +170,11 @@ const std::vector<RefusedReadWrite>& RefusedReadWritePaths() {
   return kPaths;
 }
 
-namespace {
-
-// Digits with an optional fraction (cpu only), then a suffix from
-// `suffixes` (each with its multiplier). Bounded so nothing overflows.
-std::optional<double> ParseNumber(const std::string& text, bool fraction,
-                                  const std::vector<std::pair<std::string, double>>& suffixes,
-                                  double max) {
-  size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  if (i == 0 || i > 15) return std::nullopt;
-  size_t end = i;
-  if (fraction && end < text.size() && text[end] == '.') {
-    size_t f = end + 1;
-    while (f < text.size() && text[f] >= '0' && text[f] <= '9') ++f;
-    if (f == end + 1 || f - end > 7) return std::nullopt;
-    end = f;
-  }
-  double v = std::stod(text.substr(0, end));
-  std::string rest = text.substr(end);
-  double mult = rest.empty() ? 1 : 0;
-  for (const auto& [suffix, m] : suffixes)
-    if (rest.size() == suffix.size() &&
-        std::equal(rest.begin(), rest.end(), suffix.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-      mult = m;
-  if (mult == 0 || v <= 0 || v * mult > max) return std::nullopt;
-  return v * mult;
-}
-
-}  // namespace
-
-Status ParseLimit(const std::string& key, const std::string& text, ProcessLimits& out) {
-  const std::vector<std::pair<std::string, double>> sizes = {
-      {"k", 1024.0}, {"m", 1048576.0}, {"g", 1073741824.0}, {"t", 1099511627776.0}};
-  if (key == "memory" || key == "file_size") {
-    // At least a page: anything less is a typo for a bigger unit.
-    auto v = ParseNumber(text, false, sizes, 1125899906842624.0);  // 1 PiB
-    if (!v || *v < 4096)
-      return Status::Error(
-          "must be a size of at least 4k with an optional k, m, g or t suffix "
-          "(512m, 2g), not '" +
-          text + "'");
-    (key == "memory" ? out.memory : out.file_size) = static_cast<uint64_t>(*v);
-    return Status::Ok();
-  }
-  if (key == "processes" || key == "open_files") {
-    // The kernel's own ceilings: pid_max's and nr_open's largest values.
-    const double max = key == "processes" ? 4194304 : 1048576;
-    auto v = ParseNumber(text, false, {}, max);
-    if (!v || (key == "open_files" && *v < 16))
-      return Status::Error("must be a whole number from " +
-                           std::string(key == "processes" ? "1" : "16") + " to " +
-                           std::to_string(static_cast<long long>(max)) + ", not '" + text + "'");
-    (key == "processes" ? out.processes : out.open_files) = static_cast<uint64_t>(*v);
-    return Status::Ok();
-  }
-  if (key == "cpu") {
-    // cpu.max cannot take less than a hundredth of a CPU (1 ms per 100 ms).
-    auto v = ParseNumber(text, true, {}, 4096);
-    if (!v || *v < 0.01)
-      return Status::Error("must be a number of CPUs from 0.01 to 4096 (1, 1.5, 0.25), not '" +
-                           text + "'");
-    out.cpu = *v;
-    return Status::Ok();
-  }
-  if (key == "wall_time") {
-    auto v =
-        ParseNumber(text, false, {{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}}, 366.0 * 86400);
-    if (!v)
-      return Status::Error(
-          "must be a duration in seconds, or with an s, m, h or d suffix "
-          "(3600, 90m, 1h), of at most 366d, not '" +
-          text + "'");
-    out.wall_time = static_cast<uint64_t>(*v);
-    return Status::Ok();
-  }
-  return Status::Error(
-      "is not a limit (memory, processes, cpu, wall_time, file_size, "
-      "open_files)");
-}
-
-const char* ToString(Compatibility c) {
-  return c == Compatibility::kBestEffort ? "best_effort" : "hard_requirement";
-}
-
-const char* ToString(NetMode m) {
-  switch (m) {
-    case NetMode::kAuto:
-      return "auto";
-    case NetMode::kNamespace:
-      return "namespace";
-    case NetMode::kPlatform:
-      return "platform";
-    case NetMode::kNone:
-      return "none";
-    case NetMode::kHost:
-      return "host";
-  }
-  return "?";
-}
 
 std::vector<std::string> DefaultProtectedPaths() {
   return {".git/hooks/", ".git/config", ".gitmodules", ".gitconfig", ".bashrc",   ".bash_profile",
           ".bash_login", ".profile",    ".zshrc",      ".zprofile",  ".zshenv",   ".ssh/",
           ".vscode/",    ".idea/",      ".claude/",    ".codex/",    ".mcp.json", ".cursor/"};
-}
-
-const char* ToString(GpuMode g) {
-  switch (g) {
-    case GpuMode::kAuto:
-      return "auto";
-    case GpuMode::kOn:
-      return "on";
-    case GpuMode::kOff:
-      return "off";
-  }
-  return "?";
-}
-
-std::optional<NetMode> ParseNetMode(const std::string& s) {
-  for (NetMode m :
-       {NetMode::kAuto, NetMode::kNamespace, NetMode::kPlatform, NetMode::kNone, NetMode::kHost})
-    if (s == ToString(m)) return m;
-  return std::nullopt;
 }
 
 }  // namespace rf

@@ -56,7 +56,10 @@ enum Stage : int {
   kStageCloseFds,
   kStageSignals,
   kStageExec,
-  kStageUserns,
+  kStageSetgroups,
+  kStageUidMap,
+  kStageGidMap,
+  kStageCount,  // not a stage: the size of kStageNames
   kStepBase = 100,
 };
 
@@ -77,7 +80,14 @@ const char* const kStageNames[] = {
     "close inherited descriptors",
     "reset signal handlers",
     "exec",
+    "user namespace: write /proc/self/setgroups",
+    "user namespace: write /proc/self/uid_map",
+    "user namespace: write /proc/self/gid_map",
 };
+// A stage without a name would be reported as a generic "setup" failure.
+static_assert(sizeof kStageNames / sizeof *kStageNames == kStageCount,
+              "kStageNames must name every Stage, in order");
+static_assert(kStageCount <= kStepBase, "stages and step indices must not overlap");
 
 // Everything the child side reads, flattened before fork.
 struct Prepared {
@@ -95,7 +105,6 @@ struct Prepared {
   int pty_slave;
   int pty_master;
   bool pty_replace[3];
-  pid_t supervisor;
   const ChildStep* const* priv_steps;
   size_t n_priv;
   const ChildStep* const* confine_steps;
@@ -433,11 +442,18 @@ int CommandEntry(void* arg) {
     // /proc files belong to root, who is not mapped here yet: dumpable for
     // these three writes, before any sandboxed code exists, then not again.
     RawSyscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);
+    int stage = kStageSetgroups;
     int err = WriteProcFile("/proc/self/setgroups", "deny");
-    if (!err) err = WriteProcFile("/proc/self/uid_map", p.uid_map);
-    if (!err) err = WriteProcFile("/proc/self/gid_map", p.gid_map);
+    if (!err) {
+      stage = kStageUidMap;
+      err = WriteProcFile("/proc/self/uid_map", p.uid_map);
+    }
+    if (!err) {
+      stage = kStageGidMap;
+      err = WriteProcFile("/proc/self/gid_map", p.gid_map);
+    }
     RawSyscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (err) FailChild(p.err_w, kStageUserns, err);
+    if (err) FailChild(p.err_w, stage, err);
   }
   const uint64_t chld = uint64_t{1} << (SIGCHLD - 1);
   long sfd_r = RawSyscall(SYS_signalfd4, -1, reinterpret_cast<long>(&chld), sizeof chld,
@@ -570,7 +586,7 @@ std::string DescribeFailure(const ChildFailure& f, const SpawnSpec& spec) {
     } else {
       stage = "sandbox step";
     }
-  } else if (f.stage >= 0 && f.stage < static_cast<int>(sizeof kStageNames / sizeof *kStageNames)) {
+  } else if (f.stage >= 0 && f.stage < kStageCount) {
     stage = kStageNames[f.stage];
   } else {
     stage = "setup";
@@ -677,7 +693,6 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
   // supervisor's job control follows the caller's terminal on stdin.
   const int job_tty = pty ? pty->user_terminal() : spec.take_terminal ? ControllingTerminal() : -1;
   p.tty_fd = pty ? pty->slave() : job_tty >= 0 && tcgetpgrp(job_tty) == getpgrp() ? job_tty : -1;
-  p.supervisor = getpid();
   p.priv_steps = priv.data();
   p.n_priv = priv.size();
   p.confine_steps = confine.data();

@@ -199,8 +199,8 @@ void IdentityResolver::Init() {
     // the sock_diag socket there and ends; no other thread changes namespace.
     // Without it every lookup parses /proc/<root>/net/tcp, whose cost grows
     // with every socket of the sandbox (TIME_WAIT included): O(n) per
-    // connection starved the event loop under load (408/504 at ~1,000
-    // concurrent connections). Falls back to /proc when setns is refused.
+    // connection starved the event loop under load (docs/proxy.md). Falls back to /proc when setns
+    // is refused.
     UniqueFd nsfd(open((proc_ + "/" + ns + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!nsfd.valid()) return;
     int made = -1;
@@ -271,7 +271,7 @@ Result<CallerIdentity> IdentityResolver::Resolve(const sockaddr_storage& client,
     }
   } else if (owner == 0) {
     DIR* d = opendir(proc_.c_str());
-    if (!d) return Status::Errno("opendir " + proc_);
+    if (!d) return Status::Errno("opendir ", proc_);
     while (dirent* e = readdir(d)) {
       if (!isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
       pid_t p = static_cast<pid_t>(atoi(e->d_name));

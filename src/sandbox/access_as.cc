@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/fd.h"
+#include "common/thread_creds.h"
 
 namespace rf {
 
@@ -52,9 +53,7 @@ std::vector<int> AccessAs(const std::optional<RunAs>& run_as,
   pid_t pid = fork();
   if (pid < 0) return out;
   if (pid == 0) {
-    if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
-        syscall(SYS_setresuid, uid, uid, uid) != 0)
-      _exit(1);
+    if (SwitchThreadCredentials(uid, gid) != 0) _exit(1);
     // Real and effective ids are the sandbox's now: faccessat checks them.
     for (size_t i = 0; i < paths.size(); ++i)
       results[i] = syscall(SYS_faccessat, AT_FDCWD, paths[i], checks[i].mode) == 0 ? 0 : errno;

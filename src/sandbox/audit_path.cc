@@ -65,7 +65,7 @@ Status CheckAuditOutsideGrants(int fd, const std::string& shown,
                          "where the command could rewrite the log; use a file with one name");
   char real[PATH_MAX];
   ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), real, sizeof real - 1);
-  if (n <= 0) return Status::Errno(shown + ": its real path");
+  if (n <= 0) return Status::Errno(shown, ": its real path");
   real[n] = '\0';
   // An anonymous pipe or a socket ("pipe:[...]", "socket:[...]") has no
   // name the command could open: it reaches it only through an inherited
@@ -111,7 +111,7 @@ Status CheckAuditOutsideGrants(int fd, const std::string& shown,
     if (path == "/") break;
     size_t slash = path.rfind('/');
     path = slash == 0 ? "/" : path.substr(0, slash);
-    if (stat(path.c_str(), &cur) != 0) return Status::Errno(shown + ": " + path);
+    if (stat(path.c_str(), &cur) != 0) return Status::Errno(shown, ": ", path);
   }
   return Status::Ok();
 }

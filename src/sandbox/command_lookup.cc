@@ -14,9 +14,6 @@ namespace rf {
 
 namespace {
 
-constexpr int kNotExecutable = 126;
-constexpr int kNotFound = 127;
-
 bool UnderOrAt(const std::string& path, const std::string& dir) {
   if (dir == "/") return true;
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
@@ -41,13 +38,9 @@ struct Candidate {
 
 }  // namespace
 
-CommandPath LookupCommand(const std::string& cmd, const std::string& path_env,
-                          const CommandLookup& how) {
-  CommandPath out;
-  if (cmd.empty()) {
-    out.failure = LookupFailure{kNotFound, "empty command"};
-    return out;
-  }
+Result<std::string> LookupCommand(const std::string& cmd, const std::string& path_env,
+                                  const CommandLookup& how) {
+  if (cmd.empty()) return Status::NotFound("empty command");
   auto absolute = [&](const std::string& p) {
     return p[0] == '/' || how.workdir.empty() ? p : how.workdir + "/" + p;
   };
@@ -88,8 +81,7 @@ CommandPath LookupCommand(const std::string& cmd, const std::string& path_env,
     // user cannot look, but the message names what is there.
     if (stat(c.checked.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
       // A path given as such goes to exec, which says what is wrong.
-      if (explicit_path) out.exe = c.path;
-      if (explicit_path) return out;
+      if (explicit_path) return c.path;
       continue;
     }
     // Every reason, so that fixing one does not just reveal the next.
@@ -115,17 +107,12 @@ CommandPath LookupCommand(const std::string& cmd, const std::string& path_env,
       refusals.push_back(line);
       continue;
     }
-    out.exe = c.path;
-    return out;
+    return c.path;
   }
-  if (refusals.empty()) {
-    out.failure = LookupFailure{kNotFound, cmd + ": command not found"};
-    return out;
-  }
+  if (refusals.empty()) return Status::NotFound(cmd + ": command not found");
   std::string msg = cmd + ": permission denied: found, but the sandbox cannot run it: ";
   for (size_t i = 0; i < refusals.size(); ++i) msg += (i ? "; " : "") + refusals[i];
-  out.failure = LookupFailure{kNotExecutable, msg};
-  return out;
+  return Status::Permission(msg);
 }
 
 }  // namespace rf

@@ -25,18 +25,10 @@ struct CommandLookup {
   std::string workdir;  // where relative PATH entries and commands resolve
 };
 
-struct LookupFailure {
-  int exit_code;  // 126 (found, not runnable) or 127 (not found)
-  std::string message;
-};
-
-// The path to exec, or why there is none.
-struct CommandPath {
-  std::string exe;
-  std::optional<LookupFailure> failure;
-};
-
-CommandPath LookupCommand(const std::string& cmd, const std::string& path_env,
-                          const CommandLookup& how);
+// The path to exec, or why there is none: kNotFound when nothing of that
+// name exists where the search looked (a shell's 127), kPermission when
+// something was found that the sandbox may not run (126).
+Result<std::string> LookupCommand(const std::string& cmd, const std::string& path_env,
+                                  const CommandLookup& how);
 
 }  // namespace rf

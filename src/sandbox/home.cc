@@ -28,7 +28,7 @@ std::string PersistentRoot() {
 Status MakeParents(const std::string& path) {
   for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
     std::string dir = path.substr(0, at);
-    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Status::Errno("mkdir " + dir);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Status::Errno("mkdir ", dir);
   }
   return Status::Ok();
 }
@@ -62,20 +62,20 @@ Result<std::string> MakePersistent(const std::string& workdir,
   const std::string name = PersistentName(workdir, uid);
   const std::string path = root + "/" + name;
   bool made = mkdirat(parent->get(), name.c_str(), 0700) == 0;
-  if (!made && errno != EEXIST) return Status::Errno("mkdir " + path);
+  if (!made && errno != EEXIST) return Status::Errno("mkdir ", path);
   UniqueFd fd(openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return Status::Errno("open " + path + " (a directory, not a link)");
+  if (!fd.valid()) return Status::Errno("open ", path, " (a directory, not a link)");
   if (made && owner && fchown(fd.get(), owner->first, owner->second) != 0)
-    return Status::Errno("chown " + path);
+    return Status::Errno("chown ", path);
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return Status::Errno("fstat " + path);
+  if (fstat(fd.get(), &st) != 0) return Status::Errno("fstat ", path);
   // Named after the uid: another owner means someone else made it.
   if (st.st_uid != uid)
     return Status::Error("persistent home " + path + " belongs to uid " +
                          std::to_string(st.st_uid) + ", not the sandbox's uid " +
                          std::to_string(uid) + ": remove it, or set process.home");
   if ((st.st_mode & 077) != 0 && fchmod(fd.get(), st.st_mode & 0700) != 0)
-    return Status::Errno("chmod " + path);
+    return Status::Errno("chmod ", path);
   return path;
 }
 
@@ -85,13 +85,13 @@ Result<std::string> UsePath(const std::string& path, std::optional<std::pair<uid
     if (!S_ISDIR(st.st_mode)) return Status::Error("process.home " + path + " is not a directory");
     return path;
   }
-  if (errno != ENOENT) return Status::Errno("process.home " + path);
+  if (errno != ENOENT) return Status::Errno("process.home ", path);
   if (mkdir(path.c_str(), 0700) != 0)
-    return Status::Errno("process.home: mkdir " + path + " (its parent must exist)");
+    return Status::Errno("process.home: mkdir ", path, " (its parent must exist)");
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return Status::Errno("process.home: open " + path);
+  if (!fd.valid()) return Status::Errno("process.home: open ", path);
   if (owner && fchown(fd.get(), owner->first, owner->second) != 0)
-    return Status::Errno("process.home: chown " + path);
+    return Status::Errno("process.home: chown ", path);
   return path;
 }
 

@@ -20,22 +20,6 @@ namespace rf {
 
 namespace {
 
-struct Degradation {
-  std::string subject;  // path or right
-  std::string text;
-};
-
-std::vector<Degradation> Degradations(const landlock::LandlockStatus& st) {
-  std::vector<Degradation> out;
-  if (st.abi.used == 0)
-    out.push_back({"landlock", "not enforced: " + (st.abi.reason.empty()
-                                                       ? std::string("Landlock is unavailable")
-                                                       : st.abi.reason)});
-  for (const auto& d : st.degraded) out.push_back({"landlock", d});
-  for (const auto& s : st.skipped)
-    out.push_back({s.path, "path " + s.path + " skipped: " + s.reason});
-  return out;
-}
 
 // Interactive basics: /dev/tty and the terminal(s) on stdin/stdout/stderr
 // by name, not all of /dev/pts: the caller's other terminals (another shell
@@ -124,21 +108,22 @@ Result<LandlockDecision> AddLandlockLayer(const LayerInput& in, const LandlockIn
   out.abstract_scope = enforced && (st.scoped & landlock::kScopeAbstractUnixSocket) != 0;
   out.resolve_unix = enforced && (st.handled_fs & landlock::kFsResolveUnix) != 0;
 
-  const auto degradations = Degradations(st);
+  std::vector<std::string> subjects;
+  const std::vector<std::string> degradations = st.Degradations(&subjects);
   if (hard && !degradations.empty()) {
     std::string why;
-    for (const auto& d : degradations) why += (why.empty() ? "" : "; ") + d.text;
+    for (const auto& d : degradations) why += (why.empty() ? "" : "; ") + d;
     return Status::Error(
         "landlock.compatibility is hard_requirement, but the policy cannot be fully enforced: " +
         why);
   }
-  for (const auto& d : degradations) {
+  for (size_t i = 0; i < degradations.size(); ++i) {
     // Printed once by the caller, with every other warning of the plan.
-    plan.effective.warnings.push_back("landlock: " + d.text);
+    plan.effective.warnings.push_back("landlock: " + degradations[i]);
     in.audit->Emit({"landlock",
                     "degraded",
-                    d.subject,
-                    d.text,
+                    subjects[i],
+                    degradations[i],
                     {{"abi", st.abi.used},
                      {"kernel_abi", st.abi.kernel},
                      {"status", landlock::ToString(st.enforcement)}}});

@@ -30,9 +30,9 @@ std::string ReadSmallFile(const std::string& path) {
 
 Status WriteSmallFile(const std::string& path, const std::string& data) {
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::Errno("open " + path);
+  if (!fd.valid()) return Status::Errno("open ", path);
   if (write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()))
-    return Status::Errno("write '" + data + "' to " + path);
+    return Status::Errno("write '", data, "' to ", path);
   return Status::Ok();
 }
 
@@ -169,7 +169,7 @@ Result<const SandboxLimits::Cgroup*> SandboxLimits::CgroupFor(
         Status s = WriteSmallFile(parent + "/cgroup.subtree_control", "+" + controller);
         if (!s.ok()) {
           why = "cgroup v2: " + s.reason() +
-                (s.reason().find("busy") != std::string::npos
+                (s.err() == EBUSY
                      ? " (the cgroup has processes of its own: run ringfence in a delegated "
                        "cgroup of its own)"
                      : "");
@@ -182,7 +182,7 @@ Result<const SandboxLimits::Cgroup*> SandboxLimits::CgroupFor(
         if (c.dir == dir) cg = &c;
       if (!cg) {
         if (mkdir(dir.c_str(), 0755) != 0) {
-          why = "cgroup v2: " + Status::Errno("mkdir " + dir).reason();
+          why = "cgroup v2: " + Status::Errno("mkdir ", dir).reason();
           continue;
         }
         cgroups_.push_back({dir, true, {}});
@@ -211,7 +211,7 @@ Result<const SandboxLimits::Cgroup*> SandboxLimits::CgroupFor(
     if (!cg) {
       if (mkdir(dir.c_str(), 0755) != 0) {
         why += (why.empty() ? "" : "; ") + std::string("cgroup v1: ") +
-               Status::Errno("mkdir " + dir).reason();
+               Status::Errno("mkdir ", dir).reason();
         break;
       }
       cgroups_.push_back({dir, false, {}});
@@ -378,7 +378,7 @@ std::unique_ptr<SandboxLimits> SandboxLimits::Prepare(const ProcessLimits& l, bo
       for (auto& st : out->statuses_)
         if (st.mechanism.find(c.dir) != std::string::npos) {
           st.held = false;
-          st.note = Status::Errno("cannot join " + c.dir).reason();
+          st.note = Status::Errno("cannot join ", c.dir).reason();
         }
       continue;
     }

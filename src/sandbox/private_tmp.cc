@@ -88,18 +88,18 @@ std::string RandomName(const char* prefix) {
 }  // namespace
 
 Result<UniqueFd> OpenPrivateRoot(const std::string& path) {
-  if (mkdir(path.c_str(), 0711) != 0 && errno != EEXIST) return Status::Errno("mkdir " + path);
+  if (mkdir(path.c_str(), 0711) != 0 && errno != EEXIST) return Status::Errno("mkdir ", path);
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return Status::Errno("open " + path);
+  if (!fd.valid()) return Status::Errno("open ", path);
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return Status::Errno("fstat " + path);
+  if (fstat(fd.get(), &st) != 0) return Status::Errno("fstat ", path);
   if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
     return Status::Error(path + " is not a directory of uid " + std::to_string(geteuid()) +
                          " that only it can write");
   // Searchable by the sandbox user (root runs it as another uid), not
   // listable: the names inside are random.
   if ((st.st_mode & 07777) != 0711 && fchmod(fd.get(), 0711) != 0)
-    return Status::Errno("chmod " + path);
+    return Status::Errno("chmod ", path);
   return fd;
 }
 
@@ -156,7 +156,7 @@ Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
       if (name.empty()) return Status::Errno("getrandom");
       if (mkdirat(parent->get(), name.c_str(), 0700) != 0) {
         if (errno == EEXIST) continue;
-        why += (why.empty() ? "" : "; ") + Status::Errno("mkdir " + root + "/" + name).reason();
+        why += (why.empty() ? "" : "; ") + Status::Errno("mkdir ", root, "/", name).reason();
         break;
       }
       std::unique_ptr<PrivateTmpDir> d(new PrivateTmpDir());
@@ -167,10 +167,10 @@ Result<std::unique_ptr<PrivateTmpDir>> PrivateTmpDir::Create(
       // From here on the destructor removes it.
       UniqueFd fd(
           openat(d->parent_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd.valid()) return Status::Errno("open " + d->path_);
+      if (!fd.valid()) return Status::Errno("open ", d->path_);
       if (owner && fchown(fd.get(), owner->first, owner->second) != 0)
-        return Status::Errno("chown " + d->path_);
-      if (fchmod(fd.get(), 0700) != 0) return Status::Errno("chmod " + d->path_);
+        return Status::Errno("chown ", d->path_);
+      if (fchmod(fd.get(), 0700) != 0) return Status::Errno("chmod ", d->path_);
       return d;
     }
   }

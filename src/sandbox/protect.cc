@@ -531,12 +531,12 @@ Status Protection::Prepare() {
     std::string pattern = base + "/.ringfence-masks-XXXXXX";
     std::vector<char> tmpl(pattern.begin(), pattern.end());
     tmpl.push_back('\0');
-    if (!mkdtemp(tmpl.data())) return Status::Errno("creating the deny_read masks in " + base);
+    if (!mkdtemp(tmpl.data())) return Status::Errno("creating the deny_read masks in ", base);
     impl_->scratch = tmpl.data();
     std::string file = impl_->scratch + "/file", dir = impl_->scratch + "/dir";
     UniqueFd f(open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0));
     if (!f.valid() || mkdir(dir.c_str(), 0) != 0) {
-      Status s = Status::Errno("creating the deny_read masks in " + impl_->scratch);
+      Status s = Status::Errno("creating the deny_read masks in ", impl_->scratch);
       Finish(nullptr);
       return s;
     }
@@ -556,7 +556,7 @@ Status Protection::Prepare() {
         return fd < 0 ? -1 : 0;
       }();
       if (rc != 0 && errno != EEXIST) {
-        Status s = Status::Errno("creating the placeholder for protected " + e.path);
+        Status s = Status::Errno("creating the placeholder for protected ", e.path);
         Finish(nullptr);
         return s;
       }

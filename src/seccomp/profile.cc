@@ -19,16 +19,11 @@
 #include <set>
 
 #include "common/fd.h"
+#include "common/sockopt.h"
 
 namespace rf::seccomp {
 
 namespace {
-
-#ifdef SO_PASSPIDFD
-constexpr int kSoPassPidfd = SO_PASSPIDFD;
-#else
-constexpr int kSoPassPidfd = 76;  // Linux 6.5; older headers lack it
-#endif
 
 constexpr int kSockTypeMask = 0xf;         // SOCK_TYPE_MASK: type without NONBLOCK/CLOEXEC
 constexpr uint32_t kIoprioWhoProcess = 1;  // IOPRIO_WHO_PROCESS (linux/ioprio.h)

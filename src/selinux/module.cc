@@ -260,24 +260,24 @@ Status MakeDirs(const std::string& dir) {
     if (j == std::string::npos) j = dir.size();
     cur = dir.substr(0, j);
     if (!cur.empty() && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      return Status::Errno("mkdir " + cur);
+      return Status::Errno("mkdir ", cur);
     i = j + 1;
   }
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return Status::Errno("stat " + dir);
+  if (stat(dir.c_str(), &st) != 0) return Status::Errno("stat ", dir);
   if (!S_ISDIR(st.st_mode)) return Status::Error(dir + ": not a directory");
   return Status::Ok();
 }
 
 Status WriteFile(const std::string& path, const std::string& content) {
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd.valid()) return Status::Errno("open " + path);
+  if (!fd.valid()) return Status::Errno("open ", path);
   size_t off = 0;
   while (off < content.size()) {
     ssize_t n = write(fd.get(), content.data() + off, content.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::Errno("write " + path);
+      return Status::Errno("write ", path);
     }
     off += static_cast<size_t>(n);
   }

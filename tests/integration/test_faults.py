@@ -6,6 +6,7 @@ exits cleanly with a clear message, and that nothing escapes the policy.
 Loopback only; every loop and wait is bounded."""
 import os
 import random
+import shutil
 import signal
 import socket
 import struct
@@ -325,8 +326,106 @@ def marker_pids(marker):
     return pids
 
 
+# Answers fanotify permission events for opens of one file: with "deny",
+# opens by a process of a deeper PID namespace than its own (the sandbox's
+# init is the first process of a new one) get EPERM, others are allowed.
+# Prints one line per open. argv: a procfs of the initial PID namespace,
+# the file, a path created once the mark is set, allow|deny.
+FANOTIFY_GATE = r"""
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+real_proc, target, ready, mode = sys.argv[1:5]
+def depth(pid):
+    try:
+        with open("%s/%d/status" % (real_proc, pid)) as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return len(line.split()) - 1
+    except OSError:
+        pass
+    return 0
+mine = depth(os.getpid())
+fd = libc.fanotify_init(0x4 | 0x1, os.O_RDONLY)  # FAN_CLASS_CONTENT | FAN_CLOEXEC
+if fd < 0 or libc.fanotify_mark(fd, 1, ctypes.c_uint64(0x10000), -100, target.encode()) != 0:
+    sys.exit("fanotify: " + os.strerror(ctypes.get_errno()))  # FAN_OPEN_PERM above
+open(ready, "w").close()
+while True:
+    buf = os.read(fd, 4096)
+    off = 0
+    while off + 24 <= len(buf):
+        event_len, _, _, _, _, efd, pid = struct.unpack_from("<IBBHQii", buf, off)
+        deny = mode == "deny" and depth(pid) > mine
+        os.write(fd, struct.pack("<iI", efd, 2 if deny else 1))  # FAN_DENY / FAN_ALLOW
+        print("open by a process of a %s PID namespace: %s"
+              % ("deeper" if depth(pid) > mine else "the same",
+                 "denied" if deny else "allowed"), flush=True)
+        os.close(efd)
+        off += event_len
+"""
+
+# A private /proc (a tmpfs: its /proc/self is a plain directory the same for
+# every process) whose uid_map is gated by FANOTIFY_GATE, then COMMAND.
+GATED_PROC_SCRIPT = """
+set -e
+D=%(dir)s
+mkdir $D/realproc && mount -t proc proc $D/realproc
+mount -t tmpfs -o mode=0755 rf-proc /proc && mkdir /proc/self
+touch /proc/self/setgroups /proc/self/uid_map /proc/self/gid_map && chmod 666 /proc/self/*
+%(py)s $D/gate.py $D/realproc /proc/self/uid_map $D/ready deny > $D/gate.log 2>&1 &
+gate=$!
+for i in $(seq 200); do [ -e $D/ready ] && break; sleep 0.05; done
+[ -e $D/ready ] || { cat $D/gate.log; exit 99; }
+set +e
+%(command)s
+rc=$?
+kill $gate
+exit $rc
+"""
+
+
 class RunFaults(unittest.TestCase):
     """Process and audit faults against `ringfence run`."""
+
+    def gated_proc(self, command):
+        """Runs `command` (sh) as root in a private mount namespace whose
+        /proc is GATED_PROC_SCRIPT's; returns the result and the gate's log."""
+        if not rf.IS_ROOT or not shutil.which("unshare") or not shutil.which("setpriv"):
+            self.skipTest("needs root, unshare and setpriv")
+        with rf.OutsideDir() as d:
+            with open(os.path.join(d, "gate.py"), "w") as f:
+                f.write(FANOTIFY_GATE)
+            script = GATED_PROC_SCRIPT % {"dir": d, "py": rf.PY, "command": command}
+            r = subprocess.run(["unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                                script], capture_output=True, text=True, timeout=60)
+            log = ""
+            if os.path.exists(os.path.join(d, "gate.log")):
+                with open(os.path.join(d, "gate.log")) as f:
+                    log = f.read()
+        if r.returncode == 99:
+            self.skipTest("no fanotify permission events here: " + log.strip())
+        return r, log
+
+    def test_user_namespace_map_failure_names_its_stage(self):
+        # Control, without ringfence: the gate refuses the uid_map open of a
+        # process in a new PID namespace and allows one in ours.
+        probe = ("%s -c 'import sys\ntry:\n    open(\"/proc/self/uid_map\", \"w\")\n"
+                 "    print(\"opened\")\nexcept OSError as e:\n    print(e.strerror)'")
+        r, log = self.gated_proc((probe + "; unshare -p -f " + probe) % (rf.PY, rf.PY))
+        self.assertEqual(r.stdout.split("\n")[:2], ["opened", "Operation not permitted"],
+                         r.stdout + r.stderr + log)
+        # The sandbox's init writes the maps of its user namespace (mode none
+        # as nobody: an empty network namespace in a user namespace). The
+        # auto/none probe runs in our PID namespace and passes; init's
+        # uid_map write is refused and must be reported as such.
+        r, log = self.gated_proc(
+            "setpriv --reuid 65534 --regid 65534 --clear-groups %s run -q --mode none -- /bin/true"
+            % rf.BIN)
+        if "deeper PID namespace" not in log:
+            self.skipTest("mode none made no user namespace here: " + r.stderr)
+        self.assertEqual(r.returncode, 125, r.stderr + log)
+        self.assertIn("cannot start the sandbox: user namespace: write /proc/self/uid_map: "
+                      "Operation not permitted", r.stderr)
+        self.assertNotIn("setup:", r.stderr)
 
     def test_audit_on_full_filesystem(self):
         with rf.OutsideDir() as d:  # not below /tmp, a read-write grant
