@@ -12,7 +12,6 @@
 #include "policy/sections.h"
 #include "policy/yaml_checker.h"
 
-
 namespace rf {
 
 namespace {
@@ -143,7 +142,6 @@ Result<Policy> LoadPolicyFile(const std::string& path) {
   return LoadPolicyString(*text, path);
 }
 
-
 Status CheckHomeSetting(const std::string& home) {
   if (home == "per_run" || home == "persistent") return Status::Ok();
   const std::string what = "process.home must be per_run, persistent or an absolute path";
@@ -169,7 +167,6 @@ const std::vector<RefusedReadWrite>& RefusedReadWritePaths() {
   static const std::vector<RefusedReadWrite> kPaths = {{"/", "the whole host"}};
   return kPaths;
 }
-
 
 std::vector<std::string> DefaultProtectedPaths() {
   return {".git/hooks/", ".git/config", ".gitmodules", ".gitconfig", ".bashrc",   ".bash_profile",

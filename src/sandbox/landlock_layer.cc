@@ -20,7 +20,6 @@ namespace rf {
 
 namespace {
 
-
 // Interactive basics: /dev/tty and the terminal(s) on stdin/stdout/stderr
 // by name, not all of /dev/pts: the caller's other terminals (another shell
 // of the same uid) must stay out of reach. With a terminal of its own, that

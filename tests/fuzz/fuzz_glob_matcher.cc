@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "policy/glob.h"
 #include "policy/loader.h"
 #include "policy/policy.h"
-#include "policy/glob.h"
 #include "proxy/matcher.h"
 
 namespace {

@@ -82,39 +82,56 @@ std::string CaFile(const tls::Authority& a, const char* name) {
   return path;
 }
 
-TEST(L7Tunnel, TlsTerminatedBothWays) {
-  // The run's authority (what the command trusts) and the destination's own CA.
-  auto run_ca = tls::Authority::Create("run");
-  auto dest_ca = tls::Authority::Create("destination");
-  ASSERT_TRUE(run_ca.ok() && dest_ca.ok());
-  std::string run_file = CaFile(**run_ca, "run"), dest_file = CaFile(**dest_ca, "dest");
-  auto proxy_server = tls::MakeServerContext();
-  auto proxy_client = tls::MakeClientContext(dest_file);
-  auto cmd_ctx = tls::MakeClientContext(run_file);
-  auto dest_ctx = tls::MakeServerContext();
-  ASSERT_TRUE(proxy_server.ok() && proxy_client.ok() && cmd_ctx.ok() && dest_ctx.ok());
-
+// The three parties of a TLS-inspected tunnel over socket pairs: the
+// command (trusting the run's CA), the tunnel, and the destination (with a
+// CA of its own, which the proxy trusts only when `trust_destination`).
+struct TlsRig {
+  explicit TlsRig(bool trust_destination, const char* name) {
+    run_ca = std::move(tls::Authority::Create("run")).value();
+    dest_ca = std::move(tls::Authority::Create("destination")).value();
+    run_file = CaFile(*run_ca, name);
+    dest_file = CaFile(*dest_ca, (std::string(name) + "-dest").c_str());
+    proxy_server = std::move(tls::MakeServerContext()).value();
+    proxy_client = std::move(tls::MakeClientContext(trust_destination ? dest_file : "")).value();
+    cmd_ctx = std::move(tls::MakeClientContext(run_file)).value();
+    dest_ctx = std::move(tls::MakeServerContext()).value();
+    TunnelSetup s;
+    s.client_fd = cmd.near.get();
+    s.upstream_fd = dst.near.get();
+    s.inspector = Rules("api.test", 443);
+    s.tls_server = proxy_server.get();
+    s.tls_client = proxy_client.get();
+    s.authority = run_ca.get();
+    tunnel = std::make_unique<Tunnel>(std::move(s));
+    command = std::move(tls::Session::Client(cmd_ctx.get(), cmd.far.get(), "api.test")).value();
+    destination =
+        std::move(tls::Session::Server(dest_ctx.get(), dest_ca.get(), dst.far.get(), "api.test"))
+            .value();
+  }
+  ~TlsRig() {
+    unlink(run_file.c_str());
+    unlink(dest_file.c_str());
+  }
+  std::unique_ptr<tls::Authority> run_ca, dest_ca;
+  std::string run_file, dest_file;
+  tls::SslCtxPtr proxy_server, proxy_client, cmd_ctx, dest_ctx;
   Pair cmd = SocketPair(), dst = SocketPair();
-  TunnelSetup s;
-  s.client_fd = cmd.near.get();
-  s.upstream_fd = dst.near.get();
-  s.inspector = Rules("api.test", 443);
-  s.tls_server = proxy_server->get();
-  s.tls_client = proxy_client->get();
-  s.authority = run_ca->get();
-  Tunnel t(std::move(s));
+  std::unique_ptr<Tunnel> tunnel;
+  std::unique_ptr<tls::Session> command, destination;
+};
 
-  auto command = tls::Session::Client(cmd_ctx->get(), cmd.far.get(), "api.test");
-  auto destination =
-      tls::Session::Server(dest_ctx->get(), dest_ca->get(), dst.far.get(), "api.test");
-  ASSERT_TRUE(command.ok() && destination.ok());
+TEST(L7Tunnel, TlsTerminatedBothWays) {
+  TlsRig rig(true, "both");
+  Tunnel& t = *rig.tunnel;
+  auto& command = rig.command;
+  auto& destination = rig.destination;
   std::vector<RequestEvent> events;
   tls::Io c = tls::Io::kWantRead, d = tls::Io::kWantRead;
   for (int i = 0; i < 400 && (c != tls::Io::kOk || d != tls::Io::kOk); ++i) {
-    if (c != tls::Io::kOk) c = (*command)->Handshake();
-    if (d != tls::Io::kOk) d = (*destination)->Handshake();
-    ASSERT_NE(c, tls::Io::kError) << (*command)->error();
-    ASSERT_NE(d, tls::Io::kError) << (*destination)->error();
+    if (c != tls::Io::kOk) c = command->Handshake();
+    if (d != tls::Io::kOk) d = destination->Handshake();
+    ASSERT_NE(c, tls::Io::kError) << command->error();
+    ASSERT_NE(d, tls::Io::kError) << destination->error();
     ASSERT_EQ(PumpAll(t, &events), Tunnel::Step::kContinue) << t.error();
   }
   ASSERT_EQ(c, tls::Io::kOk);
@@ -124,50 +141,33 @@ TEST(L7Tunnel, TlsTerminatedBothWays) {
   std::string req =
       "GET /a HTTP/1.1\r\nHost: api.test\r\n\r\nDELETE /b HTTP/1.1\r\nHost: api.test\r\n\r\n";
   size_t n = 0;
-  ASSERT_EQ((*command)->Write(req.data(), req.size(), &n), tls::Io::kOk);
+  ASSERT_EQ(command->Write(req.data(), req.size(), &n), tls::Io::kOk);
   std::string at_dest;
   char buf[4096];
   for (int i = 0; i < 100 && at_dest.find("\r\n\r\n") == std::string::npos; ++i) {
     PumpAll(t, &events);
-    if ((*destination)->Read(buf, sizeof buf, &n) == tls::Io::kOk) at_dest.append(buf, n);
+    if (destination->Read(buf, sizeof buf, &n) == tls::Io::kOk) at_dest.append(buf, n);
   }
   EXPECT_EQ(at_dest, "GET /a HTTP/1.1\r\nHost: api.test\r\n\r\n");
   std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-  ASSERT_EQ((*destination)->Write(resp.data(), resp.size(), &n), tls::Io::kOk);
+  ASSERT_EQ(destination->Write(resp.data(), resp.size(), &n), tls::Io::kOk);
   std::string at_cmd;
   for (int i = 0; i < 100 && at_cmd.find("403") == std::string::npos; ++i) {
     PumpAll(t, &events);
-    if ((*command)->Read(buf, sizeof buf, &n) == tls::Io::kOk) at_cmd.append(buf, n);
+    if (command->Read(buf, sizeof buf, &n) == tls::Io::kOk) at_cmd.append(buf, n);
   }
   EXPECT_EQ(at_cmd.rfind(resp, 0), 0u) << at_cmd;
   EXPECT_NE(at_cmd.find("HTTP/1.1 403 Forbidden"), std::string::npos);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_TRUE(events[0].allowed);
   EXPECT_FALSE(events[1].allowed);
-  unlink(run_file.c_str());
-  unlink(dest_file.c_str());
 }
 
 TEST(L7Tunnel, UntrustedDestinationAnswered502) {
-  auto run_ca = tls::Authority::Create("run");
-  auto dest_ca = tls::Authority::Create("destination");
-  std::string run_file = CaFile(**run_ca, "run2");
-  auto proxy_server = tls::MakeServerContext();
-  auto proxy_client = tls::MakeClientContext("");  // does not trust the destination's CA
-  auto cmd_ctx = tls::MakeClientContext(run_file);
-  auto dest_ctx = tls::MakeServerContext();
-  Pair cmd = SocketPair(), dst = SocketPair();
-  TunnelSetup s;
-  s.client_fd = cmd.near.get();
-  s.upstream_fd = dst.near.get();
-  s.inspector = Rules("api.test", 443);
-  s.tls_server = proxy_server->get();
-  s.tls_client = proxy_client->get();
-  s.authority = run_ca->get();
-  Tunnel t(std::move(s));
-  auto command = tls::Session::Client(cmd_ctx->get(), cmd.far.get(), "api.test");
-  auto destination =
-      tls::Session::Server(dest_ctx->get(), dest_ca->get(), dst.far.get(), "api.test");
+  TlsRig rig(false, "untrusted");
+  Tunnel& t = *rig.tunnel;
+  auto& command = rig.command;
+  auto& destination = rig.destination;
   std::vector<RequestEvent> events;
   std::string at_cmd;
   char buf[4096];
@@ -175,19 +175,18 @@ TEST(L7Tunnel, UntrustedDestinationAnswered502) {
   tls::Io c = tls::Io::kWantRead;
   Tunnel::Step step = Tunnel::Step::kContinue;
   for (int i = 0; i < 400 && step == Tunnel::Step::kContinue; ++i) {
-    if (c != tls::Io::kOk) c = (*command)->Handshake();
-    (*destination)->Handshake();
+    if (c != tls::Io::kOk) c = command->Handshake();
+    destination->Handshake();
     step = PumpAll(t, &events);
-    if (c == tls::Io::kOk && (*command)->Read(buf, sizeof buf, &n) == tls::Io::kOk)
+    if (c == tls::Io::kOk && command->Read(buf, sizeof buf, &n) == tls::Io::kOk)
       at_cmd.append(buf, n);
   }
-  for (int i = 0; i < 10 && (*command)->Read(buf, sizeof buf, &n) == tls::Io::kOk; ++i)
+  for (int i = 0; i < 10 && command->Read(buf, sizeof buf, &n) == tls::Io::kOk; ++i)
     at_cmd.append(buf, n);
   EXPECT_NE(at_cmd.find("HTTP/1.1 502"), std::string::npos) << at_cmd;
   EXPECT_NE(at_cmd.find("not trusted"), std::string::npos) << at_cmd;
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events[0].status, 502);
-  unlink(run_file.c_str());
 }
 
 }  // namespace
