@@ -3,14 +3,18 @@
 // benchmarks before, and independently of, `ringfence run`. Prints the bound
 // address on stdout when ready and the denial summary on stderr at exit.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "audit/audit.h"
@@ -19,6 +23,8 @@
 #include "policy/cidr.h"
 #include "policy/loader.h"
 #include "proxy/proxy.h"
+#include "sandbox/trust.h"
+#include "tls/authority.h"
 
 namespace rf {
 
@@ -28,6 +34,7 @@ struct ProxyCmdOptions {
   std::string policy_file;
   std::string listen = "127.0.0.1:0";
   std::string audit_file;
+  std::string ca_cert_out;  // where the inspecting proxy's CA certificate goes
   int sandbox_pid = 0;
   bool no_splice = false;
   proxy::ProxyConfig config;
@@ -90,10 +97,30 @@ int ProxyMain(const ProxyCmdOptions& o) {
   }
   proxy::ProxyConfig cfg = o.config;
   cfg.use_splice = !o.no_splice;
+  // Inspected endpoints: clients must trust the CA the proxy makes, and
+  // only its certificate can tell them which (docs/l7.md).
+  if (PolicyInspects(*policy) && o.ca_cert_out.empty()) {
+    fprintf(stderr,
+            "ringfence: the policy has inspected endpoints (protocol: rest or websocket): pass "
+            "--ca-cert-out FILE, where the proxy writes the CA certificate its clients must "
+            "trust\n");
+    return 1;
+  }
+  cfg.ca_label = "proxy " + std::to_string(getpid());
   auto px = proxy::Proxy::Create(cfg, *policy, audit.get());
   if (!px.ok()) {
     fprintf(stderr, "ringfence: %s\n", px.status().reason().c_str());
     return 1;
+  }
+  if ((*px)->authority() && !o.ca_cert_out.empty()) {
+    UniqueFd out(
+        open(o.ca_cert_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+    const std::string& pem = (*px)->authority()->certificate_pem();
+    if (!out.valid() ||
+        write(out.get(), pem.data(), pem.size()) != static_cast<ssize_t>(pem.size())) {
+      fprintf(stderr, "ringfence: --ca-cert-out %s: %s\n", o.ca_cert_out.c_str(), strerror(errno));
+      return 1;
+    }
   }
   if (o.sandbox_pid > 0) (*px)->SetSandboxRoot(o.sandbox_pid);
   auto lfd = Listen(o.listen);
@@ -145,6 +172,8 @@ CLI::App* AddProxyCommand(CLI::App& app) {
   cmd->add_option("--policy", o->policy_file, "Policy file (YAML)")->required();
   cmd->add_option("--listen", o->listen, "ADDR:PORT to listen on (default 127.0.0.1:0)");
   cmd->add_option("--audit", o->audit_file, "Write audit events (JSON Lines) to FILE");
+  cmd->add_option("--ca-cert-out", o->ca_cert_out,
+                  "With inspected endpoints: write the CA certificate clients must trust to FILE");
   cmd->add_option("--sandbox-pid", o->sandbox_pid,
                   "Callers are descendants of PID, looked up in its network namespace");
   cmd->add_option("--dns-server", o->config.dns_servers, "DNS server(s) IP:PORT[,...] for c-ares");

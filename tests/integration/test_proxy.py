@@ -713,7 +713,9 @@ class ProxySummary(unittest.TestCase):
         self.assertRegex(px.summary, r"denied\.test:81\s+/usr/bin/curl\s+x3")
         self.assertRegex(px.summary, r"a\.test:2\s+/usr/bin/curl\s+x1")
 
-    def test_l7_fields_need_audit_enforcement(self):
+    def test_inspecting_proxy_needs_its_ca_written_out(self):
+        # The standalone proxy with an inspected endpoint: clients must trust
+        # the CA it makes, so it refuses to start without --ca-cert-out.
         with rf.TempDir() as d:
             p = os.path.join(d, "p.yaml")
             with open(p, "w") as f:
@@ -722,14 +724,18 @@ class ProxySummary(unittest.TestCase):
             r = subprocess.run([rf.BIN, "proxy", "--policy", p], capture_output=True, text=True,
                                timeout=10)
             self.assertNotEqual(r.returncode, 0)
-            self.assertIn("enforcement: audit", r.stderr)
-            with open(p, "w") as f:
-                f.write("version: 1\nnetwork_policies:\n  p:\n    endpoints:\n"
-                        "      - { host: a.test, port: 443, protocol: rest, access: read-only,"
-                        " enforcement: audit }\n")
-            with open(p) as f:
-                px = Proxy(f.read())
-            self.assertEqual(px.stop(), 0)
+            self.assertIn("--ca-cert-out", r.stderr)
+            ca = os.path.join(d, "ca.pem")
+            proc = subprocess.Popen([rf.BIN, "proxy", "--policy", p, "--ca-cert-out", ca],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                line = proc.stdout.readline()  # the bound address, once ready
+                self.assertTrue(line.strip(), proc.stderr.read() if proc.poll() is not None else "")
+                with open(ca) as f:
+                    self.assertIn("BEGIN CERTIFICATE", f.read())
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
