@@ -2,6 +2,7 @@
 Markdown tables (median, p10, p90, ratio to a reference) and gnuplot data."""
 import json
 import os
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -16,6 +17,15 @@ def headline(text):
     if path:
         with open(path, "a") as f:
             f.write(text.rstrip("\n") + "\n")
+
+
+def free_port():
+    """A loopback TCP port free at the time of the call."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
 
 
 def pct(values, q):

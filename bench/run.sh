@@ -37,6 +37,7 @@ if [ -x "$BUILD/rf_bench_matcher" ]; then
   section matcher /usr/bin/python3 "$HERE/matcher/run.py" "$BUILD/rf_bench_matcher"
 fi
 section proxy /usr/bin/python3 "$HERE/proxy/run_bench.py" --ringfence "$RF"
+section l7 /usr/bin/python3 "$HERE/l7/run.py" "$RF" --runs "${L7_RUNS:-3}"
 section unix "$HERE/unix/run.sh" "$RF" 2000
 section soak /usr/bin/python3 "$HERE/soak/run.py" "$BUILD"
 # Namespace mode needs root here; as an ordinary user, platform mode only.

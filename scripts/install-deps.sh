@@ -10,7 +10,8 @@ extra=()
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-  bench) want=("${build_pkgs[@]}" "${test_pkgs[@]}" bubblewrap firejail tinyproxy hyperfine gnuplot-nox) ;;
+  bench) want=("${build_pkgs[@]}" "${test_pkgs[@]}" bubblewrap firejail tinyproxy hyperfine gnuplot-nox
+    nginx-light mitmproxy nghttp2-client) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=()

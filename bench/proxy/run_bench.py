@@ -55,14 +55,6 @@ class Bg:
         return self.p.stderr.read() if self.p.stderr else ""
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -131,7 +123,7 @@ def main():
                   "--threads", str(args.threads), "--no-identify-always"] + args.rf_args.split())
         procs.append(rfq)
         rfq_port = int(rfq.line.rsplit(":", 1)[1])
-        tp_port = free_port()
+        tp_port = lib.free_port()
         conf = os.path.join(work, "tinyproxy.conf")
         with open(conf, "w") as f:
             f.write("Port %d\nListen 127.0.0.1\nTimeout 600\nMaxClients 100\nAllow 127.0.0.1\n"

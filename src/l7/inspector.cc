@@ -249,9 +249,35 @@ void Inspector::ClientBytes(InspectorOutput* out) {
 }
 
 void Inspector::FromUpstream(std::string_view bytes, InspectorOutput* out) {
+  if (upstream_buf_.empty() && response_body_ && !websocket_ && !pending_.empty() &&
+      !pending_.front().local) {
+    // A download's common case: body bytes of the response in progress with
+    // nothing held back. They are counted and passed on without first being
+    // copied into upstream_buf_; the same steps as UpstreamBytes' body case.
+    auto s = response_body_->Feed(bytes);
+    out->to_client.append(bytes.data(), s.used);
+    upstream_buf_.assign(bytes.substr(s.used));
+    if (s.error) {
+      out->close = true;
+      upstream_buf_.clear();
+    } else if (s.done) {
+      EndResponseBody(out);
+      UpstreamBytes(out);
+    }
+    FlushLocal(out);
+    return;
+  }
   upstream_buf_.append(bytes);
   UpstreamBytes(out);
   FlushLocal(out);
+}
+
+void Inspector::EndResponseBody(InspectorOutput* out) {
+  response_body_.reset();
+  bool resume = pending_.front().websocket;  // a refused upgrade: HTTP goes on
+  pending_.pop_front();
+  FlushLocal(out);
+  if (resume) ClientBytes(out);
 }
 
 void Inspector::UpstreamBytes(InspectorOutput* out) {
@@ -279,11 +305,7 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
         return;
       }
       if (!s.done) return;
-      response_body_.reset();
-      bool resume = front.websocket;  // a refused upgrade: HTTP goes on
-      pending_.pop_front();
-      FlushLocal(out);
-      if (resume) ClientBytes(out);
+      EndResponseBody(out);
       continue;
     }
     ResponseParse r =

@@ -88,6 +88,9 @@ class Inspector {
   };
   void ClientBytes(InspectorOutput* out);
   void UpstreamBytes(InspectorOutput* out);
+  // The response body in progress is complete: the next response (or the
+  // client bytes held back behind a refused upgrade) may go on.
+  void EndResponseBody(InspectorOutput* out);
   void FlushLocal(InspectorOutput* out);
   RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny);
   bool HostMatches(const std::string& host_field) const;

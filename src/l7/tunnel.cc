@@ -10,8 +10,6 @@ namespace rf::l7 {
 
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
-
 std::string ErrorBody(const std::string& error, const std::string& detail) {
   nlohmann::json j = {{"error", error}, {"detail", detail}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -23,7 +21,8 @@ Tunnel::Tunnel(TunnelSetup setup)
     : setup_(std::move(setup)),
       inspector_(setup_.inspector),
       initial_(std::move(setup_.initial)),
-      preamble_(std::move(setup_.preamble)) {}
+      preamble_(std::move(setup_.preamble)),
+      read_buf_(new char[kReadChunk]) {}
 
 bool Tunnel::Detect(Readiness& ready) {
   unsigned char first = 0;
@@ -211,8 +210,16 @@ bool Tunnel::WriteSide(Side side, Readiness& ready, std::string& out, size_t& of
 }
 
 void Tunnel::Absorb(InspectorOutput& o, std::vector<RequestEvent>* events) {
-  to_upstream_ += o.to_upstream;
-  to_client_ += o.to_client;
+  // Usually the buffer toward a side is empty (all written): take the
+  // inspector's output as it is instead of copying it.
+  if (to_upstream_.empty())
+    to_upstream_.swap(o.to_upstream);
+  else
+    to_upstream_ += o.to_upstream;
+  if (to_client_.empty())
+    to_client_.swap(o.to_client);
+  else
+    to_client_ += o.to_client;
   for (auto& e : o.events) events->push_back(std::move(e));
   if (o.close) closing_ = true;
   o = InspectorOutput();
@@ -239,7 +246,7 @@ Tunnel::Step Tunnel::Pump(Readiness& ready, std::vector<RequestEvent>* events) {
       Absorb(o, events);
     }
   }
-  std::unique_ptr<char[]> buf(new char[kReadChunk]);
+  char* buf = read_buf_.get();
   for (int iter = 0; iter < 256; ++iter) {
     bool progressed = false;
     if (!Handshakes(ready, &progressed)) return Step::kDone;
@@ -258,11 +265,11 @@ Tunnel::Step Tunnel::Pump(Readiness& ready, std::vector<RequestEvent>* events) {
     if (client_hs_done_ && !client_eof_ && !closing_ && ready.client_read &&
         to_upstream_.size() - to_upstream_off_ < kMaxBuffered) {
       bool eof = false, failed = false;
-      size_t n = ReadSide(Side::kClient, ready, buf.get(), kReadChunk, &eof, &failed);
+      size_t n = ReadSide(Side::kClient, ready, buf, kReadChunk, &eof, &failed);
       if (failed) return Step::kDone;
       if (n > 0) {
         InspectorOutput o;
-        inspector_.FromClient(std::string_view(buf.get(), n), &o);
+        inspector_.FromClient(std::string_view(buf, n), &o);
         Absorb(o, events);
         progressed = true;
       }
@@ -280,11 +287,11 @@ Tunnel::Step Tunnel::Pump(Readiness& ready, std::vector<RequestEvent>* events) {
     if (upstream_up && !upstream_eof_ && ready.upstream_read &&
         to_client_.size() - to_client_off_ < kMaxBuffered) {
       bool eof = false, failed = false;
-      size_t n = ReadSide(Side::kUpstream, ready, buf.get(), kReadChunk, &eof, &failed);
+      size_t n = ReadSide(Side::kUpstream, ready, buf, kReadChunk, &eof, &failed);
       if (failed) return Step::kDone;
       if (n > 0) {
         InspectorOutput o;
-        inspector_.FromUpstream(std::string_view(buf.get(), n), &o);
+        inspector_.FromUpstream(std::string_view(buf, n), &o);
         Absorb(o, events);
         progressed = true;
       }

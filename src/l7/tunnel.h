@@ -45,6 +45,7 @@ struct Readiness {
 class Tunnel {
  public:
   static constexpr size_t kMaxBuffered = 256 * 1024;
+  static constexpr size_t kReadChunk = 64 * 1024;
 
   explicit Tunnel(TunnelSetup setup);
 
@@ -82,6 +83,7 @@ class Tunnel {
   bool client_eof_ = false, upstream_eof_ = false, upstream_shut_ = false;
   bool closing_ = false;  // flush to the client, then done
   std::string error_;
+  std::unique_ptr<char[]> read_buf_;  // kReadChunk bytes, reused by every Pump
 };
 
 }  // namespace rf::l7
