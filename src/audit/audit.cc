@@ -125,7 +125,7 @@ Result<std::unique_ptr<AuditSink>> AuditSink::FromFd(const std::string& number) 
     if (!fd.valid()) return Status::Errno(shown);
   } else {
     // Close-on-exec, so no exec of ringfence's passes it on; the command
-    // also gets every descriptor above stderr closed (src/process/spawn.cc).
+    // also gets every descriptor above stderr closed (src/process/child.cc).
     fd.reset(n);
     if (fcntl(n, F_SETFD, FD_CLOEXEC) != 0) return Status::Errno(shown);
   }

@@ -2,7 +2,7 @@
 // -errno on failure.
 //
 // For code that runs in a process created with clone(CLONE_VM) on a stack of
-// its own (the sandbox's init, see process/spawn.cc): it shares the
+// its own (the sandbox's init, see process/init.cc): it shares the
 // supervisor's memory and thread pointer, so glibc's errno there is the
 // supervisor's main thread's errno. Such code must not write it.
 #pragma once

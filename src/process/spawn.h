@@ -3,7 +3,7 @@
 //   supervisor (ringfence itself, outside the sandbox): forwards signals,
 //     owns the terminal hand-off, returns the exit code.
 //   init: a small reaper sharing the supervisor's memory (clone CLONE_VM,
-//     raw system calls only; see spawn.cc and docs/process.md). It is a child
+//     raw system calls only; see init.cc and docs/process.md). It is a child
 //     subreaper and watches a pipe only the supervisor holds open, so when
 //     the command exits, or the supervisor dies (even by SIGKILL), it kills
 //     the command's whole process tree and reaps it.
@@ -14,6 +14,10 @@
 //
 // Everything the command's side needs is prepared before fork: argv, envp,
 // uid/gid, Landlock ruleset fds and seccomp programs (inside ChildSteps).
+//
+// One file per process role: supervisor.cc (SpawnAndWait), init.cc,
+// child.cc (the command's sequence), with job control in job_control.h;
+// what they share is in spawn_internal.h, not part of this interface.
 #pragma once
 
 #include <sys/resource.h>
@@ -108,10 +112,6 @@ inline constexpr int kExitTimedOut = 124;
 // Runs the command and waits for it. Never returns an exit code from the
 // child before it is reaped together with its whole process tree.
 SpawnResult SpawnAndWait(const SpawnSpec& spec);
-
-// Resolves `cmd` against `path_env` like execvp would ("" = default PATH).
-// Fails with a reason when nothing executable is found.
-Result<std::string> ResolveCommand(const std::string& cmd, const std::string& path_env);
 
 // Exit code for a wait status: the code, or 128+N for signal N.
 int ExitCodeFromWaitStatus(int status);
