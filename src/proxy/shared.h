@@ -43,6 +43,18 @@ struct Proxy::Shared {
   mutable std::mutex mu;
   std::map<std::pair<std::string, std::string>, uint64_t> denials;
   explicit Shared(const ProxyConfig& c, const Policy& p) : config(c), matcher(p.network_policies) {}
+
+  // Distinct (target, binary) pairs the summary keeps: the sandbox chooses
+  // host names and request paths, so past this many the rest are counted
+  // under one line instead of growing the map.
+  static constexpr size_t kMaxDenialKeys = 1000;
+  void CountDenial(std::string target, std::string binary) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::pair<std::string, std::string> key{std::move(target), std::move(binary)};
+    if (denials.size() >= kMaxDenialKeys && !denials.count(key))
+      key = {"(further destinations and requests)", "-"};
+    denials[std::move(key)]++;
+  }
 };
 
 }  // namespace rf::proxy

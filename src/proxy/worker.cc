@@ -319,10 +319,7 @@ void Worker::Deny(Conn* c) {
              {"pid", c->caller_pid},    {"address", v.address}, {"policy", v.policy},
              {"method", c->req.method}, {"hint", v.hint}};
   s_->audit->Emit(e);
-  {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    s_->denials[{Target(c->host, c->req.port), bin}]++;
-  }
+  s_->CountDenial(Target(c->host, c->req.port), bin);
   Respond(c, 403, "application/json", JsonText(body) + "\n", v.reason);
 }
 
@@ -736,8 +733,7 @@ void Worker::EmitRequest(Conn* c, const l7::RequestEvent& ev) {
   s_->audit->Emit(e);
   if (refused && ev.status < 500) {
     s_->denied++;
-    std::lock_guard<std::mutex> lock(s_->mu);
-    s_->denials[{ev.method + " " + target + ev.path, bin}]++;
+    s_->CountDenial(ev.method + " " + target + ev.path, bin);
   }
 }
 

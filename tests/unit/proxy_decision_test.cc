@@ -5,6 +5,7 @@
 #include "policy/loader.h"
 #include "proxy/decision.h"
 #include "proxy/epoll_tag.h"
+#include "proxy/shared.h"
 
 namespace rf::proxy {
 namespace {
@@ -196,6 +197,26 @@ TEST(ProxyEpollTag, RoundTrips) {
   static_assert(EpollTag::Upstream(5).data() == (5 << 2 | 1));
   static_assert(EpollTag::Listener().data() == (1 << 2 | 3));
   static_assert(EpollTag::Resolver(7).data() == (uint64_t{7} << 8 | 3 << 2 | 3));
+}
+
+}  // namespace
+}  // namespace rf::proxy
+
+namespace rf::proxy {
+namespace {
+
+// The summary's map is keyed by what the sandbox chooses (host names,
+// request paths): bounded, with the rest counted on one line.
+TEST(ProxyShared, DenialSummaryIsBounded) {
+  Proxy::Shared s(ProxyConfig{}, Policy{});
+  for (size_t i = 0; i < Proxy::Shared::kMaxDenialKeys + 500; ++i)
+    s.CountDenial("GET a.test:443/p" + std::to_string(i), "/usr/bin/curl");
+  s.CountDenial("GET a.test:443/p0", "/usr/bin/curl");  // a known key still counts as itself
+  EXPECT_EQ(s.denials.size(), Proxy::Shared::kMaxDenialKeys + 1);
+  auto other = s.denials.find({"(further destinations and requests)", "-"});
+  ASSERT_NE(other, s.denials.end());
+  EXPECT_EQ(other->second, 500u);
+  EXPECT_EQ((s.denials[{"GET a.test:443/p0", "/usr/bin/curl"}]), 2u);
 }
 
 }  // namespace
