@@ -105,10 +105,7 @@ void Inspector::Refuse(InspectorOutput* out, RequestEvent ev, bool close_after) 
   p.response = LocalResponse(403, RefusalBody(ev), close_after);
   pending_.push_back(std::move(p));
   out->events.push_back(std::move(ev));
-  if (close_after) {
-    client_stopped_ = true;
-    client_buf_.clear();
-  }
+  if (close_after) client_stopped_ = true;
 }
 
 void Inspector::FlushLocal(InspectorOutput* out) {
@@ -126,12 +123,23 @@ void Inspector::FromClient(std::string_view bytes, InspectorOutput* out) {
   FlushLocal(out);
 }
 
+// Consumes from a view of the buffer and drops what was used once at the
+// end: erasing per request would move the rest again for each of them.
 void Inspector::ClientBytes(InspectorOutput* out) {
-  while (!client_buf_.empty() && !client_stopped_) {
+  std::string_view in = client_buf_;
+  ClientBytesFrom(in, out);
+  if (client_stopped_)
+    client_buf_.clear();
+  else
+    client_buf_.erase(0, client_buf_.size() - in.size());
+}
+
+void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
+  while (!in.empty() && !client_stopped_) {
     if (websocket_) {
-      auto s = frames_->Feed(client_buf_);
-      out->to_upstream.append(client_buf_, 0, s.used);
-      client_buf_.erase(0, s.used);
+      auto s = frames_->Feed(in);
+      out->to_upstream.append(in.substr(0, s.used));
+      in.remove_prefix(s.used);
       if (websocket_audit_) {
         for (size_t i = 0; i < s.text_messages; ++i) {
           RequestEvent ev;
@@ -156,29 +164,36 @@ void Inspector::ClientBytes(InspectorOutput* out) {
         out->to_client += CloseFrame(s.refused ? 1008 : 1002, s.refused ? "policy" : "protocol");
         out->close = true;
         client_stopped_ = true;
-        client_buf_.clear();
+        in = {};
       }
       return;  // the rest is an incomplete frame header
     }
     if (request_body_) {
-      auto s = request_body_->Feed(client_buf_);
-      out->to_upstream.append(client_buf_, 0, s.used);
-      client_buf_.erase(0, s.used);
+      auto s = request_body_->Feed(in);
+      out->to_upstream.append(in.substr(0, s.used));
+      in.remove_prefix(s.used);
       if (s.error) {
         // The upstream has part of a body it cannot finish: both go.
         out->close = true;
         client_stopped_ = true;
-        client_buf_.clear();
+        in = {};
         return;
       }
       if (!s.done) return;
       request_body_.reset();
+      if (stop_after_body_) {
+        // The request closes the connection: nothing after its body is a
+        // request the upstream will read.
+        client_stopped_ = true;
+        in = {};
+        return;
+      }
       continue;
     }
     // Nothing is parsed while a WebSocket upgrade waits for its answer:
     // what follows belongs to the protocol the answer decides.
     if (!pending_.empty() && pending_.back().websocket) {
-      if (client_buf_.size() > config_.max_head) {
+      if (in.size() > config_.max_head) {
         out->close = true;
         client_stopped_ = true;
       }
@@ -187,7 +202,7 @@ void Inspector::ClientBytes(InspectorOutput* out) {
     bool any_encoded_slash = false;
     for (const auto& e : config_.endpoints)
       any_encoded_slash = any_encoded_slash || e.rules.allow_encoded_slash;
-    RequestParse r = ParseInspectedRequest(client_buf_, config_.max_head, any_encoded_slash);
+    RequestParse r = ParseInspectedRequest(in, config_.max_head, any_encoded_slash);
     if (r.state == proxy::ParseState::kIncomplete) return;
     if (r.state == proxy::ParseState::kError) {
       RequestEvent ev;
@@ -200,11 +215,11 @@ void Inspector::ClientBytes(InspectorOutput* out) {
       pending_.push_back(std::move(p));
       out->events.push_back(std::move(ev));
       client_stopped_ = true;
-      client_buf_.clear();
+      in = {};
       return;
     }
     InspectedRequest& q = r.request;
-    client_buf_.erase(0, q.head_length);
+    in.remove_prefix(q.head_length);
     if (!HostMatches(q.host)) {
       RequestEvent ev;
       ev.method = q.method, ev.path = q.target.path;
@@ -240,9 +255,11 @@ void Inspector::ClientBytes(InspectorOutput* out) {
     if (q.close) {
       // Whatever follows a request that closes the connection is not a
       // request the upstream will read: it is dropped, not relayed.
-      if (!request_body_) {
+      if (request_body_) {
+        stop_after_body_ = true;
+      } else {
         client_stopped_ = true;
-        client_buf_.clear();
+        in = {};
       }
     }
   }
@@ -277,6 +294,10 @@ void Inspector::EndResponseBody(InspectorOutput* out) {
   bool resume = pending_.front().websocket;  // a refused upgrade: HTTP goes on
   pending_.pop_front();
   FlushLocal(out);
+  if (close_after_response_) {
+    out->close = true;
+    return;
+  }
   if (resume) ClientBytes(out);
 }
 
@@ -320,6 +341,20 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
     out->to_client.append(upstream_buf_, 0, info.head_length);
     upstream_buf_.erase(0, info.head_length);
     if (info.interim) continue;
+    if (request_body_ && !info.switched) {
+      size_t forwarded = 0;
+      for (const auto& p : pending_) forwarded += !p.local;
+      if (forwarded == 1) {
+        // A final answer while the request's body is still coming: a server
+        // that answers without reading the body may read the rest as a
+        // next request. None of it is relayed, and the connection ends
+        // after this answer.
+        request_body_.reset();
+        client_stopped_ = true;
+        client_buf_.clear();
+        close_after_response_ = true;
+      }
+    }
     if (info.switched) {
       websocket_ = true;
       websocket_audit_ = front.websocket_text_audit;
@@ -336,6 +371,11 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
     } else {
       pending_.pop_front();
       FlushLocal(out);
+      if (close_after_response_) {
+        out->close = true;
+        upstream_buf_.clear();
+        return;
+      }
     }
     if (was_websocket && !response_body_) ClientBytes(out);
   }

@@ -75,6 +75,10 @@ class Inspector {
   // Bytes the inspector holds (a head not complete yet), for the proxy's
   // memory bound: never more than the head limit.
   size_t buffered() const { return client_buf_.size() + upstream_buf_.size(); }
+  // Requests waiting for their answer (forwarded or the proxy's own): the
+  // tunnel stops reading the client past a bound, so refused requests sent
+  // without reading their answers cannot pile up.
+  size_t pending() const { return pending_.size(); }
 
  private:
   struct Pending {
@@ -87,6 +91,7 @@ class Inspector {
     bool websocket_text_audit = false;
   };
   void ClientBytes(InspectorOutput* out);
+  void ClientBytesFrom(std::string_view& in, InspectorOutput* out);
   void UpstreamBytes(InspectorOutput* out);
   // The response body in progress is complete: the next response (or the
   // client bytes held back behind a refused upgrade) may go on.
@@ -101,8 +106,12 @@ class Inspector {
   std::deque<Pending> pending_;
   std::optional<BodyCounter> request_body_, response_body_;
   bool response_head_done_ = false;
-  bool client_stopped_ = false;  // no more client bytes are read
-  bool websocket_ = false;       // the connection switched to WebSocket
+  bool client_stopped_ = false;   // no more client bytes are read
+  bool stop_after_body_ = false;  // the request in progress closes the connection
+  // The upstream answered the request whose body is still coming: the rest
+  // of it is never relayed, and the connection ends after that answer.
+  bool close_after_response_ = false;
+  bool websocket_ = false;  // the connection switched to WebSocket
   std::optional<ClientFrameScanner> frames_;
   bool websocket_audit_ = false;
   std::string websocket_path_;

@@ -93,6 +93,14 @@ RequestParse ParseInspectedRequest(std::string_view buf, size_t max_head,
     }
   }
   if (hosts != 1) return RequestFail(400, "a request needs exactly one Host field");
+  if (h.version == "HTTP/1.0" && q.body_length < 0)
+    return RequestFail(400, "Transfer-Encoding on an HTTP/1.0 request");
+  // A body on these methods has no meaning a server must honour, and a
+  // server that ignores it would read it as the next request (a refused
+  // one, hidden from the rules).
+  for (const char* m : {"GET", "HEAD", "OPTIONS", "TRACE"})
+    if (q.body_length != 0 && AsciiIEquals(q.method, m))
+      return RequestFail(400, "a body on " + q.method + " is refused");
   if (h.version == "HTTP/1.0" && !keep_alive) q.close = true;
   q.websocket_upgrade =
       upgrade_websocket && connection_upgrade && q.method == "GET" && q.body_length == 0;
@@ -106,7 +114,11 @@ RequestParse ParseInspectedRequest(std::string_view buf, size_t max_head,
     if (lname.rfind("proxy-", 0) == 0 || lname == "http2-settings" ||
         lname == "sec-websocket-extensions")
       continue;
-    if (lname == "upgrade" && !q.websocket_upgrade) continue;
+    if (lname == "upgrade") {
+      // Only the protocol the inspector follows is offered upstream.
+      if (q.websocket_upgrade) out += "Upgrade: websocket\r\n";
+      continue;
+    }
     if (lname == "connection" && !q.websocket_upgrade) {
       std::string v = ListWithout(f.value, "upgrade");
       if (!v.empty()) out += std::string(name) + ": " + v + "\r\n";
@@ -159,11 +171,20 @@ ResponseParse ParseResponseHead(std::string_view buf, size_t max_head,
       r.message = "the upstream switched protocols without a WebSocket upgrade";
       return r;
     }
+    bool upgrade_websocket = false;
+    for (const HeadField& f : h.fields)
+      upgrade_websocket =
+          upgrade_websocket || (AsciiIEquals(f.name, "upgrade") && ListHas(f.value, "websocket"));
+    if (!upgrade_websocket) {
+      r.state = ParseState::kError;
+      r.message = "the upstream switched to a protocol other than WebSocket";
+      return r;
+    }
     info.switched = true;
     info.body_length = BodyCounter::kUntilClose;
   } else if (info.status < 200) {
     info.interim = true;
-  } else if (request_method == "HEAD" || info.status == 204 || info.status == 304) {
+  } else if (AsciiIEquals(request_method, "HEAD") || info.status == 204 || info.status == 304) {
     info.body_length = 0;
   } else {
     proxy::BodyFraming framing = proxy::ReadBodyFraming(h.fields);

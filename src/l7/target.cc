@@ -19,10 +19,11 @@ bool RawByteOk(char c) {
   return uc > 0x20 && uc < 0x7f && c != '#';
 }
 
-// Characters RFC 3986 allows unencoded in a path segment.
+// Characters RFC 3986 allows unencoded in a path segment, but `;`: a decoded
+// `%3B` forwarded as `;` would start path parameters the rules never saw.
 bool SegmentSafe(unsigned char c) {
   return isalnum(c) ||
-         std::string_view("-._~!$&'()*+,;=:@").find(static_cast<char>(c)) != std::string_view::npos;
+         std::string_view("-._~!$&'()*+,=:@").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 constexpr char kHex[] = "0123456789ABCDEF";
@@ -79,6 +80,11 @@ Result<Target> NormalizeTarget(std::string_view raw, bool allow_encoded_slash) {
     std::string_view seg =
         path.substr(pos, slash == std::string_view::npos ? path.npos : slash - pos);
     bool last = slash == std::string_view::npos;
+    // Path parameters (`/a;v=1/b`, `/..;/admin`): servers such as Tomcat
+    // drop them before resolving dot segments, so the rules could see a
+    // path the server never acts on. Dropped here too, before anything
+    // else, and not forwarded (as OpenShell does).
+    if (size_t semi = seg.find(';'); semi != std::string_view::npos) seg = seg.substr(0, semi);
     std::string dec;
     dec.reserve(seg.size());
     for (size_t i = 0; i < seg.size(); ++i) {
@@ -94,10 +100,25 @@ Result<Target> NormalizeTarget(std::string_view raw, bool allow_encoded_slash) {
               "encoded '/' (%2F) in the path is refused (the endpoint can set "
               "allow_encoded_slash: true)");
       }
+      if (c == ';')  // only from %3B: a raw one ended the segment above
+        return Status::Error("an encoded ';' in the path is refused (servers disagree on it)");
       auto uc = static_cast<unsigned char>(c);
       if (uc < 0x20 || uc == 0x7f) return Status::Error("control character in the decoded path");
       if (c == '\\') return Status::Error("backslash in the path is refused");
       dec.push_back(c);
+    }
+    if (dec.find('/') != std::string::npos) {
+      // An encoded slash (allowed by the endpoint) must not hide a dot
+      // segment from us that a server decoding %2F would resolve.
+      std::string_view rest = dec;
+      while (true) {
+        size_t cut = rest.find('/');
+        std::string_view piece = rest.substr(0, cut);
+        if (piece == "." || piece == "..")
+          return Status::Error("a dot segment behind an encoded '/' in the path is refused");
+        if (cut == std::string_view::npos) break;
+        rest.remove_prefix(cut + 1);
+      }
     }
     if (dec == ".") {
       trailing_slash = last;

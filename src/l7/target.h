@@ -7,9 +7,13 @@
 //   encoded) are resolved; a ".." above the root is refused; empty segments
 //   (`//`) collapse. A decoded control character, NUL or backslash is
 //   refused (servers differ on what `\` means).
+// - Path parameters (`;...` up to the next `/`) are dropped from each
+//   segment first, as servers that act on the path without them do; an
+//   encoded `;` is refused.
 // - An encoded `/` (`%2F`) is refused unless the endpoint sets
 //   `allow_encoded_slash`; then it stays `%2F` in `path`, so a rule can
-//   match it literally (`/@scope%2F*`). A literal `%` in `path` is always
+//   match it literally (`/@scope%2F*`); a `.` or `..` between encoded
+//   slashes is refused. A literal `%` in `path` is always
 //   written `%25`: `path` is unambiguous.
 // - The request sent upstream carries `forward`: the normalised path,
 //   re-encoded, and the query exactly as received (validated). The upstream

@@ -262,8 +262,12 @@ Tunnel::Step Tunnel::Pump(Readiness& ready, std::vector<RequestEvent>* events) {
     bool upstream_up = upstream_hs_done_ && !upstream_failed_;
 
     // Command -> inspector -> destination.
+    // Read the command only while what it caused can still go somewhere:
+    // room toward the destination, room toward the command (refusals are
+    // answered there), and a bounded number of requests awaiting answers.
     if (client_hs_done_ && !client_eof_ && !closing_ && ready.client_read &&
-        to_upstream_.size() - to_upstream_off_ < kMaxBuffered) {
+        to_upstream_.size() - to_upstream_off_ < kMaxBuffered &&
+        to_client_.size() - to_client_off_ < kMaxBuffered && inspector_.pending() < kMaxPending) {
       bool eof = false, failed = false;
       size_t n = ReadSide(Side::kClient, ready, buf, kReadChunk, &eof, &failed);
       if (failed) return Step::kDone;

@@ -45,6 +45,9 @@ struct Readiness {
 class Tunnel {
  public:
   static constexpr size_t kMaxBuffered = 256 * 1024;
+  // Pipelined requests awaiting their answers before the command is read
+  // again.
+  static constexpr size_t kMaxPending = 64;
   static constexpr size_t kReadChunk = 64 * 1024;
 
   explicit Tunnel(TunnelSetup setup);

@@ -565,10 +565,12 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   if (e.protocol == "rest" || e.protocol == "websocket") {
     if (Status st = l7::Validate(ToL7Rules(e, where)); !st.ok())
       c.Error(l7_mark.is_null() ? n.Mark() : l7_mark, st.reason());
-  } else if (e.protocol.empty() && (e.has_l7_rules || !e.access.empty() || e.allow_encoded_slash)) {
-    c.Error(l7_mark, where +
-                         ": access, rules, deny_rules and allow_encoded_slash need a protocol "
-                         "(rest or websocket)");
+  } else if (e.protocol.empty() &&
+             (e.has_l7_rules || !e.access.empty() || e.allow_encoded_slash || !e.path.empty())) {
+    c.Error(l7_mark,
+            where +
+                ": access, rules, deny_rules, path and allow_encoded_slash need a protocol "
+                "(rest or websocket)");
   }
   if (e.protocol == "tcp") {
     c.Error(protocol_mark, where +

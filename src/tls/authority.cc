@@ -176,6 +176,9 @@ Result<std::shared_ptr<const Leaf>> Authority::LeafFor(const std::string& host) 
   auto leaf = Mint(host);
   if (!leaf.ok()) return leaf.status();
   std::lock_guard<std::mutex> lock(mu_);
+  // The names come from the sandbox (a wildcard endpoint allows many): the
+  // cache is bounded by starting over, which costs one signature per name.
+  if (leaves_.size() >= kMaxCachedLeaves) leaves_.clear();
   leaves_[host] = *leaf;
   return *leaf;
 }

@@ -63,6 +63,7 @@ class Authority {
                                      const std::string& password) const;
 
   size_t cached_leaves() const;
+  static constexpr size_t kMaxCachedLeaves = 1024;
 
  private:
   Authority() = default;

@@ -176,3 +176,89 @@ TEST(L7Inspector, WebSocketTextRefusedAfterUpgrade) {
 
 }  // namespace
 }  // namespace rf::l7
+
+namespace rf::l7 {
+namespace {
+
+// Review findings: each of these got a refused request (or a request the
+// rules never saw) to the upstream, or grew the proxy without bound.
+
+TEST(L7InspectorReview, BodyOnGetIsRefusedNotRelayed) {
+  // CL.0: a server that ignores a GET body reads it as the next request.
+  Inspector in(Config());
+  InspectorOutput out;
+  std::string hidden = "POST /smuggled HTTP/1.1\r\nHost: api.test\r\nContent-Length: 0\r\n\r\n";
+  in.FromClient(
+      Req("GET", "/allowed", "Content-Length: " + std::to_string(hidden.size()) + "\r\n") + hidden,
+      &out);
+  EXPECT_EQ(out.to_upstream.find("/smuggled"), std::string::npos) << out.to_upstream;
+  EXPECT_EQ(out.to_upstream, "");
+  EXPECT_TRUE(out.close);
+}
+
+TEST(L7InspectorReview, EarlyAnswerStopsTheBody) {
+  // The upstream answers a POST before its body is complete: the rest of
+  // the body (which it may read as a request) is not relayed.
+  InspectorConfig c = Config();
+  c.endpoints[0].rules.access = Access::kReadWrite;
+  Inspector in(c);
+  InspectorOutput out;
+  in.FromClient(Req("POST", "/upload", "Content-Length: 100\r\n") + "first-part", &out);
+  EXPECT_NE(out.to_upstream.find("first-part"), std::string::npos);
+  InspectorOutput up;
+  in.FromUpstream("HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n", &up);
+  EXPECT_TRUE(up.close);
+  InspectorOutput rest;
+  in.FromClient("DELETE /x HTTP/1.1\r\nHost: api.test\r\n\r\n", &rest);
+  EXPECT_EQ(rest.to_upstream, "");
+}
+
+TEST(L7InspectorReview, PathParametersCannotHideThePath) {
+  InspectorConfig c = Config();
+  c.endpoints[0].rules.access = Access::kNone;
+  c.endpoints[0].rules.allow.push_back({"GET", "/public/**", {}});
+  c.endpoints[0].rules.deny.clear();
+  c.endpoints[0].rules.deny.push_back({"*", "/admin/**", {}});
+  c.endpoints[0].rules.access = Access::kNone;
+  for (const char* target : {"/public/..;/admin/x", "/public/..%3B/admin/x", "/admin;x/secret"}) {
+    Inspector in(c);
+    InspectorOutput out;
+    in.FromClient(Req("GET", target), &out);
+    EXPECT_EQ(out.to_upstream.find("admin"), std::string::npos)
+        << target << ": " << out.to_upstream;
+  }
+}
+
+TEST(L7InspectorReview, UpgradeOnlyWebSocketAnd101MustSaySo) {
+  InspectorConfig c;
+  c.host = "ws.test";
+  c.port = 80;
+  InspectedEndpoint ws;
+  ws.rules.protocol = Protocol::kWebSocket;
+  ws.rules.access = Access::kReadWrite;
+  c.endpoints.push_back(ws);
+  Inspector in(c);
+  InspectorOutput out;
+  in.FromClient(
+      "GET /chat HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\n"
+      "Upgrade: websocket, h2c\r\nSec-WebSocket-Key: k\r\n\r\n",
+      &out);
+  EXPECT_NE(out.to_upstream.find("Upgrade: websocket\r\n"), std::string::npos);
+  EXPECT_EQ(out.to_upstream.find("h2c"), std::string::npos) << out.to_upstream;
+  InspectorOutput up;
+  in.FromUpstream("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", &up);
+  EXPECT_TRUE(up.close);
+}
+
+TEST(L7InspectorReview, ChunkedOnHttp10Refused) {
+  InspectorConfig c = Config();
+  c.endpoints[0].rules.access = Access::kReadWrite;  // POST allowed: only the framing refuses
+  Inspector in(c);
+  InspectorOutput out;
+  in.FromClient("POST /x HTTP/1.0\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                &out);
+  EXPECT_EQ(out.to_upstream, "");
+}
+
+}  // namespace
+}  // namespace rf::l7

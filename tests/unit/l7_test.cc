@@ -316,3 +316,18 @@ TEST(L7WebSocket, ProtocolViolations) {
 
 }  // namespace
 }  // namespace rf::l7
+
+namespace rf::l7 {
+namespace {
+
+TEST(L7TargetReview, DotsBehindEncodedSlashRefused) {
+  EXPECT_FALSE(NormalizeTarget("/pub/..%2F..%2Fadmin", true).ok());
+  EXPECT_FALSE(NormalizeTarget("/pub/a%2F.%2Fb", true).ok());
+  EXPECT_TRUE(NormalizeTarget("/@scope%2Fname", true).ok());
+  // Path parameters are dropped; an encoded ';' is refused.
+  EXPECT_EQ(NormalizeTarget("/a;v=1/b", false)->path, "/a/b");
+  EXPECT_FALSE(NormalizeTarget("/a%3Bb/c", false).ok());  // servers disagree on it
+}
+
+}  // namespace
+}  // namespace rf::l7

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -74,6 +75,37 @@ TEST(L7Tunnel, PlainHttpInspected) {
   // The destination closes: the tunnel ends once the command has it all.
   dst.far.reset();
   EXPECT_EQ(PumpAll(t, &events), Tunnel::Step::kDone);
+}
+
+// Refused requests cost nothing upstream but each gets a 403: a command that
+// sends them and never reads the answers must not make the proxy buffer
+// without end. The tunnel stops reading it instead.
+TEST(L7Tunnel, RefusalsUnreadStopTheReading) {
+  Pair cmd = SocketPair(), dst = SocketPair();
+  int big = 4 << 20;
+  setsockopt(cmd.far.get(), SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big);
+  setsockopt(cmd.near.get(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  TunnelSetup s;
+  s.client_fd = cmd.near.get();
+  s.upstream_fd = dst.near.get();
+  s.inspector = Rules("api.test", 80);
+  Tunnel t(std::move(s));
+  std::string one = "DELETE /x HTTP/1.1\r\nHost: api.test\r\n\r\n", flood;
+  for (int i = 0; i < 20000; ++i) flood += one;
+  size_t sent = 0;
+  for (int i = 0; i < 1000 && sent < flood.size(); ++i) {
+    ssize_t n = send(cmd.far.get(), flood.data() + sent, flood.size() - sent, MSG_DONTWAIT);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  ASSERT_GT(sent, 300000u);
+  std::vector<RequestEvent> events;
+  for (int i = 0; i < 50; ++i) PumpAll(t, &events);
+  int unread = 0;
+  ASSERT_EQ(ioctl(cmd.near.get(), FIONREAD, &unread), 0);
+  EXPECT_GT(unread, 0) << "the tunnel kept reading a command that reads none of its answers";
+  EXPECT_LT(events.size(), 20000u);
+  EXPECT_EQ(Drain(dst.far.get()), "");  // nothing refused went upstream
 }
 
 std::string CaFile(const tls::Authority& a, const char* name) {
