@@ -29,7 +29,7 @@
 static const char *g_host, *g_path, *g_proxy, *g_ca;
 static int g_port;
 static double g_deadline;
-static SSL_CTX *g_ctx;
+static SSL_CTX* g_ctx;
 
 static double now(void) {
   struct timespec ts;
@@ -37,14 +37,14 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int tcp(const char *ip, int port) {
+static int tcp(const char* ip, int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
     fprintf(stderr, "kaclient: %s is not an IPv4 address\n", ip);
     exit(2);
   }
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+  if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0) {
     perror("kaclient: connect");
     exit(1);
   }
@@ -54,7 +54,7 @@ static int tcp(const char *ip, int port) {
 }
 
 // Reads an HTTP/1.1 response head byte-wise into buf; returns its length.
-static int read_head_plain(int fd, char *buf, int cap) {
+static int read_head_plain(int fd, char* buf, int cap) {
   int n = 0;
   while (n < cap - 1) {
     ssize_t r = read(fd, buf + n, 1);
@@ -67,12 +67,12 @@ static int read_head_plain(int fd, char *buf, int cap) {
 }
 
 // Opens one connection: TCP (+ CONNECT through the proxy) and TLS.
-static SSL *open_conn(double *hs_secs) {
+static SSL* open_conn(double* hs_secs) {
   double t0 = now();
   int fd;
   if (g_proxy) {
     char ip[64];
-    const char *colon = strrchr(g_proxy, ':');
+    const char* colon = strrchr(g_proxy, ':');
     snprintf(ip, sizeof ip, "%.*s", (int)(colon - g_proxy), g_proxy);
     fd = tcp(ip, atoi(colon + 1));
     char req[512];
@@ -87,7 +87,7 @@ static SSL *open_conn(double *hs_secs) {
   } else {
     fd = tcp("127.0.0.1", g_port);
   }
-  SSL *ssl = SSL_new(g_ctx);
+  SSL* ssl = SSL_new(g_ctx);
   SSL_set_fd(ssl, fd);
   SSL_set_tlsext_host_name(ssl, g_host);
   SSL_set1_host(ssl, g_host);
@@ -101,10 +101,11 @@ static SSL *open_conn(double *hs_secs) {
 }
 
 // One GET on the connection; returns 0 on a complete 200 response.
-static int get(SSL *ssl) {
+static int get(SSL* ssl) {
   char req[512];
-  int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kaclient\r\n\r\n",
-                     g_path, g_host, g_port);
+  int len =
+      snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kaclient\r\n\r\n",
+               g_path, g_host, g_port);
   if (SSL_write(ssl, req, len) != len) return -1;
   static __thread char buf[65536];
   int have = 0, head_end = -1;
@@ -113,14 +114,14 @@ static int get(SSL *ssl) {
     int r = SSL_read(ssl, buf + have, sizeof buf - have);
     if (r <= 0) return -1;
     have += r;
-    char *e = memmem(buf, have, "\r\n\r\n", 4);
+    char* e = memmem(buf, have, "\r\n\r\n", 4);
     if (e) head_end = (int)(e - buf) + 4;
   }
   if (strncmp(buf + 9, "200", 3) != 0) {
     fprintf(stderr, "kaclient: answer %.100s\n", buf);
     return -1;
   }
-  char *cl = memmem(buf, head_end, "ontent-Length:", 14);
+  char* cl = memmem(buf, head_end, "ontent-Length:", 14);
   if (!cl) cl = memmem(buf, head_end, "ontent-length:", 14);
   if (!cl) return -1;
   long long body = atoll(cl + 14), got = have - head_end;
@@ -132,9 +133,9 @@ static int get(SSL *ssl) {
   return got == body ? 0 : -1;
 }
 
-static void *rate_thread(void *arg) {
-  long *count = arg;
-  SSL *ssl = open_conn(NULL);
+static void* rate_thread(void* arg) {
+  long* count = arg;
+  SSL* ssl = open_conn(NULL);
   for (long i = 0; i < 100000000L && now() < g_deadline; i++) {
     if (get(ssl) != 0) {
       fprintf(stderr, "kaclient: request failed after %ld\n", *count);
@@ -148,12 +149,12 @@ static void *rate_thread(void *arg) {
   return NULL;
 }
 
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
+static int cmp(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
   return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 6) {
     fprintf(stderr, "usage: see the head of bench/l7/kaclient.c\n");
     return 2;
@@ -197,7 +198,7 @@ int main(int argc, char **argv) {
   double t0 = now();
   for (int i = 0; i < n; i++) {
     double c0 = now();
-    SSL *ssl = open_conn(&hs[i]);
+    SSL* ssl = open_conn(&hs[i]);
     if (get(ssl) != 0) {
       fprintf(stderr, "kaclient: first request failed\n");
       return 1;
