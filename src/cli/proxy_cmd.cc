@@ -21,9 +21,9 @@
 #include "cli/commands.h"
 #include "common/fd.h"
 #include "policy/cidr.h"
+#include "policy/l7_rules.h"
 #include "policy/loader.h"
 #include "proxy/proxy.h"
-#include "sandbox/trust.h"
 #include "tls/authority.h"
 
 namespace rf {

@@ -22,4 +22,11 @@ inline std::string AsciiLowered(std::string_view s) {
   return r;
 }
 
+// `s` without the spaces and tabs around it (HTTP's optional whitespace).
+inline std::string_view AsciiTrim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace rf

@@ -97,12 +97,12 @@ RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view metho
   return ev;
 }
 
-void Inspector::Refuse(InspectorOutput* out, RequestEvent ev, bool close_after) {
-  ev.status = 403;
+void Inspector::Refuse(InspectorOutput* out, RequestEvent ev, bool close_after, int status) {
+  ev.status = status;
   Pending p;
   p.local = true;
   p.close_after = close_after;
-  p.response = LocalResponse(403, RefusalBody(ev), close_after);
+  p.response = LocalResponse(status, RefusalBody(ev), close_after);
   pending_.push_back(std::move(p));
   out->events.push_back(std::move(ev));
   if (close_after) client_stopped_ = true;
@@ -199,22 +199,12 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       }
       return;
     }
-    bool any_encoded_slash = false;
-    for (const auto& e : config_.endpoints)
-      any_encoded_slash = any_encoded_slash || e.rules.allow_encoded_slash;
-    RequestParse r = ParseInspectedRequest(in, config_.max_head, any_encoded_slash);
+    RequestParse r = ParseInspectedRequest(in, config_.max_head, any_encoded_slash_);
     if (r.state == proxy::ParseState::kIncomplete) return;
     if (r.state == proxy::ParseState::kError) {
       RequestEvent ev;
       ev.reason = r.message;
-      ev.status = r.status;
-      Pending p;
-      p.local = true;
-      p.close_after = true;
-      p.response = LocalResponse(r.status, RefusalBody(ev), true);
-      pending_.push_back(std::move(p));
-      out->events.push_back(std::move(ev));
-      client_stopped_ = true;
+      Refuse(out, std::move(ev), true, r.status);
       in = {};
       return;
     }

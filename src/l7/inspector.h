@@ -68,7 +68,10 @@ struct InspectorOutput {
 
 class Inspector {
  public:
-  explicit Inspector(InspectorConfig config) : config_(std::move(config)) {}
+  explicit Inspector(InspectorConfig config) : config_(std::move(config)) {
+    for (const auto& e : config_.endpoints)
+      any_encoded_slash_ = any_encoded_slash_ || e.rules.allow_encoded_slash;
+  }
 
   void FromClient(std::string_view bytes, InspectorOutput* out);
   void FromUpstream(std::string_view bytes, InspectorOutput* out);
@@ -99,9 +102,14 @@ class Inspector {
   void FlushLocal(InspectorOutput* out);
   RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny);
   bool HostMatches(const std::string& host_field) const;
-  void Refuse(InspectorOutput* out, RequestEvent ev, bool close_after);
+  // The proxy's own answer in the request's place (403 for a rule, the
+  // parser's status for a malformed request).
+  void Refuse(InspectorOutput* out, RequestEvent ev, bool close_after, int status = 403);
 
   InspectorConfig config_;
+  // Targets are normalised keeping %2F when any endpoint allows it; each
+  // endpoint then checks for itself (Decide).
+  bool any_encoded_slash_ = false;
   std::string client_buf_, upstream_buf_;
   std::deque<Pending> pending_;
   std::optional<BodyCounter> request_body_, response_body_;

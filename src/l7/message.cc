@@ -11,17 +11,11 @@ namespace {
 using proxy::HeadField;
 using proxy::ParseState;
 
-std::string_view TrimView(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Whether a comma-separated field value lists `token`.
 bool ListHas(std::string_view value, std::string_view token) {
   while (true) {
     size_t comma = value.find(',');
-    if (AsciiIEquals(TrimView(value.substr(0, comma)), token)) return true;
+    if (AsciiIEquals(AsciiTrim(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) return false;
     value.remove_prefix(comma + 1);
   }
@@ -32,7 +26,7 @@ std::string ListWithout(std::string_view value, std::string_view token) {
   std::string out;
   while (true) {
     size_t comma = value.find(',');
-    std::string_view item = TrimView(value.substr(0, comma));
+    std::string_view item = AsciiTrim(value.substr(0, comma));
     if (!item.empty() && !AsciiIEquals(item, token)) {
       if (!out.empty()) out += ", ";
       out += item;

@@ -9,10 +9,8 @@ namespace rf::l7 {
 
 namespace {
 
-bool IEquals(std::string_view a, std::string_view b) { return AsciiIEquals(a, b); }
-
 bool MethodMatches(std::string_view rule, std::string_view method) {
-  return rule == "*" || IEquals(rule, method);
+  return rule == "*" || AsciiIEquals(rule, method);
 }
 
 bool PresetAllows(Protocol protocol, Access access, std::string_view method) {
@@ -22,13 +20,15 @@ bool PresetAllows(Protocol protocol, Access access, std::string_view method) {
     case Access::kFull:
       return true;
     case Access::kReadOnly:
-      if (protocol == Protocol::kWebSocket) return IEquals(method, "GET");
-      return IEquals(method, "GET") || IEquals(method, "HEAD") || IEquals(method, "OPTIONS");
+      if (protocol == Protocol::kWebSocket) return AsciiIEquals(method, "GET");
+      return AsciiIEquals(method, "GET") || AsciiIEquals(method, "HEAD") ||
+             AsciiIEquals(method, "OPTIONS");
     case Access::kReadWrite:
       if (protocol == Protocol::kWebSocket)
-        return IEquals(method, "GET") || IEquals(method, kWebSocketText);
-      return IEquals(method, "GET") || IEquals(method, "HEAD") || IEquals(method, "OPTIONS") ||
-             IEquals(method, "POST") || IEquals(method, "PUT") || IEquals(method, "PATCH");
+        return AsciiIEquals(method, "GET") || AsciiIEquals(method, kWebSocketText);
+      return AsciiIEquals(method, "GET") || AsciiIEquals(method, "HEAD") ||
+             AsciiIEquals(method, "OPTIONS") || AsciiIEquals(method, "POST") ||
+             AsciiIEquals(method, "PUT") || AsciiIEquals(method, "PATCH");
   }
   return false;
 }
@@ -75,8 +75,8 @@ Status CheckRule(const EndpointRules& e, const Rule& r, const std::string& at) {
   if (r.method.empty()) return Status::Error(at + ".method is required");
   if (r.method != "*" && !IsToken(r.method))
     return Status::Error(at + ".method: '" + r.method + "' is not an HTTP method");
-  if (e.protocol == Protocol::kWebSocket && r.method != "*" && !IEquals(r.method, "GET") &&
-      !IEquals(r.method, kWebSocketText))
+  if (e.protocol == Protocol::kWebSocket && r.method != "*" && !AsciiIEquals(r.method, "GET") &&
+      !AsciiIEquals(r.method, kWebSocketText))
     return Status::Error(at + ".method must be GET, WEBSOCKET_TEXT or * on a websocket endpoint");
   if (r.path.empty()) return Status::Error(at + ".path is required");
   if (r.path.front() != '/' && r.path.front() != '*')

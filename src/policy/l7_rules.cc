@@ -4,6 +4,13 @@ namespace rf {
 
 bool Inspected(const Endpoint& e) { return e.protocol == "rest" || e.protocol == "websocket"; }
 
+bool PolicyInspects(const Policy& p) {
+  for (const auto& np : p.network_policies)
+    for (const auto& ep : np.endpoints)
+      if (Inspected(ep)) return true;
+  return false;
+}
+
 l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where) {
   l7::EndpointRules r;
   r.protocol = e.protocol == "websocket" ? l7::Protocol::kWebSocket : l7::Protocol::kRest;

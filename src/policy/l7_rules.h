@@ -12,6 +12,9 @@ namespace rf {
 
 // Whether the proxy inspects this endpoint's requests (rest, websocket).
 bool Inspected(const Endpoint& e);
+// Whether it inspects any endpoint of `p` (then it makes a CA, and its
+// clients must trust it).
+bool PolicyInspects(const Policy& p);
 
 // `where` names the endpoint in messages ("network_policies.P.endpoints[N]").
 l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where);

@@ -12,21 +12,9 @@ namespace rf::proxy {
 
 namespace {
 
-using rf::AsciiIEquals;
-
-bool IEquals(std::string_view a, std::string_view b) { return AsciiIEquals(a, b); }
-
-std::string Lower(std::string_view s) { return AsciiLowered(s); }
-
 bool IsTchar(char c) {
   return isalnum(static_cast<unsigned char>(c)) ||
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 bool ParsePort(std::string_view s, uint16_t* out) {
@@ -183,7 +171,7 @@ RawHead SplitHead(std::string_view buf, size_t max_head, HeadKind kind) {
     std::string_view name = l.substr(0, colon);
     for (char c : name)
       if (!IsTchar(c)) return fail(400, "malformed header name");
-    h.fields.push_back({name, Trim(l.substr(colon + 1))});
+    h.fields.push_back({name, AsciiTrim(l.substr(colon + 1))});
   }
   h.state = ParseState::kDone;
   return h;
@@ -194,7 +182,7 @@ BodyFraming ReadBodyFraming(const std::vector<HeadField>& fields) {
   int64_t content_length = -2;
   bool chunked = false;
   for (const auto& f : fields) {
-    if (IEquals(f.name, "content-length")) {
+    if (AsciiIEquals(f.name, "content-length")) {
       if (f.value.empty() || f.value.size() > 15) return {0, 400, "invalid Content-Length"};
       int64_t v = 0;
       for (char c : f.value) {
@@ -204,8 +192,8 @@ BodyFraming ReadBodyFraming(const std::vector<HeadField>& fields) {
       if (content_length != -2 && content_length != v)
         return {0, 400, "conflicting Content-Length"};
       content_length = v;
-    } else if (IEquals(f.name, "transfer-encoding")) {
-      std::string v = Lower(f.value);
+    } else if (AsciiIEquals(f.name, "transfer-encoding")) {
+      std::string v = AsciiLowered(f.value);
       if (v != "chunked") return {0, 501, "only Transfer-Encoding: chunked is supported"};
       if (chunked) return {0, 400, "repeated Transfer-Encoding"};
       chunked = true;
@@ -242,8 +230,8 @@ ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
 
   // Forward proxy: absolute-form http:// only.
   req.kind = ReqKind::kForward;
-  if (target.size() < 7 || !IEquals(target.substr(0, 7), "http://")) {
-    if (target.size() >= 8 && IEquals(target.substr(0, 8), "https://"))
+  if (target.size() < 7 || !AsciiIEquals(target.substr(0, 7), "http://")) {
+    if (target.size() >= 8 && AsciiIEquals(target.substr(0, 8), "https://"))
       return Fail(400, "https:// requests must use CONNECT");
     return Fail(400, "the proxy needs an absolute-form http:// target or CONNECT");
   }
@@ -267,16 +255,16 @@ ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
       "connection", "proxy-connection",    "keep-alive",         "te",  "trailer",
       "upgrade",    "proxy-authorization", "proxy-authenticate", "host"};
   for (const auto& f : fields) {
-    if (!IEquals(f.name, "connection")) continue;
+    if (!AsciiIEquals(f.name, "connection")) continue;
     std::string_view v = f.value;
     while (!v.empty()) {
       auto comma = v.find(',');
-      std::string_view tok = Trim(v.substr(0, comma));
+      std::string_view tok = AsciiTrim(v.substr(0, comma));
       // Dropping a framing field would hide the body from the upstream,
       // which would then read it as a second request (smuggling).
-      if (IEquals(tok, "content-length") || IEquals(tok, "transfer-encoding"))
+      if (AsciiIEquals(tok, "content-length") || AsciiIEquals(tok, "transfer-encoding"))
         return Fail(400, "Connection header names " + std::string(tok));
-      if (!tok.empty()) drop.push_back(Lower(tok));
+      if (!tok.empty()) drop.push_back(AsciiLowered(tok));
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
     }
@@ -293,7 +281,7 @@ ParseResult ParseRequestHead(std::string_view buf, size_t max_head) {
   if (req.port != 80) host_field += ":" + std::to_string(req.port);
   out += "Host: " + host_field + "\r\n";
   for (const auto& f : fields) {
-    std::string lname = Lower(f.name);
+    std::string lname = AsciiLowered(f.name);
     bool hop = false;
     for (const auto& d : drop) hop = hop || d == lname;
     if (hop) continue;

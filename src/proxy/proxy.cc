@@ -50,10 +50,7 @@ Result<std::unique_ptr<Proxy>> Proxy::Create(const ProxyConfig& config, const Po
   if (!upstream.ok()) return upstream.status();
   std::unique_ptr<Proxy> proxy(new Proxy(config, policy, audit));
   proxy->shared_->upstream = std::move(*upstream);
-  bool inspects = false;
-  for (const auto& np : policy.network_policies)
-    for (const auto& ep : np.endpoints) inspects = inspects || Inspected(ep);
-  if (inspects) {
+  if (PolicyInspects(policy)) {
     Shared& sh = *proxy->shared_;
     auto authority = tls::Authority::Create(config.ca_label);
     if (!authority.ok()) return authority.status().With("the inspecting proxy's CA");

@@ -39,13 +39,6 @@ Status WriteNew(const std::string& path, const std::string& data) {
 
 }  // namespace
 
-bool PolicyInspects(const Policy& p) {
-  for (const auto& np : p.network_policies)
-    for (const auto& ep : np.endpoints)
-      if (Inspected(ep)) return true;
-  return false;
-}
-
 Result<SandboxTrust> MakeTrustDir(std::optional<std::pair<uid_t, gid_t>> owner) {
   auto dir = PrivateTmpDir::Create(owner, "trust-", "the CA trust directory", true);
   if (!dir.ok()) return dir.status();

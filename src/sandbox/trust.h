@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "policy/l7_rules.h"
 #include "policy/policy.h"
 #include "sandbox/private_tmp.h"
 
@@ -20,9 +21,6 @@ namespace rf {
 namespace tls {
 class Authority;
 }
-
-// Whether some endpoint of `p` has its requests inspected.
-bool PolicyInspects(const Policy& p);
 
 struct SandboxTrust {
   std::unique_ptr<PrivateTmpDir> dir;

@@ -40,8 +40,6 @@ using rf::proxy::ReqKind;
 
 using rf::fuzz::Check;
 
-std::string Lower(std::string_view s) { return rf::AsciiLowered(s); }
-
 bool Same(const ParseResult& a, const ParseResult& b) {
   return a.state == b.state && a.status == b.status && a.request.kind == b.request.kind &&
          a.request.method == b.request.method && a.request.host == b.request.host &&
@@ -59,14 +57,14 @@ void CheckUpstreamHead(const rf::proxy::Request& req) {
   for (size_t i = 1; i < lines.size(); ++i) {
     size_t colon = lines[i].find(':');
     Check(colon != std::string_view::npos && colon > 0);
-    std::string name = Lower(lines[i].substr(0, colon));
+    std::string name = rf::AsciiLowered(lines[i].substr(0, colon));
     std::string_view value = lines[i].substr(colon + 1);
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     Check(name.find_first_of(" \t") == std::string::npos);
     if (name == "host") ++host;
     if (name == "transfer-encoding") {
       ++transfer_encoding;
-      Check(Lower(value) == "chunked");
+      Check(rf::AsciiLowered(value) == "chunked");
     }
     if (name == "content-length") {
       ++content_length;

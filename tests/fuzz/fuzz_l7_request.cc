@@ -47,8 +47,6 @@ using rf::proxy::ParseState;
 
 using rf::fuzz::Check;
 
-std::string Lower(std::string_view s) { return rf::AsciiLowered(s); }
-
 void CheckForwardHead(const rf::l7::InspectedRequest& q) {
   std::vector<std::string_view> lines = rf::fuzz::CleanHeadLines(q.forward_head);
   Check(!lines.empty());
@@ -58,7 +56,7 @@ void CheckForwardHead(const rf::l7::InspectedRequest& q) {
   for (size_t i = 1; i < lines.size(); ++i) {
     size_t colon = lines[i].find(':');
     Check(colon != std::string_view::npos && colon > 0);
-    std::string name = Lower(lines[i].substr(0, colon));
+    std::string name = rf::AsciiLowered(lines[i].substr(0, colon));
     Check(name.rfind("proxy-", 0) != 0);
     host += name == "host";
     cl += name == "content-length";

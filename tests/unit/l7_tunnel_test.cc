@@ -8,19 +8,14 @@
 
 #include "common/fd.h"
 #include "l7/tunnel.h"
+#include "socket_pair.h"
 
 namespace rf::l7 {
 namespace {
 
-struct Pair {
-  UniqueFd near, far;
-};
+using Pair = test::SocketPair;
 
-Pair SocketPair() {
-  int sv[2];
-  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
+Pair SocketPair() { return test::NonBlockingSocketPair(); }
 
 InspectorConfig Rules(const std::string& host, uint16_t port) {
   InspectorConfig c;

@@ -8,20 +8,15 @@
 #include <string>
 
 #include "common/fd.h"
+#include "socket_pair.h"
 #include "tls/session.h"
 
 namespace rf::tls {
 namespace {
 
-struct Pair {
-  UniqueFd a, b;
-};
+using Pair = test::SocketPair;
 
-Pair SocketPair() {
-  int sv[2];
-  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
+Pair SocketPair() { return test::NonBlockingSocketPair(); }
 
 // Drives both handshakes until each is done or fails (bounded: the peers
 // are in memory, so a few hundred rounds is far more than enough).
@@ -52,8 +47,8 @@ TEST(TlsSession, TerminatesAndVerifies) {
   auto cctx = MakeClientContext(ca_file);
   ASSERT_TRUE(sctx.ok() && cctx.ok()) << cctx.status().reason();
   Pair p = SocketPair();
-  auto server = Session::Server(sctx->get(), ca->get(), p.a.get(), "api.test");
-  auto client = Session::Client(cctx->get(), p.b.get(), "api.test");
+  auto server = Session::Server(sctx->get(), ca->get(), p.near.get(), "api.test");
+  auto client = Session::Client(cctx->get(), p.far.get(), "api.test");
   ASSERT_TRUE(server.ok() && client.ok());
   auto [s, c] = HandshakeBoth(**server, **client);
   ASSERT_EQ(s, Io::kOk) << (*server)->error();
@@ -77,8 +72,8 @@ TEST(TlsSession, SniMustNameTheConnectHost) {
   auto cctx = MakeClientContext(ca_file);
   Pair p = SocketPair();
   // The tunnel was opened to allowed.test; the client's TLS names other.test.
-  auto server = Session::Server(sctx->get(), ca->get(), p.a.get(), "allowed.test");
-  auto client = Session::Client(cctx->get(), p.b.get(), "other.test");
+  auto server = Session::Server(sctx->get(), ca->get(), p.near.get(), "allowed.test");
+  auto client = Session::Client(cctx->get(), p.far.get(), "other.test");
   auto [s, c] = HandshakeBoth(**server, **client);
   EXPECT_EQ(s, Io::kError);
   EXPECT_EQ(c, Io::kError);
@@ -92,8 +87,8 @@ TEST(TlsSession, UntrustedDestinationRefused) {
   auto sctx = MakeServerContext();
   auto cctx = MakeClientContext("");  // system roots only: the run's CA is not among them
   Pair p = SocketPair();
-  auto server = Session::Server(sctx->get(), ca->get(), p.a.get(), "api.test");
-  auto client = Session::Client(cctx->get(), p.b.get(), "api.test");
+  auto server = Session::Server(sctx->get(), ca->get(), p.near.get(), "api.test");
+  auto client = Session::Client(cctx->get(), p.far.get(), "api.test");
   auto [s, c] = HandshakeBoth(**server, **client);
   EXPECT_EQ(c, Io::kError);
   EXPECT_NE((*client)->error().find("is not trusted"), std::string::npos) << (*client)->error();
@@ -108,8 +103,8 @@ TEST(TlsSession, H2OnlyClientGetsNoAlpn) {
   static const unsigned char kH2[] = {2, 'h', '2'};
   ASSERT_EQ(SSL_CTX_set_alpn_protos(cctx->get(), kH2, sizeof kH2), 0);
   Pair p = SocketPair();
-  auto server = Session::Server(sctx->get(), ca->get(), p.a.get(), "api.test");
-  auto client = Session::Client(cctx->get(), p.b.get(), "api.test");
+  auto server = Session::Server(sctx->get(), ca->get(), p.near.get(), "api.test");
+  auto client = Session::Client(cctx->get(), p.far.get(), "api.test");
   auto [s, c] = HandshakeBoth(**server, **client);
   ASSERT_EQ(s, Io::kOk) << (*server)->error();
   ASSERT_EQ(c, Io::kOk) << (*client)->error();
