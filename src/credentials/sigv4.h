@@ -3,7 +3,7 @@
 // the real keys it holds; it returns the headers to set on that request.
 // Nothing here logs or keeps a key: the caller owns every secret it passes.
 //
-// Interface (docs/credentials.md, "Request signing"):
+// Interface (docs/sigv4.md):
 //
 //   SigV4Request req;                 // what goes on the wire
 //   req.method = "POST";
