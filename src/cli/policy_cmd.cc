@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "common/json_text.h"
 #include "policy/loader.h"
+#include "sandbox/environment.h"
 #include "sandbox/plan.h"
 #include "sandbox/user_lookup.h"
 
@@ -132,6 +133,10 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
       fprintf(stderr, "ringfence: warning: %s\n", w.c_str());
     // The layers' descriptions are rendered here only (a run never needs them).
     plan->effective.layers = RenderStatus(*plan);
+    // What a run started from this shell would pass: names, never values.
+    plan->effective.layers["environment"] =
+        EnvironmentStatus(FilterEnvironment(environ, plan->effective.policy.process.environment),
+                          plan->effective.policy.process.environment, plan->env_additions);
     out = EffectiveToJson(plan->effective);
   } else {
     out = PolicyToJson(*p);

@@ -23,6 +23,7 @@
 #include "proxy/proxy.h"
 #include "sandbox/audit_path.h"
 #include "sandbox/command_lookup.h"
+#include "sandbox/environment.h"
 #include "sandbox/plan.h"
 
 extern char** environ;
@@ -274,7 +275,14 @@ int RunMain(const RunOptions& o) {
     }
   }
 
-  auto env = ChildEnvironment(environ, plan->env_additions);
+  // process.environment first (secret-shaped names held back), then
+  // ringfence's own variables on top.
+  FilteredEnvironment inherited =
+      FilterEnvironment(environ, plan->effective.policy.process.environment);
+  std::vector<char*> inherited_ptrs = inherited.Pointers();
+  auto env = ChildEnvironment(inherited_ptrs.data(), plan->env_additions);
+  const std::string env_summary =
+      EnvironmentSummary(inherited, plan->effective.policy.process.environment);
   std::string path_env;
   for (const auto& kv : env)
     if (kv.rfind("PATH=", 0) == 0) path_env = kv.substr(5);
@@ -300,6 +308,8 @@ int RunMain(const RunOptions& o) {
   const char* quiet_env = getenv("RINGFENCE_QUIET");
   const bool quiet = o.quiet || (quiet_env && *quiet_env && std::string(quiet_env) != "0");
   if (!quiet) fprintf(stderr, "ringfence: %s\n", TerminalText(plan->summary).c_str());
+  if (!quiet && !env_summary.empty())
+    fprintf(stderr, "ringfence: %s\n", TerminalText(env_summary).c_str());
   for (const auto& w : plan->effective.warnings)
     fprintf(stderr, "ringfence: warning: %s\n", TerminalText(w).c_str());
   if (!pty_warning.empty())

@@ -175,6 +175,10 @@ nlohmann::json PolicyToJson(const Policy& p) {
     if (l.open_files) limits["open_files"] = *l.open_files;
     j["process"]["limits"] = limits;
   }
+  if (p.process.environment != EnvironmentPolicy{})
+    j["process"]["environment"] = {{"inherit", ToString(p.process.environment.inherit)},
+                                   {"include", p.process.environment.include},
+                                   {"exclude", p.process.environment.exclude}};
   json net = {{"mode", ToString(p.network.mode)},
               {"proxy_port", p.network.proxy_port},
               {"loopback_ports", p.network.loopback_ports},

@@ -46,4 +46,22 @@ std::optional<NetMode> ParseNetMode(const std::string& s) {
   return std::nullopt;
 }
 
+const char* ToString(EnvInherit e) {
+  switch (e) {
+    case EnvInherit::kAll:
+      return "all";
+    case EnvInherit::kCore:
+      return "core";
+    case EnvInherit::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+std::optional<EnvInherit> ParseEnvInherit(const std::string& s) {
+  for (EnvInherit e : {EnvInherit::kAll, EnvInherit::kCore, EnvInherit::kNone})
+    if (s == ToString(e)) return e;
+  return std::nullopt;
+}
+
 }  // namespace rf

@@ -65,6 +65,19 @@ struct ProcessLimits {
 // bomb stops there); docs/long-runs.md says why this figure.
 inline constexpr uint64_t kDefaultProcessesLimit = 4096;
 
+// ringfence: which of the caller's environment variables the command gets
+// (docs/process.md, "Environment"; the rules are in
+// src/sandbox/environment.h). Patterns are globs on names, case-insensitive.
+enum class EnvInherit { kAll, kCore, kNone };
+const char* ToString(EnvInherit e);
+std::optional<EnvInherit> ParseEnvInherit(const std::string& s);
+struct EnvironmentPolicy {
+  EnvInherit inherit = EnvInherit::kAll;
+  std::vector<std::string> include;  // passed even when secret-shaped or outside inherit
+  std::vector<std::string> exclude;  // never passed (wins over include)
+  bool operator==(const EnvironmentPolicy&) const = default;
+};
+
 struct ProcessPolicy {
   std::string run_as_user = "nobody";
   std::string run_as_group = "nogroup";
@@ -79,6 +92,7 @@ struct ProcessPolicy {
   std::string home = "per_run";
   bool sysv_ipc = false;
   ProcessLimits limits;
+  EnvironmentPolicy environment;
   bool operator==(const ProcessPolicy&) const = default;
 };
 

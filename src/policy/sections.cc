@@ -244,14 +244,53 @@ void LoadLimits(Checker& c, const YAML::Node& n, Policy& p) {
                });
 }
 
+// process.environment (ringfence): inherit, include, exclude. A pattern is a
+// glob on names (l7/glob.h syntax), without '=' (no name holds one).
+void LoadEnvironment(Checker& c, const YAML::Node& n, Policy& p) {
+  EnvironmentPolicy& env = p.process.environment;
+  c.ForEachKey(n, "process.environment", {"inherit", "include", "exclude"},
+               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+                 const std::string where = "process.environment." + key;
+                 if (key == "inherit") {
+                   auto s = c.String(v, where);
+                   if (!s) return;
+                   if (auto e = ParseEnvInherit(*s))
+                     env.inherit = *e;
+                   else
+                     c.Error(v.Mark(), where + " must be all, core or none, not '" + *s + "'");
+                   return;
+                 }
+                 std::vector<std::string>& list = key == "include" ? env.include : env.exclude;
+                 c.Sequence(v, where, [&](const YAML::Node& item) {
+                   auto s = c.String(item, where + " entry");
+                   if (!s) return;
+                   if (s->find('=') != std::string::npos) {
+                     c.Error(item.Mark(),
+                             where + " entry '" + *s +
+                                 "' must be a variable name or a glob on names, without '='");
+                     return;
+                   }
+                   if (Status ok = l7::ValidateGlob(*s); !ok.ok()) {
+                     c.Error(item.Mark(), where + " entry '" + *s + "': " + ok.reason());
+                     return;
+                   }
+                   list.push_back(*s);
+                 });
+               });
+}
+
 }  // namespace
 
 void LoadProcess(Checker& c, const YAML::Node& n, Policy& p) {
   c.ForEachKey(
-      n, "process", {"run_as_user", "run_as_group", "sysv_ipc", "home", "limits"},
+      n, "process", {"run_as_user", "run_as_group", "sysv_ipc", "home", "limits", "environment"},
       [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
         if (key == "limits") {
           LoadLimits(c, v, p);
+          return;
+        }
+        if (key == "environment") {
+          LoadEnvironment(c, v, p);
           return;
         }
         if (key == "sysv_ipc") {
