@@ -9,6 +9,7 @@
 #include "common/json_text.h"
 #include "policy/loader.h"
 #include "sandbox/environment.h"
+#include "sandbox/home.h"
 #include "sandbox/plan.h"
 #include "sandbox/user_lookup.h"
 
@@ -134,9 +135,16 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
     // The layers' descriptions are rendered here only (a run never needs them).
     plan->effective.layers = RenderStatus(*plan);
     // What a run started from this shell would pass: names, never values.
+    // The home and a private /tmp directory are made by `run` only; the
+    // variables naming them are set there.
+    std::vector<std::string> additions = plan->env_additions;
+    for (auto& kv : HomeEnvironment("/")) additions.push_back(std::move(kv));
+    const nlohmann::json& tmp = plan->effective.layers["tmp"];
+    if (tmp.is_object() && tmp.value("kind", "") == "directory")
+      for (const char* name : {"TMPDIR=", "TMP=", "TEMP="}) additions.emplace_back(name);
     plan->effective.layers["environment"] =
         EnvironmentStatus(FilterEnvironment(environ, plan->effective.policy.process.environment),
-                          plan->effective.policy.process.environment, plan->env_additions);
+                          plan->effective.policy.process.environment, additions);
     out = EffectiveToJson(plan->effective);
   } else {
     out = PolicyToJson(*p);

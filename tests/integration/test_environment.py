@@ -216,6 +216,9 @@ class Environment(unittest.TestCase):
         self.assertIn("secret-shaped", env["dropped"]["AWS_ACCESS_KEY_ID"])
         self.assertIn("excluded", env["dropped"]["RF_OTHER"])
         self.assertIn("RINGFENCE_SANDBOX", env["set_by_ringfence"])
+        # The sandbox's home replaces the caller's HOME at run time.
+        self.assertIn("HOME", env["set_by_ringfence"])
+        self.assertNotIn("HOME", env["passed"])
         self.assertIn("*_TOKEN", env["secret_shaped"])
 
     def test_bad_input_is_refused_naming_the_key(self):
