@@ -71,8 +71,7 @@ Parsed ParseQuery(std::span<const uint8_t> message);
 // The answer to `q`: `rcode`, and an A record for `address` (with `ttl`)
 // when given. An OPT record is added when the query had one.
 std::vector<uint8_t> WriteAnswer(const Query& q, Rcode rcode,
-                                 std::optional<in_addr> address = std::nullopt,
-                                 uint32_t ttl = 0);
+                                 std::optional<in_addr> address = std::nullopt, uint32_t ttl = 0);
 
 // A header-only answer (no question) for a message ParseQuery refused with
 // kFormErr or kNotImp.
