@@ -150,6 +150,13 @@ Result<NetworkDecision> AddNetworkLayer(const LayerInput& in, const ModeDecision
       net.guard_config.proxy_port = net.proxy_port;
       net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
+      st["dns"] = {
+          {"status",
+           "not served: UDP stays refused (seccomp), so no name resolves inside the sandbox; "
+           "clients reach policy names through the proxy (HTTP_PROXY), which resolves them"},
+          {"why",
+           "glibc, musl and Go accept an answer only from the name server's own address, "
+           "which the supervisor cannot answer from without a network namespace (docs/dns.md)"}};
       net.guard_config.notify_listen = true;  // the profile's listen rule (platform)
       // Landlock (ABI <= 7) does not check the implicit bind of listen():
       // the guard refuses it, on the command's socket where it can take it,
