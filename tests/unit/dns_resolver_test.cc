@@ -11,12 +11,6 @@
 namespace rf::dns {
 namespace {
 
-std::string Text(in_addr a) {
-  char b[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &a, b, sizeof b);
-  return b;
-}
-
 TEST(DnsMessage, ParsesAQueryAndAnswersIt) {
   auto m = WriteQuery(0x1234, "API.Example.com", kTypeA, true);
   Parsed p = ParseQuery(m);
@@ -33,7 +27,7 @@ TEST(DnsMessage, ParsesAQueryAndAnswersIt) {
   EXPECT_EQ(v->id, 0x1234);
   EXPECT_EQ(v->rcode, Rcode::kNoError);
   ASSERT_EQ(v->addresses.size(), 1u);
-  EXPECT_EQ(Text(v->addresses[0]), "198.18.0.7");
+  EXPECT_EQ(v->addresses[0].s_addr, a.s_addr);
   // The question is echoed with the case it was sent in.
   EXPECT_NE(std::string(answer.begin(), answer.end()).find("API"), std::string::npos);
 }
