@@ -442,7 +442,7 @@ int RunMain(const RunOptions& o) {
     }
     if (late_failure.empty() && resolver && dns_socket.valid()) {
       watches.push_back({dns_socket.get(), [&, pid] {
-                           if (Status s = resolver->Start(std::move(dns_socket)); !s.ok())
+                           if (Status s = resolver->Start(std::move(dns_socket), pid); !s.ok())
                              fail_started(pid, s.With("resolver").reason());
                          }});
     }

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "policy/cidr.h"
+#include "proxy/identity.h"
 #include "proxy/matcher.h"
 
 namespace rf::dns {
@@ -31,7 +33,9 @@ std::string AddressText(in_addr a) {
   return buf;
 }
 
-void AddOrigin(nlohmann::json& extra, const QueryOrigin& o) {
+void AddOrigin(nlohmann::json& extra, const QueryOrigin& origin) {
+  QueryOrigin o = origin;
+  if (o.identify) o.identify(o);
   if (!o.peer.empty()) extra["peer"] = o.peer;
   if (o.pid > 0) extra["pid"] = o.pid;
   if (!o.binary.empty()) extra["binary"] = o.binary;
@@ -167,7 +171,32 @@ std::vector<uint8_t> Resolver::Answer(std::span<const uint8_t> message, const Qu
   return WriteAnswer(q, Rcode::kNoError, address, kTtl);
 }
 
-Status Resolver::Start(UniqueFd socket) {
+// The inode of the UDP socket bound to 127.0.0.1:`port` in the network
+// namespace of `pid` (its /proc/<pid>/net/udp), 0 when none.
+static unsigned long UdpInode(pid_t pid, uint16_t port) {
+  FILE* f = fopen(("/proc/" + std::to_string(pid) + "/net/udp").c_str(), "re");
+  if (!f) return 0;
+  char line[512];
+  unsigned long found = 0;
+  // Bounded: one line per socket of the namespace, at most this many read.
+  for (int n = 0; n < 65536 && fgets(line, sizeof line, f); ++n) {
+    unsigned addr = 0, lport = 0, raddr = 0, rport = 0, state = 0, uid = 0;
+    unsigned long inode = 0;
+    int slot = 0;
+    if (sscanf(line, " %d: %8X:%4X %8X:%4X %2X %*X:%*X %*X:%*X %*X %u %*d %lu", &slot, &addr,
+               &lport, &raddr, &rport, &state, &uid, &inode) != 8)
+      continue;
+    if (lport == port) {
+      found = inode;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+Status Resolver::Start(UniqueFd socket, pid_t sandbox_root) {
+  sandbox_root_ = sandbox_root;
   if (thread_.joinable()) return Status::Error("internal: the resolver is already running");
   stop_event_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_event_.valid()) return Status::Errno("eventfd");
@@ -186,6 +215,8 @@ void Resolver::Stop() {
 
 void Resolver::Serve() {
   uint8_t buf[kMaxMessage + 1];
+  std::unique_ptr<proxy::IdentityResolver> identity;
+  if (sandbox_root_ > 0) identity = std::make_unique<proxy::IdentityResolver>(sandbox_root_);
   for (;;) {
     struct pollfd fds[2] = {{socket_.get(), POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
@@ -204,6 +235,17 @@ void Resolver::Serve() {
     if (from.ss_family == AF_INET) {
       const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&from);
       origin.peer = AddressText(sin->sin_addr) + ":" + std::to_string(ntohs(sin->sin_port));
+      if (identity) {
+        const uint16_t port = ntohs(sin->sin_port);
+        origin.identify = [&identity, port, root = sandbox_root_](QueryOrigin& o) {
+          const unsigned long inode = UdpInode(root, port);
+          if (inode == 0) return;
+          auto who = identity->ResolveInode(inode);
+          if (!who.ok()) return;
+          o.pid = who->pid;
+          if (!who->exes.empty()) o.binary = who->exes.front();
+        };
+      }
     }
     auto answer = Answer(std::span<const uint8_t>(buf, static_cast<size_t>(n)), origin);
     if (answer.empty()) continue;

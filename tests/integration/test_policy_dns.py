@@ -126,6 +126,8 @@ class PolicyDns:
         deny = [e for e in events(audit, "dns", "deny") if e["subject"] == "other.test"][0]
         self.assertEqual(deny["rcode"], "NXDOMAIN")
         self.assertIn("network_policies", deny["hint"])
+        self.assertEqual(deny.get("binary"), "/usr/bin/getent", deny)  # who asked
+        self.assertGreater(deny.get("pid", 0), 0)
         self.assertFalse([e for e in events(audit, "dns") if e["subject"] != "other.test"
                           and e["action"] == "deny"])
 
