@@ -8,6 +8,7 @@ DNS-label exfiltration. End to end: the real binary, getent (glibc's NSS
 ringfence as the control."""
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -201,6 +202,10 @@ class NamespaceMode(PolicyDns, unittest.TestCase):
         self.assertIn("localhost", hosts)
         self.assertNotIn("rc=0", rest)
         self.assertRegex(rest, r"(127\.0\.0\.1|::1)\s+localhost")
+        me = subprocess.run(["hostname"], capture_output=True, text=True, timeout=30).stdout.strip()
+        if me and me != "localhost":
+            r = self.sandbox("getent hosts $(hostname)")
+            self.assertRegex(r.stdout, r"^127\.0\.1\.1\s+" + re.escape(me), r.stdout + r.stderr)
 
     def test_effective_policy_shows_the_dns_set_up(self):
         with open(self.policy) as f:

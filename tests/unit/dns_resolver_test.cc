@@ -6,6 +6,7 @@
 
 #include "dns/message.h"
 #include "dns/resolver.h"
+#include "dns/sandbox_files.h"
 #include "dns/synthetic.h"
 
 namespace rf::dns {
@@ -171,6 +172,16 @@ TEST(DnsResolver, MalformedGetsFormerrAndGarbageNothing) {
   ASSERT_TRUE(v);
   EXPECT_EQ(v->rcode, Rcode::kFormErr);
   EXPECT_EQ(v->id, 5);
+}
+
+TEST(DnsSandboxFiles, PointAtTheSandboxResolverOnly) {
+  const std::string conf = SandboxResolvConf();
+  EXPECT_NE(conf.find("nameserver 127.0.0.1\n"), std::string::npos);
+  EXPECT_EQ(conf.find("nameserver"), conf.rfind("nameserver"));
+  EXPECT_EQ(conf.find("search"), std::string::npos);
+  const std::string hosts = SandboxHosts();
+  EXPECT_EQ(hosts.rfind("127.0.0.1\tlocalhost\n", 0), 0u);
+  EXPECT_EQ(hosts.find("198.18."), std::string::npos);
 }
 
 }  // namespace
