@@ -79,6 +79,11 @@ Resolver::Verdict Resolver::Classify(const std::string& name) const {
 bool Resolver::TakeBudget(const std::string& name, bool shaped, std::string* why) {
   std::lock_guard<std::mutex> lock(budget_mutex_);
   if (wildcard_answered_.count(name)) return true;
+  // The names remembered are bounded like the synthetic addresses.
+  if (wildcard_answered_.size() >= SyntheticNames::kDefaultCapacity) {
+    *why = "the run's names under wildcard hosts are used up";
+    return false;
+  }
   const auto now = std::chrono::steady_clock::now();
   const double minutes = std::chrono::duration<double>(now - refilled_).count() / 60.0;
   refilled_ = now;
@@ -224,7 +229,14 @@ void Resolver::Serve() {
       return;
     }
     if (fds[1].revents) return;
-    if (fds[0].revents & (POLLERR | POLLNVAL)) return;
+    if (fds[0].revents & POLLNVAL) return;
+    if (fds[0].revents & POLLERR) {
+      // A pending socket error (an ICMP report): cleared, not fatal; the
+      // resolver keeps serving.
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    }
     if (!(fds[0].revents & POLLIN)) continue;
     struct sockaddr_storage from;
     socklen_t from_len = sizeof from;
