@@ -200,12 +200,13 @@ static unsigned long UdpInode(pid_t pid, uint16_t port) {
   return found;
 }
 
-Status Resolver::Start(UniqueFd socket, pid_t sandbox_root) {
-  sandbox_root_ = sandbox_root;
+Status Resolver::Start(UniqueFd socket, pid_t sandbox_root, UniqueFd tcp) {
   if (thread_.joinable()) return Status::Error("internal: the resolver is already running");
+  sandbox_root_ = sandbox_root;
   stop_event_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_event_.valid()) return Status::Errno("eventfd");
   socket_ = std::move(socket);
+  tcp_listener_ = std::move(tcp);
   thread_ = std::thread([this] { Serve(); });
   return Status::Ok();
 }
@@ -218,26 +219,107 @@ void Resolver::Stop() {
   thread_.join();
 }
 
+bool Resolver::ServeTcp(TcpClient& c, const std::function<void(QueryOrigin&)>& identify) {
+  uint8_t buf[2 + kMaxMessage];
+  const ssize_t n = recv(c.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+  if (n == 0) return false;
+  if (n < 0) return errno == EAGAIN || errno == EINTR;
+  c.in.insert(c.in.end(), buf, buf + n);
+  c.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTcpIdleMs);
+  // Every whole query in what arrived (RFC 7766 lets a client pipeline).
+  while (c.in.size() >= 2) {
+    const size_t len = (static_cast<size_t>(c.in[0]) << 8) | c.in[1];
+    if (len > kMaxMessage) return false;  // no query is that long
+    if (c.in.size() < 2 + len) break;
+    QueryOrigin origin;
+    origin.identify = identify;
+    auto answer = Answer(std::span<const uint8_t>(c.in.data() + 2, len), origin);
+    c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(2 + len));
+    if (answer.empty()) return false;
+    answer.insert(answer.begin(), {static_cast<uint8_t>(answer.size() >> 8),
+                                   static_cast<uint8_t>(answer.size() & 0xff)});
+    // An answer is small and the client reads them: one that does not, or
+    // whose buffer is full, is dropped rather than waited for.
+    if (send(c.fd.get(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(answer.size()))
+      return false;
+  }
+  return c.in.size() <= 2 + kMaxMessage;
+}
+
 void Resolver::Serve() {
   uint8_t buf[kMaxMessage + 1];
   std::unique_ptr<proxy::IdentityResolver> identity;
   if (sandbox_root_ > 0) identity = std::make_unique<proxy::IdentityResolver>(sandbox_root_);
+  std::vector<TcpClient> clients;
   for (;;) {
-    struct pollfd fds[2] = {{socket_.get(), POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
+    std::vector<struct pollfd> fds = {{stop_event_.get(), POLLIN, 0}, {socket_.get(), POLLIN, 0}};
+    // The listener is left out of the poll while every client slot is taken:
+    // further connections wait in its backlog.
+    const bool accepting = tcp_listener_.valid() && clients.size() < kMaxTcpClients;
+    fds.push_back({accepting ? tcp_listener_.get() : -1, POLLIN, 0});
+    const auto now = std::chrono::steady_clock::now();
+    int timeout = -1;
+    for (const auto& c : clients) {
+      fds.push_back({c.fd.get(), POLLIN, 0});
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - now).count();
+      const int ms = left < 0 ? 0 : static_cast<int>(left);
+      if (timeout < 0 || ms < timeout) timeout = ms;
+    }
+    if (poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno == EINTR) continue;
       return;
     }
-    if (fds[1].revents) return;
-    if (fds[0].revents & POLLNVAL) return;
-    if (fds[0].revents & POLLERR) {
+    if (fds[0].revents) return;
+    if (fds[1].revents & POLLNVAL) return;
+    if (fds[1].revents & POLLERR) {
       // A pending socket error (an ICMP report): cleared, not fatal; the
       // resolver keeps serving.
       int err = 0;
       socklen_t len = sizeof err;
       getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     }
-    if (!(fds[0].revents & POLLIN)) continue;
+    // TCP clients first (their indexes match `fds` until one is removed).
+    const auto after = std::chrono::steady_clock::now();
+    std::vector<TcpClient> kept;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      TcpClient& c = clients[i];
+      bool keep = after < c.deadline;
+      if (keep && fds[3 + i].revents) {
+        std::function<void(QueryOrigin&)> identify;
+        if (identity) {
+          identify = [&identity, fd = c.fd.get()](QueryOrigin& o) {
+            struct sockaddr_storage peer, local;
+            socklen_t pl = sizeof peer, ll = sizeof local;
+            if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&peer), &pl) != 0 ||
+                getsockname(fd, reinterpret_cast<struct sockaddr*>(&local), &ll) != 0)
+              return;
+            if (peer.ss_family == AF_INET) {
+              const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&peer);
+              o.peer =
+                  "tcp " + AddressText(sin->sin_addr) + ":" + std::to_string(ntohs(sin->sin_port));
+            }
+            auto who = identity->Resolve(peer, local);
+            if (!who.ok()) return;
+            o.pid = who->pid;
+            if (!who->exes.empty()) o.binary = who->exes.front();
+          };
+        }
+        keep = ServeTcp(c, identify);
+      }
+      if (keep) kept.push_back(std::move(c));
+    }
+    clients = std::move(kept);
+    if (accepting && (fds[2].revents & POLLIN)) {
+      UniqueFd c(accept4(tcp_listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (c.valid())
+        clients.push_back(
+            {std::move(c),
+             {},
+             std::chrono::steady_clock::now() + std::chrono::milliseconds(kTcpIdleMs)});
+    }
+    if (!(fds[1].revents & POLLIN)) continue;
     struct sockaddr_storage from;
     socklen_t from_len = sizeof from;
     const ssize_t n = recvfrom(socket_.get(), buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC,
