@@ -93,8 +93,7 @@ bool ConnectGuard::ConnectOwnAbstract(const struct seccomp_notif& req, const std
   if (abstract_prefix_.empty()) return false;
   const std::string own = abstract_prefix_ + name;
   if (offsetof(sockaddr_un, sun_path) + 1 + own.size() > sizeof(sockaddr_un)) return false;
-  const int diag = cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get();
-  auto listeners = ListenersNamed(diag, own);
+  auto listeners = WithDiag([&](int diag) { return ListenersNamed(diag, own); });
   // A listener under the prefix that no sandbox process holds (someone who
   // learnt the prefix) is not the sandbox's: the unprefixed rules decide.
   if (!listeners.ok() || listeners->empty() || !HeldByAny(ProcessTree(root_), *listeners))

@@ -34,8 +34,7 @@ void ConnectGuard::HandleAbstract(const struct seccomp_notif& req, const std::st
     why_allowed = "network.unix_sockets: " + *entry;
   if (why_allowed.empty() || cfg_.abstract_scoped) {
     why_allowed.clear();
-    int diag = cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get();
-    auto listeners = ListenersNamed(diag, name);
+    auto listeners = WithDiag([&](int diag) { return ListenersNamed(diag, name); });
     if (listeners.ok() && !listeners->empty() && HeldByAny(ProcessTree(root_), *listeners))
       why_allowed = "served by the sandbox";
   }

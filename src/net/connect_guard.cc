@@ -33,6 +33,11 @@ namespace rf {
 
 namespace {
 
+// Connects under way at once (each may block), and notifications received
+// but waiting for one of them; beyond that the kernel holds them.
+constexpr size_t kGuardWorkers = 16;
+constexpr size_t kGuardQueue = 256;
+
 // The network namespace (inode of its nsfs file) that socket `sock` belongs
 // to. Needs CAP_NET_ADMIN over that namespace: the supervisor has it for the
 // sandbox's (it owns the sandbox's user namespace, or is root), not for a
@@ -101,15 +106,16 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
   }
   g->audit_ = audit;
   if (g->cfg_.check_abstract) g->abstract_prefix_ = RandomAbstractPrefix();
-  // The connector: a thread with the sandbox's credentials when the
+  // The connectors: threads with the sandbox's credentials when the
   // supervisor is root (raw system calls change the calling thread only;
-  // glibc's wrappers would change every thread's). Without it no unix
-  // connect is made (OnConnector runs nothing).
-  auto connector = SandboxThread::Start(
+  // glibc's wrappers would change every thread's), started when first
+  // needed. Without one no unix connect is made (OnConnector runs nothing).
+  g->connectors_ = std::make_unique<ConnectorPool>(
       [switch_creds = g->cfg_.switch_creds, uid = g->cfg_.uid, gid = g->cfg_.gid] {
         return switch_creds ? SwitchThreadCredentials(uid, gid) : 0;
-      });
-  if (connector.ok()) g->connector_ = std::move(connector).value();
+      },
+      kGuardWorkers + 1);
+  g->workers_ = std::make_unique<WorkPool>(kGuardWorkers, kGuardQueue);
   MetadataGuardConfig meta = g->cfg_.metadata;
   ResolveSandboxGrants(meta.grants, sandbox_root);
   meta.switch_creds = g->cfg_.switch_creds;
@@ -122,7 +128,7 @@ Result<std::unique_ptr<ConnectGuard>> ConnectGuard::Start(UniqueFd listener, Con
 }
 
 void ConnectGuard::OnConnector(const std::function<void()>& fn) {
-  if (connector_) connector_->Run(fn);
+  if (connectors_) connectors_->Run(fn);
 }
 
 ConnectGuard::~ConnectGuard() { Stop(); }
@@ -133,7 +139,8 @@ void ConnectGuard::Stop() {
   ssize_t ignored = write(stop_.get(), &one, sizeof one);
   (void)ignored;
   thread_.join();
-  connector_.reset();
+  workers_->Stop();
+  connectors_.reset();
 }
 
 void ConnectGuard::Loop() {
@@ -150,7 +157,11 @@ void ConnectGuard::Loop() {
     struct seccomp_notif req;
     memset(&req, 0, sizeof req);
     if (ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) continue;  // ENOENT: gone
-    Handle(req);
+    if (req.data.nr == __NR_connect) {
+      if (!workers_->Submit([this, req] { Handle(req); })) return;
+    } else {
+      Handle(req);
+    }
   }
 }
 
@@ -256,7 +267,10 @@ void ConnectGuard::Handle(const struct seccomp_notif& req) {
 }
 
 bool ConnectGuard::PidfdGetfdUsable() {
-  if (!cfg_.pidfd_getfd_works) cfg_.pidfd_getfd_works = PidfdGetfdWorks();
+  // Asked from several threads: probed once.
+  std::call_once(pidfd_probe_, [this] {
+    if (!cfg_.pidfd_getfd_works) cfg_.pidfd_getfd_works = PidfdGetfdWorks();
+  });
   return *cfg_.pidfd_getfd_works;
 }
 

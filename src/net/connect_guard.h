@@ -41,6 +41,7 @@
 #include "common/status.h"
 #include "landlock/metadata_guard.h"
 #include "net/sandbox_thread.h"
+#include "net/work_pool.h"
 #include "process/caller.h"
 
 namespace rf {
@@ -243,6 +244,9 @@ class ConnectGuard {
   // Namespace mode: a connect to a loopback port nothing in the sandbox
   // listens on is answered ECONNREFUSED (as the kernel would) and audited
   // with the hint for a host service. True when it answered.
+  // Whether a TCP socket of the sandbox's network namespace listens on
+  // `port` (namespace mode; `pid` is the caller, for the /proc fallback).
+  bool ListensInSandbox(pid_t pid, uint16_t port) const;
   bool RefusedUnservedLoopback(const struct seccomp_notif& req, const struct sockaddr_storage& to,
                                socklen_t to_len);
   void ConnectOwnSocket(const struct seccomp_notif& req, const struct sockaddr_storage& to,
@@ -255,20 +259,36 @@ class ConnectGuard {
   void ConnectUnixOnBehalf(const struct seccomp_notif& req, const struct sockaddr_un& to,
                            socklen_t to_len, const std::string& subject,
                            const std::string& why_allowed);
-  // Runs `fn` on the connector thread (sandbox credentials) and waits.
+  // Runs `fn` on a connector thread (sandbox credentials) and waits.
   void OnConnector(const std::function<void()>& fn);
+  // Runs `f(fd)` on the guard's sock_diag socket (the sandbox's own in
+  // namespace mode), one query at a time: its threads share the socket, and
+  // replies to two queries made at once would interleave.
+  template <typename F>
+  auto WithDiag(F f) const {
+    std::lock_guard<std::mutex> lock(diag_mu_);
+    return f(cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get());
+  }
 
   UniqueFd listener_;
   UniqueFd stop_;  // eventfd
   ConnectGuardConfig cfg_;
   AuditSink* audit_ = nullptr;
+  // The thread that receives notifications: connects go to workers_ (each
+  // may block on a full listener or a slow peer without holding up the
+  // others); every other call is handled on this thread, in order, as it
+  // touches the guard's own state (bound_, the binder, the metadata guard).
   std::thread thread_;
+  std::unique_ptr<WorkPool> workers_;
   std::atomic<uint64_t> allowed_{0}, denied_{0};
   pid_t root_ = 0;
-  UniqueFd own_diag_;  // platform: sock_diag in the supervisor's (= sandbox's) namespace
-  // The connector: runs unix connects and listens with the sandbox's
-  // credentials (OnConnector). Null when its set-up failed.
-  std::unique_ptr<SandboxThread> connector_;
+  UniqueFd own_diag_;           // platform: sock_diag in the supervisor's (= sandbox's) namespace
+  mutable std::mutex diag_mu_;  // WithDiag
+  // The connectors: run unix connects and listens with the sandbox's
+  // credentials (OnConnector), one per connect under way. When their set-up
+  // fails nothing runs on them.
+  std::unique_ptr<ConnectorPool> connectors_;
+  std::once_flag pidfd_probe_;
   // Null when its set-up failed: metadata calls are then refused.
   std::unique_ptr<MetadataGuard> metadata_;
   pid_t init_ = 0;

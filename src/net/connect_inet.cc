@@ -21,6 +21,7 @@
 
 #include "net/connect_guard.h"
 #include "net/guard_io.h"
+#include "net/inet_diag.h"
 #include "net/sockaddr_parse.h"
 #include "process/caller.h"
 
@@ -111,9 +112,21 @@ ConnectGuard::ProxyCallerInfo ConnectGuard::ProxyCaller(const struct seccomp_not
 }
 
 void ConnectGuard::RecordProxyCaller(int sock, ProxyCallerInfo caller) {
-  struct stat st;
-  if (!caller.id || fstat(sock, &st) != 0) return;
-  cfg_.ledger->Record(st.st_ino, std::move(*caller.id));
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (!caller.id || getsockname(sock, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
+  cfg_.ledger->Record(local, std::move(*caller.id));
+}
+
+bool ConnectGuard::ListensInSandbox(pid_t pid, uint16_t port) const {
+  // The sandbox's own sock_diag socket answers from the listeners alone;
+  // /proc/<pid>/net/tcp lists every connection of the namespace, TIME_WAIT
+  // ones included, and grows with each connect the command makes.
+  if (cfg_.sandbox_diag.valid()) {
+    auto listens = WithDiag([&](int diag) { return TcpListensOn(diag, port); });
+    if (listens.ok()) return *listens;
+  }
+  return ListensInNamespaceOf(pid, port);
 }
 
 bool ConnectGuard::RefusedUnservedLoopback(const struct seccomp_notif& req,
@@ -125,8 +138,7 @@ bool ConnectGuard::RefusedUnservedLoopback(const struct seccomp_notif& req,
   // the command's own servers. A loopback port nothing listens on is
   // almost always a host service the command expected to see there: say
   // so (the kernel's ECONNREFUSED alone is silent), and how to reach it.
-  if (loopback != 0 && port != 0 && port != cfg_.proxy_port &&
-      !ListensInNamespaceOf(req.pid, port)) {
+  if (loopback != 0 && port != 0 && port != cfg_.proxy_port && !ListensInSandbox(req.pid, port)) {
     ++denied_;
     const std::string hint =
         cfg_.proxy_port == 0

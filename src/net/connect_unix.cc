@@ -128,8 +128,8 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
     if (!why_allowed.empty()) break;
   }
   if (why_allowed.empty()) {
-    int diag = cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get();
-    auto listeners = ListenersBoundTo(diag, st.st_dev, st.st_ino);
+    auto listeners =
+        WithDiag([&](int diag) { return ListenersBoundTo(diag, st.st_dev, st.st_ino); });
     if (listeners.ok() && !listeners->empty()) {
       if (cfg_.sandbox_diag.valid() || HeldByAny(ProcessTree(root_), *listeners))
         why_allowed = "served by the sandbox";

@@ -151,8 +151,7 @@ void ConnectGuard::HandleSendto(const struct seccomp_notif& req) {
   if (offsetof(sockaddr_un, sun_path) + 1 + real.size() <= sizeof(sockaddr_un)) {
     // A socket of that name no sandbox process holds (someone who learnt
     // the prefix) is not the sandbox's.
-    const int diag = cfg_.sandbox_diag.valid() ? cfg_.sandbox_diag.get() : own_diag_.get();
-    auto sockets = SocketsBoundNamed(diag, real);
+    auto sockets = WithDiag([&](int diag) { return SocketsBoundNamed(diag, real); });
     allowed = sockets.ok() && !sockets->empty() && HeldByAny(ProcessTree(root_), *sockets);
   }
   if (!IdValid(listener, req.id)) return;

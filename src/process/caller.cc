@@ -1,10 +1,12 @@
 #include "process/caller.h"
 
 #include <limits.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string_view>
 
 #include "common/file.h"
@@ -95,23 +97,72 @@ Result<CallerIdentity> ChainOf(pid_t pid, pid_t root, const std::string& proc, p
   return id;
 }
 
-void ConnectLedger::Record(unsigned long inode, CallerIdentity id) {
+bool ConnectLedger::KeyOf(const sockaddr_storage& ss, Key* out) {
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    out->addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(out->addr.data() + 12, &in->sin_addr, 4);
+    out->port = in->sin_port;
+    return true;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    memcpy(out->addr.data(), &in6->sin6_addr, 16);
+    out->port = in6->sin6_port;
+    return true;
+  }
+  return false;
+}
+
+size_t ConnectLedger::KeyHash::operator()(const Key& k) const {
+  // FNV-1a over the address and port.
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t b : k.addr) h = (h ^ b) * 1099511628211ull;
+  h = (h ^ (k.port & 0xff)) * 1099511628211ull;
+  h = (h ^ (k.port >> 8)) * 1099511628211ull;
+  return static_cast<size_t>(h);
+}
+
+void ConnectLedger::Record(const sockaddr_storage& client, CallerIdentity id) {
+  Key key;
+  if (!KeyOf(client, &key)) return;
   std::lock_guard<std::mutex> lock(mu_);
-  if (by_inode_.insert_or_assign(inode, std::move(id)).second) order_.push_back(inode);
-  while (order_.size() > 4096) {
-    by_inode_.erase(order_.front());
+  const uint64_t seq = ++next_seq_;
+  by_client_.insert_or_assign(key, Entry{std::move(id), seq});
+  order_.emplace_back(key, seq);
+  Trim();
+}
+
+void ConnectLedger::Trim() {
+  while (by_client_.size() > kMaxEntries || order_.size() > 2 * kMaxEntries) {
+    auto [key, seq] = order_.front();
     order_.pop_front();
+    auto it = by_client_.find(key);
+    if (it != by_client_.end() && it->second.seq == seq) by_client_.erase(it);
   }
 }
 
-bool ConnectLedger::Take(unsigned long inode, CallerIdentity* out) {
+bool ConnectLedger::Take(const sockaddr_storage& client, CallerIdentity* out) {
+  Key key;
+  if (!KeyOf(client, &key)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_inode_.find(inode);
-  if (it == by_inode_.end()) return false;
-  *out = std::move(it->second);
-  by_inode_.erase(it);
-  order_.erase(std::remove(order_.begin(), order_.end(), inode), order_.end());
+  auto it = by_client_.find(key);
+  if (it == by_client_.end()) return false;
+  *out = std::move(it->second.id);
+  by_client_.erase(it);
   return true;
+}
+
+void ConnectLedger::Drop(const sockaddr_storage& client) {
+  Key key;
+  if (!KeyOf(client, &key)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  by_client_.erase(key);
+}
+
+size_t ConnectLedger::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_client_.size();
 }
 
 }  // namespace rf

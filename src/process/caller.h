@@ -5,12 +5,16 @@
 // net/ writes it, the proxy in proxy/ reads it: neither depends on the other).
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
+#include <array>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -37,22 +41,54 @@ pid_t ParentOfPid(pid_t pid, const std::string& proc = "/proc");
 // Who connected to the proxy. The connect guard makes every connect() of the
 // sandbox itself (docs/unix-sockets.md, docs/network-modes.md); for each one
 // to the proxy it records the identity of the process that called connect(),
-// taken at that moment, under the client socket's inode (unique among live
-// sockets, so an entry left by an earlier connection is never taken for
-// another). The proxy finds the inode of each accepted connection's client
-// socket and takes the entry instead of searching which processes hold the
-// socket later: a socket handed to another process, or an exec after the
-// connect, changes nothing. Thread-safe; the oldest entries go past 4096.
+// taken at that moment, under the client socket's local address and port,
+// before it answers the call. The proxy takes the entry under its accepted
+// connection's peer address: a hash lookup, no system call. A socket handed
+// to another process, or an exec after the connect, changes nothing.
+//
+// Why the address is enough: the client cannot send a byte before the guard
+// answers, and the proxy takes the entry only once bytes arrived, so the
+// entry is there; a later connection from the same address and port is
+// made by the guard too, which replaces the entry before that connection can
+// send; the proxy drops an entry it did not take when the connection closes.
+// Thread-safe; the oldest entries go past 4096.
 class ConnectLedger {
  public:
-  void Record(unsigned long inode, CallerIdentity id);
-  // The entry for the client socket `inode`, removed; false when there is none.
-  bool Take(unsigned long inode, CallerIdentity* out);
+  static constexpr size_t kMaxEntries = 4096;
+
+  // `client`: getsockname() of the socket that connected to the proxy.
+  void Record(const sockaddr_storage& client, CallerIdentity id);
+  // The entry for `client` (getpeername() of the accepted connection),
+  // removed; false when there is none.
+  bool Take(const sockaddr_storage& client, CallerIdentity* out);
+  // Forgets the entry for `client`, if any (its connection closed).
+  void Drop(const sockaddr_storage& client);
+  size_t size() const;
 
  private:
-  std::mutex mu_;
-  std::map<unsigned long, CallerIdentity> by_inode_;
-  std::deque<unsigned long> order_;
+  // An inet address and port; IPv4 as its IPv4-mapped IPv6 form, so both
+  // spellings of one client meet.
+  struct Key {
+    std::array<uint8_t, 16> addr{};
+    uint16_t port = 0;
+    bool operator==(const Key& o) const { return port == o.port && addr == o.addr; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  struct Entry {
+    CallerIdentity id;
+    uint64_t seq = 0;
+  };
+  static bool KeyOf(const sockaddr_storage& ss, Key* out);
+  void Trim();
+
+  mutable std::mutex mu_;
+  std::unordered_map<Key, Entry, KeyHash> by_client_;
+  // Insertion order, for the bound; an element whose seq no longer matches
+  // its entry was taken or replaced and is skipped.
+  std::deque<std::pair<Key, uint64_t>> order_;
+  uint64_t next_seq_ = 0;
 };
 
 }  // namespace rf

@@ -245,6 +245,9 @@ void Worker::Accept() {
 
 void Worker::Close(Conn* c) {
   if (c->counted) s_->active.fetch_sub(1);
+  // An entry the guard recorded for this connection and nobody took: gone
+  // with it, so that no later connection from the same port finds it.
+  if (s_->ledger && !c->identified) s_->ledger->Drop(c->peer);
   if (c->state == State::kLinger) --lingering_;
   const int64_t now = NowMs();
   pipes_.Release(c->tunnel.up, now);
@@ -430,8 +433,7 @@ void Worker::Identify(Conn* c) {
     // the sandbox was made by the guard, which recorded who asked. No
     // entry: not the sandbox's. An empty entry: nobody is named, and a
     // binary rule refuses.
-    auto inode = Identities().FindInode(c->peer, c->local);
-    if (!inode.ok() || !s_->ledger->Take(*inode, &found)) return;
+    if (!s_->ledger->Take(c->peer, &found)) return;
     c->caller.attributed = true;
   } else {
     auto id = Identities().Resolve(c->peer, c->local);
