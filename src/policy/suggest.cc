@@ -95,6 +95,21 @@ bool EventOf(const nlohmann::json& j, nlohmann::json* out) {
   return true;
 }
 
+// The next line of `in` into `line`, of which at most kMaxLine + 1 bytes
+// are kept: a log holding a huge line (the command's own, on a shared
+// stderr) costs no more memory than that. False at the end.
+bool ReadLine(std::istream& in, std::string* line) {
+  line->clear();
+  std::streambuf* buf = in.rdbuf();
+  bool any = false;
+  for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
+    any = true;
+    if (c == '\n') return true;
+    if (line->size() <= kMaxLine) line->push_back(static_cast<char>(c));
+  }
+  return any;
+}
+
 // Quoted as a YAML double-quoted scalar: JSON's escapes are YAML's.
 std::string Q(const std::string& s) { return nlohmann::json(s).dump(); }
 
@@ -116,10 +131,10 @@ Suggestion SuggestFromLog(std::istream& log, const SuggestContext& ctx) {
   std::map<std::pair<std::string, std::string>, Seen> by_host_binary;
   std::map<std::tuple<std::string, std::string, int, std::string, std::string>, uint64_t> rules;
   std::string line;
-  while (std::getline(log, line)) {
+  while (ReadLine(log, &line)) {
     ++s.lines;
     if (line.empty()) continue;
-    nlohmann::json j, e;
+    nlohmann::json e;
     if (line.size() > kMaxLine || !EventOf(nlohmann::json::parse(line, nullptr, false), &e)) {
       ++s.unreadable;
       continue;

@@ -139,6 +139,14 @@ TEST(Suggest, ReadsOcsfRecordsAndSkipsJunk) {
   EXPECT_EQ(s.unreadable, 2u);
 }
 
+TEST(Suggest, AnOverlongLineIsSkippedNotKept) {
+  std::string huge(3 << 20, 'x');
+  Suggestion s = From(huge + "\n" + Deny("a.example.com", 443, "/usr/bin/curl") + huge);
+  EXPECT_EQ(s.lines, 3u);
+  EXPECT_EQ(s.unreadable, 2u);
+  ASSERT_EQ(s.policies.size(), 1u);
+}
+
 TEST(Ocsf, ClassesAndTypeUid) {
   struct Case {
     AuditEvent e;
