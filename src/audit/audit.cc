@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "audit/ocsf.h"
 #include "common/json_text.h"
 
 namespace rf {
@@ -58,15 +59,16 @@ constexpr int kStreamStallMs = 10000;
 
 }  // namespace
 
-Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
+Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path,
+                                                   const std::string& flag) {
   if (int n = NamedDescriptor(path); n >= 0) {
     int flags = fcntl(n, F_GETFL);
     if (flags < 0)
-      return Status::Error("--audit " + path + ": descriptor " + std::to_string(n) +
+      return Status::Error(flag + " " + path + ": descriptor " + std::to_string(n) +
                            " is not open");
     UniqueFd fd(fcntl(n, F_DUPFD_CLOEXEC, 3));
-    if (!fd.valid()) return Status::Errno("--audit ", path);
-    return Adopt(std::move(fd), "--audit " + path);
+    if (!fd.valid()) return Status::Errno(flag + " ", path);
+    return Adopt(std::move(fd), flag + " " + path);
   }
   // Not through a symlink: one the sandbox planted in a directory it can
   // write would make a later run (as root) append to any file.
@@ -111,11 +113,12 @@ Result<std::unique_ptr<AuditSink>> AuditSink::Open(const std::string& path) {
   return sink;
 }
 
-Result<std::unique_ptr<AuditSink>> AuditSink::FromFd(const std::string& number) {
+Result<std::unique_ptr<AuditSink>> AuditSink::FromFd(const std::string& number,
+                                                     const std::string& flag) {
   int n;
   if (!ParseDescriptor(number, &n))
-    return Status::Error("--audit-fd '" + number + "': not a descriptor number");
-  const std::string shown = "--audit-fd " + number;
+    return Status::Error(flag + " '" + number + "': not a descriptor number");
+  const std::string shown = flag + " " + number;
   if (fcntl(n, F_GETFL) < 0)
     return Status::Error(shown + ": descriptor " + number + " is not open");
   UniqueFd fd;
@@ -151,9 +154,18 @@ Result<std::unique_ptr<AuditSink>> AuditSink::Adopt(UniqueFd fd, const std::stri
   return sink;
 }
 
-std::string AuditSink::Format(const AuditEvent& e) {
+std::string AuditSink::Format(const AuditEvent& e, LineFormat f, const struct timeval* at) {
   struct timeval tv;
-  gettimeofday(&tv, nullptr);
+  if (at)
+    tv = *at;
+  else
+    gettimeofday(&tv, nullptr);
+  if (f == LineFormat::kOcsf) {
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+    const int64_t ms = static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+    return JsonText(OcsfRecord(e, ms, host, getpid())) + "\n";
+  }
   struct tm tm;
   gmtime_r(&tv.tv_sec, &tm);
   char ts[64];
@@ -171,8 +183,9 @@ std::string AuditSink::Format(const AuditEvent& e) {
   return JsonText(j) + "\n";
 }
 
-std::string AuditSink::FormatWithin(const AuditEvent& e, size_t limit) {
-  std::string line = Format(e);
+std::string AuditSink::FormatWithin(const AuditEvent& e, size_t limit, LineFormat f,
+                                    const struct timeval* at) {
+  std::string line = Format(e, f, at);
   if (line.size() <= limit) return line;
   // Cut at byte counts: a UTF-8 sequence cut in two is written as U+FFFD.
   AuditEvent cut = e;
@@ -184,14 +197,21 @@ std::string AuditSink::FormatWithin(const AuditEvent& e, size_t limit) {
       if (JsonText(it.value()).size() <= keep) extra[it.key()] = it.value();
     extra["truncated"] = true;
     cut.extra = extra;
-    line = Format(cut);
+    line = Format(cut, f, at);
     if (line.size() <= limit) return line;
   }
   cut.extra = {{"truncated", true}};
-  return Format(cut);
+  return Format(cut, f, at);
 }
 
 void AuditSink::Emit(const AuditEvent& e) {
+  struct timeval now;
+  gettimeofday(&now, nullptr);
+  EmitAt(e, now);
+}
+
+void AuditSink::EmitAt(const AuditEvent& e, const struct timeval& at) {
+  if (also_) also_->EmitAt(e, at);
   if (e.action == "deny") {
     // A unix socket is refused by the network guards too; the user looks
     // for it as its own class.
@@ -213,7 +233,7 @@ void AuditSink::Emit(const AuditEvent& e) {
   // On a stream an event longer than PIPE_BUF could be split by the kernel
   // and interleaved with another writer's bytes (the command's, on stderr).
   const size_t limit = kind_ == Kind::kStream ? PIPE_BUF : SIZE_MAX;
-  if (!cap_line) return Write(FormatWithin(e, limit));
+  if (!cap_line) return Write(FormatWithin(e, limit, format_, &at));
   const bool deny = e.action == "deny";
   Write(FormatWithin(
       {e.layer,
@@ -223,7 +243,7 @@ void AuditSink::Emit(const AuditEvent& e) {
            " events: further " + (deny ? "refusals" : "events") + " are not written (still " +
            (deny ? "refused" : "in force") + "); the exit event counts them",
        {}},
-      limit));
+      limit, format_, &at));
 }
 
 void AuditSink::Write(const std::string& line) {

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+struct timeval;
+
 #include "common/fd.h"
 #include "common/status.h"
 
@@ -44,16 +46,29 @@ class AuditSink {
   // events are kept within PIPE_BUF, the size the kernel writes to a pipe
   // whole, never interleaved with another writer's bytes.
   enum class Kind { kFile, kStream };
+  // What each line holds: ringfence's own event (below, docs/audit.md) or
+  // the same event as an OCSF record (src/audit/ocsf.h, --audit-format).
+  enum class LineFormat { kJson, kOcsf };
 
   AuditSink() = default;
   // `path` is a file (not followed through a symbolic link), a FIFO (a
   // reader is waited for, bounded), or a name for one of ringfence's own
   // descriptors: "-" and /dev/stderr (2), /dev/stdout (1), /dev/fd/N and
   // /proc/self/fd/N, which take that descriptor instead of opening a path.
-  static Result<std::unique_ptr<AuditSink>> Open(const std::string& path);
+  // `flag` is the option named in errors (--audit, --events).
+  static Result<std::unique_ptr<AuditSink>> Open(const std::string& path,
+                                                 const std::string& flag = "--audit");
   // An inherited descriptor (`--audit-fd N`): kept close-on-exec, so the
   // command never gets it (unless it is one of its stdio).
-  static Result<std::unique_ptr<AuditSink>> FromFd(const std::string& number);
+  static Result<std::unique_ptr<AuditSink>> FromFd(const std::string& number,
+                                                   const std::string& flag = "--audit-fd");
+
+  void set_format(LineFormat f) { format_ = f; }
+  // A second destination that gets every event this one is given, as it
+  // is given (`run --audit FILE --events -`): its own caps, format and
+  // failures; the counts and denials that `run` reports are this sink's.
+  void Also(std::unique_ptr<AuditSink> other) { also_ = std::move(other); }
+  const AuditSink* also() const { return also_.get(); }
 
   void Emit(const AuditEvent& e);
   // Per source ("layer action"), in name order.
@@ -76,15 +91,22 @@ class AuditSink {
   // is missing whole, never left as part of a line.
   uint64_t write_failures() const;
   Kind kind() const { return kind_; }
-  static std::string Format(const AuditEvent& e);
+  // `at`: the event's time (default: now). An event given to several
+  // sinks carries one time in all of them.
+  static std::string Format(const AuditEvent& e, LineFormat f = LineFormat::kJson,
+                            const struct timeval* at = nullptr);
   // Format(e) within `limit` bytes: past it, the longest fields are
   // shortened and the event carries "truncated": true.
-  static std::string FormatWithin(const AuditEvent& e, size_t limit);
+  static std::string FormatWithin(const AuditEvent& e, size_t limit,
+                                  LineFormat f = LineFormat::kJson,
+                                  const struct timeval* at = nullptr);
 
  private:
   mutable std::mutex mu_;
   UniqueFd fd_;
   Kind kind_ = Kind::kFile;
+  LineFormat format_ = LineFormat::kJson;
+  std::unique_ptr<AuditSink> also_;
   uint64_t failures_ = 0;
   bool warned_ = false;
   bool created_ = false;
@@ -94,6 +116,7 @@ class AuditSink {
   bool check_line_start_ = true;
   std::map<std::string, SourceCount> counts_;
   std::map<std::string, DenialClass> denials_;
+  void EmitAt(const AuditEvent& e, const struct timeval& at);
   static Result<std::unique_ptr<AuditSink>> Adopt(UniqueFd fd, const std::string& shown);
   void Write(const std::string& line);
   bool WriteFile(const std::string& line);

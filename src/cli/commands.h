@@ -14,6 +14,9 @@ struct RunOptions {
   std::string audit_fd;     // --audit-fd: an inherited descriptor's number
   std::string workdir;      // empty = current directory
   bool quiet = false;       // -q, or RINGFENCE_QUIET set (RunMain reads it)
+  // --events: the live stream (FILE, -, fd:N); --audit-format: the lines
+  // of --audit and --events, json (default) or ocsf.
+  std::string events, audit_format;
   // --kernel-audit: turn kernel auditing on (host-wide) when it is off, so
   // that file denials can be reported.
   bool kernel_audit = false;
@@ -63,6 +66,8 @@ CLI::App* AddDiagnoseCommand(CLI::App& app);  // diagnose (src/cli/diagnose_cmd.
 CLI::App* AddSelinuxCommand(CLI::App& app);   // selinux module (src/cli/selinux_cmd.cc)
 // why PATH | HOST:PORT (src/cli/why_cmd.cc): exit 0 allowed, 1 refused, 2 usage.
 CLI::App* AddWhyCommand(CLI::App& app);
+// policy suggest (src/cli/suggest_cmd.cc), under `policy`; exits from app.parse().
+CLI::App* AddPolicySuggestCommand(CLI::App& policy_cmd);
 int GpuListMain(bool json, const std::string& root);
 int DoctorMain(bool json, const std::string& root);
 int DiagnoseMain(const std::string& file, bool json);

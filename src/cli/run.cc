@@ -131,6 +131,10 @@ const std::vector<RunOption>& RunOptionTable() {
        "/dev/stdout)"},
       {"--audit-fd", nullptr, &O::audit_fd, nullptr,
        "Write audit events to inherited descriptor N (not passed to the command)"},
+      {"--events", nullptr, &O::events, nullptr,
+       "Stream audit events live as JSON Lines to FILE, - (stderr) or fd:N, alongside --audit"},
+      {"--audit-format", nullptr, &O::audit_format, nullptr,
+       "Format of --audit and --events lines: json (default) or ocsf (OCSF records)"},
       {"--workdir", nullptr, &O::workdir, nullptr,
        "Working directory of the command (default: cwd)"},
       {"--memory", nullptr, &O::memory, nullptr, "Memory limit of the sandbox (512m, 2g)"},
@@ -167,6 +171,28 @@ int RunMain(const RunOptions& o) {
     if (!sink.ok()) return SetupFailure(no_audit, "", sink.status().reason());
     audit_owner = std::move(sink).value();
     audit = audit_owner.get();
+  }
+  // The live stream (docs/audit.md "Live events"): a second sink that every
+  // event reaches as it is emitted; on its own it is the run's log.
+  std::unique_ptr<AuditSink> events_owner;
+  AuditSink* events_sink = nullptr;
+  if (!o.events.empty()) {
+    auto sink = o.events.rfind("fd:", 0) == 0 ? AuditSink::FromFd(o.events.substr(3), "--events")
+                                              : AuditSink::Open(o.events, "--events");
+    if (!sink.ok()) return SetupFailure(*audit, "", sink.status().reason());
+    events_owner = std::move(sink).value();
+    events_sink = events_owner.get();
+  }
+  if (!o.audit_format.empty() && o.audit_format != "json" && o.audit_format != "ocsf")
+    return SetupFailure(*audit, "", "--audit-format '" + o.audit_format + "': give json or ocsf");
+  const auto line_format =
+      o.audit_format == "ocsf" ? AuditSink::LineFormat::kOcsf : AuditSink::LineFormat::kJson;
+  if (audit_owner) audit_owner->set_format(line_format);
+  if (events_sink) events_sink->set_format(line_format);
+  if (events_owner && audit_owner) {
+    audit_owner->Also(std::move(events_owner));
+  } else if (events_owner) {
+    audit = events_sink;
   }
   if (o.command.empty())
     return SetupFailure(*audit, "",
@@ -250,7 +276,7 @@ int RunMain(const RunOptions& o) {
     }
   }
   PlanOptions popts{workdir, o.mode, audit, pty || isatty(0) || isatty(1) || isatty(2),
-                    audit_owner != nullptr};
+                    audit_owner != nullptr || events_sink != nullptr};
   if (pty) popts.private_terminal = pty->slave_path();
   popts.make_private_tmp = true;
   popts.default_processes = default_processes;
@@ -262,16 +288,23 @@ int RunMain(const RunOptions& o) {
   // A log the command could write is one it could rewrite: refused, and
   // removed again when this run made it (it holds only this run's set-up
   // events; the command never started).
-  if (audit_owner) {
-    Status where =
-        CheckAuditOutsideGrants(audit_owner->fd(), audit_shown,
-                                plan->effective.policy.filesystem.read_write, workdir, getuid());
+  // The live stream is held to the same rule as the log.
+  const std::tuple<AuditSink*, std::string, std::string> logs[] = {
+      {audit_owner.get(), audit_shown, o.audit_file},
+      {events_sink, "--events " + o.events,
+       o.events.rfind("fd:", 0) == 0 ? std::string() : o.events}};
+  for (const auto& [sink, shown, path] : logs) {
+    if (!sink) continue;
+    Status where = CheckAuditOutsideGrants(
+        sink->fd(), shown, plan->effective.policy.filesystem.read_write, workdir, getuid());
     if (!where.ok()) {
-      struct stat made, now;
-      if (audit_owner->created() && fstat(audit_owner->fd(), &made) == 0 &&
-          lstat(o.audit_file.c_str(), &now) == 0 && now.st_dev == made.st_dev &&
-          now.st_ino == made.st_ino)
-        unlink(o.audit_file.c_str());
+      for (const auto& [made_by, unused, made_path] : logs) {
+        struct stat made, now;
+        if (made_by && made_by->created() && fstat(made_by->fd(), &made) == 0 &&
+            lstat(made_path.c_str(), &now) == 0 && now.st_dev == made.st_dev &&
+            now.st_ino == made.st_ino)
+          unlink(made_path.c_str());
+      }
       return SetupFailure(no_audit, subject, where.reason());
     }
   }
