@@ -14,6 +14,7 @@
 #include "audit/kernel_audit.h"
 #include "cli/commands.h"
 #include "common/terminal_text.h"
+#include "credentials/setup.h"
 #include "landlock/resolve.h"
 #include "net/connect_guard.h"
 #include "policy/loader.h"
@@ -204,6 +205,15 @@ int RunMain(const RunOptions& o) {
     if (std::string(key) == "processes") default_processes = false;
   }
 
+  // --credential adds to the policy's credentials; the bindings are checked
+  // once all are known (docs/credentials.md).
+  if (Status s = cred::AddCredentialFlags(o.credentials, &*policy); !s.ok())
+    return SetupFailure(*audit, subject, s.reason());
+  if (!policy->credentials.empty()) {
+    if (Status s = cred::CheckCredentialPolicy(*policy); !s.ok())
+      return SetupFailure(*audit, subject, s.reason());
+  }
+
   std::string workdir = o.workdir;
   if (workdir.empty() || workdir[0] != '/') {
     char cwd[PATH_MAX];
@@ -274,7 +284,19 @@ int RunMain(const RunOptions& o) {
     }
   }
 
+  // The values are read now, before anything is started (the store's
+  // memory reads as zeros in every process forked after).
+  std::shared_ptr<cred::Store> credentials;
+  if (!policy->credentials.empty()) {
+    if (Status s = cred::CheckCredentialFiles(plan->effective.policy); !s.ok())
+      return SetupFailure(*audit, subject, s.reason());
+    auto store =
+        cred::Store::Load(policy->credentials, plan->effective.policy.network_policies, environ);
+    if (!store.ok()) return SetupFailure(*audit, subject, store.status().reason());
+    credentials = std::move(store).value();
+  }
   auto env = ChildEnvironment(environ, plan->env_additions);
+  if (credentials) cred::ApplyCredentialEnvironment(*credentials, &env);
   std::string path_env;
   for (const auto& kv : env)
     if (kv.rfind("PATH=", 0) == 0) path_env = kv.substr(5);
@@ -333,6 +355,7 @@ int RunMain(const RunOptions& o) {
       }
     }
     config.ca_label = "run " + std::to_string(getpid());
+    config.credentials = credentials;
     auto made = proxy::Proxy::Create(config, plan->effective.policy, audit);
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
     px = std::move(made).value();
