@@ -14,8 +14,8 @@ namespace {
 
 bool Under(const std::string& path, const std::string& grant) {
   if (grant == "/") return true;
-  return path == grant || (path.size() > grant.size() && path.compare(0, grant.size(), grant) == 0 &&
-                           path[grant.size()] == '/');
+  return path == grant || (path.size() > grant.size() &&
+                           path.compare(0, grant.size(), grant) == 0 && path[grant.size()] == '/');
 }
 
 }  // namespace
@@ -25,7 +25,8 @@ Status AddCredentialFlags(const std::vector<std::string>& specs, Policy* p) {
     const std::string what = "--credential '" + spec + "'";
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0)
-      return Status::Invalid(what + ": expected NAME=env:VAR or NAME=file:PATH[@HOST[:PORT][/PATH]]");
+      return Status::Invalid(what +
+                             ": expected NAME=env:VAR or NAME=file:PATH[@HOST[:PORT][/PATH]]");
     Credential c;
     c.name = spec.substr(0, eq);
     std::string rest = spec.substr(eq + 1);
@@ -34,8 +35,9 @@ Status AddCredentialFlags(const std::vector<std::string>& specs, Policy* p) {
     c.from = rest.substr(0, at);
     for (char ch : c.name)
       if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '_') || isdigit(c.name[0]))
-        return Status::Invalid(what + ": NAME must be letters, digits and '_', not starting with "
-                                      "a digit");
+        return Status::Invalid(what +
+                               ": NAME must be letters, digits and '_', not starting with "
+                               "a digit");
     if (Status st = CheckCredentialSource(c.from); !st.ok())
       return Status::Invalid(what + ": " + st.reason());
     if (at != std::string::npos) {

@@ -170,8 +170,8 @@ Result<std::shared_ptr<Store>> Store::Load(const std::vector<Credential>& creden
   if (total > 0) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     s->arena_size_ = (total + page - 1) / page * page;
-    void* m = mmap(nullptr, s->arena_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+    void* m =
+        mmap(nullptr, s->arena_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
       s->arena_size_ = 0;
       return Status::Errno("credentials: mmap");

@@ -77,8 +77,8 @@ class Store {
   enum class Outcome { kUnchanged, kRewritten, kMismatch };
   // Replaces the placeholders of `in` into `*out` (untouched unless
   // kRewritten).
-  Outcome Rewrite(std::string_view host, uint16_t port, std::string_view path,
-                  std::string_view in, std::string* out) const;
+  Outcome Rewrite(std::string_view host, uint16_t port, std::string_view path, std::string_view in,
+                  std::string* out) const;
 
  private:
   struct Secret {

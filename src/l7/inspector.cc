@@ -16,8 +16,8 @@ bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.s
 
 std::string RefusalBody(const RequestEvent& ev) {
   const std::string error = ev.error.empty() ? "policy_denied" : ev.error;
-  nlohmann::json j = {{"error", error},           {"detail", ev.reason},     {"method", ev.method},
-                      {"path", ev.path},          {"endpoint", ev.endpoint}, {"rule", ev.rule}};
+  nlohmann::json j = {{"error", error},  {"detail", ev.reason},     {"method", ev.method},
+                      {"path", ev.path}, {"endpoint", ev.endpoint}, {"rule", ev.rule}};
   if (!ev.hint.empty()) j["allow_with"] = ev.hint;
   // Replacement of invalid UTF-8: a path is bytes, JSON is text.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -343,10 +343,15 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
         if (q.expect_continue && pending_.size() == 1)
           out->to_client += "HTTP/1.1 100 Continue\r\n\r\n";
       } else {
+        // The head waits for the body's first bytes (unless the client
+        // waits for a 100 first): a placeholder there is refused with
+        // nothing of the request upstream.
         body_mode_ = BodyMode::kScan;
+        body_head_ = q.expect_continue ? "" : q.forward_head;
+        if (q.expect_continue) out->to_upstream += q.forward_head;
       }
     }
-    if (body_mode_ != BodyMode::kCollect) out->to_upstream += q.forward_head;
+    if (body_mode_ == BodyMode::kRelay) out->to_upstream += q.forward_head;
     out->events.push_back(std::move(ev));
     if (q.body_length != 0) request_body_.emplace(q.body_length);
     if (q.close) {
@@ -377,8 +382,8 @@ bool Inspector::CredentialHead(InspectedRequest& q, RequestEvent& ev, InspectorO
   }
   if (!mismatch) {
     std::string rewritten;
-    switch (config_.credentials->Rewrite(config_.host, config_.port, q.target.path,
-                                         q.forward_head, &rewritten)) {
+    switch (config_.credentials->Rewrite(config_.host, config_.port, q.target.path, q.forward_head,
+                                         &rewritten)) {
       case cred::Store::Outcome::kUnchanged:
         return true;
       case cred::Store::Outcome::kRewritten:
@@ -402,8 +407,8 @@ bool Inspector::CredentialHead(InspectedRequest& q, RequestEvent& ev, InspectorO
   return false;
 }
 
-void Inspector::CredentialRefusal(InspectorOutput* out, RequestEvent ev, int status,
-                                  bool mid_body, const std::string& why) {
+void Inspector::CredentialRefusal(InspectorOutput* out, RequestEvent ev, int status, bool mid_body,
+                                  const std::string& why) {
   ev.allowed = ev.would_deny = false;
   ev.status = status;
   ev.reason = why;
@@ -439,12 +444,14 @@ bool Inspector::ScanBody(std::string_view data, bool done, InspectorOutput* out)
   if (cred::MayHoldPlaceholder(joined)) {
     RequestEvent ev = body_event_;
     ev.rule = ev.error = "request_body_credential_rewrite";
-    CredentialRefusal(out, std::move(ev), 403, true,
+    CredentialRefusal(out, std::move(ev), 403, body_head_.empty(),
                       "a credential placeholder in a request body: refused before it reaches "
                       "the upstream (the endpoint can set request_body_credential_rewrite: true)");
     return false;
   }
   const size_t keep = done ? 0 : std::min(joined.size(), cred::PlaceholderHoldBack());
+  out->to_upstream += body_head_;
+  body_head_.clear();
   out->to_upstream.append(joined, 0, joined.size() - keep);
   body_tail_ = joined.substr(joined.size() - keep);
   return true;
@@ -463,8 +470,8 @@ bool Inspector::CollectBody(std::string_view data, bool done, InspectorOutput* o
   if (!done) return true;
   std::string body = body_chunked_ ? Dechunk(body_data_) : body_data_;
   std::string rewritten;
-  auto outcome = config_.credentials->Rewrite(config_.host, config_.port, body_path_, body,
-                                              &rewritten);
+  auto outcome =
+      config_.credentials->Rewrite(config_.host, config_.port, body_path_, body, &rewritten);
   if (outcome == cred::Store::Outcome::kMismatch) {
     RequestEvent ev = body_event_;
     ev.rule = ev.error = std::string(kMismatch);

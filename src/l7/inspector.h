@@ -153,12 +153,12 @@ class Inspector {
   // The request body in progress and its credential handling.
   enum class BodyMode { kRelay, kScan, kCollect };
   BodyMode body_mode_ = BodyMode::kRelay;
-  std::string body_tail_;     // kScan: bytes held back (a prefix may continue)
-  std::string body_head_;     // kCollect: the head, sent once the body is rewritten
-  std::string body_data_;     // kCollect: the body as received (framing included)
+  std::string body_tail_;  // kScan: bytes held back (a prefix may continue)
+  std::string body_head_;  // kCollect: the head, sent once the body is rewritten
+  std::string body_data_;  // kCollect: the body as received (framing included)
   bool body_chunked_ = false;
-  std::string body_path_;     // the request's path, for the binding
-  RequestEvent body_event_;   // the request's event, for a refusal's
+  std::string body_path_;    // the request's path, for the binding
+  RequestEvent body_event_;  // the request's event, for a refusal's
 };
 
 }  // namespace rf::l7

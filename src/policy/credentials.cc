@@ -68,8 +68,8 @@ std::vector<CredentialProblem> CredentialProblems(const Policy& p, bool bindings
     for (size_t j = 0; j < np.endpoints.size(); ++j) {
       const Endpoint& e = np.endpoints[j];
       if (e.credentials.binding.empty()) continue;
-      const std::string where = "network_policies." + np.key + ".endpoints[" +
-                                std::to_string(j) + "].credential_binding";
+      const std::string where =
+          "network_policies." + np.key + ".endpoints[" + std::to_string(j) + "].credential_binding";
       bool found = std::any_of(p.credentials.begin(), p.credentials.end(), [&](const auto& c) {
         return CredentialProvides(c, e.credentials.binding);
       });
@@ -95,8 +95,8 @@ std::vector<CredentialProblem> CredentialProblems(const Policy& p, bool bindings
           if (Uninspected(e) && !e.credentials.allow_uninspected)
             out.push_back({where, false,
                            where + " (" + b.host + ":" + std::to_string(b.port) +
-                               ") is reached through network_policies." + np.key +
-                               ".endpoints[" + std::to_string(j) + "], which is " +
+                               ") is reached through network_policies." + np.key + ".endpoints[" +
+                               std::to_string(j) + "], which is " +
                                (Inspected(e) ? "`tls: skip`" : "not inspected (no protocol)") +
                                ": the proxy could not keep the credential's placeholder to its "
                                "binding there. Give that endpoint `protocol: rest`, or set "
@@ -116,75 +116,74 @@ std::vector<CredentialProblem> CredentialProblems(const Policy& p, bool bindings
 namespace load {
 
 void LoadCredentials(Checker& c, const YAML::Node& n, Policy& p) {
-  c.ForEachKey(n, "credentials", {}, [&](const std::string& name, const YAML::Node& k,
-                                         const YAML::Node& v) {
-    const std::string where = "credentials." + name;
-    if (!ValidName(name)) {
-      c.Error(k.Mark(), where +
-                            ": a credential's name is the variable the command sees: letters, "
-                            "digits and '_', not starting with a digit");
-      return;
-    }
-    Credential cred;
-    cred.name = name;
-    c.ForEachKey(v, where, {"from", "provider", "endpoints"},
-                 [&](const std::string& f, const YAML::Node&, const YAML::Node& fv) {
-                   if (f == "from") {
-                     auto s = c.String(fv, where + ".from");
-                     if (!s) return;
-                     if (Status st = CheckCredentialSource(*s); !st.ok()) {
-                       c.Error(fv.Mark(), where + ".from " + st.reason());
-                       return;
-                     }
-                     cred.from = *s;
-                   } else if (f == "provider") {
-                     if (auto s = c.String(fv, where + ".provider")) cred.provider = *s;
-                   } else {
-                     int i = 0;
-                     c.Sequence(fv, where + ".endpoints", [&](const YAML::Node& item) {
-                       const std::string ew = where + ".endpoints[" + std::to_string(i++) + "]";
-                       CredentialEndpoint b;
-                       bool have_host = false, have_port = false;
-                       c.ForEachKey(
-                           item, ew, {"host", "port", "path"},
-                           [&](const std::string& ef, const YAML::Node&, const YAML::Node& ev) {
-                             if (ef == "host") {
-                               auto s = c.String(ev, ew + ".host");
-                               if (!s) return;
-                               if (!ValidHostPattern(*s)) {
-                                 c.Error(ev.Mark(), ew + ".host '" + *s +
-                                                        "' is not a host name, IP address or "
-                                                        "'*.'-wildcard of one");
-                                 return;
-                               }
-                               b.host = *s, have_host = true;
-                             } else if (ef == "port") {
-                               if (auto port = c.Port(ev, ew + ".port")) b.port = *port;
-                               have_port = true;
-                             } else {
-                               auto s = c.String(ev, ew + ".path");
-                               if (!s) return;
-                               if (Status g = l7::ValidateGlob(*s); !g.ok()) {
-                                 c.Error(ev.Mark(), ew + ".path: " + g.reason());
-                                 return;
-                               }
-                               b.path = *s;
-                             }
-                           });
-                       if (item.IsMap() && (!have_host || !have_port))
-                         c.Error(item.Mark(), ew + " needs a host and a port");
-                       cred.endpoints.push_back(std::move(b));
+  c.ForEachKey(
+      n, "credentials", {}, [&](const std::string& name, const YAML::Node& k, const YAML::Node& v) {
+        const std::string where = "credentials." + name;
+        if (!ValidName(name)) {
+          c.Error(k.Mark(), where +
+                                ": a credential's name is the variable the command sees: letters, "
+                                "digits and '_', not starting with a digit");
+          return;
+        }
+        Credential cred;
+        cred.name = name;
+        c.ForEachKey(v, where, {"from", "provider", "endpoints"},
+                     [&](const std::string& f, const YAML::Node&, const YAML::Node& fv) {
+                       if (f == "from") {
+                         auto s = c.String(fv, where + ".from");
+                         if (!s) return;
+                         if (Status st = CheckCredentialSource(*s); !st.ok()) {
+                           c.Error(fv.Mark(), where + ".from " + st.reason());
+                           return;
+                         }
+                         cred.from = *s;
+                       } else if (f == "provider") {
+                         if (auto s = c.String(fv, where + ".provider")) cred.provider = *s;
+                       } else {
+                         int i = 0;
+                         c.Sequence(fv, where + ".endpoints", [&](const YAML::Node& item) {
+                           const std::string ew = where + ".endpoints[" + std::to_string(i++) + "]";
+                           CredentialEndpoint b;
+                           bool have_host = false, have_port = false;
+                           c.ForEachKey(
+                               item, ew, {"host", "port", "path"},
+                               [&](const std::string& ef, const YAML::Node&, const YAML::Node& ev) {
+                                 if (ef == "host") {
+                                   auto s = c.String(ev, ew + ".host");
+                                   if (!s) return;
+                                   if (!ValidHostPattern(*s)) {
+                                     c.Error(ev.Mark(), ew + ".host '" + *s +
+                                                            "' is not a host name, IP address or "
+                                                            "'*.'-wildcard of one");
+                                     return;
+                                   }
+                                   b.host = *s, have_host = true;
+                                 } else if (ef == "port") {
+                                   if (auto port = c.Port(ev, ew + ".port")) b.port = *port;
+                                   have_port = true;
+                                 } else {
+                                   auto s = c.String(ev, ew + ".path");
+                                   if (!s) return;
+                                   if (Status g = l7::ValidateGlob(*s); !g.ok()) {
+                                     c.Error(ev.Mark(), ew + ".path: " + g.reason());
+                                     return;
+                                   }
+                                   b.path = *s;
+                                 }
+                               });
+                           if (item.IsMap() && (!have_host || !have_port))
+                             c.Error(item.Mark(), ew + " needs a host and a port");
+                           cred.endpoints.push_back(std::move(b));
+                         });
+                       }
                      });
-                   }
-                 });
-    if (v.IsMap() && !v["from"])
-      c.Error(v.Mark(), where + " needs `from: env:VAR` or `from: file:PATH`");
-    p.credentials.push_back(std::move(cred));
-  });
+        if (v.IsMap() && !v["from"])
+          c.Error(v.Mark(), where + " needs `from: env:VAR` or `from: file:PATH`");
+        p.credentials.push_back(std::move(cred));
+      });
 }
 
-void LoadCredentialBinding(Checker& c, const YAML::Node& n, const std::string& where,
-                           Endpoint& e) {
+void LoadCredentialBinding(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
   bool have = false;
   c.ForEachKey(n, where, {"provider"},
                [&](const std::string&, const YAML::Node&, const YAML::Node& v) {

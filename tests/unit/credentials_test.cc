@@ -29,7 +29,8 @@ std::shared_ptr<Store> MakeStore() {
 std::string Own() { return std::string("ringfence:cred:TOK:") + kNonce; }
 
 TEST(CredentialScanner, FindsEveryForm) {
-  auto f = FindPlaceholders("a " + Own() + " b openshell:resolve:env:TOK, provider-OPENSHELL-RESOLVE-ENV-X_1;");
+  auto f = FindPlaceholders("a " + Own() +
+                            " b openshell:resolve:env:TOK, provider-OPENSHELL-RESOLVE-ENV-X_1;");
   ASSERT_EQ(f.size(), 3u);
   EXPECT_EQ(f[0].name, "TOK");
   EXPECT_EQ(f[0].nonce, kNonce);
@@ -55,13 +56,12 @@ TEST(CredentialStore, RewritesOnlyWhereBound) {
   EXPECT_EQ(s->Rewrite("other.test", 443, "/v1/x", Own(), &out), Store::Outcome::kMismatch);
   EXPECT_EQ(s->Rewrite("api.test", 8443, "/v1/x", Own(), &out), Store::Outcome::kMismatch);
   EXPECT_EQ(s->Rewrite("api.test", 443, "/v2/x", Own(), &out), Store::Outcome::kMismatch);
-  EXPECT_EQ(s->Rewrite("api.test", 443, "/v1/x", "ringfence:cred:TOK:ffffffffffffffffffffffffffffffff",
-                       &out),
+  EXPECT_EQ(s->Rewrite("api.test", 443, "/v1/x",
+                       "ringfence:cred:TOK:ffffffffffffffffffffffffffffffff", &out),
             Store::Outcome::kMismatch);
   EXPECT_EQ(s->Rewrite("api.test", 443, "/v1/x", "openshell:resolve:env:OTHER", &out),
             Store::Outcome::kMismatch);
-  EXPECT_EQ(s->Rewrite("api.test", 443, "/v1/x", "nothing here", &out),
-            Store::Outcome::kUnchanged);
+  EXPECT_EQ(s->Rewrite("api.test", 443, "/v1/x", "nothing here", &out), Store::Outcome::kUnchanged);
 }
 
 TEST(CredentialStore, MissingVariableNamesItNotAValue) {
@@ -130,6 +130,14 @@ TEST(CredentialInspector, BodyScannedAcrossReads) {
   EXPECT_EQ(out.to_upstream.find("ringfence:cr"), std::string::npos);
   EXPECT_TRUE(out.close);
   EXPECT_NE(out.to_client.find("request_body_credential_rewrite"), std::string::npos);
+  // Head and body together: nothing of the request goes upstream.
+  l7::Inspector whole(Config(MakeStore(), false));
+  l7::InspectorOutput out2;
+  whole.FromClient(
+      Req("POST", "/v1/a", "Content-Length: " + std::to_string(body.size()) + "\r\n") + body,
+      &out2);
+  EXPECT_EQ(out2.to_upstream, "");
+  EXPECT_NE(out2.to_client.find("403"), std::string::npos);
 }
 
 TEST(CredentialInspector, BodyRewrittenChunkedAndLimited) {

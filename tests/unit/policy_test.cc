@@ -220,9 +220,10 @@ TEST(PolicyLoader, CredentialsLoadedAndChecked) {
             "credential_binding on an endpoint that is not inspected"},
            {"      - {host: x.test, port: 443, request_body_credential_rewrite: true}\n",
             "needs protocol: rest"}}) {
-    auto e = Err("version: 1\ncredentials:\n  TOK: {from: \"env:T\", endpoints: [{host: "
-                 "api.test, port: 443}]}\nnetwork_policies:\n  a:\n    endpoints:\n" +
-                 text);
+    auto e =
+        Err("version: 1\ncredentials:\n  TOK: {from: \"env:T\", endpoints: [{host: "
+            "api.test, port: 443}]}\nnetwork_policies:\n  a:\n    endpoints:\n" +
+            text);
     EXPECT_NE(e.find(words), std::string::npos) << text << ": " << e;
   }
   auto opt_in = LoadPolicyString(
@@ -240,12 +241,9 @@ TEST(PolicyLoader, CredentialsLoadedAndChecked) {
 // What OpenShell documents and ringfence does not implement yet is refused
 // by name with its issue, never as an unknown key (a typo).
 TEST(PolicyLoader, OpenShellFeaturesNotYetSupported) {
-  const char* keys[] = {"websocket_credential_rewrite: true",
-                        "credential_signing: sigv4",
-                        "mcp: {max_body_bytes: 1}",
-                        "json_rpc: {max_body_bytes: 1}",
-                        "graphql_max_body_bytes: 1",
-                        "persisted_queries: deny"};
+  const char* keys[] = {"websocket_credential_rewrite: true", "credential_signing: sigv4",
+                        "mcp: {max_body_bytes: 1}",           "json_rpc: {max_body_bytes: 1}",
+                        "graphql_max_body_bytes: 1",          "persisted_queries: deny"};
   for (const char* kv : keys) {
     auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
                              "      - {host: x.test, port: 443, ") +
