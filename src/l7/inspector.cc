@@ -221,6 +221,24 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
           out->events.push_back(std::move(ev));
         }
       }
+      if (s.placeholder) {
+        // websocket_credential_rewrite is not supported yet: a placeholder
+        // in a text message is refused wherever it goes.
+        RequestEvent ev;
+        ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+        ev.endpoint = websocket_endpoint_;
+        ev.policy = websocket_policy_;
+        ev.rule = std::string(kMismatch);
+        ev.reason = std::string(kMismatch) +
+                    ": a credential placeholder in a WebSocket text message (rewriting them is "
+                    "not supported yet)";
+        out->events.push_back(std::move(ev));
+        out->to_client += CloseFrame(1008, "credential");
+        out->close = true;
+        client_stopped_ = true;
+        in = {};
+        return;
+      }
       if (s.refused || s.error) {
         RequestEvent ev;
         ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
@@ -586,6 +604,7 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
       websocket_ = true;
       websocket_audit_ = front.websocket_text_audit;
       frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit);
+      if (config_.credentials) frames_->ScanForPlaceholders(cred::PlaceholderHoldBack());
       pending_.pop_front();
       out->to_client += upstream_buf_;
       upstream_buf_.clear();

@@ -432,6 +432,35 @@ class TestBodies(CredentialCase):
         self.assertEqual(self.records(lambda x: x["target"] == "/v1/plain")[0]["body"], b"plain=1")
 
 
+class TestWebSocket(CredentialCase):
+    """A placeholder in a client text message is never relayed: close 1008
+    (websocket_credential_rewrite is not supported yet); other messages
+    pass."""
+
+    def test_placeholder_in_text_closes_1008(self):
+        client = fx.write_client(self.dir)
+        extra = (f"}}\n      - {{host: api.test, port: {self.port}, protocol: websocket, "
+                 f"access: read-write, allowed_ips: [127.0.0.1], path: /ws")
+        # The websocket endpoint shares host and port with the rest one:
+        # its path selector picks it for /ws.
+        script = (f"/usr/bin/python3 {client} ws api.test {self.port} text:hello "
+                  f"\"text:tok=$API_TOKEN\" text:after")
+        r = self.run_sandbox("namespace", ["/bin/sh", "-c", script], api_extra=", path: /v1/**" + extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertIn("101", out["upgrade"], r.stderr)
+        self.assertEqual(out["frames"][0], {"opcode": 1, "data": "hello"}, out)
+        self.assertEqual(out["frames"][1].get("code"), 1008, out)
+        self.assertEqual(len(out["frames"]), 2, out)
+        got = [m["data"] for m in self.https.ws_messages.snapshot()]
+        self.assertIn(b"hello", got)
+        for m in got:
+            self.assertNotIn(b"ringfence:cred", m)
+            self.assertNotIn(self.secret.encode(), m)
+        self.assertIn("credential_endpoint_mismatch", r.audit_raw)
+        self.assertNotIn(self.secret, r.audit_raw)
+
+
 class TestValidation(CredentialCase):
     """Bound endpoints must be inspected; the opt-out is marked weakened."""
 

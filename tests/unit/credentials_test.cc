@@ -5,6 +5,7 @@
 
 #include "credentials/store.h"
 #include "l7/inspector.h"
+#include "l7/websocket.h"
 
 namespace rf::cred {
 namespace {
@@ -165,6 +166,41 @@ TEST(CredentialInspector, BodyRewrittenChunkedAndLimited) {
                  &out2);
   EXPECT_EQ(out2.to_upstream, "");
   EXPECT_NE(out2.to_client.find("413"), std::string::npos);
+}
+
+std::string Masked(uint8_t opcode, bool fin, const std::string& payload) {
+  std::string f;
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
+  f.push_back(static_cast<char>(0x80 | payload.size()));  // < 126 here
+  const unsigned char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  for (unsigned char m : mask) f.push_back(static_cast<char>(m));
+  for (size_t i = 0; i < payload.size(); ++i)
+    f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  return f;
+}
+
+TEST(CredentialWebSocket, PlaceholderInTextNeverRelayed) {
+  l7::ClientFrameScanner sc(true);
+  sc.ScanForPlaceholders(PlaceholderHoldBack());
+  // Fragmented: the placeholder's prefix split across two continuation
+  // frames, a ping between them.
+  const std::string a = Masked(0x1, false, "hello ringfence:c");
+  const std::string ping = Masked(0x9, true, "p");
+  const std::string b = Masked(0x0, true, "red:TOK:" + std::string(kNonce));
+  auto s1 = sc.Feed(a + ping);
+  EXPECT_FALSE(s1.refused);
+  auto s2 = sc.Feed(b);
+  EXPECT_TRUE(s2.refused);
+  EXPECT_TRUE(s2.placeholder);
+  EXPECT_EQ(s2.used, 6u);  // the frame header only: none of its payload
+  // Binary frames and plain text pass untouched.
+  l7::ClientFrameScanner ok(true);
+  ok.ScanForPlaceholders(PlaceholderHoldBack());
+  const std::string frames =
+      Masked(0x2, true, "ringfence:cred:x") + Masked(0x1, true, "plain text");
+  auto s3 = ok.Feed(frames);
+  EXPECT_FALSE(s3.refused);
+  EXPECT_EQ(s3.used, frames.size());
 }
 
 }  // namespace
