@@ -295,7 +295,9 @@ int RunMain(const RunOptions& o) {
     if (!store.ok()) return SetupFailure(*audit, subject, store.status().reason());
     credentials = std::move(store).value();
   }
-  auto env = ChildEnvironment(environ, plan->env_additions);
+  std::vector<char*> inherited;
+  if (credentials) inherited = cred::InheritedWithoutSources(*credentials, environ);
+  auto env = ChildEnvironment(credentials ? inherited.data() : environ, plan->env_additions);
   if (credentials) cred::ApplyCredentialEnvironment(*credentials, &env);
   std::string path_env;
   for (const auto& kv : env)

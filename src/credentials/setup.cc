@@ -99,8 +99,20 @@ Status CheckCredentialFiles(const Policy& effective) {
   return Status::Ok();
 }
 
+std::vector<char*> InheritedWithoutSources(const Store& store, char** environ_in) {
+  const std::vector<std::string> sources = store.SourceVariables();
+  std::vector<char*> out;
+  for (char** e = environ_in; e && *e; ++e) {
+    const std::string_view kv = *e;
+    const std::string name(kv.substr(0, kv.find('=')));
+    if (std::find(sources.begin(), sources.end(), name) == sources.end()) out.push_back(*e);
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
 void ApplyCredentialEnvironment(const Store& store, std::vector<std::string>* env) {
-  std::vector<std::string> drop = store.SourceVariables();
+  std::vector<std::string> drop;
   for (const auto& kv : store.Environment()) drop.push_back(kv.substr(0, kv.find('=')));
   std::erase_if(*env, [&](const std::string& kv) {
     const std::string name = kv.substr(0, kv.find('='));

@@ -27,8 +27,12 @@ Status CheckCredentialPolicy(const Policy& p);
 // read grant (read_only or read_write of the effective policy) covers it.
 Status CheckCredentialFiles(const Policy& effective);
 
-// The command's environment: the source variables dropped, NAME=<placeholder>
-// in place of any variable of that name.
+// The caller's environment without the credentials' source variables (what
+// the command inherits; a variable ringfence sets itself, such as HOME, is
+// set as usual even when a credential was read from it). Null-terminated.
+std::vector<char*> InheritedWithoutSources(const Store& store, char** environ_in);
+
+// NAME=<placeholder> in place of any variable of that name in `env`.
 void ApplyCredentialEnvironment(const Store& store, std::vector<std::string>* env);
 
 }  // namespace rf::cred

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "credentials/setup.h"
 #include "credentials/store.h"
 #include "l7/inspector.h"
 #include "l7/websocket.h"
@@ -63,6 +64,22 @@ TEST(CredentialStore, RewritesOnlyWhereBound) {
   EXPECT_EQ(s->Rewrite("api.test", 443, "/v1/x", "openshell:resolve:env:OTHER", &out),
             Store::Outcome::kMismatch);
   EXPECT_EQ(s->Rewrite("api.test", 443, "/v1/x", "nothing here", &out), Store::Outcome::kUnchanged);
+}
+
+TEST(CredentialStore, EnvironmentDropsSourcesKeepsWhatRingfenceSets) {
+  auto s = MakeStore();
+  std::string a = "SRC=", b = "KEEP=1", c = "TOK=old";
+  std::vector<char*> env = {a.data(), b.data(), c.data(), nullptr};
+  auto inherited = InheritedWithoutSources(*s, env.data());
+  ASSERT_EQ(inherited.size(), 3u);
+  EXPECT_STREQ(inherited[0], "KEEP=1");
+  EXPECT_STREQ(inherited[1], "TOK=old");
+  EXPECT_EQ(inherited[2], nullptr);
+  // What ringfence sets itself (SRC here, as HOME would be) stays; the
+  // credential's name gets the placeholder.
+  std::vector<std::string> child = {"KEEP=1", "TOK=old", "SRC=set-by-ringfence"};
+  ApplyCredentialEnvironment(*s, &child);
+  EXPECT_EQ(child, (std::vector<std::string>{"KEEP=1", "SRC=set-by-ringfence", "TOK=" + Own()}));
 }
 
 TEST(CredentialStore, MissingVariableNamesItNotAValue) {
