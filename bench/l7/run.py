@@ -19,7 +19,13 @@ Measures: keep-alive request rate (bench/l7/kaclient.c, CONNS connections,
 body, it buffers whole bodies and would take minutes), and new connections
 (handshake and first response, sequential) with a warm leaf cache.
 
-Usage: bench/l7/run.py RINGFENCE [--conns 16] [--secs 5] [--hs 200] [--runs 3]
+With --credential: only the keep-alive rate of two inspected cases in the
+same run, each request carrying an Authorization header: `plain` (a plain
+value, no credential in the policy) and `injected` (the placeholder of a
+`credentials` entry bound to the upstream, replaced by the proxy on each
+request; docs/credentials.md).
+
+Usage: bench/l7/run.py RINGFENCE [--conns 16] [--secs 5] [--hs 200] [--runs 3] [--credential]
 Needs nginx, mitmdump, curl, cc, openssl. Prints Markdown."""
 import argparse
 import os
@@ -106,7 +112,16 @@ network_policies:
   bench:
     endpoints:
       - {{host: {host}, port: {port}, allowed_ips: [127.0.0.1]{l7}}}
+{credentials}"""
+
+CREDENTIALS = """credentials:
+  BENCH_TOKEN:
+    from: "env:BENCH_TOKEN_SOURCE"
+    endpoints: [{{host: {host}, port: {port}}}]
 """
+# What the `plain` case sends: as long as a placeholder (ringfence:cred:NAME:
+# and 32 hex digits), so both cases move the same bytes to the proxy.
+PLAIN_TOKEN = "x" * len("ringfence:cred:BENCH_TOKEN:" + "0" * 32)
 
 
 class Proc:
@@ -173,10 +188,14 @@ class Bench:
             wait_port(p)
         self.mitm_ca = os.path.join(self.mitm_dir, "mitmproxy-ca-cert.pem")
         self.policies = {}
-        for case, l7 in (("inspected", ", protocol: rest, access: full"), ("tunnel", "")):
+        rest = ", protocol: rest, access: full"
+        for case, l7, creds in (("inspected", rest, ""), ("tunnel", "", ""),
+                                ("plain", rest, ""),
+                                ("injected", rest, CREDENTIALS.format(host=HOST, port=self.up))):
             path = os.path.join(work, case + ".yaml")
             with open(path, "w") as f:
-                f.write(POLICY.format(dir=work, ca=self.ca.ca, host=HOST, port=self.up, l7=l7))
+                f.write(POLICY.format(dir=work, ca=self.ca.ca, host=HOST, port=self.up, l7=l7,
+                                      credentials=creds))
             self.policies[case] = path
         # The bodies are sparse files: their pages are made on the first
         # read, which would be charged to whichever path goes first.
@@ -190,7 +209,7 @@ class Bench:
 
     def client_args(self, case):
         """(port, proxy, ca) the client uses for `case`."""
-        if case == "inspected":
+        if case in ("inspected", "plain", "injected"):
             return self.up, "env", None
         if case == "tunnel":
             return self.up, "env", self.ca.ca
@@ -202,16 +221,21 @@ class Bench:
         port, proxy, ca = self.client_args(case)
         tail = [ca] if ca else []
         inner = [self.client, mode, HOST, str(port), path, str(n)] + ([str(secs)] if secs else [])
+        env = None
         if proxy == "env":
             # Inside the sandbox the proxy is named by HTTPS_PROXY
             # (http://127.0.0.1:PORT); the client takes host:port.
             script = ('p=${HTTPS_PROXY#http://}; p=${p%/}; exec "$@" "$p" ' +
                       " ".join(tail))
+            if case in ("plain", "injected"):
+                env = dict(os.environ, BENCH_TOKEN_SOURCE="bench-secret-value",
+                           BENCH_TOKEN=PLAIN_TOKEN)
+                script = 'export KA_HEADER="Authorization: Bearer $BENCH_TOKEN"; ' + script
             argv = [self.rf, "run", "--policy", self.policies[case], "--", "/bin/sh", "-c", script,
                     "sh"] + inner
         else:
             argv = inner + [proxy] + tail
-        return run(argv, timeout=(secs or 0) + 300)
+        return run(argv, timeout=(secs or 0) + 300, env=env)
 
     def bulk(self, case):
         size = MITM_BULK if case == "mitmproxy" else BULK
@@ -245,6 +269,8 @@ def main():
     ap.add_argument("--mitm-secs", type=float, default=3)
     ap.add_argument("--hs", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--credential", action="store_true",
+                    help="only: inspected request rate with and without header injection")
     args = ap.parse_args()
     for tool in ("nginx", "mitmdump", "curl", "cc", "openssl"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
@@ -255,6 +281,13 @@ def main():
     b = None
     try:
         b = Bench(os.path.abspath(args.ringfence), work, args)
+        if args.credential:
+            cred = {c: [] for c in ("plain", "injected")}
+            for _ in range(args.runs):
+                for c in cred:
+                    cred[c].append(float(b.ka(c, "rate", "/1k", args.conns, args.secs)[2]))
+            report_credential(args, cred)
+            return 0
         rate = {c: [] for c in CASES}
         bulk = {c: [] for c in CASES}
         # Interleaved rounds: each round measures every case once.
@@ -277,6 +310,21 @@ def main():
             b.close()
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def report_credential(args, rate):
+    med = {c: statistics.median(v) for c, v in rate.items()}
+    print(f"### Credential header injection: inspected keep-alive request rate ({args.conns} "
+          f"connections, 1 KiB bodies, median of {args.runs} interleaved runs of {args.secs:g} s)")
+    print()
+    print("| case | req/s | runs | vs plain |")
+    print("|---|---:|---|---:|")
+    for c in ("plain", "injected"):
+        print(f"| {c} | {med[c]:,.0f} | {', '.join(f'{x:,.0f}' for x in rate[c])} | "
+              f"{med[c] / med['plain']:.2f}x |")
+    print()
+    lib.headline(f"- Credential injection (Authorization header, inspected HTTPS): "
+                 f"{med['injected'] / med['plain']:.2f}x the request rate without it")
 
 
 def report(args, rate, bulk, hs):

@@ -26,6 +26,8 @@ struct RunOptions {
   // Resource limits overriding process.limits, as given (validated by
   // RunMain): --memory, --pids, --cpus, --timeout, --file-size, --open-files.
   std::string memory, pids, cpus, timeout, file_size, open_files;
+  // --credential NAME=env:VAR[@HOST[:PORT][/PATH]] (repeatable), as given.
+  std::vector<std::string> credentials;
   std::vector<std::string> command;
 };
 

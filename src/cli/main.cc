@@ -46,6 +46,16 @@ bool FastParseRun(int argc, char** argv, rf::RunOptions* o) {
       }
     }
     if (flag) continue;
+    // --credential may be given many times (one credential each).
+    if (a == "--credential") {
+      if (i + 1 >= argc) return false;
+      o->credentials.push_back(argv[++i]);
+      continue;
+    }
+    if (a.rfind("--credential=", 0) == 0) {
+      o->credentials.push_back(a.substr(13));
+      continue;
+    }
     if (target) {
       // Given twice: the slow path refuses it with a message.
       if (std::find(seen.begin(), seen.end(), target) != seen.end()) return false;
@@ -172,6 +182,12 @@ int main(int argc, char** argv) {
       run_cmd->add_flag(names, run.*opt.flag, opt.help);
     }
   }
+  run_cmd
+      ->add_option("--credential", run.credentials,
+                   "NAME=env:VAR|file:PATH[@HOST[:PORT][/PATH]]: the command sees a placeholder "
+                   "in NAME, the proxy sends the value to HOST only (repeatable; "
+                   "docs/credentials.md)")
+      ->allow_extra_args(false);
   run_cmd->add_option("command", run.command,
                       "CMD [ARGS...] (everything after `--` or the first non-option)");
   run_cmd->footer(
@@ -221,7 +237,7 @@ int main(int argc, char** argv) {
       bool takes_value = false;
       for (const auto& opt : RunOptionTable())
         takes_value = takes_value || (opt.value && a == opt.name);
-      if (takes_value) {
+      if (takes_value || a == "--credential") {
         ++i;
         continue;
       }

@@ -14,6 +14,7 @@
 #include "audit/kernel_audit.h"
 #include "cli/commands.h"
 #include "common/terminal_text.h"
+#include "credentials/setup.h"
 #include "dns/resolver.h"
 #include "landlock/resolve.h"
 #include "net/connect_guard.h"
@@ -232,6 +233,15 @@ int RunMain(const RunOptions& o) {
     if (std::string(key) == "processes") default_processes = false;
   }
 
+  // --credential adds to the policy's credentials; the bindings are checked
+  // once all are known (docs/credentials.md).
+  if (Status s = cred::AddCredentialFlags(o.credentials, &*policy); !s.ok())
+    return SetupFailure(*audit, subject, s.reason());
+  if (!policy->credentials.empty()) {
+    if (Status s = cred::CheckCredentialPolicy(*policy); !s.ok())
+      return SetupFailure(*audit, subject, s.reason());
+  }
+
   std::string workdir = o.workdir;
   if (workdir.empty() || workdir[0] != '/') {
     char cwd[PATH_MAX];
@@ -309,12 +319,29 @@ int RunMain(const RunOptions& o) {
     }
   }
 
-  // process.environment first (secret-shaped names held back), then
-  // ringfence's own variables on top.
+  // The values are read now, before anything is started (the store's
+  // memory reads as zeros in every process forked after).
+  std::shared_ptr<cred::Store> credentials;
+  if (!policy->credentials.empty()) {
+    if (Status s = cred::CheckCredentialFiles(plan->effective.policy); !s.ok())
+      return SetupFailure(*audit, subject, s.reason());
+    auto store =
+        cred::Store::Load(policy->credentials, plan->effective.policy.network_policies, environ);
+    if (!store.ok()) return SetupFailure(*audit, subject, store.status().reason());
+    credentials = std::move(store).value();
+  }
+  // process.environment first (secret-shaped names held back), then the
+  // credentials' source variables dropped, then ringfence's own variables
+  // (and the credentials' placeholders) on top.
   FilteredEnvironment inherited =
       FilterEnvironment(environ, plan->effective.policy.process.environment);
   std::vector<char*> inherited_ptrs = inherited.Pointers();
-  auto env = ChildEnvironment(inherited_ptrs.data(), plan->env_additions);
+  std::vector<char*> without_sources;
+  if (credentials)
+    without_sources = cred::InheritedWithoutSources(*credentials, inherited_ptrs.data());
+  auto env = ChildEnvironment(credentials ? without_sources.data() : inherited_ptrs.data(),
+                              plan->env_additions);
+  if (credentials) cred::ApplyCredentialEnvironment(*credentials, &env);
   const std::string env_summary =
       EnvironmentSummary(inherited, plan->effective.policy.process.environment);
   std::string path_env;
@@ -377,6 +404,7 @@ int RunMain(const RunOptions& o) {
       }
     }
     config.ca_label = "run " + std::to_string(getpid());
+    config.credentials = credentials;
     auto made = proxy::Proxy::Create(config, plan->effective.policy, audit);
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("proxy").reason());
     px = std::move(made).value();

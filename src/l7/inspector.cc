@@ -1,5 +1,8 @@
 #include "l7/inspector.h"
 
+#include <string.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/ascii.h"
@@ -12,11 +15,78 @@ namespace {
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 std::string RefusalBody(const RequestEvent& ev) {
-  nlohmann::json j = {{"error", "policy_denied"}, {"detail", ev.reason},     {"method", ev.method},
-                      {"path", ev.path},          {"endpoint", ev.endpoint}, {"rule", ev.rule}};
+  const std::string error = ev.error.empty() ? "policy_denied" : ev.error;
+  nlohmann::json j = {{"error", error},  {"detail", ev.reason},     {"method", ev.method},
+                      {"path", ev.path}, {"endpoint", ev.endpoint}, {"rule", ev.rule}};
   if (!ev.hint.empty()) j["allow_with"] = ev.hint;
   // Replacement of invalid UTF-8: a path is bytes, JSON is text.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+constexpr std::string_view kMismatch = "credential_endpoint_mismatch";
+
+// Whether a body of this head's Content-Type may be rewritten: JSON, form
+// and text, the types OpenShell rewrites.
+bool RewritableType(std::string_view head) {
+  size_t at = 0;
+  while ((at = head.find("\r\n", at)) != std::string_view::npos) {
+    at += 2;
+    std::string_view line = head.substr(at, head.find("\r\n", at) - at);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !AsciiIEquals(line.substr(0, colon), "content-type"))
+      continue;
+    std::string type = AsciiLowered(AsciiTrim(line.substr(colon + 1)));
+    type = std::string(AsciiTrim(type.substr(0, type.find(';'))));
+    const bool json_suffix = type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0;
+    return type == "application/json" || type == "application/x-www-form-urlencoded" ||
+           type.rfind("text/", 0) == 0 || (type.rfind("application/", 0) == 0 && json_suffix);
+  }
+  return false;
+}
+
+// The head without its framing and Expect fields, with the rewritten
+// body's Content-Length.
+std::string WithLength(std::string_view head, size_t length) {
+  std::string out;
+  size_t first = head.find("\r\n");
+  out.append(head.substr(0, first + 2));
+  size_t at = first + 2;
+  while (at < head.size()) {
+    size_t end = head.find("\r\n", at);
+    std::string_view line = head.substr(at, end - at);
+    at = end + 2;
+    if (line.empty()) break;
+    std::string_view name = line.substr(0, line.find(':'));
+    if (AsciiIEquals(name, "content-length") || AsciiIEquals(name, "transfer-encoding") ||
+        AsciiIEquals(name, "expect"))
+      continue;
+    out.append(line);
+    out += "\r\n";
+  }
+  out += "Content-Length: " + std::to_string(length) + "\r\n\r\n";
+  return out;
+}
+
+// The data of a chunked body BodyCounter already validated (so sizes are
+// hex, lines end in CRLF); extensions and trailers are dropped.
+std::string Dechunk(std::string_view in) {
+  std::string out;
+  while (!in.empty()) {
+    size_t eol = in.find("\r\n");
+    if (eol == std::string_view::npos) break;
+    uint64_t size = 0;
+    for (char ch : in.substr(0, eol)) {
+      if (ch == ';') break;
+      size = size * 16 + static_cast<uint64_t>(isdigit(static_cast<unsigned char>(ch))
+                                                   ? ch - '0'
+                                                   : (tolower(ch) - 'a' + 10));
+    }
+    in.remove_prefix(eol + 2);
+    if (size == 0 || size > in.size()) break;
+    out.append(in.substr(0, size));
+    in.remove_prefix(std::min<size_t>(in.size(), size + 2));
+  }
+  return out;
 }
 
 }  // namespace
@@ -47,7 +117,7 @@ bool Inspector::HostMatches(const std::string& field) const {
 }
 
 RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view method,
-                               bool* audit_only_deny) {
+                               bool* audit_only_deny, const InspectedEndpoint** decided) {
   RequestEvent ev;
   ev.method = std::string(method);
   ev.path = q.target.path;
@@ -74,6 +144,7 @@ RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view metho
     if (v.allowed && !v.would_deny && !allow_by) allow_by = &e, allow_verdict = v;
     if (v.allowed && v.would_deny && !audit_by) audit_by = &e, audit_verdict = v;
   }
+  if (decided) *decided = allow_by ? allow_by : audit_by;
   if (allow_by) {
     ev.allowed = true, ev.endpoint = allow_by->label, ev.policy = allow_by->policy;
     ev.rule = allow_verdict.rule;
@@ -150,6 +221,24 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
           out->events.push_back(std::move(ev));
         }
       }
+      if (s.placeholder) {
+        // websocket_credential_rewrite is not supported yet: a placeholder
+        // in a text message is refused wherever it goes.
+        RequestEvent ev;
+        ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+        ev.endpoint = websocket_endpoint_;
+        ev.policy = websocket_policy_;
+        ev.rule = std::string(kMismatch);
+        ev.reason = std::string(kMismatch) +
+                    ": a credential placeholder in a WebSocket text message (rewriting them is "
+                    "not supported yet)";
+        out->events.push_back(std::move(ev));
+        out->to_client += CloseFrame(1008, "credential");
+        out->close = true;
+        client_stopped_ = true;
+        in = {};
+        return;
+      }
       if (s.refused || s.error) {
         RequestEvent ev;
         ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
@@ -170,7 +259,8 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
     }
     if (request_body_) {
       auto s = request_body_->Feed(in);
-      out->to_upstream.append(in.substr(0, s.used));
+      const std::string_view data = in.substr(0, s.used);
+      if (body_mode_ == BodyMode::kRelay) out->to_upstream.append(data);
       in.remove_prefix(s.used);
       if (s.error) {
         // The upstream has part of a body it cannot finish: both go.
@@ -179,8 +269,14 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
         in = {};
         return;
       }
+      if ((body_mode_ == BodyMode::kScan && !ScanBody(data, s.done, out)) ||
+          (body_mode_ == BodyMode::kCollect && !CollectBody(data, s.done, out))) {
+        in = {};
+        return;
+      }
       if (!s.done) return;
       request_body_.reset();
+      body_mode_ = BodyMode::kRelay;
       if (stop_after_body_) {
         // The request closes the connection: nothing after its body is a
         // request the upstream will read.
@@ -218,12 +314,23 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       Refuse(out, std::move(ev), true);
       return;
     }
+    if (config_.credentials && cred::MayHoldPlaceholder(q.target.path)) {
+      // Never in a path: it would be logged, and no binding puts it there.
+      RequestEvent ev;
+      ev.method = q.method, ev.path = "(a path holding a credential placeholder)";
+      ev.rule = std::string(kMismatch), ev.error = std::string(kMismatch);
+      ev.reason = std::string(kMismatch) + ": a credential placeholder in the request path";
+      Refuse(out, std::move(ev), true);
+      return;
+    }
     bool audit_deny = false;
-    RequestEvent ev = Decide(q, q.method, &audit_deny);
+    const InspectedEndpoint* decided = nullptr;
+    RequestEvent ev = Decide(q, q.method, &audit_deny, &decided);
     if (!ev.allowed) {
       Refuse(out, std::move(ev), q.body_length != 0 || q.close);
       continue;
     }
+    if (config_.credentials && !CredentialHead(q, ev, out)) continue;
     Pending p;
     p.method = q.method;
     if (q.websocket_upgrade) {
@@ -239,7 +346,30 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       websocket_policy_ = text.policy.empty() ? ev.policy : text.policy;
     }
     pending_.push_back(std::move(p));
-    out->to_upstream += q.forward_head;
+    body_mode_ = BodyMode::kRelay;
+    if (q.body_length != 0 && config_.credentials) {
+      body_event_ = ev;
+      body_path_ = q.target.path;
+      body_tail_.clear();
+      if (decided && decided->body_rewrite && RewritableType(q.forward_head)) {
+        // The head waits for the rewritten body's length; the client that
+        // waits for a 100 gets it here, as the upstream never sees the head.
+        body_mode_ = BodyMode::kCollect;
+        body_head_ = q.forward_head;
+        body_data_.clear();
+        body_chunked_ = q.body_length < 0;
+        if (q.expect_continue && pending_.size() == 1)
+          out->to_client += "HTTP/1.1 100 Continue\r\n\r\n";
+      } else {
+        // The head waits for the body's first bytes (unless the client
+        // waits for a 100 first): a placeholder there is refused with
+        // nothing of the request upstream.
+        body_mode_ = BodyMode::kScan;
+        body_head_ = q.expect_continue ? "" : q.forward_head;
+        if (q.expect_continue) out->to_upstream += q.forward_head;
+      }
+    }
+    if (body_mode_ == BodyMode::kRelay) out->to_upstream += q.forward_head;
     out->events.push_back(std::move(ev));
     if (q.body_length != 0) request_body_.emplace(q.body_length);
     if (q.close) {
@@ -253,6 +383,130 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       }
     }
   }
+}
+
+bool Inspector::CredentialHead(InspectedRequest& q, RequestEvent& ev, InspectorOutput* out) {
+  // Only field values and the query may carry a placeholder: the method and
+  // field names hold none a binding could be meant for.
+  bool mismatch = cred::MayHoldPlaceholder(q.method);
+  std::string_view head = q.forward_head;
+  for (size_t at = head.find("\r\n"); !mismatch && at != std::string_view::npos;) {
+    at += 2;
+    size_t end = head.find("\r\n", at);
+    std::string_view line = head.substr(at, end - at);
+    mismatch = cred::MayHoldPlaceholder(line.substr(0, line.find(':')));
+    at = end;
+    if (line.empty()) break;
+  }
+  if (!mismatch) {
+    std::string rewritten;
+    switch (config_.credentials->Rewrite(config_.host, config_.port, q.target.path, q.forward_head,
+                                         &rewritten)) {
+      case cred::Store::Outcome::kUnchanged:
+        return true;
+      case cred::Store::Outcome::kRewritten:
+        explicit_bzero(q.forward_head.data(), q.forward_head.size());
+        q.forward_head.swap(rewritten);
+        return true;
+      case cred::Store::Outcome::kMismatch:
+        break;
+    }
+  }
+  RequestEvent refused = ev;
+  refused.allowed = refused.would_deny = false;
+  refused.rule = refused.error = std::string(kMismatch);
+  refused.reason = std::string(kMismatch) + ": a credential placeholder in the request is not " +
+                   "bound to " + config_.host + ":" + std::to_string(config_.port) + " " +
+                   q.target.path;
+  refused.hint =
+      "bind the credential to this endpoint (credentials.NAME.endpoints, or credential_binding "
+      "on the endpoint)";
+  Refuse(out, std::move(refused), q.body_length != 0 || q.close);
+  return false;
+}
+
+void Inspector::CredentialRefusal(InspectorOutput* out, RequestEvent ev, int status, bool mid_body,
+                                  const std::string& why) {
+  ev.allowed = ev.would_deny = false;
+  ev.status = status;
+  ev.reason = why;
+  ev.hint.clear();
+  const std::string response = LocalResponse(status, RefusalBody(ev), true);
+  if (mid_body) {
+    // Part of the body is upstream already: the exchange cannot finish.
+    // The client hears why when nothing of another answer is on its way.
+    if (pending_.size() == 1 && !response_body_ && upstream_buf_.empty())
+      out->to_client += response;
+    out->close = true;
+  } else {
+    // The head was held back: the upstream never saw this request.
+    Pending& p = pending_.back();
+    p = Pending{};
+    p.local = true;
+    p.close_after = true;
+    p.response = response;
+  }
+  out->events.push_back(std::move(ev));
+  request_body_.reset();
+  body_mode_ = BodyMode::kRelay;
+  body_tail_.clear();
+  explicit_bzero(body_data_.data(), body_data_.size());
+  body_data_.clear();
+  body_head_.clear();
+  client_stopped_ = true;
+}
+
+bool Inspector::ScanBody(std::string_view data, bool done, InspectorOutput* out) {
+  std::string joined = body_tail_;
+  joined.append(data);
+  if (cred::MayHoldPlaceholder(joined)) {
+    RequestEvent ev = body_event_;
+    ev.rule = ev.error = "request_body_credential_rewrite";
+    CredentialRefusal(out, std::move(ev), 403, body_head_.empty(),
+                      "a credential placeholder in a request body: refused before it reaches "
+                      "the upstream (the endpoint can set request_body_credential_rewrite: true)");
+    return false;
+  }
+  const size_t keep = done ? 0 : std::min(joined.size(), cred::PlaceholderHoldBack());
+  out->to_upstream += body_head_;
+  body_head_.clear();
+  out->to_upstream.append(joined, 0, joined.size() - keep);
+  body_tail_ = joined.substr(joined.size() - keep);
+  return true;
+}
+
+bool Inspector::CollectBody(std::string_view data, bool done, InspectorOutput* out) {
+  body_data_.append(data);
+  if (body_data_.size() > kMaxRewriteBody) {
+    RequestEvent ev = body_event_;
+    ev.rule = ev.error = "request_body_credential_rewrite";
+    CredentialRefusal(out, std::move(ev), 413, false,
+                      "a request body over 256 KiB on an endpoint with "
+                      "request_body_credential_rewrite: refused, nothing forwarded");
+    return false;
+  }
+  if (!done) return true;
+  std::string body = body_chunked_ ? Dechunk(body_data_) : body_data_;
+  std::string rewritten;
+  auto outcome =
+      config_.credentials->Rewrite(config_.host, config_.port, body_path_, body, &rewritten);
+  if (outcome == cred::Store::Outcome::kMismatch) {
+    RequestEvent ev = body_event_;
+    ev.rule = ev.error = std::string(kMismatch);
+    CredentialRefusal(out, std::move(ev), 403, false,
+                      std::string(kMismatch) + ": a credential placeholder in the request body " +
+                          "is not bound to " + config_.host + ":" + std::to_string(config_.port) +
+                          " " + body_path_);
+    return false;
+  }
+  if (outcome == cred::Store::Outcome::kRewritten) body.swap(rewritten);
+  out->to_upstream += WithLength(body_head_, body.size());
+  out->to_upstream += body;
+  explicit_bzero(body.data(), body.size());
+  explicit_bzero(rewritten.data(), rewritten.size());
+  body_data_.clear();
+  body_head_.clear();
+  return true;
 }
 
 void Inspector::FromUpstream(std::string_view bytes, InspectorOutput* out) {
@@ -340,6 +594,7 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
         // next request. None of it is relayed, and the connection ends
         // after this answer.
         request_body_.reset();
+        body_mode_ = BodyMode::kRelay;
         client_stopped_ = true;
         client_buf_.clear();
         close_after_response_ = true;
@@ -349,6 +604,7 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
       websocket_ = true;
       websocket_audit_ = front.websocket_text_audit;
       frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit);
+      if (config_.credentials) frames_->ScanForPlaceholders(cred::PlaceholderHoldBack());
       pending_.pop_front();
       out->to_client += upstream_buf_;
       upstream_buf_.clear();

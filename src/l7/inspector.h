@@ -19,11 +19,13 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "credentials/store.h"
 #include "l7/message.h"
 #include "l7/rules.h"
 #include "l7/websocket.h"
@@ -35,6 +37,9 @@ struct InspectedEndpoint {
   EndpointRules rules;
   std::string label;   // "policy NAME endpoint N", for events
   std::string policy;  // NAME: the network_policies entry
+  // request_body_credential_rewrite: placeholders in the bodies of the
+  // requests this endpoint allows are rewritten (else refused).
+  bool body_rewrite = false;
 };
 
 struct InspectorConfig {
@@ -43,7 +48,16 @@ struct InspectorConfig {
   uint16_t port = 0;
   bool tls = false;  // the default port of the Host field is 443, else 80
   size_t max_head = 16384;
+  // Credentials of the run (docs/credentials.md): placeholders in header
+  // values and the query are replaced where a binding matches the host,
+  // port and path, and the request is refused anywhere else (403
+  // credential_endpoint_mismatch, nothing forwarded). A placeholder in a
+  // body is refused before it reaches the upstream, or rewritten where the
+  // endpoint opts in (JSON, form and text bodies up to kMaxRewriteBody).
+  std::shared_ptr<const cred::Store> credentials;
 };
+
+inline constexpr size_t kMaxRewriteBody = 256 * 1024;
 
 // One per request (and one per refused WebSocket text message).
 struct RequestEvent {
@@ -57,6 +71,7 @@ struct RequestEvent {
   std::string rule;
   std::string reason;
   std::string hint;
+  std::string error;  // the refusal body's `error`; empty: policy_denied
 };
 
 struct InspectorOutput {
@@ -100,7 +115,17 @@ class Inspector {
   // client bytes held back behind a refused upgrade) may go on.
   void EndResponseBody(InspectorOutput* out);
   void FlushLocal(InspectorOutput* out);
-  RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny);
+  RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny,
+                      const InspectedEndpoint** decided = nullptr);
+  // The credential steps of an allowed request (docs/credentials.md):
+  // false when it was refused.
+  bool CredentialHead(InspectedRequest& q, RequestEvent& ev, InspectorOutput* out);
+  // A body being scanned (relayed, a tail held back) or collected for
+  // rewriting; false when it was refused.
+  bool ScanBody(std::string_view data, bool done, InspectorOutput* out);
+  bool CollectBody(std::string_view data, bool done, InspectorOutput* out);
+  void CredentialRefusal(InspectorOutput* out, RequestEvent ev, int status, bool mid_body,
+                         const std::string& why);
   bool HostMatches(const std::string& host_field) const;
   // The proxy's own answer in the request's place (403 for a rule, the
   // parser's status for a malformed request).
@@ -125,6 +150,15 @@ class Inspector {
   std::string websocket_path_;
   std::string websocket_endpoint_;
   std::string websocket_policy_;
+  // The request body in progress and its credential handling.
+  enum class BodyMode { kRelay, kScan, kCollect };
+  BodyMode body_mode_ = BodyMode::kRelay;
+  std::string body_tail_;  // kScan: bytes held back (a prefix may continue)
+  std::string body_head_;  // kCollect: the head, sent once the body is rewritten
+  std::string body_data_;  // kCollect: the body as received (framing included)
+  bool body_chunked_ = false;
+  std::string body_path_;    // the request's path, for the binding
+  RequestEvent body_event_;  // the request's event, for a refusal's
 };
 
 }  // namespace rf::l7

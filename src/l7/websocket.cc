@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "credentials/store.h"
+
 namespace rf::l7 {
 
 ClientFrameScanner::Step ClientFrameScanner::Fail(Step s, std::string why) {
@@ -18,6 +20,23 @@ ClientFrameScanner::Step ClientFrameScanner::Feed(std::string_view in) {
   while (i < in.size()) {
     if (payload_left_ > 0) {
       auto n = static_cast<size_t>(std::min<uint64_t>(payload_left_, in.size() - i));
+      if (hold_back_ > 0 && frame_text_) {
+        // Unmask and search what may be relayed; hold back a tail that
+        // could be the start of a placeholder the next bytes complete.
+        if (n < payload_left_) n -= std::min(n, hold_back_);
+        if (n == 0) break;
+        std::string text = window_;
+        for (size_t k = 0; k < n; ++k)
+          text.push_back(static_cast<char>(in[i + k] ^ mask_[(mask_at_ + k) % 4]));
+        if (cred::MayHoldPlaceholder(text)) {
+          failed_ = true;
+          why_ = "a credential placeholder in a text message";
+          s.refused = s.placeholder = true;
+          return s;  // `used` stops in front of these bytes
+        }
+        mask_at_ += n;
+        window_ = text.substr(text.size() - std::min(text.size(), hold_back_));
+      }
       i += n;
       payload_left_ -= n;
       s.used = i;
@@ -57,6 +76,7 @@ ClientFrameScanner::Step ClientFrameScanner::Feed(std::string_view in) {
       if (fin) in_message_ = false;
     } else if (opcode == 0x1 || opcode == 0x2) {
       if (in_message_) return Fail(s, "new message inside a fragmented message");
+      text_message_ = opcode == 0x1;
       if (opcode == 0x1) {
         if (!text_allowed_) {
           failed_ = true;
@@ -72,6 +92,13 @@ ClientFrameScanner::Step ClientFrameScanner::Feed(std::string_view in) {
     } else {
       return Fail(s, "unknown data opcode");
     }
+    // A text frame's payload: a text message's first frame or one of its
+    // continuations (control frames between them carry none).
+    frame_text_ = !control && (opcode == 0x1 || (opcode == 0x0 && text_message_));
+    if (frame_text_ && opcode == 0x1) window_.clear();
+    if (!control && fin) text_message_ = false;
+    for (int k = 0; k < 4; ++k) mask_[k] = static_cast<unsigned char>(h[need - 4 + k]);
+    mask_at_ = 0;
     i += need;
     payload_left_ = len;
     s.used = i;

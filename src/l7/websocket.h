@@ -26,9 +26,17 @@ class ClientFrameScanner {
     bool refused = false;  // stopped before a refused text message
     bool error = false;    // a protocol violation; `why` says which
     bool closed = false;   // a close frame passed
+    // stopped before a text payload holding a credential placeholder
+    // (refused is set too)
+    bool placeholder = false;
   };
   Step Feed(std::string_view in);
   const std::string& why() const { return why_; }
+  // Text payloads are unmasked and searched for credential placeholder
+  // prefixes (docs/credentials.md): the bytes of one are never relayed.
+  // The last few bytes of an incomplete text frame are held back (left
+  // after `used`) until it is known they do not start one.
+  void ScanForPlaceholders(size_t hold_back) { hold_back_ = hold_back; }
 
  private:
   Step Fail(Step s, std::string why);
@@ -38,6 +46,12 @@ class ClientFrameScanner {
   bool in_message_ = false;  // a fragmented data message is open
   bool failed_ = false;
   std::string why_;
+  size_t hold_back_ = 0;        // 0: payloads are not looked at
+  bool text_message_ = false;   // the data message in progress is text
+  bool frame_text_ = false;     // the frame in progress carries text
+  unsigned char mask_[4] = {};  // of the frame in progress
+  uint64_t mask_at_ = 0;        // payload bytes of the frame seen
+  std::string window_;          // the last unmasked text bytes seen
 };
 
 // A close frame the proxy sends to the client (server frames are not

@@ -145,6 +145,25 @@ EffectivePolicy Enrich(Policy p, const EnrichContext& ctx) {
   }
   Dedup(fs.read_write, {});
   Dedup(fs.read_only, fs.read_write);
+  // Credentials carried where the proxy cannot see them (docs/credentials.md).
+  nlohmann::json weakened = nlohmann::json::array();
+  for (const auto& np : in.network_policies)
+    for (size_t k = 0; k < np.endpoints.size(); ++k)
+      if (np.endpoints[k].credentials.allow_uninspected)
+        weakened.push_back("network_policies." + np.key + ".endpoints[" + std::to_string(k) + "]");
+  if (!in.credentials.empty() || !weakened.empty()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& c : in.credentials) names.push_back(c.name);
+    e.layers["credentials"] = {
+        {"names", names},
+        {"values", "in the supervisor's memory only; the command sees placeholders"},
+        {"allow_uninspected_credentials",
+         weakened.empty() ? nlohmann::json("none") : nlohmann::json(weakened)}};
+    for (const auto& w : weakened)
+      e.warnings.push_back(w.get<std::string>() +
+                           ": allow_uninspected_credentials: true (weakened boundary: a "
+                           "credential placeholder there is neither rewritten nor refused)");
+  }
   return e;
 }
 
@@ -207,6 +226,10 @@ nlohmann::json PolicyToJson(const Policy& p) {
       if (!ep.access.empty()) e["access"] = ep.access;
       if (!ep.tls.empty()) e["tls"] = ep.tls;
       if (!ep.path.empty()) e["path"] = ep.path;
+      if (!ep.credentials.binding.empty())
+        e["credential_binding"] = {{"provider", ep.credentials.binding}};
+      if (ep.credentials.allow_uninspected) e["allow_uninspected_credentials"] = true;
+      if (ep.credentials.body_rewrite) e["request_body_credential_rewrite"] = true;
       eps.push_back(e);
     }
     json bins = json::array();
@@ -214,6 +237,20 @@ nlohmann::json PolicyToJson(const Policy& p) {
     nps[np.key] = {{"name", np.name}, {"endpoints", eps}, {"binaries", bins}};
   }
   j["network_policies"] = nps;
+  if (!p.credentials.empty()) {
+    json creds = json::object();
+    for (const auto& c : p.credentials) {
+      json eps = json::array();
+      for (const auto& b : c.endpoints) {
+        json e = {{"host", b.host}, {"port", b.port}};
+        if (!b.path.empty()) e["path"] = b.path;
+        eps.push_back(e);
+      }
+      creds[c.name] = {{"from", c.from}, {"endpoints", eps}};
+      if (!c.provider.empty()) creds[c.name]["provider"] = c.provider;
+    }
+    j["credentials"] = creds;
+  }
   return j;
 }
 

@@ -54,7 +54,8 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
   try {
     c.ForEachKey(root, "the policy",
                  {"version", "filesystem_policy", "landlock", "process", "network", "gpu",
-                  "network_policies", "network_middlewares", "source", "enforcement", "warnings"},
+                  "network_policies", "network_middlewares", "source", "enforcement", "warnings",
+                  "credentials"},
                  [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
                    if (key == "version") {
                      have_version = true;
@@ -81,6 +82,8 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
                        c.Error(v.Mark(), "gpu must be auto, on or off, not '" + *s + "'");
                    } else if (key == "network_policies") {
                      load::LoadNetworkPolicies(c, v, p);
+                   } else if (key == "credentials") {
+                     load::LoadCredentials(c, v, p);
                    } else if (key == "source" || key == "enforcement" || key == "warnings") {
                      // What `policy show` adds beside the policy (where it
                      // came from, each layer's status): its output is a
@@ -102,6 +105,7 @@ Result<Policy> LoadPolicyString(const std::string& text, const std::string& sour
     c.Error(root.Mark(), std::string("cannot read policy: ") + e.what());
   }
   if (!have_version) c.Error(root.Mark(), "missing required key 'version' (must be 1)");
+  if (!c.has_errors()) load::CheckCredentials(c, root, p);
   if (c.has_errors()) return Status::Invalid(c.Joined());
   p.warnings = c.TakeWarnings();
   return p;

@@ -124,6 +124,16 @@ struct L7Rule {
   bool operator==(const L7Rule&) const = default;
 };
 
+// An endpoint's credential fields (docs/credentials.md):
+// `credential_binding.provider`, the opt-in to carry credentials where they
+// cannot be inspected, and the opt-in to rewrite placeholders in bodies.
+struct EndpointCredentials {
+  std::string binding;
+  bool allow_uninspected = false;
+  bool body_rewrite = false;
+  bool operator==(const EndpointCredentials&) const = default;
+};
+
 struct Endpoint {
   std::string host;
   std::vector<uint16_t> ports;           // from `port` or `ports`
@@ -137,6 +147,7 @@ struct Endpoint {
   std::vector<L7Rule> rules;             // allow rules
   std::vector<L7Rule> deny_rules;
   bool allow_encoded_slash = false;
+  EndpointCredentials credentials;
   bool operator==(const Endpoint&) const = default;
 };
 
@@ -151,6 +162,23 @@ struct NetworkPolicy {
   std::vector<Endpoint> endpoints;
   std::vector<Binary> binaries;  // empty = any binary in the sandbox
   bool operator==(const NetworkPolicy&) const = default;
+};
+
+// ringfence: a credential whose real value stays in the supervisor; the
+// command sees a placeholder, the proxy puts the value on the wire only at
+// the endpoints it is bound to (docs/credentials.md).
+struct CredentialEndpoint {
+  std::string host;  // exact name or a `*.` wildcard, as endpoint hosts
+  uint16_t port = 0;
+  std::string path;  // glob; empty: every path
+  bool operator==(const CredentialEndpoint&) const = default;
+};
+struct Credential {
+  std::string name;      // the variable the command sees (holding the placeholder)
+  std::string from;      // "env:VAR" or "file:PATH"
+  std::string provider;  // what credential_binding.provider names (defaults to `name`)
+  std::vector<CredentialEndpoint> endpoints;
+  bool operator==(const Credential&) const = default;
 };
 
 // Where values stood in the file ("file:line:col" by field path), for
@@ -173,6 +201,7 @@ struct Policy {
   NetworkSettings network;
   GpuMode gpu = GpuMode::kAuto;
   std::vector<NetworkPolicy> network_policies;
+  std::vector<Credential> credentials;
   bool operator==(const Policy&) const = default;
 };
 

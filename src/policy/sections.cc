@@ -86,9 +86,6 @@ struct NotYet {
   const char* feature;
 };
 constexpr NotYet kEndpointNotYet[] = {
-    {"credential_binding", "credential binding (issue 26: credentials)"},
-    {"allow_uninspected_credentials", "provider credentials (issue 26: credentials)"},
-    {"request_body_credential_rewrite", "credential rewriting in bodies (issue 26: credentials)"},
     {"websocket_credential_rewrite",
      "credential rewriting in WebSocket messages (issue 26: credentials)"},
     {"credential_signing", "credential signing, SigV4 (issue 26: credentials)"},
@@ -481,9 +478,21 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   bool have_port = false;
   YAML::Mark l7_mark, protocol_mark;
   std::string l7_field;
-  std::set<std::string> keys = {"host",     "port",        "ports",      "allowed_ips",
-                                "protocol", "enforcement", "access",     "tls",
-                                "path",     "rules",       "deny_rules", "allow_encoded_slash"};
+  std::set<std::string> keys = {"host",
+                                "port",
+                                "ports",
+                                "allowed_ips",
+                                "protocol",
+                                "enforcement",
+                                "access",
+                                "tls",
+                                "path",
+                                "rules",
+                                "deny_rules",
+                                "allow_encoded_slash",
+                                "credential_binding",
+                                "allow_uninspected_credentials",
+                                "request_body_credential_rewrite"};
   for (const auto& ny : kEndpointNotYet) keys.insert(ny.key);
   c.ForEachKey(
       n, where, keys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
@@ -547,6 +556,14 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
           LoadL7Rules(c, v, where + "." + key, key == "rules",
                       key == "rules" ? e.rules : e.deny_rules);
+        } else if (key == "credential_binding") {
+          LoadCredentialBinding(c, v, where + ".credential_binding", e);
+        } else if (key == "allow_uninspected_credentials" ||
+                   key == "request_body_credential_rewrite") {
+          auto b = c.Bool(v, where + "." + key);
+          if (!b) return;
+          (key == "allow_uninspected_credentials" ? e.credentials.allow_uninspected
+                                                  : e.credentials.body_rewrite) = *b;
         } else if (key == "allow_encoded_slash") {
           if (auto b = c.Bool(v, where + ".allow_encoded_slash")) e.allow_encoded_slash = *b;
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
@@ -611,6 +628,7 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
                 ": access, rules, deny_rules, path and allow_encoded_slash need a protocol "
                 "(rest or websocket)");
   }
+  CheckEndpointCredentials(c, n, where, e);
   if (e.protocol == "tcp") {
     c.Error(protocol_mark, where +
                                ".protocol: not supported yet: protocol: tcp, transparent TCP "

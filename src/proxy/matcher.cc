@@ -62,6 +62,7 @@ Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
         ce.tls_skip = ep.tls == "skip";
         ce.path_selector = ep.path;
         ce.rules = ToL7Rules(ep, ce.label);
+        ce.body_credential_rewrite = ep.credentials.body_rewrite;
       }
       ce.ports = ep.ports;
       std::sort(ce.ports.begin(), ce.ports.end());

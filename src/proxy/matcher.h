@@ -41,7 +41,8 @@ struct CompiledEndpoint {
   bool tls_skip = false;
   std::string path_selector;
   l7::EndpointRules rules;
-  std::string label;  // "policy NAME endpoint N"
+  bool body_credential_rewrite = false;  // request_body_credential_rewrite
+  std::string label;                     // "policy NAME endpoint N"
 };
 
 struct CompiledPolicy {

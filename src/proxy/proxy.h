@@ -29,6 +29,10 @@
 #include "policy/policy.h"
 #include "process/caller.h"
 
+namespace rf::cred {
+class Store;
+}  // namespace rf::cred
+
 namespace rf::proxy {
 
 struct ProxyConfig {
@@ -50,6 +54,9 @@ struct ProxyConfig {
   bool sandbox_only = false;
   // Names the run in the inspecting proxy's CA certificate (docs/l7.md).
   std::string ca_label = "standalone";
+  // The run's credentials (docs/credentials.md): the inspector puts their
+  // values on the wire where they are bound. Null: none.
+  std::shared_ptr<const cred::Store> credentials;
 };
 
 struct DenialCount {

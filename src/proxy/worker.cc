@@ -663,6 +663,7 @@ void Worker::StartInspected(Conn* c, std::string rest) {
   setup.inspector.host = c->host;
   setup.inspector.port = c->req.port;
   setup.inspector.max_head = s_->config.max_head_bytes;
+  setup.inspector.credentials = s_->config.credentials;
   bool all_skip = true;
   for (int i : c->verdict.endpoints) {
     const CompiledEndpoint& ce = s_->matcher.endpoint(i);
@@ -672,6 +673,7 @@ void Worker::StartInspected(Conn* c, std::string rest) {
     if (ce.inspect) {
       e.path = ce.path_selector;
       e.rules = ce.rules;
+      e.body_rewrite = ce.body_credential_rewrite;
       all_skip = all_skip && ce.tls_skip;
     } else {
       e.rules.access = l7::Access::kFull;

@@ -207,7 +207,9 @@ Result<HostProbe> ProbeHostFor(const Policy& policy, const PlanOptions& opts) {
 }
 
 nlohmann::json RenderStatus(const Plan& plan) {
-  nlohmann::json e = nlohmann::json::object();
+  // What Enrich already said (credentials), then each layer's status.
+  nlohmann::json e =
+      plan.effective.layers.is_object() ? plan.effective.layers : nlohmann::json::object();
   for (const auto& write : plan.status) write(e);
   return e;
 }

@@ -262,7 +262,8 @@ class L7Server:
                 sha, length, body = self._body()
                 sni = getattr(self.connection, "rf_sni", None)
                 server.records.add(method=self.command, target=self.path, host=self.headers.get("Host"),
-                                   sni=sni, sha256=sha, length=length)
+                                   sni=sni, sha256=sha, length=length, headers=dict(self.headers.items()),
+                                   body=body)
                 path = self.path.split("?", 1)[0]
                 if path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
                     return self._websocket()
