@@ -86,7 +86,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     const std::string& why = ours.status().reason();
     Check(why.rfind("JSON: at byte ", 0) == 0);
-    if (!theirs.is_discarded())
+    // nlohmann stops at a NUL byte as at the end of the input (its quirk:
+    // "[]\0]" is accepted there), so inputs holding one are not compared.
+    if (!theirs.is_discarded() && text.find('\0') == std::string_view::npos)
       Check(Contains(why, "appears twice") || Contains(why, "nested too deeply") ||
             Contains(why, "byte order mark"));
   }
