@@ -496,6 +496,11 @@ class PolicyErrors(unittest.TestCase):
              "deny_rules": [{"method": "tools/call", "tool": "send_email"}]},
             {"protocol": "json-rpc", "rules": [{"allow": {"method": "*"}}],
              "deny_rules": [{"method": "reports.delete"}]},
+            # OpenShell's MCP conformance policy (e2e/mcp-conformance): an
+            # empty allow under the method profile.
+            {"protocol": "mcp", "path": "/mcp", "enforcement": "enforce",
+             "mcp": {"max_body_bytes": 131072, "allow_all_known_mcp_methods": True},
+             "rules": [{"allow": {}}]},
         ):
             with self.subTest(fields=fields):
                 r = rf.run(["/bin/true"], policy=self.policy(fields))
