@@ -308,6 +308,14 @@ class Mcp(McpCase):
             ("notjson", self.post(url, '{"jsonrpc":"2.0",')),
             ("badname", self.post(url, json.dumps(call(13, "read file")))),
             ("put", ["-X", "PUT", "--data-binary", "{}", url]),
+            # Variants that must not slip past the body check: a chunked
+            # body (not held, so refused), a path the endpoint does not
+            # select, a second "name" the server might take.
+            ("chunked", self.post(url, json.dumps(call(14, "send_email")),
+                                  "-H", "Transfer-Encoding: chunked")),
+            ("otherpath", self.post(url.replace("/mcp", "/MCP"), json.dumps(call(15, "send_email")))),
+            ("dupname", self.post(url, '{"jsonrpc":"2.0","id":16,"method":"tools/call",'
+                                       '"params":{"name":"read_file","name":"send_email"}}')),
         ]
         for mode in MODES:
             with self.subTest(mode=mode):
@@ -334,6 +342,9 @@ class Mcp(McpCase):
                     self.assertIn('"jsonrpc":"2.0"', body.replace(" ", ""), name)
                 self.assertEqual(json.loads(res["notjson"][1])["error"]["code"], -32700)
                 self.assertEqual(res["put"][0], 403)
+                self.assertEqual(res["chunked"][0], 411)
+                self.assertEqual(res["otherpath"][0], 403)
+                self.assertEqual(res["dupname"][0], 400)
                 log = self.server_log(3)
                 tools = [(e.get("id"), e.get("tool")) for e in log if e.get("method") == "tools/call"]
                 self.assertEqual(sorted(tools), [(9, "read_file"), (10, "read_file")], log)
