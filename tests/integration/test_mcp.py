@@ -24,6 +24,7 @@ import types
 import unittest
 
 import rf
+from test_local_services import AS_USER, unprivileged_userns_available
 import test_l7
 
 NODE = "/usr/bin/node"
@@ -142,6 +143,7 @@ def endpoint(host, port, **fields):
 
 
 class McpCase(unittest.TestCase):
+    PREFIX = []  # argv run in front of ringfence (setpriv for uid 65534)
     @classmethod
     def setUpClass(cls):
         if not os.path.exists(NODE) or not shutil.which("npm"):
@@ -195,7 +197,7 @@ class McpCase(unittest.TestCase):
         os.chmod(pf, 0o644)
         with rf.OutsideDir(mode=0o777) as out:
             alog = os.path.join(out, "audit.jsonl")
-            cmd = [rf.BIN, "run", "-q", "--policy", pf, "--workdir", self.dir]
+            cmd = self.PREFIX + [rf.BIN, "run", "-q", "--policy", pf, "--workdir", self.dir]
             if audit:
                 cmd += ["--audit", alog]
             r = subprocess.run(cmd + ["--"] + list(argv), cwd=self.dir, capture_output=True,
@@ -374,6 +376,29 @@ class Mcp(McpCase):
         self.assertEqual(steps.get("call_read_file"), ("ok", "contents of /etc/motd"), r.stdout)
         self.assertEqual(steps.get("call_send_email")[0], "error")
         self.assertIn("deny_rules[0]", steps.get("call_send_email")[1])
+
+
+class McpAsNobody(McpCase):
+    """The SDK client's allowed and refused calls with ringfence started as
+    uid 65534."""
+    PREFIX = AS_USER
+
+    def test_sdk_client(self):
+        modes = MODES if unprivileged_userns_available() else ("platform",)
+        for mode in modes:
+            with self.subTest(mode=mode):
+                open(self.log, "w").close()
+                eps = endpoint("mcp.test", self.mport, path="/mcp", protocol="mcp", **MCP_RULES)
+                r = self.sandbox(mode, eps, [NODE, os.path.join(self.cache, "client.mjs"),
+                                             f"http://mcp.test:{self.mport}/mcp"])
+                steps = self.steps(r.stdout)
+                self.assertEqual(steps.get("call_read_file"), ("ok", "contents of /etc/motd"),
+                                 r.stdout + r.stderr)
+                self.assertEqual(steps.get("call_send_email")[0], "error")
+                self.assertIn("policy_denied", steps.get("call_send_email")[1])
+                tools = [e.get("tool") for e in self.server_log(7) if e.get("method") == "tools/call"]
+                self.assertIn("read_file", tools)
+                self.assertNotIn("send_email", tools)
 
 
 class JsonRpc(McpCase):
