@@ -7,6 +7,7 @@
 
 #include "common/ascii.h"
 #include "l7/glob.h"
+#include "l7/jsonrpc.h"
 
 namespace rf::l7 {
 
@@ -89,6 +90,19 @@ std::string Dechunk(std::string_view in) {
   return out;
 }
 
+// error.data of the JSON-RPC error object answering a refused body: the
+// same facts as RefusalBody, and the call refused.
+std::string RpcErrorData(const RequestEvent& ev) {
+  nlohmann::json j = {{"error", "policy_denied"},
+                      {"detail", ev.reason},
+                      {"endpoint", ev.endpoint},
+                      {"rule", ev.rule}};
+  if (!ev.rpc_method.empty()) j["method"] = ev.rpc_method;
+  if (!ev.tool.empty()) j["tool"] = ev.tool;
+  if (!ev.hint.empty()) j["allow_with"] = ev.hint;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
 
 bool Inspector::HostMatches(const std::string& field) const {
@@ -116,8 +130,28 @@ bool Inspector::HostMatches(const std::string& field) const {
   return port == std::to_string(config_.port);
 }
 
+Verdict Inspector::HttpVerdict(const InspectedEndpoint& e, const InspectedRequest& q,
+                               std::string_view method) const {
+  Verdict v;
+  if (q.target.path.find("%2F") != std::string::npos && !e.rules.allow_encoded_slash) {
+    v.rule = "allow_encoded_slash";
+    v.reason = "encoded '/' (%2F) in the path; the endpoint can set allow_encoded_slash: true";
+    if (e.rules.audit_only) v.allowed = v.would_deny = true;
+    return v;
+  }
+  return Evaluate(e.rules, method, q.target);
+}
+
 RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view method,
                                bool* audit_only_deny, const InspectedEndpoint** decided) {
+  return Judge(
+      q, method, [&](const InspectedEndpoint& e, bool*) { return HttpVerdict(e, q, method); },
+      audit_only_deny, decided);
+}
+
+RequestEvent Inspector::Judge(const InspectedRequest& q, std::string_view method,
+                              const EndpointJudge& judge, bool* audit_only_deny,
+                              const InspectedEndpoint** decided) {
   RequestEvent ev;
   ev.method = std::string(method);
   ev.path = q.target.path;
@@ -125,21 +159,14 @@ RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view metho
   const InspectedEndpoint* first = nullptr;
   Verdict first_verdict, allow_verdict, audit_verdict;
   const InspectedEndpoint *allow_by = nullptr, *audit_by = nullptr;
-  bool encoded_slash = q.target.path.find("%2F") != std::string::npos;
   for (const auto& e : config_.endpoints) {
     if (!e.path.empty() && !GlobMatch(e.path, q.target.path)) continue;
-    Verdict v;
-    if (encoded_slash && !e.rules.allow_encoded_slash) {
-      v.rule = "allow_encoded_slash";
-      v.reason = "encoded '/' (%2F) in the path; the endpoint can set allow_encoded_slash: true";
-      if (e.rules.audit_only) v.allowed = v.would_deny = true;
-    } else {
-      v = Evaluate(e.rules, method, q.target);
-    }
+    bool hard = false;
+    Verdict v = judge(e, &hard);
     if (!first) first = &e, first_verdict = v;
-    if (StartsWith(v.rule, "deny_rules") && !v.allowed) {
+    if ((StartsWith(v.rule, "deny_rules") && !v.allowed) || hard) {
       ev.endpoint = e.label, ev.policy = e.policy, ev.rule = v.rule, ev.reason = v.reason;
-      return ev;  // an enforced deny of any selected endpoint wins
+      return ev;  // an enforced deny (or a malformed call) of any selected endpoint wins
     }
     if (v.allowed && !v.would_deny && !allow_by) allow_by = &e, allow_verdict = v;
     if (v.allowed && v.would_deny && !audit_by) audit_by = &e, audit_verdict = v;
@@ -168,12 +195,13 @@ RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view metho
   return ev;
 }
 
-void Inspector::Refuse(InspectorOutput* out, RequestEvent ev, bool close_after, int status) {
+void Inspector::Refuse(InspectorOutput* out, RequestEvent ev, bool close_after, int status,
+                       const std::string& body) {
   ev.status = status;
   Pending p;
   p.local = true;
   p.close_after = close_after;
-  p.response = LocalResponse(status, RefusalBody(ev), close_after);
+  p.response = LocalResponse(status, body.empty() ? RefusalBody(ev) : body, close_after);
   pending_.push_back(std::move(p));
   out->events.push_back(std::move(ev));
   if (close_after) client_stopped_ = true;
@@ -305,7 +333,6 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       return;
     }
     InspectedRequest& q = r.request;
-    in.remove_prefix(q.head_length);
     if (!HostMatches(q.host)) {
       RequestEvent ev;
       ev.method = q.method, ev.path = q.target.path;
@@ -323,6 +350,11 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       Refuse(out, std::move(ev), true);
       return;
     }
+    if (RpcSelected(q)) {
+      if (!RpcRequest(in, q, out)) return;
+      continue;
+    }
+    in.remove_prefix(q.head_length);
     bool audit_deny = false;
     const InspectedEndpoint* decided = nullptr;
     RequestEvent ev = Decide(q, q.method, &audit_deny, &decided);
@@ -507,6 +539,175 @@ bool Inspector::CollectBody(std::string_view data, bool done, InspectorOutput* o
   body_data_.clear();
   body_head_.clear();
   return true;
+}
+
+bool Inspector::RpcSelected(const InspectedRequest& q) const {
+  for (const auto& e : config_.endpoints)
+    if (IsRpc(e.rules.protocol) && (e.path.empty() || GlobMatch(e.path, q.target.path)))
+      return true;
+  return false;
+}
+
+// A request some MCP or JSON-RPC endpoint judges. POST bodies are held
+// until complete (up to the smallest max_body_bytes of those endpoints),
+// then every call in them is judged by every selected endpoint as Decide
+// judges a request: REST endpoints beside them judge the HTTP request.
+bool Inspector::RpcRequest(std::string_view& in, InspectedRequest& q, InspectorOutput* out) {
+  size_t limit = SIZE_MAX;
+  bool mcp = false, json_rpc = false;
+  for (const auto& e : config_.endpoints) {
+    if (!IsRpc(e.rules.protocol) || !(e.path.empty() || GlobMatch(e.path, q.target.path))) continue;
+    limit = std::min(limit, e.rules.max_body_bytes);
+    (e.rules.protocol == Protocol::kMcp ? mcp : json_rpc) = true;
+  }
+  RequestEvent bad;
+  bad.method = q.method, bad.path = q.target.path;
+  const bool post = AsciiIEquals(q.method, "POST");
+  if (!post) {
+    // MCP's Streamable HTTP: a GET opens the server's event stream, a
+    // DELETE ends the session; neither carries a call. Anything else, and
+    // any GET or DELETE on a JSON-RPC endpoint, is refused.
+    const bool stream = AsciiIEquals(q.method, "GET") && q.accepts_event_stream;
+    const bool end = AsciiIEquals(q.method, "DELETE");
+    auto judge = [&](const InspectedEndpoint& e, bool*) {
+      if (!IsRpc(e.rules.protocol)) return HttpVerdict(e, q, q.method);
+      Verdict v;
+      if (e.rules.protocol == Protocol::kMcp && (stream || end) && q.body_length == 0) {
+        v.allowed = true;
+        v.rule = stream ? "mcp event stream" : "mcp session end";
+      } else {
+        v.rule = "protocol";
+        v.reason = q.method + " is not a JSON-RPC call: " +
+                   (e.rules.protocol == Protocol::kMcp
+                        ? "an MCP endpoint takes POST, GET with Accept: text/event-stream, and "
+                          "DELETE without a body"
+                        : "a JSON-RPC endpoint takes POST");
+      }
+      return v;
+    };
+    bool audit_deny = false;
+    RequestEvent ev = Judge(q, q.method, judge, &audit_deny);
+    in.remove_prefix(q.head_length);
+    if (!ev.allowed) {
+      Refuse(out, std::move(ev), q.body_length != 0 || q.close, 403);
+      if (q.body_length != 0 || q.close) in = {};
+      return !client_stopped_;
+    }
+    if (config_.credentials && !CredentialHead(q, ev, out)) return !client_stopped_;
+    Pending p;
+    p.method = q.method;
+    pending_.push_back(std::move(p));
+    out->to_upstream += q.forward_head;
+    out->events.push_back(std::move(ev));
+    if (q.body_length != 0) request_body_.emplace(q.body_length);
+    if (q.close && !request_body_) client_stopped_ = true, in = {};
+    if (q.close && request_body_) stop_after_body_ = true;
+    return !client_stopped_;
+  }
+  // The whole body is judged before any of it is relayed.
+  auto refuse_body = [&](int status, std::string why, int code, const RpcBody& body) {
+    bad.reason = std::move(why);
+    bad.rule = "protocol";
+    const bool close = status != 403 && status != 400 ? true : q.close;
+    Refuse(out, bad, close, status,
+           RpcErrorBody(body, code, "ringfence: " + bad.reason, RpcErrorData(bad)));
+    return close;
+  };
+  if (mcp && json_rpc) {
+    refuse_body(403, "mcp and json-rpc endpoints both select this path", kRpcPolicyDenied, {});
+    in = {};
+    client_stopped_ = true;
+    return false;
+  }
+  if (q.body_length < 0) {
+    refuse_body(411, "a JSON-RPC body must be sent with Content-Length (chunked is not inspected)",
+                kRpcInvalidRequest, {});
+    in = {};
+    return false;
+  }
+  if (static_cast<uint64_t>(q.body_length) > limit) {
+    refuse_body(413,
+                "the body of " + std::to_string(q.body_length) + " bytes exceeds max_body_bytes " +
+                    std::to_string(limit),
+                kRpcInvalidRequest, {});
+    in = {};
+    return false;
+  }
+  const size_t whole = q.head_length + static_cast<size_t>(q.body_length);
+  if (in.size() < whole) {
+    // Asked to wait for 100 Continue: say it, once, when no answer to an
+    // earlier request is owed first.
+    if (q.expect_continue && !continue_sent_ && pending_.empty()) {
+      out->to_client += "HTTP/1.1 100 Continue\r\n\r\n";
+      continue_sent_ = true;
+    }
+    return false;
+  }
+  continue_sent_ = false;
+  const std::string_view body_bytes = in.substr(q.head_length, static_cast<size_t>(q.body_length));
+  const RpcBody body = ClassifyRpcBody(body_bytes, mcp ? Protocol::kMcp : Protocol::kJsonRpc);
+  const std::string forward = std::string(body_bytes);
+  in.remove_prefix(whole);
+  auto finish = [&](bool closing) {
+    if (closing) client_stopped_ = true, in = {};
+    return !client_stopped_;
+  };
+  if (!body.ok)
+    return finish(refuse_body(400, "not a valid JSON-RPC message: " + body.error, body.code, body));
+  if (json_rpc && body.responses > 0)
+    return finish(refuse_body(403, "JSON-RPC response objects are not accepted from the client",
+                              kRpcPolicyDenied, body));
+  std::vector<RequestEvent> events;
+  for (const RpcCall& call : body.calls) {
+    auto judge = [&](const InspectedEndpoint& e, bool* hard) {
+      if (!IsRpc(e.rules.protocol)) return HttpVerdict(e, q, q.method);
+      RpcVerdict rv = EvaluateCall(e.rules, call);
+      *hard = rv.hard;
+      return rv.verdict;
+    };
+    bool audit_deny = false;
+    RequestEvent ev = Judge(q, q.method, judge, &audit_deny);
+    ev.rpc_method = call.method, ev.tool = call.tool;
+    if (!ev.allowed) {
+      if (body.batch) ev.reason += " (the whole batch is refused)";
+      ev.status = 403;
+      Refuse(out, ev, q.close, 403,
+             RpcErrorBody(body, kRpcPolicyDenied, "ringfence: policy_denied: " + ev.reason,
+                          RpcErrorData(ev)));
+      return finish(q.close);
+    }
+    events.push_back(std::move(ev));
+  }
+  if (events.empty()) {
+    // Only responses to the server's own requests (MCP): nothing to judge.
+    RequestEvent ev;
+    ev.method = q.method, ev.path = q.target.path, ev.allowed = true;
+    ev.rule = "responses";
+    events.push_back(std::move(ev));
+  }
+  if (config_.credentials) {
+    // Placeholders go in headers here: the bodies of these endpoints are
+    // judged, never rewritten.
+    if (cred::MayHoldPlaceholder(forward)) {
+      RequestEvent ev = events.front();
+      ev.allowed = ev.would_deny = false;
+      ev.rule = ev.error = "request_body_credential_rewrite";
+      ev.reason =
+          "a credential placeholder in a JSON-RPC body: refused before it reaches the upstream "
+          "(bodies of mcp and json-rpc endpoints are not rewritten)";
+      ev.hint.clear();
+      Refuse(out, std::move(ev), q.close, 403);
+      return finish(q.close);
+    }
+    if (!CredentialHead(q, events.front(), out)) return finish(true);
+  }
+  Pending p;
+  p.method = q.method;
+  pending_.push_back(std::move(p));
+  out->to_upstream += q.forward_head;
+  out->to_upstream += forward;
+  for (auto& ev : events) out->events.push_back(std::move(ev));
+  return finish(q.close);
 }
 
 void Inspector::FromUpstream(std::string_view bytes, InspectorOutput* out) {

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,10 @@ struct RequestEvent {
   std::string reason;
   std::string hint;
   std::string error;  // the refusal body's `error`; empty: policy_denied
+  // MCP and JSON-RPC: the call's method and tools/call's tool (never its
+  // arguments).
+  std::string rpc_method;
+  std::string tool;
 };
 
 struct InspectorOutput {
@@ -90,8 +95,9 @@ class Inspector {
 
   void FromClient(std::string_view bytes, InspectorOutput* out);
   void FromUpstream(std::string_view bytes, InspectorOutput* out);
-  // Bytes the inspector holds (a head not complete yet), for the proxy's
-  // memory bound: never more than the head limit.
+  // Bytes the inspector holds (a head not complete yet, or an MCP or
+  // JSON-RPC body being judged), for the proxy's memory bound: never more
+  // than the head limit plus the endpoints' max_body_bytes.
   size_t buffered() const { return client_buf_.size() + upstream_buf_.size(); }
   // Requests waiting for their answer (forwarded or the proxy's own): the
   // tunnel stops reading the client past a bound, so refused requests sent
@@ -126,10 +132,24 @@ class Inspector {
   bool CollectBody(std::string_view data, bool done, InspectorOutput* out);
   void CredentialRefusal(InspectorOutput* out, RequestEvent ev, int status, bool mid_body,
                          const std::string& why);
+  // One endpoint's verdict; setting *hard refuses whatever the others say
+  // (a malformed call).
+  using EndpointJudge = std::function<Verdict(const InspectedEndpoint&, bool* hard)>;
+  // The verdict of the endpoints selected by the request's path, combined.
+  RequestEvent Judge(const InspectedRequest& q, std::string_view method, const EndpointJudge& judge,
+                     bool* audit_only_deny, const InspectedEndpoint** decided = nullptr);
+  Verdict HttpVerdict(const InspectedEndpoint& e, const InspectedRequest& q,
+                      std::string_view method) const;
+  // Whether an MCP or JSON-RPC endpoint is selected for the request.
+  bool RpcSelected(const InspectedRequest& q) const;
+  // Judges (and relays or refuses) such a request whose head starts `in`;
+  // false: stop reading `in` for now (a body still incomplete, or closed).
+  bool RpcRequest(std::string_view& in, InspectedRequest& q, InspectorOutput* out);
   bool HostMatches(const std::string& host_field) const;
   // The proxy's own answer in the request's place (403 for a rule, the
   // parser's status for a malformed request).
-  void Refuse(InspectorOutput* out, RequestEvent ev, bool close_after, int status = 403);
+  void Refuse(InspectorOutput* out, RequestEvent ev, bool close_after, int status = 403,
+              const std::string& body = {});
 
   InspectorConfig config_;
   // Targets are normalised keeping %2F when any endpoint allows it; each
@@ -144,7 +164,8 @@ class Inspector {
   // The upstream answered the request whose body is still coming: the rest
   // of it is never relayed, and the connection ends after that answer.
   bool close_after_response_ = false;
-  bool websocket_ = false;  // the connection switched to WebSocket
+  bool continue_sent_ = false;  // 100 Continue for the RPC body being held
+  bool websocket_ = false;      // the connection switched to WebSocket
   std::optional<ClientFrameScanner> frames_;
   bool websocket_audit_ = false;
   std::string websocket_path_;

@@ -78,6 +78,16 @@ RequestParse ParseInspectedRequest(std::string_view buf, size_t max_head,
       connection_upgrade = connection_upgrade || ListHas(f.value, "upgrade");
       q.close = q.close || ListHas(f.value, "close");
       keep_alive = keep_alive || ListHas(f.value, "keep-alive");
+    } else if (AsciiIEquals(f.name, "accept")) {
+      // Media types without their parameters (`;q=0.9`).
+      for (std::string_view v = f.value; !v.empty();) {
+        size_t comma = v.find(',');
+        std::string_view item = v.substr(0, comma);
+        q.accepts_event_stream =
+            q.accepts_event_stream ||
+            AsciiIEquals(AsciiTrim(item.substr(0, item.find(';'))), "text/event-stream");
+        v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      }
     } else if (AsciiIEquals(f.name, "upgrade")) {
       upgrade_websocket = upgrade_websocket || ListHas(f.value, "websocket");
     } else if (AsciiIEquals(f.name, "expect")) {

@@ -33,7 +33,8 @@ struct InspectedRequest {
   int64_t body_length = 0;  // -1: chunked
   bool websocket_upgrade = false;
   bool expect_continue = false;
-  bool close = false;  // the client asked to close after this exchange
+  bool accepts_event_stream = false;  // Accept lists text/event-stream (an SSE stream)
+  bool close = false;                 // the client asked to close after this exchange
   std::string forward_head;
   size_t head_length = 0;
 };

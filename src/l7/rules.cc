@@ -4,6 +4,7 @@
 
 #include "common/ascii.h"
 #include "l7/glob.h"
+#include "l7/jsonrpc.h"
 
 namespace rf::l7 {
 
@@ -116,6 +117,7 @@ std::string AccessName(Access a) {
 }
 
 Status Validate(const EndpointRules& e) {
+  if (IsRpc(e.protocol)) return ValidateRpc(e);
   if (e.access != Access::kNone && !e.allow.empty())
     return Status::Error(e.where + ": `access` and `rules` are mutually exclusive");
   if (e.access == Access::kNone && e.allow.empty())

@@ -27,7 +27,7 @@
 
 namespace rf::l7 {
 
-enum class Protocol { kRest, kWebSocket };
+enum class Protocol { kRest, kWebSocket, kMcp, kJsonRpc };
 enum class Access { kNone, kReadOnly, kReadWrite, kFull };
 
 inline constexpr std::string_view kWebSocketText = "WEBSOCKET_TEXT";
@@ -38,9 +38,13 @@ struct QueryMatcher {
 };
 
 struct Rule {
-  std::string method;  // "*" or a method name
+  std::string method;  // "*" or a method name (MCP: empty is the method profile)
   std::string path;    // glob
   std::vector<QueryMatcher> query;
+  // MCP: globs for tools/call's params.name, from `tool` and `params.name`
+  // (each, when given, must match); empty: any tool.
+  std::vector<std::string> tool = {};
+  std::vector<std::string> params_name = {};
 };
 
 struct EndpointRules {
@@ -50,13 +54,20 @@ struct EndpointRules {
   std::vector<Rule> deny;
   bool audit_only = false;  // enforcement: audit
   bool allow_encoded_slash = false;
+  // MCP and JSON-RPC (l7/jsonrpc.h).
+  size_t max_body_bytes = 65536;
+  bool strict_tool_names = true;
+  bool allow_all_known_methods = false;
   std::string where;  // "policy NAME endpoint N", for messages
 };
 
 // OpenShell's load-time checks: access xor rules, one of them present, no
 // empty lists, deny needs a base allow set, globs well formed, methods are
-// tokens, WebSocket rule methods are GET, WEBSOCKET_TEXT or `*`.
+// tokens, WebSocket rule methods are GET, WEBSOCKET_TEXT or `*`. MCP and
+// JSON-RPC endpoints: ValidateRpc (l7/jsonrpc.h).
 Status Validate(const EndpointRules& rules);
+
+inline bool IsRpc(Protocol p) { return p == Protocol::kMcp || p == Protocol::kJsonRpc; }
 
 struct Verdict {
   bool allowed = false;     // forwarded (also true for an audit-mode would-deny)

@@ -13,6 +13,30 @@ namespace rf {
 
 namespace {
 
+// An MCP / JSON-RPC endpoint's rules and options, so that what is shown
+// loads again (such an endpoint is invalid without its rules).
+void AddRpcFields(const Endpoint& ep, nlohmann::json& e) {
+  if (ep.protocol != "mcp" && ep.protocol != "json-rpc") return;
+  auto rule = [](const L7Rule& r) {
+    nlohmann::json j = nlohmann::json::object();
+    if (!r.method.empty()) j["method"] = r.method;
+    if (!r.tool.empty()) j["tool"] = {{"any", r.tool}};
+    if (!r.params_name.empty()) j["params"] = {{"name", {{"any", r.params_name}}}};
+    return j;
+  };
+  nlohmann::json allow = nlohmann::json::array(), deny = nlohmann::json::array();
+  for (const auto& r : ep.rules) allow.push_back({{"allow", rule(r)}});
+  for (const auto& r : ep.deny_rules) deny.push_back(rule(r));
+  if (!allow.empty()) e["rules"] = allow;
+  if (!deny.empty()) e["deny_rules"] = deny;
+  if (ep.protocol == "mcp")
+    e["mcp"] = {{"max_body_bytes", ep.rpc.max_body_bytes},
+                {"strict_tool_names", ep.rpc.strict_tool_names},
+                {"allow_all_known_mcp_methods", ep.rpc.allow_all_known_methods}};
+  else
+    e["json_rpc"] = {{"max_body_bytes", ep.rpc.max_body_bytes}};
+}
+
 // Removes from `v` the repeats and what `exclude` holds, keeping the first
 // of each in order. Policies list tens of paths: a linear search.
 void Dedup(std::vector<std::string>& v, const std::vector<std::string>& exclude) {
@@ -230,6 +254,7 @@ nlohmann::json PolicyToJson(const Policy& p) {
         e["credential_binding"] = {{"provider", ep.credentials.binding}};
       if (ep.credentials.allow_uninspected) e["allow_uninspected_credentials"] = true;
       if (ep.credentials.body_rewrite) e["request_body_credential_rewrite"] = true;
+      AddRpcFields(ep, e);
       eps.push_back(e);
     }
     json bins = json::array();

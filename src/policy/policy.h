@@ -121,6 +121,10 @@ struct L7Rule {
   std::string method;
   std::string path;
   std::vector<L7QueryMatcher> query;
+  // protocol: mcp: `tool` and `params.name`, globs for tools/call's
+  // params.name (empty: not given).
+  std::vector<std::string> tool = {};
+  std::vector<std::string> params_name = {};
   bool operator==(const L7Rule&) const = default;
 };
 
@@ -134,11 +138,20 @@ struct EndpointCredentials {
   bool operator==(const EndpointCredentials&) const = default;
 };
 
+// protocol: mcp (`mcp:`) and json-rpc (`json_rpc:`) endpoint options.
+struct RpcOptions {
+  long max_body_bytes = 65536;  // request bodies buffered for inspection
+  bool strict_tool_names = true;
+  bool allow_all_known_methods = false;
+  std::string section;  // "mcp" or "json_rpc" when that section is present
+  bool operator==(const RpcOptions&) const = default;
+};
+
 struct Endpoint {
   std::string host;
   std::vector<uint16_t> ports;           // from `port` or `ports`
   std::vector<std::string> allowed_ips;  // CIDRs
-  std::string protocol;                  // "" (L4), rest, websocket (docs/l7.md)
+  std::string protocol;                  // "" (L4), rest, websocket, mcp, json-rpc (docs/l7.md)
   std::string enforcement;               // "", "enforce" or "audit"
   std::string access;                    // "", read-only, read-write, full
   std::string tls;                       // "", skip (terminate/passthrough: no effect)
@@ -148,6 +161,7 @@ struct Endpoint {
   std::vector<L7Rule> deny_rules;
   bool allow_encoded_slash = false;
   EndpointCredentials credentials;
+  RpcOptions rpc;
   bool operator==(const Endpoint&) const = default;
 };
 

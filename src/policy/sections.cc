@@ -91,8 +91,6 @@ constexpr NotYet kEndpointNotYet[] = {
     {"credential_signing", "credential signing, SigV4 (issue 26: credentials)"},
     {"signing_service", "credential signing, SigV4 (issue 26: credentials)"},
     {"signing_region", "credential signing, SigV4 (issue 26: credentials)"},
-    {"mcp", "MCP inspection (issue 27: agent protocols)"},
-    {"json_rpc", "JSON-RPC inspection (issue 27: agent protocols)"},
     {"persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
     {"graphql_persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
     {"graphql_max_body_bytes", "GraphQL inspection (issue 27: agent protocols)"},
@@ -399,10 +397,30 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
 
 namespace {
 
+// A matcher written as one glob or `{any: [globs]}` (query values, MCP
+// tool names).
+void LoadGlobMatcher(Checker& c, const YAML::Node& m, const std::string& at,
+                     std::vector<std::string>& globs) {
+  if (m.IsMap()) {
+    c.ForEachKey(m, at, {"any"},
+                 [&](const std::string&, const YAML::Node&, const YAML::Node& list) {
+                   c.Sequence(list, at + ".any", [&](const YAML::Node& g) {
+                     if (auto s = c.String(g, at + ".any entry")) globs.push_back(*s);
+                   });
+                 });
+    if (globs.empty()) c.Error(m.Mark(), at + " needs a glob or any: [globs]");
+  } else if (auto s = c.String(m, at)) {
+    globs.push_back(*s);
+  }
+}
+
 // `rules: [{allow: {method, path, query}}]` (allow) or
 // `deny_rules: [{method, path, query}]`. Query values: a glob or {any: [..]}.
+// On MCP endpoints `tool` and `params: {name}` instead of path and query
+// (l7/jsonrpc.h checks the combinations); `protocol` is the endpoint's.
 void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool allow,
-                 std::vector<L7Rule>& out) {
+                 const std::string& protocol, std::vector<L7Rule>& out) {
+  const bool rpc = protocol == "mcp" || protocol == "json-rpc";
   if (n.IsSequence() && n.size() == 0) {
     c.Error(n.Mark(), where + ": an empty list is invalid (" +
                           (allow ? "use access: full, or remove rules" : "remove deny_rules") +
@@ -433,45 +451,69 @@ void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool
         body, body_at,
         {"method", "path", "query", "operation_type", "operation_name", "fields", "tool", "params"},
         [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-          if (key != "method" && key != "path" && key != "query") {
-            // GraphQL and MCP rule fields: OpenShell's, not built yet.
+          if (key == "tool" || key == "params") {
+            if (protocol != "mcp") {
+              c.Error(k.Mark(), body_at + "." + key + " is an MCP rule field (protocol: mcp)");
+            } else if (key == "tool") {
+              LoadGlobMatcher(c, v, body_at + ".tool", r.tool);
+            } else {
+              c.ForEachKey(v, body_at + ".params", {"name"},
+                           [&](const std::string&, const YAML::Node&, const YAML::Node& m) {
+                             LoadGlobMatcher(c, m, body_at + ".params.name", r.params_name);
+                           });
+              if (v.IsMap() && r.params_name.empty())
+                c.Error(v.Mark(), body_at + ".params needs name (MCP matches only params.name)");
+            }
+          } else if (key != "method" && key != "path" && key != "query") {
+            // GraphQL rule fields: OpenShell's, not built yet.
             not_yet = true;
             c.Error(k.Mark(), body_at + "." + key +
                                   ": not supported yet: L7 inspection (issue 27: agent "
-                                  "protocols: GraphQL and MCP rules)");
+                                  "protocols: GraphQL rules)");
           } else if (key == "method") {
             if (auto s = c.String(v, body_at + ".method")) r.method = *s, have_method = true;
           } else if (key == "path") {
             if (auto s = c.String(v, body_at + ".path")) r.path = *s, have_path = true;
           } else {
-            c.ForEachKey(
-                v, body_at + ".query", {},
-                [&](const std::string& name, const YAML::Node&, const YAML::Node& m) {
-                  L7QueryMatcher q;
-                  q.name = name;
-                  const std::string qat = body_at + ".query." + name;
-                  if (m.IsMap()) {
-                    c.ForEachKey(
-                        m, qat, {"any"},
-                        [&](const std::string&, const YAML::Node&, const YAML::Node& list) {
-                          c.Sequence(list, qat + ".any", [&](const YAML::Node& g) {
-                            if (auto s = c.String(g, qat + ".any entry")) q.globs.push_back(*s);
-                          });
-                        });
-                    if (q.globs.empty()) c.Error(m.Mark(), qat + " needs a glob or any: [globs]");
-                  } else if (auto s = c.String(m, qat)) {
-                    q.globs.push_back(*s);
-                  }
-                  r.query.push_back(std::move(q));
-                });
+            c.ForEachKey(v, body_at + ".query", {},
+                         [&](const std::string& name, const YAML::Node&, const YAML::Node& m) {
+                           L7QueryMatcher q;
+                           q.name = name;
+                           LoadGlobMatcher(c, m, body_at + ".query." + name, q.globs);
+                           r.query.push_back(std::move(q));
+                         });
           }
         });
+    // MCP and JSON-RPC rules have no path; whether an MCP rule may omit its
+    // method depends on the endpoint's options (l7::ValidateRpc).
     if (body.IsMap() && !not_yet) {
-      if (!have_method) c.Error(body.Mark(), body_at + " needs a method");
-      if (!have_path) c.Error(body.Mark(), body_at + " needs a path");
+      if (!have_method && protocol != "mcp") c.Error(body.Mark(), body_at + " needs a method");
+      if (!have_path && !rpc) c.Error(body.Mark(), body_at + " needs a path");
     }
     out.push_back(std::move(r));
   });
+}
+
+// `mcp: {max_body_bytes, strict_tool_names, allow_all_known_mcp_methods}`
+// or `json_rpc: {max_body_bytes}`.
+void LoadRpcOptions(Checker& c, const YAML::Node& v, const std::string& where,
+                    const std::string& key, Endpoint& e) {
+  e.rpc.section = key;
+  std::vector<std::string> keys = {"max_body_bytes"};
+  if (key == "mcp") keys.insert(keys.end(), {"strict_tool_names", "allow_all_known_mcp_methods"});
+  c.ForEachKey(v, where, std::set<std::string>(keys.begin(), keys.end()),
+               [&](const std::string& f, const YAML::Node&, const YAML::Node& fv) {
+                 // The body is held in memory per request until it is judged.
+                 if (f == "max_body_bytes") {
+                   if (auto n = c.Integer(fv, where + ".max_body_bytes", 1, 16 << 20))
+                     e.rpc.max_body_bytes = *n;
+                 } else if (f == "strict_tool_names") {
+                   if (auto b = c.Bool(fv, where + ".strict_tool_names"))
+                     e.rpc.strict_tool_names = *b;
+                 } else if (auto b = c.Bool(fv, where + ".allow_all_known_mcp_methods")) {
+                   e.rpc.allow_all_known_methods = *b;
+                 }
+               });
 }
 
 void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
@@ -492,7 +534,13 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
                                 "allow_encoded_slash",
                                 "credential_binding",
                                 "allow_uninspected_credentials",
-                                "request_body_credential_rewrite"};
+                                "request_body_credential_rewrite",
+                                "mcp",
+                                "json_rpc"};
+  // The rules' fields depend on the protocol, wherever it stands in the map.
+  std::string protocol_for_rules;
+  if (n.IsMap() && n["protocol"] && n["protocol"].IsScalar())
+    protocol_for_rules = n["protocol"].Scalar();
   for (const auto& ny : kEndpointNotYet) keys.insert(ny.key);
   c.ForEachKey(
       n, where, keys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
@@ -554,7 +602,7 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
         } else if (key == "rules" || key == "deny_rules") {
           e.has_l7_rules = true;
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
-          LoadL7Rules(c, v, where + "." + key, key == "rules",
+          LoadL7Rules(c, v, where + "." + key, key == "rules", protocol_for_rules,
                       key == "rules" ? e.rules : e.deny_rules);
         } else if (key == "credential_binding") {
           LoadCredentialBinding(c, v, where + ".credential_binding", e);
@@ -564,6 +612,9 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
           if (!b) return;
           (key == "allow_uninspected_credentials" ? e.credentials.allow_uninspected
                                                   : e.credentials.body_rewrite) = *b;
+        } else if (key == "mcp" || key == "json_rpc") {
+          LoadRpcOptions(c, v, where + "." + key, key, e);
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
         } else if (key == "allow_encoded_slash") {
           if (auto b = c.Bool(v, where + ".allow_encoded_slash")) e.allow_encoded_slash = *b;
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
@@ -618,7 +669,14 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   if (e.host.empty() && !n["host"] && !n["allowed_ips"])
     c.Error(n.Mark(), where + " needs a host, or allowed_ips for any host");
   if (!have_port) c.Error(n.Mark(), where + " needs a port or ports");
-  if (e.protocol == "rest" || e.protocol == "websocket") {
+  const std::string wants = e.rpc.section == "mcp" ? "mcp" : "json-rpc";
+  if (!e.rpc.section.empty() && e.protocol != wants)
+    c.Error(n[e.rpc.section].Mark(), where + "." + e.rpc.section + " needs protocol: " + wants);
+  if (e.protocol == "mcp" && e.host.empty() && n["allowed_ips"])
+    c.Error(n.Mark(), where +
+                          ": protocol: mcp needs a concrete host (not a hostless allowed_ips "
+                          "endpoint)");
+  if (Inspected(e)) {
     if (Status st = l7::Validate(ToL7Rules(e, where)); !st.ok())
       c.Error(l7_mark.is_null() ? n.Mark() : l7_mark, st.reason());
   } else if (e.protocol.empty() &&
@@ -626,7 +684,7 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
     c.Error(l7_mark,
             where +
                 ": access, rules, deny_rules, path and allow_encoded_slash need a protocol "
-                "(rest or websocket)");
+                "(rest, websocket, mcp or json-rpc)");
   }
   CheckEndpointCredentials(c, n, where, e);
   if (e.protocol == "tcp") {

@@ -728,12 +728,17 @@ void Worker::EmitRequest(Conn* c, const l7::RequestEvent& ev) {
   std::string bin = c->caller.binary.empty() ? "unknown" : c->caller.binary;
   std::string target = Target(c->host, c->req.port);
   std::string subject = (ev.method.empty() ? std::string("-") : ev.method) + " " + target + ev.path;
+  // MCP and JSON-RPC calls: the call's method and tool, never its arguments.
+  if (!ev.rpc_method.empty())
+    subject += " " + ev.rpc_method + (ev.tool.empty() ? "" : " " + ev.tool);
   AuditEvent e{"http", action, subject, ev.reason.empty() ? ev.rule : ev.reason, {}};
   e.extra = {{"host", c->host},         {"port", c->req.port}, {"method", ev.method},
              {"path", ev.path},         {"rule", ev.rule},     {"policy", ev.policy},
              {"endpoint", ev.endpoint}, {"binary", bin},       {"pid", c->caller_pid}};
   if (ev.status) e.extra["status"] = ev.status;
   if (!ev.hint.empty()) e.extra["hint"] = ev.hint;
+  if (!ev.rpc_method.empty()) e.extra["rpc_method"] = ev.rpc_method;
+  if (!ev.tool.empty()) e.extra["tool"] = ev.tool;
   s_->audit->Emit(e);
   if (refused && ev.status < 500) {
     s_->denied++;

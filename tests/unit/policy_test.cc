@@ -242,8 +242,7 @@ TEST(PolicyLoader, CredentialsLoadedAndChecked) {
 // by name with its issue, never as an unknown key (a typo).
 TEST(PolicyLoader, OpenShellFeaturesNotYetSupported) {
   const char* keys[] = {"websocket_credential_rewrite: true", "credential_signing: sigv4",
-                        "mcp: {max_body_bytes: 1}",           "json_rpc: {max_body_bytes: 1}",
-                        "graphql_max_body_bytes: 1",          "persisted_queries: deny"};
+                        "graphql_max_body_bytes: 1", "persisted_queries: deny"};
   for (const char* kv : keys) {
     auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
                              "      - {host: x.test, port: 443, ") +
@@ -274,7 +273,15 @@ TEST(PolicyLoader, L7FieldsNeedAnInspectedProtocol) {
       Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
           "      - {host: x.test, port: 443, rules: [{allow: {method: GET, path: /}}]}\n");
   EXPECT_NE(rules.find("p.yaml:5:35: "), std::string::npos) << rules;
-  EXPECT_NE(rules.find("need a protocol (rest or websocket)"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("need a protocol (rest, websocket, mcp or json-rpc)"), std::string::npos)
+      << rules;
+  // MCP and JSON-RPC options belong to their protocol.
+  for (const char* kv : {"mcp: {max_body_bytes: 1}", "json_rpc: {max_body_bytes: 1}"}) {
+    auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+                             "      - {host: x.test, port: 443, ") +
+                 kv + "}\n");
+    EXPECT_NE(e.find("needs protocol: "), std::string::npos) << kv << ": " << e;
+  }
   EXPECT_NE(Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
                 "      - {host: x.test, port: 443, allow_encoded_slash: true}\n")
                 .find("need a protocol"),
