@@ -20,6 +20,7 @@
 #include "process/caller.h"
 #include "process/pty_relay.h"
 #include "process/spawn.h"
+#include "proxy/capture.h"
 #include "proxy/proxy.h"
 #include "sandbox/audit_path.h"
 #include "sandbox/command_lookup.h"
@@ -345,6 +346,16 @@ int RunMain(const RunOptions& o) {
       auto ledger = std::make_shared<ConnectLedger>();
       px->SetConnectLedger(ledger);
       plan->net.guard_config.ledger = std::move(ledger);
+      // Transparent TCP and capture (docs/transparent-tcp.md): the run's
+      // synthetic addresses, handed out for the policy's names before the
+      // command starts, and the proxy's policy deciding each direct connect.
+      auto names = std::make_shared<dns::SyntheticNames>();
+      proxy::AllocatePolicyNames(plan->effective.policy, *names);
+      plan->net.guard_config.synthetic = std::move(names);
+      plan->net.guard_config.capture = [p = px.get()](const std::string& host, uint16_t port,
+                                                      const std::vector<std::string>& caller) {
+        return p->DecideCapture(host, port, caller);
+      };
     }
   }
   std::string late_failure;

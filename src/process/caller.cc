@@ -114,4 +114,26 @@ bool ConnectLedger::Take(unsigned long inode, CallerIdentity* out) {
   return true;
 }
 
+void ConnectLedger::RecordCapture(unsigned long inode, CapturedDestination to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (captured_.insert_or_assign(inode, std::move(to)).second) captured_order_.push_back(inode);
+  while (captured_order_.size() > 4096) {
+    captured_.erase(captured_order_.front());
+    captured_order_.pop_front();
+  }
+  captures_pending_.store(captured_.size());
+}
+
+bool ConnectLedger::TakeCapture(unsigned long inode, CapturedDestination* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = captured_.find(inode);
+  if (it == captured_.end()) return false;
+  *out = std::move(it->second);
+  captured_.erase(it);
+  captured_order_.erase(std::remove(captured_order_.begin(), captured_order_.end(), inode),
+                        captured_order_.end());
+  captures_pending_.store(captured_.size());
+  return true;
+}
+
 }  // namespace rf

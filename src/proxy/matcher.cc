@@ -63,6 +63,7 @@ Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
         ce.path_selector = ep.path;
         ce.rules = ToL7Rules(ep, ce.label);
       }
+      ce.transparent = ep.protocol == "tcp";
       ce.ports = ep.ports;
       std::sort(ce.ports.begin(), ce.ports.end());
       for (const auto& c : ep.allowed_ips)
