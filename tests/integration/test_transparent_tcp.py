@@ -132,12 +132,211 @@ class TransparentTcpMixin:
         self.assertTrue(deny and "protocol: tcp" in deny[0].get("hint", ""), events)
 
 
+SSHD = "/usr/sbin/sshd"
+SSH = shutil.which("ssh") or "/usr/bin/ssh"
+
+SSH_POLICY = """version: 1
+network:
+  mode: {mode}
+  hosts: {{ssh.rf.test: 127.0.0.1}}
+filesystem_policy:
+  include_workdir: false
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc, {keys}]
+  read_write: [/dev/null]
+network_policies:
+  ssh:
+    endpoints:
+      - {{host: ssh.rf.test, port: {port}, protocol: tcp, allowed_ips: [127.0.0.1]}}
+    binaries:
+      - {{path: {ssh}}}
+"""
+
+
+class SshMixin:
+    """Debian's ssh client to a throwaway sshd on loopback, through a
+    protocol: tcp endpoint, with no ProxyCommand: ssh itself connects to the
+    name's address."""
+    MODE = None
+
+    def setUp(self):
+        self.keys = rf.TempDir(mode=0o755)
+        self.addCleanup(self.keys.__exit__)
+        d = self.keys.path
+        for name in ("host", "client"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            os.path.join(d, name)], check=True, timeout=60)
+        shutil.copy(os.path.join(d, "client.pub"), os.path.join(d, "authorized_keys"))
+        # ssh refuses a private key others can read; the sandbox runs as nobody.
+        os.chown(os.path.join(d, "client"), 65534, 65534)
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.port = netfixtures.free_port()
+        self.sshd = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", "/dev/null", "-p", str(self.port),
+             "-o", "ListenAddress=127.0.0.1", "-o", "HostKey=" + os.path.join(d, "host"),
+             "-o", "AuthorizedKeysFile=" + os.path.join(d, "authorized_keys"),
+             "-o", "PermitRootLogin=prohibit-password", "-o", "StrictModes=no",
+             "-o", "UsePAM=no", "-o", "PidFile=none"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(self._stop_sshd)
+        self.assertEqual(rf.wait_count(self._listening, 1, timeout=20), 1, "sshd did not listen")
+
+    def _stop_sshd(self):
+        self.sshd.terminate()
+        try:
+            self.sshd.wait(10)
+        except subprocess.TimeoutExpired:
+            self.sshd.kill()
+            self.sshd.wait(10)
+        self.sshd.stderr.close()
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return 1
+        except OSError:
+            return 0
+
+    def ssh_argv(self, host):
+        return [SSH, "-F", "/dev/null", "-i", os.path.join(self.keys.path, "client"),
+                "-p", str(self.port), "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+                "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR",
+                "root@" + host, "echo", "hello-over-ssh"]
+
+    def test_control_without_ringfence(self):
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                           + self.ssh_argv("127.0.0.1"),
+                           capture_output=True, text=True, timeout=60)
+        self.assertIn("hello-over-ssh", r.stdout, r.stderr)
+
+    def test_ssh_through_protocol_tcp(self):
+        policy = SSH_POLICY.format(mode=self.MODE, keys=self.keys.path, port=self.port,
+                                   ssh=os.path.realpath(SSH))
+        addr = synthetic_address(policy, "ssh.rf.test")
+        r = rf.run(self.ssh_argv(addr), policy=policy, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("hello-over-ssh", r.stdout, r.stderr)
+        # Another binary of the sandbox is refused the same destination.
+        r = rf.run([rf.PY, "-c", CLIENT, f"{addr}:{self.port}"], policy=policy, timeout=60)
+        self.assertRegex(r.stdout, r"refused (EACCES|ECONNREFUSED)", r.stderr)
+
+
+HTTPS_POLICY = """version: 1
+network:
+  mode: {mode}
+  hosts: {{web.rf.test: {ip}}}
+filesystem_policy:
+  include_workdir: false
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc, {certs}]
+  read_write: [/dev/null]
+network_policies:
+  web:
+    endpoints:
+      - {{host: web.rf.test, port: 443, allowed_ips: ["{ip}"]}}
+    binaries:
+      - {{path: "/**"}}
+"""
+
+# A TLS client that ignores proxy variables: connects to argv[1]:443 with
+# SNI argv[2], trusting argv[3], and prints the body or the failure.
+TLS_CLIENT = r"""
+import socket, ssl, sys
+addr, sni, ca = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+try:
+    s = socket.create_connection((addr, 443), timeout=10)
+except OSError as e:
+    print("connect", type(e).__name__, e.errno)
+    sys.exit(0)
+try:
+    t = ctx.wrap_socket(s, server_hostname=sni)
+    t.sendall(b"GET / HTTP/1.1\r\nHost: " + sni.encode() + b"\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        chunk = t.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    print("body", data.split(b"\r\n\r\n", 1)[-1].decode().strip())
+except (OSError, ssl.SSLError) as e:
+    print("tls", type(e).__name__)
+"""
+
+
+class HttpsCaptureMixin:
+    """A client that ignores the proxy reaches an ordinary (L4) endpoint on
+    443 by a direct connect: the proxy reads the ClientHello's SNI, which
+    must name the host the address was given to. The server listens on
+    port 443 of a loopback address of its own (127.0.0.0/8 is all local)."""
+    MODE = None
+
+    def setUp(self):
+        self.certs = rf.TempDir(mode=0o755)
+        self.addCleanup(self.certs.__exit__)
+        self.ip = f"127.{os.getpid() % 200 + 20}.{os.getpid() // 200 % 250 + 1}.9"
+        try:
+            self.server = netfixtures.HttpsServer(self.certs.path, name="web.rf.test",
+                                                  body=b"captured-https", address=(self.ip, 443))
+        except OSError as e:
+            self.skipTest(f"cannot listen on {self.ip}:443: {e}")
+        self.addCleanup(self.server.close)
+        self.policy = HTTPS_POLICY.format(mode=self.MODE, ip=self.ip, certs=self.certs.path)
+
+    def test_control_without_ringfence(self):
+        r = subprocess.run([rf.PY, "-c", TLS_CLIENT, self.ip, "web.rf.test", self.server.cert],
+                           capture_output=True, text=True, timeout=60)
+        self.assertIn("body captured-https", r.stdout, r.stderr)
+        r = subprocess.run([rf.PY, "-c", TLS_CLIENT, self.ip, "other.rf.test", self.server.cert],
+                           capture_output=True, text=True, timeout=60)
+        self.assertIn("body captured-https", r.stdout, r.stderr)  # the server takes any SNI
+
+    def test_sni_decides(self):
+        addr = synthetic_address(self.policy, "web.rf.test")
+        out = rf.OutsideDir()
+        self.addCleanup(out.__exit__)
+        audit = os.path.join(out.path, "audit.jsonl")
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        r = rf.run([rf.PY, "-c", TLS_CLIENT, addr, "web.rf.test", self.server.cert],
+                   policy=self.policy, extra=["--audit", audit], env=env)
+        self.assertIn("body captured-https", r.stdout, r.stderr)
+        r = rf.run([rf.PY, "-c", TLS_CLIENT, addr, "other.rf.test", self.server.cert],
+                   policy=self.policy, extra=["--audit", audit], env=env)
+        self.assertIn("tls", r.stdout, r.stderr)
+        self.assertNotIn("captured-https", r.stdout)
+        events = audit_events(audit)
+        self.assertTrue(any(e.get("action") == "allow" and e.get("captured") == "http"
+                            for e in events), events)
+        self.assertTrue(any(e.get("action") == "deny" and "SNI names other.rf.test"
+                            in e.get("reason", "") for e in events), events)
+
+
 @unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
 class NamespaceMode(TransparentTcpMixin, unittest.TestCase):
     MODE = "namespace"
 
 
 class PlatformMode(TransparentTcpMixin, unittest.TestCase):
+    MODE = "platform"
+
+
+@unittest.skipUnless(rf.IS_ROOT and os.path.exists(SSHD), "needs root and openssh-server")
+class SshNamespace(SshMixin, unittest.TestCase):
+    MODE = "namespace"
+
+
+@unittest.skipUnless(rf.IS_ROOT and os.path.exists(SSHD), "needs root and openssh-server")
+class SshPlatform(SshMixin, unittest.TestCase):
+    MODE = "platform"
+
+
+@unittest.skipUnless(rf.IS_ROOT, "binds port 443")
+class HttpsNamespace(HttpsCaptureMixin, unittest.TestCase):
+    MODE = "namespace"
+
+
+@unittest.skipUnless(rf.IS_ROOT, "binds port 443")
+class HttpsPlatform(HttpsCaptureMixin, unittest.TestCase):
     MODE = "platform"
 
 
