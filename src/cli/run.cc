@@ -14,6 +14,7 @@
 #include "audit/kernel_audit.h"
 #include "cli/commands.h"
 #include "common/terminal_text.h"
+#include "dns/resolver.h"
 #include "landlock/resolve.h"
 #include "net/connect_guard.h"
 #include "policy/loader.h"
@@ -358,6 +359,13 @@ int RunMain(const RunOptions& o) {
       };
     }
   }
+  // The sandbox's resolver (docs/dns.md), on the run's synthetic names.
+  std::unique_ptr<dns::Resolver> resolver;
+  if (plan->net.dns_socket_in_namespace && plan->net.synthetic_names) {
+    auto made = dns::Resolver::Create(plan->effective.policy, plan->net.synthetic_names, audit);
+    if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("resolver").reason());
+    resolver = std::move(made).value();
+  }
   std::string late_failure;
   std::unique_ptr<ConnectGuard> guard;
 
@@ -414,7 +422,7 @@ int RunMain(const RunOptions& o) {
     if (const ChildStep* step = plan->protection->step()) spec.privileged_steps.push_back(step);
   }
   // Received from the command before its exec; started on first use.
-  UniqueFd proxy_listener, guard_listener;
+  UniqueFd proxy_listener, guard_listener, dns_socket;
   // A service the command needs could not start: it must not run without.
   auto fail_started = [&late_failure](pid_t pid, const std::string& why) {
     if (late_failure.empty()) late_failure = why;
@@ -428,6 +436,7 @@ int RunMain(const RunOptions& o) {
       proxy_listener = std::move(handoff->proxy_listener);
       plan->net.guard_config.sandbox_diag = std::move(handoff->sandbox_diag);
       guard_listener = std::move(handoff->seccomp_listener);
+      dns_socket = std::move(handoff->dns_socket);
     } else {
       fail(handoff.status().reason());
     }
@@ -440,6 +449,12 @@ int RunMain(const RunOptions& o) {
       watches.push_back({proxy_listener.get(), [&, pid] {
                            if (Status s = px->Start(std::move(proxy_listener)); !s.ok())
                              fail_started(pid, s.With("proxy").reason());
+                         }});
+    }
+    if (late_failure.empty() && resolver && dns_socket.valid()) {
+      watches.push_back({dns_socket.get(), [&, pid] {
+                           if (Status s = resolver->Start(std::move(dns_socket)); !s.ok())
+                             fail_started(pid, s.With("resolver").reason());
                          }});
     }
     if (late_failure.empty() && guard_listener.valid()) {
@@ -467,6 +482,7 @@ int RunMain(const RunOptions& o) {
   };
   SpawnResult r = SpawnAndWait(spec);
   if (guard) guard->Stop();
+  if (resolver) resolver->Stop();
   // Records still on their way from the kernel: until its audit queue is
   // empty, or a short quiet spell, bounded (KernelAuditReader::Finish).
   if (kernel_audit && r.started)

@@ -171,7 +171,14 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
     Respond(listener, req.id, EACCES, false);
     return;
   }
-  if (!cfg_.check_inet && (to.ss_family == AF_INET || to.ss_family == AF_INET6) &&
+  // "Nothing listens there" is a stream notion: a datagram socket (the
+  // resolver's clients on 127.0.0.1:53) connects to an address, not to a
+  // listener.
+  int type = 0;
+  socklen_t type_len = sizeof type;
+  const bool stream =
+      getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type == SOCK_STREAM;
+  if (!cfg_.check_inet && stream && (to.ss_family == AF_INET || to.ss_family == AF_INET6) &&
       RefusedUnservedLoopback(req, to, to_len))
     return;
   // Who is calling, read before the socket is connected: a signal that

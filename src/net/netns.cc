@@ -21,9 +21,10 @@ namespace rf {
 
 Result<std::unique_ptr<NamespaceStep>> NamespaceStep::Create(uint16_t proxy_port,
                                                              UniqueFd to_supervisor,
-                                                             bool with_listener) {
+                                                             bool with_listener, bool with_dns) {
   std::unique_ptr<NamespaceStep> s(new NamespaceStep());
   s->with_listener_ = with_listener;
+  s->with_dns_ = with_dns;
   s->proxy_port_ = proxy_port;
   s->sock_ = std::move(to_supervisor);
   return s;
@@ -71,6 +72,28 @@ int NamespaceStep::Apply() const noexcept {
   if (diag < 0) return errno;
   int err = SendFd(sock_.get(), diag);
   close(diag);
+  if (err == 0 && with_dns_) err = SendDnsSocket();
+  return err;
+}
+
+int NamespaceStep::SendDnsSocket() const noexcept {
+  // The resolver's socket, on the namespace's own loopback port 53 (the
+  // step still holds the namespace's capabilities, so the port is free to
+  // bind here whoever the command runs as).
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(53);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int err = 0;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) {
+    err = errno;
+  } else {
+    err = SendFd(sock_.get(), fd);
+  }
+  close(fd);
   return err;
 }
 

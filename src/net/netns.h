@@ -31,15 +31,19 @@ class NamespaceStep : public ChildStep {
   // namespace when unprivileged): this step, in the command, mounts a /proc
   // of the sandbox's PID namespace over /proc, brings loopback up and sends
   // the listener and a sock_diag socket of the namespace.
+  // `with_dns`: also create the sandbox resolver's UDP socket on
+  // 127.0.0.1:53 and send it last (src/dns/resolver.h).
   static Result<std::unique_ptr<NamespaceStep>> Create(uint16_t proxy_port, UniqueFd to_supervisor,
-                                                       bool with_listener);
+                                                       bool with_listener, bool with_dns = false);
   const char* name() const override { return "network namespace"; }
   int Apply() const noexcept override;
   int SendListener() const noexcept;
 
  private:
   NamespaceStep() = default;
+  int SendDnsSocket() const noexcept;
   bool with_listener_ = true;
+  bool with_dns_ = false;
   uint16_t proxy_port_ = 0;
   UniqueFd sock_;
 };

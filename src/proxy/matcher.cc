@@ -125,6 +125,26 @@ std::vector<int> Matcher::HostCandidates(const std::string& host) const {
   return out;
 }
 
+Matcher::Named Matcher::NamesHost(const std::string& host) const {
+  Named n;
+  for (int i : HostCandidates(host)) {
+    const CompiledEndpoint& e = endpoints_[i];
+    if (e.host.empty()) continue;
+    if (e.exact) {
+      n.exact = true;
+      continue;
+    }
+    const std::string suffix = e.host.substr(e.host.find('.') + 1);
+    const size_t labels = static_cast<size_t>(std::count(suffix.begin(), suffix.end(), '.')) + 1;
+    if (!n.wildcard || labels > n.suffix_labels) {
+      n.suffix_labels = labels;
+      n.pattern = e.host;
+    }
+    n.wildcard = true;
+  }
+  return n;
+}
+
 namespace {
 
 // The allowed_ips a loopback host needs (the SSRF rule refuses loopback

@@ -82,6 +82,17 @@ class Matcher {
   int MatchAddress(const std::vector<int>& endpoints, const std::string& host, const IpAddr& addr,
                    std::string* reason, std::string* hint, bool host_address = false) const;
 
+  // For the sandbox's DNS (src/dns/resolver.h): whether an endpoint names
+  // `host` (hostless endpoints name none), exactly or through a wildcard;
+  // `suffix_labels`: labels of the longest wildcard suffix that matched.
+  struct Named {
+    bool exact = false;
+    bool wildcard = false;
+    size_t suffix_labels = 0;
+    std::string pattern;  // that wildcard endpoint's host
+  };
+  Named NamesHost(const std::string& host) const;
+
   // Whether any of `endpoints` has its requests inspected (L7).
   bool Inspects(const std::vector<int>& endpoints) const;
 

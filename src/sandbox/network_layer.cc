@@ -10,6 +10,8 @@
 
 #include <cstring>
 
+#include "dns/resolver.h"
+#include "dns/sandbox_files.h"
 #include "net/mode.h"
 #include "net/netns.h"
 #include "sandbox/layers.h"
@@ -39,6 +41,30 @@ Result<UniqueFd> PlatformListener(uint16_t port, uint16_t* bound) {
   getsockname(fd.get(), reinterpret_cast<struct sockaddr*>(&a), &len);
   *bound = ntohs(a.sin_port);
   return fd;
+}
+
+// What `policy show --effective` says of namespace mode's DNS.
+nlohmann::json NamespaceDnsStatus(const Policy& p, const std::vector<std::string>& skipped) {
+  nlohmann::json d = {
+      {"resolver",
+       "127.0.0.1:53 in the sandbox's network namespace (UDP), served by the supervisor"},
+      {"resolv_conf",
+       "the sandbox's own /etc/resolv.conf (nameserver 127.0.0.1) and /etc/hosts "
+       "(localhost), bound read-only over the host's"},
+      {"answers",
+       "names the policy reaches get a synthetic address (198.18.0.0/15, A records "
+       "only; AAAA: no data); every other name NXDOMAIN, audited (layer dns)"},
+      {"names", dns::Resolver::PolicyNames(p)}};
+  if (!skipped.empty()) d["not_bound"] = skipped;
+  std::vector<std::string> warnings;
+  for (const auto& name : dns::Resolver::PolicyNames(p))
+    if (name.find('*') != std::string::npos)
+      warnings.push_back(name +
+                         ": every name under it resolves; new names are budgeted (60 a minute, 6 "
+                         "exfiltration-shaped: a label over 40 characters or more than 6 labels "
+                         "under the wildcard), REFUSED beyond, audited");
+  if (!warnings.empty()) d["wildcard_warnings"] = warnings;
+  return d;
 }
 
 }  // namespace
@@ -73,7 +99,10 @@ Result<NetworkDecision> AddNetworkLayer(const LayerInput& in, const ModeDecision
       UniqueFd child_end(sp[1]);
       net.proxy = d.mode == NetMode::kNamespace;
       net.proxy_port = net.proxy ? NamespaceProxyPort(p.network.proxy_port) : 0;
-      auto step = NamespaceStep::Create(net.proxy_port, std::move(child_end), net.proxy);
+      // Policy DNS comes with the proxy: a resolver on the namespace's
+      // loopback and the sandbox's own resolv.conf and hosts.
+      net.dns_socket_in_namespace = net.proxy;
+      auto step = NamespaceStep::Create(net.proxy_port, std::move(child_end), net.proxy, net.proxy);
       // init is PID 1 of the sandbox's namespaces (and owns the user
       // namespace when ringfence is not privileged).
       plan.init_namespaces = kInitNamespaces | (d.use_userns ? CLONE_NEWUSER : 0);
@@ -90,6 +119,13 @@ Result<NetworkDecision> AddNetworkLayer(const LayerInput& in, const ModeDecision
       net.guard_config.proxy_port = net.proxy_port;
       if (!step.ok()) return step.status();
       plan.privileged_steps.push_back(std::move(step).value());
+      if (net.proxy) {
+        std::vector<std::string> skipped;
+        auto files = dns::SandboxFilesStep::Create(&skipped);
+        if (!files.ok()) return files.status().With("the sandbox's DNS files");
+        plan.privileged_steps.push_back(std::move(files).value());
+        st["dns"] = NamespaceDnsStatus(p, skipped);
+      }
       st["status"] =
           net.proxy ? "enforced (fresh network namespace: loopback only; egress through the proxy)"
                     : "enforced (empty network namespace: loopback only)";
@@ -114,6 +150,13 @@ Result<NetworkDecision> AddNetworkLayer(const LayerInput& in, const ModeDecision
       net.guard_config.proxy_port = net.proxy_port;
       net.guard_config.loopback_ports = p.network.loopback_ports;
       st["status"] = "enforced (proxy on 127.0.0.1, Landlock TCP port rules, seccomp socket rules)";
+      st["dns"] = {
+          {"status",
+           "not served: UDP stays refused (seccomp), so no name resolves inside the sandbox; "
+           "clients reach policy names through the proxy (HTTP_PROXY), which resolves them"},
+          {"why",
+           "glibc, musl and Go accept an answer only from the name server's own address, "
+           "which the supervisor cannot answer from without a network namespace (docs/dns.md)"}};
       net.guard_config.notify_listen = true;  // the profile's listen rule (platform)
       // Landlock (ABI <= 7) does not check the implicit bind of listen():
       // the guard refuses it, on the command's socket where it can take it,
@@ -214,6 +257,7 @@ Result<NetworkDecision> AddNetworkLayer(const LayerInput& in, const ModeDecision
           "network.unix_datagram: true: datagrams can reach any host pathname socket the sandbox's "
           "uid may write (e.g. /dev/log)");
   }
+  if (net.proxy) net.synthetic_names = std::make_shared<dns::SyntheticNames>();
   if (net.proxy) {
     st["proxy"] = "http://127.0.0.1:" + std::to_string(net.proxy_port);
     auto env = ProxyEnvironment(net.proxy_port, LoopbackHostsCarried(p.network_policies),

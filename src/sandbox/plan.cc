@@ -227,6 +227,12 @@ Result<Handoff> ReceiveHandoff(NetworkSetup& net) {
     auto d = ReceiveFd(net.listener_channel.get());
     if (!d.ok()) return d.status().With("network namespace");
     h.sandbox_diag = std::move(d).value();
+    if (net.dns_socket_in_namespace) {
+      // Then the resolver's socket, on the namespace's loopback port 53.
+      auto s = ReceiveFd(net.listener_channel.get());
+      if (!s.ok()) return s.status().With("the sandbox's resolver");
+      h.dns_socket = std::move(s).value();
+    }
   }
   if (net.seccomp_channel.valid()) {
     // The filter's listener, sent by the command's last confinement step.

@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "common/fd.h"
 #include "common/status.h"
+#include "dns/synthetic.h"
 #include "net/connect_guard.h"
 #include "policy/effective.h"
 #include "process/spawn.h"
@@ -59,6 +60,13 @@ struct NetworkSetup {
   UniqueFd seccomp_channel;
   bool guard = false;
   ConnectGuardConfig guard_config;
+  // Policy DNS (docs/dns.md): the run's synthetic addresses for policy
+  // names, one map shared by the resolver and the connect guard; set in
+  // the modes with a proxy.
+  std::shared_ptr<dns::SyntheticNames> synthetic_names;
+  // namespace: the resolver's socket (127.0.0.1:53 in the sandbox's
+  // namespace) comes after the sock_diag socket on listener_channel.
+  bool dns_socket_in_namespace = false;
 };
 
 struct Plan {
@@ -118,9 +126,9 @@ nlohmann::json RenderStatus(const Plan& plan);
 
 // The descriptors the command sends the supervisor before its exec, all
 // from inside the sandbox (namespaces and filter already made). They travel
-// on the plan's channels in this order: the proxy listener and then a
-// sock_diag socket of the sandbox's network namespace (NamespaceStep, on
-// NetworkSetup::listener_channel), then the seccomp filter's listener
+// on the plan's channels in this order: the proxy listener, a sock_diag
+// socket of the sandbox's network namespace and the resolver's socket
+// (NamespaceStep, on NetworkSetup::listener_channel), then the seccomp filter's listener
 // (seccomp::FilterStep, last confinement step, on
 // NetworkSetup::seccomp_channel). Each is invalid where the plan has none
 // (platform mode: the proxy listener is the one made before fork).
@@ -128,6 +136,7 @@ struct Handoff {
   UniqueFd proxy_listener;
   UniqueFd sandbox_diag;
   UniqueFd seccomp_listener;
+  UniqueFd dns_socket;  // namespace mode with a proxy: the resolver's
 };
 
 // Receives the hand-off of a started command (its channels in `net`); an
