@@ -348,11 +348,13 @@ int RunMain(const RunOptions& o) {
       px->SetConnectLedger(ledger);
       plan->net.guard_config.ledger = std::move(ledger);
       // Transparent TCP and capture (docs/transparent-tcp.md): the run's
-      // synthetic addresses, handed out for the policy's names before the
-      // command starts, and the proxy's policy deciding each direct connect.
-      auto names = std::make_shared<dns::SyntheticNames>();
-      proxy::AllocatePolicyNames(plan->effective.policy, *names);
-      plan->net.guard_config.synthetic = std::move(names);
+      // synthetic addresses (the map the sandbox's resolver answers from),
+      // handed out for the policy's exact names before the command starts,
+      // so they follow policy order; and the proxy's policy deciding each
+      // direct connect.
+      if (plan->net.synthetic_names)
+        proxy::AllocatePolicyNames(plan->effective.policy, *plan->net.synthetic_names);
+      plan->net.guard_config.synthetic = plan->net.synthetic_names;
       plan->net.guard_config.capture = [p = px.get()](const std::string& host, uint16_t port,
                                                       const std::vector<std::string>& caller) {
         return p->DecideCapture(host, port, caller);

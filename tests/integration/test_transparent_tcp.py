@@ -311,6 +311,80 @@ class HttpsCaptureMixin:
                             in e.get("reason", "") for e in events), events)
 
 
+NODE = "/usr/bin/node"
+
+# Node 20's fetch reads no proxy variable: it resolves the name and connects.
+NODE_FETCH = r"""
+fetch(process.argv[1]).then(r => r.text()).then(t => console.log("body", t.trim()),
+  e => console.log("error", (e.cause && e.cause.code) || e.message));
+"""
+
+
+class ByNameMixin:
+    """Clients that resolve the policy name through the sandbox's policy DNS
+    (docs/dns.md) and connect to the address it answers: a raw TCP client by
+    name, and Node 20's fetch to an HTTPS endpoint on 443."""
+    MODE = None
+
+    def setUp(self):
+        self.echo = netfixtures.EchoServer()
+        self.addCleanup(self.echo.close)
+        self.certs = rf.TempDir(mode=0o755)
+        self.addCleanup(self.certs.__exit__)
+        self.ip = f"127.{os.getpid() % 200 + 20}.{os.getpid() // 200 % 250 + 1}.10"
+        try:
+            self.server = netfixtures.HttpsServer(self.certs.path, name="web.rf.test",
+                                                  body=b"node-fetch-ok", address=(self.ip, 443))
+        except OSError as e:
+            self.skipTest(f"cannot listen on {self.ip}:443: {e}")
+        self.addCleanup(self.server.close)
+        self.policy = f"""version: 1
+network:
+  mode: {self.MODE}
+  hosts: {{{NAME}: 127.0.0.1, web.rf.test: {self.ip}}}
+filesystem_policy:
+  include_workdir: false
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc, {self.certs.path}]
+  read_write: [/dev/null]
+network_policies:
+  redis:
+    endpoints:
+      - {{host: {NAME}, port: {self.echo.port}, protocol: tcp, allowed_ips: [127.0.0.1]}}
+      - {{host: web.rf.test, port: 443, allowed_ips: ["{self.ip}"]}}
+    binaries:
+      - {{path: "/**"}}
+"""
+        self.env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+
+    def test_control_without_ringfence(self):
+        r = subprocess.run(["/usr/bin/env", "NODE_EXTRA_CA_CERTS=" + self.server.cert, NODE,
+                            "-e", NODE_FETCH, f"https://{self.ip}/"], env=self.env,
+                           capture_output=True, text=True, timeout=60)
+        # The certificate names web.rf.test, not the address: the probe
+        # reaches the server and checks its certificate.
+        self.assertIn("ERR_TLS_CERT_ALTNAME_INVALID", r.stdout, r.stderr)
+
+    def test_raw_tcp_by_name(self):
+        r = rf.run([rf.PY, "-c", CLIENT, f"{NAME}:{self.echo.port}"], policy=self.policy,
+                   env=self.env)
+        self.assertIn(f"{NAME}:{self.echo.port} got PING transparent", r.stdout, r.stderr)
+
+    @unittest.skipUnless(os.path.exists(NODE), "needs node")
+    def test_node_fetch(self):
+        r = rf.run(["/usr/bin/env", "NODE_EXTRA_CA_CERTS=" + self.server.cert, NODE, "-e",
+                    NODE_FETCH, "https://web.rf.test/"],
+                   policy=self.policy, env=self.env)
+        self.assertIn("body node-fetch-ok", r.stdout, r.stderr)
+        r = rf.run(["/usr/bin/env", "NODE_EXTRA_CA_CERTS=" + self.server.cert, NODE, "-e",
+                    NODE_FETCH, "https://other.rf.test/"], policy=self.policy, env=self.env)
+        self.assertIn("error ENOTFOUND", r.stdout, r.stderr)
+
+
+@unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+class ByNameNamespace(ByNameMixin, unittest.TestCase):
+    MODE = "namespace"
+
+
 @unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
 class NamespaceMode(TransparentTcpMixin, unittest.TestCase):
     MODE = "namespace"
