@@ -256,7 +256,15 @@ bool Worker::TakeCapture(Conn* c) {
   c->req.host = to.host;
   c->req.port = to.port;
   c->host = NormalizeHost(to.host);
-  Identify(c);  // the guard recorded the caller with the capture
+  // The guard recorded the caller with the capture, under the same inode.
+  c->identified = true;
+  CallerIdentity found;
+  if (s_->ledger->Take(*inode, &found)) {
+    c->caller.attributed = true;
+    c->caller_pid = found.pid;
+    c->caller.exes = std::move(found.exes);
+    if (!c->caller.exes.empty()) c->caller.binary = c->caller.exes.front();
+  }
   return true;
 }
 
