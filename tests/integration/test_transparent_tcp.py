@@ -15,6 +15,7 @@ import unittest
 
 import netfixtures
 import rf
+from test_clients import FETCH as JAVA_FETCH
 
 NAME = "redis.rf.test"
 
@@ -312,6 +313,8 @@ class HttpsCaptureMixin:
 
 
 NODE = "/usr/bin/node"
+JAVA = shutil.which("java") or "/usr/bin/java"
+JAVAC = shutil.which("javac") or "/usr/bin/javac"
 
 # Node 20's fetch reads no proxy variable: it resolves the name and connects.
 NODE_FETCH = r"""
@@ -378,6 +381,35 @@ network_policies:
         r = rf.run(["/usr/bin/env", "NODE_EXTRA_CA_CERTS=" + self.server.cert, NODE, "-e",
                     NODE_FETCH, "https://other.rf.test/"], policy=self.policy, env=self.env)
         self.assertIn("error ENOTFOUND", r.stdout, r.stderr)
+
+    @unittest.skipUnless(os.path.exists(JAVAC), "needs a JDK")
+    def test_java_httpclient_without_proxy_flags(self):
+        d = self.certs.path
+        with open(os.path.join(d, "Fetch.java"), "w") as f:
+            f.write(JAVA_FETCH)
+        subprocess.run([JAVAC, "-d", d, os.path.join(d, "Fetch.java")], check=True,
+                       capture_output=True, timeout=120)
+        store = os.path.join(d, "trust.p12")
+        subprocess.run(["keytool", "-importcert", "-noprompt", "-file", self.server.cert,
+                        "-alias", "web", "-keystore", store, "-storetype", "PKCS12",
+                        "-storepass", "changeit"], check=True, capture_output=True, timeout=120)
+        os.chmod(store, 0o644)
+        # No JAVA_TOOL_OPTIONS (ringfence's proxy flags): the JVM connects
+        # to the name itself.
+        argv = ["/usr/bin/env", "-u", "JAVA_TOOL_OPTIONS", JAVA, "-Djavax.net.ssl.trustStore=" + store,
+                "-Djavax.net.ssl.trustStorePassword=changeit", "-cp", d, "Fetch",
+                "https://web.rf.test/", "https://other.rf.test/"]
+        # Control: the same JVM and trust store reach the server directly,
+        # the name resolved from a hosts file of the JVM's own.
+        hosts = os.path.join(d, "hosts")
+        with open(hosts, "w") as f:
+            f.write(f"{self.ip} web.rf.test\n")
+        control = argv[:6] + ["-Djdk.net.hosts.file=" + hosts] + argv[6:10]
+        r = subprocess.run(control, env=self.env, capture_output=True, text=True, timeout=120)
+        self.assertIn("200 node-fetch-ok", r.stdout, r.stderr)
+        r = rf.run(argv, policy=self.policy, env=self.env, timeout=120)
+        self.assertIn("200 node-fetch-ok", r.stdout, r.stderr)
+        self.assertIn("ERR ConnectException", r.stdout, r.stderr)
 
 
 @unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
