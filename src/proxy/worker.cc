@@ -271,12 +271,21 @@ bool Worker::TakeCapture(Conn* c) {
 void Worker::ReadCapturedName(Conn* c) {
   // A TLS record is at most 16 KiB: room for a ClientHello in one.
   const size_t limit = std::max<size_t>(s_->config.max_head_bytes, 16384 + 5);
-  const bool eof = ReadClient(c, limit + 1);
-  const FirstBytes first = ReadFirstBytes(c->inbuf, limit);
-  if (first.kind == FirstBytes::Kind::kNeedMore) {
-    if (eof) Close(c);
+  if (!c->ready.c_rd) return;
+  // Peeked, not read: the bytes stay in the socket for the tunnel (an
+  // inspected one hands the socket to the TLS engine, which reads the
+  // ClientHello itself). More bytes arriving raise a new edge.
+  std::string seen(limit + 1, '\0');
+  ssize_t n = recv(c->client.get(), seen.data(), seen.size(), MSG_PEEK);
+  c->ready.c_rd = false;
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    Close(c);
     return;
   }
+  seen.resize(static_cast<size_t>(n));
+  const FirstBytes first = ReadFirstBytes(seen, limit);
+  if (first.kind == FirstBytes::Kind::kNeedMore) return;
   if (first.kind != FirstBytes::Kind::kName || first.name != c->host) {
     // Connected to one name's address, asking for another (or for none):
     // refused, whatever the policy says about the other name.
@@ -690,6 +699,8 @@ void Worker::StartTunnel(Conn* c) {
   std::string rest = c->inbuf.substr(c->req.head_length);
   c->inbuf.clear();
   c->inbuf.shrink_to_fit();
+  // A captured connection's first bytes were only peeked: still to read.
+  if (c->captured) c->ready.c_rd = true;
   if (s_->matcher.Inspects(c->verdict.endpoints)) {
     StartInspected(c, std::move(rest));
     return;

@@ -412,6 +412,83 @@ network_policies:
         self.assertIn("ERR ConnectException", r.stdout, r.stderr)
 
 
+INSPECTED_POLICY = """version: 1
+network:
+  mode: {mode}
+  hosts: {{api.rf.test: 127.0.0.1}}
+  upstream_ca: {cert}
+filesystem_policy:
+  include_workdir: false
+  read_only: [/usr, /lib, /lib64, /bin, /etc, /proc]
+  read_write: [/dev/null]
+network_policies:
+  api:
+    endpoints:
+      - {{host: api.rf.test, port: {port}, protocol: rest, access: read-only,
+          allowed_ips: [127.0.0.1]}}
+    binaries:
+      - {{path: "/**"}}
+"""
+
+# A direct TLS connection trusting the run's CA (SSL_CERT_FILE, set by
+# ringfence), one request of method argv[3]: prints the status line.
+INSPECTED_CLIENT = r"""
+import os, socket, ssl, sys
+addr, port, method = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+t = ctx.wrap_socket(socket.create_connection((addr, port), timeout=10),
+                    server_hostname="api.rf.test")
+t.sendall(method.encode() + b" / HTTP/1.1\r\nHost: api.rf.test:%d\r\nContent-Length: 0\r\n"
+          b"Connection: close\r\n\r\n" % port)
+data = b""
+while b"\r\n" not in data:
+    chunk = t.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print("status", data.split(b"\r\n", 1)[0].decode())
+"""
+
+
+class InspectedCaptureMixin:
+    """A direct connect to an inspected (protocol: rest) endpoint's name takes
+    the proxy's L7 path: TLS terminated with the run's CA, each request
+    decided (GET allowed by access: read-only, POST refused)."""
+    MODE = None
+
+    def setUp(self):
+        self.certs = rf.TempDir(mode=0o755)
+        self.addCleanup(self.certs.__exit__)
+        self.server = netfixtures.HttpsServer(self.certs.path, name="api.rf.test",
+                                              body=b"inspected-ok")
+        self.addCleanup(self.server.close)
+        self.policy = INSPECTED_POLICY.format(mode=self.MODE, cert=self.server.cert,
+                                              port=self.server.port)
+
+    def test_control_without_ringfence(self):
+        env = dict(os.environ, SSL_CERT_FILE=self.server.cert)
+        r = subprocess.run([rf.PY, "-c", INSPECTED_CLIENT, "127.0.0.1", str(self.server.port),
+                            "GET"], env=env, capture_output=True, text=True, timeout=60)
+        self.assertIn("status HTTP/1.0 200", r.stdout, r.stderr)
+
+    def test_rules_apply_to_a_captured_connection(self):
+        addr = synthetic_address(self.policy, "api.rf.test")
+        port = str(self.server.port)
+        r = rf.run([rf.PY, "-c", INSPECTED_CLIENT, addr, port, "GET"], policy=self.policy)
+        self.assertRegex(r.stdout, r"status HTTP/1.[01] 200", r.stderr)
+        r = rf.run([rf.PY, "-c", INSPECTED_CLIENT, addr, port, "POST"], policy=self.policy)
+        self.assertRegex(r.stdout, r"status HTTP/1.[01] 403", r.stderr)
+
+
+class InspectedPlatform(InspectedCaptureMixin, unittest.TestCase):
+    MODE = "platform"
+
+
+@unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
+class InspectedNamespace(InspectedCaptureMixin, unittest.TestCase):
+    MODE = "namespace"
+
+
 @unittest.skipUnless(rf.IS_ROOT, "namespace mode as root")
 class ByNameNamespace(ByNameMixin, unittest.TestCase):
     MODE = "namespace"
