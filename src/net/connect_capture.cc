@@ -138,6 +138,15 @@ bool ConnectGuard::HandleSynthetic(const struct seccomp_notif& req, const sockad
                     binary);
       return true;
     }
+    // Only a stream socket is carried: a datagram socket "connected" to the
+    // proxy's listener would carry nothing, and leave a ledger entry.
+    int type = 0;
+    socklen_t type_len = sizeof type;
+    if (getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM) {
+      RefuseCapture(req, target, "only TCP is carried to a policy name (protocol: tcp)", "",
+                    binary);
+      return true;
+    }
   }
   struct stat st;
   if (fstat(sock.get(), &st) != 0) {

@@ -116,6 +116,22 @@ class TransparentTcpMixin:
         self.assertTrue(any(e.get("action") == "deny" and e.get("subject") == f"{NAME}:{spare}"
                             for e in events), events)
 
+    def test_udp_to_a_policy_name_refused(self):
+        # Only TCP is carried: a datagram socket is refused (at connect()
+        # in namespace mode, at socket() by seccomp in platform mode).
+        addr = synthetic_address(self.policy, NAME)
+        script = ("import errno, socket\n"
+                  "try:\n"
+                  "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                  f"    s.connect(('{addr}', {self.echo.port}))\n"
+                  "    s.send(b'x')\n"
+                  "    print('sent')\n"
+                  "except OSError as e:\n"
+                  "    print('refused', errno.errorcode.get(e.errno))\n")
+        r = rf.run([rf.PY, "-c", script], policy=self.policy, extra=["--audit", self.audit])
+        self.assertIn("refused", r.stdout, r.stderr)
+        self.assertEqual(self.echo.count, 0)
+
     def test_address_never_handed_out_refused(self):
         r = self.run_client(f"198.18.200.7:{self.echo.port}")
         self.assertRegex(r.stdout, r"refused (EACCES|ECONNREFUSED)", r.stderr)
