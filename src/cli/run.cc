@@ -424,7 +424,8 @@ int RunMain(const RunOptions& o) {
     if (const ChildStep* step = plan->protection->step()) spec.privileged_steps.push_back(step);
   }
   // Received from the command before its exec; started on first use.
-  UniqueFd proxy_listener, guard_listener, dns_socket;
+  UniqueFd proxy_listener, guard_listener, dns_socket, dns_tcp_listener;
+  bool resolver_started = false;
   // A service the command needs could not start: it must not run without.
   auto fail_started = [&late_failure](pid_t pid, const std::string& why) {
     if (late_failure.empty()) late_failure = why;
@@ -439,6 +440,7 @@ int RunMain(const RunOptions& o) {
       plan->net.guard_config.sandbox_diag = std::move(handoff->sandbox_diag);
       guard_listener = std::move(handoff->seccomp_listener);
       dns_socket = std::move(handoff->dns_socket);
+      dns_tcp_listener = std::move(handoff->dns_tcp_listener);
     } else {
       fail(handoff.status().reason());
     }
@@ -454,10 +456,16 @@ int RunMain(const RunOptions& o) {
                          }});
     }
     if (late_failure.empty() && resolver && dns_socket.valid()) {
-      watches.push_back({dns_socket.get(), [&, pid] {
-                           if (Status s = resolver->Start(std::move(dns_socket)); !s.ok())
-                             fail_started(pid, s.With("resolver").reason());
-                         }});
+      // Started by the first query, over UDP or TCP, once.
+      auto start = [&, pid] {
+        if (resolver_started) return;
+        resolver_started = true;
+        if (Status s = resolver->Start(std::move(dns_socket), pid, std::move(dns_tcp_listener));
+            !s.ok())
+          fail_started(pid, s.With("resolver").reason());
+      };
+      watches.push_back({dns_socket.get(), start});
+      if (dns_tcp_listener.valid()) watches.push_back({dns_tcp_listener.get(), start});
     }
     if (late_failure.empty() && guard_listener.valid()) {
       watches.push_back({guard_listener.get(), [&, pid] {

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "policy/cidr.h"
+#include "proxy/identity.h"
 #include "proxy/matcher.h"
 
 namespace rf::dns {
@@ -31,7 +33,9 @@ std::string AddressText(in_addr a) {
   return buf;
 }
 
-void AddOrigin(nlohmann::json& extra, const QueryOrigin& o) {
+void AddOrigin(nlohmann::json& extra, const QueryOrigin& origin) {
+  QueryOrigin o = origin;
+  if (o.identify) o.identify(o);
   if (!o.peer.empty()) extra["peer"] = o.peer;
   if (o.pid > 0) extra["pid"] = o.pid;
   if (!o.binary.empty()) extra["binary"] = o.binary;
@@ -75,6 +79,11 @@ Resolver::Verdict Resolver::Classify(const std::string& name) const {
 bool Resolver::TakeBudget(const std::string& name, bool shaped, std::string* why) {
   std::lock_guard<std::mutex> lock(budget_mutex_);
   if (wildcard_answered_.count(name)) return true;
+  // The names remembered are bounded like the synthetic addresses.
+  if (wildcard_answered_.size() >= SyntheticNames::kDefaultCapacity) {
+    *why = "the run's names under wildcard hosts are used up";
+    return false;
+  }
   const auto now = std::chrono::steady_clock::now();
   const double minutes = std::chrono::duration<double>(now - refilled_).count() / 60.0;
   refilled_ = now;
@@ -167,11 +176,37 @@ std::vector<uint8_t> Resolver::Answer(std::span<const uint8_t> message, const Qu
   return WriteAnswer(q, Rcode::kNoError, address, kTtl);
 }
 
-Status Resolver::Start(UniqueFd socket) {
+// The inode of the UDP socket bound to 127.0.0.1:`port` in the network
+// namespace of `pid` (its /proc/<pid>/net/udp), 0 when none.
+static unsigned long UdpInode(pid_t pid, uint16_t port) {
+  FILE* f = fopen(("/proc/" + std::to_string(pid) + "/net/udp").c_str(), "re");
+  if (!f) return 0;
+  char line[512];
+  unsigned long found = 0;
+  // Bounded: one line per socket of the namespace, at most this many read.
+  for (int n = 0; n < 65536 && fgets(line, sizeof line, f); ++n) {
+    unsigned addr = 0, lport = 0, raddr = 0, rport = 0, state = 0, uid = 0;
+    unsigned long inode = 0;
+    int slot = 0;
+    if (sscanf(line, " %d: %8X:%4X %8X:%4X %2X %*X:%*X %*X:%*X %*X %u %*d %lu", &slot, &addr,
+               &lport, &raddr, &rport, &state, &uid, &inode) != 8)
+      continue;
+    if (lport == port) {
+      found = inode;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+Status Resolver::Start(UniqueFd socket, pid_t sandbox_root, UniqueFd tcp) {
   if (thread_.joinable()) return Status::Error("internal: the resolver is already running");
+  sandbox_root_ = sandbox_root;
   stop_event_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_event_.valid()) return Status::Errno("eventfd");
   socket_ = std::move(socket);
+  tcp_listener_ = std::move(tcp);
   thread_ = std::thread([this] { Serve(); });
   return Status::Ok();
 }
@@ -184,17 +219,107 @@ void Resolver::Stop() {
   thread_.join();
 }
 
+bool Resolver::ServeTcp(TcpClient& c, const std::function<void(QueryOrigin&)>& identify) {
+  uint8_t buf[2 + kMaxMessage];
+  const ssize_t n = recv(c.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+  if (n == 0) return false;
+  if (n < 0) return errno == EAGAIN || errno == EINTR;
+  c.in.insert(c.in.end(), buf, buf + n);
+  c.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTcpIdleMs);
+  // Every whole query in what arrived (RFC 7766 lets a client pipeline).
+  while (c.in.size() >= 2) {
+    const size_t len = (static_cast<size_t>(c.in[0]) << 8) | c.in[1];
+    if (len > kMaxMessage) return false;  // no query is that long
+    if (c.in.size() < 2 + len) break;
+    QueryOrigin origin;
+    origin.identify = identify;
+    auto answer = Answer(std::span<const uint8_t>(c.in.data() + 2, len), origin);
+    c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(2 + len));
+    if (answer.empty()) return false;
+    answer.insert(answer.begin(), {static_cast<uint8_t>(answer.size() >> 8),
+                                   static_cast<uint8_t>(answer.size() & 0xff)});
+    // An answer is small and the client reads them: one that does not, or
+    // whose buffer is full, is dropped rather than waited for.
+    if (send(c.fd.get(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(answer.size()))
+      return false;
+  }
+  return c.in.size() <= 2 + kMaxMessage;
+}
+
 void Resolver::Serve() {
   uint8_t buf[kMaxMessage + 1];
+  std::unique_ptr<proxy::IdentityResolver> identity;
+  if (sandbox_root_ > 0) identity = std::make_unique<proxy::IdentityResolver>(sandbox_root_);
+  std::vector<TcpClient> clients;
   for (;;) {
-    struct pollfd fds[2] = {{socket_.get(), POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
+    std::vector<struct pollfd> fds = {{stop_event_.get(), POLLIN, 0}, {socket_.get(), POLLIN, 0}};
+    // The listener is left out of the poll while every client slot is taken:
+    // further connections wait in its backlog.
+    const bool accepting = tcp_listener_.valid() && clients.size() < kMaxTcpClients;
+    fds.push_back({accepting ? tcp_listener_.get() : -1, POLLIN, 0});
+    const auto now = std::chrono::steady_clock::now();
+    int timeout = -1;
+    for (const auto& c : clients) {
+      fds.push_back({c.fd.get(), POLLIN, 0});
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - now).count();
+      const int ms = left < 0 ? 0 : static_cast<int>(left);
+      if (timeout < 0 || ms < timeout) timeout = ms;
+    }
+    if (poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno == EINTR) continue;
       return;
     }
-    if (fds[1].revents) return;
-    if (fds[0].revents & (POLLERR | POLLNVAL)) return;
-    if (!(fds[0].revents & POLLIN)) continue;
+    if (fds[0].revents) return;
+    if (fds[1].revents & POLLNVAL) return;
+    if (fds[1].revents & POLLERR) {
+      // A pending socket error (an ICMP report): cleared, not fatal; the
+      // resolver keeps serving.
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    }
+    // TCP clients first (their indexes match `fds` until one is removed).
+    const auto after = std::chrono::steady_clock::now();
+    std::vector<TcpClient> kept;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      TcpClient& c = clients[i];
+      bool keep = after < c.deadline;
+      if (keep && fds[3 + i].revents) {
+        std::function<void(QueryOrigin&)> identify;
+        if (identity) {
+          identify = [&identity, fd = c.fd.get()](QueryOrigin& o) {
+            struct sockaddr_storage peer, local;
+            socklen_t pl = sizeof peer, ll = sizeof local;
+            if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&peer), &pl) != 0 ||
+                getsockname(fd, reinterpret_cast<struct sockaddr*>(&local), &ll) != 0)
+              return;
+            if (peer.ss_family == AF_INET) {
+              const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&peer);
+              o.peer =
+                  "tcp " + AddressText(sin->sin_addr) + ":" + std::to_string(ntohs(sin->sin_port));
+            }
+            auto who = identity->Resolve(peer, local);
+            if (!who.ok()) return;
+            o.pid = who->pid;
+            if (!who->exes.empty()) o.binary = who->exes.front();
+          };
+        }
+        keep = ServeTcp(c, identify);
+      }
+      if (keep) kept.push_back(std::move(c));
+    }
+    clients = std::move(kept);
+    if (accepting && (fds[2].revents & POLLIN)) {
+      UniqueFd c(accept4(tcp_listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (c.valid())
+        clients.push_back(
+            {std::move(c),
+             {},
+             std::chrono::steady_clock::now() + std::chrono::milliseconds(kTcpIdleMs)});
+    }
+    if (!(fds[1].revents & POLLIN)) continue;
     struct sockaddr_storage from;
     socklen_t from_len = sizeof from;
     const ssize_t n = recvfrom(socket_.get(), buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC,
@@ -204,6 +329,17 @@ void Resolver::Serve() {
     if (from.ss_family == AF_INET) {
       const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&from);
       origin.peer = AddressText(sin->sin_addr) + ":" + std::to_string(ntohs(sin->sin_port));
+      if (identity) {
+        const uint16_t port = ntohs(sin->sin_port);
+        origin.identify = [&identity, port, root = sandbox_root_](QueryOrigin& o) {
+          const unsigned long inode = UdpInode(root, port);
+          if (inode == 0) return;
+          auto who = identity->ResolveInode(inode);
+          if (!who.ok()) return;
+          o.pid = who->pid;
+          if (!who->exes.empty()) o.binary = who->exes.front();
+        };
+      }
     }
     auto answer = Answer(std::span<const uint8_t>(buf, static_cast<size_t>(n)), origin);
     if (answer.empty()) continue;

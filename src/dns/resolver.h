@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -55,6 +56,9 @@ struct QueryOrigin {
   std::string peer;  // "127.0.0.1:40000", "" when unknown
   int pid = 0;       // 0 when unknown
   std::string binary;
+  // Fills pid and binary; called only when an event is written (a lookup
+  // in /proc costs more than an answer).
+  std::function<void(QueryOrigin&)> identify;
 };
 
 class Resolver {
@@ -82,7 +86,16 @@ class Resolver {
 
   // Serves datagrams arriving on `socket` (a bound UDP socket) on a thread
   // of its own until Stop (or destruction); answers go back to the sender.
-  Status Start(UniqueFd socket);
+  // `sandbox_root`: the command's pid (its /proc/<pid>/net/udp is the
+  // sandbox namespace's view), to name who asked in events; 0: unnamed.
+  // `tcp`: a listening socket for DNS over TCP (RFC 7766: two-byte length
+  // prefix, several queries a connection), optional.
+  Status Start(UniqueFd socket, pid_t sandbox_root = 0, UniqueFd tcp = {});
+
+  // DNS over TCP: connections served at once, and how long one may stay
+  // idle or half-sent.
+  static constexpr size_t kMaxTcpClients = 16;
+  static constexpr int kTcpIdleMs = 5000;
   void Stop();
 
   // TTL of answers: short, so a client asks again rather than caching for
@@ -97,6 +110,13 @@ class Resolver {
   Resolver() = default;
   bool TakeBudget(const std::string& name, bool shaped, std::string* why);
   void Serve();
+  struct TcpClient {
+    UniqueFd fd;
+    std::vector<uint8_t> in;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  // Reads what `c` sent and answers every whole query; false: close it.
+  bool ServeTcp(TcpClient& c, const std::function<void(QueryOrigin&)>& identify);
 
   std::unique_ptr<proxy::Matcher> matcher_;
   std::unordered_set<std::string> static_hosts_;
@@ -109,7 +129,9 @@ class Resolver {
   double tokens_ = 0, shaped_tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;
 
+  pid_t sandbox_root_ = 0;
   UniqueFd socket_;
+  UniqueFd tcp_listener_;
   UniqueFd stop_event_;
   std::thread thread_;
 };

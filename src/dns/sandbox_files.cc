@@ -5,7 +5,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+
+#include <cctype>
+#include <cstring>
 
 #include "common/fd.h"
 
@@ -21,8 +25,20 @@ std::string SandboxResolvConf() {
 }
 
 std::string SandboxHosts() {
-  return "127.0.0.1\tlocalhost\n"
-         "::1\tlocalhost ip6-localhost ip6-loopback\n";
+  std::string hosts =
+      "127.0.0.1\tlocalhost\n"
+      "::1\tlocalhost ip6-localhost ip6-loopback\n";
+  // The sandbox shares the host's name (no UTS namespace): programs that
+  // look their own name up (hostname -f, Java's InetAddress.getLocalHost)
+  // find it on loopback, as Debian's installer writes it.
+  struct utsname u;
+  if (uname(&u) == 0 && u.nodename[0] && strcmp(u.nodename, "localhost") != 0) {
+    bool plain = true;
+    for (const char* c = u.nodename; *c; ++c)
+      if (!isalnum(static_cast<unsigned char>(*c)) && *c != '-' && *c != '.') plain = false;
+    if (plain) hosts += std::string("127.0.1.1\t") + u.nodename + "\n";
+  }
+  return hosts;
 }
 
 namespace {

@@ -77,24 +77,29 @@ int NamespaceStep::Apply() const noexcept {
 }
 
 int NamespaceStep::SendDnsSocket() const noexcept {
-  // The resolver's socket, on the namespace's own loopback port 53 (the
-  // step still holds the namespace's capabilities, so the port is free to
-  // bind here whoever the command runs as).
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno;
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(53);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int err = 0;
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) {
-    err = errno;
-  } else {
-    err = SendFd(sock_.get(), fd);
+  // The resolver's sockets, UDP and then a TCP listener, on the namespace's
+  // own loopback port 53 (the step still holds the namespace's
+  // capabilities, so the port is free to bind here whoever the command
+  // runs as).
+  for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(53);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int err = 0;
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0 ||
+        (type == SOCK_STREAM && listen(fd, 64) != 0)) {
+      err = errno;
+    } else {
+      err = SendFd(sock_.get(), fd);
+    }
+    close(fd);
+    if (err) return err;
   }
-  close(fd);
-  return err;
+  return 0;
 }
 
 int NamespaceStep::SendListener() const noexcept {

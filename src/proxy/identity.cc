@@ -250,7 +250,11 @@ Result<CallerIdentity> IdentityResolver::Resolve(const sockaddr_storage& client,
   Init();
   auto inode = FindInode(client, proxy);
   if (!inode.ok()) return inode.status();
-  std::string link = "socket:[" + std::to_string(*inode) + "]";
+  return ResolveInode(*inode);
+}
+
+Result<CallerIdentity> IdentityResolver::ResolveInode(unsigned long inode) {
+  std::string link = "socket:[" + std::to_string(inode) + "]";
   pid_t self = getpid();
   pid_t owner = 0;
   for (pid_t p : recent_) {

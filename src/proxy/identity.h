@@ -45,6 +45,10 @@ class IdentityResolver {
   // `client` is getpeername() of the accepted socket, `proxy` getsockname().
   Result<CallerIdentity> Resolve(const sockaddr_storage& client, const sockaddr_storage& proxy);
 
+  // Steps 2 and 3 for a socket found otherwise (the sandbox resolver's
+  // UDP clients, src/dns/resolver.h).
+  Result<CallerIdentity> ResolveInode(unsigned long inode);
+
   // Pieces, exposed for tests.
   Result<unsigned long> FindInode(const sockaddr_storage& client,
                                   const sockaddr_storage& proxy) const;

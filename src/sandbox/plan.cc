@@ -232,6 +232,9 @@ Result<Handoff> ReceiveHandoff(NetworkSetup& net) {
       auto s = ReceiveFd(net.listener_channel.get());
       if (!s.ok()) return s.status().With("the sandbox's resolver");
       h.dns_socket = std::move(s).value();
+      auto t = ReceiveFd(net.listener_channel.get());
+      if (!t.ok()) return t.status().With("the sandbox's resolver (TCP)");
+      h.dns_tcp_listener = std::move(t).value();
     }
   }
   if (net.seccomp_channel.valid()) {

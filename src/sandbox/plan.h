@@ -136,7 +136,9 @@ struct Handoff {
   UniqueFd proxy_listener;
   UniqueFd sandbox_diag;
   UniqueFd seccomp_listener;
-  UniqueFd dns_socket;  // namespace mode with a proxy: the resolver's
+  // Namespace mode with a proxy: the resolver's UDP socket and TCP listener.
+  UniqueFd dns_socket;
+  UniqueFd dns_tcp_listener;
 };
 
 // Receives the hand-off of a started command (its channels in `net`); an

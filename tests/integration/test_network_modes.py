@@ -181,6 +181,9 @@ network_policies:
         }
         for name, args in proc_cases.items():
             lines.append(f'printf "%s " {name}; {rf.PY} proc_probe.py {args}')
+        # Policy DNS (docs/dns.md): a name no policy reaches never resolves.
+        lines.append('printf "%s " dns_non_policy_name; getent hosts other.test; echo "rc=$?"')
+        lines.append('printf "%s " dns_policy_name; echo "$(getent hosts local.test | cut -d" " -f1)"')
         lines.append(f'printf "%s " https; curl -s -m 10 --cacert cert.pem https://local.test:{cls.https.port}/ '
                      '|| echo "curl failed rc=$?"')
         r = cls._run_with_sup_pid(cls._command("\n".join(lines)))
@@ -239,6 +242,15 @@ network_policies:
         self.assertEqual(self.udp.count.n, 0, "a datagram reached the host")
         self.assertEqual(self.dns.count.n, 0, "a DNS query reached the host resolver")
         self.assertTrue(self.result("dns_udp").startswith("ERR"))
+
+    def test_a_non_policy_name_never_resolves(self):
+        self.assertEqual(self.result("dns_non_policy_name"), "rc=2")
+        self.assertEqual(self.dns.count.n, 0, "a DNS query reached the host resolver")
+
+    def test_a_policy_name_resolves_to_a_synthetic_address(self):
+        if self.MODE == "platform":
+            self.skipTest("platform mode does not serve policy DNS yet (docs/dns.md)")
+        self.assertRegex(self.result("dns_policy_name"), r"^198\.1[89]\.")
 
     def test_raw_packet_mptcp_io_uring(self):
         self.assertEqual(self.result("raw"), "ERR EPERM")

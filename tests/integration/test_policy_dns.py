@@ -8,6 +8,7 @@ DNS-label exfiltration. End to end: the real binary, getent (glibc's NSS
 ringfence as the control."""
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -49,6 +50,36 @@ except OSError as e:
     print("ERR", e.errno)
 """
 
+# DNS over TCP (RFC 7766): an idle connection first (it must not hold the
+# resolver up), then the queries NAMES pipelined on a second connection.
+TCP_QUERY = r"""
+import socket, struct, subprocess, sys
+def q(name, id):
+    m = struct.pack(">HHHHHH", id, 0x0100, 1, 0, 0, 0)
+    for l in name.split("."):
+        m += bytes([len(l)]) + l.encode()
+    return m + b"\0" + struct.pack(">HH", 1, 1)
+def read(s, n):
+    b = b""
+    while len(b) < n:
+        chunk = s.recv(n - len(b))
+        if not chunk:
+            raise SystemExit("closed")
+        b += chunk
+    return b
+idle = socket.create_connection(("127.0.0.1", 53), timeout=5)
+idle.sendall(b"\0")  # half a length prefix, never finished
+print("udp", subprocess.run(["getent", "hosts", "api.allowed.test"], capture_output=True,
+                            text=True, timeout=30).stdout.split(" ")[0])
+s = socket.create_connection(("127.0.0.1", 53), timeout=5)
+names = sys.argv[1:]
+s.sendall(b"".join(struct.pack(">H", len(q(n, i))) + q(n, i) for i, n in enumerate(names)))
+for n in names:
+    m = read(s, struct.unpack(">H", read(s, 2))[0])
+    an = struct.unpack(">H", m[6:8])[0]
+    print(n, m[3] & 0xf, socket.inet_ntoa(m[-4:]) if an else "-")
+"""
+
 GETADDRINFO = r"""
 import socket, sys
 for name in sys.argv[1:]:
@@ -86,7 +117,8 @@ class PolicyDns:
         with open(cls.policy, "w") as f:
             f.write(POLICY.format(mode=cls.MODE))
         os.chmod(cls.policy, 0o644)
-        for name, text in (("direct.py", DIRECT_QUERY), ("gai.py", GETADDRINFO)):
+        for name, text in (("direct.py", DIRECT_QUERY), ("gai.py", GETADDRINFO),
+                           ("tcp.py", TCP_QUERY)):
             with open(os.path.join(cls.dir, name), "w") as f:
                 f.write(text)
             os.chmod(os.path.join(cls.dir, name), 0o644)
@@ -126,6 +158,8 @@ class PolicyDns:
         deny = [e for e in events(audit, "dns", "deny") if e["subject"] == "other.test"][0]
         self.assertEqual(deny["rcode"], "NXDOMAIN")
         self.assertIn("network_policies", deny["hint"])
+        self.assertEqual(deny.get("binary"), "/usr/bin/getent", deny)  # who asked
+        self.assertGreater(deny.get("pid", 0), 0)
         self.assertFalse([e for e in events(audit, "dns") if e["subject"] != "other.test"
                           and e["action"] == "deny"])
 
@@ -199,6 +233,19 @@ class NamespaceMode(PolicyDns, unittest.TestCase):
         self.assertIn("localhost", hosts)
         self.assertNotIn("rc=0", rest)
         self.assertRegex(rest, r"(127\.0\.0\.1|::1)\s+localhost")
+        me = subprocess.run(["hostname"], capture_output=True, text=True, timeout=30).stdout.strip()
+        if me and me != "localhost":
+            r = self.sandbox("getent hosts $(hostname)")
+            self.assertRegex(r.stdout, r"^127\.0\.1\.1\s+" + re.escape(me), r.stdout + r.stderr)
+
+    def test_dns_over_tcp(self):
+        r = self.sandbox(f"{rf.PY} tcp.py api.allowed.test other.test x.wild.test")
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 4, r.stdout + r.stderr)
+        self.assertRegex(lines[0], r"^udp 198\.1[89]\.")
+        self.assertRegex(lines[1], r"^api\.allowed\.test 0 198\.1[89]\.")
+        self.assertEqual(lines[2], "other.test 3 -")  # NXDOMAIN
+        self.assertRegex(lines[3], r"^x\.wild\.test 0 198\.1[89]\.")
 
     def test_effective_policy_shows_the_dns_set_up(self):
         with open(self.policy) as f:

@@ -6,16 +6,11 @@
 
 #include "dns/message.h"
 #include "dns/resolver.h"
+#include "dns/sandbox_files.h"
 #include "dns/synthetic.h"
 
 namespace rf::dns {
 namespace {
-
-std::string Text(in_addr a) {
-  char b[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &a, b, sizeof b);
-  return b;
-}
 
 TEST(DnsMessage, ParsesAQueryAndAnswersIt) {
   auto m = WriteQuery(0x1234, "API.Example.com", kTypeA, true);
@@ -33,7 +28,7 @@ TEST(DnsMessage, ParsesAQueryAndAnswersIt) {
   EXPECT_EQ(v->id, 0x1234);
   EXPECT_EQ(v->rcode, Rcode::kNoError);
   ASSERT_EQ(v->addresses.size(), 1u);
-  EXPECT_EQ(Text(v->addresses[0]), "198.18.0.7");
+  EXPECT_EQ(v->addresses[0].s_addr, a.s_addr);
   // The question is echoed with the case it was sent in.
   EXPECT_NE(std::string(answer.begin(), answer.end()).find("API"), std::string::npos);
 }
@@ -177,6 +172,16 @@ TEST(DnsResolver, MalformedGetsFormerrAndGarbageNothing) {
   ASSERT_TRUE(v);
   EXPECT_EQ(v->rcode, Rcode::kFormErr);
   EXPECT_EQ(v->id, 5);
+}
+
+TEST(DnsSandboxFiles, PointAtTheSandboxResolverOnly) {
+  const std::string conf = SandboxResolvConf();
+  EXPECT_NE(conf.find("nameserver 127.0.0.1\n"), std::string::npos);
+  EXPECT_EQ(conf.find("nameserver"), conf.rfind("nameserver"));
+  EXPECT_EQ(conf.find("search"), std::string::npos);
+  const std::string hosts = SandboxHosts();
+  EXPECT_EQ(hosts.rfind("127.0.0.1\tlocalhost\n", 0), 0u);
+  EXPECT_EQ(hosts.find("198.18."), std::string::npos);
 }
 
 }  // namespace
