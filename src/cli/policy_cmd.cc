@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include "cli/commands.h"
 #include "common/json_text.h"
 #include "policy/loader.h"
+#include "proxy/capture.h"
 #include "sandbox/environment.h"
 #include "sandbox/home.h"
 #include "sandbox/plan.h"
@@ -98,6 +100,39 @@ int PolicyValidateMain(const std::string& file, bool json) {
   return finish(0);
 }
 
+namespace {
+
+// Transparent TCP and capture as a run of this plan sets them up
+// (docs/transparent-tcp.md): the names given synthetic addresses and how a
+// direct connect to each is carried.
+nlohmann::json CaptureSetup(const Plan& plan) {
+  nlohmann::json c;
+  if (!plan.net.proxy || !plan.net.guard) {
+    c["enabled"] = false;
+    c["why"] = "no egress proxy or no connect guard in this mode";
+    return c;
+  }
+  c["enabled"] = true;
+  c["synthetic_range"] = "198.18.0.0/15";
+  c["redirect"] =
+      plan.net.mode == NetMode::kNamespace
+          ? "the guard connects the command's own socket to the proxy in the sandbox's namespace"
+          : "the guard connects a socket of its own to the proxy and installs it over the "
+            "command's";
+  dns::SyntheticNames names;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& n : proxy::AllocatePolicyNames(plan.effective.policy, names)) {
+    char shown[INET_ADDRSTRLEN] = "";
+    inet_ntop(AF_INET, &n.address, shown, sizeof shown);
+    list.push_back(
+        {{"name", n.name}, {"address", shown}, {"ports", n.ports}, {"carried", n.carried}});
+  }
+  c["names"] = list;
+  return c;
+}
+
+}  // namespace
+
 int PolicyShowMain(const std::string& file, bool effective, bool json, const std::string& mode) {
   // Checked whether or not --effective uses it: a typo must not pass.
   if (!mode.empty() && !ParseNetMode(mode)) {
@@ -146,6 +181,7 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
         EnvironmentStatus(FilterEnvironment(environ, plan->effective.policy.process.environment),
                           plan->effective.policy.process.environment, additions);
     out = EffectiveToJson(plan->effective);
+    out["network"]["capture"] = CaptureSetup(*plan);
   } else {
     out = PolicyToJson(*p);
     out["source"] = p->source;

@@ -22,6 +22,7 @@
 #include "process/caller.h"
 #include "process/pty_relay.h"
 #include "process/spawn.h"
+#include "proxy/capture.h"
 #include "proxy/proxy.h"
 #include "sandbox/audit_path.h"
 #include "sandbox/command_lookup.h"
@@ -417,6 +418,18 @@ int RunMain(const RunOptions& o) {
       auto ledger = std::make_shared<ConnectLedger>();
       px->SetConnectLedger(ledger);
       plan->net.guard_config.ledger = std::move(ledger);
+      // Transparent TCP and capture (docs/transparent-tcp.md): the run's
+      // synthetic addresses (the map the sandbox's resolver answers from),
+      // handed out for the policy's exact names before the command starts,
+      // so they follow policy order; and the proxy's policy deciding each
+      // direct connect.
+      if (plan->net.synthetic_names)
+        proxy::AllocatePolicyNames(plan->effective.policy, *plan->net.synthetic_names);
+      plan->net.guard_config.synthetic = plan->net.synthetic_names;
+      plan->net.guard_config.capture = [p = px.get()](const std::string& host, uint16_t port,
+                                                      const std::vector<std::string>& caller) {
+        return p->DecideCapture(host, port, caller);
+      };
     }
   }
   // The sandbox's resolver (docs/dns.md), on the run's synthetic names.

@@ -39,6 +39,7 @@
 #include "audit/audit.h"
 #include "common/fd.h"
 #include "common/status.h"
+#include "dns/synthetic.h"
 #include "landlock/metadata_guard.h"
 #include "net/sandbox_thread.h"
 #include "net/work_pool.h"
@@ -109,6 +110,16 @@ struct ConnectGuardConfig {
   // here too: decided against the Landlock rules (src/landlock/metadata_guard.h).
   // The credentials are switch_creds/uid/gid above.
   MetadataGuardConfig metadata;
+  // Transparent TCP and capture (docs/transparent-tcp.md): a connect to an
+  // address of the run's synthetic range is mapped back to the policy name
+  // it was handed out for, decided by `capture` (the proxy's policy code),
+  // and redirected to the proxy (proxy_port on 127.0.0.1) with the
+  // destination recorded in `ledger`. Null: such connects are refused like
+  // any other destination.
+  std::shared_ptr<dns::SyntheticNames> synthetic;
+  std::function<CaptureDecision(const std::string& host, uint16_t port,
+                                const std::vector<std::string>& caller)>
+      capture;
 };
 
 // Whether pidfd_getfd works in this process at all (a container profile may
@@ -142,6 +153,13 @@ class ConnectGuard {
   // on the command's behalf in platform mode, the command's own socket
   // connected in namespace mode.
   void HandleInet(const struct seccomp_notif& req, sockaddr_storage ss, size_t addr_len);
+  // A destination in the synthetic range (src/net/connect_capture.cc):
+  // refused, or redirected to the proxy for the name it stands for. False
+  // when `ss` is not in the range.
+  bool HandleSynthetic(const struct seccomp_notif& req, const sockaddr_storage& ss);
+  // Refuses a connect to a policy name's address, audited.
+  void RefuseCapture(const struct seccomp_notif& req, const std::string& target,
+                     const std::string& why, const std::string& hint, const std::string& binary);
   // A pathname unix address (relative ones are the caller's cwd's).
   void HandleUnix(const struct seccomp_notif& req, std::string path);
   // Namespace mode, where the kernel confines the destination (inet and

@@ -33,6 +33,7 @@ void ConnectGuard::HandleInet(const struct seccomp_notif& req, sockaddr_storage 
   const int fd = static_cast<int>(req.data.args[0]);
   uint16_t port = 0;
   const int loopback = LoopbackKind(&ss, addr_len, &port);
+  if (HandleSynthetic(req, ss)) return;
   if (!cfg_.check_inet) {
     // Namespace mode: the command's own socket, connected by the kernel
     // after the checks in ConnectOwnSocket.

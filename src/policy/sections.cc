@@ -96,12 +96,12 @@ constexpr NotYet kEndpointNotYet[] = {
     {"graphql_max_body_bytes", "GraphQL inspection (issue 27: agent protocols)"},
 };
 
-// The protocols OpenShell documents, with the issue that brings each here.
+// The inspected protocols OpenShell documents, with the issue that brings
+// each here (tcp, not inspected, is handled by ValidateTransparentEndpoint).
 const char* ProtocolIssue(const std::string& protocol) {
   if (protocol == "rest" || protocol == "websocket") return "issue 25: L7 policy";
   if (protocol == "graphql" || protocol == "mcp" || protocol == "json-rpc")
     return "issue 27: agent protocols";
-  if (protocol == "tcp") return "issue 28: policy DNS and transparent TCP";
   return nullptr;
 }
 
@@ -516,6 +516,40 @@ void LoadRpcOptions(Checker& c, const YAML::Node& v, const std::string& where,
                });
 }
 
+// protocol: tcp (docs/transparent-tcp.md), validated as OpenShell does: a
+// DNS host name (the sandbox reaches it through policy DNS and capture, so
+// an address or a hostless entry has nothing to resolve), ports, and none
+// of the fields that only mean something to an inspected endpoint (the
+// bytes are carried uninspected: a rule there would be silently ignored).
+void ValidateTransparentEndpoint(Checker& c, const YAML::Node& n, const std::string& where,
+                                 const Endpoint& e, const YAML::Mark& protocol_mark) {
+  if (!n["host"]) {
+    c.Error(protocol_mark, where +
+                               ": protocol: tcp needs a host (a DNS name, reached through "
+                               "policy DNS); hostless allowed_ips entries are for the proxy");
+  } else if (!e.host.empty() && (ParseIpLiteral(e.host) || e.host.back() == '.' ||
+                                 e.host.find(':') != std::string::npos)) {
+    c.Error(n["host"].Mark(), where + ".host '" + e.host +
+                                  "': protocol: tcp needs a DNS host name (no address, no "
+                                  "trailing dot)");
+  } else if (e.host.find('*') != std::string::npos) {
+    c.Warning(n["host"].Mark(),
+              where + ".host '" + e.host +
+                  "': a wildcard with protocol: tcp lets the sandbox resolve every matching "
+                  "name, a channel for data in DNS labels; prefer exact names");
+  }
+  for (const char* key :
+       {"path", "enforcement", "access", "rules", "deny_rules", "allow_encoded_slash", "mcp",
+        "json_rpc", "request_body_credential_rewrite", "websocket_credential_rewrite",
+        "credential_signing", "signing_service", "signing_region", "persisted_queries",
+        "graphql_persisted_queries", "graphql_max_body_bytes"}) {
+    if (n[key])
+      c.Error(n[key].Mark(), where + "." + key +
+                                 ": not valid with protocol: tcp (its bytes are carried "
+                                 "without inspection)");
+  }
+}
+
 void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
   bool have_port = false;
   YAML::Mark l7_mark, protocol_mark;
@@ -622,8 +656,7 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
           auto s = c.String(v, where + "." + key);
           if (!s) return;
           if (key == "protocol") {
-            const char* issue = ProtocolIssue(*s);
-            if (!issue) {
+            if (*s != "tcp" && !ProtocolIssue(*s)) {
               c.Error(v.Mark(), where +
                                     ".protocol must be rest, websocket, graphql, "
                                     "mcp, json-rpc or tcp, not '" +
@@ -688,11 +721,7 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   }
   CheckEndpointCredentials(c, n, where, e);
   if (e.protocol == "tcp") {
-    c.Error(protocol_mark, where +
-                               ".protocol: not supported yet: protocol: tcp, transparent TCP "
-                               "with policy DNS (" +
-                               std::string(ProtocolIssue("tcp")) +
-                               "); without `protocol` the endpoint is reached through the proxy");
+    ValidateTransparentEndpoint(c, n, where, e, protocol_mark);
   } else if (!l7_field.empty() && e.enforcement != "audit" && !e.protocol.empty() &&
              !Inspected(e)) {
     const std::string issue =

@@ -165,4 +165,30 @@ size_t ConnectLedger::size() const {
   return by_client_.size();
 }
 
+void ConnectLedger::RecordCapture(const sockaddr_storage& client, CapturedDestination to) {
+  Key key;
+  if (!KeyOf(client, &key)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (captured_.insert_or_assign(key, std::move(to)).second) captured_order_.push_back(key);
+  while (captured_order_.size() > 4096) {
+    captured_.erase(captured_order_.front());
+    captured_order_.pop_front();
+  }
+  captures_pending_.store(captured_.size());
+}
+
+bool ConnectLedger::TakeCapture(const sockaddr_storage& client, CapturedDestination* out) {
+  Key key;
+  if (!KeyOf(client, &key)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = captured_.find(key);
+  if (it == captured_.end()) return false;
+  *out = std::move(it->second);
+  captured_.erase(it);
+  captured_order_.erase(std::remove(captured_order_.begin(), captured_order_.end(), key),
+                        captured_order_.end());
+  captures_pending_.store(captured_.size());
+  return true;
+}
+
 }  // namespace rf

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -52,6 +53,32 @@ pid_t ParentOfPid(pid_t pid, const std::string& proc = "/proc");
 // made by the guard too, which replaces the entry before that connection can
 // send; the proxy drops an entry it did not take when the connection closes.
 // Thread-safe; the oldest entries go past 4096.
+//
+// Transparent TCP and capture (docs/transparent-tcp.md): a connect the guard
+// redirected from a policy name's synthetic address to the proxy is recorded
+// too, before the guard connects, with the destination the command asked
+// for; the proxy takes it when it accepts the connection, instead of reading
+// a request head. Only the guard writes entries, each is taken once, and the
+// oldest go past 4096 (a connect that never reached the proxy).
+struct CapturedDestination {
+  std::string host;  // the policy name the synthetic address was given to
+  uint16_t port = 0;
+  // protocol: tcp: the bytes are carried as they are. Otherwise the
+  // connection enters the proxy's HTTP(S) path: the TLS SNI or the Host
+  // header must name `host`.
+  bool raw = false;
+};
+
+// The guard's decision for a connect to a policy name (made by the proxy's
+// policy code: src/proxy/capture.h), before it redirects anything.
+struct CaptureDecision {
+  bool allowed = false;
+  bool raw = false;    // allowed: carried as protocol: tcp
+  std::string reason;  // refused: why
+  std::string hint;    // refused: which policy entry would allow it
+  std::string policy;  // the network_policies entry involved
+};
+
 class ConnectLedger {
  public:
   static constexpr size_t kMaxEntries = 4096;
@@ -64,6 +91,13 @@ class ConnectLedger {
   // Forgets the entry for `client`, if any (its connection closed).
   void Drop(const sockaddr_storage& client);
   size_t size() const;
+
+  // A capture, under the client socket's local address like Record, made
+  // before the guard connects (the proxy acts on it when it accepts).
+  void RecordCapture(const sockaddr_storage& client, CapturedDestination to);
+  bool TakeCapture(const sockaddr_storage& client, CapturedDestination* out);
+  // Whether any capture waits to be taken.
+  bool CapturesPending() const { return captures_pending_.load() > 0; }
 
  private:
   // An inet address and port; IPv4 as its IPv4-mapped IPv6 form, so both
@@ -89,6 +123,9 @@ class ConnectLedger {
   // its entry was taken or replaced and is skipped.
   std::deque<std::pair<Key, uint64_t>> order_;
   uint64_t next_seq_ = 0;
+  std::unordered_map<Key, CapturedDestination, KeyHash> captured_;
+  std::deque<Key> captured_order_;
+  std::atomic<size_t> captures_pending_{0};
 };
 
 }  // namespace rf

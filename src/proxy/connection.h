@@ -56,6 +56,11 @@ struct Conn {
   // Inspected (L7): the tunnel through TLS termination and the inspector,
   // instead of `tunnel`.
   std::unique_ptr<l7::Tunnel> inspected;
+  // Redirected by the connect guard from a policy name's synthetic address
+  // (docs/transparent-tcp.md): no request head, no answer of the proxy's
+  // own (a refusal closes the connection). `capture_raw`: protocol: tcp.
+  bool captured = false;
+  bool capture_raw = false;
 };
 
 }  // namespace rf::proxy

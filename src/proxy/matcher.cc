@@ -64,6 +64,7 @@ Matcher::Matcher(const std::vector<NetworkPolicy>& policies) {
         ce.rules = ToL7Rules(ep, ce.label);
         ce.body_credential_rewrite = ep.credentials.body_rewrite;
       }
+      ce.transparent = ep.protocol == "tcp";
       ce.ports = ep.ports;
       std::sort(ce.ports.begin(), ce.ports.end());
       for (const auto& c : ep.allowed_ips)

@@ -39,6 +39,9 @@ struct CompiledEndpoint {
   // L7 (docs/l7.md): an endpoint with a protocol has its requests inspected.
   bool inspect = false;
   bool tls_skip = false;
+  // protocol: tcp: reached by a direct connect to the name's synthetic
+  // address, its bytes carried uninspected (docs/transparent-tcp.md).
+  bool transparent = false;
   std::string path_selector;
   l7::EndpointRules rules;
   bool body_credential_rewrite = false;  // request_body_credential_rewrite

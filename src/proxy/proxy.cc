@@ -8,6 +8,7 @@
 
 #include "common/terminal_text.h"
 #include "policy/l7_rules.h"
+#include "proxy/capture.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 
@@ -94,6 +95,11 @@ void Proxy::SetSandboxRoot(pid_t root) { shared_->sandbox_root.store(root); }
 
 void Proxy::SetConnectLedger(std::shared_ptr<ConnectLedger> ledger) {
   shared_->ledger = std::move(ledger);
+}
+
+CaptureDecision Proxy::DecideCapture(const std::string& host, uint16_t port,
+                                     const std::vector<std::string>& caller) const {
+  return proxy::DecideCapture(shared_->matcher, host, port, caller);
 }
 
 void Proxy::Stop() {

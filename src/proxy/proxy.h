@@ -98,6 +98,10 @@ class Proxy {
   // Start(). With it, a connection it has no entry for names nobody (no
   // search for the socket's holders).
   void SetConnectLedger(std::shared_ptr<ConnectLedger> ledger);
+  // The connect guard's question for a direct connect to a policy name
+  // (docs/transparent-tcp.md): thread-safe, decided by this proxy's policy.
+  CaptureDecision DecideCapture(const std::string& host, uint16_t port,
+                                const std::vector<std::string>& caller) const;
   void Stop();
 
   std::vector<DenialCount> DenialSummary() const;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_text.h"
+#include "proxy/capture.h"
 #include "proxy/epoll_tag.h"
 #include "proxy/http.h"
 #include "proxy/ssrf.h"
@@ -240,7 +241,65 @@ void Worker::Accept() {
       continue;
     }
     raw->deadline = NowMs() + s_->config.header_timeout_ms;
+    if (TakeCapture(raw) && raw->capture_raw) Decide(raw);
   }
+}
+
+bool Worker::TakeCapture(Conn* c) {
+  if (!s_->ledger || !s_->ledger->CapturesPending()) return false;
+  CapturedDestination to;
+  if (!s_->ledger->TakeCapture(c->peer, &to)) return false;
+  c->captured = true;
+  c->capture_raw = to.raw;
+  c->req.kind = ReqKind::kConnect;
+  c->req.host = to.host;
+  c->req.port = to.port;
+  c->host = NormalizeHost(to.host);
+  // The guard recorded the caller with the capture, under the same address.
+  c->identified = true;
+  CallerIdentity found;
+  if (s_->ledger->Take(c->peer, &found)) {
+    c->caller.attributed = true;
+    c->caller_pid = found.pid;
+    c->caller.exes = std::move(found.exes);
+    if (!c->caller.exes.empty()) c->caller.binary = c->caller.exes.front();
+  }
+  return true;
+}
+
+void Worker::ReadCapturedName(Conn* c) {
+  // A TLS record is at most 16 KiB: room for a ClientHello in one.
+  const size_t limit = std::max<size_t>(s_->config.max_head_bytes, 16384 + 5);
+  if (!c->ready.c_rd) return;
+  // Peeked, not read: the bytes stay in the socket for the tunnel (an
+  // inspected one hands the socket to the TLS engine, which reads the
+  // ClientHello itself). More bytes arriving raise a new edge.
+  std::string seen(limit + 1, '\0');
+  ssize_t n = recv(c->client.get(), seen.data(), seen.size(), MSG_PEEK);
+  c->ready.c_rd = false;
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    Close(c);
+    return;
+  }
+  seen.resize(static_cast<size_t>(n));
+  const FirstBytes first = ReadFirstBytes(seen, limit);
+  if (first.kind == FirstBytes::Kind::kNeedMore) return;
+  if (first.kind != FirstBytes::Kind::kName || first.name != c->host) {
+    // Connected to one name's address, asking for another (or for none):
+    // refused, whatever the policy says about the other name.
+    c->verdict = Verdict{};
+    c->verdict.reason =
+        std::string(first.tls ? "the TLS ClientHello's SNI" : "the HTTP Host header") +
+        (first.kind == FirstBytes::Kind::kName     ? " names " + first.name
+         : first.kind == FirstBytes::Kind::kNoName ? " is missing"
+                                                   : " could not be read") +
+        " on a connection to the address of " + c->host;
+    c->verdict.hint = "connect to the name the request is for";
+    Deny(c);
+    return;
+  }
+  Decide(c);
 }
 
 void Worker::Close(Conn* c) {
@@ -292,6 +351,12 @@ void Worker::Respond(Conn* c, int status, const std::string& type, const std::st
     s_->audit->Emit(e);
   }
   c->upstream.reset();
+  if (c->captured) {
+    // The client speaks its own protocol, not the proxy's: no HTTP answer
+    // (the refusal is in the audit log).
+    Close(c);
+    return;
+  }
   if (c->state != State::kLinger) ++lingering_;
   c->state = State::kLinger;
   c->out = Response(status, type, body);
@@ -321,6 +386,7 @@ void Worker::Deny(Conn* c) {
   e.extra = {{"host", c->host},         {"port", c->req.port},  {"binary", bin},
              {"pid", c->caller_pid},    {"address", v.address}, {"policy", v.policy},
              {"method", c->req.method}, {"hint", v.hint}};
+  if (c->captured) e.extra["captured"] = c->capture_raw ? "tcp" : "http";
   s_->audit->Emit(e);
   s_->CountDenial(Target(c->host, c->req.port), bin);
   Respond(c, 403, "application/json", JsonText(body) + "\n", v.reason);
@@ -377,14 +443,10 @@ void Worker::Linger(Conn* c) {
   }
 }
 
-void Worker::ReadHead(Conn* c) {
-  size_t limit = s_->config.max_head_bytes;
+bool Worker::ReadClient(Conn* c, size_t total) {
   char buf[8192];
-  bool eof = false;
-  while (c->ready.c_rd) {
-    size_t room = limit + 1 > c->inbuf.size() ? limit + 1 - c->inbuf.size() : 0;
-    if (room == 0) break;
-    ssize_t n = recv(c->client.get(), buf, std::min(room, sizeof buf), 0);
+  while (c->ready.c_rd && c->inbuf.size() < total) {
+    ssize_t n = recv(c->client.get(), buf, std::min(total - c->inbuf.size(), sizeof buf), 0);
     if (n > 0) {
       c->inbuf.append(buf, static_cast<size_t>(n));
     } else if (n < 0 && errno == EAGAIN) {
@@ -392,11 +454,20 @@ void Worker::ReadHead(Conn* c) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else {
-      eof = true;
       c->ready.c_rd = false;
-      break;
+      return true;
     }
   }
+  return false;
+}
+
+void Worker::ReadHead(Conn* c) {
+  if (c->captured) {
+    ReadCapturedName(c);
+    return;
+  }
+  size_t limit = s_->config.max_head_bytes;
+  const bool eof = ReadClient(c, limit + 1);
   auto r = ParseRequestHead(c->inbuf, limit);
   if (r.state == ParseState::kError) {
     Respond(c, r.status, "text/plain", r.message + "\n", r.message);
@@ -518,6 +589,7 @@ void Worker::OnAddresses(Conn* c, std::vector<IpAddr> addrs) {
              {"method", c->req.method}};
   c->via_upstream = s_->upstream && !BypassesUpstream(*s_->upstream, c->host, addrs.front());
   if (c->via_upstream) e.extra["upstream_proxy"] = s_->upstream->Shown();
+  if (c->captured) e.extra["captured"] = c->capture_raw ? "tcp" : "http";
   s_->audit->Emit(e);
   c->addrs = std::move(addrs);
   c->next_addr = 0;
@@ -628,6 +700,8 @@ void Worker::StartTunnel(Conn* c) {
   std::string rest = c->inbuf.substr(c->req.head_length);
   c->inbuf.clear();
   c->inbuf.shrink_to_fit();
+  // A captured connection's first bytes were only peeked: still to read.
+  if (c->captured) c->ready.c_rd = true;
   if (s_->matcher.Inspects(c->verdict.endpoints)) {
     StartInspected(c, std::move(rest));
     return;
@@ -635,7 +709,7 @@ void Worker::StartTunnel(Conn* c) {
   Tunnel& t = c->tunnel;
   t.connect = c->req.kind == ReqKind::kConnect;
   if (t.connect) {
-    t.down.pending = "HTTP/1.1 200 Connection established\r\n\r\n";
+    if (!c->captured) t.down.pending = "HTTP/1.1 200 Connection established\r\n\r\n";
     t.up.pending = std::move(rest);
   } else {
     int64_t body = c->req.body_length;
@@ -685,7 +759,7 @@ void Worker::StartInspected(Conn* c, std::string rest) {
   setup.tls_client = s_->tls_client.get();
   setup.authority = s_->authority.get();
   if (c->req.kind == ReqKind::kConnect) {
-    setup.preamble = "HTTP/1.1 200 Connection established\r\n\r\n";
+    if (!c->captured) setup.preamble = "HTTP/1.1 200 Connection established\r\n\r\n";
     setup.initial = std::move(rest);
   } else {
     // A forward request: its head, already rebuilt in origin form for the

@@ -58,7 +58,15 @@ class Worker {
   // The connection's state machine.
   void Drive(Conn* c, bool client_event);
   void Linger(Conn* c);
+  // Reads what the client sent into c->inbuf, up to `total` bytes there;
+  // true at end of stream (or an error).
+  bool ReadClient(Conn* c, size_t total);
   void ReadHead(Conn* c);
+  // A connection the guard redirected (docs/transparent-tcp.md): taken from
+  // the ledger at accept; true when `c` is one.
+  bool TakeCapture(Conn* c);
+  // A captured HTTP(S) connection: its first bytes name the destination.
+  void ReadCapturedName(Conn* c);
   void Identify(Conn* c);
   IdentityResolver& Identities();
   void Decide(Conn* c);

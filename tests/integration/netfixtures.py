@@ -156,7 +156,8 @@ class UnixDatagramSink:
 class HttpsServer:
     """HTTPS on 127.0.0.1 for host `name`, with a self-signed certificate."""
 
-    def __init__(self, directory, name="local.test", body=b"hello-over-tls\n"):
+    def __init__(self, directory, name="local.test", body=b"hello-over-tls\n",
+                 address=("127.0.0.1", 0)):
         self.cert = os.path.join(directory, "cert.pem")
         key = os.path.join(directory, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
@@ -176,7 +177,7 @@ class HttpsServer:
             def log_message(self, *a):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer(address, Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, key)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
