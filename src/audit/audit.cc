@@ -201,7 +201,8 @@ void AuditSink::Emit(const AuditEvent& e) {
     DenialClass& d = denials_[cls];
     if (d.count++ == 0) d.example = e.subject + ": " + e.reason;
   }
-  if (!fd_.valid()) return;
+  const bool subscribed = subscribed_.load();
+  if (!fd_.valid() && !subscribed) return;
   bool cap_line = false;
   if (e.layer != "process") {
     std::lock_guard<std::mutex> lock(mu_);
@@ -226,8 +227,16 @@ void AuditSink::Emit(const AuditEvent& e) {
       limit));
 }
 
+void AuditSink::SetSubscriber(std::function<void(const std::string&)> f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  subscribed_.store(f != nullptr);
+  subscriber_ = std::move(f);
+}
+
 void AuditSink::Write(const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (subscriber_) subscriber_(line);
+  if (!fd_.valid()) return;
   if (!(kind_ == Kind::kFile ? WriteFile(line) : WriteStream(line))) ++failures_;
 }
 

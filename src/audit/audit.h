@@ -2,6 +2,8 @@
 // time (RFC 3339, UTC, ms), layer, action, subject, reason. See docs/audit.md.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +58,10 @@ class AuditSink {
   static Result<std::unique_ptr<AuditSink>> FromFd(const std::string& number);
 
   void Emit(const AuditEvent& e);
+  // Each event line also goes to `f` (the control socket's `events`
+  // subscribers, docs/live-policy.md), with or without a log; null: none.
+  // Called under the sink's lock, so `f` must not emit events itself.
+  void SetSubscriber(std::function<void(const std::string&)> f);
   // Per source ("layer action"), in name order.
   std::map<std::string, SourceCount> Counts() const;
   // Refusals ("deny" events) by class, counted with or without a log file,
@@ -93,6 +99,8 @@ class AuditSink {
   // this run's events start on a line of their own.
   bool check_line_start_ = true;
   std::map<std::string, SourceCount> counts_;
+  std::function<void(const std::string&)> subscriber_;
+  std::atomic<bool> subscribed_{false};
   std::map<std::string, DenialClass> denials_;
   static Result<std::unique_ptr<AuditSink>> Adopt(UniqueFd fd, const std::string& shown);
   void Write(const std::string& line);

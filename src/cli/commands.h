@@ -63,6 +63,9 @@ CLI::App* AddDiagnoseCommand(CLI::App& app);  // diagnose (src/cli/diagnose_cmd.
 CLI::App* AddSelinuxCommand(CLI::App& app);   // selinux module (src/cli/selinux_cmd.cc)
 // why PATH | HOST:PORT (src/cli/why_cmd.cc): exit 0 allowed, 1 refused, 2 usage.
 CLI::App* AddWhyCommand(CLI::App& app);
+// ps, events, policy set|update (src/cli/control_cmd.cc): clients of a
+// running sandbox's control socket; they run and exit from app.parse().
+void AddControlCommands(CLI::App& app, CLI::App& policy);
 int GpuListMain(bool json, const std::string& root);
 int DoctorMain(bool json, const std::string& root);
 int DiagnoseMain(const std::string& file, bool json);

@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
   show->add_flag("--effective", show_effective, "Enrich and add each layer's enforcement status");
   show->add_flag("--json", show_json, "JSON instead of YAML");
   show->add_option("--mode", show_mode, "Network mode override, as for run");
+  AddControlCommands(app, *policy_cmd);  // ps, events, policy set|update
 
   std::string connect_host;
   int connect_port = 0;

@@ -14,6 +14,8 @@
 #include "audit/kernel_audit.h"
 #include "cli/commands.h"
 #include "common/terminal_text.h"
+#include "control/control.h"
+#include "control/session.h"
 #include "landlock/resolve.h"
 #include "net/connect_guard.h"
 #include "policy/loader.h"
@@ -166,12 +168,24 @@ int RunMain(const RunOptions& o) {
     audit_owner = std::move(sink).value();
     audit = audit_owner.get();
   }
+  // The sandbox's id (docs/live-policy.md), first in the log: `ps`,
+  // `policy set|update` and `events` name the run by it.
+  auto sandbox_id = control::NewSandboxId();
+  if (!sandbox_id.ok()) return SetupFailure(*audit, "", sandbox_id.status().reason());
+  audit->Emit({"control",
+               "sandbox",
+               *sandbox_id,
+               "this run's sandbox id",
+               {{"sandbox_id", *sandbox_id}, {"supervisor_pid", getpid()}}});
   if (o.command.empty())
     return SetupFailure(*audit, "",
                         "run: no command given (usage: ringfence run [OPTIONS] -- CMD [ARGS...])");
   const std::string subject = Join(o.command);
 
   Result<Policy> policy = DefaultPolicy();
+  // The text in force, for live changes: they are compared with it.
+  std::string policy_text;
+  bool reloadable = false;
   if (!o.policy_file.empty()) {
     // A file that cannot be read is not an invalid policy: say which it is.
     auto text = ReadPolicyText(o.policy_file);
@@ -182,6 +196,13 @@ int RunMain(const RunOptions& o) {
       return kExitSetupFailed;
     }
     policy = LoadPolicyString(*text, o.policy_file);
+    policy_text = *text;
+    // SIGHUP reads a regular file again; a FIFO (`--policy <(...)`) would
+    // wait for a writer, so SIGHUP is then forwarded as before.
+    struct stat pst;
+    reloadable = stat(o.policy_file.c_str(), &pst) == 0 && S_ISREG(pst.st_mode);
+  } else {
+    policy_text = DefaultPolicyText();
   }
   if (!policy.ok()) {
     fprintf(stderr, "%s\nringfence: invalid policy: the command was not started\n",
@@ -299,7 +320,9 @@ int RunMain(const RunOptions& o) {
   // command line; any value but empty or "0".
   const char* quiet_env = getenv("RINGFENCE_QUIET");
   const bool quiet = o.quiet || (quiet_env && *quiet_env && std::string(quiet_env) != "0");
-  if (!quiet) fprintf(stderr, "ringfence: %s\n", TerminalText(plan->summary).c_str());
+  if (!quiet)
+    fprintf(stderr, "ringfence: %s; sandbox %s\n", TerminalText(plan->summary).c_str(),
+            sandbox_id->c_str());
   for (const auto& w : plan->effective.warnings)
     fprintf(stderr, "ringfence: warning: %s\n", TerminalText(w).c_str());
   if (!pty_warning.empty())
@@ -345,6 +368,36 @@ int RunMain(const RunOptions& o) {
       auto ledger = std::make_shared<ConnectLedger>();
       px->SetConnectLedger(ledger);
       plan->net.guard_config.ledger = std::move(ledger);
+    }
+  }
+  // The control socket (docs/live-policy.md): without one the run goes on
+  // (it is how the run is watched and changed, not part of its confinement).
+  std::unique_ptr<control::Session> session;
+  if (auto dir = control::ControlDir(true); !dir.ok()) {
+    fprintf(stderr, "ringfence: warning: no control socket (ps, policy set/update, events): %s\n",
+            TerminalText(dir.status().reason()).c_str());
+  } else {
+    control::SessionInfo info{*sandbox_id,   subject,     ToString(plan->net.mode),
+                              o.policy_file, policy_text, reloadable};
+    auto apply = [&px, &plan](const Policy& p) -> Status {
+      if (!px)
+        return Status::Unavailable(std::string("network mode ") + ToString(plan->net.mode) +
+                                   " has no proxy: network_policies are not in use");
+      return px->ReplaceNetworkPolicies(p);
+    };
+    auto denials = [audit] {
+      uint64_t n = 0;
+      for (const auto& [cls, d] : audit->Denials()) n += d.count;
+      return n;
+    };
+    auto started = control::Session::Start(*dir, std::move(info), audit, apply, denials);
+    if (!started.ok()) {
+      fprintf(stderr, "ringfence: warning: no control socket (ps, policy set/update, events): %s\n",
+              TerminalText(started.status().reason()).c_str());
+    } else {
+      session = std::move(*started);
+      // Never reachable from inside, whatever network.unix_sockets lists.
+      plan->net.guard_config.control_dir = *dir;
     }
   }
   std::string late_failure;
@@ -412,6 +465,7 @@ int RunMain(const RunOptions& o) {
   spec.on_started = [&](pid_t pid, std::vector<SpawnSpec::Watch>& watches) {
     auto fail = [&](const std::string& why) { fail_started(pid, why); };
     if (px) px->SetSandboxRoot(pid);
+    if (session) session->SetCommandPid(pid);
     auto handoff = ReceiveHandoff(plan->net);
     if (handoff.ok()) {
       proxy_listener = std::move(handoff->proxy_listener);
@@ -447,12 +501,18 @@ int RunMain(const RunOptions& o) {
       kernel_audit->denials().SetSandboxPid(pid);
       watches.push_back({kernel_audit->fd(), [&] { kernel_audit->Read(*audit); }, true});
     }
-    nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}};
+    nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}, {"sandbox_id", *sandbox_id}};
+    if (session) extra["control_socket"] = session->socket_path();
     // Whether this log will hold the command's file denials, and if not why.
     extra["file_denials"] =
         files_unavailable.empty() ? "reported (kernel audit records)" : files_unavailable;
     if (plan->run_as) extra["uid"] = plan->run_as->uid;
     audit->Emit({"process", "start", subject, "sandboxed command started", extra});
+  };
+  spec.on_signal = [&](int sig) {
+    if (sig != SIGHUP || !session || !reloadable) return false;
+    session->Reload();
+    return true;
   };
   SpawnResult r = SpawnAndWait(spec);
   if (guard) guard->Stop();

@@ -106,6 +106,18 @@ void Proxy::Stop() {
   listener_.reset();
 }
 
+Status Proxy::ReplaceNetworkPolicies(const Policy& policy) {
+  if (!shared_->authority && PolicyInspects(policy))
+    return Status::Error(
+        "the new network_policies inspect requests (an endpoint with a protocol) but this "
+        "sandbox was started without inspection: the command trusts the inspecting proxy's "
+        "CA only from its start; restart it with the new policy");
+  auto next = std::make_shared<const Matcher>(policy.network_policies);
+  shared_->matcher.store(std::move(next));
+  shared_->generation.fetch_add(1);
+  return Status::Ok();
+}
+
 std::vector<DenialCount> Proxy::DenialSummary() const {
   std::lock_guard<std::mutex> lock(shared_->mu);
   std::vector<DenialCount> out;
