@@ -192,6 +192,11 @@ std::string AuditSink::FormatWithin(const AuditEvent& e, size_t limit) {
 }
 
 void AuditSink::Emit(const AuditEvent& e) {
+  if (!sandbox_id_.empty() && !e.extra.contains("sandbox_id")) {
+    AuditEvent named = e;
+    named.extra["sandbox_id"] = sandbox_id_;
+    return Emit(named);
+  }
   if (e.action == "deny") {
     // A unix socket is refused by the network guards too; the user looks
     // for it as its own class.

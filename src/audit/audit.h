@@ -62,6 +62,9 @@ class AuditSink {
   // subscribers, docs/live-policy.md), with or without a log; null: none.
   // Called under the sink's lock, so `f` must not emit events itself.
   void SetSubscriber(std::function<void(const std::string&)> f);
+  // Every event from now on carries "sandbox_id": ID (docs/live-policy.md):
+  // set before the first one, so each line of a shared log names its run.
+  void SetSandboxId(std::string id) { sandbox_id_ = std::move(id); }
   // Per source ("layer action"), in name order.
   std::map<std::string, SourceCount> Counts() const;
   // Refusals ("deny" events) by class, counted with or without a log file,
@@ -100,6 +103,7 @@ class AuditSink {
   bool check_line_start_ = true;
   std::map<std::string, SourceCount> counts_;
   std::function<void(const std::string&)> subscriber_;
+  std::string sandbox_id_;  // set once, before any thread emits
   std::atomic<bool> subscribed_{false};
   std::map<std::string, DenialClass> denials_;
   static Result<std::unique_ptr<AuditSink>> Adopt(UniqueFd fd, const std::string& shown);

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -168,15 +169,11 @@ int RunMain(const RunOptions& o) {
     audit_owner = std::move(sink).value();
     audit = audit_owner.get();
   }
-  // The sandbox's id (docs/live-policy.md), first in the log: `ps`,
-  // `policy set|update` and `events` name the run by it.
+  // The sandbox's id (docs/live-policy.md), in every event from the first:
+  // `ps`, `policy set|update` and `events` name the run by it.
   auto sandbox_id = control::NewSandboxId();
   if (!sandbox_id.ok()) return SetupFailure(*audit, "", sandbox_id.status().reason());
-  audit->Emit({"control",
-               "sandbox",
-               *sandbox_id,
-               "this run's sandbox id",
-               {{"sandbox_id", *sandbox_id}, {"supervisor_pid", getpid()}}});
+  audit->SetSandboxId(*sandbox_id);
   if (o.command.empty())
     return SetupFailure(*audit, "",
                         "run: no command given (usage: ringfence run [OPTIONS] -- CMD [ARGS...])");
@@ -377,8 +374,20 @@ int RunMain(const RunOptions& o) {
     fprintf(stderr, "ringfence: warning: no control socket (ps, policy set/update, events): %s\n",
             TerminalText(dir.status().reason()).c_str());
   } else {
-    control::SessionInfo info{*sandbox_id,   subject,     ToString(plan->net.mode),
-                              o.policy_file, policy_text, reloadable};
+    control::SessionInfo info{
+        *sandbox_id, subject, ToString(plan->net.mode), o.policy_file, policy_text, reloadable, ""};
+    if (reloadable) {
+      // A policy file the command can write is one it could widen and have
+      // reloaded: SIGHUP then refuses (judged as for the audit log).
+      UniqueFd pf(open(o.policy_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+      Status outside = pf.valid()
+                           ? CheckAuditOutsideGrants(pf.get(), "--policy " + o.policy_file,
+                                                     plan->effective.policy.filesystem.read_write,
+                                                     workdir, getuid())
+                           : Status::Errno("--policy ", o.policy_file);
+      if (!outside.ok())
+        info.reload_refusal = "SIGHUP does not reload this policy file: " + outside.reason();
+    }
     auto apply = [&px, &plan](const Policy& p) -> Status {
       if (!px)
         return Status::Unavailable(std::string("network mode ") + ToString(plan->net.mode) +

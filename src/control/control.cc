@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
@@ -205,7 +207,14 @@ Result<std::unique_ptr<Server>> Server::Start(const std::string& dir, const std:
     unlink(s->path_.c_str());
     return Status::Errno("eventfd");
   }
+  // The thread starts with every signal blocked: signals sent to the
+  // supervisor are read by its wait loop (and forwarded to the command),
+  // never taken by this thread with their default action.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   s->thread_ = std::thread([p = s.get()] { p->Loop(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return s;
 }
 

@@ -56,7 +56,9 @@ void Session::SetCommandPid(pid_t pid) {
 
 void Session::Reload() {
   if (!info_.reloadable) return;
-  auto text = ReadPolicyText(info_.policy_file);
+  Result<std::string> text = info_.reload_refusal.empty()
+                                 ? ReadPolicyText(info_.policy_file)
+                                 : Result<std::string>(Status::Permission(info_.reload_refusal));
   if (!text.ok()) {
     audit_->Emit({"control",
                   "refused",

@@ -32,6 +32,9 @@ struct SessionInfo {
   // Whether SIGHUP reloads policy_file (a regular file; never a FIFO,
   // which a reload would wait on).
   bool reloadable = false;
+  // Why SIGHUP must not reload it ("" when it may): a file the sandbox can
+  // write would let it choose its own rules.
+  std::string reload_refusal;
 };
 
 class Session {

@@ -60,10 +60,14 @@ class LiveSandbox:
     """`ringfence run --policy P --audit A -- CMD` in the background; its
     stdout lines read with deadlines, its sandbox id from the start line."""
 
-    def __init__(self, policy_text, argv, prefix=(), env=None, cwd=None):
+    def __init__(self, policy_text, argv, prefix=(), env=None, cwd=None, policy_in_workdir=False):
         self.dir = tempfile.mkdtemp(prefix="rf-live-", dir="/var/tmp")
         os.chmod(self.dir, 0o755)
-        self.policy = os.path.join(self.dir, "policy.yaml")
+        # Outside every grant, unless the test wants the sandbox to be able
+        # to write it (the working directory is granted read-write).
+        self.policy_dir = rf.OutsideDir()
+        self.policy = os.path.join(self.dir if policy_in_workdir else self.policy_dir.path,
+                                   "policy.yaml")
         self.write_policy(policy_text)
         self.audit_dir = rf.OutsideDir()
         self.audit = os.path.join(self.audit_dir.path, "audit.jsonl")
@@ -119,6 +123,7 @@ class LiveSandbox:
         self.p.stdout.close()
         subprocess.run(["rm", "-rf", self.dir], timeout=30)
         self.audit_dir.__exit__()
+        self.policy_dir.__exit__()
 
 
 def write_file(directory, name, text):
@@ -160,9 +165,9 @@ class LivePolicy(unittest.TestCase):
                     self.assertTrue(s.wait_line("200"), (s.lines, s.stderr()))
                     self.assertEqual(s.p.wait(20), 0, s.stderr())
                     self.assertEqual(s.p.pid, pid)
+                    # Every event names the run, from the first.
+                    self.assertEqual({e.get("sandbox_id") for e in s.events()}, {s.id})
                     ev = [e for e in s.events() if e["layer"] == "control"]
-                    self.assertEqual(ev[0]["action"], "sandbox", ev)
-                    self.assertEqual(ev[0]["sandbox_id"], s.id)
                     upd = [e for e in ev if e["action"] == "policy_update"]
                     self.assertEqual(len(upd), 1, ev)
                     self.assertRegex(upd[0]["old_sha256"], "^[0-9a-f]{64}$")
@@ -270,6 +275,27 @@ class LivePolicy(unittest.TestCase):
             self.assertIn("SIGHUP: network_policies reloaded", s.stderr())
             ev = [e for e in s.events() if e.get("action") == "policy_reload"]
             self.assertEqual(len(ev), 1, s.events())
+        finally:
+            s.stop()
+
+    def test_sighup_refuses_a_policy_file_the_sandbox_can_write(self):
+        """The policy file in the working directory, which the policy grants
+        read-write: the sandbox could rewrite it, so a reload would let it
+        choose its own rules. SIGHUP is refused, naming why."""
+        s = self.start(policy_in_workdir=True)
+        try:
+            self.assertTrue(s.wait_line("403"), (s.lines, s.stderr()))
+            s.write_policy(POLICY.format(mode="auto") + UPDATE.format(port=self.up.port).split(
+                "\n", 1)[1])
+            s.p.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "SIGHUP does not reload" not in s.stderr() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertIn("SIGHUP does not reload this policy file", s.stderr())
+            seen = len(s.lines)
+            self.assertTrue(s.wait_line("403"), s.lines)
+            self.assertNotIn("200", s.lines[seen:])
+            self.assertIsNone(s.p.poll())  # not forwarded to the command either
         finally:
             s.stop()
 
