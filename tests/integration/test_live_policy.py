@@ -22,6 +22,7 @@ import time
 import unittest
 
 import rf
+from l7fixtures import L7Server
 from test_local_services import POLICY as LOCAL_POLICY, Handler, unprivileged_userns_available
 
 CURL = "/usr/bin/curl"
@@ -397,6 +398,67 @@ class LivePolicy(unittest.TestCase):
             self.assertTrue(s.wait_line("200"), s.lines)
         finally:
             s.stop()
+
+
+# One CONNECT tunnel through the proxy, kept alive: GET /page on it every
+# 0.1 s (bounded), printing each status and whether the connection is still
+# the first one; stops at the first 403.
+KEEPALIVE = """import http.client, os, sys, time, urllib.parse
+proxy = urllib.parse.urlsplit(os.environ["http_proxy"])
+c = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=10)
+c.set_tunnel("up.test", int(sys.argv[1]))
+first = None
+for i in range(600):
+    c.request("GET", "/page")
+    r = c.getresponse()
+    r.read()
+    first = first or c.sock
+    print(r.status, "same" if c.sock is first else "new", flush=True)
+    if r.status == 403:
+        break
+    time.sleep(0.1)
+"""
+
+INSPECTED = """  up:
+    endpoints:
+      - host: up.test
+        port: {port}
+        allowed_ips: [127.0.0.1/32]
+        protocol: rest
+        {rules}
+"""
+
+
+@unittest.skipUnless(rf.IS_ROOT, "uses the namespace mode as root")
+class LivePolicyInspected(unittest.TestCase):
+    """An inspected (L7) connection that stays open: after `policy update`
+    its next request is decided by the new rules, on the same connection."""
+
+    def test_next_request_on_an_open_connection_uses_the_new_rules(self):
+        up = L7Server()
+        files = rf.OutsideDir()
+        try:
+            start = LOCAL_POLICY.format(
+                mode="auto\n  hosts: {up.test: 127.0.0.1}",
+                entries=INSPECTED.format(port=up.port, rules="access: full"))
+            s = LiveSandbox(start, [rf.PY, "-c", KEEPALIVE, str(up.port)])
+            try:
+                self.assertTrue(s.wait_line("200 same"), (s.lines, s.stderr()))
+                narrower = write_file(files.path, "narrow.yaml", "network_policies:\n" + INSPECTED.format(
+                    port=up.port, rules='rules: [{allow: {method: GET, path: "/other"}}]'))
+                r = rf.ringfence("policy", "update", "--sandbox", s.id, narrower)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(s.wait_line("403 same"), (s.lines, s.stderr()))
+                self.assertEqual(s.p.wait(20), 0, s.stderr())
+                self.assertNotIn("200 new", s.lines)
+                refused = [e for e in s.events() if e.get("layer") == "http"
+                           and e.get("action") == "deny"]
+                self.assertTrue(refused, [e for e in s.events() if e.get("layer") == "http"][-3:])
+            finally:
+                s.stop()
+        finally:
+            up.close()
+            files.__exit__()
 
 
 # Inside the sandbox: every socket in the control directory, connected;
