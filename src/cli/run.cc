@@ -407,6 +407,25 @@ int RunMain(const RunOptions& o) {
       session = std::move(*started);
       // Never reachable from inside, whatever network.unix_sockets lists.
       plan->net.guard_config.control_dir = *dir;
+      // A socket inside a grant the command can write is one it could
+      // replace with its own (a forged answer to `policy set`): not served.
+      UniqueFd sock(open(session->socket_path().c_str(), O_PATH | O_CLOEXEC));
+      Status outside = sock.valid()
+                           ? CheckAuditOutsideGrants(sock.get(), "the control socket",
+                                                     plan->effective.policy.filesystem.read_write,
+                                                     workdir, getuid())
+                           : Status::Errno("the control socket");
+      if (!outside.ok()) {
+        session.reset();
+        // The check's reason names the grant; its advice is the audit log's.
+        std::string why = outside.reason();
+        why = why.substr(0, why.find(": the command could"));
+        fprintf(stderr,
+                "ringfence: warning: no control socket (ps, policy set/update, events): %s: the "
+                "command could replace it with its own (keep the control directory %s out of "
+                "read_write grants, or set XDG_RUNTIME_DIR to a directory of yours that is)\n",
+                TerminalText(why).c_str(), TerminalText(*dir).c_str());
+      }
     }
   }
   std::string late_failure;

@@ -485,8 +485,10 @@ class ControlSocketOutOfReach(unittest.TestCase):
     guard still refuses them, in namespace and platform mode."""
 
     def test_control_socket_unreachable_from_inside(self):
-        with rf.TempDir(mode=0o755) as base:
-            xdg = os.path.join(base, "xdg")
+        # The runtime directory outside the working directory (base), which
+        # the runs grant read-write.
+        with rf.TempDir(mode=0o755) as base, rf.TempDir(mode=0o755) as runtime:
+            xdg = os.path.join(runtime, "xdg")
             os.mkdir(xdg, 0o700)
             os.chown(xdg, 65534, 65534)
             probe = write_file(base, "probe.py", PROBE)
@@ -506,13 +508,19 @@ class ControlSocketOutOfReach(unittest.TestCase):
                 modes = ["platform"]
                 if unprivileged_userns_available():
                     modes.append("namespace")
-                for mode in modes:
-                    with self.subTest(mode=mode):
+                # Granted read-only: the run serves its own socket there too
+                # (2 to try). Granted read-write: the run could replace its
+                # own socket, so it serves none and says so (1 to try).
+                cases = [(m, g) for m in modes for g in ("read_only", "read_write")]
+                for mode, grant in cases:
+                    with self.subTest(mode=mode, grant=grant):
+                        ro = f"{base}, {xdg}" if grant == "read_only" else base
+                        rw = f", {xdg}" if grant == "read_write" else ""
                         policy = write_file(base, "p.yaml", f"""version: 1
 filesystem_policy:
   include_workdir: true
-  read_only: [/usr, /lib, /lib64, /bin, /etc, {base}]
-  read_write: [/dev/null, {xdg}]
+  read_only: [/usr, /lib, /lib64, /bin, /etc, {ro}]
+  read_write: [/dev/null{rw}]
 network:
   mode: {mode}
   unix_sockets: ["{ctl}/*.sock", "{ctl}/*"]
@@ -528,14 +536,16 @@ network:
                                                timeout=60)
                             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
                             lines = r.stdout.splitlines()
-                            # Its own socket and the other sandbox's: both refused.
-                            self.assertEqual(lines[-1], "COUNT 2", r.stdout + r.stderr)
+                            want = 2 if grant == "read_only" else 1
+                            self.assertEqual(lines[-1], "COUNT %d" % want, r.stdout + r.stderr)
+                            if grant == "read_write":
+                                self.assertIn("no control socket", r.stderr)
                             for line in lines[:-1]:
                                 self.assertTrue(line.endswith(" ERR EACCES"), r.stdout)
                             ev = rf.audit_events(audit)
                             why = [e["reason"] for e in ev if e["layer"] == "network"
                                    and e["action"] == "deny"]
-                            self.assertEqual(len(why), 2, ev)
+                            self.assertEqual(len(why), want, ev)
                             self.assertIn("control socket", why[0])
                         finally:
                             audit_dir.__exit__()
