@@ -493,7 +493,11 @@ int RunMain(const RunOptions& o) {
   spec.on_started = [&](pid_t pid, std::vector<SpawnSpec::Watch>& watches) {
     auto fail = [&](const std::string& why) { fail_started(pid, why); };
     if (px) px->SetSandboxRoot(pid);
-    if (session) session->SetCommandPid(pid);
+    if (session) {
+      session->SetCommandPid(pid);
+      // Served from the first connection on, like the proxy.
+      watches.push_back({session->listener_fd(), [&] { session->Serve(); }});
+    }
     auto handoff = ReceiveHandoff(plan->net);
     if (handoff.ok()) {
       proxy_listener = std::move(handoff->proxy_listener);

@@ -207,25 +207,30 @@ Result<std::unique_ptr<Server>> Server::Start(const std::string& dir, const std:
     unlink(s->path_.c_str());
     return Status::Errno("eventfd");
   }
+  return s;
+}
+
+void Server::Serve() {
+  if (thread_.joinable() || stopping_.load()) return;
   // The thread starts with every signal blocked: signals sent to the
   // supervisor are read by its wait loop (and forwarded to the command),
   // never taken by this thread with their default action.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
-  s->thread_ = std::thread([p = s.get()] { p->Loop(); });
+  thread_ = std::thread([this] { Loop(); });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return s;
 }
 
 Server::~Server() { Stop(); }
 
 void Server::Stop() {
-  if (!thread_.joinable()) return;
-  stopping_.store(true);
-  uint64_t one = 1;
-  (void)!write(wake_.get(), &one, sizeof one);
-  thread_.join();
+  if (stopping_.exchange(true)) return;
+  if (thread_.joinable()) {
+    uint64_t one = 1;
+    (void)!write(wake_.get(), &one, sizeof one);
+    thread_.join();
+  }
   unlink(path_.c_str());
 }
 

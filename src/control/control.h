@@ -57,10 +57,14 @@ class Server {
   // "ok" is set by the server when missing).
   using Handler = std::function<nlohmann::json(const nlohmann::json& request, const Peer& peer)>;
 
-  // Binds DIR/ID.sock (0600) and serves it on a thread of its own until
-  // Stop(), which removes it.
+  // Binds DIR/ID.sock (0600); Serve() starts the thread that serves it,
+  // until Stop(), which removes it. Like the proxy's threads, it starts on
+  // first use (a pending connection on listener_fd()): a run nobody asks
+  // about never pays for it. A connection made before waits in the backlog.
   static Result<std::unique_ptr<Server>> Start(const std::string& dir, const std::string& id,
                                                Handler handler);
+  int listener_fd() const { return listener_.get(); }
+  void Serve();
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

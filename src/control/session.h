@@ -53,6 +53,10 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   void SetCommandPid(pid_t pid);
+  // The socket to watch, and what to call at its first connection (the
+  // serving thread starts then: Server::Serve).
+  int listener_fd() const { return server_->listener_fd(); }
+  void Serve() { server_->Serve(); }
   // SIGHUP: policy_file read again and set, as `policy set` would.
   void Reload();
   // The socket removed, subscribers given what is left (bounded).
