@@ -205,6 +205,11 @@ std::string AuditSink::FormatWithin(const AuditEvent& e, size_t limit, LineForma
 }
 
 void AuditSink::Emit(const AuditEvent& e) {
+  if (!sandbox_id_.empty() && !e.extra.contains("sandbox_id")) {
+    AuditEvent named = e;
+    named.extra["sandbox_id"] = sandbox_id_;
+    return Emit(named);
+  }
   struct timeval now;
   gettimeofday(&now, nullptr);
   EmitAt(e, now);
@@ -221,7 +226,8 @@ void AuditSink::EmitAt(const AuditEvent& e, const struct timeval& at) {
     DenialClass& d = denials_[cls];
     if (d.count++ == 0) d.example = e.subject + ": " + e.reason;
   }
-  if (!fd_.valid()) return;
+  const bool subscribed = subscribed_.load();
+  if (!fd_.valid() && !subscribed) return;
   bool cap_line = false;
   if (e.layer != "process") {
     std::lock_guard<std::mutex> lock(mu_);
@@ -246,8 +252,16 @@ void AuditSink::EmitAt(const AuditEvent& e, const struct timeval& at) {
       limit, format_, &at));
 }
 
+void AuditSink::SetSubscriber(std::function<void(const std::string&)> f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  subscribed_.store(f != nullptr);
+  subscriber_ = std::move(f);
+}
+
 void AuditSink::Write(const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (subscriber_) subscriber_(line);
+  if (!fd_.valid()) return;
   if (!(kind_ == Kind::kFile ? WriteFile(line) : WriteStream(line))) ++failures_;
 }
 

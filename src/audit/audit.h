@@ -2,6 +2,8 @@
 // time (RFC 3339, UTC, ms), layer, action, subject, reason. See docs/audit.md.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,6 +73,13 @@ class AuditSink {
   const AuditSink* also() const { return also_.get(); }
 
   void Emit(const AuditEvent& e);
+  // Each event line also goes to `f` (the control socket's `events`
+  // subscribers, docs/live-policy.md), with or without a log; null: none.
+  // Called under the sink's lock, so `f` must not emit events itself.
+  void SetSubscriber(std::function<void(const std::string&)> f);
+  // Every event from now on carries "sandbox_id": ID (docs/live-policy.md):
+  // set before the first one, so each line of a shared log names its run.
+  void SetSandboxId(std::string id) { sandbox_id_ = std::move(id); }
   // Per source ("layer action"), in name order.
   std::map<std::string, SourceCount> Counts() const;
   // Refusals ("deny" events) by class, counted with or without a log file,
@@ -115,6 +124,9 @@ class AuditSink {
   // this run's events start on a line of their own.
   bool check_line_start_ = true;
   std::map<std::string, SourceCount> counts_;
+  std::function<void(const std::string&)> subscriber_;
+  std::string sandbox_id_;  // set once, before any thread emits
+  std::atomic<bool> subscribed_{false};
   std::map<std::string, DenialClass> denials_;
   void EmitAt(const AuditEvent& e, const struct timeval& at);
   static Result<std::unique_ptr<AuditSink>> Adopt(UniqueFd fd, const std::string& shown);

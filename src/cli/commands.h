@@ -70,6 +70,9 @@ CLI::App* AddSelinuxCommand(CLI::App& app);   // selinux module (src/cli/selinux
 CLI::App* AddWhyCommand(CLI::App& app);
 // policy suggest (src/cli/suggest_cmd.cc), under `policy`; exits from app.parse().
 CLI::App* AddPolicySuggestCommand(CLI::App& policy_cmd);
+// ps, events, policy set|update (src/cli/control_cmd.cc): clients of a
+// running sandbox's control socket; they run and exit from app.parse().
+void AddControlCommands(CLI::App& app, CLI::App& policy);
 int GpuListMain(bool json, const std::string& root);
 int DoctorMain(bool json, const std::string& root);
 int DiagnoseMain(const std::string& file, bool json);

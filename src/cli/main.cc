@@ -211,6 +211,7 @@ int main(int argc, char** argv) {
   show->add_flag("--json", show_json, "JSON instead of YAML");
   show->add_option("--mode", show_mode, "Network mode override, as for run");
   AddPolicySuggestCommand(*policy_cmd);
+  AddControlCommands(app, *policy_cmd);  // ps, events, policy set|update
 
   std::string connect_host;
   int connect_port = 0;

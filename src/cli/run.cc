@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "audit/kernel_audit.h"
 #include "cli/commands.h"
 #include "common/terminal_text.h"
+#include "control/control.h"
+#include "control/session.h"
 #include "credentials/setup.h"
 #include "dns/resolver.h"
 #include "landlock/resolve.h"
@@ -196,12 +199,20 @@ int RunMain(const RunOptions& o) {
   } else if (events_owner) {
     audit = events_sink;
   }
+  // The sandbox's id (docs/live-policy.md), in every event from the first:
+  // `ps`, `policy set|update` and `events` name the run by it.
+  auto sandbox_id = control::NewSandboxId();
+  if (!sandbox_id.ok()) return SetupFailure(*audit, "", sandbox_id.status().reason());
+  audit->SetSandboxId(*sandbox_id);
   if (o.command.empty())
     return SetupFailure(*audit, "",
                         "run: no command given (usage: ringfence run [OPTIONS] -- CMD [ARGS...])");
   const std::string subject = Join(o.command);
 
   Result<Policy> policy = DefaultPolicy();
+  // The text in force, for live changes: they are compared with it.
+  std::string policy_text;
+  bool reloadable = false;
   if (!o.policy_file.empty()) {
     // A file that cannot be read is not an invalid policy: say which it is.
     auto text = ReadPolicyText(o.policy_file);
@@ -212,6 +223,13 @@ int RunMain(const RunOptions& o) {
       return kExitSetupFailed;
     }
     policy = LoadPolicyString(*text, o.policy_file);
+    policy_text = *text;
+    // SIGHUP reads a regular file again; a FIFO (`--policy <(...)`) would
+    // wait for a writer, so SIGHUP is then forwarded as before.
+    struct stat pst;
+    reloadable = stat(o.policy_file.c_str(), &pst) == 0 && S_ISREG(pst.st_mode);
+  } else {
+    policy_text = DefaultPolicyText();
   }
   if (!policy.ok()) {
     fprintf(stderr, "%s\nringfence: invalid policy: the command was not started\n",
@@ -369,7 +387,9 @@ int RunMain(const RunOptions& o) {
   // command line; any value but empty or "0".
   const char* quiet_env = getenv("RINGFENCE_QUIET");
   const bool quiet = o.quiet || (quiet_env && *quiet_env && std::string(quiet_env) != "0");
-  if (!quiet) fprintf(stderr, "ringfence: %s\n", TerminalText(plan->summary).c_str());
+  if (!quiet)
+    fprintf(stderr, "ringfence: %s; sandbox %s\n", TerminalText(plan->summary).c_str(),
+            sandbox_id->c_str());
   if (!quiet && !env_summary.empty())
     fprintf(stderr, "ringfence: %s\n", TerminalText(env_summary).c_str());
   for (const auto& w : plan->effective.warnings)
@@ -439,6 +459,67 @@ int RunMain(const RunOptions& o) {
     if (!made.ok()) return SetupFailure(*audit, subject, made.status().With("resolver").reason());
     resolver = std::move(made).value();
   }
+  // The control socket (docs/live-policy.md): without one the run goes on
+  // (it is how the run is watched and changed, not part of its confinement).
+  std::unique_ptr<control::Session> session;
+  if (auto dir = control::ControlDir(true); !dir.ok()) {
+    fprintf(stderr, "ringfence: warning: no control socket (ps, policy set/update, events): %s\n",
+            TerminalText(dir.status().reason()).c_str());
+  } else {
+    control::SessionInfo info{
+        *sandbox_id, subject, ToString(plan->net.mode), o.policy_file, policy_text, reloadable, ""};
+    if (reloadable) {
+      // A policy file the command can write is one it could widen and have
+      // reloaded: SIGHUP then refuses (judged as for the audit log).
+      UniqueFd pf(open(o.policy_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+      Status outside = pf.valid()
+                           ? CheckAuditOutsideGrants(pf.get(), "--policy " + o.policy_file,
+                                                     plan->effective.policy.filesystem.read_write,
+                                                     workdir, getuid())
+                           : Status::Errno("--policy ", o.policy_file);
+      if (!outside.ok())
+        info.reload_refusal = "SIGHUP does not reload this policy file: " + outside.reason();
+    }
+    auto apply = [&px, &plan](const Policy& p) -> Status {
+      if (!px)
+        return Status::Unavailable(std::string("network mode ") + ToString(plan->net.mode) +
+                                   " has no proxy: network_policies are not in use");
+      return px->ReplaceNetworkPolicies(p);
+    };
+    auto denials = [audit] {
+      uint64_t n = 0;
+      for (const auto& [cls, d] : audit->Denials()) n += d.count;
+      return n;
+    };
+    auto started = control::Session::Start(*dir, std::move(info), audit, apply, denials);
+    if (!started.ok()) {
+      fprintf(stderr, "ringfence: warning: no control socket (ps, policy set/update, events): %s\n",
+              TerminalText(started.status().reason()).c_str());
+    } else {
+      session = std::move(*started);
+      // Never reachable from inside, whatever network.unix_sockets lists.
+      plan->net.guard_config.control_dir = *dir;
+      // A socket inside a grant the command can write is one it could
+      // replace with its own (a forged answer to `policy set`): not served.
+      UniqueFd sock(open(session->socket_path().c_str(), O_PATH | O_CLOEXEC));
+      Status outside = sock.valid()
+                           ? CheckAuditOutsideGrants(sock.get(), "the control socket",
+                                                     plan->effective.policy.filesystem.read_write,
+                                                     workdir, getuid())
+                           : Status::Errno("the control socket");
+      if (!outside.ok()) {
+        session.reset();
+        // The check's reason names the grant; its advice is the audit log's.
+        std::string why = outside.reason();
+        why = why.substr(0, why.find(": the command could"));
+        fprintf(stderr,
+                "ringfence: warning: no control socket (ps, policy set/update, events): %s: the "
+                "command could replace it with its own (keep the control directory %s out of "
+                "read_write grants, or set XDG_RUNTIME_DIR to a directory of yours that is)\n",
+                TerminalText(why).c_str(), TerminalText(*dir).c_str());
+      }
+    }
+  }
   std::string late_failure;
   std::unique_ptr<ConnectGuard> guard;
 
@@ -505,6 +586,11 @@ int RunMain(const RunOptions& o) {
   spec.on_started = [&](pid_t pid, std::vector<SpawnSpec::Watch>& watches) {
     auto fail = [&](const std::string& why) { fail_started(pid, why); };
     if (px) px->SetSandboxRoot(pid);
+    if (session) {
+      session->SetCommandPid(pid);
+      // Served from the first connection on, like the proxy.
+      watches.push_back({session->listener_fd(), [&] { session->Serve(); }});
+    }
     auto handoff = ReceiveHandoff(plan->net);
     if (handoff.ok()) {
       proxy_listener = std::move(handoff->proxy_listener);
@@ -554,12 +640,18 @@ int RunMain(const RunOptions& o) {
       kernel_audit->denials().SetSandboxPid(pid);
       watches.push_back({kernel_audit->fd(), [&] { kernel_audit->Read(*audit); }, true});
     }
-    nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}};
+    nlohmann::json extra = {{"pid", pid}, {"workdir", workdir}, {"sandbox_id", *sandbox_id}};
+    if (session) extra["control_socket"] = session->socket_path();
     // Whether this log will hold the command's file denials, and if not why.
     extra["file_denials"] =
         files_unavailable.empty() ? "reported (kernel audit records)" : files_unavailable;
     if (plan->run_as) extra["uid"] = plan->run_as->uid;
     audit->Emit({"process", "start", subject, "sandboxed command started", extra});
+  };
+  spec.on_signal = [&](int sig) {
+    if (sig != SIGHUP || !session || !reloadable) return false;
+    session->Reload();
+    return true;
   };
   SpawnResult r = SpawnAndWait(spec);
   if (guard) guard->Stop();

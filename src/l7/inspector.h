@@ -94,6 +94,14 @@ class Inspector {
   }
 
   void FromClient(std::string_view bytes, InspectorOutput* out);
+  // Requests decided from now on use `endpoints` (a live policy change,
+  // docs/live-policy.md); none: every request is refused.
+  void SetEndpoints(std::vector<InspectedEndpoint> endpoints) {
+    config_.endpoints = std::move(endpoints);
+    any_encoded_slash_ = false;
+    for (const auto& e : config_.endpoints)
+      any_encoded_slash_ = any_encoded_slash_ || e.rules.allow_encoded_slash;
+  }
   void FromUpstream(std::string_view bytes, InspectorOutput* out);
   // Bytes the inspector holds (a head not complete yet, or an MCP or
   // JSON-RPC body being judged), for the proxy's memory bound: never more

@@ -58,6 +58,10 @@ class Tunnel {
   // `error()` says why when it was not an orderly end.
   Step Pump(Readiness& ready, std::vector<RequestEvent>* events);
   const std::string& error() const { return error_; }
+  // The inspector's endpoints for requests not decided yet (Inspector::SetEndpoints).
+  void SetEndpoints(std::vector<InspectedEndpoint> endpoints) {
+    inspector_.SetEndpoints(std::move(endpoints));
+  }
   bool tls() const { return mode_ == Mode::kTls; }
 
  private:

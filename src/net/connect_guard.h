@@ -58,6 +58,10 @@ struct ConnectGuardConfig {
   // entries (exact paths or globs) the sandbox may reach; sockets bound by
   // sandbox processes are always allowed; everything else is refused.
   std::vector<std::string> unix_allowed;
+  // The directory of ringfence's control sockets (docs/live-policy.md): a
+  // socket in it (by device and inode: a link or another path to it counts)
+  // is never connected, whatever unix_allowed says. Empty: none.
+  std::string control_dir;
   // Abstract unix addresses. With a network namespace of its own (abstract
   // names are per namespace) the kernel confines them (ConnectOwnSocket).
   // Otherwise (platform mode) the guard checks them and connects

@@ -2,6 +2,7 @@
 // allowed when network.unix_sockets lists them or a sandbox process bound
 // them, resolved as the caller would and connected on its behalf.
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -33,6 +34,30 @@ bool HasGlob(const std::string& s) { return s.find_first_of("*?[") != std::strin
 bool Beneath(const std::string& path, const std::string& root) {
   if (root == "/") return true;
   return path == root || path.rfind(root + "/", 0) == 0;
+}
+
+// Whether the socket `st` is one of the control sockets in `dir`: compared
+// by device and inode, so any path to it (a link, a bind mount, the
+// caller's own view of the directory) is caught.
+bool IsControlSocket(const std::string& dir, const struct stat& st) {
+  if (dir.empty()) return false;
+  UniqueFd d(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat ds;
+  if (!d.valid() || fstat(d.get(), &ds) != 0 || ds.st_dev != st.st_dev) return false;
+  DIR* it = fdopendir(d.get());
+  if (!it) return false;
+  (void)d.release();
+  bool found = false;
+  // Bounded: the directory holds one socket per running sandbox.
+  for (int n = 0; !found && n < 100000; ++n) {
+    struct dirent* e = readdir(it);
+    if (!e) break;
+    struct stat es;
+    found = fstatat(dirfd(it), e->d_name, &es, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(es.st_mode) &&
+            es.st_dev == st.st_dev && es.st_ino == st.st_ino;
+  }
+  closedir(it);
+  return found;
 }
 
 }  // namespace
@@ -97,6 +122,11 @@ void ConnectGuard::HandleUnix(const struct seccomp_notif& req, std::string path)
     Respond(listener, req.id, visible ? ECONNREFUSED : EACCES, false);
     return;
   }
+
+  // A control socket is never the sandbox's to reach: it changes the
+  // sandbox's own policy (checked before any allowance).
+  if (IsControlSocket(cfg_.control_dir, st))
+    return deny("a ringfence control socket: never reachable from inside a sandbox");
 
   // Decide: an allowlisted host socket, or one the sandbox itself serves.
   std::string why_allowed;

@@ -91,6 +91,10 @@ struct SpawnSpec {
     bool repeat = false;
   };
   std::function<void(pid_t, std::vector<Watch>&)> on_started;
+  // A signal the supervisor would forward to the command: handled here
+  // instead when this returns true (SIGHUP reloads the policy:
+  // docs/live-policy.md). Called on the wait loop's thread.
+  std::function<bool(int sig)> on_signal;
   // Wall time limit from the command's start, in milliseconds (0 = none):
   // at the deadline the whole sandbox is killed and the result is 124.
   int64_t timeout_ms = 0;

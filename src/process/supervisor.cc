@@ -335,6 +335,8 @@ SpawnResult SpawnAndWait(const SpawnSpec& spec) {
           pty->Resize();
         } else if (pty && sig == SIGTSTP) {
           jobs.SupervisorStopped();
+        } else if (spec.on_signal && spec.on_signal(sig)) {
+          // Taken by the supervisor itself.
         } else if (cmd_pid > 0) {
           kill(-cmd_pid, sig);
           // A stopped command acts on a hang-up or termination only once

@@ -37,7 +37,11 @@ struct Conn {
   sockaddr_storage peer{}, local{};
   std::string inbuf;
   Request req;
-  std::string host;           // normalised
+  std::string host;  // normalised
+  // The network_policies the decision was made with (its endpoint indexes
+  // point into them), and their generation (Proxy::Shared).
+  std::shared_ptr<const Matcher> rules;
+  uint64_t rules_generation = 0;
   Verdict verdict;            // the decision so far (decision.h)
   std::vector<IpAddr> addrs;  // the checked addresses, dialed in this order
   size_t next_addr = 0;

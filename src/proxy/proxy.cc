@@ -99,7 +99,9 @@ void Proxy::SetConnectLedger(std::shared_ptr<ConnectLedger> ledger) {
 
 CaptureDecision Proxy::DecideCapture(const std::string& host, uint16_t port,
                                      const std::vector<std::string>& caller) const {
-  return proxy::DecideCapture(shared_->matcher, host, port, caller);
+  // The rules in force now (a live policy change swaps them).
+  const std::shared_ptr<const Matcher> rules = shared_->matcher.load();
+  return proxy::DecideCapture(*rules, host, port, caller);
 }
 
 void Proxy::Stop() {
@@ -110,6 +112,18 @@ void Proxy::Stop() {
   threads_.clear();
   workers_.clear();
   listener_.reset();
+}
+
+Status Proxy::ReplaceNetworkPolicies(const Policy& policy) {
+  if (!shared_->authority && PolicyInspects(policy))
+    return Status::Error(
+        "the new network_policies inspect requests (an endpoint with a protocol) but this "
+        "sandbox was started without inspection: the command trusts the inspecting proxy's "
+        "CA only from its start; restart it with the new policy");
+  auto next = std::make_shared<const Matcher>(policy.network_policies);
+  shared_->matcher.store(std::move(next));
+  shared_->generation.fetch_add(1);
+  return Status::Ok();
 }
 
 std::vector<DenialCount> Proxy::DenialSummary() const {

@@ -103,6 +103,12 @@ class Proxy {
   CaptureDecision DecideCapture(const std::string& host, uint16_t port,
                                 const std::vector<std::string>& caller) const;
   void Stop();
+  // Live policy (docs/live-policy.md): from now on new connections are
+  // decided by `policy`'s network_policies; connections already decided keep
+  // the rules they were decided with. Refused, changing nothing, when the
+  // new rules inspect and this proxy was made without an authority (the
+  // command trusts the run's CA from its start: it cannot be added later).
+  Status ReplaceNetworkPolicies(const Policy& policy);
 
   std::vector<DenialCount> DenialSummary() const;
   // "ringfence: proxy denied N connection(s):\n  host:port  binary  xN\n" or "".

@@ -1,5 +1,6 @@
 // What a Proxy's worker threads share (internal to src/proxy/): the
-// configuration and compiled policy, read-only once started, and the
+// configuration, read-only once started; the compiled network_policies,
+// replaced whole on a live policy change (docs/live-policy.md); and the
 // counters, atomics or under `mu`.
 #pragma once
 
@@ -27,7 +28,13 @@ namespace rf::proxy {
 
 struct Proxy::Shared {
   ProxyConfig config;
-  Matcher matcher;
+  // The network_policies in force. A connection takes the one current at its
+  // decision and keeps it (its verdict's endpoint indexes point into it); a
+  // live change stores a new one, so later connections use the new rules.
+  std::atomic<std::shared_ptr<const Matcher>> matcher;
+  // Bumped with every change of `matcher`: an inspected connection compares
+  // it before each request and takes the new rules when it moved.
+  std::atomic<uint64_t> generation{0};
   std::map<std::string, std::string> hosts;  // normalised name -> address
   std::optional<UpstreamProxy> upstream;     // network.upstream_proxy
   AuditSink* audit = nullptr;
@@ -42,7 +49,8 @@ struct Proxy::Shared {
   tls::SslCtxPtr tls_server, tls_client;
   mutable std::mutex mu;
   std::map<std::pair<std::string, std::string>, uint64_t> denials;
-  explicit Shared(const ProxyConfig& c, const Policy& p) : config(c), matcher(p.network_policies) {}
+  explicit Shared(const ProxyConfig& c, const Policy& p)
+      : config(c), matcher(std::make_shared<const Matcher>(p.network_policies)) {}
 
   // Distinct (target, binary) pairs the summary keeps: the sandbox chooses
   // host names and request paths, so past this many the rest are counted

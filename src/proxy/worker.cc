@@ -24,6 +24,33 @@ namespace rf::proxy {
 
 namespace {
 
+// What the inspector gets from the endpoints still in play: an inspected
+// one with its rules and path selector, an L4 one as "every request" (so a
+// deny rule of an inspected endpoint still holds beside it).
+std::vector<l7::InspectedEndpoint> InspectedEndpoints(const Matcher& m,
+                                                      const std::vector<int>& endpoints) {
+  std::vector<l7::InspectedEndpoint> out;
+  for (int i : endpoints) {
+    const CompiledEndpoint& ce = m.endpoint(i);
+    l7::InspectedEndpoint e;
+    e.label = ce.label;
+    e.policy = m.policy(ce.policy).name;
+    if (ce.inspect) {
+      e.path = ce.path_selector;
+      e.rules = ce.rules;
+      e.body_rewrite = ce.body_credential_rewrite;
+    } else {
+      e.rules.access = l7::Access::kFull;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
 constexpr int kLingerMs = 1000;
 constexpr int kMaxLingering = 64;
 
@@ -528,12 +555,16 @@ IdentityResolver& Worker::Identities() {
 
 void Worker::Decide(Conn* c) {
   c->deadline = 0;
+  // Generation first: a change between the two loads is then seen as one
+  // still to take (an inspected connection rebuilds its rules once more).
+  c->rules_generation = s_->generation.load();
+  c->rules = s_->matcher.load();
   // The caller is looked up only when the decision depends on it, unless
   // the audit log always names it.
   if (s_->config.identify_always || s_->config.sandbox_only ||
-      CallerMatters(s_->matcher, c->host, c->req.port))
+      CallerMatters(*c->rules, c->host, c->req.port))
     Identify(c);
-  c->verdict = DecideTarget(s_->matcher, c->host, c->req.port, c->caller, s_->config.sandbox_only);
+  c->verdict = DecideTarget(*c->rules, c->host, c->req.port, c->caller, s_->config.sandbox_only);
   if (!c->verdict.allowed()) {
     Deny(c);
     return;
@@ -568,7 +599,7 @@ void Worker::OnAddresses(Conn* c, std::vector<IpAddr> addrs) {
   std::vector<Address> seen;
   seen.reserve(addrs.size());
   for (const auto& a : addrs) seen.push_back(LocalView(a));
-  c->verdict = DecideAddresses(s_->matcher, std::move(c->verdict), c->host, seen);
+  c->verdict = DecideAddresses(*c->rules, std::move(c->verdict), c->host, seen);
   if (!c->verdict.allowed()) {
     Deny(c);
     return;
@@ -702,7 +733,7 @@ void Worker::StartTunnel(Conn* c) {
   c->inbuf.shrink_to_fit();
   // A captured connection's first bytes were only peeked: still to read.
   if (c->captured) c->ready.c_rd = true;
-  if (s_->matcher.Inspects(c->verdict.endpoints)) {
+  if (c->rules->Inspects(c->verdict.endpoints)) {
     StartInspected(c, std::move(rest));
     return;
   }
@@ -738,21 +769,11 @@ void Worker::StartInspected(Conn* c, std::string rest) {
   setup.inspector.port = c->req.port;
   setup.inspector.max_head = s_->config.max_head_bytes;
   setup.inspector.credentials = s_->config.credentials;
+  setup.inspector.endpoints = InspectedEndpoints(*c->rules, c->verdict.endpoints);
   bool all_skip = true;
   for (int i : c->verdict.endpoints) {
-    const CompiledEndpoint& ce = s_->matcher.endpoint(i);
-    l7::InspectedEndpoint e;
-    e.label = ce.label;
-    e.policy = s_->matcher.policy(ce.policy).name;
-    if (ce.inspect) {
-      e.path = ce.path_selector;
-      e.rules = ce.rules;
-      e.body_rewrite = ce.body_credential_rewrite;
-      all_skip = all_skip && ce.tls_skip;
-    } else {
-      e.rules.access = l7::Access::kFull;
-    }
-    setup.inspector.endpoints.push_back(std::move(e));
+    const CompiledEndpoint& ce = c->rules->endpoint(i);
+    if (ce.inspect) all_skip = all_skip && ce.tls_skip;
   }
   setup.tls_skip = all_skip;
   setup.tls_server = s_->tls_server.get();
@@ -774,7 +795,25 @@ void Worker::StartInspected(Conn* c, std::string rest) {
   PumpInspected(c);
 }
 
+// A live policy change (docs/live-policy.md) reaches an inspected
+// connection at its next request: the endpoints the new rules give for its
+// host, port, caller and the address it is connected to, none when they no
+// longer allow it (its requests are then refused). The TLS decision taken at
+// its start stands.
+void Worker::RefreshRules(Conn* c) {
+  c->rules_generation = s_->generation.load();
+  c->rules = s_->matcher.load();
+  Verdict v = DecideTarget(*c->rules, c->host, c->req.port, c->caller, s_->config.sandbox_only);
+  if (v.allowed() && !c->addrs.empty()) {
+    const IpAddr& used = c->addrs[c->next_addr > 0 ? c->next_addr - 1 : 0];
+    v = DecideAddresses(*c->rules, std::move(v), c->host, {LocalView(used)});
+  }
+  c->verdict = v.allowed() ? std::move(v) : Verdict{};
+  c->inspected->SetEndpoints(InspectedEndpoints(*c->rules, c->verdict.endpoints));
+}
+
 void Worker::PumpInspected(Conn* c) {
+  if (s_->generation.load() != c->rules_generation) RefreshRules(c);
   l7::Readiness r{c->ready.c_rd, c->ready.c_wr, c->ready.u_rd, c->ready.u_wr};
   std::vector<l7::RequestEvent> events;
   l7::Tunnel::Step step = c->inspected->Pump(r, &events);

@@ -80,6 +80,7 @@ class Worker {
   void StartInspected(Conn* c, std::string rest);
   void Pump(Conn* c);
   void PumpInspected(Conn* c);
+  void RefreshRules(Conn* c);
   void EmitRequest(Conn* c, const l7::RequestEvent& ev);
 
   static constexpr int kAcceptPauseMs = 100;

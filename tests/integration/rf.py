@@ -96,6 +96,28 @@ def wait_exec(proc, path, timeout=30):
 FIXTURE_ROOT = "/var/tmp" if os.path.isdir("/var/tmp") else "/tmp"
 
 
+def audit_events(path):
+    """The events of the audit log at `path` (JSON Lines); [] before it exists."""
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def stop(proc, timeout=10):
+    """Ends a background ringfence (or any process): SIGTERM, then SIGKILL
+    past `timeout` seconds; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
 class TempDir:
     """A temporary directory that the sandbox user (nobody) can use."""
 
