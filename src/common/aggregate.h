@@ -36,7 +36,7 @@ constexpr size_t AggregateFieldCount() {
 }
 
 // The largest field count ForEachField handles.
-inline constexpr size_t kMaxAggregateFields = 12;
+inline constexpr size_t kMaxAggregateFields = 16;
 
 // Calls f(field) for every field of the aggregate `v`, in declaration order.
 // A struct with more fields than kMaxAggregateFields does not compile.
@@ -68,6 +68,20 @@ constexpr void ForEachField(T& v, F&& f) {
   else if constexpr (n == 12) {
     auto& [a, b, c, d, e, g, h, i, j, k, l, m] = v;
     f(a); f(b); f(c); f(d); f(e); f(g); f(h); f(i); f(j); f(k); f(l); f(m); }
+  else if constexpr (n == 13) {
+    auto& [a, b, c, d, e, g, h, i, j, k, l, m, o] = v;
+    f(a); f(b); f(c); f(d); f(e); f(g); f(h); f(i); f(j); f(k); f(l); f(m); f(o); }
+  else if constexpr (n == 14) {
+    auto& [a, b, c, d, e, g, h, i, j, k, l, m, o, p] = v;
+    f(a); f(b); f(c); f(d); f(e); f(g); f(h); f(i); f(j); f(k); f(l); f(m); f(o); f(p); }
+  else if constexpr (n == 15) {
+    auto& [a, b, c, d, e, g, h, i, j, k, l, m, o, p, q] = v;
+    f(a); f(b); f(c); f(d); f(e); f(g); f(h); f(i); f(j); f(k); f(l); f(m); f(o); f(p);
+    f(q); }
+  else if constexpr (n == 16) {
+    auto& [a, b, c, d, e, g, h, i, j, k, l, m, o, p, q, r] = v;
+    f(a); f(b); f(c); f(d); f(e); f(g); f(h); f(i); f(j); f(k); f(l); f(m); f(o); f(p);
+    f(q); f(r); }
   // clang-format on
 }
 

@@ -1,5 +1,6 @@
 #include "l7/inspector.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/ascii.h"
@@ -12,6 +13,13 @@ namespace {
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 std::string RefusalBody(const RequestEvent& ev) {
+  if (ev.graphql_shape) {
+    // GraphQL's own error shape, so a GraphQL client shows the reason.
+    nlohmann::json ext = {{"code", "POLICY_DENIED"}, {"endpoint", ev.endpoint}, {"rule", ev.rule}};
+    if (!ev.hint.empty()) ext["allow_with"] = ev.hint;
+    nlohmann::json j = {{"errors", {{{"message", ev.reason}, {"extensions", ext}}}}};
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
   nlohmann::json j = {{"error", "policy_denied"}, {"detail", ev.reason},     {"method", ev.method},
                       {"path", ev.path},          {"endpoint", ev.endpoint}, {"rule", ev.rule}};
   if (!ev.hint.empty()) j["allow_with"] = ev.hint;
@@ -46,8 +54,16 @@ bool Inspector::HostMatches(const std::string& field) const {
   return port == std::to_string(config_.port);
 }
 
+size_t Inspector::GraphqlBodyLimit(const std::string& path) const {
+  size_t limit = 0;
+  for (const auto& e : config_.endpoints)
+    if (e.rules.protocol == Protocol::kGraphql && (e.path.empty() || GlobMatch(e.path, path)))
+      limit = std::max(limit, e.rules.graphql_max_body);
+  return limit;
+}
+
 RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view method,
-                               bool* audit_only_deny) {
+                               bool* audit_only_deny, std::string_view body) {
   RequestEvent ev;
   ev.method = std::string(method);
   ev.path = q.target.path;
@@ -56,10 +72,28 @@ RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view metho
   Verdict first_verdict, allow_verdict, audit_verdict;
   const InspectedEndpoint *allow_by = nullptr, *audit_by = nullptr;
   bool encoded_slash = q.target.path.find("%2F") != std::string::npos;
+  std::optional<graphql::Request> gql;  // classified once, judged per endpoint
   for (const auto& e : config_.endpoints) {
     if (!e.path.empty() && !GlobMatch(e.path, q.target.path)) continue;
     Verdict v;
-    if (encoded_slash && !e.rules.allow_encoded_slash) {
+    if (e.rules.protocol == Protocol::kGraphql) {
+      // A GraphQL endpoint whose path matches is authoritative: what it
+      // refuses, no broader endpoint of the host lets through.
+      if (!gql) gql = graphql::ClassifyHttp(method, q.target, q.forward_head, body);
+      ev.graphql = gql->operations, ev.graphql_error = gql->error, ev.graphql_shape = true;
+      if (body.size() > e.rules.graphql_max_body) {
+        v.rule = "graphql_max_body_bytes";
+        v.reason = "GraphQL request body larger than graphql_max_body_bytes (" +
+                   std::to_string(e.rules.graphql_max_body) + ")";
+      } else {
+        v = graphql::Evaluate(e.rules, *gql);
+      }
+      if (!v.allowed) {
+        ev.endpoint = e.label, ev.policy = e.policy, ev.rule = v.rule, ev.reason = v.reason;
+        ev.hint = v.hint;
+        return ev;
+      }
+    } else if (encoded_slash && !e.rules.allow_encoded_slash) {
       v.rule = "allow_encoded_slash";
       v.reason = "encoded '/' (%2F) in the path; the endpoint can set allow_encoded_slash: true";
       if (e.rules.audit_only) v.allowed = v.would_deny = true;
@@ -136,6 +170,10 @@ void Inspector::ClientBytes(InspectorOutput* out) {
 
 void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
   while (!in.empty() && !client_stopped_) {
+    if (websocket_ && websocket_graphql_ >= 0) {
+      GraphqlFrames(in, out);
+      return;
+    }
     if (websocket_) {
       auto s = frames_->Feed(in);
       out->to_upstream.append(in.substr(0, s.used));
@@ -218,9 +256,41 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       Refuse(out, std::move(ev), true);
       return;
     }
+    // A GraphQL endpoint judges the body: it is held whole (up to the
+    // limit) before the request is decided.
+    std::string_view body;
+    if (size_t limit = GraphqlBodyLimit(q.target.path); limit != 0 && q.body_length != 0) {
+      RequestEvent big;
+      big.method = q.method, big.path = q.target.path, big.graphql_shape = true;
+      if (q.body_length < 0) {
+        big.reason = "a chunked body on a GraphQL endpoint (send Content-Length)";
+        Refuse(out, std::move(big), true, 411);
+        return;
+      }
+      if (static_cast<uint64_t>(q.body_length) > limit) {
+        big.rule = "graphql_max_body_bytes";
+        big.reason = "GraphQL request body of " + std::to_string(q.body_length) +
+                     " bytes is larger than graphql_max_body_bytes (" + std::to_string(limit) + ")";
+        Refuse(out, std::move(big), true, 413);
+        return;
+      }
+      if (in.size() < static_cast<size_t>(q.body_length)) {
+        // Not all here yet: the head is parsed again with the rest.
+        in = std::string_view(in.data() - q.head_length, in.size() + q.head_length);
+        return;
+      }
+      body = in.substr(0, static_cast<size_t>(q.body_length));
+    }
     bool audit_deny = false;
-    RequestEvent ev = Decide(q, q.method, &audit_deny);
+    RequestEvent ev = Decide(q, q.method, &audit_deny, body);
     if (!ev.allowed) {
+      if (!body.empty()) {
+        // The body is here whole: it is dropped, and the connection goes on.
+        in.remove_prefix(body.size());
+        Refuse(out, std::move(ev), q.close);
+        if (q.close) in = {};
+        continue;
+      }
       Refuse(out, std::move(ev), q.body_length != 0 || q.close);
       continue;
     }
@@ -237,6 +307,16 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       websocket_path_ = q.target.path;
       websocket_endpoint_ = text.endpoint.empty() ? ev.endpoint : text.endpoint;
       websocket_policy_ = text.policy.empty() ? ev.policy : text.policy;
+      // The endpoint that allowed the upgrade judges GraphQL messages when
+      // it has GraphQL rules.
+      for (size_t i = 0; i < config_.endpoints.size(); ++i) {
+        const auto& e = config_.endpoints[i];
+        if (e.label == ev.endpoint && e.rules.GraphqlPolicy()) {
+          p.websocket_graphql = static_cast<int>(i);
+          websocket_endpoint_ = e.label, websocket_policy_ = e.policy;
+          break;
+        }
+      }
     }
     pending_.push_back(std::move(p));
     out->to_upstream += q.forward_head;
@@ -251,6 +331,80 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
         client_stopped_ = true;
         in = {};
       }
+    }
+  }
+}
+
+void Inspector::GraphqlFrames(std::string_view& in, InspectorOutput* out) {
+  const InspectedEndpoint& ep = config_.endpoints[static_cast<size_t>(websocket_graphql_)];
+  auto stop = [&](uint16_t code, std::string reason, RequestEvent ev) {
+    ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+    ev.endpoint = ep.label, ev.policy = ep.policy;
+    ev.reason = std::move(reason);
+    out->events.push_back(std::move(ev));
+    out->to_client += CloseFrame(code, code == 1008 ? "policy" : "unsupported");
+    out->close = true;
+    client_stopped_ = true;
+    in = {};
+  };
+  while (!in.empty() && !client_stopped_) {
+    // A frame is judged only when all of it is here.
+    FrameHeader fh;
+    if (!ReadFrameHeader(in, &fh)) return;
+    size_t need = fh.size;
+    uint64_t len = fh.length;
+    bool masked = fh.masked;
+    if (len > ep.rules.graphql_max_body) {
+      stop(1009,
+           "a GraphQL WebSocket message larger than graphql_max_body_bytes (" +
+               std::to_string(ep.rules.graphql_max_body) + ")",
+           {});
+      return;
+    }
+    if (in.size() < need + len) return;
+    std::string_view frame = in.substr(0, need + static_cast<size_t>(len));
+    uint8_t opcode = fh.opcode;
+    bool fin = fh.fin;
+    RequestEvent ev;
+    ev.graphql_shape = true;
+    if (opcode == 0x0 || (opcode == 0x1 && !fin)) {
+      stop(1008, "a fragmented GraphQL WebSocket message (not inspected)", std::move(ev));
+      return;
+    }
+    if (opcode == 0x2) {
+      stop(1003, "a binary message on a GraphQL WebSocket connection", std::move(ev));
+      return;
+    }
+    if (opcode == 0x1 && masked) {
+      std::string text(frame.substr(need));
+      const char* key = frame.data() + need - 4;
+      for (size_t k = 0; k < text.size(); ++k) text[k] = static_cast<char>(text[k] ^ key[k % 4]);
+      bool control = false;
+      std::string type;
+      graphql::Request req = graphql::ClassifyWebSocketMessage(text, &control, &type);
+      if (!control) {
+        Verdict v = graphql::Evaluate(ep.rules, req);
+        ev.graphql = req.operations, ev.graphql_error = req.error;
+        ev.rule = v.rule, ev.hint = v.hint;
+        if (!v.allowed) {
+          stop(1008, "GraphQL WebSocket " + type + ": " + v.reason, std::move(ev));
+          return;
+        }
+        ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+        ev.endpoint = ep.label, ev.policy = ep.policy;
+        ev.allowed = true, ev.would_deny = v.would_deny, ev.reason = v.reason;
+        out->events.push_back(std::move(ev));
+      }
+    }
+    // The scanner still checks what a server must (masking, reserved bits,
+    // control frames).
+    auto s = frames_->Feed(frame);
+    out->to_upstream.append(frame.substr(0, s.used));
+    in.remove_prefix(s.used);
+    if (s.error || s.used != frame.size()) {
+      RequestEvent bad;
+      stop(1002, "WebSocket protocol error: " + frames_->why(), std::move(bad));
+      return;
     }
   }
 }
@@ -347,8 +501,10 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
     }
     if (info.switched) {
       websocket_ = true;
-      websocket_audit_ = front.websocket_text_audit;
-      frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit);
+      websocket_graphql_ = front.websocket_graphql;
+      websocket_audit_ = front.websocket_text_audit && websocket_graphql_ < 0;
+      frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit ||
+                      websocket_graphql_ >= 0);
       pending_.pop_front();
       out->to_client += upstream_buf_;
       upstream_buf_.clear();

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "l7/graphql.h"
 #include "l7/message.h"
 #include "l7/rules.h"
 #include "l7/websocket.h"
@@ -57,6 +58,11 @@ struct RequestEvent {
   std::string rule;
   std::string reason;
   std::string hint;
+  // GraphQL endpoints: the operations judged (type, name, root fields;
+  // never variables), and the refusal's body in GraphQL's error shape.
+  std::vector<graphql::Operation> graphql;
+  std::string graphql_error;  // why it could not be classified
+  bool graphql_shape = false;
 };
 
 struct InspectorOutput {
@@ -92,6 +98,7 @@ class Inspector {
     bool websocket = false;  // forwarded WebSocket upgrade
     bool websocket_text_allowed = false;
     bool websocket_text_audit = false;
+    int websocket_graphql = -1;  // the endpoint judging GraphQL-over-WebSocket messages
   };
   void ClientBytes(InspectorOutput* out);
   void ClientBytesFrom(std::string_view& in, InspectorOutput* out);
@@ -100,7 +107,14 @@ class Inspector {
   // client bytes held back behind a refused upgrade) may go on.
   void EndResponseBody(InspectorOutput* out);
   void FlushLocal(InspectorOutput* out);
-  RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny);
+  RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny,
+                      std::string_view body = {});
+  // The largest graphql_max_body_bytes of the GraphQL endpoints selected
+  // for `path`; 0 when none is.
+  size_t GraphqlBodyLimit(const std::string& path) const;
+  // Client frames on a GraphQL-over-WebSocket connection: each text message
+  // whole, judged before a byte of it is relayed.
+  void GraphqlFrames(std::string_view& in, InspectorOutput* out);
   bool HostMatches(const std::string& host_field) const;
   // The proxy's own answer in the request's place (403 for a rule, the
   // parser's status for a malformed request).
@@ -125,6 +139,7 @@ class Inspector {
   std::string websocket_path_;
   std::string websocket_endpoint_;
   std::string websocket_policy_;
+  int websocket_graphql_ = -1;
 };
 
 }  // namespace rf::l7

@@ -2,7 +2,9 @@
 
 namespace rf {
 
-bool Inspected(const Endpoint& e) { return e.protocol == "rest" || e.protocol == "websocket"; }
+bool Inspected(const Endpoint& e) {
+  return e.protocol == "rest" || e.protocol == "websocket" || e.protocol == "graphql";
+}
 
 bool PolicyInspects(const Policy& p) {
   for (const auto& np : p.network_policies)
@@ -13,25 +15,40 @@ bool PolicyInspects(const Policy& p) {
 
 l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where) {
   l7::EndpointRules r;
-  r.protocol = e.protocol == "websocket" ? l7::Protocol::kWebSocket : l7::Protocol::kRest;
+  r.protocol = e.protocol == "websocket" ? l7::Protocol::kWebSocket
+               : e.protocol == "graphql" ? l7::Protocol::kGraphql
+                                         : l7::Protocol::kRest;
   r.access = e.access == "read-only"    ? l7::Access::kReadOnly
              : e.access == "read-write" ? l7::Access::kReadWrite
              : e.access == "full"       ? l7::Access::kFull
                                         : l7::Access::kNone;
-  auto convert = [](const std::vector<L7Rule>& in) {
+  // GraphQL rules go to their own lists, keeping their place in the
+  // policy's list for messages.
+  auto convert = [](const std::vector<L7Rule>& in, std::vector<l7::GraphqlRule>* graphql) {
     std::vector<l7::Rule> out;
-    for (const auto& x : in) {
+    for (size_t i = 0; i < in.size(); ++i) {
+      const L7Rule& x = in[i];
+      if (x.graphql) {
+        graphql->push_back({x.operation_type, x.operation_name, x.fields, i});
+        continue;
+      }
       l7::Rule y{x.method, x.path, {}};
       for (const auto& q : x.query) y.query.push_back({q.name, q.globs});
       out.push_back(std::move(y));
     }
     return out;
   };
-  r.allow = convert(e.rules);
-  r.deny = convert(e.deny_rules);
+  r.allow = convert(e.rules, &r.graphql_allow);
+  r.deny = convert(e.deny_rules, &r.graphql_deny);
   r.audit_only = e.enforcement == "audit";
   r.allow_encoded_slash = e.allow_encoded_slash;
   r.where = where;
+  r.persisted_allow_registered = e.graphql.persisted_queries == "allow_registered";
+  for (const auto& p : e.graphql.registry) {
+    const L7Rule& o = p.operation;
+    r.persisted.push_back({p.key, {o.operation_type, o.operation_name, o.fields, 0}});
+  }
+  r.graphql_max_body = static_cast<size_t>(e.graphql.max_body_bytes);
   return r;
 }
 

@@ -96,9 +96,6 @@ constexpr NotYet kEndpointNotYet[] = {
     {"signing_region", "credential signing, SigV4 (issue 26: credentials)"},
     {"mcp", "MCP inspection (issue 27: agent protocols)"},
     {"json_rpc", "JSON-RPC inspection (issue 27: agent protocols)"},
-    {"persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
-    {"graphql_persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
-    {"graphql_max_body_bytes", "GraphQL inspection (issue 27: agent protocols)"},
 };
 
 // The protocols OpenShell documents, with the issue that brings each here.
@@ -363,6 +360,42 @@ void LoadNetwork(Checker& c, const YAML::Node& n, Policy& p) {
 
 namespace {
 
+// A GraphQL rule field into `r`; false when `key` is not one.
+bool LoadGraphqlRuleField(Checker& c, const std::string& key, const YAML::Node& v,
+                          const std::string& at, L7Rule& r) {
+  if (key == "operation_type") {
+    if (auto s = c.String(v, at + ".operation_type")) r.operation_type = *s;
+  } else if (key == "operation_name") {
+    if (auto s = c.String(v, at + ".operation_name")) r.operation_name = *s;
+  } else if (key == "fields") {
+    if (v.IsSequence() && v.size() == 0)
+      c.Error(v.Mark(), at + ".fields: an empty list matches nothing (remove it to match any)");
+    c.Sequence(v, at + ".fields", [&](const YAML::Node& f) {
+      if (auto s = c.String(f, at + ".fields entry")) r.fields.push_back(*s);
+    });
+  } else {
+    return false;
+  }
+  r.graphql = true;
+  return true;
+}
+
+// `graphql_persisted_queries: {HASH: {operation_type, operation_name, fields}}`.
+void LoadPersistedQueries(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
+  c.ForEachKey(n, where, {}, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+    const std::string at = where + "." + key;
+    L7PersistedQuery q;
+    q.key = key;
+    c.ForEachKey(v, at, {"operation_type", "operation_name", "fields"},
+                 [&](const std::string& field, const YAML::Node&, const YAML::Node& fv) {
+                   (void)LoadGraphqlRuleField(c, field, fv, at, q.operation);
+                 });
+    if (v.IsMap() && q.operation.operation_type.empty())
+      c.Error(v.Mark(), at + " needs an operation_type");
+    e.graphql.registry.push_back(std::move(q));
+  });
+}
+
 // `rules: [{allow: {method, path, query}}]` (allow) or
 // `deny_rules: [{method, path, query}]`. Query values: a glob or {any: [..]}.
 void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool allow,
@@ -392,17 +425,20 @@ void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool
       body_at = at + ".allow";
     }
     L7Rule r;
-    bool have_method = false, have_path = false, not_yet = false;
+    bool have_method = false, have_path = false, not_yet = false, have_http = false;
     c.ForEachKey(
         body, body_at,
         {"method", "path", "query", "operation_type", "operation_name", "fields", "tool", "params"},
         [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-          if (key != "method" && key != "path" && key != "query") {
-            // GraphQL and MCP rule fields: OpenShell's, not built yet.
+          if (key == "method" || key == "path" || key == "query") have_http = true;
+          if (key == "tool" || key == "params") {
+            // MCP rule fields: OpenShell's, not built yet.
             not_yet = true;
             c.Error(k.Mark(), body_at + "." + key +
                                   ": not supported yet: L7 inspection (issue 27: agent "
-                                  "protocols: GraphQL and MCP rules)");
+                                  "protocols: MCP rules)");
+          } else if (LoadGraphqlRuleField(c, key, v, body_at, r)) {
+            // operation_type, operation_name, fields
           } else if (key == "method") {
             if (auto s = c.String(v, body_at + ".method")) r.method = *s, have_method = true;
           } else if (key == "path") {
@@ -430,7 +466,12 @@ void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool
                 });
           }
         });
-    if (body.IsMap() && !not_yet) {
+    if (r.graphql && have_http) {
+      // One rule judges either the HTTP request or the GraphQL operation.
+      c.Error(body.Mark(), body_at +
+                               ": method/path/query cannot be combined with "
+                               "operation_type/operation_name/fields in one rule");
+    } else if (body.IsMap() && !not_yet && !r.graphql) {
       if (!have_method) c.Error(body.Mark(), body_at + " needs a method");
       if (!have_path) c.Error(body.Mark(), body_at + " needs a path");
     }
@@ -442,9 +483,21 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   bool have_port = false;
   YAML::Mark l7_mark, protocol_mark;
   std::string l7_field;
-  std::set<std::string> keys = {"host",     "port",        "ports",      "allowed_ips",
-                                "protocol", "enforcement", "access",     "tls",
-                                "path",     "rules",       "deny_rules", "allow_encoded_slash"};
+  std::set<std::string> keys = {"host",
+                                "port",
+                                "ports",
+                                "allowed_ips",
+                                "protocol",
+                                "enforcement",
+                                "access",
+                                "tls",
+                                "path",
+                                "rules",
+                                "deny_rules",
+                                "allow_encoded_slash",
+                                "persisted_queries",
+                                "graphql_persisted_queries",
+                                "graphql_max_body_bytes"};
   for (const auto& ny : kEndpointNotYet) keys.insert(ny.key);
   c.ForEachKey(
       n, where, keys, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
@@ -508,6 +561,23 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
           LoadL7Rules(c, v, where + "." + key, key == "rules",
                       key == "rules" ? e.rules : e.deny_rules);
+        } else if (key == "persisted_queries") {
+          auto s = c.String(v, where + ".persisted_queries");
+          if (!s) return;
+          if (*s != "deny" && *s != "allow_registered") {
+            c.Error(v.Mark(), where + ".persisted_queries must be deny or allow_registered");
+            return;
+          }
+          e.graphql.persisted_queries = *s;
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+        } else if (key == "graphql_persisted_queries") {
+          LoadPersistedQueries(c, v, where + ".graphql_persisted_queries", e);
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+        } else if (key == "graphql_max_body_bytes") {
+          // Bounded: the proxy holds this much per inspected request.
+          if (auto b = c.Integer(v, where + ".graphql_max_body_bytes", 1, 16 << 20))
+            e.graphql.max_body_bytes = *b;
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
         } else if (key == "allow_encoded_slash") {
           if (auto b = c.Bool(v, where + ".allow_encoded_slash")) e.allow_encoded_slash = *b;
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
@@ -562,7 +632,13 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
   if (e.host.empty() && !n["host"] && !n["allowed_ips"])
     c.Error(n.Mark(), where + " needs a host, or allowed_ips for any host");
   if (!have_port) c.Error(n.Mark(), where + " needs a port or ports");
-  if (e.protocol == "rest" || e.protocol == "websocket") {
+  if (e.protocol != "graphql" && e.protocol != "websocket" &&
+      (!e.graphql.persisted_queries.empty() || n["graphql_persisted_queries"] ||
+       n["graphql_max_body_bytes"]))
+    c.Error(l7_mark, where +
+                         ": persisted_queries, graphql_persisted_queries and "
+                         "graphql_max_body_bytes need protocol: graphql (or websocket)");
+  if (e.protocol == "rest" || e.protocol == "websocket" || e.protocol == "graphql") {
     if (Status st = l7::Validate(ToL7Rules(e, where)); !st.ok())
       c.Error(l7_mark.is_null() ? n.Mark() : l7_mark, st.reason());
   } else if (e.protocol.empty() &&

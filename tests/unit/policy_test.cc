@@ -207,9 +207,7 @@ TEST(PolicyLoader, OpenShellFeaturesNotYetSupported) {
                         "websocket_credential_rewrite: true",
                         "credential_signing: sigv4",
                         "mcp: {max_body_bytes: 1}",
-                        "json_rpc: {max_body_bytes: 1}",
-                        "graphql_max_body_bytes: 1",
-                        "persisted_queries: deny"};
+                        "json_rpc: {max_body_bytes: 1}"};
   for (const char* kv : keys) {
     auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
                              "      - {host: x.test, port: 443, ") +
@@ -217,6 +215,13 @@ TEST(PolicyLoader, OpenShellFeaturesNotYetSupported) {
     EXPECT_NE(e.find("not supported yet: "), std::string::npos) << kv << ": " << e;
     EXPECT_NE(e.find("(issue 2"), std::string::npos) << kv << ": " << e;
     EXPECT_EQ(e.find("unknown key"), std::string::npos) << kv << ": " << e;
+  }
+  // GraphQL options exist now, and only where GraphQL is judged.
+  for (const char* kv : {"graphql_max_body_bytes: 1", "persisted_queries: deny"}) {
+    auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+                             "      - {host: x.test, port: 443, ") +
+                 kv + "}\n");
+    EXPECT_NE(e.find("need protocol: graphql"), std::string::npos) << kv << ": " << e;
   }
   // Not L7 inspection, and the error points at the protocol key.
   const std::string tcp =
@@ -246,10 +251,10 @@ TEST(PolicyLoader, L7FieldsNeedAnInspectedProtocol) {
                 .find("need a protocol"),
             std::string::npos);
   // Protocols whose inspection is not built: refused when enforced.
-  auto gql =
+  auto mcp =
       Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
-          "      - {host: x.test, port: 443, protocol: graphql, access: read-only}\n");
-  EXPECT_NE(gql.find("not supported yet: L7 inspection (issue 27"), std::string::npos) << gql;
+          "      - {host: x.test, port: 443, protocol: mcp, access: read-only}\n");
+  EXPECT_NE(mcp.find("not supported yet: L7 inspection (issue 27"), std::string::npos) << mcp;
   // rest with enforcement: enforce loads (and is inspected).
   auto enforced = LoadPolicyString(
       "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
