@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/ascii.h"
 #include "l7/glob.h"
+#include "l7/json.h"
 
 namespace rf::l7::graphql {
 
@@ -516,40 +516,13 @@ bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-// Duplicate keys in any object are refused: servers disagree on which of
-// two "query" members wins, so the proxy would judge one and the server run
-// the other. Nesting is bounded too.
-struct JsonCheck {
-  std::vector<std::set<std::string>> keys;
-  bool duplicate = false, deep = false;
-};
-
-Result<nlohmann::json> ParseJson(std::string_view text) {
-  JsonCheck check;
-  auto cb = [&check](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& v) {
-    using E = nlohmann::json::parse_event_t;
-    if (depth > 64) check.deep = true;
-    if (ev == E::object_start) check.keys.emplace_back();
-    if (ev == E::object_end && !check.keys.empty()) check.keys.pop_back();
-    if (ev == E::key && !check.keys.empty() && v.is_string() &&
-        !check.keys.back().insert(v.get<std::string>()).second)
-      check.duplicate = true;
-    return true;
-  };
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), cb, false);
-  if (j.is_discarded()) return Status::Invalid("not valid JSON");
-  if (check.duplicate) return Status::Invalid("a JSON object with a duplicate key");
-  if (check.deep) return Status::Invalid("JSON nested deeper than 64");
-  return j;
-}
-
-std::string PersistedHash(const nlohmann::json* ext) {
-  if (!ext || !ext->is_object()) return "";
-  auto pq = ext->find("persistedQuery");
-  if (pq == ext->end() || !pq->is_object()) return "";
-  auto h = pq->find("sha256Hash");
-  if (h == pq->end() || !h->is_string()) return "";
-  return h->get<std::string>();
+// JSON (bodies, `extensions`, WebSocket messages) through the strict
+// parser (l7/json.h): duplicate keys, bad UTF-8 and deep nesting refused,
+// so the proxy and the server cannot read one body two ways.
+std::string PersistedHash(const JsonValue* ext) {
+  const JsonValue* pq = ext ? ext->Find("persistedQuery") : nullptr;
+  const JsonValue* h = pq ? pq->Find("sha256Hash") : nullptr;
+  return h && h->is_string() ? h->text() : "";
 }
 
 // One request envelope: a document and an operation name, or a persisted
@@ -574,28 +547,27 @@ Status Envelope(const std::string* query, const std::string& operation_name,
   return Status::Ok();
 }
 
-Status JsonEnvelope(const nlohmann::json& v, Request* out) {
+Status JsonEnvelope(const JsonValue& v, Request* out) {
   if (!v.is_object()) return Status::Invalid("a GraphQL request must be a JSON object");
   std::string query, name, id;
   const std::string* query_ptr = nullptr;
-  for (const auto& [key, val] : v.items()) {
+  for (const auto& [key, val] : v.members()) {
     if (key == "query") {
       if (val.is_null()) continue;
       if (!val.is_string()) return Status::Invalid("\"query\" is not a string");
-      query = val.get<std::string>(), query_ptr = &query;
+      query = val.text(), query_ptr = &query;
     } else if (key == "operationName") {
       if (val.is_null()) continue;
       if (!val.is_string()) return Status::Invalid("\"operationName\" is not a string");
-      name = val.get<std::string>();
+      name = val.text();
     } else if (key == "id" || key == "documentId" || key == "queryId") {
       if (val.is_null()) continue;
       if (!val.is_string()) return Status::Invalid("\"" + key + "\" is not a string");
       if (!id.empty()) return Status::Invalid("several persisted query ids");
-      id = val.get<std::string>();
+      id = val.text();
     }
   }
-  auto ext = v.find("extensions");
-  return Envelope(query_ptr, name, PersistedHash(ext == v.end() ? nullptr : &*ext), id, out);
+  return Envelope(query_ptr, name, PersistedHash(v.Find("extensions")), id, out);
 }
 
 Request Failed(std::string why) {
@@ -823,8 +795,8 @@ Request ClassifyHttp(std::string_view method, const Target& target, std::string_
   if (!j.ok()) return Failed("POST body: " + j.status().reason());
   Request r;
   if (j->is_array()) {
-    if (j->empty()) return Failed("an empty batch");
-    for (const auto& item : *j)
+    if (j->items().empty()) return Failed("an empty batch");
+    for (const auto& item : j->items())
       if (Status s = JsonEnvelope(item, &r); !s.ok()) return Failed(s.reason());
     return r;
   }
@@ -838,9 +810,9 @@ Request ClassifyWebSocketMessage(std::string_view text, bool* control, std::stri
   auto j = ParseJson(text);
   if (!j.ok()) return Failed("WebSocket message: " + j.status().reason());
   if (!j->is_object()) return Failed("WebSocket message is not a JSON object");
-  auto t = j->find("type");
-  if (t == j->end() || !t->is_string()) return Failed("WebSocket message without a string type");
-  *type = t->get<std::string>();
+  const JsonValue* t = j->Find("type");
+  if (!t || !t->is_string()) return Failed("WebSocket message without a string type");
+  *type = t->text();
   for (std::string_view c :
        {"connection_init", "connection_terminate", "ping", "pong", "complete", "stop"}) {
     if (*type == c) {
@@ -850,11 +822,11 @@ Request ClassifyWebSocketMessage(std::string_view text, bool* control, std::stri
   }
   if (*type != "subscribe" && *type != "start")
     return Failed("unknown GraphQL WebSocket message type '" + *type + "'");
-  auto id = j->find("id");
-  if (id == j->end() || !id->is_string() || id->get<std::string>().empty())
+  const JsonValue* id = j->Find("id");
+  if (!id || !id->is_string() || id->text().empty())
     return Failed("a " + *type + " message without an id");
-  auto payload = j->find("payload");
-  if (payload == j->end() || !payload->is_object())
+  const JsonValue* payload = j->Find("payload");
+  if (!payload || !payload->is_object())
     return Failed("a " + *type + " message without an object payload");
   Request r;
   if (Status s = JsonEnvelope(*payload, &r); !s.ok()) return Failed(s.reason());
