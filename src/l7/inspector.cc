@@ -307,14 +307,19 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       websocket_path_ = q.target.path;
       websocket_endpoint_ = text.endpoint.empty() ? ev.endpoint : text.endpoint;
       websocket_policy_ = text.policy.empty() ? ev.policy : text.policy;
-      // The endpoint that allowed the upgrade judges GraphQL messages when
-      // it has GraphQL rules.
-      for (size_t i = 0; i < config_.endpoints.size(); ++i) {
-        const auto& e = config_.endpoints[i];
-        if (e.label == ev.endpoint && e.rules.GraphqlPolicy()) {
-          p.websocket_graphql = static_cast<int>(i);
-          websocket_endpoint_ = e.label, websocket_policy_ = e.policy;
-          break;
+      // GraphQL rules judge the messages when the endpoint that allowed the
+      // upgrade has them, else when any selected endpoint does: an L4
+      // endpoint beside it does not turn operation rules into "any text".
+      for (int pass = 0; pass < 2 && p.websocket_graphql < 0; ++pass) {
+        for (size_t i = 0; i < config_.endpoints.size(); ++i) {
+          const auto& e = config_.endpoints[i];
+          bool candidate = pass == 0 ? e.label == ev.endpoint
+                                     : e.path.empty() || GlobMatch(e.path, q.target.path);
+          if (candidate && e.rules.GraphqlPolicy()) {
+            p.websocket_graphql = static_cast<int>(i);
+            websocket_endpoint_ = e.label, websocket_policy_ = e.policy;
+            break;
+          }
         }
       }
     }
