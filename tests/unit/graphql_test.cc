@@ -219,3 +219,59 @@ TEST(Graphql, InspectorHoldsTheBodyThenDecides) {
 
 }  // namespace
 }  // namespace rf::l7
+
+namespace rf::l7 {
+namespace {
+
+std::string MaskedText(std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x81));
+  f.push_back(static_cast<char>(0x80 | payload.size()));  // short messages only
+  const char key[4] = {1, 2, 3, 4};
+  f.append(key, 4);
+  for (size_t i = 0; i < payload.size(); ++i)
+    f.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  return f;
+}
+
+TEST(Graphql, WebSocketMessagesJudgedWhole) {
+  InspectorConfig c;
+  c.host = "a";
+  c.port = 80;
+  InspectedEndpoint e;
+  e.rules.protocol = Protocol::kWebSocket;
+  e.rules.allow.push_back({"GET", "/graphql", {}});
+  e.rules.graphql_allow.push_back({"query", "", {"viewer"}, 1});
+  e.label = "policy p endpoint 0";
+  c.endpoints.push_back(e);
+  Inspector in(c);
+  InspectorOutput out;
+  in.FromClient(
+      "GET /graphql HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      &out);
+  in.FromUpstream(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+      &out);
+  out = InspectorOutput();
+  std::string init = MaskedText(R"({"type":"connection_init"})");
+  std::string ok = MaskedText(R"({"type":"subscribe","id":"1","payload":{"query":"{ viewer }"}})");
+  std::string bad =
+      MaskedText(R"({"type":"subscribe","id":"2","payload":{"query":"{ viewer: secret }"}})");
+  std::string all = init + ok + bad;
+  // Byte by byte: nothing of a message goes on before all of it is here.
+  for (char ch : all) in.FromClient(std::string_view(&ch, 1), &out);
+  EXPECT_EQ(out.to_upstream, init + ok);
+  EXPECT_TRUE(out.close);
+  ASSERT_FALSE(out.to_client.empty());
+  EXPECT_EQ(static_cast<unsigned char>(out.to_client[0]), 0x88);  // close frame
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_TRUE(out.events[0].allowed);
+  EXPECT_FALSE(out.events[1].allowed);
+  ASSERT_EQ(out.events[1].graphql.size(), 1u);
+  EXPECT_EQ(out.events[1].graphql[0].fields, std::vector<std::string>{"secret"});
+}
+
+}  // namespace
+}  // namespace rf::l7
