@@ -123,7 +123,7 @@ filesystem_policy:
   read_only: [/usr, /lib, /lib64, /bin, /etc, /proc, /dev/urandom]
   read_write: [/dev/null]
 network:
-  mode: namespace
+  mode: {mode}
   hosts: {{api.test: 127.0.0.1}}
 network_policies:
   api:
@@ -152,6 +152,7 @@ def get(name, **params):
 
 @unittest.skipUnless(gx is not None and rf.IS_ROOT, "needs python3-graphql-core and root")
 class GraphqlOverHttp(unittest.TestCase):
+    MODE = "namespace"
 
     @classmethod
     def setUpClass(cls):
@@ -189,7 +190,7 @@ class GraphqlOverHttp(unittest.TestCase):
         with rf.OutsideDir(mode=0o777) as out:
             pf = os.path.join(out, "policy.yaml")
             with open(pf, "w") as f:
-                f.write(POLICY.format(endpoint=endpoint))
+                f.write(POLICY.format(endpoint=endpoint, mode=self.MODE))
             log = os.path.join(out, "audit.jsonl")
             cmd = [rf.BIN, "run", "-q", "--policy", pf, "--workdir", self.dir]
             if audit:
@@ -323,6 +324,12 @@ class GraphqlOverHttp(unittest.TestCase):
         # GET upgrade rule), so the server's record is the one query.
         rf.wait_count(lambda: len(self.server.executed.snapshot()), 1)
         self.assertEqual(self.server.executed.snapshot(), ["viewer"])
+
+
+class GraphqlOverHttpPlatform(GraphqlOverHttp):
+    """The same in platform mode (the proxy on loopback, Landlock and the
+    connect guard instead of a network namespace)."""
+    MODE = "platform"
 
 
 if __name__ == "__main__":
