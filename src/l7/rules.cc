@@ -71,6 +71,11 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
+// Where entry i of a split list stands in the policy's list.
+std::string At(const std::vector<size_t>& at, size_t i) {
+  return std::to_string(i < at.size() ? at[i] : i);
+}
+
 Status CheckGraphqlRule(const EndpointRules& e, const GraphqlRule& r, const std::string& at) {
   if (e.protocol == Protocol::kRest)
     return Status::Error(at +
@@ -160,11 +165,11 @@ Status Validate(const EndpointRules& e) {
                          ": an inspected endpoint needs `access` or `rules` (use access: full "
                          "to allow every request)");
   for (size_t i = 0; i < e.allow.size(); ++i)
-    if (Status s = CheckRule(e, e.allow[i], e.where + ".rules[" + std::to_string(i) + "].allow");
+    if (Status s = CheckRule(e, e.allow[i], e.where + ".rules[" + At(e.allow_at, i) + "].allow");
         !s.ok())
       return s;
   for (size_t i = 0; i < e.deny.size(); ++i)
-    if (Status s = CheckRule(e, e.deny[i], e.where + ".deny_rules[" + std::to_string(i) + "]");
+    if (Status s = CheckRule(e, e.deny[i], e.where + ".deny_rules[" + At(e.deny_at, i) + "]");
         !s.ok())
       return s;
   if (e.persisted_allow_registered && e.persisted.empty())
@@ -194,7 +199,7 @@ Verdict Evaluate(const EndpointRules& e, std::string_view method, const Target& 
   Verdict v;
   for (size_t i = 0; i < e.deny.size(); ++i) {
     if (RuleMatches(e.deny[i], method, t, false)) {
-      v.rule = "deny_rules[" + std::to_string(i) + "]";
+      v.rule = "deny_rules[" + At(e.deny_at, i) + "]";
       v.reason = "refused by " + v.rule + " (" + e.deny[i].method + " " + e.deny[i].path + ")";
       break;
     }
@@ -212,7 +217,7 @@ Verdict Evaluate(const EndpointRules& e, std::string_view method, const Target& 
       for (size_t i = 0; i < e.allow.size(); ++i) {
         if (RuleMatches(e.allow[i], method, t, true)) {
           v.allowed = true;
-          v.rule = "rules[" + std::to_string(i) + "]";
+          v.rule = "rules[" + At(e.allow_at, i) + "]";
           return v;
         }
       }

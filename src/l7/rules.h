@@ -69,6 +69,9 @@ struct EndpointRules {
   std::string where;  // "policy NAME endpoint N", for messages
   // GraphQL (protocol: graphql, or a websocket endpoint with GraphQL rules).
   std::vector<GraphqlRule> graphql_allow, graphql_deny;
+  // The policy-list position of each allow/deny entry when GraphQL rules
+  // were split off (empty: the same as in `allow`/`deny`), for messages.
+  std::vector<size_t> allow_at, deny_at;
   bool persisted_allow_registered = false;  // persisted_queries: allow_registered
   std::vector<PersistedQuery> persisted;
   size_t graphql_max_body = 65536;

@@ -24,7 +24,8 @@ l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where) {
                                         : l7::Access::kNone;
   // GraphQL rules go to their own lists, keeping their place in the
   // policy's list for messages.
-  auto convert = [](const std::vector<L7Rule>& in, std::vector<l7::GraphqlRule>* graphql) {
+  auto convert = [](const std::vector<L7Rule>& in, std::vector<l7::GraphqlRule>* graphql,
+                    std::vector<size_t>* at) {
     std::vector<l7::Rule> out;
     for (size_t i = 0; i < in.size(); ++i) {
       const L7Rule& x = in[i];
@@ -32,14 +33,15 @@ l7::EndpointRules ToL7Rules(const Endpoint& e, const std::string& where) {
         graphql->push_back({x.operation_type, x.operation_name, x.fields, i});
         continue;
       }
+      at->push_back(i);
       l7::Rule y{x.method, x.path, {}};
       for (const auto& q : x.query) y.query.push_back({q.name, q.globs});
       out.push_back(std::move(y));
     }
     return out;
   };
-  r.allow = convert(e.rules, &r.graphql_allow);
-  r.deny = convert(e.deny_rules, &r.graphql_deny);
+  r.allow = convert(e.rules, &r.graphql_allow, &r.allow_at);
+  r.deny = convert(e.deny_rules, &r.graphql_deny, &r.deny_at);
   r.audit_only = e.enforcement == "audit";
   r.allow_encoded_slash = e.allow_encoded_slash;
   r.where = where;
