@@ -4,7 +4,7 @@
 set -euo pipefail
 build_pkgs=(build-essential cmake ninja-build pkg-config libseccomp-dev libyaml-cpp-dev nlohmann-json3-dev
   libcli11-dev libc-ares-dev libgtest-dev libgmock-dev libbenchmark-dev lld libssl-dev)
-test_pkgs=(curl python3 dbus-daemon util-linux iproute2 procps git tmux openssl gcc make tar checkpolicy semodule-utils selinux-policy-dev selinux-policy-default clang libclang-rt-14-dev python3-h11 python3-botocore
+test_pkgs=(curl python3 dbus-daemon util-linux iproute2 procps git tmux openssl gcc make tar checkpolicy semodule-utils selinux-policy-dev selinux-policy-default clang libclang-rt-14-dev python3-h11 python3-botocore python3-graphql-core
   podman runc catatonit busybox-static python3-yaml openjdk-17-jdk-headless openssh-client openssh-server)
 extra=()
 case "${1:-build}" in

@@ -16,6 +16,13 @@ namespace {
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 std::string RefusalBody(const RequestEvent& ev) {
+  if (ev.graphql_shape) {
+    // GraphQL's own error shape, so a GraphQL client shows the reason.
+    nlohmann::json ext = {{"code", "POLICY_DENIED"}, {"endpoint", ev.endpoint}, {"rule", ev.rule}};
+    if (!ev.hint.empty()) ext["allow_with"] = ev.hint;
+    nlohmann::json j = {{"errors", {{{"message", ev.reason}, {"extensions", ext}}}}};
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
   const std::string error = ev.error.empty() ? "policy_denied" : ev.error;
   nlohmann::json j = {{"error", error},  {"detail", ev.reason},     {"method", ev.method},
                       {"path", ev.path}, {"endpoint", ev.endpoint}, {"rule", ev.rule}};
@@ -130,6 +137,14 @@ bool Inspector::HostMatches(const std::string& field) const {
   return port == std::to_string(config_.port);
 }
 
+size_t Inspector::GraphqlBodyLimit(const std::string& path) const {
+  size_t limit = 0;
+  for (const auto& e : config_.endpoints)
+    if (e.rules.protocol == Protocol::kGraphql && (e.path.empty() || GlobMatch(e.path, path)))
+      limit = std::max(limit, e.rules.graphql_max_body);
+  return limit;
+}
+
 Verdict Inspector::HttpVerdict(const InspectedEndpoint& e, const InspectedRequest& q,
                                std::string_view method) const {
   Verdict v;
@@ -143,10 +158,30 @@ Verdict Inspector::HttpVerdict(const InspectedEndpoint& e, const InspectedReques
 }
 
 RequestEvent Inspector::Decide(const InspectedRequest& q, std::string_view method,
-                               bool* audit_only_deny, const InspectedEndpoint** decided) {
-  return Judge(
-      q, method, [&](const InspectedEndpoint& e, bool*) { return HttpVerdict(e, q, method); },
+                               bool* audit_only_deny, const InspectedEndpoint** decided,
+                               std::string_view body) {
+  std::optional<graphql::Request> gql;  // classified once, judged per endpoint
+  RequestEvent ev = Judge(
+      q, method,
+      [&](const InspectedEndpoint& e, bool* hard) {
+        if (e.rules.protocol != Protocol::kGraphql) return HttpVerdict(e, q, method);
+        // A GraphQL endpoint whose path matches is authoritative: what it
+        // refuses, no broader endpoint of the host lets through.
+        if (!gql) gql = graphql::ClassifyHttp(method, q.target, q.forward_head, body);
+        Verdict v;
+        if (body.size() > e.rules.graphql_max_body) {
+          v.rule = "graphql_max_body_bytes";
+          v.reason = "GraphQL request body larger than graphql_max_body_bytes (" +
+                     std::to_string(e.rules.graphql_max_body) + ")";
+        } else {
+          v = graphql::Evaluate(e.rules, *gql);
+        }
+        if (!v.allowed) *hard = true;
+        return v;
+      },
       audit_only_deny, decided);
+  if (gql) ev.graphql = gql->operations, ev.graphql_error = gql->error, ev.graphql_shape = true;
+  return ev;
 }
 
 RequestEvent Inspector::Judge(const InspectedRequest& q, std::string_view method,
@@ -166,6 +201,7 @@ RequestEvent Inspector::Judge(const InspectedRequest& q, std::string_view method
     if (!first) first = &e, first_verdict = v;
     if ((StartsWith(v.rule, "deny_rules") && !v.allowed) || hard) {
       ev.endpoint = e.label, ev.policy = e.policy, ev.rule = v.rule, ev.reason = v.reason;
+      if (hard) ev.hint = v.hint;
       return ev;  // an enforced deny (or a malformed call) of any selected endpoint wins
     }
     if (v.allowed && !v.would_deny && !allow_by) allow_by = &e, allow_verdict = v;
@@ -235,6 +271,10 @@ void Inspector::ClientBytes(InspectorOutput* out) {
 
 void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
   while (!in.empty() && !client_stopped_) {
+    if (websocket_ && websocket_graphql_ >= 0) {
+      GraphqlFrames(in, out);
+      return;
+    }
     if (websocket_) {
       auto s = frames_->Feed(in);
       out->to_upstream.append(in.substr(0, s.used));
@@ -355,10 +395,42 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       continue;
     }
     in.remove_prefix(q.head_length);
+    // A GraphQL endpoint judges the body: it is held whole (up to the
+    // limit) before the request is decided.
+    std::string_view body;
+    if (size_t limit = GraphqlBodyLimit(q.target.path); limit != 0 && q.body_length != 0) {
+      RequestEvent big;
+      big.method = q.method, big.path = q.target.path, big.graphql_shape = true;
+      if (q.body_length < 0) {
+        big.reason = "a chunked body on a GraphQL endpoint (send Content-Length)";
+        Refuse(out, std::move(big), true, 411);
+        return;
+      }
+      if (static_cast<uint64_t>(q.body_length) > limit) {
+        big.rule = "graphql_max_body_bytes";
+        big.reason = "GraphQL request body of " + std::to_string(q.body_length) +
+                     " bytes is larger than graphql_max_body_bytes (" + std::to_string(limit) + ")";
+        Refuse(out, std::move(big), true, 413);
+        return;
+      }
+      if (in.size() < static_cast<size_t>(q.body_length)) {
+        // Not all here yet: the head is parsed again with the rest.
+        in = std::string_view(in.data() - q.head_length, in.size() + q.head_length);
+        return;
+      }
+      body = in.substr(0, static_cast<size_t>(q.body_length));
+    }
     bool audit_deny = false;
     const InspectedEndpoint* decided = nullptr;
-    RequestEvent ev = Decide(q, q.method, &audit_deny, &decided);
+    RequestEvent ev = Decide(q, q.method, &audit_deny, &decided, body);
     if (!ev.allowed) {
+      if (!body.empty()) {
+        // The body is here whole: it is dropped, and the connection goes on.
+        in.remove_prefix(body.size());
+        Refuse(out, std::move(ev), q.close);
+        if (q.close) in = {};
+        continue;
+      }
       Refuse(out, std::move(ev), q.body_length != 0 || q.close);
       continue;
     }
@@ -376,6 +448,21 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       websocket_path_ = q.target.path;
       websocket_endpoint_ = text.endpoint.empty() ? ev.endpoint : text.endpoint;
       websocket_policy_ = text.policy.empty() ? ev.policy : text.policy;
+      // GraphQL rules judge the messages when the endpoint that allowed the
+      // upgrade has them, else when any selected endpoint does: an L4
+      // endpoint beside it does not turn operation rules into "any text".
+      for (int pass = 0; pass < 2 && p.websocket_graphql < 0; ++pass) {
+        for (size_t i = 0; i < config_.endpoints.size(); ++i) {
+          const auto& e = config_.endpoints[i];
+          bool candidate = pass == 0 ? e.label == ev.endpoint
+                                     : e.path.empty() || GlobMatch(e.path, q.target.path);
+          if (candidate && e.rules.GraphqlPolicy()) {
+            p.websocket_graphql = static_cast<int>(i);
+            websocket_endpoint_ = e.label, websocket_policy_ = e.policy;
+            break;
+          }
+        }
+      }
     }
     pending_.push_back(std::move(p));
     body_mode_ = BodyMode::kRelay;
@@ -710,6 +797,90 @@ bool Inspector::RpcRequest(std::string_view& in, InspectedRequest& q, InspectorO
   return finish(q.close);
 }
 
+void Inspector::GraphqlFrames(std::string_view& in, InspectorOutput* out) {
+  const InspectedEndpoint& ep = config_.endpoints[static_cast<size_t>(websocket_graphql_)];
+  auto stop = [&](uint16_t code, std::string reason, RequestEvent ev) {
+    ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+    ev.endpoint = ep.label, ev.policy = ep.policy;
+    ev.reason = std::move(reason);
+    out->events.push_back(std::move(ev));
+    out->to_client += CloseFrame(code, code == 1008 ? "policy" : "unsupported");
+    out->close = true;
+    client_stopped_ = true;
+    in = {};
+  };
+  while (!in.empty() && !client_stopped_) {
+    // A frame is judged only when all of it is here.
+    FrameHeader fh;
+    if (!ReadFrameHeader(in, &fh)) return;
+    size_t need = fh.size;
+    uint64_t len = fh.length;
+    bool masked = fh.masked;
+    if (len > ep.rules.graphql_max_body) {
+      stop(1009,
+           "a GraphQL WebSocket message larger than graphql_max_body_bytes (" +
+               std::to_string(ep.rules.graphql_max_body) + ")",
+           {});
+      return;
+    }
+    if (in.size() < need + len) return;
+    std::string_view frame = in.substr(0, need + static_cast<size_t>(len));
+    uint8_t opcode = fh.opcode;
+    bool fin = fh.fin;
+    RequestEvent ev;
+    ev.graphql_shape = true;
+    if (opcode == 0x0 || (opcode == 0x1 && !fin)) {
+      stop(1008, "a fragmented GraphQL WebSocket message (not inspected)", std::move(ev));
+      return;
+    }
+    if (opcode == 0x2) {
+      stop(1003, "a binary message on a GraphQL WebSocket connection", std::move(ev));
+      return;
+    }
+    if (opcode == 0x1 && masked) {
+      std::string text(frame.substr(need));
+      const char* key = frame.data() + need - 4;
+      for (size_t k = 0; k < text.size(); ++k) text[k] = static_cast<char>(text[k] ^ key[k % 4]);
+      if (config_.credentials && cred::MayHoldPlaceholder(text)) {
+        // As on any WebSocket: a placeholder in a text message never goes.
+        ev.rule = std::string(kMismatch);
+        stop(1008,
+             std::string(kMismatch) +
+                 ": a credential placeholder in a WebSocket text message (rewriting them is not "
+                 "supported yet)",
+             std::move(ev));
+        return;
+      }
+      bool control = false;
+      std::string type;
+      graphql::Request req = graphql::ClassifyWebSocketMessage(text, &control, &type);
+      if (!control) {
+        Verdict v = graphql::Evaluate(ep.rules, req);
+        ev.graphql = req.operations, ev.graphql_error = req.error;
+        ev.rule = v.rule, ev.hint = v.hint;
+        if (!v.allowed) {
+          stop(1008, "GraphQL WebSocket " + type + ": " + v.reason, std::move(ev));
+          return;
+        }
+        ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
+        ev.endpoint = ep.label, ev.policy = ep.policy;
+        ev.allowed = true, ev.would_deny = v.would_deny, ev.reason = v.reason;
+        out->events.push_back(std::move(ev));
+      }
+    }
+    // The scanner still checks what a server must (masking, reserved bits,
+    // control frames).
+    auto s = frames_->Feed(frame);
+    out->to_upstream.append(frame.substr(0, s.used));
+    in.remove_prefix(s.used);
+    if (s.error || s.used != frame.size()) {
+      RequestEvent bad;
+      stop(1002, "WebSocket protocol error: " + frames_->why(), std::move(bad));
+      return;
+    }
+  }
+}
+
 void Inspector::FromUpstream(std::string_view bytes, InspectorOutput* out) {
   if (upstream_buf_.empty() && response_body_ && !websocket_ && !pending_.empty() &&
       !pending_.front().local) {
@@ -803,8 +974,10 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
     }
     if (info.switched) {
       websocket_ = true;
-      websocket_audit_ = front.websocket_text_audit;
-      frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit);
+      websocket_graphql_ = front.websocket_graphql;
+      websocket_audit_ = front.websocket_text_audit && websocket_graphql_ < 0;
+      frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit ||
+                      websocket_graphql_ >= 0);
       if (config_.credentials) frames_->ScanForPlaceholders(cred::PlaceholderHoldBack());
       pending_.pop_front();
       out->to_client += upstream_buf_;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "credentials/store.h"
+#include "l7/graphql.h"
 #include "l7/message.h"
 #include "l7/rules.h"
 #include "l7/websocket.h"
@@ -77,6 +78,11 @@ struct RequestEvent {
   // arguments).
   std::string rpc_method;
   std::string tool;
+  // GraphQL endpoints: the operations judged (type, name, root fields;
+  // never variables), and the refusal's body in GraphQL's error shape.
+  std::vector<graphql::Operation> graphql;
+  std::string graphql_error;  // why it could not be classified
+  bool graphql_shape = false;
 };
 
 struct InspectorOutput {
@@ -121,6 +127,7 @@ class Inspector {
     bool websocket = false;  // forwarded WebSocket upgrade
     bool websocket_text_allowed = false;
     bool websocket_text_audit = false;
+    int websocket_graphql = -1;  // the endpoint judging GraphQL-over-WebSocket messages
   };
   void ClientBytes(InspectorOutput* out);
   void ClientBytesFrom(std::string_view& in, InspectorOutput* out);
@@ -130,7 +137,7 @@ class Inspector {
   void EndResponseBody(InspectorOutput* out);
   void FlushLocal(InspectorOutput* out);
   RequestEvent Decide(const InspectedRequest& q, std::string_view method, bool* audit_only_deny,
-                      const InspectedEndpoint** decided = nullptr);
+                      const InspectedEndpoint** decided = nullptr, std::string_view body = {});
   // The credential steps of an allowed request (docs/credentials.md):
   // false when it was refused.
   bool CredentialHead(InspectedRequest& q, RequestEvent& ev, InspectorOutput* out);
@@ -153,6 +160,12 @@ class Inspector {
   // Judges (and relays or refuses) such a request whose head starts `in`;
   // false: stop reading `in` for now (a body still incomplete, or closed).
   bool RpcRequest(std::string_view& in, InspectedRequest& q, InspectorOutput* out);
+  // The largest graphql_max_body_bytes of the GraphQL endpoints selected
+  // for `path`; 0 when none is.
+  size_t GraphqlBodyLimit(const std::string& path) const;
+  // Client frames on a GraphQL-over-WebSocket connection: each text message
+  // whole, judged before a byte of it is relayed.
+  void GraphqlFrames(std::string_view& in, InspectorOutput* out);
   bool HostMatches(const std::string& host_field) const;
   // The proxy's own answer in the request's place (403 for a rule, the
   // parser's status for a malformed request).
@@ -188,6 +201,7 @@ class Inspector {
   bool body_chunked_ = false;
   std::string body_path_;    // the request's path, for the binding
   RequestEvent body_event_;  // the request's event, for a refusal's
+  int websocket_graphql_ = -1;
 };
 
 }  // namespace rf::l7

@@ -72,7 +72,40 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
+// Where entry i of a split list stands in the policy's list.
+std::string At(const std::vector<size_t>& at, size_t i) {
+  return std::to_string(i < at.size() ? at[i] : i);
+}
+
+Status CheckGraphqlRule(const EndpointRules& e, const GraphqlRule& r, const std::string& at) {
+  if (e.protocol == Protocol::kRest)
+    return Status::Error(at +
+                         ": operation_type, operation_name and fields need protocol: graphql "
+                         "(or websocket)");
+  const std::string& t = r.operation_type;
+  if (t.empty()) return Status::Error(at + ".operation_type is required for a GraphQL rule");
+  if (t != "*" && !AsciiIEquals(t, "query") && !AsciiIEquals(t, "mutation") &&
+      !AsciiIEquals(t, "subscription"))
+    return Status::Error(at + ".operation_type must be query, mutation, subscription or *, not '" +
+                         t + "'");
+  if (!r.operation_name.empty())
+    if (Status s = ValidateGlob(r.operation_name); !s.ok()) return s.With(at + ".operation_name");
+  for (const auto& f : r.fields) {
+    if (f.empty()) return Status::Error(at + ".fields: an empty field glob");
+    if (Status s = ValidateGlob(f); !s.ok()) return s.With(at + ".fields");
+  }
+  return Status::Ok();
+}
+
 Status CheckRule(const EndpointRules& e, const Rule& r, const std::string& at) {
+  if (e.protocol == Protocol::kGraphql)
+    return Status::Error(at +
+                         ".operation_type is required for a GraphQL rule (method, path and "
+                         "query are not GraphQL rule fields)");
+  if (e.GraphqlPolicy() && AsciiIEquals(r.method, kWebSocketText))
+    return Status::Error(at +
+                         ": a websocket endpoint with GraphQL rules judges client messages by "
+                         "operation_type/operation_name/fields, not WEBSOCKET_TEXT");
   if (r.method.empty()) return Status::Error(at + ".method is required");
   if (r.method != "*" && !IsToken(r.method))
     return Status::Error(at + ".method: '" + r.method + "' is not an HTTP method");
@@ -116,20 +149,49 @@ std::string AccessName(Access a) {
   return "none";
 }
 
+bool EndpointRules::GraphqlPolicy() const {
+  if (protocol == Protocol::kGraphql) return true;
+  if (protocol != Protocol::kWebSocket) return false;
+  return persisted_allow_registered || !persisted.empty() || !graphql_allow.empty() ||
+         !graphql_deny.empty();
+}
+
 Status Validate(const EndpointRules& e) {
   if (IsRpc(e.protocol)) return ValidateRpc(e);
   if (e.access != Access::kNone && !e.allow.empty())
     return Status::Error(e.where + ": `access` and `rules` are mutually exclusive");
-  if (e.access == Access::kNone && e.allow.empty())
+  if (e.access != Access::kNone && !e.graphql_allow.empty())
+    return Status::Error(e.where + ": `access` and `rules` are mutually exclusive");
+  if (e.access == Access::kNone && e.allow.empty() && e.graphql_allow.empty())
     return Status::Error(e.where +
                          ": an inspected endpoint needs `access` or `rules` (use access: full "
                          "to allow every request)");
   for (size_t i = 0; i < e.allow.size(); ++i)
-    if (Status s = CheckRule(e, e.allow[i], e.where + ".rules[" + std::to_string(i) + "].allow");
+    if (Status s = CheckRule(e, e.allow[i], e.where + ".rules[" + At(e.allow_at, i) + "].allow");
         !s.ok())
       return s;
   for (size_t i = 0; i < e.deny.size(); ++i)
-    if (Status s = CheckRule(e, e.deny[i], e.where + ".deny_rules[" + std::to_string(i) + "]");
+    if (Status s = CheckRule(e, e.deny[i], e.where + ".deny_rules[" + At(e.deny_at, i) + "]");
+        !s.ok())
+      return s;
+  if (e.persisted_allow_registered && e.persisted.empty())
+    return Status::Error(e.where +
+                         ": persisted_queries: allow_registered needs graphql_persisted_queries");
+  if (!e.persisted.empty() && !e.persisted_allow_registered)
+    return Status::Error(e.where +
+                         ": graphql_persisted_queries needs persisted_queries: allow_registered");
+  for (const auto& p : e.persisted)
+    if (Status s =
+            CheckGraphqlRule(e, p.operation, e.where + ".graphql_persisted_queries." + p.key);
+        !s.ok())
+      return s;
+  for (const auto& r : e.graphql_allow)
+    if (Status s =
+            CheckGraphqlRule(e, r, e.where + ".rules[" + std::to_string(r.index) + "].allow");
+        !s.ok())
+      return s;
+  for (const auto& r : e.graphql_deny)
+    if (Status s = CheckGraphqlRule(e, r, e.where + ".deny_rules[" + std::to_string(r.index) + "]");
         !s.ok())
       return s;
   return Status::Ok();
@@ -139,7 +201,7 @@ Verdict Evaluate(const EndpointRules& e, std::string_view method, const Target& 
   Verdict v;
   for (size_t i = 0; i < e.deny.size(); ++i) {
     if (RuleMatches(e.deny[i], method, t, false)) {
-      v.rule = "deny_rules[" + std::to_string(i) + "]";
+      v.rule = "deny_rules[" + At(e.deny_at, i) + "]";
       v.reason = "refused by " + v.rule + " (" + e.deny[i].method + " " + e.deny[i].path + ")";
       break;
     }
@@ -157,7 +219,7 @@ Verdict Evaluate(const EndpointRules& e, std::string_view method, const Target& 
       for (size_t i = 0; i < e.allow.size(); ++i) {
         if (RuleMatches(e.allow[i], method, t, true)) {
           v.allowed = true;
-          v.rule = "rules[" + std::to_string(i) + "]";
+          v.rule = "rules[" + At(e.allow_at, i) + "]";
           return v;
         }
       }

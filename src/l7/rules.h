@@ -18,6 +18,7 @@
 // unit-tested directly and cheap to call per request.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +28,7 @@
 
 namespace rf::l7 {
 
-enum class Protocol { kRest, kWebSocket, kMcp, kJsonRpc };
+enum class Protocol { kRest, kWebSocket, kMcp, kJsonRpc, kGraphql };
 enum class Access { kNone, kReadOnly, kReadWrite, kFull };
 
 inline constexpr std::string_view kWebSocketText = "WEBSOCKET_TEXT";
@@ -47,6 +48,21 @@ struct Rule {
   std::vector<std::string> params_name = {};
 };
 
+// A GraphQL operation rule (l7/graphql.h), judged on operations instead of
+// HTTP requests.
+struct GraphqlRule {
+  std::string operation_type;       // query, mutation, subscription or "*"
+  std::string operation_name;       // glob; empty: any
+  std::vector<std::string> fields;  // root-field globs; empty: any
+  size_t index = 0;                 // its place in the policy's rules/deny_rules list
+};
+
+// A `graphql_persisted_queries` entry: the operation a hash stands for.
+struct PersistedQuery {
+  std::string key;  // sha256Hash or saved-query id
+  GraphqlRule operation;
+};
+
 struct EndpointRules {
   Protocol protocol = Protocol::kRest;
   Access access = Access::kNone;
@@ -59,6 +75,17 @@ struct EndpointRules {
   bool strict_tool_names = true;
   bool allow_all_known_methods = false;
   std::string where;  // "policy NAME endpoint N", for messages
+  // GraphQL (protocol: graphql, or a websocket endpoint with GraphQL rules).
+  std::vector<GraphqlRule> graphql_allow, graphql_deny;
+  // The policy-list position of each allow/deny entry when GraphQL rules
+  // were split off (empty: the same as in `allow`/`deny`), for messages.
+  std::vector<size_t> allow_at, deny_at;
+  bool persisted_allow_registered = false;  // persisted_queries: allow_registered
+  std::vector<PersistedQuery> persisted;
+  size_t graphql_max_body = 65536;
+  // Whether client messages are judged as GraphQL operations: a graphql
+  // endpoint, or a websocket endpoint with GraphQL rules or a registry.
+  bool GraphqlPolicy() const;
 };
 
 // OpenShell's load-time checks: access xor rules, one of them present, no

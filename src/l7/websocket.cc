@@ -44,28 +44,15 @@ ClientFrameScanner::Step ClientFrameScanner::Feed(std::string_view in) {
     }
     // A header is parsed only when all of it is here; otherwise the caller
     // keeps the tail and feeds it again with what follows.
-    std::string_view h = in.substr(i);
-    if (h.size() < 2) break;
-    auto b0 = static_cast<unsigned char>(h[0]), b1 = static_cast<unsigned char>(h[1]);
-    size_t need = 2;
-    uint8_t len7 = b1 & 0x7f;
-    if (len7 == 126) need += 2;
-    if (len7 == 127) need += 8;
-    if (b1 & 0x80) need += 4;
-    if (h.size() < need) break;
-
-    bool fin = b0 & 0x80;
-    uint8_t rsv = b0 & 0x70, opcode = b0 & 0x0f;
-    if (rsv) return Fail(s, "reserved bits set (no extension was negotiated)");
-    if (!(b1 & 0x80)) return Fail(s, "unmasked client frame");
-    uint64_t len = len7;
-    if (len7 == 126)
-      len = (uint64_t{static_cast<unsigned char>(h[2])} << 8) | static_cast<unsigned char>(h[3]);
-    if (len7 == 127) {
-      len = 0;
-      for (int k = 0; k < 8; ++k) len = (len << 8) | static_cast<unsigned char>(h[2 + k]);
-      if (len >> 63) return Fail(s, "frame length with the top bit set");
-    }
+    FrameHeader fh;
+    if (!ReadFrameHeader(in.substr(i), &fh)) break;
+    size_t need = fh.size;
+    bool fin = fh.fin;
+    uint8_t opcode = fh.opcode;
+    uint64_t len = fh.length;
+    if (fh.rsv) return Fail(s, "reserved bits set (no extension was negotiated)");
+    if (!fh.masked) return Fail(s, "unmasked client frame");
+    if (len >> 63) return Fail(s, "frame length with the top bit set");
     bool control = opcode & 0x8;
     if (control) {
       if (opcode > 0xA) return Fail(s, "unknown control opcode");
@@ -97,13 +84,36 @@ ClientFrameScanner::Step ClientFrameScanner::Feed(std::string_view in) {
     frame_text_ = !control && (opcode == 0x1 || (opcode == 0x0 && text_message_));
     if (frame_text_ && opcode == 0x1) window_.clear();
     if (!control && fin) text_message_ = false;
-    for (int k = 0; k < 4; ++k) mask_[k] = static_cast<unsigned char>(h[need - 4 + k]);
+    for (int k = 0; k < 4; ++k) mask_[k] = static_cast<unsigned char>(in[i + need - 4 + k]);
     mask_at_ = 0;
     i += need;
     payload_left_ = len;
     s.used = i;
   }
   return s;
+}
+
+bool ReadFrameHeader(std::string_view h, FrameHeader* out) {
+  if (h.size() < 2) return false;
+  auto b0 = static_cast<unsigned char>(h[0]), b1 = static_cast<unsigned char>(h[1]);
+  size_t need = 2;
+  uint8_t len7 = b1 & 0x7f;
+  if (len7 == 126) need += 2;
+  if (len7 == 127) need += 8;
+  if (b1 & 0x80) need += 4;
+  if (h.size() < need) return false;
+  out->size = need;
+  out->fin = b0 & 0x80;
+  out->rsv = b0 & 0x70;
+  out->opcode = b0 & 0x0f;
+  out->masked = b1 & 0x80;
+  out->length = len7;
+  if (len7 >= 126) {
+    out->length = 0;
+    for (size_t k = 2; k < (len7 == 126 ? 4u : 10u); ++k)
+      out->length = (out->length << 8) | static_cast<unsigned char>(h[k]);
+  }
+  return true;
 }
 
 std::string CloseFrame(uint16_t code, std::string_view reason) {

@@ -54,6 +54,15 @@ class ClientFrameScanner {
   std::string window_;          // the last unmasked text bytes seen
 };
 
+// The header of one frame at the start of `in`, when all of it is there.
+struct FrameHeader {
+  size_t size = 0;  // header bytes, mask key included
+  uint64_t length = 0;
+  uint8_t opcode = 0, rsv = 0;
+  bool fin = false, masked = false;
+};
+bool ReadFrameHeader(std::string_view in, FrameHeader* h);
+
 // A close frame the proxy sends to the client (server frames are not
 // masked): 1008 "policy violation" with a short reason.
 std::string CloseFrame(uint16_t code, std::string_view reason);

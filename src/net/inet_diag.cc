@@ -7,8 +7,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <cstring>
+
+#include "net/diag_dump.h"
 
 namespace rf {
 
@@ -27,30 +28,13 @@ Result<bool> ListensOnFamily(int diag_fd, uint8_t family, uint16_t port) {
   msg.req.sdiag_family = family;
   msg.req.sdiag_protocol = IPPROTO_TCP;
   msg.req.idiag_states = 1u << TCP_LISTEN;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(diag_fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-    return Status::Errno("sock_diag request");
-  alignas(nlmsghdr) char buf[16384];
   bool found = false;
-  // The whole dump is read even after a match: the next request on this
-  // socket must not see the rest of this one.
-  for (int rounds = 0; rounds < 100000; ++rounds) {
-    ssize_t n = recv(diag_fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Errno("sock_diag reply");
-    }
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n));
-         h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_DONE) return found;
-      if (h->nlmsg_type == NLMSG_ERROR)
-        return Status::Error("sock_diag: the kernel refused the dump");
-      const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-      if (ntohs(m->id.idiag_sport) == port) found = true;
-    }
-  }
-  return Status::Error("sock_diag: no end of dump");
+  Status s = DiagDump(diag_fd, &msg, sizeof msg, [&](const nlmsghdr& h) {
+    const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(&h));
+    if (ntohs(m->id.idiag_sport) == port) found = true;
+  });
+  if (!s.ok()) return s;
+  return found;
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string>
 
+#include "net/diag_dump.h"
+
 namespace rf {
 
 Result<UniqueFd> OpenUnixDiag() {
@@ -38,30 +40,14 @@ Status DumpSockets(int diag_fd, uint32_t states, uint32_t show, int attr_type, F
   msg.req.sdiag_family = AF_UNIX;
   msg.req.udiag_states = states;
   msg.req.udiag_show = show;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(diag_fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-    return Status::Errno("sock_diag request");
-  alignas(nlmsghdr) char buf[32768];
-  for (int rounds = 0; rounds < 100000; ++rounds) {
-    ssize_t n = recv(diag_fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Errno("sock_diag reply");
+  return DiagDump(diag_fd, &msg, sizeof msg, [&](const nlmsghdr& h) {
+    const auto* m = reinterpret_cast<const unix_diag_msg*>(NLMSG_DATA(&h));
+    int len = static_cast<int>(h.nlmsg_len - NLMSG_LENGTH(sizeof *m));
+    for (auto* a = reinterpret_cast<rtattr*>(const_cast<unix_diag_msg*>(m) + 1); RTA_OK(a, len);
+         a = RTA_NEXT(a, len)) {
+      if (a->rta_type == attr_type) each(m->udiag_ino, a);
     }
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n));
-         h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_DONE) return Status::Ok();
-      if (h->nlmsg_type == NLMSG_ERROR)
-        return Status::Error("sock_diag: the kernel refused the dump");
-      auto* m = reinterpret_cast<unix_diag_msg*>(NLMSG_DATA(h));
-      int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
-      for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-        if (a->rta_type == attr_type) each(m->udiag_ino, a);
-      }
-    }
-  }
-  return Status::Error("sock_diag: no end of dump");
+  });
 }
 
 constexpr uint32_t kListening = 1u << 10;  // TCP_LISTEN

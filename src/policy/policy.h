@@ -125,7 +125,24 @@ struct L7Rule {
   // params.name (empty: not given).
   std::vector<std::string> tool = {};
   std::vector<std::string> params_name = {};
+  // GraphQL operation rule fields (protocol: graphql, or websocket).
+  bool graphql = false;  // operation_type given
+  std::string operation_type, operation_name;
+  std::vector<std::string> fields;
   bool operator==(const L7Rule&) const = default;
+};
+// A graphql_persisted_queries entry: the operation a hash stands for.
+struct L7PersistedQuery {
+  std::string key;
+  L7Rule operation;
+  bool operator==(const L7PersistedQuery&) const = default;
+};
+// An endpoint's GraphQL options (protocol: graphql, or websocket).
+struct L7Graphql {
+  std::string persisted_queries;           // "", deny, allow_registered
+  std::vector<L7PersistedQuery> registry;  // graphql_persisted_queries
+  long max_body_bytes = 65536;             // graphql_max_body_bytes
+  bool operator==(const L7Graphql&) const = default;
 };
 
 // An endpoint's credential fields (docs/credentials.md):
@@ -162,6 +179,7 @@ struct Endpoint {
   bool allow_encoded_slash = false;
   EndpointCredentials credentials;
   RpcOptions rpc;
+  L7Graphql graphql;
   bool operator==(const Endpoint&) const = default;
 };
 

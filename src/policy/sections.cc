@@ -91,9 +91,6 @@ constexpr NotYet kEndpointNotYet[] = {
     {"credential_signing", "credential signing, SigV4 (issue 26: credentials)"},
     {"signing_service", "credential signing, SigV4 (issue 26: credentials)"},
     {"signing_region", "credential signing, SigV4 (issue 26: credentials)"},
-    {"persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
-    {"graphql_persisted_queries", "GraphQL inspection (issue 27: agent protocols)"},
-    {"graphql_max_body_bytes", "GraphQL inspection (issue 27: agent protocols)"},
 };
 
 // The inspected protocols OpenShell documents, with the issue that brings
@@ -414,6 +411,42 @@ void LoadGlobMatcher(Checker& c, const YAML::Node& m, const std::string& at,
   }
 }
 
+// A GraphQL rule field into `r`; false when `key` is not one.
+bool LoadGraphqlRuleField(Checker& c, const std::string& key, const YAML::Node& v,
+                          const std::string& at, L7Rule& r) {
+  if (key == "operation_type") {
+    if (auto s = c.String(v, at + ".operation_type")) r.operation_type = *s;
+  } else if (key == "operation_name") {
+    if (auto s = c.String(v, at + ".operation_name")) r.operation_name = *s;
+  } else if (key == "fields") {
+    if (v.IsSequence() && v.size() == 0)
+      c.Error(v.Mark(), at + ".fields: an empty list matches nothing (remove it to match any)");
+    c.Sequence(v, at + ".fields", [&](const YAML::Node& f) {
+      if (auto s = c.String(f, at + ".fields entry")) r.fields.push_back(*s);
+    });
+  } else {
+    return false;
+  }
+  r.graphql = true;
+  return true;
+}
+
+// `graphql_persisted_queries: {HASH: {operation_type, operation_name, fields}}`.
+void LoadPersistedQueries(Checker& c, const YAML::Node& n, const std::string& where, Endpoint& e) {
+  c.ForEachKey(n, where, {}, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+    const std::string at = where + "." + key;
+    L7PersistedQuery q;
+    q.key = key;
+    c.ForEachKey(v, at, {"operation_type", "operation_name", "fields"},
+                 [&](const std::string& field, const YAML::Node&, const YAML::Node& fv) {
+                   (void)LoadGraphqlRuleField(c, field, fv, at, q.operation);
+                 });
+    if (v.IsMap() && q.operation.operation_type.empty())
+      c.Error(v.Mark(), at + " needs an operation_type");
+    e.graphql.registry.push_back(std::move(q));
+  });
+}
+
 // `rules: [{allow: {method, path, query}}]` (allow) or
 // `deny_rules: [{method, path, query}]`. Query values: a glob or {any: [..]}.
 // On MCP endpoints `tool` and `params: {name}` instead of path and query
@@ -446,11 +479,12 @@ void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool
       body_at = at + ".allow";
     }
     L7Rule r;
-    bool have_method = false, have_path = false, not_yet = false;
+    bool have_method = false, have_path = false, not_yet = false, have_http = false;
     c.ForEachKey(
         body, body_at,
         {"method", "path", "query", "operation_type", "operation_name", "fields", "tool", "params"},
         [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+          if (key == "method" || key == "path" || key == "query") have_http = true;
           if (key == "tool" || key == "params") {
             if (protocol != "mcp") {
               c.Error(k.Mark(), body_at + "." + key + " is an MCP rule field (protocol: mcp)");
@@ -464,12 +498,8 @@ void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool
               if (v.IsMap() && r.params_name.empty())
                 c.Error(v.Mark(), body_at + ".params needs name (MCP matches only params.name)");
             }
-          } else if (key != "method" && key != "path" && key != "query") {
-            // GraphQL rule fields: OpenShell's, not built yet.
-            not_yet = true;
-            c.Error(k.Mark(), body_at + "." + key +
-                                  ": not supported yet: L7 inspection (issue 27: agent "
-                                  "protocols: GraphQL rules)");
+          } else if (LoadGraphqlRuleField(c, key, v, body_at, r)) {
+            // operation_type, operation_name, fields
           } else if (key == "method") {
             if (auto s = c.String(v, body_at + ".method")) r.method = *s, have_method = true;
           } else if (key == "path") {
@@ -484,9 +514,14 @@ void LoadL7Rules(Checker& c, const YAML::Node& n, const std::string& where, bool
                          });
           }
         });
-    // MCP and JSON-RPC rules have no path; whether an MCP rule may omit its
-    // method depends on the endpoint's options (l7::ValidateRpc).
-    if (body.IsMap() && !not_yet) {
+    if (r.graphql && have_http) {
+      // One rule judges either the HTTP request or the GraphQL operation.
+      c.Error(body.Mark(), body_at +
+                               ": method/path/query cannot be combined with "
+                               "operation_type/operation_name/fields in one rule");
+    } else if (body.IsMap() && !not_yet && !r.graphql) {
+      // MCP and JSON-RPC rules have no path; whether an MCP rule may omit its
+      // method depends on the endpoint's options (l7::ValidateRpc).
       if (!have_method && protocol != "mcp") c.Error(body.Mark(), body_at + " needs a method");
       if (!have_path && !rpc) c.Error(body.Mark(), body_at + " needs a path");
     }
@@ -570,7 +605,10 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
                                 "allow_uninspected_credentials",
                                 "request_body_credential_rewrite",
                                 "mcp",
-                                "json_rpc"};
+                                "json_rpc",
+                                "persisted_queries",
+                                "graphql_persisted_queries",
+                                "graphql_max_body_bytes"};
   // The rules' fields depend on the protocol, wherever it stands in the map.
   std::string protocol_for_rules;
   if (n.IsMap() && n["protocol"] && n["protocol"].IsScalar())
@@ -648,6 +686,22 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
                                                   : e.credentials.body_rewrite) = *b;
         } else if (key == "mcp" || key == "json_rpc") {
           LoadRpcOptions(c, v, where + "." + key, key, e);
+        } else if (key == "persisted_queries") {
+          auto s = c.String(v, where + ".persisted_queries");
+          if (!s) return;
+          if (*s != "deny" && *s != "allow_registered") {
+            c.Error(v.Mark(), where + ".persisted_queries must be deny or allow_registered");
+            return;
+          }
+          e.graphql.persisted_queries = *s;
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+        } else if (key == "graphql_persisted_queries") {
+          LoadPersistedQueries(c, v, where + ".graphql_persisted_queries", e);
+          if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
+        } else if (key == "graphql_max_body_bytes") {
+          // Bounded: the proxy holds this much per inspected request.
+          if (auto b = c.Integer(v, where + ".graphql_max_body_bytes", 1, 16 << 20))
+            e.graphql.max_body_bytes = *b;
           if (l7_field.empty()) l7_field = key, l7_mark = k.Mark();
         } else if (key == "allow_encoded_slash") {
           if (auto b = c.Bool(v, where + ".allow_encoded_slash")) e.allow_encoded_slash = *b;
@@ -709,6 +763,12 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
     c.Error(n.Mark(), where +
                           ": protocol: mcp needs a concrete host (not a hostless allowed_ips "
                           "endpoint)");
+  if (e.protocol != "graphql" && e.protocol != "websocket" &&
+      (!e.graphql.persisted_queries.empty() || n["graphql_persisted_queries"] ||
+       n["graphql_max_body_bytes"]))
+    c.Error(l7_mark, where +
+                         ": persisted_queries, graphql_persisted_queries and "
+                         "graphql_max_body_bytes need protocol: graphql (or websocket)");
   if (Inspected(e)) {
     if (Status st = l7::Validate(ToL7Rules(e, where)); !st.ok())
       c.Error(l7_mark.is_null() ? n.Mark() : l7_mark, st.reason());
@@ -717,7 +777,7 @@ void LoadEndpoint(Checker& c, const YAML::Node& n, const std::string& where, End
     c.Error(l7_mark,
             where +
                 ": access, rules, deny_rules, path and allow_encoded_slash need a protocol "
-                "(rest, websocket, mcp or json-rpc)");
+                "(rest, websocket, graphql, mcp or json-rpc)");
   }
   CheckEndpointCredentials(c, n, where, e);
   if (e.protocol == "tcp") {

@@ -832,6 +832,25 @@ void Worker::PumpInspected(Conn* c) {
   c->deadline = NowMs() + s_->config.idle_timeout_ms;
 }
 
+namespace {
+
+// GraphQL operations on the event: type, name and root fields (never
+// variables or argument values).
+void AddGraphqlFields(const l7::RequestEvent& ev, nlohmann::json& extra) {
+  if (!ev.graphql_error.empty()) extra["graphql_error"] = ev.graphql_error;
+  if (ev.graphql.empty()) return;
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& op : ev.graphql) {
+    nlohmann::json o = {{"operation_type", op.type}, {"fields", op.fields}};
+    if (!op.name.empty()) o["operation_name"] = op.name;
+    if (op.persisted) o["persisted_query"] = op.persisted_key;
+    ops.push_back(std::move(o));
+  }
+  extra["graphql"] = std::move(ops);
+}
+
+}  // namespace
+
 void Worker::EmitRequest(Conn* c, const l7::RequestEvent& ev) {
   const bool refused = !ev.allowed;
   const char* action = ev.status >= 500 ? "error"
@@ -852,6 +871,7 @@ void Worker::EmitRequest(Conn* c, const l7::RequestEvent& ev) {
   if (!ev.hint.empty()) e.extra["hint"] = ev.hint;
   if (!ev.rpc_method.empty()) e.extra["rpc_method"] = ev.rpc_method;
   if (!ev.tool.empty()) e.extra["tool"] = ev.tool;
+  AddGraphqlFields(ev, e.extra);
   s_->audit->Emit(e);
   if (refused && ev.status < 500) {
     s_->denied++;

@@ -276,8 +276,7 @@ TEST(PolicyLoader, ProtocolTcp) {
 // What OpenShell documents and ringfence does not implement yet is refused
 // by name with its issue, never as an unknown key (a typo).
 TEST(PolicyLoader, OpenShellFeaturesNotYetSupported) {
-  const char* keys[] = {"websocket_credential_rewrite: true", "credential_signing: sigv4",
-                        "graphql_max_body_bytes: 1", "persisted_queries: deny"};
+  const char* keys[] = {"websocket_credential_rewrite: true", "credential_signing: sigv4"};
   for (const char* kv : keys) {
     auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
                              "      - {host: x.test, port: 443, ") +
@@ -285,6 +284,13 @@ TEST(PolicyLoader, OpenShellFeaturesNotYetSupported) {
     EXPECT_NE(e.find("not supported yet: "), std::string::npos) << kv << ": " << e;
     EXPECT_NE(e.find("(issue 2"), std::string::npos) << kv << ": " << e;
     EXPECT_EQ(e.find("unknown key"), std::string::npos) << kv << ": " << e;
+  }
+  // GraphQL options exist now, and only where GraphQL is judged.
+  for (const char* kv : {"graphql_max_body_bytes: 1", "persisted_queries: deny"}) {
+    auto e = Err(std::string("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
+                             "      - {host: x.test, port: 443, ") +
+                 kv + "}\n");
+    EXPECT_NE(e.find("need protocol: graphql"), std::string::npos) << kv << ": " << e;
   }
   EXPECT_NE(Err("version: 1\nnetwork_middlewares: {}\n").find("not supported yet"),
             std::string::npos);
@@ -301,7 +307,8 @@ TEST(PolicyLoader, L7FieldsNeedAnInspectedProtocol) {
       Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
           "      - {host: x.test, port: 443, rules: [{allow: {method: GET, path: /}}]}\n");
   EXPECT_NE(rules.find("p.yaml:5:35: "), std::string::npos) << rules;
-  EXPECT_NE(rules.find("need a protocol (rest, websocket, mcp or json-rpc)"), std::string::npos)
+  EXPECT_NE(rules.find("need a protocol (rest, websocket, graphql, mcp or json-rpc)"),
+            std::string::npos)
       << rules;
   // MCP and JSON-RPC options belong to their protocol.
   for (const char* kv : {"mcp: {max_body_bytes: 1}", "json_rpc: {max_body_bytes: 1}"}) {
@@ -314,11 +321,11 @@ TEST(PolicyLoader, L7FieldsNeedAnInspectedProtocol) {
                 "      - {host: x.test, port: 443, allow_encoded_slash: true}\n")
                 .find("need a protocol"),
             std::string::npos);
-  // Protocols whose inspection is not built: refused when enforced.
-  auto gql =
+  // Every inspected protocol is built; presets stay HTTP's.
+  auto mcp =
       Err("version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
-          "      - {host: x.test, port: 443, protocol: graphql, access: read-only}\n");
-  EXPECT_NE(gql.find("not supported yet: L7 inspection (issue 27"), std::string::npos) << gql;
+          "      - {host: x.test, port: 443, protocol: mcp, access: read-only}\n");
+  EXPECT_NE(mcp.find("`access` presets are not valid on protocol: mcp"), std::string::npos) << mcp;
   // rest with enforcement: enforce loads (and is inspected).
   auto enforced = LoadPolicyString(
       "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n"
