@@ -271,7 +271,7 @@ void Inspector::ClientBytes(InspectorOutput* out) {
 
 void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
   while (!in.empty() && !client_stopped_) {
-    if (websocket_ && websocket_graphql_ >= 0) {
+    if (websocket_ && websocket_graphql_) {
       GraphqlFrames(in, out);
       return;
     }
@@ -414,11 +414,18 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
         return;
       }
       if (in.size() < static_cast<size_t>(q.body_length)) {
+        // Asked to wait for 100 Continue: say it, once, when no answer to
+        // an earlier request is owed first.
+        if (q.expect_continue && !continue_sent_ && pending_.empty()) {
+          out->to_client += "HTTP/1.1 100 Continue\r\n\r\n";
+          continue_sent_ = true;
+        }
         // Not all here yet: the head is parsed again with the rest.
         in = std::string_view(in.data() - q.head_length, in.size() + q.head_length);
         return;
       }
       body = in.substr(0, static_cast<size_t>(q.body_length));
+      continue_sent_ = false;
     }
     bool audit_deny = false;
     const InspectedEndpoint* decided = nullptr;
@@ -451,13 +458,15 @@ void Inspector::ClientBytesFrom(std::string_view& in, InspectorOutput* out) {
       // GraphQL rules judge the messages when the endpoint that allowed the
       // upgrade has them, else when any selected endpoint does: an L4
       // endpoint beside it does not turn operation rules into "any text".
-      for (int pass = 0; pass < 2 && p.websocket_graphql < 0; ++pass) {
+      for (int pass = 0; pass < 2 && !p.websocket_graphql; ++pass) {
         for (size_t i = 0; i < config_.endpoints.size(); ++i) {
           const auto& e = config_.endpoints[i];
           bool candidate = pass == 0 ? e.label == ev.endpoint
                                      : e.path.empty() || GlobMatch(e.path, q.target.path);
           if (candidate && e.rules.GraphqlPolicy()) {
-            p.websocket_graphql = static_cast<int>(i);
+            // A copy: a live policy change replaces config_.endpoints, and the
+            // connection keeps the rules it was admitted under.
+            p.websocket_graphql = std::make_shared<const InspectedEndpoint>(e);
             websocket_endpoint_ = e.label, websocket_policy_ = e.policy;
             break;
           }
@@ -650,6 +659,28 @@ bool Inspector::RpcRequest(std::string_view& in, InspectedRequest& q, InspectorO
   RequestEvent bad;
   bad.method = q.method, bad.path = q.target.path;
   const bool post = AsciiIEquals(q.method, "POST");
+  // GraphQL rules are judged on their own path only (Decide): a path that
+  // an RPC endpoint and a GraphQL endpoint both select is refused, as is
+  // one that both an MCP and a JSON-RPC endpoint select (below).
+  for (const auto& e : config_.endpoints) {
+    if (e.rules.protocol != Protocol::kGraphql ||
+        !(e.path.empty() || GlobMatch(e.path, q.target.path)))
+      continue;
+    bad.reason = "an mcp or json-rpc endpoint and a graphql endpoint both select this path";
+    bad.rule = "protocol";
+    Refuse(out, bad, true, 403);
+    in = {};
+    return false;
+  }
+  if (!post && config_.credentials && q.body_length != 0) {
+    // Bodies of RPC paths are judged only in POSTs; with credentials in
+    // play no other body goes unscanned.
+    bad.reason = q.method + " with a body on an mcp or json-rpc path (credentials are in use)";
+    bad.rule = "protocol";
+    Refuse(out, bad, true, 403);
+    in = {};
+    return false;
+  }
   if (!post) {
     // MCP's Streamable HTTP: a GET opens the server's event stream, a
     // DELETE ends the session; neither carries a call. Anything else, and
@@ -798,7 +829,7 @@ bool Inspector::RpcRequest(std::string_view& in, InspectedRequest& q, InspectorO
 }
 
 void Inspector::GraphqlFrames(std::string_view& in, InspectorOutput* out) {
-  const InspectedEndpoint& ep = config_.endpoints[static_cast<size_t>(websocket_graphql_)];
+  const InspectedEndpoint& ep = *websocket_graphql_;
   auto stop = [&](uint16_t code, std::string reason, RequestEvent ev) {
     ev.method = std::string(kWebSocketText), ev.path = websocket_path_;
     ev.endpoint = ep.label, ev.policy = ep.policy;
@@ -975,9 +1006,9 @@ void Inspector::UpstreamBytes(InspectorOutput* out) {
     if (info.switched) {
       websocket_ = true;
       websocket_graphql_ = front.websocket_graphql;
-      websocket_audit_ = front.websocket_text_audit && websocket_graphql_ < 0;
+      websocket_audit_ = front.websocket_text_audit && !websocket_graphql_;
       frames_.emplace(front.websocket_text_allowed || front.websocket_text_audit ||
-                      websocket_graphql_ >= 0);
+                      websocket_graphql_ != nullptr);
       if (config_.credentials) frames_->ScanForPlaceholders(cred::PlaceholderHoldBack());
       pending_.pop_front();
       out->to_client += upstream_buf_;

@@ -127,7 +127,9 @@ class Inspector {
     bool websocket = false;  // forwarded WebSocket upgrade
     bool websocket_text_allowed = false;
     bool websocket_text_audit = false;
-    int websocket_graphql = -1;  // the endpoint judging GraphQL-over-WebSocket messages
+    // The endpoint judging GraphQL-over-WebSocket messages, as it was when
+    // the upgrade was decided.
+    std::shared_ptr<const InspectedEndpoint> websocket_graphql;
   };
   void ClientBytes(InspectorOutput* out);
   void ClientBytesFrom(std::string_view& in, InspectorOutput* out);
@@ -201,7 +203,7 @@ class Inspector {
   bool body_chunked_ = false;
   std::string body_path_;    // the request's path, for the binding
   RequestEvent body_event_;  // the request's event, for a refusal's
-  int websocket_graphql_ = -1;
+  std::shared_ptr<const InspectedEndpoint> websocket_graphql_;
 };
 
 }  // namespace rf::l7

@@ -86,6 +86,21 @@ ClientFrameScanner::Step ClientFrameScanner::Feed(std::string_view in) {
     if (!control && fin) text_message_ = false;
     for (int k = 0; k < 4; ++k) mask_[k] = static_cast<unsigned char>(in[i + need - 4 + k]);
     mask_at_ = 0;
+    if (control && hold_back_ > 0 && len > 0) {
+      // A control frame's payload (a ping, pong or close reason, at most
+      // 125 bytes) is searched whole, apart from any text message's window:
+      // a placeholder there would reach the server too.
+      if (in.size() - i < need + len) break;  // the rest of it comes later
+      std::string payload;
+      for (size_t k = 0; k < len; ++k)
+        payload.push_back(static_cast<char>(in[i + need + k] ^ mask_[k % 4]));
+      if (cred::MayHoldPlaceholder(payload)) {
+        failed_ = true;
+        why_ = "a credential placeholder in a control frame";
+        s.refused = s.placeholder = true;
+        return s;  // `used` stops in front of this frame
+      }
+    }
     i += need;
     payload_left_ = len;
     s.used = i;

@@ -25,35 +25,6 @@ namespace rf {
 
 namespace {
 
-// The local address `sock` will connect to `to` (the proxy, on loopback)
-// from: its own when bound, else the loopback address of `to`'s family with
-// a port the kernel picks now. 0 or an errno.
-int LocalAddressForProxy(int sock, const sockaddr_storage& to, sockaddr_storage* local) {
-  socklen_t len = sizeof *local;
-  if (getsockname(sock, reinterpret_cast<sockaddr*>(local), &len) != 0) return errno;
-  const bool bound =
-      (local->ss_family == AF_INET && reinterpret_cast<sockaddr_in*>(local)->sin_port != 0) ||
-      (local->ss_family == AF_INET6 && reinterpret_cast<sockaddr_in6*>(local)->sin6_port != 0);
-  if (bound) return 0;
-  sockaddr_storage from{};
-  socklen_t from_len = 0;
-  if (to.ss_family == AF_INET6) {
-    sockaddr_in6 a = *reinterpret_cast<const sockaddr_in6*>(&to);
-    a.sin6_port = 0;
-    memcpy(&from, &a, sizeof a);
-    from_len = sizeof a;
-  } else {
-    sockaddr_in a = *reinterpret_cast<const sockaddr_in*>(&to);
-    a.sin_port = 0;
-    memcpy(&from, &a, sizeof a);
-    from_len = sizeof a;
-  }
-  if (bind(sock, reinterpret_cast<sockaddr*>(&from), from_len) != 0) return errno;
-  len = sizeof *local;
-  if (getsockname(sock, reinterpret_cast<sockaddr*>(local), &len) != 0) return errno;
-  return 0;
-}
-
 // The IPv4 address of `ss` (also in IPv4-mapped IPv6 form) and its port.
 bool Ipv4Of(const sockaddr_storage& ss, in_addr* addr, uint16_t* port) {
   if (ss.ss_family == AF_INET) {

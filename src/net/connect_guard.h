@@ -260,8 +260,12 @@ class ConnectGuard {
     std::optional<CallerIdentity> id;
   };
   ProxyCallerInfo ProxyCaller(const struct seccomp_notif& req, const sockaddr_storage& to);
-  // Records the caller for the connection made on `sock`.
-  void RecordProxyCaller(int sock, ProxyCallerInfo caller);
+  // Records the caller for the connection `sock` is about to make to `to`
+  // (the proxy), under the local address it will connect from (bound now
+  // when it is not yet), returned in *recorded; false when that address
+  // cannot be had. Nothing is recorded when `caller` names no one.
+  bool RecordProxyCaller(int sock, const sockaddr_storage& to, ProxyCallerInfo caller,
+                         sockaddr_storage* recorded);
   // `allowed_event`, when given, is written to the audit log once connected.
   // Namespace mode: a connect to a loopback port nothing in the sandbox
   // listens on is answered ECONNREFUSED (as the kernel would) and audited

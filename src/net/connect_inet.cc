@@ -72,13 +72,21 @@ void ConnectGuard::HandleInet(const struct seccomp_notif& req, sockaddr_storage 
     Respond(listener, req.id, errno, false);
     return;
   }
+  ProxyCallerInfo caller = ProxyCaller(req, ss);
+  if (caller.gone) return;  // nothing pending to answer
+  sockaddr_storage recorded{};
+  const bool record = caller.id.has_value();
+  if (!RecordProxyCaller(sock.get(), ss, std::move(caller), &recorded)) {
+    Respond(listener, req.id, EADDRNOTAVAIL, false);
+    return;
+  }
   int rc = connect(sock.get(), reinterpret_cast<sockaddr*>(&ss), static_cast<socklen_t>(addr_len));
   int connect_err = rc == 0 ? 0 : errno;
   if (rc != 0 && connect_err != EINPROGRESS) {
+    if (record) cfg_.ledger->Drop(recorded);
     Respond(listener, req.id, connect_err, false);
     return;
   }
-  RecordProxyCaller(sock.get(), ProxyCaller(req, ss));
   if (InstallAndRespond(listener, req.id, sock.get(), fd, flags, connect_err) != 0) return;
   ++allowed_;
 }
@@ -87,12 +95,10 @@ ConnectGuard::ProxyCallerInfo ConnectGuard::ProxyCaller(const struct seccomp_not
                                                         const sockaddr_storage& to) {
   ProxyCallerInfo info;
   if (!cfg_.ledger || cfg_.proxy_port == 0) return info;
-  uint16_t port = 0;
-  if (to.ss_family == AF_INET)
-    port = ntohs(reinterpret_cast<const sockaddr_in*>(&to)->sin_port);
-  else if (to.ss_family == AF_INET6)
-    port = ntohs(reinterpret_cast<const sockaddr_in6*>(&to)->sin6_port);
-  if (port != cfg_.proxy_port) return info;
+  // Only the proxy's own address: the sandbox may serve the same port on
+  // another loopback address (namespace mode), and a record for a
+  // connection the proxy never accepts must not exist.
+  if (!IsProxyAddress(to, cfg_.proxy_port)) return info;
   info.to_proxy = true;
   // The caller as it is now, while it waits in connect(): its executable
   // cannot change before we answer.
@@ -112,11 +118,15 @@ ConnectGuard::ProxyCallerInfo ConnectGuard::ProxyCaller(const struct seccomp_not
   return info;
 }
 
-void ConnectGuard::RecordProxyCaller(int sock, ProxyCallerInfo caller) {
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  if (!caller.id || getsockname(sock, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
-  cfg_.ledger->Record(local, std::move(*caller.id));
+bool ConnectGuard::RecordProxyCaller(int sock, const sockaddr_storage& to, ProxyCallerInfo caller,
+                                     sockaddr_storage* recorded) {
+  if (!caller.id) return true;
+  // Recorded before the connect, under the address the socket connects
+  // from (bound now when it is not): once connected, another thread
+  // holding the socket could send before a record made afterwards.
+  if (LocalAddressForProxy(sock, to, recorded) != 0) return false;
+  cfg_.ledger->Record(*recorded, std::move(*caller.id));
+  return true;
 }
 
 bool ConnectGuard::ListensInSandbox(pid_t pid, uint16_t port) const {
@@ -195,8 +205,14 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
     return;
   // Who is calling, read before the socket is connected: a signal that
   // interrupts the call during these reads leaves nothing connected.
-  ProxyCallerInfo caller = ProxyCaller(req, to);
+  ProxyCallerInfo caller = stream ? ProxyCaller(req, to) : ProxyCallerInfo{};
   if (caller.gone) return;  // nothing pending to answer
+  sockaddr_storage recorded{};
+  const bool record = caller.id.has_value();
+  if (!RecordProxyCaller(sock.get(), to, std::move(caller), &recorded)) {
+    Respond(listener, req.id, EADDRNOTAVAIL, false);
+    return;
+  }
   // With the sandbox's credentials (peers of unix sockets see them).
   int connect_err = EACCES;  // stays so if the connector thread is gone
   OnConnector([&] {
@@ -204,7 +220,7 @@ void ConnectGuard::ConnectOwnSocket(const struct seccomp_notif& req, const socka
         connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), to_len) == 0 ? 0 : errno;
   });
   const bool connected = connect_err == 0 || connect_err == EINPROGRESS;
-  if (connected) RecordProxyCaller(sock.get(), caller);
+  if (!connected && record) cfg_.ledger->Drop(recorded);
   Respond(listener, req.id, connect_err, false);
   if (!connected) return;
   ++allowed_;

@@ -1,6 +1,8 @@
 #include "net/guard_io.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/uio.h>
@@ -112,6 +114,49 @@ std::string RandomAbstractPrefix() {
   char hex[2 * sizeof bytes + 1];
   for (size_t i = 0; i < sizeof bytes; ++i) snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
   return std::string("rf-") + hex + "/";
+}
+
+// The local address `sock` will connect to `to` (the proxy, on loopback)
+// from: its own when bound, else the loopback address of `to`'s family with
+// a port the kernel picks now. 0 or an errno.
+int LocalAddressForProxy(int sock, const sockaddr_storage& to, sockaddr_storage* local) {
+  socklen_t len = sizeof *local;
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(local), &len) != 0) return errno;
+  const bool bound =
+      (local->ss_family == AF_INET && reinterpret_cast<sockaddr_in*>(local)->sin_port != 0) ||
+      (local->ss_family == AF_INET6 && reinterpret_cast<sockaddr_in6*>(local)->sin6_port != 0);
+  if (bound) return 0;
+  sockaddr_storage from{};
+  socklen_t from_len = 0;
+  if (to.ss_family == AF_INET6) {
+    sockaddr_in6 a = *reinterpret_cast<const sockaddr_in6*>(&to);
+    a.sin6_port = 0;
+    memcpy(&from, &a, sizeof a);
+    from_len = sizeof a;
+  } else {
+    sockaddr_in a = *reinterpret_cast<const sockaddr_in*>(&to);
+    a.sin_port = 0;
+    memcpy(&from, &a, sizeof a);
+    from_len = sizeof a;
+  }
+  if (bind(sock, reinterpret_cast<sockaddr*>(&from), from_len) != 0) return errno;
+  len = sizeof *local;
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(local), &len) != 0) return errno;
+  return 0;
+}
+
+bool IsProxyAddress(const sockaddr_storage& to, uint16_t proxy_port) {
+  if (proxy_port == 0) return false;
+  if (to.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&to);
+    return ntohs(in->sin_port) == proxy_port && ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
+  }
+  if (to.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&to);
+    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+    return ntohs(in6->sin6_port) == proxy_port && memcmp(&in6->sin6_addr, mapped, 16) == 0;
+  }
+  return false;
 }
 
 }  // namespace rf

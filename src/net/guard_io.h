@@ -68,4 +68,13 @@ inline bool ListedAbstract(const std::vector<std::string>& allowed, const std::s
 // sandboxes side by side.
 std::string RandomAbstractPrefix();
 
+// The local address `sock` will connect to `to` (the proxy, on loopback)
+// from: its own when bound, else the loopback address of `to`'s family with
+// a port the kernel picks now. 0 or an errno.
+int LocalAddressForProxy(int sock, const sockaddr_storage& to, sockaddr_storage* local);
+
+// Whether `to` is the proxy's listening address: 127.0.0.1 (or its
+// IPv4-mapped IPv6 spelling) on `proxy_port`.
+bool IsProxyAddress(const sockaddr_storage& to, uint16_t proxy_port);
+
 }  // namespace rf

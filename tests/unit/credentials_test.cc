@@ -220,5 +220,28 @@ TEST(CredentialWebSocket, PlaceholderInTextNeverRelayed) {
   EXPECT_EQ(s3.used, frames.size());
 }
 
+TEST(CredentialWebSocket, PlaceholderInControlFrameNeverRelayed) {
+  const std::string placeholder = "ringfence:cred:TOK:" + std::string(kNonce);
+  for (uint8_t opcode : {uint8_t{0x9}, uint8_t{0xA}, uint8_t{0x8}}) {
+    l7::ClientFrameScanner sc(true);
+    sc.ScanForPlaceholders(PlaceholderHoldBack());
+    const std::string text = Masked(0x1, true, "plain text");
+    const std::string control = Masked(opcode, true, placeholder);
+    // Sent in two pieces: nothing of the control frame passes before all
+    // of it is here and searched.
+    auto s1 = sc.Feed(text + control.substr(0, 8));
+    EXPECT_FALSE(s1.refused);
+    EXPECT_EQ(s1.used, text.size());
+    auto s2 = sc.Feed(control);
+    EXPECT_TRUE(s2.refused) << int(opcode);
+    EXPECT_TRUE(s2.placeholder);
+    EXPECT_EQ(s2.used, 0u);
+  }
+  // Without credentials in play, control frames pass as before.
+  l7::ClientFrameScanner plain(true);
+  const std::string ping = Masked(0x9, true, placeholder);
+  EXPECT_EQ(plain.Feed(ping).used, ping.size());
+}
+
 }  // namespace
 }  // namespace rf::cred

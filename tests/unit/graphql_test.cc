@@ -273,5 +273,49 @@ TEST(Graphql, WebSocketMessagesJudgedWhole) {
   EXPECT_EQ(out.events[1].graphql[0].fields, std::vector<std::string>{"secret"});
 }
 
+// A live policy change while a GraphQL-over-WebSocket connection is open:
+// its messages stay judged by the endpoint that admitted the upgrade, never
+// by whatever endpoint now stands at that endpoint's old place in the list.
+TEST(Graphql, WebSocketKeepsItsEndpointAcrossALiveChange) {
+  InspectorConfig c;
+  c.host = "a";
+  c.port = 80;
+  InspectedEndpoint e;
+  e.rules.protocol = Protocol::kWebSocket;
+  e.rules.allow.push_back({"GET", "/graphql", {}});
+  e.rules.graphql_allow.push_back({"query", "", {"viewer"}, 1});
+  e.label = "policy p endpoint 0";
+  c.endpoints.push_back(e);
+  // The update puts an open REST endpoint first; or the list shrinks to
+  // that one alone.
+  InspectedEndpoint open;
+  open.rules.protocol = Protocol::kRest;
+  open.rules.access = Access::kFull;
+  open.path = "/other/**";
+  open.label = "policy p endpoint 0";
+  for (const auto& list :
+       {std::vector<InspectedEndpoint>{open, e}, std::vector<InspectedEndpoint>{open}}) {
+    Inspector in(c);
+    InspectorOutput out;
+    in.FromClient(
+        "GET /graphql HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        &out);
+    in.FromUpstream(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        &out);
+    in.SetEndpoints(list);
+    out = InspectorOutput();
+    in.FromClient(
+        MaskedText(R"({"type":"subscribe","id":"1","payload":{"query":"mutation { drop }"}})"),
+        &out);
+    EXPECT_TRUE(out.to_upstream.empty()) << list.size();
+    EXPECT_TRUE(out.close) << list.size();
+    ASSERT_FALSE(out.events.empty()) << list.size();
+    EXPECT_FALSE(out.events.back().allowed) << list.size();
+  }
+}
+
 }  // namespace
 }  // namespace rf::l7
