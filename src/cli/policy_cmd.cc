@@ -180,8 +180,10 @@ int PolicyShowMain(const std::string& file, bool effective, bool json, const std
     plan->effective.layers["environment"] =
         EnvironmentStatus(FilterEnvironment(environ, plan->effective.policy.process.environment),
                           plan->effective.policy.process.environment, additions);
+    // Beside the DNS set-up, in the enforcement part (a description, not a
+    // policy key: the output must load again as a policy).
+    plan->effective.layers["network"]["capture"] = CaptureSetup(*plan);
     out = EffectiveToJson(plan->effective);
-    out["network"]["capture"] = CaptureSetup(*plan);
   } else {
     out = PolicyToJson(*p);
     out["source"] = p->source;

@@ -64,7 +64,7 @@ for arg in sys.argv[1:]:
 
 def synthetic_address(policy, name):
     """The synthetic address a run of `policy` hands out for `name`."""
-    capture = rf.effective(policy)["network"]["capture"]
+    capture = rf.effective(policy)["enforcement"]["network"]["capture"]
     for n in capture.get("names", []):
         if n["name"] == name:
             return n["address"]
