@@ -20,7 +20,6 @@ Needs cc and tinyproxy. Prints Markdown."""
 import argparse
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -30,7 +29,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
 import lib  # noqa: E402
+from run_bench import Bg  # noqa: E402  (a background process, its first line read)
 
 POLICY = """version: 1
 filesystem_policy:
@@ -47,24 +48,6 @@ network_policies:
     endpoints: [{host: bulk.test, port: %(up)d, allowed_ips: [127.0.0.1/32]}]
     binaries: [{path: %(work)s/bulk}]
 """
-
-
-class Bg:
-    """A background process; its first stdout line is read (bounded by the
-    process itself: each one here prints it at once or exits)."""
-
-    def __init__(self, argv, first_line=True):
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.line = self.p.stdout.readline().strip() if first_line else ""
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
 
 
 def wait_port(port, deadline_s=10):
